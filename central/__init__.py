@@ -1,0 +1,1 @@
+"""Central service (see the central issue); not built yet."""

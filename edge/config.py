@@ -1,0 +1,227 @@
+"""Edge node configuration (YAML validated with pydantic; unknown keys are errors)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+
+
+class ConfigError(ValueError):
+    """A node config could not be read or is invalid; the message names the problem."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PointNorm = tuple[
+    Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]
+]
+
+
+class SourceKind(StrEnum):
+    RTSP = "rtsp"
+    FILE = "file"
+    SNAPSHOT = "snapshot"
+
+
+class ModelFamily(StrEnum):
+    YOLOX = "yolox"
+    NANODET = "nanodet"
+    YOLOV8 = "yolov8"
+
+
+class GeoPoint(StrictModel):
+    lat: float = Field(ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
+    lon: float = Field(ge=-180, le=180, title="Longitude", description="WGS84 degrees.")
+
+
+class HomographyConfig(StrictModel):
+    """Reference points pairing normalised image positions with ground positions."""
+
+    image_points_norm: list[PointNorm] = Field(min_length=4)
+    ground_points: list[GeoPoint] = Field(min_length=4)
+
+    @model_validator(mode="after")
+    def verify_pairs(self) -> HomographyConfig:
+        if len(self.image_points_norm) != len(self.ground_points):
+            raise ValueError(
+                f"homography needs as many image_points_norm "
+                f"({len(self.image_points_norm)}) as ground_points "
+                f"({len(self.ground_points)})"
+            )
+        return self
+
+
+class OccupancyRuleConfig(StrictModel):
+    type: Literal["occupancy"] = "occupancy"
+    labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+
+
+class CrowdingRuleConfig(StrictModel):
+    type: Literal["crowding"] = "crowding"
+    label: str = "person"
+    threshold: int = Field(default=10, ge=1, description="Objects in zone to count as a crowd.")
+    dwell_s: float = Field(default=10.0, ge=0, description="Sustained for at least this long.")
+    clear_s: float = Field(default=5.0, ge=0, description="Below threshold this long ends it.")
+    cooldown_s: float = Field(default=60.0, ge=0, description="No new event this long after an end.")
+    update_interval_s: float = Field(default=30.0, gt=0)
+
+
+class IntrusionRuleConfig(StrictModel):
+    type: Literal["intrusion"] = "intrusion"
+    labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_s: float = Field(default=1.0, ge=0, description="Inside the zone at least this long.")
+    clear_s: float = Field(default=3.0, ge=0)
+    cooldown_s: float = Field(default=30.0, ge=0)
+
+
+RuleConfig = Annotated[
+    OccupancyRuleConfig | CrowdingRuleConfig | IntrusionRuleConfig,
+    Field(discriminator="type"),
+]
+
+
+class ZoneConfig(StrictModel):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    polygon_norm: list[PointNorm] = Field(
+        default_factory=lambda: [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)],
+        min_length=3,
+        description="Polygon in normalised image coordinates (0..1).",
+    )
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+
+class CameraConfig(StrictModel):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str = Field(min_length=1, description="rtsp:// URL, file path, or snapshot id.")
+    kind: SourceKind = SourceKind.RTSP
+    location: GeoPoint
+    homography: HomographyConfig | None = None
+    analysis_fps: float = Field(default=5.0, gt=0, le=60)
+    open_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=5.0, gt=0)
+    stall_after_s: float = Field(default=3.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    loop: bool = Field(default=False, description="Loop a file source (kind: file).")
+    zones: list[ZoneConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def verify_zone_ids_unique(self) -> CameraConfig:
+        ids = [z.id for z in self.zones]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera {self.id!r}: duplicate zone ids {dupes}")
+        return self
+
+
+class ModelConfig(StrictModel):
+    name: str = Field(default="yolox_nano", description="Model manifest name.")
+    path: Path | None = Field(default=None, description="ONNX file; default from manifest.")
+    family: ModelFamily = ModelFamily.YOLOX
+    input_size: int = Field(default=416, ge=32, le=2048)
+    conf_threshold: float = Field(default=0.35, ge=0, le=1)
+    nms_iou: float = Field(default=0.45, ge=0, le=1)
+    labels: list[str] = Field(
+        default_factory=list, description="Keep only these labels; empty keeps all."
+    )
+    providers: list[str] = Field(
+        default_factory=list,
+        description="onnxruntime providers in order; empty picks the best available.",
+    )
+    intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+
+
+class BatchConfig(StrictModel):
+    max_batch: int = Field(default=1, ge=1, le=256)
+    max_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+
+
+class BrokerConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the password."
+    )
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    keepalive_s: int = Field(default=30, ge=5)
+
+
+class HttpConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535, description="0 picks a free port.")
+
+
+class OutboxConfig(StrictModel):
+    path: Path = Path("var/outbox.sqlite")
+    max_rows: int = Field(default=100_000, ge=100)
+
+
+class NodeConfig(StrictModel):
+    node_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    models_dir: Path | None = Field(
+        default=None, description="Local model folder (offline); default from env."
+    )
+    status_interval_s: float = Field(default=5.0, gt=0)
+    occupancy_interval_s: float = Field(default=2.0, gt=0)
+    cameras: list[CameraConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def verify_camera_ids_unique(self) -> NodeConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids {dupes}")
+        return self
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"invalid node config {source}:"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, source: str = "<dict>") -> NodeConfig:
+    """Validate a config mapping.
+
+    Raises:
+        ConfigError: naming each bad field.
+    """
+    try:
+        return NodeConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(source, error)) from None
+
+
+def load_config(path: Path) -> NodeConfig:
+    """Read and validate a YAML node config file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or fails validation.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read node config {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"node config {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"node config {path} must be a mapping at the top level")
+    return parse_config(data, source=str(path))

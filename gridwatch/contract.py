@@ -1,0 +1,190 @@
+"""The MQTT message contract shared by edge and central (schema v1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TOPIC_PREFIX = "gw/v1"
+EVENT_SCHEMA = "gw.event/1"
+CAMERA_STATUS_SCHEMA = "gw.camera_status/1"
+NODE_STATUS_SCHEMA = "gw.node_status/1"
+OCCUPANCY_SCHEMA = "gw.occupancy/1"
+
+NormFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def utc_now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class EventType(StrEnum):
+    CROWDING = "crowding"
+    INTRUSION = "intrusion"
+    LITTERING = "littering"
+    ABANDONED_OBJECT = "abandoned_object"
+    FALL = "fall"
+    PRESENCE = "presence"
+    ILLEGAL_PARKING = "illegal_parking"
+
+
+class EventPhase(StrEnum):
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+
+
+class CameraHealth(StrEnum):
+    ONLINE = "online"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+
+
+class LocationSource(StrEnum):
+    GROUND = "ground"
+    CAMERA = "camera"
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(WireModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    source: LocationSource
+
+
+class SnapshotRef(WireModel):
+    sha256: str = Field(min_length=64, max_length=64)
+    content_type: str = "image/jpeg"
+    bytes_b64: str | None = Field(default=None, description="Inline JPEG, base64.")
+    url: str | None = None
+
+
+class ClipRef(WireModel):
+    sha256: str = Field(min_length=64, max_length=64)
+    url: str
+    duration_s: float = Field(ge=0)
+
+
+class Media(WireModel):
+    snapshot: SnapshotRef | None = None
+    clip: ClipRef | None = None
+
+
+class ModelInfo(WireModel):
+    name: str
+    version: str
+
+
+class EventMessage(WireModel):
+    """One event observation; `event_id` is stable across start/update/end."""
+
+    schema_: Literal["gw.event/1"] = Field(default=EVENT_SCHEMA, alias="schema")
+    event_id: str = Field(min_length=8, max_length=64)
+    type: EventType
+    phase: EventPhase = EventPhase.START
+    node_id: str = Field(min_length=1)
+    camera_id: str = Field(min_length=1)
+    started_at: datetime
+    detected_at: datetime
+    ended_at: datetime | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    location: Location
+    image_box: tuple[NormFloat, NormFloat, NormFloat, NormFloat] | None = None
+    zone_id: str | None = None
+    attributes: dict[str, float | int | str | bool | list[str]] = Field(
+        default_factory=dict
+    )
+    media: Media = Field(default_factory=Media)
+    model: ModelInfo
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class CameraStatusMessage(WireModel):
+    schema_: Literal["gw.camera_status/1"] = Field(
+        default=CAMERA_STATUS_SCHEMA, alias="schema"
+    )
+    node_id: str
+    camera_id: str
+    health: CameraHealth
+    fps_in: float = Field(ge=0)
+    fps_analysed: float = Field(ge=0)
+    last_frame_at: datetime | None = None
+    reconnects: int = Field(ge=0, default=0)
+    error: str | None = None
+    at: datetime = Field(default_factory=utc_now)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class NodeStatusMessage(WireModel):
+    schema_: Literal["gw.node_status/1"] = Field(
+        default=NODE_STATUS_SCHEMA, alias="schema"
+    )
+    node_id: str
+    state: Literal["online", "offline"]
+    version: str = ""
+    model: str = ""
+    cameras: list[str] = Field(default_factory=list)
+    at: datetime = Field(default_factory=utc_now)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class OccupancyMessage(WireModel):
+    """Per-zone object counts by label at one instant."""
+
+    schema_: Literal["gw.occupancy/1"] = Field(default=OCCUPANCY_SCHEMA, alias="schema")
+    node_id: str
+    camera_id: str
+    at: datetime
+    zones: dict[str, dict[str, int]]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class Topics:
+    """Topic names, all under one configurable prefix."""
+
+    def __init__(self, prefix: str = DEFAULT_TOPIC_PREFIX) -> None:
+        self.prefix = prefix.rstrip("/")
+
+    def events(self, node_id: str) -> str:
+        return f"{self.prefix}/edge/{node_id}/events"
+
+    def node_status(self, node_id: str) -> str:
+        return f"{self.prefix}/edge/{node_id}/status"
+
+    def camera_status(self, node_id: str, camera_id: str) -> str:
+        return f"{self.prefix}/edge/{node_id}/cameras/{camera_id}/status"
+
+    def occupancy(self, node_id: str, camera_id: str) -> str:
+        return f"{self.prefix}/edge/{node_id}/cameras/{camera_id}/occupancy"
+
+    def worker_tickets(self, worker_id: str) -> str:
+        return f"{self.prefix}/workers/{worker_id}/tickets"
+
+    def deadletter(self) -> str:
+        return f"{self.prefix}/central/deadletter"
+
+    def all_events(self) -> str:
+        return f"{self.prefix}/edge/+/events"
