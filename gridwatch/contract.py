@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_TOPIC_PREFIX = "gw/v1"
-EVENT_SCHEMA = "gw.event/1"
-CAMERA_STATUS_SCHEMA = "gw.camera_status/1"
-NODE_STATUS_SCHEMA = "gw.node_status/1"
-OCCUPANCY_SCHEMA = "gw.occupancy/1"
+EVENT_SCHEMA: Final = "gw.event/1"
+CAMERA_STATUS_SCHEMA: Final = "gw.camera_status/1"
+NODE_STATUS_SCHEMA: Final = "gw.node_status/1"
+OCCUPANCY_SCHEMA: Final = "gw.occupancy/1"
 
 NormFloat = Annotated[float, Field(ge=0.0, le=1.0)]
 

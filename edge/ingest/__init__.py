@@ -1,0 +1,27 @@
+"""Camera sources feeding per-camera freshest-frame slots."""
+
+from __future__ import annotations
+
+from edge.config import CameraConfig, SourceKind
+from edge.ingest.base import FrameSource, RateMeter, SourceState
+from edge.ingest.capture import CaptureSource
+from edge.ingest.slot import FreshestFrameSlot
+from edge.ingest.snapshot import SnapshotError, SnapshotSource
+
+__all__ = [
+    "CaptureSource",
+    "FrameSource",
+    "FreshestFrameSlot",
+    "RateMeter",
+    "SnapshotError",
+    "SnapshotSource",
+    "SourceState",
+    "build_source",
+]
+
+
+def build_source(camera: CameraConfig, slot: FreshestFrameSlot) -> FrameSource:
+    """The source class that reads this camera's kind."""
+    if camera.kind == SourceKind.SNAPSHOT:
+        return SnapshotSource(camera, slot)
+    return CaptureSource(camera, slot)

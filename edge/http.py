@@ -1,0 +1,127 @@
+"""The node's HTTP face: /healthz, /metrics and the snapshot endpoint of checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from edge.ingest.snapshot import SnapshotError
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownCameraError(KeyError):
+    """No snapshot camera with that id is configured."""
+
+
+class NodeHttpApi(Protocol):
+    """What the HTTP face needs from the node."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def push_snapshot(
+        self,
+        camera_id: str,
+        jpeg: bytes,
+        checkpoint_id: str | None,
+        captured_at: datetime | None,
+    ) -> None: ...
+
+
+def _parse_captured_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=f"X-Captured-At is not an RFC 3339 time: {value!r}",
+        ) from None
+
+
+def build_app(node: NodeHttpApi) -> FastAPI:
+    """FastAPI app bound to one node."""
+    app = FastAPI(title="gridwatch edge node", version="1")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        ok, body = node.health()
+        return Response(
+            content=json.dumps(body),
+            media_type="application/json",
+            status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(node.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/snapshots/{camera_id}", status_code=status.HTTP_202_ACCEPTED)
+    async def snapshot(
+        camera_id: str,
+        request: Request,
+        x_checkpoint_id: Annotated[str | None, Header()] = None,
+        x_captured_at: Annotated[str | None, Header()] = None,
+    ) -> dict[str, str]:
+        captured_at = _parse_captured_at(x_captured_at)
+        body = await request.body()
+        try:
+            node.push_snapshot(camera_id, body, x_checkpoint_id, captured_at)
+        except UnknownCameraError:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail=f"no snapshot camera {camera_id!r} on this node",
+            ) from None
+        except SnapshotError as error:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error)
+            ) from None
+        return {"status": "accepted"}
+
+    return app
+
+
+class HttpServer:
+    """Runs the app with uvicorn in a background thread."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host = host
+        self.port = int(self._socket.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="edge-http",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("edge http on %s", self.url)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self._socket.close()

@@ -1,0 +1,204 @@
+"""Detector adapter plugin base: preprocess frames, decode raw outputs, registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config import ModelConfig, ModelFamily
+from edge.infer.letterbox import LetterboxMeta, LetterboxSpec, letterbox
+from edge.infer.nms import nms_class_aware
+from edge.types import Detections
+
+_REGISTRY: dict[ModelFamily, type[DetectorAdapter]] = {}
+
+
+class UnknownFamilyError(LookupError):
+    """No adapter is registered for a model family."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Boxes above the confidence threshold of one image, before NMS.
+
+    Attributes:
+        xyxy: Boxes in model-input pixels, shape (N, 4), float32.
+        confidence: Scores, shape (N,), float32.
+        class_id: Model class index, shape (N,), int64.
+    """
+
+    xyxy: npt.NDArray[np.float32]
+    confidence: npt.NDArray[np.float32]
+    class_id: npt.NDArray[np.int64]
+
+
+class DetectorAdapter(ABC):
+    """Turns frames into a model batch and raw model outputs into `Detections`.
+
+    One subclass per model family; subclasses register themselves by `type_key`.
+    Instances keep no per-call state, so one adapter may serve several threads.
+    """
+
+    type_key: ClassVar[ModelFamily]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        key = cls.__dict__.get("type_key")
+        if key is None:
+            return
+        if key in _REGISTRY:
+            raise TypeError(f"two adapters for family {key!r}: {_REGISTRY[key]} and {cls}")
+        _REGISTRY[key] = cls
+
+    def __init__(
+        self,
+        *,
+        config: ModelConfig,
+        labels: Sequence[str],
+        input_size_px: int | None = None,
+    ) -> None:
+        """Set thresholds, labels and the input size.
+
+        Args:
+            config: Model settings (thresholds, label filter, input size).
+            labels: Class names of the model, index = class id.
+            input_size_px: Square input side; defaults to `config.input_size`.
+
+        Raises:
+            ValueError: `config.labels` names a label the model does not have.
+        """
+        self.config = config
+        self.labels = list(labels)
+        self.input_size_px = input_size_px or config.input_size
+        self.allowed_class_ids = _allowed_class_ids(self.labels, config.labels)
+
+    @property
+    @abstractmethod
+    def letterbox_spec(self) -> LetterboxSpec:
+        """How this family letterboxes frames."""
+
+    @abstractmethod
+    def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Turn letterboxed BGR canvases (B, S, S, 3) into the model input tensor."""
+
+    @abstractmethod
+    def candidates(self, outputs: list[npt.NDArray[np.float32]], index: int) -> Candidates:
+        """Boxes above the threshold of image `index` of the batch, in input pixels."""
+
+    def preprocess(
+        self, images: list[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.float32], list[LetterboxMeta]]:
+        """Letterbox and convert frames into one batch tensor.
+
+        Args:
+            images: BGR uint8 frames, each shape (H, W, 3); sizes may differ.
+
+        Returns:
+            The input tensor, shape (B, 3, S, S), float32, and one meta per image.
+
+        Raises:
+            ValueError: `images` is empty or an image is not (H, W, 3).
+        """
+        if not images:
+            raise ValueError("preprocess needs at least one image")
+        size = self.input_size_px
+        canvases = np.empty((len(images), size, size, 3), dtype=np.uint8)
+        spec = self.letterbox_spec
+        metas = [
+            letterbox(image, spec, out=canvases[i])[1] for i, image in enumerate(images)
+        ]
+        return self.to_tensor(canvases), metas
+
+    def decode(
+        self, outputs: list[npt.NDArray[np.float32]], metas: list[LetterboxMeta]
+    ) -> list[Detections]:
+        """Convert raw outputs of one batch into detections per image.
+
+        Args:
+            outputs: Model outputs in session order, each with batch dim first.
+            metas: Letterbox meta per image, as returned by `preprocess`.
+
+        Returns:
+            One `Detections` per image, boxes in original-frame pixels.
+        """
+        return [self._finish(self.candidates(outputs, i), meta) for i, meta in enumerate(metas)]
+
+    def _finish(self, found: Candidates, meta: LetterboxMeta) -> Detections:
+        if found.confidence.shape[0] == 0:
+            return Detections.empty()
+        keep = nms_class_aware(
+            found.xyxy, found.confidence, found.class_id, self.config.nms_iou
+        )
+        xyxy = meta.to_original(found.xyxy[keep])
+        has_area = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+        return Detections(
+            xyxy=xyxy[has_area],
+            confidence=found.confidence[keep][has_area].astype(np.float32),
+            class_id=found.class_id[keep][has_area],
+        )
+
+    def best_class(
+        self, class_scores: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Best allowed class per row.
+
+        Args:
+            class_scores: Scores per class, shape (N, C), float32.
+
+        Returns:
+            Score of the best allowed class, shape (N,), and its id, shape (N,).
+        """
+        allowed = self.allowed_class_ids
+        if allowed is not None:
+            class_scores = class_scores[:, allowed]
+        best = class_scores.argmax(axis=1)
+        score = np.take_along_axis(class_scores, best[:, None], axis=1)[:, 0]
+        ids = allowed[best] if allowed is not None else best.astype(np.int64)
+        return score, ids
+
+
+def _allowed_class_ids(
+    labels: list[str], keep: list[str]
+) -> npt.NDArray[np.int64] | None:
+    if not keep:
+        return None
+    unknown = sorted(set(keep) - set(labels))
+    if unknown:
+        raise ValueError(
+            f"labels {unknown} are not classes of the model (known: {labels})"
+        )
+    return np.array(sorted({labels.index(name) for name in keep}), dtype=np.int64)
+
+
+def empty_candidates() -> Candidates:
+    """A `Candidates` with no boxes."""
+    return Candidates(
+        xyxy=np.zeros((0, 4), dtype=np.float32),
+        confidence=np.zeros(0, dtype=np.float32),
+        class_id=np.zeros(0, dtype=np.int64),
+    )
+
+
+def adapter_type_for(family: ModelFamily) -> type[DetectorAdapter]:
+    """The adapter class registered for a model family.
+
+    Raises:
+        UnknownFamilyError: no adapter is registered for `family`.
+    """
+    try:
+        return _REGISTRY[family]
+    except KeyError:
+        known = sorted(str(key) for key in _REGISTRY)
+        raise UnknownFamilyError(
+            f"no detector adapter for family {family!r} (registered: {known})"
+        ) from None
+
+
+def registered_families() -> list[ModelFamily]:
+    """Families that have an adapter, in registration order."""
+    return list(_REGISTRY)

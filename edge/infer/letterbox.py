@@ -1,0 +1,135 @@
+"""Letterbox frames into a square model input and map boxes back to the frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxSpec:
+    """How one model family letterboxes a frame into its square input.
+
+    Attributes:
+        size_px: Side of the square model input in pixels.
+        pad_value: Grey level (0-255) of the padding.
+        center: Pad evenly on both sides (True) or only right/bottom (False).
+        round_size: Round the resized side to the nearest pixel (True) or truncate.
+        interpolation: OpenCV interpolation flag used to resize.
+    """
+
+    size_px: int
+    pad_value: int = 114
+    center: bool = False
+    round_size: bool = False
+    interpolation: int = cv2.INTER_LINEAR
+
+    def __post_init__(self) -> None:
+        if self.size_px < 1:
+            raise ValueError(f"size_px must be >= 1, got {self.size_px}")
+        if not 0 <= self.pad_value <= 255:
+            raise ValueError(f"pad_value must be in 0..255, got {self.pad_value}")
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxMeta:
+    """Where a frame landed inside the model input.
+
+    Attributes:
+        resolution_wh: Original frame size (width, height) in pixels.
+        scale_x: Input pixels per original pixel along x.
+        scale_y: Input pixels per original pixel along y.
+        pad_x_px: Left padding in input pixels.
+        pad_y_px: Top padding in input pixels.
+    """
+
+    resolution_wh: tuple[int, int]
+    scale_x: float
+    scale_y: float
+    pad_x_px: int
+    pad_y_px: int
+
+    def to_original(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Map boxes from model-input pixels to original-frame pixels.
+
+        Args:
+            xyxy: Boxes in input pixels, shape (N, 4), float32.
+
+        Returns:
+            New array of boxes in frame pixels, clipped to the frame, shape (N, 4).
+        """
+        offset = np.array(
+            [self.pad_x_px, self.pad_y_px, self.pad_x_px, self.pad_y_px],
+            dtype=np.float32,
+        )
+        inv_scale = np.array(
+            [1.0 / self.scale_x, 1.0 / self.scale_y] * 2, dtype=np.float32
+        )
+        out = (xyxy - offset) * inv_scale
+        width, height = self.resolution_wh
+        np.clip(out[:, 0::2], 0.0, float(width), out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0.0, float(height), out=out[:, 1::2])
+        return out.astype(np.float32, copy=False)
+
+
+def _resized_size(
+    width: int, height: int, spec: LetterboxSpec
+) -> tuple[int, int]:
+    ratio = min(spec.size_px / width, spec.size_px / height)
+    if spec.round_size:
+        new_w, new_h = round(width * ratio), round(height * ratio)
+    else:
+        new_w, new_h = int(width * ratio), int(height * ratio)
+    return max(1, min(new_w, spec.size_px)), max(1, min(new_h, spec.size_px))
+
+
+def letterbox(
+    image: npt.NDArray[np.uint8],
+    spec: LetterboxSpec,
+    out: npt.NDArray[np.uint8] | None = None,
+) -> tuple[npt.NDArray[np.uint8], LetterboxMeta]:
+    """Resize keeping the aspect ratio and pad to a square.
+
+    Args:
+        image: Frame, shape (H, W, C), uint8.
+        spec: Size, padding and resize policy of the model family.
+        out: Optional preallocated canvas, shape (S, S, C), uint8, overwritten.
+
+    Returns:
+        The square canvas, shape (S, S, C), uint8, and where the frame landed.
+
+    Raises:
+        ValueError: the image is empty or not (H, W, C), or `out` has the wrong shape.
+    """
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
+    height, width, channels = image.shape
+    size = spec.size_px
+    if out is None:
+        out = np.empty((size, size, channels), dtype=np.uint8)
+    elif out.shape != (size, size, channels):
+        raise ValueError(f"out must have shape {(size, size, channels)}, got {out.shape}")
+    new_w, new_h = _resized_size(width, height, spec)
+    pad_x = (size - new_w) // 2 if spec.center else 0
+    pad_y = (size - new_h) // 2 if spec.center else 0
+    out[...] = spec.pad_value
+    region = out[pad_y : pad_y + new_h, pad_x : pad_x + new_w]
+    if (new_w, new_h) == (width, height):
+        region[...] = image
+    else:
+        resized = cv2.resize(
+            image, (new_w, new_h), dst=region, interpolation=spec.interpolation
+        )
+        if resized is not region:  # older OpenCV may not write into a view
+            region[...] = resized
+    meta = LetterboxMeta(
+        resolution_wh=(width, height),
+        scale_x=new_w / width,
+        scale_y=new_h / height,
+        pad_x_px=pad_x,
+        pad_y_px=pad_y,
+    )
+    return out, meta

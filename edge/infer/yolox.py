@@ -1,0 +1,106 @@
+"""YOLOX adapter: BGR 0-255 top-left letterbox in, raw grid head out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge.config import ModelConfig, ModelFamily
+from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
+from edge.infer.letterbox import LetterboxSpec
+
+STRIDES: tuple[int, ...] = (8, 16, 32)
+
+
+def grid_and_strides(
+    size_px: int, strides: Sequence[int] = STRIDES
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Cell origin and stride of every head row, in YOLOX's row order.
+
+    Args:
+        size_px: Square input side in pixels.
+        strides: Head strides, coarsest last.
+
+    Returns:
+        Cell (x, y) per row, shape (N, 2), float32, and stride per row,
+        shape (N, 1), float32, with N = sum((size_px // s) ** 2).
+    """
+    grids: list[npt.NDArray[np.float32]] = []
+    steps: list[npt.NDArray[np.float32]] = []
+    for stride in strides:
+        cells = size_px // stride
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
+        steps.append(np.full((cells * cells, 1), stride, dtype=np.float32))
+    return np.concatenate(grids), np.concatenate(steps)
+
+
+class YoloxAdapter(DetectorAdapter):
+    """YOLOX (Megvii) ONNX export with the decode left out of the graph.
+
+    Input: BGR, 0-255, unnormalised, letterboxed top-left with grey 114.
+    Output: (B, N, 5 + C) rows of dx, dy, log w, log h, objectness, class scores
+    (both already sigmoided) over the stride 8/16/32 grids.
+    """
+
+    type_key: ClassVar[ModelFamily] = ModelFamily.YOLOX
+
+    def __init__(
+        self,
+        *,
+        config: ModelConfig,
+        labels: Sequence[str],
+        input_size_px: int | None = None,
+    ) -> None:
+        super().__init__(config=config, labels=labels, input_size_px=input_size_px)
+        self._grid, self._stride = grid_and_strides(self.input_size_px)
+        self._spec = LetterboxSpec(
+            size_px=self.input_size_px,
+            pad_value=114,
+            center=False,
+            interpolation=cv2.INTER_LINEAR,
+        )
+
+    @property
+    def letterbox_spec(self) -> LetterboxSpec:
+        return self._spec
+
+    def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        tensor = np.empty(
+            (canvases.shape[0], 3, canvases.shape[1], canvases.shape[2]),
+            dtype=np.float32,
+        )
+        np.copyto(tensor, canvases.transpose(0, 3, 1, 2), casting="unsafe")
+        return tensor
+
+    def candidates(self, outputs: list[npt.NDArray[np.float32]], index: int) -> Candidates:
+        head = outputs[0][index]
+        if head.shape[0] != self._grid.shape[0]:
+            raise ValueError(
+                f"YOLOX output has {head.shape[0]} rows, expected "
+                f"{self._grid.shape[0]} for input {self.input_size_px}px"
+            )
+        threshold = self.config.conf_threshold
+        # score = objectness * class score <= objectness, so rows below the
+        # threshold on objectness alone can be dropped before any class work.
+        rows = np.flatnonzero(head[:, 4] >= threshold)
+        if rows.size == 0:
+            return empty_candidates()
+        picked = head[rows]
+        score, class_id = self.best_class(picked[:, 5:])
+        score = score * picked[:, 4]
+        good = score >= threshold
+        rows, picked = rows[good], picked[good]
+        stride = self._stride[rows]
+        center = (picked[:, 0:2] + self._grid[rows]) * stride
+        half = np.exp(picked[:, 2:4]) * stride / 2.0
+        xyxy = np.concatenate([center - half, center + half], axis=1)
+        return Candidates(
+            xyxy=xyxy.astype(np.float32, copy=False),
+            confidence=score[good].astype(np.float32, copy=False),
+            class_id=class_id[good],
+        )

@@ -1,0 +1,72 @@
+"""Snapshot feeds: face-checkpoint cameras push JPEG frames over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import NoReturn
+
+import cv2
+import numpy as np
+
+from edge.config import CameraConfig
+from edge.ingest.base import FrameSource
+from edge.ingest.slot import FreshestFrameSlot
+
+logger = logging.getLogger(__name__)
+
+MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+
+
+class SnapshotError(ValueError):
+    """A pushed snapshot was refused; the message says why."""
+
+
+class SnapshotSource(FrameSource):
+    """A camera whose frames arrive through `push` instead of being pulled.
+
+    The camera counts as offline until the first frame arrives and as stalled
+    when no frame came for `stall_after_s`; a pushed checkpoint never
+    "disconnects", so this source has no reconnect loop.
+    """
+
+    def __init__(self, camera: CameraConfig, slot: FreshestFrameSlot) -> None:
+        super().__init__(camera, slot)
+        self.checkpoint_id: str | None = None
+        self.frames_refused = 0
+
+    def push(
+        self, jpeg: bytes, checkpoint_id: str | None, captured_at: datetime | None
+    ) -> None:
+        """Decode one pushed JPEG and offer it to analysis.
+
+        Raises:
+            SnapshotError: empty, too large, or not a decodable image.
+        """
+        if not jpeg:
+            self._refuse("empty body")
+        if len(jpeg) > MAX_SNAPSHOT_BYTES:
+            self._refuse(f"{len(jpeg)} bytes is over the {MAX_SNAPSHOT_BYTES} limit")
+        image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            self._refuse("body is not a decodable JPEG/PNG image")
+        self.checkpoint_id = checkpoint_id
+        self._connected = True
+        self.error = None
+        if captured_at is not None:
+            lag_s = time.time() - captured_at.timestamp()
+            if lag_s > 60:
+                logger.debug("camera %s: snapshot %.0f s old", self.camera.id, lag_s)
+        self._emit(image.astype(np.uint8, copy=False))
+
+    def _refuse(self, reason: str) -> NoReturn:
+        self.frames_refused += 1
+        raise SnapshotError(f"camera {self.camera.id}: snapshot refused: {reason}")
+
+    def start(self) -> None:
+        """Nothing to pull; frames arrive through `push`."""
+
+    def _read_until_failure(self) -> bool:
+        self._stop.wait()
+        return False

@@ -1,0 +1,1 @@
+"""Stages between the camera slots and the publisher: batching, inference, analysis."""

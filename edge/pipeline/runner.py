@@ -1,0 +1,106 @@
+"""Inference stage: one detector call per batch, results handed to analysis."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.metrics import NodeMetrics
+from edge.pipeline.batcher import FrameBatcher
+from edge.types import Detections, Frame
+
+logger = logging.getLogger(__name__)
+
+
+class BatchDetector(Protocol):
+    """What the runner needs from a detector."""
+
+    name: str
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    def detect_batch(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedFrame:
+    """A frame with the detector's boxes, on its way to analysis."""
+
+    frame: Frame
+    detections: Detections
+    batch_size: int
+    inference_ms: float
+
+
+class InferenceRunner:
+    """Loops: next batch → detector → bounded analysis queue (drops when full)."""
+
+    def __init__(
+        self,
+        *,
+        batcher: FrameBatcher,
+        detector: BatchDetector,
+        output: queue.Queue[DetectedFrame],
+        metrics: NodeMetrics,
+        stop: threading.Event,
+    ) -> None:
+        self._batcher = batcher
+        self._detector = detector
+        self._output = output
+        self._metrics = metrics
+        self._stop = stop
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.frames = 0
+        self.busy_s = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout_s: float = 5.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._batcher.next_batch(self._stop)
+            if not batch:
+                continue
+            try:
+                self._infer(batch)
+            except Exception:  # one bad batch must not stop the node
+                logger.exception(
+                    "inference failed for cameras %s", [f.camera_id for f in batch]
+                )
+
+    def _infer(self, batch: list[Frame]) -> None:
+        started = time.perf_counter()
+        results = self._detector.detect_batch([f.image for f in batch])
+        elapsed_s = time.perf_counter() - started
+        self.busy_s += elapsed_s
+        self.batches += 1
+        self.frames += len(batch)
+        inference_ms = elapsed_s * 1000.0
+        self._metrics.inference_ms.observe(inference_ms)
+        self._metrics.batch_size.observe(len(batch))
+        for frame, detections in zip(batch, results, strict=True):
+            item = DetectedFrame(
+                frame=frame,
+                detections=detections,
+                batch_size=len(batch),
+                inference_ms=inference_ms,
+            )
+            try:
+                self._output.put_nowait(item)
+            except queue.Full:
+                self._metrics.post_dropped.inc()

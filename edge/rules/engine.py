@@ -1,0 +1,156 @@
+"""Per-camera rule engine: zone membership once per zone, then every rule of it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from edge.config import CameraConfig
+from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
+from edge.rules.registry import build_rule
+from edge.rules.zones import Zone
+from edge.types import Detections, Frame
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RulesResult:
+    """What the rules decided for one analysed frame.
+
+    Attributes:
+        timestamp: Capture time of the frame, UNIX seconds.
+        signals: Event decisions (start/update/end), in zone then rule order.
+        occupancy: Zone id -> label -> count, for zones with an occupancy rule;
+            the shape of `OccupancyMessage.zones`.
+    """
+
+    timestamp: float
+    signals: tuple[RuleSignal, ...]
+    occupancy: Mapping[str, Mapping[str, int]]
+
+    def occupancy_zones(self) -> dict[str, dict[str, int]]:
+        """A plain copy of `occupancy` for `OccupancyMessage(zones=...)`."""
+        return {zone: dict(counts) for zone, counts in self.occupancy.items()}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ZoneRules:
+    """One zone and the rule instances evaluated on it."""
+
+    zone: Zone
+    rules: tuple[Rule, ...]
+
+
+class CameraRules:
+    """Evaluates all zones and rules of one camera per analysed frame.
+
+    Not thread-safe: feed one camera's frames from one thread, in time order.
+    """
+
+    def __init__(self, camera_id: str, zones: Sequence[ZoneRules]) -> None:
+        self.camera_id = camera_id
+        self._zones = tuple(z for z in zones if z.rules)
+
+    @classmethod
+    def from_config(cls, camera: CameraConfig) -> CameraRules:
+        """Build zones and rule plug-ins from a camera config.
+
+        Raises:
+            ValueError: A rule type has no plug-in.
+        """
+        zones = [
+            ZoneRules(
+                zone=Zone.from_points(zone.id, zone.polygon_norm),
+                rules=tuple(
+                    build_rule(rule, scope=RuleScope(camera.id, zone.id, index))
+                    for index, rule in enumerate(zone.rules)
+                ),
+            )
+            for zone in camera.zones
+        ]
+        logger.info(
+            "camera %s: %d zones with %d rules",
+            camera.id,
+            len(zones),
+            sum(len(z.rules) for z in zones),
+        )
+        return cls(camera.id, zones)
+
+    @property
+    def zone_ids(self) -> tuple[str, ...]:
+        return tuple(z.zone.zone_id for z in self._zones)
+
+    def update(
+        self, frame: Frame, detections: Detections, labels: Sequence[str]
+    ) -> RulesResult:
+        """Evaluate every rule on one analysed frame.
+
+        Args:
+            frame: The analysed frame (its time and size are used, not its pixels).
+            detections: Tracked detections of the frame, in pixels.
+            labels: Model label names indexed by `class_id`.
+
+        Returns:
+            Signals and current occupancy.
+
+        Raises:
+            ValueError: The frame belongs to another camera.
+        """
+        if frame.camera_id != self.camera_id:
+            raise ValueError(
+                f"frame of camera {frame.camera_id!r} given to the rules of "
+                f"camera {self.camera_id!r}"
+            )
+        label_tuple = labels if isinstance(labels, tuple) else tuple(labels)
+        signals: list[RuleSignal] = []
+        occupancy: dict[str, dict[str, int]] = {}
+        for zone_rules in self._zones:
+            obs = self._observe(zone_rules.zone, frame, detections, label_tuple)
+            for rule in zone_rules.rules:
+                signals.extend(self._run_rule(rule, obs, frame.index))
+                counts = rule.occupancy()
+                if counts is not None:
+                    occupancy.setdefault(obs.zone_id, {}).update(counts)
+        return RulesResult(
+            timestamp=frame.captured_at, signals=tuple(signals), occupancy=occupancy
+        )
+
+    def close(self, timestamp: float) -> list[RuleSignal]:
+        """End every open episode (camera offline or node stopping)."""
+        return [
+            signal
+            for zone_rules in self._zones
+            for rule in zone_rules.rules
+            for signal in rule.close(timestamp)
+        ]
+
+    def _observe(
+        self, zone: Zone, frame: Frame, detections: Detections, labels: tuple[str, ...]
+    ) -> ZoneObservation:
+        inside = zone.contains(detections, frame.resolution_wh)
+        return ZoneObservation(
+            camera_id=self.camera_id,
+            zone_id=zone.zone_id,
+            timestamp=frame.captured_at,
+            resolution_wh=frame.resolution_wh,
+            detections=detections.filter(inside) if len(detections) else detections,
+            labels=labels,
+        )
+
+    def _run_rule(
+        self, rule: Rule, obs: ZoneObservation, frame_index: int
+    ) -> list[RuleSignal]:
+        # One faulty plug-in must not silence the other rules of the camera.
+        try:
+            return rule.update(obs)
+        except Exception:
+            logger.exception(
+                "camera %s: rule %s (%s) failed on frame %d",
+                self.camera_id,
+                rule.scope.rule_key,
+                rule.type_key,
+                frame_index,
+            )
+            return []
