@@ -53,9 +53,8 @@ def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, si
 
     tv_mode = ensure_torchvision()
 
-    cfg_path = Path(cfg)
-    if cfg_path.suffix == ".pt" or cfg_path.exists():
-        cfg = str(cfg_path.resolve()) if cfg_path.exists() else cfg
+    if Path(cfg).exists():  # a local file: make it survive the chdir below
+        cfg = str(Path(cfg).resolve())  # (bare "yolo11n.yaml" resolves to ultralytics' bundled cfg)
     out = out.resolve()
     t0 = time.perf_counter()
     # Export in a scratch dir: ultralytics writes next to the model "file" (the cwd for a yaml).
@@ -67,7 +66,7 @@ def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, si
             kwargs = dict(format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=simplify, device="cpu")
             if opset:
                 kwargs["opset"] = opset
-            written = Path(model.export(**kwargs))
+            written = Path(tmp, model.export(**kwargs))  # ultralytics returns a cwd-relative path
         finally:
             os.chdir(cwd)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +103,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-simplify", action="store_true", help="skip onnxslim graph simplification")
     p.add_argument("--out", type=Path, default=Path("var/models/yolo11n_random.onnx"))
     a = p.parse_args(argv)
-    info = export(a.cfg, a.imgsz, a.dynamic, a.out, a.opset, not a.no_simplify)
+    # ultralytics logs to stdout: route it to stderr so stdout carries only the JSON summary
+    sys.stdout.flush()
+    json_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        info = export(a.cfg, a.imgsz, a.dynamic, a.out, a.opset, not a.no_simplify)
+    finally:
+        sys.stdout.flush()
+        os.dup2(json_fd, 1)
+        os.close(json_fd)
     print(json.dumps(info, indent=2))
 
 

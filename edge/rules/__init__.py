@@ -1,0 +1,40 @@
+"""Zone rules: plug-in interface, built-in rules and the per-camera engine."""
+
+from edge.rules.base import (
+    AttributeValue,
+    BoxNorm,
+    Episode,
+    Involved,
+    Rule,
+    RuleScope,
+    RuleSignal,
+    ZoneObservation,
+)
+from edge.rules.crowding import CrowdingRule
+from edge.rules.engine import CameraRules, RulesResult, ZoneRules
+from edge.rules.intrusion import IntrusionRule
+from edge.rules.occupancy import OccupancyRule, count_by_label
+from edge.rules.registry import build_rule, rule_types
+from edge.rules.zones import Zone, points_in_polygon
+
+__all__ = [
+    "AttributeValue",
+    "BoxNorm",
+    "CameraRules",
+    "CrowdingRule",
+    "Episode",
+    "Involved",
+    "IntrusionRule",
+    "OccupancyRule",
+    "Rule",
+    "RuleScope",
+    "RuleSignal",
+    "RulesResult",
+    "Zone",
+    "ZoneObservation",
+    "ZoneRules",
+    "build_rule",
+    "count_by_label",
+    "points_in_polygon",
+    "rule_types",
+]

@@ -1,0 +1,264 @@
+"""The edge node supervisor: starts stages in dependency order, stops them in reverse."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+import gridwatch
+from edge.config import NodeConfig, SourceKind
+from edge.http import HttpServer, UnknownCameraError, build_app
+from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
+from edge.ingest.base import RateMeter
+from edge.metrics import NodeMetrics
+from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
+from edge.pipeline.batcher import FrameBatcher
+from edge.pipeline.runner import BatchDetector, DetectedFrame, InferenceRunner
+from edge.publish import Publisher
+from gridwatch.contract import (
+    CameraHealth,
+    CameraStatusMessage,
+    NodeStatusMessage,
+    OccupancyMessage,
+    Topics,
+)
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_QUEUE_SIZE = 64
+
+
+def _utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class EdgeNode:
+    """One process serving many cameras: sources → batcher → detector → analysis → MQTT.
+
+    Args:
+        config: Validated node config.
+        detector: The loaded detector.
+        publisher: Outbound channel (MQTT with a durable outbox in production).
+        analysers: One analyser per camera id (tracking, rules, events).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: NodeConfig,
+        detector: BatchDetector,
+        publisher: Publisher,
+        analysers: dict[str, CameraAnalyser],
+    ) -> None:
+        self.config = config
+        self.metrics = NodeMetrics()
+        self.topics = Topics(config.broker.topic_prefix)
+        self._detector = detector
+        self._publisher = publisher
+        self._stop = threading.Event()
+        self._notify = threading.Condition()
+        self.slots = {c.id: FreshestFrameSlot(c.id, self._notify) for c in config.cameras}
+        self.sources: dict[str, FrameSource] = {
+            c.id: build_source(c, self.slots[c.id]) for c in config.cameras
+        }
+        self.fps_analysed = {c.id: RateMeter() for c in config.cameras}
+        self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(ANALYSIS_QUEUE_SIZE)
+        self.runner = InferenceRunner(
+            batcher=FrameBatcher(
+                slots=self.slots,
+                analysis_interval_s={c.id: 1.0 / c.analysis_fps for c in config.cameras},
+                notify=self._notify,
+                max_batch=config.batch.max_batch,
+                max_wait_ms=config.batch.max_wait_ms,
+            ),
+            detector=detector,
+            output=self._analysis_queue,
+            metrics=self.metrics,
+            stop=self._stop,
+        )
+        self.analysis = AnalysisStage(
+            analysers=analysers,
+            inbox=self._analysis_queue,
+            publisher=publisher,
+            topics=self.topics,
+            node_id=config.node_id,
+            metrics=self.metrics,
+            fps_analysed=self.fps_analysed,
+            stop=self._stop,
+        )
+        self._status_thread: threading.Thread | None = None
+        self._last_health: dict[str, CameraHealth] = {}
+        self.http: HttpServer | None = None
+        self.started_at: float | None = None
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.metrics.registry
+
+    def start(self) -> None:
+        logger.info(
+            "node %s: starting %d cameras, model %s, max batch %d",
+            self.config.node_id,
+            len(self.sources),
+            self._detector.name,
+            self.config.batch.max_batch,
+        )
+        self.started_at = time.time()
+        self._publisher.start()
+        self.analysis.start()
+        self.runner.start()
+        for source in self.sources.values():
+            source.start()
+        self.http = HttpServer(build_app(self), self.config.http.host, self.config.http.port)
+        self.http.start()
+        self._status_thread = threading.Thread(
+            target=self._status_loop, name="status", daemon=True
+        )
+        self._status_thread.start()
+
+    def stop(self) -> None:
+        logger.info("node %s: stopping", self.config.node_id)
+        self._stop.set()
+        with self._notify:
+            self._notify.notify_all()
+        if self.http is not None:
+            self.http.stop()
+        for source in self.sources.values():
+            source.stop()
+        self.runner.join()
+        self.analysis.join()
+        if self._status_thread is not None:
+            self._status_thread.join(5)
+        self._publisher.stop()
+        logger.info("node %s: stopped", self.config.node_id)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until stop() is called or the timeout passes; True if stopped."""
+        return self._stop.wait(timeout_s)
+
+    # --- status and occupancy -------------------------------------------------
+
+    def _status_loop(self) -> None:
+        self._publish_node_status()
+        next_status = 0.0
+        next_occupancy = 0.0
+        while not self._stop.wait(0.25):
+            now = time.time()
+            changed = self._update_camera_health(now)
+            if now >= next_status or changed:
+                self._publish_camera_statuses(now)
+                next_status = now + self.config.status_interval_s
+            if now >= next_occupancy:
+                self._publish_occupancy()
+                next_occupancy = now + self.config.occupancy_interval_s
+
+    def _publish_node_status(self) -> None:
+        message = NodeStatusMessage(
+            node_id=self.config.node_id,
+            state="online",
+            version=gridwatch.__version__,
+            model=self._detector.name,
+            cameras=list(self.sources),
+        )
+        self._publisher.publish_state(
+            self.topics.node_status(self.config.node_id), message.to_json().encode()
+        )
+
+    def _update_camera_health(self, now: float) -> bool:
+        changed = False
+        for camera_id, source in self.sources.items():
+            health = source.state(now).health
+            if self._last_health.get(camera_id) != health:
+                logger.info("node %s: camera %s is %s", self.config.node_id, camera_id, health)
+                self._last_health[camera_id] = health
+                changed = True
+        return changed
+
+    def _camera_status(self, camera_id: str, now: float) -> CameraStatusMessage:
+        state = self.sources[camera_id].state(now)
+        return CameraStatusMessage(
+            node_id=self.config.node_id,
+            camera_id=camera_id,
+            health=state.health,
+            fps_in=round(state.fps_in, 2),
+            fps_analysed=round(self.fps_analysed[camera_id].rate(now), 2),
+            last_frame_at=_utc(state.last_frame_at),
+            reconnects=state.reconnects,
+            error=state.error,
+        )
+
+    def _publish_camera_statuses(self, now: float) -> None:
+        for camera_id, source in self.sources.items():
+            status = self._camera_status(camera_id, now)
+            self._publisher.publish_state(
+                self.topics.camera_status(self.config.node_id, camera_id),
+                status.to_json().encode(),
+            )
+            self._export_camera_metrics(camera_id, source, status)
+        self.metrics.outbox_depth.set(self._publisher.outbox_depth())
+
+    def _export_camera_metrics(
+        self, camera_id: str, source: FrameSource, status: CameraStatusMessage
+    ) -> None:
+        m = self.metrics
+        m.fps_in.labels(camera_id).set(status.fps_in)
+        m.fps_analysed.labels(camera_id).set(status.fps_analysed)
+        m.frames_dropped.labels(camera_id).set(
+            source.frames_decoded - self.analysis.frames_analysed(camera_id)
+        )
+        m.reconnects.labels(camera_id).set(status.reconnects)
+        m.camera_online.labels(camera_id).set(
+            {CameraHealth.ONLINE: 1.0, CameraHealth.STALLED: 0.5}.get(status.health, 0.0)
+        )
+
+    def _publish_occupancy(self) -> None:
+        for camera_id, (at, zones) in self.analysis.latest_occupancy().items():
+            message = OccupancyMessage(
+                node_id=self.config.node_id,
+                camera_id=camera_id,
+                at=datetime.fromtimestamp(at, UTC),
+                zones=zones,
+            )
+            self._publisher.publish_transient(
+                self.topics.occupancy(self.config.node_id, camera_id),
+                message.to_json().encode(),
+            )
+
+    # --- NodeHttpApi ----------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        now = time.time()
+        cameras = {
+            cid: self._camera_status(cid, now).model_dump(mode="json", by_alias=True)
+            for cid in self.sources
+        }
+        alive = not self._stop.is_set()
+        return alive, {
+            "node_id": self.config.node_id,
+            "status": "ok" if alive else "stopping",
+            "model": self._detector.name,
+            "outbox_depth": self._publisher.outbox_depth(),
+            "cameras": cameras,
+        }
+
+    def push_snapshot(
+        self,
+        camera_id: str,
+        jpeg: bytes,
+        checkpoint_id: str | None,
+        captured_at: datetime | None,
+    ) -> None:
+        source = self.sources.get(camera_id)
+        if not isinstance(source, SnapshotSource):
+            raise UnknownCameraError(camera_id)
+        source.push(jpeg, checkpoint_id, captured_at)
+
+
+def snapshot_cameras(config: NodeConfig) -> list[str]:
+    return [c.id for c in config.cameras if c.kind == SourceKind.SNAPSHOT]

@@ -1,0 +1,142 @@
+"""Analysis stage: per camera, tracking → rules → events, then publishing."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from edge.ingest.base import RateMeter
+from edge.metrics import NodeMetrics
+from edge.pipeline.runner import DetectedFrame
+from edge.publish import Publisher
+from edge.types import Detections, Frame
+from gridwatch.contract import EventMessage, Topics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOutput:
+    """What one analysed frame produced."""
+
+    events: list[EventMessage] = field(default_factory=list)
+    occupancy: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class CameraAnalyser(Protocol):
+    """Turns one camera's detected frames into events (stateful, time-ordered)."""
+
+    def analyse(self, frame: Frame, detections: Detections) -> AnalysisOutput: ...
+
+    def close(self, timestamp: float) -> list[EventMessage]: ...
+
+
+class AnalysisStage:
+    """One thread draining the detector's output through each camera's analyser."""
+
+    def __init__(
+        self,
+        *,
+        analysers: Mapping[str, CameraAnalyser],
+        inbox: queue.Queue[DetectedFrame],
+        publisher: Publisher,
+        topics: Topics,
+        node_id: str,
+        metrics: NodeMetrics,
+        fps_analysed: Mapping[str, RateMeter],
+        stop: threading.Event,
+    ) -> None:
+        self._analysers = dict(analysers)
+        self._inbox = inbox
+        self._publisher = publisher
+        self._topic = topics.events(node_id)
+        self._node_id = node_id
+        self._metrics = metrics
+        self._fps_analysed = fps_analysed
+        self._stop = stop
+        self._thread: threading.Thread | None = None
+        self._occupancy: dict[str, tuple[float, dict[str, dict[str, int]]]] = {}
+        self._analysed: dict[str, int] = dict.fromkeys(analysers, 0)
+        self._lock = threading.Lock()
+        self.latencies_ms: list[float] = []
+        self.keep_latencies = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout_s: float = 5.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._close_all()
+
+    def frames_analysed(self, camera_id: str) -> int:
+        return self._analysed.get(camera_id, 0)
+
+    def latest_occupancy(self) -> dict[str, tuple[float, dict[str, dict[str, int]]]]:
+        with self._lock:
+            return dict(self._occupancy)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._analyse(item)
+            except Exception:  # one bad frame must not stop the stage
+                logger.exception(
+                    "node %s: camera %s: analysis failed on frame %d",
+                    self._node_id,
+                    item.frame.camera_id,
+                    item.frame.index,
+                )
+
+    def _analyse(self, item: DetectedFrame) -> None:
+        frame = item.frame
+        analyser = self._analysers[frame.camera_id]
+        output = analyser.analyse(frame, item.detections)
+        for event in output.events:
+            self._publish(event)
+        now = time.time()
+        self._fps_analysed[frame.camera_id].tick(now)
+        self._analysed[frame.camera_id] += 1
+        latency_ms = (now - frame.captured_at) * 1000.0
+        self._metrics.frame_latency_ms.observe(latency_ms)
+        if self.keep_latencies:
+            self.latencies_ms.append(latency_ms)
+        if output.occupancy:
+            with self._lock:
+                self._occupancy[frame.camera_id] = (frame.captured_at, output.occupancy)
+
+    def _publish(self, event: EventMessage) -> None:
+        self._metrics.events.labels(event.camera_id, event.type, event.phase).inc()
+        logger.info(
+            "node %s: camera %s: %s %s event %s (zone %s)",
+            self._node_id,
+            event.camera_id,
+            event.type,
+            event.phase,
+            event.event_id,
+            event.zone_id,
+        )
+        self._publisher.publish_event(
+            self._topic,
+            event.to_json().encode(),
+            dedupe_key=f"{event.event_id}:{event.phase}:{event.detected_at.isoformat()}",
+        )
+
+    def _close_all(self) -> None:
+        now = time.time()
+        for camera_id, analyser in self._analysers.items():
+            try:
+                for event in analyser.close(now):
+                    self._publish(event)
+            except Exception:
+                logger.exception("node %s: camera %s: close failed", self._node_id, camera_id)

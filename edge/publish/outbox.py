@@ -1,0 +1,355 @@
+"""Durable on-disk outbox (SQLite) holding messages until the broker acknowledges them."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.config import OutboxConfig
+
+logger = logging.getLogger(__name__)
+
+# Rows ids come from AUTOINCREMENT so an id is never reused after its row is acked:
+# a late PUBACK for an old row can never delete a newer row that got the same id.
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        retain INTEGER NOT NULL,
+        dedupe_key TEXT UNIQUE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        enqueued_at REAL NOT NULL
+    )
+    """,
+    # Keys of acked rows, kept (bounded) so re-enqueueing an event phase that was
+    # already delivered stays a no-op instead of sending it a second time.
+    """
+    CREATE TABLE IF NOT EXISTS delivered (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        acked_at REAL NOT NULL
+    )
+    """,
+)
+
+
+class OutboxFullError(RuntimeError):
+    """The outbox already holds `max_rows` rows; the new row was NOT stored.
+
+    The outbox refuses rather than dropping its oldest row: an event must never
+    vanish silently, so the caller decides (count it, log it, retry later).
+    """
+
+
+class OutboxClosedError(RuntimeError):
+    """The outbox was used after `close()`."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One stored message waiting for its PUBACK.
+
+    Attributes:
+        row_id: Unique, increasing id (never reused); pass it to `Outbox.ack`.
+        topic: MQTT topic.
+        payload: Message body.
+        qos: MQTT QoS (0, 1 or 2).
+        retain: MQTT retain flag.
+        attempts: How many times the row has been handed to the broker so far.
+        enqueued_at: When the row was stored, Unix time in seconds.
+        dedupe_key: The idempotency key given to `put`, if any.
+    """
+
+    row_id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    attempts: int
+    enqueued_at: float
+    dedupe_key: str | None = None
+
+
+class Outbox:
+    """Thread-safe FIFO of outbound messages in one SQLite file (WAL journal).
+
+    `synchronous=FULL`: every commit (put or ack) is fsynced before it returns.
+    Edge nodes sit in street cabinets where power cuts are the common failure;
+    in WAL mode `NORMAL` keeps the file consistent but may lose the last
+    committed events on power loss, which breaks "nothing is lost". Events are
+    rare (far below 100/s per node), so an fsync per commit is affordable.
+
+    A new `Outbox` on the same path sees every row not yet acked, so messages
+    survive process restarts. One connection is shared by all threads behind
+    one lock; every method is safe to call from any thread.
+
+    Args:
+        path: SQLite file; parent folders are created.
+        max_rows: Most rows held; `put` beyond it raises `OutboxFullError`.
+        node_id: Node id used in log lines.
+
+    Raises:
+        ValueError: `max_rows` is below 1.
+        sqlite3.Error: the file cannot be opened or is not an outbox database.
+    """
+
+    def __init__(self, path: Path, max_rows: int, *, node_id: str = "-") -> None:
+        if max_rows < 1:
+            raise ValueError(f"outbox max_rows must be >= 1, got {max_rows}")
+        self._path = path
+        self._max_rows = max_rows
+        self._node_id = node_id
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn: sqlite3.Connection | None = _open(path, node_id=node_id)
+        self._depth = self._count_rows()
+        logger.info(
+            "node %s: outbox %s opened with %s pending rows (max %s)",
+            node_id,
+            path,
+            self._depth,
+            max_rows,
+        )
+
+    @classmethod
+    def from_config(cls, config: OutboxConfig, *, node_id: str) -> Outbox:
+        """Open the outbox described by a node's `outbox` config section."""
+        return cls(config.path, config.max_rows, node_id=node_id)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self._path
+
+    @property
+    def max_rows(self) -> int:
+        """Most rows the outbox holds before `put` refuses."""
+        return self._max_rows
+
+    def put(
+        self,
+        topic: str,
+        *,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        dedupe_key: str | None = None,
+    ) -> bool:
+        """Store a message durably (committed and fsynced when this returns).
+
+        Args:
+            topic: MQTT topic.
+            payload: Message body.
+            qos: MQTT QoS, 0, 1 or 2.
+            retain: MQTT retain flag.
+            dedupe_key: Idempotency key; a key already pending, or acked recently
+                (the last `max_rows` acked keys are remembered), is not stored
+                again. `None` never dedupes.
+
+        Returns:
+            True when a new row was stored, False when `dedupe_key` was known.
+
+        Raises:
+            ValueError: `qos` is not 0, 1 or 2.
+            OutboxFullError: the outbox holds `max_rows` rows; nothing was stored.
+            OutboxClosedError: the outbox was closed.
+        """
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, got {qos}")
+        with self._lock:
+            conn = self._require_open()
+            if dedupe_key is not None and _is_known_key(conn, dedupe_key):
+                logger.debug("node %s: outbox already has %s", self._node_id, dedupe_key)
+                return False
+            if self._depth >= self._max_rows:
+                logger.error(
+                    "node %s: outbox %s full (%s rows), refusing message for %s",
+                    self._node_id,
+                    self._path,
+                    self._depth,
+                    topic,
+                )
+                raise OutboxFullError(
+                    f"outbox {self._path} is full ({self._depth} of {self._max_rows} "
+                    f"rows); message for {topic!r} not stored"
+                )
+            with conn:
+                conn.execute(
+                    "INSERT INTO outbox (topic, payload, qos, retain, dedupe_key,"
+                    " enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (topic, payload, qos, int(retain), dedupe_key, time.time()),
+                )
+            self._depth += 1
+            return True
+
+    def peek(self, limit: int) -> list[OutboxRow]:
+        """The oldest `limit` rows, oldest first, without removing them.
+
+        Raises:
+            ValueError: `limit` is negative.
+            OutboxClosedError: the outbox was closed.
+        """
+        if limit < 0:
+            raise ValueError(f"peek limit must be >= 0, got {limit}")
+        with self._lock:
+            rows = self._require_open().execute(
+                "SELECT id, topic, payload, qos, retain, attempts, enqueued_at,"
+                " dedupe_key FROM outbox ORDER BY id LIMIT ?",
+                (limit,),
+            )
+            return [_to_row(values) for values in rows.fetchall()]
+
+    def ack(self, row_id: int) -> bool:
+        """Delete a row once the broker acknowledged it.
+
+        Returns:
+            True when the row existed (False: unknown or already acked).
+
+        Raises:
+            OutboxClosedError: the outbox was closed.
+        """
+        return self.ack_many([row_id]) == 1
+
+    def ack_many(self, row_ids: Iterable[int]) -> int:
+        """Delete several acknowledged rows in one transaction.
+
+        Returns:
+            How many of the rows existed and were deleted.
+
+        Raises:
+            OutboxClosedError: the outbox was closed.
+        """
+        ids = list(row_ids)
+        if not ids:
+            return 0
+        with self._lock:
+            conn = self._require_open()
+            with conn:
+                deleted = sum(_delete_row(conn, row_id) for row_id in ids)
+                _prune_delivered(conn, keep=self._max_rows)
+            self._depth -= deleted
+            return deleted
+
+    def mark_attempted(self, row_ids: Iterable[int]) -> None:
+        """Count one more delivery attempt for each row (diagnostics only).
+
+        Raises:
+            OutboxClosedError: the outbox was closed.
+        """
+        params = [(row_id,) for row_id in row_ids]
+        if not params:
+            return
+        with self._lock:
+            conn = self._require_open()
+            with conn:
+                conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", params
+                )
+
+    def depth(self) -> int:
+        """Rows waiting for an ack."""
+        with self._lock:
+            return self._depth
+
+    def close(self) -> None:
+        """Close the database; rows stay on disk. Closing twice is harmless."""
+        with self._lock:
+            if self._conn is None:
+                return
+            self._conn.close()
+            self._conn = None
+        logger.info("node %s: outbox %s closed", self._node_id, self._path)
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _require_open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise OutboxClosedError(f"outbox {self._path} is closed")
+        return self._conn
+
+    def _count_rows(self) -> int:
+        with self._lock:
+            row = self._require_open().execute("SELECT COUNT(*) FROM outbox")
+            count: int = row.fetchone()[0]
+            return count
+
+
+def _open(path: Path, *, node_id: str) -> sqlite3.Connection:
+    # check_same_thread=False: all use is serialised by Outbox._lock. Each write
+    # runs in one `with conn:` transaction, committed before the method returns.
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+    try:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            logger.warning(
+                "node %s: outbox %s cannot use WAL (journal_mode=%s)", node_id, path, mode
+            )
+        conn.execute("PRAGMA synchronous=FULL")
+        with conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _is_known_key(conn: sqlite3.Connection, dedupe_key: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM outbox WHERE dedupe_key = ?"
+        " UNION ALL SELECT 1 FROM delivered WHERE dedupe_key = ? LIMIT 1",
+        (dedupe_key, dedupe_key),
+    ).fetchone()
+    return found is not None
+
+
+def _delete_row(conn: sqlite3.Connection, row_id: int) -> int:
+    found = conn.execute(
+        "SELECT dedupe_key FROM outbox WHERE id = ?", (row_id,)
+    ).fetchone()
+    if found is None:
+        return 0
+    conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+    if found[0] is not None:
+        conn.execute(
+            "INSERT OR IGNORE INTO delivered (dedupe_key, acked_at) VALUES (?, ?)",
+            (found[0], time.time()),
+        )
+    return 1
+
+
+def _prune_delivered(conn: sqlite3.Connection, *, keep: int) -> None:
+    conn.execute(
+        "DELETE FROM delivered WHERE seq <= (SELECT MAX(seq) FROM delivered) - ?",
+        (keep,),
+    )
+
+
+def _to_row(values: tuple[object, ...]) -> OutboxRow:
+    row_id, topic, payload, qos, retain, attempts, enqueued_at, key = values
+    assert isinstance(row_id, int) and isinstance(topic, str)
+    assert isinstance(payload, bytes) and isinstance(qos, int)
+    assert isinstance(attempts, int) and isinstance(enqueued_at, float)
+    assert key is None or isinstance(key, str)
+    return OutboxRow(
+        row_id=row_id,
+        topic=topic,
+        payload=payload,
+        qos=qos,
+        retain=bool(retain),
+        attempts=attempts,
+        enqueued_at=enqueued_at,
+        dedupe_key=key,
+    )
