@@ -20,7 +20,7 @@ from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
 from edge.pipeline.batcher import FrameBatcher
 from edge.pipeline.runner import BatchDetector, DetectedFrame, InferenceRunner
-from edge.publish import Publisher
+from edge.publish.base import Publisher
 from gridwatch.contract import (
     CameraHealth,
     CameraStatusMessage,
@@ -63,16 +63,22 @@ class EdgeNode:
         self._publisher = publisher
         self._stop = threading.Event()
         self._notify = threading.Condition()
-        self.slots = {c.id: FreshestFrameSlot(c.id, self._notify) for c in config.cameras}
+        self.slots = {
+            c.id: FreshestFrameSlot(c.id, self._notify) for c in config.cameras
+        }
         self.sources: dict[str, FrameSource] = {
             c.id: build_source(c, self.slots[c.id]) for c in config.cameras
         }
         self.fps_analysed = {c.id: RateMeter() for c in config.cameras}
-        self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(ANALYSIS_QUEUE_SIZE)
+        self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(
+            ANALYSIS_QUEUE_SIZE
+        )
         self.runner = InferenceRunner(
             batcher=FrameBatcher(
                 slots=self.slots,
-                analysis_interval_s={c.id: 1.0 / c.analysis_fps for c in config.cameras},
+                analysis_interval_s={
+                    c.id: 1.0 / c.analysis_fps for c in config.cameras
+                },
                 notify=self._notify,
                 max_batch=config.batch.max_batch,
                 max_wait_ms=config.batch.max_wait_ms,
@@ -86,7 +92,6 @@ class EdgeNode:
             analysers=analysers,
             inbox=self._analysis_queue,
             publisher=publisher,
-            topics=self.topics,
             node_id=config.node_id,
             metrics=self.metrics,
             fps_analysed=self.fps_analysed,
@@ -115,7 +120,9 @@ class EdgeNode:
         self.runner.start()
         for source in self.sources.values():
             source.start()
-        self.http = HttpServer(build_app(self), self.config.http.host, self.config.http.port)
+        self.http = HttpServer(
+            build_app(self), self.config.http.host, self.config.http.port
+        )
         self.http.start()
         self._status_thread = threading.Thread(
             target=self._status_loop, name="status", daemon=True
@@ -175,7 +182,9 @@ class EdgeNode:
         for camera_id, source in self.sources.items():
             health = source.state(now).health
             if self._last_health.get(camera_id) != health:
-                logger.info("node %s: camera %s is %s", self.config.node_id, camera_id, health)
+                logger.info(
+                    "node %s: camera %s is %s", self.config.node_id, camera_id, health
+                )
                 self._last_health[camera_id] = health
                 changed = True
         return changed
@@ -201,7 +210,9 @@ class EdgeNode:
                 status.to_json().encode(),
             )
             self._export_camera_metrics(camera_id, source, status)
-        self.metrics.outbox_depth.set(self._publisher.outbox_depth())
+        stats = self._publisher.stats()
+        self.metrics.outbox_depth.set(stats.outbox_depth)
+        self.metrics.mqtt_reconnects.set(stats.reconnects)
 
     def _export_camera_metrics(
         self, camera_id: str, source: FrameSource, status: CameraStatusMessage
@@ -214,7 +225,9 @@ class EdgeNode:
         )
         m.reconnects.labels(camera_id).set(status.reconnects)
         m.camera_online.labels(camera_id).set(
-            {CameraHealth.ONLINE: 1.0, CameraHealth.STALLED: 0.5}.get(status.health, 0.0)
+            {CameraHealth.ONLINE: 1.0, CameraHealth.STALLED: 0.5}.get(
+                status.health, 0.0
+            )
         )
 
     def _publish_occupancy(self) -> None:
@@ -243,7 +256,7 @@ class EdgeNode:
             "node_id": self.config.node_id,
             "status": "ok" if alive else "stopping",
             "model": self._detector.name,
-            "outbox_depth": self._publisher.outbox_depth(),
+            "outbox_depth": self._publisher.stats().outbox_depth,
             "cameras": cameras,
         }
 

@@ -30,7 +30,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, simplify: bool) -> dict:
+def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, simplify: bool, seed: int = 0) -> dict:
     os.environ.setdefault("YOLO_OFFLINE", "1")  # no telemetry, no auto-pip-install
     os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-ultralytics"))
     try:
@@ -62,6 +62,9 @@ def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, si
         cwd = os.getcwd()
         os.chdir(tmp)
         try:
+            import torch
+
+            torch.manual_seed(seed)  # reproducible random weights for a yaml cfg
             model = YOLO(cfg, task="detect")
             kwargs = dict(format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=simplify, device="cpu")
             if opset:
@@ -90,6 +93,7 @@ def export(cfg: str, imgsz: int, dynamic: bool, out: Path, opset: int | None, si
         "outputs": {o.name: dims(o) for o in m.graph.output},
         "ultralytics_version": ultralytics.__version__,
         "torchvision": tv_mode,
+        "seed": seed,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width axes")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: ultralytics' choice)")
     p.add_argument("--no-simplify", action="store_true", help="skip onnxslim graph simplification")
+    p.add_argument("--seed", type=int, default=0, help="torch seed for the random weights of a yaml cfg")
     p.add_argument("--out", type=Path, default=Path("var/models/yolo11n_random.onnx"))
     a = p.parse_args(argv)
     # ultralytics logs to stdout: route it to stderr so stdout carries only the JSON summary
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     json_fd = os.dup(1)
     os.dup2(2, 1)
     try:
-        info = export(a.cfg, a.imgsz, a.dynamic, a.out, a.opset, not a.no_simplify)
+        info = export(a.cfg, a.imgsz, a.dynamic, a.out, a.opset, not a.no_simplify, a.seed)
     finally:
         sys.stdout.flush()
         os.dup2(json_fd, 1)

@@ -52,7 +52,9 @@ class DetectorAdapter(ABC):
         if key is None:
             return
         if key in _REGISTRY:
-            raise TypeError(f"two adapters for family {key!r}: {_REGISTRY[key]} and {cls}")
+            raise TypeError(
+                f"two adapters for family {key!r}: {_REGISTRY[key]} and {cls}"
+            )
         _REGISTRY[key] = cls
 
     def __init__(
@@ -87,11 +89,13 @@ class DetectorAdapter(ABC):
         """Turn letterboxed BGR canvases (B, S, S, 3) into the model input tensor."""
 
     @abstractmethod
-    def candidates(self, outputs: list[npt.NDArray[np.float32]], index: int) -> Candidates:
+    def candidates(
+        self, outputs: list[npt.NDArray[np.float32]], index: int
+    ) -> Candidates:
         """Boxes above the threshold of image `index` of the batch, in input pixels."""
 
     def preprocess(
-        self, images: list[npt.NDArray[np.uint8]]
+        self, images: Sequence[npt.NDArray[np.uint8]]
     ) -> tuple[npt.NDArray[np.float32], list[LetterboxMeta]]:
         """Letterbox and convert frames into one batch tensor.
 
@@ -126,7 +130,10 @@ class DetectorAdapter(ABC):
         Returns:
             One `Detections` per image, boxes in original-frame pixels.
         """
-        return [self._finish(self.candidates(outputs, i), meta) for i, meta in enumerate(metas)]
+        return [
+            self._finish(self.candidates(outputs, i), meta)
+            for i, meta in enumerate(metas)
+        ]
 
     def _finish(self, found: Candidates, meta: LetterboxMeta) -> Detections:
         if found.confidence.shape[0] == 0:

@@ -75,9 +75,7 @@ class LetterboxMeta:
         return out.astype(np.float32, copy=False)
 
 
-def _resized_size(
-    width: int, height: int, spec: LetterboxSpec
-) -> tuple[int, int]:
+def _resized_size(width: int, height: int, spec: LetterboxSpec) -> tuple[int, int]:
     ratio = min(spec.size_px / width, spec.size_px / height)
     if spec.round_size:
         new_w, new_h = round(width * ratio), round(height * ratio)
@@ -111,7 +109,9 @@ def letterbox(
     if out is None:
         out = np.empty((size, size, channels), dtype=np.uint8)
     elif out.shape != (size, size, channels):
-        raise ValueError(f"out must have shape {(size, size, channels)}, got {out.shape}")
+        raise ValueError(
+            f"out must have shape {(size, size, channels)}, got {out.shape}"
+        )
     new_w, new_h = _resized_size(width, height, spec)
     pad_x = (size - new_w) // 2 if spec.center else 0
     pad_y = (size - new_h) // 2 if spec.center else 0

@@ -65,8 +65,12 @@ def nms_class_aware(
             continue
         keep.append(i)
         rest = boxes[i + 1 :]
-        inter_w = np.minimum(boxes[i, 2], rest[:, 2]) - np.maximum(boxes[i, 0], rest[:, 0])
-        inter_h = np.minimum(boxes[i, 3], rest[:, 3]) - np.maximum(boxes[i, 1], rest[:, 1])
+        inter_w = np.minimum(boxes[i, 2], rest[:, 2]) - np.maximum(
+            boxes[i, 0], rest[:, 0]
+        )
+        inter_h = np.minimum(boxes[i, 3], rest[:, 3]) - np.maximum(
+            boxes[i, 1], rest[:, 1]
+        )
         inter = np.maximum(inter_w, 0.0) * np.maximum(inter_h, 0.0)
         union = areas[i] + areas[i + 1 :] - inter
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)

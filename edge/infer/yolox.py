@@ -77,7 +77,9 @@ class YoloxAdapter(DetectorAdapter):
         np.copyto(tensor, canvases.transpose(0, 3, 1, 2), casting="unsafe")
         return tensor
 
-    def candidates(self, outputs: list[npt.NDArray[np.float32]], index: int) -> Candidates:
+    def candidates(
+        self, outputs: list[npt.NDArray[np.float32]], index: int
+    ) -> Candidates:
         head = outputs[0][index]
         if head.shape[0] != self._grid.shape[0]:
             raise ValueError(

@@ -13,9 +13,10 @@ from typing import Protocol
 from edge.ingest.base import RateMeter
 from edge.metrics import NodeMetrics
 from edge.pipeline.runner import DetectedFrame
-from edge.publish import Publisher
+from edge.publish.base import Publisher
+from edge.publish.outbox import OutboxFullError
 from edge.types import Detections, Frame
-from gridwatch.contract import EventMessage, Topics
+from gridwatch.contract import EventMessage
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ class AnalysisStage:
         analysers: Mapping[str, CameraAnalyser],
         inbox: queue.Queue[DetectedFrame],
         publisher: Publisher,
-        topics: Topics,
         node_id: str,
         metrics: NodeMetrics,
         fps_analysed: Mapping[str, RateMeter],
@@ -54,7 +54,6 @@ class AnalysisStage:
         self._analysers = dict(analysers)
         self._inbox = inbox
         self._publisher = publisher
-        self._topic = topics.events(node_id)
         self._node_id = node_id
         self._metrics = metrics
         self._fps_analysed = fps_analysed
@@ -126,11 +125,16 @@ class AnalysisStage:
             event.event_id,
             event.zone_id,
         )
-        self._publisher.publish_event(
-            self._topic,
-            event.to_json().encode(),
-            dedupe_key=f"{event.event_id}:{event.phase}:{event.detected_at.isoformat()}",
-        )
+        try:
+            self._publisher.publish_event(event)
+        except OutboxFullError:
+            logger.error(
+                "node %s: camera %s: outbox full, event %s %s not stored",
+                self._node_id,
+                event.camera_id,
+                event.event_id,
+                event.phase,
+            )
 
     def _close_all(self) -> None:
         now = time.time()
@@ -139,4 +143,6 @@ class AnalysisStage:
                 for event in analyser.close(now):
                     self._publish(event)
             except Exception:
-                logger.exception("node %s: camera %s: close failed", self._node_id, camera_id)
+                logger.exception(
+                    "node %s: camera %s: close failed", self._node_id, camera_id
+                )

@@ -1,0 +1,23 @@
+"""Outbound channel of an edge node: durable outbox and MQTT publisher."""
+
+from __future__ import annotations
+
+from edge.publish.base import Publisher, PublisherStats, event_dedupe_key
+from edge.publish.drain import OutboxDrain, SendError
+from edge.publish.mqtt import MqttPublisher, MqttPublisherOptions, client_id_for
+from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
+
+__all__ = [
+    "MqttPublisher",
+    "MqttPublisherOptions",
+    "Outbox",
+    "OutboxClosedError",
+    "OutboxDrain",
+    "OutboxFullError",
+    "OutboxRow",
+    "Publisher",
+    "PublisherStats",
+    "SendError",
+    "client_id_for",
+    "event_dedupe_key",
+]

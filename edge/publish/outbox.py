@@ -1,4 +1,4 @@
-"""Durable on-disk outbox (SQLite) holding messages until the broker acknowledges them."""
+"""Durable on-disk outbox (SQLite) holding messages until the broker acks them."""
 
 from __future__ import annotations
 
@@ -167,7 +167,9 @@ class Outbox:
         with self._lock:
             conn = self._require_open()
             if dedupe_key is not None and _is_known_key(conn, dedupe_key):
-                logger.debug("node %s: outbox already has %s", self._node_id, dedupe_key)
+                logger.debug(
+                    "node %s: outbox already has %s", self._node_id, dedupe_key
+                )
                 return False
             if self._depth >= self._max_rows:
                 logger.error(
@@ -294,7 +296,10 @@ def _open(path: Path, *, node_id: str) -> sqlite3.Connection:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             logger.warning(
-                "node %s: outbox %s cannot use WAL (journal_mode=%s)", node_id, path, mode
+                "node %s: outbox %s cannot use WAL (journal_mode=%s)",
+                node_id,
+                path,
+                mode,
             )
         conn.execute("PRAGMA synchronous=FULL")
         with conn:

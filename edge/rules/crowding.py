@@ -23,8 +23,8 @@ from gridwatch.contract import EventType
 class CrowdingRule(Rule):
     """Starts when the count holds at or above the threshold for `dwell_s`.
 
-    While the episode lasts it sends an update every `update_interval_s` with the
-    current count; it ends once the count stays below the threshold for `clear_s`,
+    While the count stays at or above the threshold it sends an update every
+    `update_interval_s` with the current count; it ends once the count stays below the threshold for `clear_s`,
     and no new episode starts for `cooldown_s` after an end. Every detection of
     the label counts, tracked or not.
     """
@@ -93,7 +93,11 @@ class CrowdingRule(Rule):
             and now - self._below_since >= self._config.clear_s
         ):
             return [self._end(now)]
-        if not self._episode.is_update_due(now, self._config.update_interval_s):
+        # No updates while the crowd is thinning out: the end is pending.
+        is_crowded = self._below_since is None
+        if not is_crowded or not self._episode.is_update_due(
+            now, self._config.update_interval_s
+        ):
             return []
         involved = Involved.from_observation(obs, mask)
         return [self._episode.update(now, involved, self._attributes(now, involved))]

@@ -150,7 +150,7 @@ class CameraRules:
                 "camera %s: rule %s (%s) failed on frame %d",
                 self.camera_id,
                 rule.scope.rule_key,
-                rule.type_key,
+                type(rule).__name__,
                 frame_index,
             )
             return []

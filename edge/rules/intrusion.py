@@ -74,10 +74,7 @@ class IntrusionRule(Rule):
         self, obs: ZoneObservation, mask: npt.NDArray[np.bool_]
     ) -> None:
         now = obs.timestamp
-        for tid in obs.detections.tracker_id[mask]:
-            if tid >= 0:
-                self._entered_at.setdefault(int(tid), now)
-                self._last_seen[int(tid)] = now
+        # Forget tracks away longer than clear_s first, so a return restarts dwell.
         gone = [
             t
             for t, seen in self._last_seen.items()
@@ -86,6 +83,10 @@ class IntrusionRule(Rule):
         for tid in gone:
             del self._last_seen[tid]
             del self._entered_at[tid]
+        for tid in obs.detections.tracker_id[mask]:
+            if tid >= 0:
+                self._entered_at.setdefault(int(tid), now)
+                self._last_seen[int(tid)] = now
 
     def _qualifying_mask(
         self, obs: ZoneObservation, mask: npt.NDArray[np.bool_]
@@ -125,11 +126,13 @@ class IntrusionRule(Rule):
             for t in self._episode_track_ids
             if t in self._entered_at
         ]
+        episode = self._episode
+        duration_s = now - episode.started_at if episode.is_active else 0.0
         return {
             "labels": sorted(self._labels),
             "min_s": self._config.min_s,
             "count": len(self._episode_track_ids),
             "dwell_s": round(max(inside, default=0.0), 3),
-            "duration_s": round(now - self._episode.started_at, 3),
+            "duration_s": round(duration_s, 3),
             "track_ids": [str(t) for t in sorted(self._episode_track_ids)],
         }

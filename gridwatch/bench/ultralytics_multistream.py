@@ -123,6 +123,10 @@ def _mean(xs: list[float]) -> float | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     _quiet_ultralytics()
+    if args.rtsp_transport != "auto":
+        # ultralytics opens streams with cv2.VideoCapture (FFmpeg backend); FFmpeg's default is
+        # UDP-then-TCP. Pin it so the comparison with the edge runtime uses the same transport.
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", f"rtsp_transport;{args.rtsp_transport}")
     try:
         import ultralytics
     except ImportError as e:
@@ -150,7 +154,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         device="cpu",
         verbose=False,
         conf=args.conf,
+        # rect=True (ultralytics' default) letterboxes a dynamic-shape ONNX model to the smallest
+        # stride-multiple rectangle (768x432 -> 416x256 at imgsz 416); rect=False pads to square.
+        rect=args.rect,
     )
+    input_shapes: set[tuple[int, ...]] = set()
+
+    def _record_input_shape(predictor: Any) -> None:
+        orig = predictor.preprocess
+
+        def preprocess(im: Any) -> Any:
+            t = orig(im)
+            input_shapes.add(tuple(t.shape))
+            return t
+
+        predictor.preprocess = preprocess
+
+    model.add_callback("on_predict_start", _record_input_shape)
     if args.mode == "track":
         gen = model.track(persist=True, tracker=args.tracker, **common)
     else:
@@ -229,6 +249,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size": sizes[0] if len(sizes) == 1 else sizes,
         "model": str(args.model),
         "imgsz": args.imgsz,
+        "rect": args.rect,
+        "input_shapes": sorted(list(x) for x in input_shapes),
         "duration_s": round(elapsed, 3),
         "startup_s": round(startup_s, 3),
         "warmup_s": args.warmup,
@@ -255,6 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "onnxruntime_version": onnxruntime.__version__,
         "torchvision": tv_mode,
+        "rtsp_transport": args.rtsp_transport,
     }
     if error:
         out["error"] = repr(error[0])
@@ -271,8 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds after the first batch before measuring")
     p.add_argument("--imgsz", type=int, default=416)
     p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument(
+        "--rect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ultralytics' rect letterbox (default); --no-rect feeds imgsz x imgsz squares",
+    )
     p.add_argument("--mode", choices=("predict", "track"), default="predict")
     p.add_argument("--tracker", default="bytetrack.yaml", help="ultralytics tracker config for --mode track")
+    p.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"), default="tcp")
     p.add_argument("--startup-timeout", type=float, default=120.0)
     p.add_argument("--close-timeout", type=float, default=5.0, help="seconds to let reader threads stop")
     p.add_argument("--json-out", help="also write the JSON here")
@@ -292,6 +322,11 @@ def main(argv: list[str] | None = None) -> None:
         out = run(args)
     except SystemExit as e:
         out = {"error": str(e.code)}
+    except Exception as e:  # noqa: BLE001 - always answer with JSON
+        import traceback
+
+        traceback.print_exc()
+        out = {"error": repr(e)}
     text = json.dumps(out, indent=2)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

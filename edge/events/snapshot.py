@@ -1,0 +1,360 @@
+"""Event snapshots: downscale, blur faces, draw the event boxes, encode a small JPEG."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gridwatch.contract import SnapshotRef
+
+logger = logging.getLogger(__name__)
+
+BOX_COLOR_BGR: Final = (0, 0, 255)
+TEXT_COLOR_BGR: Final = (255, 255, 255)
+_BLOCKS_ACROSS = 3  # pixelation cells across an obscured region (4+ stays face-like)
+_MAX_SHRINKS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSettings:
+    """How snapshots are made.
+
+    Attributes:
+        max_side_px: Frames larger than this on their long side are downscaled.
+        jpeg_quality: First JPEG quality tried (lower ones follow if too large).
+        max_bytes: Largest JPEG allowed; quality, then size, drop to fit.
+        face_score_threshold: YuNet score to blur a face; low on purpose, a
+            blurred non-face costs nothing, a missed face leaks identity.
+        face_margin: Each face box grows by this fraction per side before blurring.
+        head_fraction: Without a face model, this top fraction of every person
+            box is blurred instead.
+    """
+
+    max_side_px: int = 1280
+    jpeg_quality: int = 80
+    max_bytes: int = 200_000
+    face_score_threshold: float = 0.5
+    face_margin: float = 0.4
+    head_fraction: float = 0.35
+
+    def __post_init__(self) -> None:
+        if self.max_side_px < 64:
+            raise ValueError(f"max_side_px must be >= 64, got {self.max_side_px}")
+        if not 20 <= self.jpeg_quality <= 100:
+            raise ValueError(
+                f"jpeg_quality must be in [20, 100], got {self.jpeg_quality}"
+            )
+        if self.max_bytes < 10_000:
+            raise ValueError(f"max_bytes must be >= 10000, got {self.max_bytes}")
+        if not 0.0 < self.head_fraction <= 1.0:
+            raise ValueError(
+                f"head_fraction must be in (0, 1], got {self.head_fraction}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An encoded, face-blurred snapshot.
+
+    Attributes:
+        jpeg: JPEG bytes.
+        resolution_wh: Size of the encoded image in pixels.
+        faces_blurred: Regions obscured (faces, or heads in the fallback).
+    """
+
+    jpeg: bytes
+    resolution_wh: tuple[int, int]
+    faces_blurred: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.jpeg).hexdigest()
+
+    def to_ref(self) -> SnapshotRef:
+        """Inline contract reference (base64 bytes and sha256)."""
+        return SnapshotRef(
+            sha256=self.sha256,
+            content_type="image/jpeg",
+            bytes_b64=base64.b64encode(self.jpeg).decode("ascii"),
+        )
+
+
+def obscure(image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.floating]) -> bool:
+    """Pixelate and blur one region of `image` in place.
+
+    Args:
+        image: BGR uint8 image, shape (H, W, 3); modified.
+        xyxy: Region (x1, y1, x2, y2) in pixels; clipped to the image.
+
+    Returns:
+        False when the region lies outside the image.
+    """
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(np.floor(xyxy[0]))), max(0, int(np.floor(xyxy[1])))
+    x2, y2 = min(w, int(np.ceil(xyxy[2]))), min(h, int(np.ceil(xyxy[3])))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        return False
+    roi = image[y1:y2, x1:x2]
+    cells = (min(_BLOCKS_ACROSS, x2 - x1), min(_BLOCKS_ACROSS, y2 - y1))
+    small = cv2.resize(roi, cells, interpolation=cv2.INTER_AREA)
+    blocky = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+    kernel = max(3, (min(x2 - x1, y2 - y1) // 2) | 1)
+    image[y1:y2, x1:x2] = cv2.GaussianBlur(blocky, (kernel, kernel), 0)
+    return True
+
+
+def expand_boxes(
+    xyxy: npt.NDArray[np.floating], margin: float
+) -> npt.NDArray[np.float32]:
+    """Grow (N, 4) boxes by `margin` of their width/height on every side."""
+    boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    return np.concatenate(
+        [boxes[:, :2] - wh * margin, boxes[:, 2:] + wh * margin], axis=1
+    )
+
+
+def head_boxes(
+    person_xyxy: npt.NDArray[np.floating], fraction: float
+) -> npt.NDArray[np.float32]:
+    """Top `fraction` of each (N, 4) person box, where a face would be."""
+    boxes = np.asarray(person_xyxy, dtype=np.float32).reshape(-1, 4).copy()
+    boxes[:, 3] = boxes[:, 1] + (boxes[:, 3] - boxes[:, 1]) * fraction
+    return boxes
+
+
+class FaceBlurrer:
+    """Blurs faces found by YuNet; without the model, blurs the heads of people."""
+
+    def __init__(
+        self, *, camera_id: str, model_path: Path | None, settings: SnapshotSettings
+    ) -> None:
+        self.camera_id = camera_id
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._warned = False
+        self._detector = self._load(model_path)
+
+    @property
+    def has_face_model(self) -> bool:
+        return self._detector is not None
+
+    def blur(
+        self, image: npt.NDArray[np.uint8], person_xyxy: npt.NDArray[np.floating]
+    ) -> int:
+        """Obscure faces in `image` in place.
+
+        Args:
+            image: BGR uint8 image, shape (H, W, 3); modified.
+            person_xyxy: (N, 4) person boxes in pixels of `image`, used only
+                when the face model is unavailable.
+
+        Returns:
+            Number of regions obscured.
+        """
+        faces = self._detect(image)
+        if faces is None:
+            regions = head_boxes(person_xyxy, self._settings.head_fraction)
+        else:
+            regions = expand_boxes(faces, self._settings.face_margin)
+        return sum(obscure(image, box) for box in regions)
+
+    def _load(self, model_path: Path | None) -> Any:
+        if model_path is None or not model_path.is_file():
+            logger.warning(
+                "camera %s: face model %s not found; blurring heads of people instead",
+                self.camera_id,
+                model_path,
+            )
+            return None
+        try:
+            return cv2.FaceDetectorYN.create(
+                str(model_path),
+                "",
+                (320, 320),
+                self._settings.face_score_threshold,
+                0.3,
+            )
+        except cv2.error as error:
+            logger.warning(
+                "camera %s: face model %s failed to load (%s); blurring heads instead",
+                self.camera_id,
+                model_path,
+                error,
+            )
+            return None
+
+    def _detect(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
+        if self._detector is None:
+            return None
+        h, w = image.shape[:2]
+        try:
+            with self._lock:
+                self._detector.setInputSize((w, h))
+                _, faces = self._detector.detect(image)
+        except cv2.error as error:
+            # Keep the privacy guarantee: fall back to head blurring, say so once.
+            if not self._warned:
+                logger.warning(
+                    "camera %s: face detection failed (%s); blurring heads instead",
+                    self.camera_id,
+                    error,
+                )
+                self._warned = True
+            return None
+        if faces is None:
+            return np.zeros((0, 4), dtype=np.float32)
+        xywh = np.asarray(faces[:, :4], dtype=np.float32)
+        return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+
+
+class Snapshotter:
+    """Makes the JPEG that goes with an event; every face is blurred before encoding.
+
+    Cost is one YuNet pass on an image of at most `max_side_px`, a few draws and
+    a JPEG encode: meant for event start/update, not every frame.
+    """
+
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        face_model_path: Path | None,
+        settings: SnapshotSettings | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.settings = settings or SnapshotSettings()
+        self._faces = FaceBlurrer(
+            camera_id=camera_id, model_path=face_model_path, settings=self.settings
+        )
+
+    @property
+    def has_face_model(self) -> bool:
+        return self._faces.has_face_model
+
+    def render(
+        self,
+        image: npt.NDArray[np.uint8],
+        *,
+        boxes_xyxy: npt.NDArray[np.floating],
+        texts: Sequence[str] = (),
+        person_xyxy: npt.NDArray[np.floating] | None = None,
+    ) -> Snapshot:
+        """Blur faces, draw the boxes with their texts and encode.
+
+        Args:
+            image: BGR uint8 frame, shape (H, W, 3); not modified.
+            boxes_xyxy: (K, 4) event boxes in pixels of `image`.
+            texts: Label text per box (may be shorter than the boxes).
+            person_xyxy: (P, 4) person boxes in pixels, for the head-blur fallback.
+
+        Returns:
+            The encoded snapshot.
+
+        Raises:
+            ValueError: The image is not (H, W, 3) uint8 or cannot be encoded.
+        """
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(
+                f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}"
+            )
+        canvas, scale = self._downscale(image)
+        persons = np.zeros((0, 4)) if person_xyxy is None else person_xyxy
+        blurred = self._faces.blur(
+            canvas, np.asarray(persons, dtype=np.float32) * scale
+        )
+        draw_boxes(canvas, np.asarray(boxes_xyxy, dtype=np.float32) * scale, texts)
+        jpeg, resolution_wh = encode_jpeg(
+            canvas,
+            quality=self.settings.jpeg_quality,
+            max_bytes=self.settings.max_bytes,
+        )
+        return Snapshot(jpeg=jpeg, resolution_wh=resolution_wh, faces_blurred=blurred)
+
+    def _downscale(
+        self, image: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint8], float]:
+        h, w = image.shape[:2]
+        scale = min(1.0, self.settings.max_side_px / max(h, w))
+        if scale >= 1.0:
+            return image.copy(), 1.0
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return np.asarray(resized, dtype=np.uint8), scale
+
+
+def draw_boxes(
+    image: npt.NDArray[np.uint8],
+    boxes_xyxy: npt.NDArray[np.float32],
+    texts: Sequence[str],
+) -> None:
+    """Draw boxes and their label texts on `image` in place."""
+    h, w = image.shape[:2]
+    thickness = max(2, round(max(h, w) / 400))
+    font_scale = 0.4 * thickness
+    for i, box in enumerate(boxes_xyxy.reshape(-1, 4)):
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOR_BGR, thickness)
+        if i < len(texts) and texts[i]:
+            _draw_text(image, texts[i], (x1, y1), font_scale, thickness)
+
+
+def _draw_text(
+    image: npt.NDArray[np.uint8],
+    text: str,
+    corner: tuple[int, int],
+    font_scale: float,
+    thickness: int,
+) -> None:
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    weight = max(1, thickness // 2)
+    (tw, th), base = cv2.getTextSize(text, font, font_scale, weight)
+    x, y = corner
+    top = y - th - base - thickness if y - th - base - thickness >= 0 else y
+    cv2.rectangle(image, (x, top), (x + tw + 2, top + th + base + 2), BOX_COLOR_BGR, -1)
+    cv2.putText(
+        image,
+        text,
+        (x + 1, top + th + 1),
+        font,
+        font_scale,
+        TEXT_COLOR_BGR,
+        weight,
+        cv2.LINE_AA,
+    )
+
+
+def encode_jpeg(
+    image: npt.NDArray[np.uint8], *, quality: int, max_bytes: int
+) -> tuple[bytes, tuple[int, int]]:
+    """Encode as JPEG under `max_bytes`, lowering quality and then size as needed.
+
+    Returns:
+        JPEG bytes and the (width, height) that was encoded.
+
+    Raises:
+        ValueError: Encoding failed or could not get under `max_bytes`.
+    """
+    current = image
+    for _ in range(_MAX_SHRINKS):
+        for q in (quality, max(20, quality - 20), max(20, quality - 40)):
+            ok, buffer = cv2.imencode(".jpg", current, [cv2.IMWRITE_JPEG_QUALITY, q])
+            if not ok:
+                raise ValueError(f"JPEG encoding failed for image {current.shape}")
+            if buffer.size <= max_bytes:
+                return buffer.tobytes(), (int(current.shape[1]), int(current.shape[0]))
+        smaller = cv2.resize(
+            current, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA
+        )
+        current = np.asarray(smaller, dtype=np.uint8)
+    raise ValueError(f"cannot encode image {image.shape} under {max_bytes} bytes")

@@ -1,0 +1,82 @@
+"""YOLOv8 / YOLO11 adapter (ultralytics ONNX export): [B, 4 + C, N] out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge.config import ModelConfig, ModelFamily
+from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
+from edge.infer.letterbox import LetterboxSpec
+
+
+class Yolov8Adapter(DetectorAdapter):
+    """Ultralytics YOLOv8/YOLO11 detection export (`format=onnx`, no NMS).
+
+    Input: RGB scaled to 0-1, letterboxed centred with grey 114 (ultralytics
+    `LetterBox`: rounded size, INTER_LINEAR). Output: (B, 4 + C, N), each column
+    cx, cy, w, h in input pixels followed by C class scores (already sigmoided).
+    """
+
+    type_key: ClassVar[ModelFamily] = ModelFamily.YOLOV8
+
+    def __init__(
+        self,
+        *,
+        config: ModelConfig,
+        labels: Sequence[str],
+        input_size_px: int | None = None,
+    ) -> None:
+        super().__init__(config=config, labels=labels, input_size_px=input_size_px)
+        self._spec = LetterboxSpec(
+            size_px=self.input_size_px,
+            pad_value=114,
+            center=True,
+            round_size=True,
+            interpolation=cv2.INTER_LINEAR,
+        )
+
+    @property
+    def letterbox_spec(self) -> LetterboxSpec:
+        return self._spec
+
+    def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        tensor = np.empty(
+            (canvases.shape[0], 3, canvases.shape[1], canvases.shape[2]),
+            dtype=np.float32,
+        )
+        rgb = canvases[..., ::-1]
+        np.copyto(tensor, rgb.transpose(0, 3, 1, 2), casting="unsafe")
+        tensor *= np.float32(1.0 / 255.0)
+        return tensor
+
+    def candidates(
+        self, outputs: list[npt.NDArray[np.float32]], index: int
+    ) -> Candidates:
+        head = outputs[0][index]
+        num_classes = len(self.labels)
+        if head.ndim != 2 or head.shape[0] != 4 + num_classes:
+            raise ValueError(
+                f"YOLOv8 output per image must be (4 + {num_classes}, N), "
+                f"got {head.shape}"
+            )
+        class_rows = head[4:]
+        if self.allowed_class_ids is not None:
+            class_rows = class_rows[self.allowed_class_ids]
+        threshold = self.config.conf_threshold
+        columns = np.flatnonzero(class_rows.max(axis=0) >= threshold)
+        if columns.size == 0:
+            return empty_candidates()
+        picked = head[:, columns].T
+        score, class_id = self.best_class(picked[:, 4:])
+        center, half = picked[:, 0:2], picked[:, 2:4] / 2.0
+        xyxy = np.concatenate([center - half, center + half], axis=1)
+        return Candidates(
+            xyxy=xyxy.astype(np.float32, copy=False),
+            confidence=score.astype(np.float32, copy=False),
+            class_id=class_id,
+        )

@@ -1,0 +1,499 @@
+"""MQTT publisher of one edge node: durable events, retained states, transient data.
+
+Delivery classes:
+
+- Events go to the on-disk outbox first and are drained to the broker with QoS 1;
+  a row is deleted only after its PUBACK (see `edge.publish.drain` for why an
+  outage causes no duplicates). Delivery is at least once: a crash between the
+  broker's PUBACK and the outbox delete re-sends the row after restart, so every
+  event carries a stable `event_id` + phase that central dedupes on.
+- States (node/camera status) are retained and latest-only: the latest payload per
+  topic is kept in memory and re-published on every (re)connect.
+- Transients (occupancy) are QoS 0 and dropped, counted, while disconnected.
+
+Connection: MQTT 5, fixed client id per node, clean_start False with a session
+expiry (persistent session), last will `offline` (retained, QoS 1) set before
+connecting, retained `online` published on every connect, automatic reconnect
+with exponential back-off by paho's loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.config import BrokerConfig
+from edge.publish.base import PublisherStats, event_dedupe_key
+from edge.publish.drain import OutboxDrain, SendError
+from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
+from gridwatch.contract import EventMessage, NodeStatusMessage, Topics, utc_now
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttPublisherOptions:
+    """Tuning of `MqttPublisher`; the defaults suit production.
+
+    Attributes:
+        in_flight_window: Most events sent and not yet acknowledged.
+        session_expiry_s: How long the broker keeps the session after a disconnect.
+        reconnect_min_s: First reconnect delay; doubles up to `reconnect_max_s`.
+        reconnect_max_s: Longest reconnect delay.
+        stop_timeout_s: How long `stop` waits for in-flight PUBACKs and `offline`.
+    """
+
+    in_flight_window: int = 16
+    session_expiry_s: int = 86_400
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 30
+    stop_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.in_flight_window < 1:
+            raise ValueError(
+                f"in_flight_window must be >= 1, got {self.in_flight_window}"
+            )
+        if self.session_expiry_s < 0:
+            raise ValueError(
+                f"session_expiry_s must be >= 0, got {self.session_expiry_s}"
+            )
+        if not 1 <= self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError(
+                f"need 1 <= reconnect_min_s ({self.reconnect_min_s}) <= "
+                f"reconnect_max_s ({self.reconnect_max_s})"
+            )
+        if self.stop_timeout_s < 0:
+            raise ValueError(f"stop_timeout_s must be >= 0, got {self.stop_timeout_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+def client_id_for(node_id: str) -> str:
+    """The fixed MQTT client id of a node (fixed so its session persists)."""
+    return f"gw-edge-{node_id}"
+
+
+def read_password(broker: BrokerConfig) -> str | None:
+    """The broker password from the environment variable named by `password_env`.
+
+    Raises:
+        ValueError: `password_env` names a variable that is not set.
+    """
+    if broker.password_env is None:
+        return None
+    password = os.environ.get(broker.password_env)
+    if password is None:
+        raise ValueError(f"broker password variable {broker.password_env!r} is not set")
+    return password
+
+
+class MqttPublisher:
+    """The MQTT `Publisher` of one edge node (see the module docstring).
+
+    Single use: `start` once, `stop` once. `publish_*` may be called from any
+    thread, also before `start` (events then wait in the outbox). The outbox is
+    owned by the caller, who closes it after `stop`.
+
+    Args:
+        node_id: This node's id (client id, topics, status messages).
+        broker: Where to connect; the password comes from `broker.password_env`.
+        outbox: Durable store of events.
+        options: Tuning; defaults when None.
+        online_status: Template for the retained node status (version, model,
+            cameras); `state` and `at` are filled in on each publish.
+
+    Raises:
+        ValueError: the password variable is unset, or `online_status` is for
+            another node.
+    """
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        broker: BrokerConfig,
+        outbox: Outbox,
+        options: MqttPublisherOptions | None = None,
+        online_status: NodeStatusMessage | None = None,
+    ) -> None:
+        template = online_status or NodeStatusMessage(node_id=node_id, state="online")
+        if template.node_id != node_id:
+            raise ValueError(
+                f"online_status is for node {template.node_id!r}, not {node_id!r}"
+            )
+        self._node_id = node_id
+        self._broker = broker
+        self._outbox = outbox
+        self._options = options or MqttPublisherOptions()
+        self._topics = Topics(broker.topic_prefix)
+        self._status_template = template
+        self._connected = threading.Event()
+        self._stop_event = threading.Event()
+        self._is_stopping = False
+        self._states: dict[str, _State] = {}
+        self._state_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._published = self._failed = self._dropped = self._refused = 0
+        self._connects = 0
+        self._client = self._build_client(read_password(broker))
+        self._drain = OutboxDrain(
+            outbox=outbox,
+            send=self._send_row,
+            connected=self._connected,
+            node_id=node_id,
+            window=self._options.in_flight_window,
+        )
+        self._drain_thread: threading.Thread | None = None
+
+    @property
+    def node_id(self) -> str:
+        """This node's id."""
+        return self._node_id
+
+    @property
+    def is_connected(self) -> bool:
+        """Connected to the broker now."""
+        return self._connected.is_set()
+
+    def wait_until_connected(self, timeout_s: float) -> bool:
+        """Block until connected; True when connected, False on timeout."""
+        return self._connected.wait(timeout_s)
+
+    def start(self) -> None:
+        """Connect in the background (retrying with back-off) and start draining.
+
+        Raises:
+            RuntimeError: already started.
+        """
+        if self._drain_thread is not None:
+            raise RuntimeError(f"publisher of node {self._node_id!r} already started")
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._options.session_expiry_s
+        self._client.connect_async(
+            self._broker.host,
+            self._broker.port,
+            keepalive=self._broker.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+        self._drain_thread = threading.Thread(
+            target=self._drain.run,
+            args=(self._stop_event,),
+            name=f"outbox-drain-{self._node_id}",
+            daemon=True,
+        )
+        self._drain_thread.start()
+        logger.info(
+            "node %s: publisher started for %s:%s",
+            self._node_id,
+            self._broker.host,
+            self._broker.port,
+        )
+
+    def stop(self) -> None:
+        """Stop sending, await in-flight PUBACKs briefly, publish `offline`, disconnect.
+
+        A clean disconnect does not fire the last will, so `offline` is published
+        here. Rows not yet acknowledged stay in the outbox for the next start.
+        """
+        if self._drain_thread is None or self._is_stopping:
+            return
+        self._is_stopping = True
+        self._drain.pause()
+        timeout_s = self._options.stop_timeout_s
+        if self._connected.is_set() and not self._drain.wait_for_in_flight(timeout_s):
+            logger.warning(
+                "node %s: stopping with %s events unacked; they stay in the outbox",
+                self._node_id,
+                self._drain.in_flight,
+            )
+        self._stop_event.set()
+        self._drain.wake()
+        self._drain_thread.join()
+        if self._connected.is_set():
+            self._publish_final_offline(timeout_s)
+        self._client.disconnect()
+        self._client.loop_stop()
+        logger.info("node %s: publisher stopped", self._node_id)
+
+    def publish_event(self, event: EventMessage) -> bool:
+        """Store an event in the outbox; the drain sends it with QoS 1.
+
+        Returns:
+            True when stored, False when this phase of the event was already
+            stored or recently delivered (same `event_dedupe_key`).
+
+        Raises:
+            ValueError: the event belongs to another node.
+            OutboxFullError: the outbox is full; the event was not stored.
+        """
+        if event.node_id != self._node_id:
+            raise ValueError(
+                f"event {event.event_id} is from node {event.node_id!r}, "
+                f"this publisher is node {self._node_id!r}"
+            )
+        try:
+            is_stored = self._outbox.put(
+                self._topics.events(self._node_id),
+                payload=event.to_json().encode(),
+                qos=1,
+                retain=False,
+                dedupe_key=event_dedupe_key(event),
+            )
+        except OutboxFullError:
+            with self._stats_lock:
+                self._refused += 1
+            raise
+        if is_stored:
+            self._drain.wake()
+        return is_stored
+
+    def publish_state(
+        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
+    ) -> None:
+        """Publish the latest state for `topic`; kept and re-sent on every connect.
+
+        While disconnected only the latest payload per topic is kept.
+
+        Raises:
+            ValueError: bad topic (empty or with wildcards) or QoS.
+        """
+        _check_topic(topic, qos)
+        state = _State(payload=_as_bytes(payload), qos=qos, retain=retain)
+        with self._state_lock:
+            self._states[topic] = state
+            if self._connected.is_set() and not self._is_stopping:
+                self._send_state(topic, state)
+
+    def publish_transient(
+        self, topic: str, payload: bytes | str, *, qos: int = 0
+    ) -> bool:
+        """Publish now if connected; otherwise drop the message and count it.
+
+        Returns:
+            True when handed to the connection, False when dropped.
+
+        Raises:
+            ValueError: bad topic (empty or with wildcards) or QoS.
+        """
+        _check_topic(topic, qos)
+        is_sent = False
+        if self._connected.is_set() and not self._is_stopping:
+            info = self._client.publish(topic, _as_bytes(payload), qos=qos)
+            is_sent = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+        with self._stats_lock:
+            if is_sent:
+                self._published += 1
+            else:
+                self._dropped += 1
+        return is_sent
+
+    def stats(self) -> PublisherStats:
+        """A snapshot of the counters (for Prometheus)."""
+        try:
+            depth = self._outbox.depth()
+        except OutboxClosedError:
+            depth = 0
+        with self._stats_lock:
+            return PublisherStats(
+                published=self._published + self._drain.acked,
+                failed=self._failed + self._drain.failed,
+                dropped=self._dropped,
+                refused=self._refused,
+                reconnects=max(self._connects - 1, 0),
+                outbox_depth=depth,
+                in_flight=self._drain.in_flight,
+                is_connected=self._connected.is_set(),
+            )
+
+    def _build_client(self, password: str | None) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id_for(self._node_id),
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        # The will must be set before connecting: the broker publishes it for us
+        # when the connection dies without a DISCONNECT (crash, power, network).
+        client.will_set(
+            self._topics.node_status(self._node_id),
+            self._status("offline").to_json(),
+            qos=1,
+            retain=True,
+        )
+        client.reconnect_delay_set(
+            self._options.reconnect_min_s, self._options.reconnect_max_s
+        )
+        if self._broker.username is not None:
+            client.username_pw_set(self._broker.username, password)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def _status(self, state: Literal["online", "offline"]) -> NodeStatusMessage:
+        return self._status_template.model_copy(
+            update={"state": state, "at": utc_now()}
+        )
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            logger.error(
+                "node %s: broker %s:%s refused the connection: %s",
+                self._node_id,
+                self._broker.host,
+                self._broker.port,
+                reason_code,
+            )
+            return
+        with self._stats_lock:
+            self._connects += 1
+        self._connected.set()
+        logger.info(
+            "node %s: connected to %s:%s (session present: %s)",
+            self._node_id,
+            self._broker.host,
+            self._broker.port,
+            flags.session_present,
+        )
+        if self._is_stopping:
+            return
+        online = _State(
+            payload=self._status("online").to_json().encode(), qos=1, retain=True
+        )
+        with self._state_lock:
+            self._send_state(self._topics.node_status(self._node_id), online)
+            for topic, state in self._states.items():
+                self._send_state(topic, state)
+        self._drain.notify_connected()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        logger.warning(
+            "node %s: cannot reach broker %s:%s; retrying with back-off",
+            self._node_id,
+            self._broker.host,
+            self._broker.port,
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if self._is_stopping:
+            logger.info("node %s: disconnected from broker", self._node_id)
+            return
+        logger.warning(
+            "node %s: lost broker %s:%s (%s); reconnecting, %s events in flight",
+            self._node_id,
+            self._broker.host,
+            self._broker.port,
+            reason_code,
+            self._drain.in_flight,
+        )
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
+        # Runs on paho's network thread while paho holds its message lock:
+        # only post a notice, never touch the disk or our locks here.
+        self._drain.notify_ack(
+            mid, is_failure=reason_code.is_failure, reason=str(reason_code)
+        )
+
+    def _send_row(self, row: OutboxRow) -> int:
+        # QoS >= 1 always: the PUBACK is what deletes the row.
+        try:
+            info = self._client.publish(
+                row.topic, row.payload, qos=max(row.qos, 1), retain=row.retain
+            )
+        except ValueError as error:
+            raise SendError(f"row {row.row_id} to {row.topic!r}: {error}") from error
+        # NO_CONN: the link dropped after our connected check; paho keeps the
+        # message and sends it after reconnecting, so it is in flight all the same.
+        if info.rc not in (
+            MQTTErrorCode.MQTT_ERR_SUCCESS,
+            MQTTErrorCode.MQTT_ERR_NO_CONN,
+        ):
+            raise SendError(f"row {row.row_id}: {mqtt.error_string(info.rc)}")
+        return info.mid
+
+    def _send_state(self, topic: str, state: _State) -> None:
+        info = self._client.publish(
+            topic, state.payload, qos=state.qos, retain=state.retain
+        )
+        is_sent = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+        if not is_sent:
+            logger.debug(
+                "node %s: state for %s not sent now (%s); re-sent on reconnect",
+                self._node_id,
+                topic,
+                mqtt.error_string(info.rc),
+            )
+        with self._stats_lock:
+            if is_sent:
+                self._published += 1
+            else:
+                self._failed += 1
+
+    def _publish_final_offline(self, timeout_s: float) -> None:
+        info = self._client.publish(
+            self._topics.node_status(self._node_id),
+            self._status("offline").to_json(),
+            qos=1,
+            retain=True,
+        )
+        try:
+            info.wait_for_publish(timeout=timeout_s)
+        except (RuntimeError, ValueError) as error:
+            logger.warning(
+                "node %s: could not publish offline: %s", self._node_id, error
+            )
+            return
+        if not info.is_published():
+            logger.warning(
+                "node %s: offline status not acknowledged in time", self._node_id
+            )
+
+
+def _check_topic(topic: str, qos: int) -> None:
+    if not topic or "+" in topic or "#" in topic:
+        raise ValueError(f"cannot publish to topic {topic!r}: empty or has wildcards")
+    if qos not in (0, 1, 2):
+        raise ValueError(f"qos must be 0, 1 or 2, got {qos}")
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    return payload.encode() if isinstance(payload, str) else payload

@@ -1,0 +1,660 @@
+"""RTSP replay simulator: every clip of a folder served as a looping RTSP mount."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+from simulators.control import ControlServer
+from simulators.transcode import (
+    CLIP_SUFFIXES,
+    ClipError,
+    PreparedClip,
+    default_cache_dir,
+    prepare_clip,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_LOOP_CALL_TIMEOUT_S = 10.0
+_SESSION_CLEANUP_S = 2
+_MOUNT_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class MediaFolderError(ValueError):
+    """The media folder is missing, empty, or holds no usable clip."""
+
+
+class UnknownMountError(KeyError):
+    """No mount of that name is configured on the server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One served RTSP path and the clip behind it.
+
+    Attributes:
+        name: Mount name; the URL path is ``/<name>``.
+        clip: The prepared clip the mount replays.
+    """
+
+    name: str
+    clip: PreparedClip
+
+
+@dataclass(frozen=True, slots=True)
+class MountStatus:
+    """State of one mount as reported by `RtspReplayServer.status`.
+
+    Attributes:
+        name: Mount name.
+        url: Full RTSP URL.
+        is_active: False while the mount is stopped (camera dark).
+        source: Original clip file.
+        fps: Replay frame rate (frames per second).
+        resolution_wh: Frame width and height in pixels.
+        is_transcoded: Whether the clip was re-encoded for serving.
+    """
+
+    name: str
+    url: str
+    is_active: bool
+    source: str
+    fps: float
+    resolution_wh: tuple[int, int]
+    is_transcoded: bool
+
+
+def mount_name_for(path: Path) -> str:
+    """Return the mount name of a clip: its file stem, URL-safe.
+
+    Args:
+        path: The clip file.
+
+    Returns:
+        The stem with characters other than letters, digits, ``.``, ``_`` and
+        ``-`` replaced by ``-``.
+    """
+    return _MOUNT_NAME_UNSAFE.sub("-", path.stem)
+
+
+def discover_clips(
+    media_dir: Path, *, clips: Sequence[str] | None = None
+) -> list[Path]:
+    """List the clip files of a folder, optionally limited to some names.
+
+    Args:
+        media_dir: Folder holding the clips (not searched recursively).
+        clips: Clip names (file stems) to keep; None keeps all.
+
+    Returns:
+        Clip paths sorted by name.
+
+    Raises:
+        MediaFolderError: the folder is missing or has no clip, or a requested
+            clip name is not in it.
+    """
+    if not media_dir.is_dir():
+        raise MediaFolderError(f"media folder not found: {media_dir}")
+    found = sorted(
+        p
+        for p in media_dir.iterdir()
+        if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
+    )
+    if not found:
+        wanted = ", ".join(sorted(CLIP_SUFFIXES))
+        raise MediaFolderError(f"no clips ({wanted}) in media folder {media_dir}")
+    if clips is None:
+        return found
+    by_name = {mount_name_for(p): p for p in found}
+    missing = [c for c in clips if c not in by_name]
+    if missing:
+        raise MediaFolderError(
+            f"clips not found in {media_dir}: {', '.join(missing)} "
+            f"(available: {', '.join(sorted(by_name))})"
+        )
+    return [by_name[c] for c in clips]
+
+
+def _launch_line(clip: PreparedClip) -> str:
+    # Launch-syntax string quoting: escape backslashes and double quotes.
+    location = str(clip.h264_path).replace("\\", "\\\\").replace('"', '\\"')
+    caps = (
+        "video/x-h264,stream-format=byte-stream,"
+        f"framerate={clip.fps.numerator}/{clip.fps.denominator}"
+    )
+    # multifilesrc loop=true re-reads the file at its end; h264parse stamps
+    # frames from the frame rate, so DTS runs on across loops without a seek.
+    return (
+        f'( multifilesrc location="{location}" loop=true caps="{caps}" '
+        "! h264parse name=parse "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+
+def _pts_from_dts(_pad: Any, info: Any) -> Any:
+    # h264parse stamps only DTS on a raw byte-stream; the payloader needs PTS
+    # for RTP timestamps. Cached streams have no B-frames, so PTS equals DTS.
+    from gi.repository import Gst
+
+    buffer = info.get_buffer()
+    if buffer is not None and buffer.pts == Gst.CLOCK_TIME_NONE:
+        buffer.pts = buffer.dts
+    return Gst.PadProbeReturn.OK
+
+
+def _load_gi() -> tuple[Any, Any, Any]:
+    try:
+        import gi
+
+        gi.require_version("Gst", "1.0")
+        gi.require_version("GstRtspServer", "1.0")
+        from gi.repository import GLib, Gst, GstRtspServer
+    except (ImportError, ValueError) as exc:
+        raise RuntimeError(
+            "GStreamer RTSP server bindings missing: install PyGObject and "
+            "gir1.2-gst-rtsp-server-1.0"
+        ) from exc
+    if not Gst.is_initialized():
+        Gst.init(None)
+    return GLib, Gst, GstRtspServer
+
+
+class RtspReplayServer:
+    """Serve each clip of a folder as ``rtsp://host:port/<clip-name>``, looping.
+
+    Clips are converted once to cached H.264 (see `simulators.transcode`) and
+    served without re-encoding; each mount has one shared pipeline that all
+    its clients read. The GLib main loop runs in a background thread, and all
+    server state is changed from that thread.
+
+    Args:
+        media_dir: Folder with the clips (mp4, avi, gif, mkv, mov, webm).
+        port: RTSP port; 0 picks a free one (see `port`).
+        host: Address to listen on.
+        cache_dir: Folder for converted clips; default `default_cache_dir()`.
+        clips: Clip names to serve; None serves all.
+        replicate: Mounts per clip; above 1 they are named ``<clip>-0`` ...
+            ``<clip>-<N-1>``, each its own camera with its own pipeline.
+        max_gop_s: Longest key-frame interval served without re-encoding.
+    """
+
+    def __init__(
+        self,
+        media_dir: Path,
+        port: int = 8554,
+        host: str = "127.0.0.1",
+        cache_dir: Path | None = None,
+        *,
+        clips: Sequence[str] | None = None,
+        replicate: int = 1,
+        max_gop_s: float = 2.0,
+    ) -> None:
+        if replicate < 1:
+            raise ValueError(f"replicate must be at least 1, got {replicate}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {port}")
+        self.media_dir = media_dir
+        self.host = host
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._requested_port = port
+        self._clips = list(clips) if clips is not None else None
+        self._replicate = replicate
+        self._max_gop_s = max_gop_s
+        self._mounts: dict[str, Mount] = {}
+        self._active: set[str] = set()
+        self._medias: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+        self._bound_port: int | None = None
+        self._server: Any = None
+        self._context: Any = None
+        self._loop: Any = None
+        self._source_ids: list[int] = []
+        self._thread: threading.Thread | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def mount_names(self) -> list[str]:
+        """Names of all configured mounts, stopped ones included."""
+        return list(self._mounts)
+
+    @property
+    def port(self) -> int:
+        """The bound RTSP port (differs from the request when it was 0)."""
+        if self._bound_port is None:
+            raise RuntimeError("server not started")
+        return self._bound_port
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the main loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def url(self, name: str) -> str:
+        """Return the RTSP URL of a mount.
+
+        Raises:
+            UnknownMountError: no mount has that name.
+        """
+        self._require_mount(name)
+        return f"rtsp://{self.host}:{self.port}/{name}"
+
+    def is_mount_active(self, name: str) -> bool:
+        """Whether a mount currently accepts clients.
+
+        Raises:
+            UnknownMountError: no mount has that name.
+        """
+        self._require_mount(name)
+        with self._lock:
+            return name in self._active
+
+    def status(self) -> list[MountStatus]:
+        """Return the state of every mount, in mount order."""
+        with self._lock:
+            active = set(self._active)
+        return [
+            MountStatus(
+                name=m.name,
+                url=self.url(m.name),
+                is_active=m.name in active,
+                source=str(m.clip.source),
+                fps=float(m.clip.fps),
+                resolution_wh=m.clip.resolution_wh,
+                is_transcoded=m.clip.is_transcoded,
+            )
+            for m in self._mounts.values()
+        ]
+
+    def start(self) -> None:
+        """Prepare the clips, bind the port and start the main loop thread.
+
+        Raises:
+            MediaFolderError: the folder is missing or empty, or no clip in it
+                could be prepared.
+            OSError: the RTSP port cannot be bound.
+            RuntimeError: already started, or GStreamer bindings missing.
+        """
+        if self._thread is not None:
+            raise RuntimeError("server already started")
+        glib, _gst, rtsp = _load_gi()
+        self._mounts = {m.name: m for m in self._prepare_mounts()}
+        self._context = glib.MainContext.new()
+        self._loop = glib.MainLoop.new(self._context, False)
+        self._server = rtsp.RTSPServer.new()
+        self._server.set_address(self.host)
+        self._server.set_service(str(self._requested_port))
+        # Zero pool threads: clients are served from the main loop thread, so
+        # control calls marshalled onto that thread never race client I/O.
+        self._server.get_thread_pool().set_max_threads(0)
+        for name in self._mounts:
+            self._add_factory(name)
+        server_source = self._server.attach(self._context)
+        if server_source == 0:
+            raise OSError(
+                f"cannot listen for RTSP on {self.host}:{self._requested_port}"
+            )
+        self._source_ids.append(server_source)
+        self._bound_port = int(self._server.get_bound_port())
+        cleanup = glib.timeout_source_new_seconds(_SESSION_CLEANUP_S)
+        cleanup.set_callback(self._cleanup_sessions)
+        self._source_ids.append(cleanup.attach(self._context))
+        self._thread = threading.Thread(
+            target=self._run_loop, name="rtsp-replay-loop", daemon=True
+        )
+        self._thread.start()
+        self._call_in_loop(lambda: None)
+        logger.info(
+            "rtsp replay: serving %d mounts on rtsp://%s:%d/",
+            len(self._mounts),
+            self.host,
+            self._bound_port,
+        )
+
+    def stop(self) -> None:
+        """Disconnect all clients, stop every pipeline and end the loop thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        if thread.is_alive():
+            self._call_in_loop(self._shutdown_in_loop)
+        thread.join(timeout=_LOOP_CALL_TIMEOUT_S)
+        if thread.is_alive():
+            logger.warning("rtsp replay: main loop thread did not stop in time")
+        self._thread = None
+        self._server = None
+        self._medias.clear()
+        logger.info("rtsp replay: stopped")
+
+    def stop_mount(self, name: str) -> None:
+        """Take a mount dark, like a camera losing power.
+
+        New connections get 404, clients holding a session on the mount are
+        disconnected and its pipeline is stopped. Stopping a stopped mount
+        does nothing.
+
+        Args:
+            name: Mount name.
+
+        Raises:
+            UnknownMountError: no mount has that name.
+        """
+        self._require_mount(name)
+        self._call_in_loop(lambda: self._stop_mount_in_loop(name))
+
+    def start_mount(self, name: str) -> None:
+        """Bring a stopped mount back; starting a running mount does nothing.
+
+        Args:
+            name: Mount name.
+
+        Raises:
+            UnknownMountError: no mount has that name.
+        """
+        self._require_mount(name)
+        self._call_in_loop(lambda: self._start_mount_in_loop(name))
+
+    def __enter__(self) -> RtspReplayServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- preparation ----------------------------------------------------------
+
+    def _prepare_mounts(self) -> list[Mount]:
+        paths = discover_clips(self.media_dir, clips=self._clips)
+        prepared: dict[str, PreparedClip] = {}
+        for path in paths:
+            name = mount_name_for(path)
+            if name in prepared:
+                logger.warning(
+                    "rtsp replay: skipping clip %s: name %s already used by %s",
+                    path,
+                    name,
+                    prepared[name].source,
+                )
+                continue
+            try:
+                prepared[name] = prepare_clip(
+                    path, cache_dir=self.cache_dir, max_gop_s=self._max_gop_s
+                )
+            except ClipError as exc:
+                logger.warning("rtsp replay: skipping unusable clip %s: %s", path, exc)
+        if not prepared:
+            raise MediaFolderError(f"no usable clip in media folder {self.media_dir}")
+        if self._replicate == 1:
+            return [Mount(name=n, clip=c) for n, c in prepared.items()]
+        return [
+            Mount(name=f"{n}-{i}", clip=c)
+            for n, c in prepared.items()
+            for i in range(self._replicate)
+        ]
+
+    def _require_mount(self, name: str) -> None:
+        if name not in self._mounts:
+            raise UnknownMountError(f"unknown mount {name!r}")
+
+    # -- main loop thread -------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        self._context.push_thread_default()
+        try:
+            self._loop.run()
+        finally:
+            self._context.pop_thread_default()
+
+    def _call_in_loop(self, fn: Callable[[], T]) -> T:
+        if threading.current_thread() is self._thread:
+            return fn()
+        if not self.is_running:
+            raise RuntimeError("server not running")
+        glib, _gst, _rtsp = _load_gi()
+        future: Future[T] = Future()
+
+        def invoke(*_args: object) -> bool:
+            try:
+                future.set_result(fn())
+            except Exception as exc:  # handed to the calling thread
+                future.set_exception(exc)
+            return False
+
+        source = glib.idle_source_new()
+        source.set_callback(invoke)
+        source.attach(self._context)
+        return future.result(timeout=_LOOP_CALL_TIMEOUT_S)
+
+    def _add_factory(self, name: str) -> None:
+        _glib, _gst, rtsp = _load_gi()
+        factory = rtsp.RTSPMediaFactory.new()
+        factory.set_launch(_launch_line(self._mounts[name].clip))
+        factory.set_shared(True)
+        factory.connect("media-configure", self._on_media_configure, name)
+        self._server.get_mount_points().add_factory(f"/{name}", factory)
+        with self._lock:
+            self._active.add(name)
+
+    def _on_media_configure(self, _factory: Any, media: Any, name: str) -> None:
+        _glib, gst, _rtsp = _load_gi()
+        parse = media.get_element().get_by_name("parse")
+        parse.get_static_pad("src").add_probe(gst.PadProbeType.BUFFER, _pts_from_dts)
+        self._medias.setdefault(name, []).append(media)
+        media.connect("unprepared", self._on_media_unprepared, name)
+        logger.debug("mount %s: pipeline created", name)
+
+    def _on_media_unprepared(self, media: Any, name: str) -> None:
+        medias = self._medias.get(name, [])
+        if media in medias:
+            medias.remove(media)
+        logger.debug("mount %s: pipeline released", name)
+
+    def _cleanup_sessions(self, *_args: object) -> bool:
+        if self._server is not None:
+            self._server.get_session_pool().cleanup()
+        return True
+
+    def _stop_mount_in_loop(self, name: str) -> None:
+        with self._lock:
+            if name not in self._active:
+                return
+            self._active.discard(name)
+        path = f"/{name}"
+        self._server.get_mount_points().remove_factory(path)
+        pool = self._server.get_session_pool()
+        closed = 0
+        for client in self._server.client_filter(None):
+            sessions = client.session_filter(None)
+            if any(s.get_media(path)[0] is not None for s in sessions):
+                client.close()
+                closed += 1
+        for session in pool.filter(None):
+            if session.get_media(path)[0] is not None:
+                pool.remove(session)
+        for media in list(self._medias.get(name, [])):
+            media.unprepare()
+        logger.info("mount %s: stopped, %d clients disconnected", name, closed)
+
+    def _start_mount_in_loop(self, name: str) -> None:
+        with self._lock:
+            if name in self._active:
+                return
+        self._add_factory(name)
+        logger.info("mount %s: started", name)
+
+    def _shutdown_in_loop(self) -> None:
+        for client in self._server.client_filter(None):
+            client.close()
+        for medias in self._medias.values():
+            for media in list(medias):
+                media.unprepare()
+        for source_id in self._source_ids:
+            source = self._context.find_source_by_id(source_id)
+            if source is not None:
+                source.destroy()
+        self._source_ids.clear()
+        self._loop.quit()
+
+
+# -- command line -------------------------------------------------------------
+
+
+def _clip_list(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected clip names separated by commas")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the RTSP simulator's options to a parser (``gridwatch sim rtsp``)."""
+    parser.add_argument(
+        "--media-dir", type=Path, required=True, help="folder of clips (mp4/avi/gif)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8554, help="RTSP port; 0 = any free"
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=None,
+        help="serve the HTTP control API on this port (0 = any free); off by default",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="folder for converted clips"
+    )
+    parser.add_argument(
+        "--clips", type=_clip_list, default=None, help="serve only these clips: a,b"
+    )
+    parser.add_argument(
+        "--replicate",
+        type=_positive_int,
+        default=1,
+        help="serve each clip under N mounts named <clip>-0..<clip>-N-1",
+    )
+    parser.add_argument(
+        "--max-gop-s",
+        type=float,
+        default=2.0,
+        help="longest key-frame interval served without re-encoding (s)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="write ports and URLs here as JSON once serving",
+    )
+
+
+def _write_ready_file(path: Path, payload: dict[str, Any]) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    partial.replace(path)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("rtsp replay: signal %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; print the mount URLs once serving.
+
+    Returns:
+        0 after a clean stop, 2 when the media folder or port is unusable.
+    """
+    server = RtspReplayServer(
+        args.media_dir,
+        port=args.port,
+        host=args.host,
+        cache_dir=args.cache_dir,
+        clips=args.clips,
+        replicate=args.replicate,
+        max_gop_s=args.max_gop_s,
+    )
+    try:
+        server.start()
+    except (MediaFolderError, OSError) as exc:
+        logger.error("rtsp replay: %s", exc)
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    control: ControlServer | None = None
+    try:
+        if args.control_port is not None:
+            control = ControlServer(server, host=args.host, port=args.control_port)
+            control.start()
+        lines = [s.url for s in server.status()]
+        if control is not None:
+            lines.append(f"control: {control.base_url}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        if args.ready_file is not None:
+            _write_ready_file(
+                args.ready_file,
+                {
+                    "pid": os.getpid(),
+                    "host": args.host,
+                    "rtsp_port": server.port,
+                    "control_port": control.port if control is not None else None,
+                    "mounts": {s.name: s.url for s in server.status()},
+                },
+            )
+        _wait_for_signal()
+    finally:
+        if control is not None:
+            control.stop()
+        server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m simulators.rtsp_server``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.rtsp_server", description=__doc__
+    )
+    add_arguments(parser)
+    parser.add_argument("--log-level", default="INFO", help="logging level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return run_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
