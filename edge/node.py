@@ -11,7 +11,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-import gridwatch
 from edge.config import NodeConfig, SourceKind
 from edge.http import HttpServer, UnknownCameraError, build_app
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
@@ -24,7 +23,6 @@ from edge.publish.base import Publisher
 from gridwatch.contract import (
     CameraHealth,
     CameraStatusMessage,
-    NodeStatusMessage,
     OccupancyMessage,
     Topics,
 )
@@ -145,6 +143,14 @@ class EdgeNode:
         self._publisher.stop()
         logger.info("node %s: stopped", self.config.node_id)
 
+    def request_stop(self) -> None:
+        """Ask `wait` to return (safe from a signal handler)."""
+        self._stop.set()
+
+    @property
+    def http_url(self) -> str:
+        return self.http.url if self.http is not None else ""
+
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until stop() is called or the timeout passes; True if stopped."""
         return self._stop.wait(timeout_s)
@@ -152,7 +158,6 @@ class EdgeNode:
     # --- status and occupancy -------------------------------------------------
 
     def _status_loop(self) -> None:
-        self._publish_node_status()
         next_status = 0.0
         next_occupancy = 0.0
         while not self._stop.wait(0.25):
@@ -164,18 +169,6 @@ class EdgeNode:
             if now >= next_occupancy:
                 self._publish_occupancy()
                 next_occupancy = now + self.config.occupancy_interval_s
-
-    def _publish_node_status(self) -> None:
-        message = NodeStatusMessage(
-            node_id=self.config.node_id,
-            state="online",
-            version=gridwatch.__version__,
-            model=self._detector.name,
-            cameras=list(self.sources),
-        )
-        self._publisher.publish_state(
-            self.topics.node_status(self.config.node_id), message.to_json().encode()
-        )
 
     def _update_camera_health(self, now: float) -> bool:
         changed = False

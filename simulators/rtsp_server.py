@@ -7,17 +7,16 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 from simulators.control import ControlServer
+from simulators.signals import stop_on_signals
 from simulators.transcode import (
     CLIP_SUFFIXES,
     ClipError,
@@ -575,22 +574,6 @@ def _write_ready_file(path: Path, payload: dict[str, Any]) -> None:
     partial.replace(path)
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("rtsp replay: signal %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def run_cli(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; print the mount URLs once serving.
 
@@ -633,7 +616,9 @@ def run_cli(args: argparse.Namespace) -> int:
                     "mounts": {s.name: s.url for s in server.status()},
                 },
             )
-        _wait_for_signal()
+        with stop_on_signals(threading.Event()) as stop:
+            while not stop.wait(0.5):
+                pass
     finally:
         if control is not None:
             control.stop()

@@ -143,6 +143,7 @@ class FaceBlurrer:
         self._settings = settings
         self._lock = threading.Lock()
         self._warned = False
+        self._input_wh = (0, 0)
         self._detector = self._load(model_path)
 
     @property
@@ -200,7 +201,9 @@ class FaceBlurrer:
         h, w = image.shape[:2]
         try:
             with self._lock:
-                self._detector.setInputSize((w, h))
+                if self._input_wh != (w, h):  # resizing re-plans the network: slow
+                    self._detector.setInputSize((w, h))
+                    self._input_wh = (w, h)
                 _, faces = self._detector.detect(image)
         except cv2.error as error:
             # Keep the privacy guarantee: fall back to head blurring, say so once.

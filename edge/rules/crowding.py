@@ -24,9 +24,9 @@ class CrowdingRule(Rule):
     """Starts when the count holds at or above the threshold for `dwell_s`.
 
     While the count stays at or above the threshold it sends an update every
-    `update_interval_s` with the current count; it ends once the count stays below the threshold for `clear_s`,
-    and no new episode starts for `cooldown_s` after an end. Every detection of
-    the label counts, tracked or not.
+    `update_interval_s` with the current count; it ends once the count stays
+    below the threshold for `clear_s`, and no new episode starts for `cooldown_s`
+    after an end. Every detection of the label counts, tracked or not.
     """
 
     type_key = "crowding"

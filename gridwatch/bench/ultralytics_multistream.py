@@ -273,6 +273,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # whole machine, 0-100 averaged over all cores (includes e.g. an RTSP server on this host)
         "cpu_percent_system": round(cpu_sys, 1),
         "cpu_count": psutil.cpu_count(),
+        # CPU used by everything else on the host during the window (RTSP server, other jobs),
+        # in the same units as cpu_percent; a large value means the figures are contended
+        "cpu_percent_others": round(max(0.0, cpu_sys * (psutil.cpu_count() or 1) - cpu_proc), 1),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "ultralytics_version": ultralytics.__version__,
         "torch_version": torch.__version__,
         "onnxruntime_version": onnxruntime.__version__,

@@ -73,7 +73,7 @@ CROWD = Detections.from_lists(
 
 def _episode(camera: CameraConfig) -> list[tuple[RuleSignal, Frame]]:
     rules = CameraRules.from_config(camera)
-    out = []
+    out: list[tuple[RuleSignal, Frame]] = []
     for t, dets in [
         (0, CROWD),
         (1, CROWD),
@@ -164,7 +164,7 @@ def test_event_builder_given_signal_of_other_camera_should_raise() -> None:
     other = EventBuilder.from_camera(
         camera.model_copy(update={"id": "cam-2"}), node_id="node-a", model=MODEL
     )
-    with pytest.raises(ValueError, match="'cam-1'.*'cam-2'"):
+    with pytest.raises(ValueError, match=r"'cam-1'.*'cam-2'"):
         other.build(signal, frame=frame)
 
 

@@ -22,7 +22,7 @@ TRUE_H = np.array(
 
 def _to_image(east_north: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     mapped = np.hstack([east_north, np.ones((len(east_north), 1))]) @ TRUE_H.T
-    return mapped[:, :2] / mapped[:, 2:3]
+    return np.asarray(mapped[:, :2] / mapped[:, 2:3], dtype=np.float64)
 
 
 def _config(ground_m: list[tuple[float, float]]) -> HomographyConfig:
@@ -83,7 +83,7 @@ def test_ground_projector_given_collinear_points_should_raise() -> None:
         image_points_norm=[(0.1, 0.1), (0.2, 0.2), (0.3, 0.3), (0.4, 0.4)],
         ground_points=[GeoPoint(lat=23.0 + i * 1e-4, lon=113.0) for i in range(4)],
     )
-    with pytest.raises(ValueError, match="'cam-1'.*degenerate"):
+    with pytest.raises(ValueError, match=r"'cam-1'.*degenerate"):
         GroundProjector.from_config(config, camera_id="cam-1")
 
 

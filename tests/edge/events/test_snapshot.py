@@ -65,7 +65,7 @@ def face_frame(videos_dir: Path, yunet: Any) -> npt.NDArray[np.uint8]:
             ok, frame = capture.read()
             if not ok:
                 break
-            if len(_faces(yunet, frame)) >= 2:
+            if len(_faces(yunet, np.asarray(frame, dtype=np.uint8))) >= 2:
                 return np.asarray(frame, dtype=np.uint8)
     finally:
         capture.release()

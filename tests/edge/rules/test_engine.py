@@ -56,8 +56,8 @@ def _frame(t: float, camera_id: str = "cam-1") -> Frame:
 
 
 # left half: x < 100 px; feet at y=90
-LEFT_PERSONS = [[10, 40, 30, 90], [40, 40, 60, 90]]
-RIGHT_PERSON = [[150, 40, 170, 90]]
+LEFT_PERSONS = [[10.0, 40.0, 30.0, 90.0], [40.0, 40.0, 60.0, 90.0]]
+RIGHT_PERSON = [[150.0, 40.0, 170.0, 90.0]]
 
 
 def _dets(boxes: list[list[float]], tracker_ids: list[int]) -> Detections:

@@ -95,9 +95,7 @@ def test_object_tracker_given_low_confidence_box_should_leave_it_untracked() -> 
     assert out.tracker_id.tolist() == [-1]
 
 
-def test_object_tracker_given_repeated_or_backward_timestamps_should_track_quietly() -> (
-    None
-):
+def test_object_tracker_given_backward_timestamps_should_track_quietly() -> None:
     tracker = ObjectTracker("cam-1", analysis_fps=5.0)
     times = [T0, T0 + 0.2, T0 + 0.2, T0 + 0.1, T0 + 0.4]
     with warnings.catch_warnings():
@@ -108,9 +106,7 @@ def test_object_tracker_given_repeated_or_backward_timestamps_should_track_quiet
     assert out.tracker_id[0] >= 0
 
 
-def test_object_tracker_given_object_gone_longer_than_lost_time_should_give_new_id() -> (
-    None
-):
+def test_object_tracker_given_object_gone_past_lost_time_should_give_new_id() -> None:
     tracker = ObjectTracker(
         "cam-1", analysis_fps=5.0, settings=TrackerSettings(lost_track_s=1.0)
     )

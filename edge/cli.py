@@ -1,0 +1,44 @@
+"""`gridwatch edge run`: run one edge node until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from edge.config import ConfigError, load_config
+from edge.factory import build_node
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="Node config YAML.")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        sys.stderr.write(f"{error}\n")
+        return 2
+    node = build_node(config)
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping", signum)
+        node.request_stop()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    node.start()
+    sys.stdout.write(
+        f"node {config.node_id} running: {len(config.cameras)} cameras; "
+        f"health {node.http_url}/healthz, metrics {node.http_url}/metrics\n"
+    )
+    sys.stdout.flush()
+    node.wait()
+    node.stop()
+    return 0

@@ -1,0 +1,90 @@
+"""Builds a ready-to-start EdgeNode from a config: model, publisher, analysers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gridwatch
+from edge.config import NodeConfig
+from edge.events.builder import EventBuilder
+from edge.events.snapshot import Snapshotter
+from edge.infer.session import OnnxDetector
+from edge.node import EdgeNode
+from edge.pipeline.analysis import CameraAnalyser
+from edge.pipeline.camera import TrackedRulesAnalyser
+from edge.pipeline.runner import BatchDetector
+from edge.publish.base import Publisher
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.outbox import Outbox
+from edge.rules.engine import CameraRules
+from edge.track.bytetrack import ObjectTracker
+from gridwatch.contract import ModelInfo, NodeStatusMessage
+from models.manifest import NotFoundError, resolve_model
+
+logger = logging.getLogger(__name__)
+
+FACE_MODEL = "yunet_face"
+
+
+def face_model_path(models_dir: Path | None) -> Path | None:
+    """The YuNet file if it can be found (else snapshots blur every head)."""
+    try:
+        return resolve_model(FACE_MODEL, models_dir)
+    except (NotFoundError, OSError) as error:
+        logger.warning("face model %s unavailable (%s): blurring heads instead", FACE_MODEL, error)
+        return None
+
+
+def build_analysers(
+    config: NodeConfig, *, labels: list[str], model: ModelInfo
+) -> dict[str, CameraAnalyser]:
+    """One tracker + rules + event builder per camera."""
+    face_path = face_model_path(config.models_dir)
+    analysers: dict[str, CameraAnalyser] = {}
+    for camera in config.cameras:
+        analysers[camera.id] = TrackedRulesAnalyser(
+            tracker=ObjectTracker.from_camera(camera),
+            rules=CameraRules.from_config(camera),
+            builder=EventBuilder.from_camera(
+                camera,
+                node_id=config.node_id,
+                model=model,
+                snapshotter=Snapshotter(camera_id=camera.id, face_model_path=face_path),
+            ),
+            labels=labels,
+        )
+    return analysers
+
+
+def build_publisher(config: NodeConfig, *, model_name: str) -> MqttPublisher:
+    outbox = Outbox.from_config(config.outbox, node_id=config.node_id)
+    return MqttPublisher(
+        node_id=config.node_id,
+        broker=config.broker,
+        outbox=outbox,
+        online_status=NodeStatusMessage(
+            node_id=config.node_id,
+            state="online",
+            version=gridwatch.__version__,
+            model=model_name,
+            cameras=[c.id for c in config.cameras],
+        ),
+    )
+
+
+def build_node(
+    config: NodeConfig,
+    *,
+    detector: BatchDetector | None = None,
+    publisher: Publisher | None = None,
+) -> EdgeNode:
+    """Everything the node needs, loaded and checked before any thread starts."""
+    loaded = detector or OnnxDetector.from_config(config.model, config.models_dir)
+    model = ModelInfo(name=loaded.name, version=gridwatch.__version__)
+    return EdgeNode(
+        config=config,
+        detector=loaded,
+        publisher=publisher or build_publisher(config, model_name=loaded.name),
+        analysers=build_analysers(config, labels=list(loaded.labels), model=model),
+    )
