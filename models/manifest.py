@@ -89,7 +89,9 @@ class _Entry(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
         description="Path relative to the models or videos folder.",
     )
-    url: str | None = Field(pattern=r"^(https?|file)://\S+$", description="Download URL.")
+    url: str | None = Field(
+        pattern=r"^(https?|file)://\S+$", description="Download URL."
+    )
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     licence: str = Field(min_length=1)
     attribution: str = Field(min_length=1)

@@ -157,7 +157,7 @@ class ClipFrames:
     def _current(self) -> npt.NDArray[np.uint8] | None:
         if self._frame is None:
             ok, frame = self._capture.retrieve()
-            self._frame = frame if ok else None
+            self._frame = np.asarray(frame, dtype=np.uint8) if ok else None
         return self._frame
 
     def _rewind(self) -> None:
@@ -249,7 +249,7 @@ class CheckpointFeeder:
         if self._failing_since is None:
             self._failing_since = 0
             logger.warning(
-                "checkpoint %s: snapshot to %s failed (%s); retrying with the next frame",
+                "checkpoint %s: POST %s failed (%s); retrying with the next frame",
                 self.config.checkpoint_id,
                 self.config.url,
                 reason,

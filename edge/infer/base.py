@@ -72,8 +72,11 @@ class DetectorAdapter(ABC):
             input_size_px: Square input side; defaults to `config.input_size`.
 
         Raises:
-            ValueError: `config.labels` names a label the model does not have.
+            ValueError: `labels` is empty, or `config.labels` names a label the
+                model does not have.
         """
+        if not labels:
+            raise ValueError("a detector adapter needs the model's class labels")
         self.config = config
         self.labels = list(labels)
         self.input_size_px = input_size_px or config.input_size
@@ -167,6 +170,26 @@ class DetectorAdapter(ABC):
         score = np.take_along_axis(class_scores, best[:, None], axis=1)[:, 0]
         ids = allowed[best] if allowed is not None else best.astype(np.int64)
         return score, ids
+
+    def best_class_above(
+        self, class_scores: npt.NDArray[np.float32], threshold: float
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Rows whose best allowed class reaches `threshold`, with that class.
+
+        A max over all rows first keeps the slower argmax to the few survivors.
+
+        Args:
+            class_scores: Scores per class, shape (N, C), float32 (may be a view).
+            threshold: Lowest score kept.
+
+        Returns:
+            Row indices (K,), their best allowed score (K,) and class id (K,).
+        """
+        allowed = self.allowed_class_ids
+        usable = class_scores if allowed is None else class_scores[:, allowed]
+        rows = np.flatnonzero(usable.max(axis=1) >= threshold).astype(np.int64)
+        score, class_id = self.best_class(class_scores[rows])
+        return rows, score, class_id
 
 
 def _allowed_class_ids(

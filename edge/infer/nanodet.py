@@ -72,13 +72,10 @@ class NanodetAdapter(DetectorAdapter):
         return self._spec
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        tensor = np.empty(
-            (canvases.shape[0], 3, canvases.shape[1], canvases.shape[2]),
-            dtype=np.float32,
-        )
-        np.copyto(tensor, canvases.transpose(0, 3, 1, 2), casting="unsafe")
-        tensor *= self._scale
-        tensor += self._offset
+        chw = np.ascontiguousarray(canvases.transpose(0, 3, 1, 2))
+        tensor = chw.astype(np.float32)
+        np.multiply(tensor, self._scale, out=tensor)
+        np.add(tensor, self._offset, out=tensor)
         return tensor
 
     def candidates(
@@ -109,8 +106,9 @@ class NanodetAdapter(DetectorAdapter):
     ) -> Candidates:
         cells = round(float(np.sqrt(cls_map.shape[0])))
         stride = self.input_size_px // cells
-        score, class_id = self.best_class(cls_map)
-        rows = np.flatnonzero(score >= self.config.conf_threshold)
+        rows, score, class_id = self.best_class_above(
+            cls_map, self.config.conf_threshold
+        )
         if rows.size == 0:
             return empty_candidates()
         logits = reg_map[rows].reshape(rows.size, 4, REG_MAX + 1)
@@ -123,8 +121,8 @@ class NanodetAdapter(DetectorAdapter):
         )
         return Candidates(
             xyxy=xyxy.astype(np.float32, copy=False),
-            confidence=score[rows].astype(np.float32, copy=False),
-            class_id=class_id[rows],
+            confidence=score.astype(np.float32, copy=False),
+            class_id=class_id,
         )
 
 

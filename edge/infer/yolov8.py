@@ -45,13 +45,9 @@ class Yolov8Adapter(DetectorAdapter):
         return self._spec
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        tensor = np.empty(
-            (canvases.shape[0], 3, canvases.shape[1], canvases.shape[2]),
-            dtype=np.float32,
-        )
-        rgb = canvases[..., ::-1]
-        np.copyto(tensor, rgb.transpose(0, 3, 1, 2), casting="unsafe")
-        tensor *= np.float32(1.0 / 255.0)
+        rgb_chw = np.ascontiguousarray(canvases[..., ::-1].transpose(0, 3, 1, 2))
+        tensor = rgb_chw.astype(np.float32)
+        np.multiply(tensor, np.float32(1.0 / 255.0), out=tensor)
         return tensor
 
     def candidates(
@@ -64,16 +60,13 @@ class Yolov8Adapter(DetectorAdapter):
                 f"YOLOv8 output per image must be (4 + {num_classes}, N), "
                 f"got {head.shape}"
             )
-        class_rows = head[4:]
-        if self.allowed_class_ids is not None:
-            class_rows = class_rows[self.allowed_class_ids]
-        threshold = self.config.conf_threshold
-        columns = np.flatnonzero(class_rows.max(axis=0) >= threshold)
+        columns, score, class_id = self.best_class_above(
+            head[4:].T, self.config.conf_threshold
+        )
         if columns.size == 0:
             return empty_candidates()
-        picked = head[:, columns].T
-        score, class_id = self.best_class(picked[:, 4:])
-        center, half = picked[:, 0:2], picked[:, 2:4] / 2.0
+        boxes = head[:4, columns].T
+        center, half = boxes[:, 0:2], boxes[:, 2:4] / 2.0
         xyxy = np.concatenate([center - half, center + half], axis=1)
         return Candidates(
             xyxy=xyxy.astype(np.float32, copy=False),

@@ -70,12 +70,9 @@ class YoloxAdapter(DetectorAdapter):
         return self._spec
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        tensor = np.empty(
-            (canvases.shape[0], 3, canvases.shape[1], canvases.shape[2]),
-            dtype=np.float32,
-        )
-        np.copyto(tensor, canvases.transpose(0, 3, 1, 2), casting="unsafe")
-        return tensor
+        # Make the uint8 NCHW copy contiguous first: casting a strided view to
+        # float is about twice as slow.
+        return np.ascontiguousarray(canvases.transpose(0, 3, 1, 2)).astype(np.float32)
 
     def candidates(
         self, outputs: list[npt.NDArray[np.float32]], index: int

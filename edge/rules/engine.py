@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.registry import build_rule
-from edge.rules.zones import Zone
+from edge.rules.zones import Zone, anchors_norm
 from edge.types import Detections, Frame
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,17 @@ class CameraRules:
         label_tuple = labels if isinstance(labels, tuple) else tuple(labels)
         signals: list[RuleSignal] = []
         occupancy: dict[str, dict[str, int]] = {}
+        anchors = anchors_norm(detections, frame.resolution_wh)
         for zone_rules in self._zones:
-            obs = self._observe(zone_rules.zone, frame, detections, label_tuple)
+            inside = zone_rules.zone.contains_anchors(anchors)
+            obs = ZoneObservation(
+                camera_id=self.camera_id,
+                zone_id=zone_rules.zone.zone_id,
+                timestamp=frame.captured_at,
+                resolution_wh=frame.resolution_wh,
+                detections=detections.filter(inside),
+                labels=label_tuple,
+            )
             for rule in zone_rules.rules:
                 signals.extend(self._run_rule(rule, obs, frame.index))
                 counts = rule.occupancy()
@@ -125,19 +134,6 @@ class CameraRules:
             for rule in zone_rules.rules
             for signal in rule.close(timestamp)
         ]
-
-    def _observe(
-        self, zone: Zone, frame: Frame, detections: Detections, labels: tuple[str, ...]
-    ) -> ZoneObservation:
-        inside = zone.contains(detections, frame.resolution_wh)
-        return ZoneObservation(
-            camera_id=self.camera_id,
-            zone_id=zone.zone_id,
-            timestamp=frame.captured_at,
-            resolution_wh=frame.resolution_wh,
-            detections=detections.filter(inside) if len(detections) else detections,
-            labels=labels,
-        )
 
     def _run_rule(
         self, rule: Rule, obs: ZoneObservation, frame_index: int
