@@ -38,12 +38,26 @@ def _add_command(
     parser.set_defaults(_run=module.run_cli)
 
 
+def _command_words(argv: Sequence[str]) -> list[str]:
+    """The first two positional words (the command), skipping top-level options."""
+    words: list[str] = []
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+        elif arg == "--log-level":
+            skip_next = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words[:2]
+
+
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """Builds the parser, importing only the module of the chosen command."""
     parser = argparse.ArgumentParser(prog="gridwatch", description=__doc__)
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    chosen = [a for a in argv if not a.startswith("-")][:2]
+    chosen = _command_words(argv)
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for (group, sub), (module_name, help_text) in COMMANDS.items():
         wanted = chosen[:1] == [group] and (sub is None or chosen[1:2] == [sub])

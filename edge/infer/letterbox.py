@@ -76,12 +76,22 @@ class LetterboxMeta:
 
 
 def _resized_size(width: int, height: int, spec: LetterboxSpec) -> tuple[int, int]:
-    ratio = min(spec.size_px / width, spec.size_px / height)
+    """Resized (width, height): the longer side becomes `size_px`.
+
+    Truncating specs use opencv_zoo's NanoDet arithmetic (aspect ratio h/w, then
+    int); rounding specs use ultralytics' (ratio r, then round(side * r)).
+    """
+    size = spec.size_px
     if spec.round_size:
+        ratio = min(size / width, size / height)
         new_w, new_h = round(width * ratio), round(height * ratio)
     else:
-        new_w, new_h = int(width * ratio), int(height * ratio)
-    return max(1, min(new_w, spec.size_px)), max(1, min(new_h, spec.size_px))
+        hw_scale = height / width
+        if hw_scale > 1:
+            new_w, new_h = int(size / hw_scale), size
+        else:
+            new_w, new_h = size, int(size * hw_scale)
+    return max(1, min(new_w, size)), max(1, min(new_h, size))
 
 
 def letterbox(

@@ -208,12 +208,13 @@ def mosquitto_session(
 
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
-    """One message as a subscriber saw it."""
+    """One message as a subscriber saw it (`dup`: the broker re-sent it)."""
 
     topic: str
     payload: bytes
     qos: int
     retain: bool
+    dup: bool = False
 
 
 _collector_ids = itertools.count()
@@ -364,6 +365,7 @@ class MqttCollector:
             payload=bytes(message.payload),
             qos=message.qos,
             retain=bool(message.retain),
+            dup=bool(message.dup),
         )
         with self._condition:
             self._messages.append(received)

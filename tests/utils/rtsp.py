@@ -143,7 +143,13 @@ def start_rtsp_simulator(
     workdir = tempfile.TemporaryDirectory(prefix="gw-rtsp-sim-")
     ready_file = Path(workdir.name) / "ready.json"
     log_path = Path(workdir.name) / "server.log"
-    cmd = [sys.executable, "-m", "simulators.rtsp_server", "--media-dir", str(media_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulators.rtsp_server",
+        "--media-dir",
+        str(media_dir),
+    ]
     cmd += ["--host", host, "--port", "0", "--control-port", "0"]
     cmd += ["--ready-file", str(ready_file), "--replicate", str(replicate)]
     if clips is not None:
@@ -152,7 +158,11 @@ def start_rtsp_simulator(
         cmd += ["--cache-dir", str(cache_dir)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            cmd,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
         )
     sim: RtspSimulator | None = None
     deadline = time.monotonic() + timeout_s

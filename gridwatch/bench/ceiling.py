@@ -1,0 +1,30 @@
+"""Raw onnxruntime throughput of a detector's session: the ceiling a pipeline can reach."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from edge.infer.session import OnnxDetector
+
+
+def measure_ceiling(detector: OnnxDetector, *, batch: int, seconds: float) -> float:
+    """Images per second of bare `session.run` on a fixed batch (no pre/post).
+
+    A model with a fixed batch of 1 is run image by image, as the node does.
+    """
+    run_batch = batch if detector.input_batch_is_dynamic else 1
+    model_input = detector.session.get_inputs()[0]
+    shape = [run_batch, *[int(d) for d in model_input.shape[1:]]]
+    rng = np.random.default_rng(0)
+    dtype = np.uint8 if "uint8" in model_input.type else np.float32
+    tensor = rng.integers(0, 255, size=shape).astype(dtype)
+    feed = {model_input.name: tensor}
+    detector.session.run(None, feed)
+    images = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        detector.session.run(None, feed)
+        images += run_batch
+    return round(images / (time.perf_counter() - started), 2)

@@ -1,0 +1,191 @@
+"""RTSP replay simulator against a real gst-rtsp-server and real clips."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import urllib.error
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from simulators.rtsp_server import (
+    MediaFolderError,
+    RtspReplayServer,
+    UnknownMountError,
+    add_arguments,
+    discover_clips,
+    run_cli,
+)
+from tests.utils.rtsp import (
+    RtspSimulator,
+    open_capture,
+    read_frames,
+    start_rtsp_simulator,
+)
+
+pytestmark = pytest.mark.integration
+
+SHORT_MP4 = "test_video"  # 1.52 s, 25 fps, 1280x720, H.264 served as is
+SHORT_GIF = "person-bicycle-car-detection"  # 3.41 s, 12 fps, 480x270, transcoded
+REPLICAS = 8
+
+
+@pytest.fixture(scope="session")
+def rtsp_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rtsp-cache")
+
+
+@pytest.fixture(scope="module")
+def simulator(videos_dir: Path, rtsp_cache_dir: Path) -> Iterator[RtspSimulator]:
+    with start_rtsp_simulator(
+        videos_dir,
+        clips=[SHORT_MP4, SHORT_GIF],
+        replicate=REPLICAS,
+        cache_dir=rtsp_cache_dir,
+    ) as sim:
+        yield sim
+
+
+def _steady_fps(times: list[float], *, skip_s: float) -> float:
+    # Frames that arrived while the client was still opening come in a burst;
+    # the rate is measured on the frames after that.
+    late = [t for t in times if t >= times[0] + skip_s]
+    assert len(late) >= 2, f"only {len(late)} frames after {skip_s} s"
+    return (len(late) - 1) / (late[-1] - late[0])
+
+
+def test_rtsp_server_given_replicate_8_of_2_clips_should_serve_16_readable_mounts(
+    simulator: RtspSimulator,
+) -> None:
+    names = sorted(simulator.mounts)
+    expected = sorted(f"{c}-{i}" for c in (SHORT_MP4, SHORT_GIF) for i in range(REPLICAS))
+    assert names == expected
+    assert all(m["is_active"] for m in simulator.mount_status())
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        results = list(
+            pool.map(lambda n: read_frames(simulator.url(n), duration_s=0.5), names)
+        )
+
+    for name, (times, frame) in zip(names, results, strict=True):
+        assert times, f"no frame from {name}"
+        assert frame is not None
+        expected_hw = (720, 1280) if name.startswith(SHORT_MP4) else (270, 480)
+        assert frame.shape[:2] == expected_hw, name
+
+
+@pytest.mark.parametrize(
+    ("mount", "clip_frames", "fps", "read_s"),
+    [(f"{SHORT_MP4}-0", 38, 25.0, 4.0), (f"{SHORT_GIF}-0", 41, 12.0, 5.0)],
+)
+def test_rtsp_server_given_short_clip_should_loop_at_real_fps(
+    simulator: RtspSimulator, mount: str, clip_frames: int, fps: float, read_s: float
+) -> None:
+    times, _frame = read_frames(simulator.url(mount), duration_s=read_s)
+
+    assert len(times) > 1.2 * clip_frames, "stream stopped at the end of the clip"
+    assert times[-1] > times[0] + read_s - 0.5, "frames stopped arriving"
+    assert _steady_fps(times, skip_s=1.5) == pytest.approx(fps, rel=0.25)
+
+
+def test_rtsp_server_given_stopped_mount_should_drop_clients_until_started(
+    simulator: RtspSimulator,
+) -> None:
+    mount = f"{SHORT_MP4}-1"
+    capture = open_capture(simulator.url(mount))
+    try:
+        assert capture.isOpened()
+        assert capture.read()[0]
+
+        assert simulator.stop_mount(mount)["is_active"] is False
+        # Frames already in the client's buffers drain, then reading fails.
+        reads = [capture.read()[0] for _ in range(200)]
+        assert not all(reads), "reader kept getting frames from a stopped mount"
+    finally:
+        capture.release()
+
+    refused = open_capture(simulator.url(mount), open_timeout_s=5)
+    assert not refused.isOpened()
+    refused.release()
+    other, _ = read_frames(simulator.url(f"{SHORT_MP4}-2"), duration_s=0.3)
+    assert other, "stopping one mount took another down"
+
+    assert simulator.start_mount(mount)["is_active"] is True
+    times, frame = read_frames(simulator.url(mount), duration_s=0.3)
+    assert times
+    assert frame is not None
+
+
+def test_rtsp_server_given_unknown_mount_should_answer_404(
+    simulator: RtspSimulator,
+) -> None:
+    with pytest.raises(urllib.error.HTTPError) as error:
+        simulator.stop_mount("no-such-camera")
+    assert error.value.code == 404
+
+
+def test_rtsp_server_given_corrupt_clip_should_skip_it_and_serve_the_rest(
+    videos_dir: Path,
+    rtsp_cache_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "broken.mp4").write_bytes(b"\x00junk, not a video\xff" * 500)
+    (tmp_path / f"{SHORT_MP4}.mp4").symlink_to(videos_dir / f"{SHORT_MP4}.mp4")
+    caplog.set_level(logging.WARNING, logger="simulators.rtsp_server")
+
+    with RtspReplayServer(tmp_path, port=0, cache_dir=rtsp_cache_dir) as server:
+        assert server.mount_names == [SHORT_MP4]
+        times, _ = read_frames(server.url(SHORT_MP4), duration_s=0.3)
+        with pytest.raises(UnknownMountError):
+            server.stop_mount("broken")
+
+    assert times
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("broken.mp4" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (None, "media folder not found"),
+        ({}, "no clips"),
+        ({"notes.txt": b"hello"}, "no clips"),
+        ({"bad.gif": b"GIF89a garbage"}, "no usable clip"),
+    ],
+)
+def test_rtsp_server_given_unusable_folder_should_raise_media_folder_error(
+    tmp_path: Path, files: dict[str, bytes] | None, message: str
+) -> None:
+    media_dir = tmp_path / "media"
+    if files is not None:
+        media_dir.mkdir()
+        for name, data in files.items():
+            (media_dir / name).write_bytes(data)
+    server = RtspReplayServer(media_dir, port=0, cache_dir=tmp_path / "cache")
+
+    with pytest.raises(MediaFolderError, match=message) as error:
+        server.start()
+    assert str(media_dir) in str(error.value)
+
+
+def test_discover_clips_given_unknown_clip_name_should_list_available(
+    videos_dir: Path,
+) -> None:
+    with pytest.raises(MediaFolderError, match="nope") as error:
+        discover_clips(videos_dir, clips=[SHORT_MP4, "nope"])
+    assert SHORT_MP4 in str(error.value)
+
+
+def test_run_cli_given_missing_folder_should_return_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--media-dir", str(tmp_path / "nope"), "--port", "0"])
+
+    assert run_cli(args) == 2
+    assert "media folder not found" in capsys.readouterr().err
