@@ -35,6 +35,7 @@ _PROGRESS_EVERY_S = 0.5
 
 __all__ = [
     "MANIFEST_PATH",
+    "REPO_ROOT",
     "ChecksumError",
     "DownloadError",
     "Manifest",

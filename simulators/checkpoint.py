@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulators.signals import stop_on_signals
+from simulators.transcode import ClipError, probe_clip
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +112,26 @@ class ClipFrames:
             raise FeedError(f"clip not found: {path}")
         self.path = path
         self.loop = loop
+        self.fps = self._probe_fps()
         self._capture = self._open()
-        reported_fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = reported_fps if 0 < reported_fps <= 240 else FALLBACK_CLIP_FPS
         self._frame_count: int | None = None
         self._position = -1
         self._frame: npt.NDArray[np.uint8] | None = None
         if self.frame_at(0.0) is None:
             raise FeedError(f"clip has no decodable frame: {path}")
+
+    def _probe_fps(self) -> float:
+        # ffprobe's average rate is the clip's real pace; OpenCV reports the
+        # nominal rate, which is off for GIFs (12.5 for a 12 fps GIF).
+        try:
+            return float(probe_clip(self.path).fps)
+        except ClipError as exc:
+            raise FeedError(str(exc)) from exc
+        except RuntimeError:
+            logger.warning(
+                "ffprobe missing: assuming %s fps for %s", FALLBACK_CLIP_FPS, self.path
+            )
+            return FALLBACK_CLIP_FPS
 
     def _open(self) -> cv2.VideoCapture:
         capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)

@@ -26,3 +26,6 @@ def models_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def videos_dir(shared_data: Path) -> Path:
     return shared_data / "videos"
+
+
+pytest_plugins = ["tests.utils.broker"]

@@ -78,10 +78,12 @@ class YoloxAdapter(DetectorAdapter):
         self, outputs: list[npt.NDArray[np.float32]], index: int
     ) -> Candidates:
         head = outputs[0][index]
-        if head.shape[0] != self._grid.shape[0]:
+        expected = (self._grid.shape[0], 5 + len(self.labels))
+        if head.shape != expected:
             raise ValueError(
-                f"YOLOX output has {head.shape[0]} rows, expected "
-                f"{self._grid.shape[0]} for input {self.input_size_px}px"
+                f"YOLOX output per image must be {expected} for a "
+                f"{self.input_size_px}px input and {len(self.labels)} labels, "
+                f"got {head.shape}"
             )
         threshold = self.config.conf_threshold
         # score = objectness * class score <= objectness, so rows below the

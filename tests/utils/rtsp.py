@@ -44,6 +44,7 @@ class RtspSimulator:
     mounts: dict[str, str]
     log_path: Path
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _final_log: str | None = field(default=None, repr=False)
 
     def url(self, name: str) -> str:
         """RTSP URL of a mount."""
@@ -77,7 +78,9 @@ class RtspSimulator:
         return body
 
     def log_text(self) -> str:
-        """The server's output so far."""
+        """The server's output so far (kept after `terminate`)."""
+        if self._final_log is not None:
+            return self._final_log
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def terminate(self, timeout_s: float = 10.0) -> int:
@@ -94,6 +97,7 @@ class RtspSimulator:
                 self.process.kill()
                 self.process.wait(timeout=timeout_s)
         if self._workdir is not None:
+            self._final_log = self.log_text()
             self._workdir.cleanup()
             self._workdir = None
         return int(self.process.returncode)

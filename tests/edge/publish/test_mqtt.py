@@ -211,13 +211,13 @@ def test_mqtt_publisher_given_restart_mid_stream_should_lose_no_event(
             messages = sub.wait_for(has_ids(200), timeout_s=15)
             wait_until(lambda: pub.stats().outbox_depth == 0)
 
-    counts = event_ids(messages)
-    assert len(counts) == 200
-    # At least once: a PUBACK lost in the restart may re-send a message; central
-    # dedupes on event_id + phase. In practice this is 0.
-    duplicates = sum(counts.values()) - 200
-    print("DUPLICATES", duplicates, "nondup", sum(Counter(EventMessage.model_validate_json(m.payload).event_id for m in messages if not m.dup).values()) - 200)
-    assert duplicates <= FAST.in_flight_window
+    assert len(event_ids(messages)) == 200
+    # The broker itself re-sends (DUP flag set) messages whose PUBACK from this
+    # subscriber it had not recorded when it stopped: that leg is at least once
+    # and central dedupes it. What our publisher sent arrives once per event:
+    # rows in flight at the cut are re-sent by paho alone, never by the drain.
+    first_copies = event_ids([m for m in messages if not m.dup])
+    assert set(first_copies.values()) == {1}
 
 
 def test_mqtt_publisher_given_node_restart_should_send_previous_outbox_rows(
