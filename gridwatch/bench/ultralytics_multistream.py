@@ -1,34 +1,36 @@
-"""Baseline: ultralytics' own multi-stream predict on the same RTSP streams and ONNX model.
+"""Baseline: ultralytics' own multi-stream predict on the same RTSP streams and model.
 
-This is a *standalone benchmark tool*, not runtime code. ultralytics is AGPL-3.0 and is only an
-optional benchmark/export dependency: it is imported lazily inside functions here and must never
-be imported by anything under ``gridwatch`` that the edge runtime loads. Run it with the separate
-benchmark venv (``.venv-bench``, see ``docs`` / the bench report for the install recipe)::
+A *standalone benchmark tool*, not runtime code. ultralytics is AGPL-3.0 and only an
+optional benchmark/export dependency: it is imported lazily inside functions here, and
+nothing the edge runtime loads may import it. Run it with the separate bench venv
+(``.venv-bench``; install recipe in ``_INSTALL_HINT`` below)::
 
-    .venv-bench/bin/python gridwatch/bench/ultralytics_multistream.py \
-        --model var/models/yolo11n_random.onnx --imgsz 416 --duration 30 \
-        rtsp://127.0.0.1:8599/cam0 rtsp://127.0.0.1:8599/cam1
+    .venv-bench/bin/python gridwatch/bench/ultralytics_multistream.py \\
+        --model var/models/yolo11n_random.onnx --imgsz 416 --duration 30 \\
+        rtsp://127.0.0.1:8599/cam-0 rtsp://127.0.0.1:8599/cam-1
 
-    # or with a ready-made ultralytics ``.streams`` file (one URL per line)
-    .venv-bench/bin/python gridwatch/bench/ultralytics_multistream.py \
-        --model var/models/yolo11n_random.onnx --streams-file list.streams --duration 30
+    # or with a ready-made ultralytics ``.streams`` file (whitespace-separated URLs)
+    .venv-bench/bin/python gridwatch/bench/ultralytics_multistream.py \\
+        --model var/models/yolo11n_random.onnx --streams-file list.streams
 
-It prints one JSON object on stdout (ultralytics' own logging is silenced or sent to stderr).
-The measurement window is ``--duration`` seconds of steady state: it starts ``--warmup`` seconds
-after the first batch came out (model load, ORT session warm-up and stream opening are reported
-separately as ``startup_s``), and the process always exits after the window, even though the
-streams are infinite (a stuck capture cannot keep it alive: it ends with ``os._exit``).
+stdout carries exactly one JSON object (ultralytics' logging goes to stderr). The
+measurement window is ``--duration`` seconds of steady state starting ``--warmup``
+seconds after the first batch (model load, ONNX Runtime warm-up and stream opening are
+reported as ``startup_s``). The process always exits after the window although the
+streams are infinite: a capture stuck in ``read()`` cannot keep it alive (``os._exit``).
 
-How ultralytics does multi-stream (``LoadStreams``, ultralytics 8.4): one reader thread per
-stream, each keeping only its latest decoded frame (``stream_buffer=False``); every batch takes
-exactly one fresh frame from every stream, so the batch size is N (the number of streams) and a
-batch waits for the slowest stream. Frames that arrive while a batch is being inferred are
-dropped, so ``analysed_fps`` is what the model keeps up with, capped at N x source fps.
+How ultralytics does multi-stream (``LoadStreams``, ultralytics 8.4): streams are opened
+one after the other with ``cv2.VideoCapture`` (FFmpeg), then one reader thread per
+stream keeps only its latest decoded frame (``stream_buffer=False``). Every batch takes
+one fresh frame from *every* stream, so the batch size is N (the number of streams) and
+a batch waits for the slowest stream; frames that arrive while a batch is inferred are
+dropped, so ``analysed_fps`` is what the model keeps up with, at most N x source fps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.machinery
 import json
@@ -42,42 +44,44 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-
-def _missing_ultralytics_error() -> SystemExit:
-    return SystemExit(
-        "ultralytics is not installed in this interpreter. It is an optional, AGPL-licensed "
-        "benchmark dependency; install it in the separate bench venv, e.g.\n"
-        "  python3 -m venv .venv-bench\n"
-        "  .venv-bench/bin/pip install torch==2.13.0\n"
-        "  .venv-bench/bin/pip install -c <(echo torch==2.13.0) ultralytics onnx onnxslim onnxruntime\n"
-        "and run this script with .venv-bench/bin/python."
-    )
+_INSTALL_HINT = (
+    "ultralytics is not installed in this interpreter. It is an optional, "
+    "AGPL-licensed benchmark dependency: install it in the separate bench venv and "
+    "run this with "
+    ".venv-bench/bin/python:\n"
+    "  python3 -m venv .venv-bench\n"
+    "  .venv-bench/bin/pip install torch==2.13.0   # local CPU wheel, first\n"
+    "  echo torch==2.13.0 > /tmp/bench-constraints.txt\n"
+    "  .venv-bench/bin/pip install -c /tmp/bench-constraints.txt \\\n"
+    "      ultralytics==8.4.190 onnx onnxslim onnxruntime 'lap>=0.5.12'"
+)
 
 
 def ensure_torchvision() -> str:
     """Make ``import torchvision`` work for ultralytics' detect predict/export paths.
 
-    PyPI only has CUDA builds of torchvision. torchvision 0.28.0 pins torch==2.13.0 and installs
-    next to the CPU torch 2.13.0 wheel, but its ``_C.so`` links ``libtorch_cuda.so`` /
-    ``libc10_cuda.so``, which the CPU torch lacks, so ``import torchvision`` raises
-    ``RuntimeError: operator torchvision::nms does not exist``. ultralytics imports torchvision
-    unconditionally for stream sources and for ONNX warm-up, but for detection it only *uses*
-    ``torchvision.ops.nms``. When the real package cannot be imported we register a minimal
-    in-process stand-in whose ``ops.nms`` is ultralytics' own pure-torch ``TorchNMS.nms`` (which
-    ultralytics documents as matching torchvision's result exactly). The installed torchvision
-    dist-info still supplies the version string ultralytics reads via importlib.metadata.
+    PyPI only has CUDA builds of torchvision. torchvision 0.28.0 pins torch==2.13.0 and
+    installs next to the CPU torch 2.13.0 wheel, but its ``_C.so`` links
+    ``libtorch_cuda.so``/``libc10_cuda.so``, which the CPU torch lacks, so ``import
+    torchvision`` raises ``RuntimeError: operator torchvision::nms does not exist``.
+    ultralytics imports torchvision for stream sources and for ONNX warm-up, but for
+    detection it only *uses* ``torchvision.ops.nms``. When the real package cannot be
+    imported, register a minimal in-process stand-in whose ``ops.nms`` is ultralytics'
+    own pure-torch ``TorchNMS.nms`` (documented by ultralytics to match torchvision's
+    result). The installed torchvision dist-info still supplies the version string
+    that ultralytics reads with importlib.metadata at import (so keep it installed).
 
     Returns "real" or "shim" (reported in the benchmark JSON).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Failed to load image Python extension" etc.
         try:
-            import torchvision  # noqa: F401
-
+            importlib.import_module("torchvision")
             return "real"
-        except Exception:  # noqa: BLE001 - any failure means: fall back to the stand-in
-            for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-                del sys.modules[name]
+        except Exception:  # any failure: fall back to the stand-in
+            for name in list(sys.modules):
+                if name == "torchvision" or name.startswith("torchvision."):
+                    del sys.modules[name]
 
     def nms(boxes: Any, scores: Any, iou_threshold: float) -> Any:
         from ultralytics.utils.nms import TorchNMS
@@ -88,7 +92,7 @@ def ensure_torchvision() -> str:
         from importlib.metadata import version
 
         tv_version = version("torchvision")
-    except Exception:  # noqa: BLE001
+    except Exception:
         tv_version = "0.0.0"
     tv = types.ModuleType("torchvision")
     tv.__version__ = tv_version  # type: ignore[attr-defined]
@@ -102,12 +106,12 @@ def ensure_torchvision() -> str:
     return "shim"
 
 
-def _quiet_ultralytics() -> None:
-    # No telemetry, no auto-pip-install of missing requirements, no settings sync; keep the
-    # ultralytics settings file out of the user's home.
+def quiet_ultralytics() -> None:
+    """No telemetry, no auto-pip-install of missing requirements, settings in /tmp."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-ultralytics"))
+    cfg_dir = Path(tempfile.gettempdir()) / "gridwatch-ultralytics"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(cfg_dir))
 
 
 def _write_streams_file(urls: list[str]) -> str:
@@ -121,19 +125,30 @@ def _mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 3) if xs else None
 
 
+class _Batch:
+    __slots__ = ("dets", "inference", "n", "postprocess", "preprocess", "t")
+
+    def __init__(self, t: float, n: int, speed: dict[str, float], dets: int) -> None:
+        self.t, self.n, self.dets = t, n, dets
+        # ultralytics' Results.speed is ms per image (batch time / batch size)
+        self.preprocess = float(speed["preprocess"])
+        self.inference = float(speed["inference"])
+        self.postprocess = float(speed["postprocess"])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    _quiet_ultralytics()
+    quiet_ultralytics()
     if args.rtsp_transport != "auto":
-        # ultralytics opens streams with cv2.VideoCapture (FFmpeg backend); FFmpeg's default is
-        # UDP-then-TCP. Pin it so the comparison with the edge runtime uses the same transport.
-        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", f"rtsp_transport;{args.rtsp_transport}")
+        # ultralytics opens streams with cv2.VideoCapture (FFmpeg), whose default is
+        # UDP-then-TCP; pin it so the edge runtime and this baseline use the same.
+        opts = f"rtsp_transport;{args.rtsp_transport}"
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", opts)
     try:
-        import ultralytics
+        ultralytics = importlib.import_module("ultralytics")
     except ImportError as e:
-        raise _missing_ultralytics_error() from e
+        raise SystemExit(_INSTALL_HINT) from e
     tv_mode = ensure_torchvision()
-    import psutil
-    from ultralytics import YOLO
+    psutil = importlib.import_module("psutil")
 
     if args.streams_file:
         streams_path = args.streams_file
@@ -146,21 +161,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     proc = psutil.Process()
     t_start = time.perf_counter()
-    model = YOLO(args.model, task="detect")
-    common = dict(
-        source=streams_path,
-        stream=True,
-        imgsz=args.imgsz,
-        device="cpu",
-        verbose=False,
-        conf=args.conf,
-        # rect=True (ultralytics' default) letterboxes a dynamic-shape ONNX model to the smallest
-        # stride-multiple rectangle (768x432 -> 416x256 at imgsz 416); rect=False pads to square.
-        rect=args.rect,
-    )
+    model = ultralytics.YOLO(args.model, task="detect")
+    batches: list[_Batch] = []
     input_shapes: set[tuple[int, ...]] = set()
 
-    def _record_input_shape(predictor: Any) -> None:
+    def on_start(predictor: Any) -> None:  # record the tensor shape fed to the model
         orig = predictor.preprocess
 
         def preprocess(im: Any) -> Any:
@@ -170,77 +175,82 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         predictor.preprocess = preprocess
 
-    model.add_callback("on_predict_start", _record_input_shape)
-    if args.mode == "track":
-        gen = model.track(persist=True, tracker=args.tracker, **common)
-    else:
-        gen = model.predict(**common)
+    def on_batch_end(predictor: Any) -> None:
+        res = predictor.results
+        dets = sum(len(r.boxes) if r.boxes is not None else 0 for r in res)
+        batches.append(_Batch(time.perf_counter(), len(res), res[0].speed, dets))
 
-    # (t_done, batch_size, preprocess_ms, inference_ms, postprocess_ms per image, detections)
-    batches: list[tuple[float, int, float, float, float, int]] = []
+    model.add_callback("on_predict_start", on_start)
+    model.add_callback("on_predict_batch_end", on_batch_end)
+    kwargs: dict[str, Any] = {
+        "source": streams_path,
+        "stream": True,
+        "imgsz": args.imgsz,
+        "device": "cpu",
+        "verbose": False,
+        "conf": args.conf,
+        # rect=True (ultralytics' default) letterboxes for a dynamic-shape ONNX model to
+        # the smallest stride-multiple rectangle (768x432 -> 416x256 at imgsz 416);
+        # rect=False pads to imgsz x imgsz.
+        "rect": args.rect,
+    }
+    if args.mode == "track":
+        gen = model.track(persist=True, tracker=args.tracker, **kwargs)
+    else:
+        gen = model.predict(**kwargs)
+
     stop = threading.Event()
-    first = threading.Event()
     error: list[BaseException] = []
 
     def worker() -> None:
         try:
-            pending: list[Any] = []
-            for r in gen:
-                pending.append(r)
-                # results of one batch are yielded one by one; batch size == number of streams
-                if len(pending) < len(urls):
-                    continue
-                sp = pending[0].speed
-                dets = sum(len(x.boxes) if x.boxes is not None else 0 for x in pending)
-                batches.append(
-                    (time.perf_counter(), len(pending), sp["preprocess"], sp["inference"], sp["postprocess"], dets)
-                )
-                pending = []
-                first.set()
+            for _ in gen:
                 if stop.is_set():
                     break
-        except BaseException as e:  # noqa: BLE001 - reported in the JSON
+        except BaseException as e:  # reported in the JSON
             error.append(e)
         finally:
-            first.set()
-            try:
-                gen.close()  # runs ultralytics' finally: LoadStreams.close() stops reader threads
-            except Exception:  # noqa: BLE001
-                pass
+            with contextlib.suppress(Exception):
+                gen.close()  # ultralytics' finally: LoadStreams.close() stops readers
 
     th = threading.Thread(target=worker, name="ultralytics-predict", daemon=True)
     th.start()
-    if not first.wait(args.startup_timeout) or error or not batches:
+    deadline = time.perf_counter() + args.startup_timeout
+    while not batches and th.is_alive() and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    if not batches:
         stop.set()
         msg = repr(error[0]) if error else f"no batch within {args.startup_timeout}s"
-        return {"error": msg, "streams": len(urls), "ultralytics_version": ultralytics.__version__}
-    startup_s = batches[0][0] - t_start
+        return {
+            "error": msg,
+            "streams": len(urls),
+            "ultralytics_version": ultralytics.__version__,
+        }
+    startup_s = batches[0].t - t_start
 
     time.sleep(max(0.0, args.warmup))
     proc.cpu_percent(None)
     psutil.cpu_percent(None)
     cpu_t0 = proc.cpu_times()
     t0 = time.perf_counter()
-    deadline = t0 + args.duration
-    while time.perf_counter() < deadline and th.is_alive():
-        time.sleep(min(0.2, max(0.0, deadline - time.perf_counter())))
+    end = t0 + args.duration
+    while time.perf_counter() < end and th.is_alive():
+        time.sleep(min(0.2, max(0.0, end - time.perf_counter())))
     t1 = time.perf_counter()
     cpu_proc = proc.cpu_percent(None)
     cpu_sys = psutil.cpu_percent(None)
     cpu_t1 = proc.cpu_times()
     stop.set()
 
-    window = [b for b in batches if t0 < b[0] <= t1]
+    window = [b for b in list(batches) if t0 < b.t <= t1]
     elapsed = t1 - t0
-    frames = sum(b[1] for b in window)
-    sizes = sorted({b[1] for b in window})
+    frames = sum(b.n for b in window)
+    sizes = sorted({b.n for b in window})
+    ncpu = psutil.cpu_count() or 1
     fps_src: list[float] = []
-    try:
-        fps_src = [float(x) for x in model.predictor.dataset.fps]  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001
-        pass
-    import onnxruntime
-    import torch
+    with contextlib.suppress(Exception):
+        fps_src = [float(x) for x in model.predictor.dataset.fps]
+    cpu_s = cpu_t1.user + cpu_t1.system - cpu_t0.user - cpu_t0.system
 
     out: dict[str, Any] = {
         "tool": "ultralytics",
@@ -256,30 +266,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_s": args.warmup,
         "batches": len(window),
         "frames_processed": frames,
-        "analysed_fps": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
-        "per_stream_fps": round(frames / elapsed / len(urls), 3) if elapsed > 0 else 0.0,
+        "analysed_fps": round(frames / elapsed, 3),
+        "per_stream_fps": round(frames / elapsed / len(urls), 3),
         "source_fps": fps_src,
-        # ultralytics' Results.speed is per image (batch time / batch size); x batch size = per batch
-        "inference_ms_per_batch": _mean([b[3] * b[1] for b in window]),
-        "inference_ms_per_image": _mean([b[3] for b in window]),
-        "preprocess_ms_per_image": _mean([b[2] for b in window]),
-        "postprocess_ms_per_image": _mean([b[4] for b in window]),
-        "detections_per_frame": round(sum(b[5] for b in window) / frames, 3) if frames else None,
+        "inference_ms_per_batch": _mean([b.inference * b.n for b in window]),
+        "inference_ms_per_image": _mean([b.inference for b in window]),
+        "preprocess_ms_per_image": _mean([b.preprocess for b in window]),
+        "postprocess_ms_per_image": _mean([b.postprocess for b in window]),
+        "detections_per_frame": round(sum(b.dets for b in window) / frames, 3)
+        if frames
+        else None,
         # psutil Process.cpu_percent: 100 == one core fully busy (can exceed 100)
         "cpu_percent": round(cpu_proc, 1),
-        "cpu_cores_used": round(
-            (cpu_t1.user + cpu_t1.system - cpu_t0.user - cpu_t0.system) / elapsed, 3
-        ) if elapsed > 0 else None,
-        # whole machine, 0-100 averaged over all cores (includes e.g. an RTSP server on this host)
+        "cpu_cores_used": round(cpu_s / elapsed, 3),
+        # whole host, 0-100 averaged over all cores (includes the RTSP server etc.)
         "cpu_percent_system": round(cpu_sys, 1),
-        "cpu_count": psutil.cpu_count(),
-        # CPU used by everything else on the host during the window (RTSP server, other jobs),
-        # in the same units as cpu_percent; a large value means the figures are contended
-        "cpu_percent_others": round(max(0.0, cpu_sys * (psutil.cpu_count() or 1) - cpu_proc), 1),
+        "cpu_count": ncpu,
+        # everything else on the host in cpu_percent units; large == contended run
+        "cpu_percent_others": round(max(0.0, cpu_sys * ncpu - cpu_proc), 1),
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "ultralytics_version": ultralytics.__version__,
-        "torch_version": torch.__version__,
-        "onnxruntime_version": onnxruntime.__version__,
+        "torch_version": importlib.import_module("torch").__version__,
+        "onnxruntime_version": importlib.import_module("onnxruntime").__version__,
         "torchvision": tv_mode,
         "rtsp_transport": args.rtsp_transport,
     }
@@ -290,35 +298,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("urls", nargs="*", help="RTSP/HTTP URLs or video files, one per stream")
-    p.add_argument("--streams-file", help="ultralytics .streams file (whitespace-separated URLs)")
-    p.add_argument("--model", required=True, help="ONNX (or .pt) model path, e.g. var/models/yolo11n_random.onnx")
-    p.add_argument("--duration", type=float, default=30.0, help="measurement window in seconds (default 30)")
-    p.add_argument("--warmup", type=float, default=3.0, help="seconds after the first batch before measuring")
+    p = argparse.ArgumentParser(
+        description="ultralytics multi-stream predict baseline (bench venv only)"
+    )
+    p.add_argument("urls", nargs="*", help="RTSP URLs (or video files), one per stream")
+    p.add_argument("--streams-file", help="ultralytics .streams file instead of URLs")
+    p.add_argument("--model", required=True, help="ONNX model, e.g. var/models/…onnx")
+    p.add_argument("--duration", type=float, default=30.0, help="measured seconds")
+    p.add_argument(
+        "--warmup", type=float, default=3.0, help="unmeasured seconds after 1st batch"
+    )
     p.add_argument("--imgsz", type=int, default=416)
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument(
         "--rect",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="ultralytics' rect letterbox (default); --no-rect feeds imgsz x imgsz squares",
+        help="ultralytics' rect letterbox (default); --no-rect: imgsz x imgsz squares",
     )
     p.add_argument("--mode", choices=("predict", "track"), default="predict")
-    p.add_argument("--tracker", default="bytetrack.yaml", help="ultralytics tracker config for --mode track")
+    p.add_argument("--tracker", default="bytetrack.yaml", help="for --mode track")
     p.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"), default="tcp")
     p.add_argument("--startup-timeout", type=float, default=120.0)
-    p.add_argument("--close-timeout", type=float, default=5.0, help="seconds to let reader threads stop")
+    p.add_argument("--close-timeout", type=float, default=5.0)
     p.add_argument("--json-out", help="also write the JSON here")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if bool(args.urls) == bool(args.streams_file):
-        build_parser().error("give stream URLs or --streams-file (exactly one of them)")
-    # ultralytics logs to stdout; send everything (Python and C level) to stderr so that stdout
-    # carries only the JSON result.
+        parser.error("give stream URLs or --streams-file (exactly one of them)")
+    # ultralytics logs to stdout: send everything (Python and C level) to stderr so that
+    # stdout carries only the JSON result.
     sys.stdout.flush()
     json_fd = os.dup(1)
     os.dup2(2, 1)
@@ -326,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
         out = run(args)
     except SystemExit as e:
         out = {"error": str(e.code)}
-    except Exception as e:  # noqa: BLE001 - always answer with JSON
+    except Exception as e:  # always answer with JSON
         import traceback
 
         traceback.print_exc()
