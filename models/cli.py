@@ -62,15 +62,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "fetch", help="Find or download every file, check sha256."
     )
     fetch.add_argument(
-        "--dir", type=Path, default=None, help="Searched first; missing files go here."
+        "--dir",
+        type=Path,
+        default=None,
+        help="Data folder (models/, videos/): searched first, downloads go there.",
     )
     verify = actions.add_parser(
         "verify", help="Check local files' sha256, no download."
     )
-    verify.add_argument("--dir", type=Path, default=None, help="Searched first.")
-    dynamic = actions.add_parser(
-        "make-dynamic", help="Rewrite a model to a dynamic batch axis and verify it."
+    verify.add_argument(
+        "--dir", type=Path, default=None, help="Data folder (models/, videos/) first."
     )
+    _add_make_dynamic(
+        actions.add_parser(
+            "make-dynamic",
+            help="Rewrite a model to a dynamic batch axis and verify it.",
+        )
+    )
+
+
+def _add_make_dynamic(dynamic: argparse.ArgumentParser) -> None:
     dynamic.add_argument(
         "model", metavar="NAME_OR_PATH", help="Manifest name or ONNX file."
     )
@@ -87,8 +98,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="Compare K real frames batched against one by one; 0 skips.",
     )
-    dynamic.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
-    dynamic.add_argument("--videos-dir", type=Path, default=None)
+    dynamic.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="Largest allowed absolute difference (default 1e-3).",
+    )
+    dynamic.add_argument(
+        "--videos-dir", type=Path, default=None, help="Where the sample clips are."
+    )
     dynamic.add_argument("--json", action="store_true", help="Print JSON.")
 
 

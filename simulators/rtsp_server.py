@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -15,15 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from simulators.clips import MediaFolderError, Mount, discover_clips, mount_name_for
 from simulators.control import ControlServer
+from simulators.gst_media import launch_line, load_gi, make_pts_probe
 from simulators.signals import stop_on_signals
 from simulators.transcode import (
-    CLIP_SUFFIXES,
     ClipError,
     PreparedClip,
     default_cache_dir,
     prepare_clip,
 )
+
+__all__ = [
+    "MediaFolderError",
+    "MountStatus",
+    "RtspReplayServer",
+    "UnknownMountError",
+    "add_arguments",
+    "discover_clips",
+    "main",
+    "run_cli",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +42,10 @@ T = TypeVar("T")
 
 _LOOP_CALL_TIMEOUT_S = 10.0
 _SESSION_CLEANUP_S = 2
-_MOUNT_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class MediaFolderError(ValueError):
-    """The media folder is missing, empty, or holds no usable clip."""
 
 
 class UnknownMountError(KeyError):
     """No mount of that name is configured on the server."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mount:
-    """One served RTSP path and the clip behind it.
-
-    Attributes:
-        name: Mount name; the URL path is ``/<name>``.
-        clip: The prepared clip the mount replays.
-    """
-
-    name: str
-    clip: PreparedClip
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,101 +69,6 @@ class MountStatus:
     fps: float
     resolution_wh: tuple[int, int]
     is_transcoded: bool
-
-
-def mount_name_for(path: Path) -> str:
-    """Return the mount name of a clip: its file stem, URL-safe.
-
-    Args:
-        path: The clip file.
-
-    Returns:
-        The stem with characters other than letters, digits, ``.``, ``_`` and
-        ``-`` replaced by ``-``.
-    """
-    return _MOUNT_NAME_UNSAFE.sub("-", path.stem)
-
-
-def discover_clips(
-    media_dir: Path, *, clips: Sequence[str] | None = None
-) -> list[Path]:
-    """List the clip files of a folder, optionally limited to some names.
-
-    Args:
-        media_dir: Folder holding the clips (not searched recursively).
-        clips: Clip names (file stems) to keep; None keeps all.
-
-    Returns:
-        Clip paths sorted by name.
-
-    Raises:
-        MediaFolderError: the folder is missing or has no clip, or a requested
-            clip name is not in it.
-    """
-    if not media_dir.is_dir():
-        raise MediaFolderError(f"media folder not found: {media_dir}")
-    found = sorted(
-        p
-        for p in media_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
-    )
-    if not found:
-        wanted = ", ".join(sorted(CLIP_SUFFIXES))
-        raise MediaFolderError(f"no clips ({wanted}) in media folder {media_dir}")
-    if clips is None:
-        return found
-    by_name = {mount_name_for(p): p for p in found}
-    missing = [c for c in clips if c not in by_name]
-    if missing:
-        raise MediaFolderError(
-            f"clips not found in {media_dir}: {', '.join(missing)} "
-            f"(available: {', '.join(sorted(by_name))})"
-        )
-    return [by_name[c] for c in clips]
-
-
-def _launch_line(clip: PreparedClip) -> str:
-    # Launch-syntax string quoting: escape backslashes and double quotes.
-    location = str(clip.h264_path).replace("\\", "\\\\").replace('"', '\\"')
-    caps = (
-        "video/x-h264,stream-format=byte-stream,"
-        f"framerate={clip.fps.numerator}/{clip.fps.denominator}"
-    )
-    # multifilesrc loop=true re-reads the file at its end; h264parse stamps
-    # frames from the frame rate, so DTS runs on across loops without a seek.
-    return (
-        f'( multifilesrc location="{location}" loop=true caps="{caps}" '
-        "! h264parse name=parse "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-    )
-
-
-def _pts_from_dts(_pad: Any, info: Any) -> Any:
-    # h264parse stamps only DTS on a raw byte-stream; the payloader needs PTS
-    # for RTP timestamps. Cached streams have no B-frames, so PTS equals DTS.
-    from gi.repository import Gst
-
-    buffer = info.get_buffer()
-    if buffer is not None and buffer.pts == Gst.CLOCK_TIME_NONE:
-        buffer.pts = buffer.dts
-    return Gst.PadProbeReturn.OK
-
-
-def _load_gi() -> tuple[Any, Any, Any]:
-    try:
-        import gi
-
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import GLib, Gst, GstRtspServer
-    except (ImportError, ValueError) as exc:
-        raise RuntimeError(
-            "GStreamer RTSP server bindings missing: install PyGObject and "
-            "gir1.2-gst-rtsp-server-1.0"
-        ) from exc
-    if not Gst.is_initialized():
-        Gst.init(None)
-    return GLib, Gst, GstRtspServer
 
 
 class RtspReplayServer:
@@ -291,7 +189,7 @@ class RtspReplayServer:
         """
         if self._thread is not None:
             raise RuntimeError("server already started")
-        glib, _gst, rtsp = _load_gi()
+        glib, _gst, rtsp = load_gi()
         self._mounts = {m.name: m for m in self._prepare_mounts()}
         self._context = glib.MainContext.new()
         self._loop = glib.MainLoop.new(self._context, False)
@@ -424,7 +322,7 @@ class RtspReplayServer:
             return fn()
         if not self.is_running:
             raise RuntimeError("server not running")
-        glib, _gst, _rtsp = _load_gi()
+        glib, _gst, _rtsp = load_gi()
         future: Future[T] = Future()
 
         def invoke(*_args: object) -> bool:
@@ -440,9 +338,9 @@ class RtspReplayServer:
         return future.result(timeout=_LOOP_CALL_TIMEOUT_S)
 
     def _add_factory(self, name: str) -> None:
-        _glib, _gst, rtsp = _load_gi()
+        _glib, _gst, rtsp = load_gi()
         factory = rtsp.RTSPMediaFactory.new()
-        factory.set_launch(_launch_line(self._mounts[name].clip))
+        factory.set_launch(launch_line(self._mounts[name].clip))
         factory.set_shared(True)
         factory.connect("media-configure", self._on_media_configure, name)
         self._server.get_mount_points().add_factory(f"/{name}", factory)
@@ -450,9 +348,11 @@ class RtspReplayServer:
             self._active.add(name)
 
     def _on_media_configure(self, _factory: Any, media: Any, name: str) -> None:
-        _glib, gst, _rtsp = _load_gi()
+        _glib, gst, _rtsp = load_gi()
         parse = media.get_element().get_by_name("parse")
-        parse.get_static_pad("src").add_probe(gst.PadProbeType.BUFFER, _pts_from_dts)
+        parse.get_static_pad("src").add_probe(
+            gst.PadProbeType.BUFFER, make_pts_probe(gst)
+        )
         self._medias.setdefault(name, []).append(media)
         media.connect("unprepared", self._on_media_unprepared, name)
         logger.debug("mount %s: pipeline created", name)
@@ -568,17 +468,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _write_ready_file(path: Path, payload: dict[str, Any]) -> None:
-    partial = path.with_name(f".{path.name}.partial")
+def _announce(
+    server: RtspReplayServer, control: ControlServer | None, ready_file: Path | None
+) -> None:
+    statuses = server.status()
+    lines = [s.url for s in statuses]
+    if control is not None:
+        lines.append(f"control: {control.base_url}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    if ready_file is None:
+        return
+    payload = {
+        "pid": os.getpid(),
+        "host": server.host,
+        "rtsp_port": server.port,
+        "control_port": control.port if control is not None else None,
+        "mounts": {s.name: s.url for s in statuses},
+    }
+    # Write then rename, so a reader never sees half a file.
+    partial = ready_file.with_name(f".{ready_file.name}.partial")
     partial.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    partial.replace(path)
+    partial.replace(ready_file)
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; print the mount URLs once serving.
 
     Returns:
-        0 after a clean stop, 2 when the media folder or port is unusable.
+        0 after a clean stop, 2 when the media folder or a port is unusable.
     """
     server = RtspReplayServer(
         args.media_dir,
@@ -589,36 +507,20 @@ def run_cli(args: argparse.Namespace) -> int:
         replicate=args.replicate,
         max_gop_s=args.max_gop_s,
     )
+    control: ControlServer | None = None
     try:
         server.start()
+        if args.control_port is not None:
+            control = ControlServer(server, host=args.host, port=args.control_port)
+            control.start()
+        _announce(server, control, args.ready_file)
+        with stop_on_signals(threading.Event()) as stop:
+            while not stop.wait(0.5):
+                pass
     except (MediaFolderError, OSError) as exc:
         logger.error("rtsp replay: %s", exc)
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    control: ControlServer | None = None
-    try:
-        if args.control_port is not None:
-            control = ControlServer(server, host=args.host, port=args.control_port)
-            control.start()
-        lines = [s.url for s in server.status()]
-        if control is not None:
-            lines.append(f"control: {control.base_url}")
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
-        if args.ready_file is not None:
-            _write_ready_file(
-                args.ready_file,
-                {
-                    "pid": os.getpid(),
-                    "host": args.host,
-                    "rtsp_port": server.port,
-                    "control_port": control.port if control is not None else None,
-                    "mounts": {s.name: s.url for s in server.status()},
-                },
-            )
-        with stop_on_signals(threading.Event()) as stop:
-            while not stop.wait(0.5):
-                pass
     finally:
         if control is not None:
             control.stop()

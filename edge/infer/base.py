@@ -176,7 +176,7 @@ class DetectorAdapter(ABC):
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Rows whose best allowed class reaches `threshold`, with that class.
 
-        A max over all rows first keeps the slower argmax to the few survivors.
+        Rows are screened first so that the argmax runs on the few survivors.
 
         Args:
             class_scores: Scores per class, shape (N, C), float32 (may be a view).
@@ -187,7 +187,13 @@ class DetectorAdapter(ABC):
         """
         allowed = self.allowed_class_ids
         usable = class_scores if allowed is None else class_scores[:, allowed]
-        rows = np.flatnonzero(usable.max(axis=1) >= threshold).astype(np.int64)
+        if usable.flags.c_contiguous:
+            # numpy reduces short contiguous rows slowly (~0.25 ms for 2704 x 80);
+            # comparing all scores and mapping hits to rows is ~8x faster.
+            hits = np.flatnonzero(usable >= threshold)
+            rows = np.unique(hits // usable.shape[1]).astype(np.int64)
+        else:  # a transposed (C, N) head reduces fast along its long axis
+            rows = np.flatnonzero(usable.max(axis=1) >= threshold).astype(np.int64)
         score, class_id = self.best_class(class_scores[rows])
         return rows, score, class_id
 

@@ -17,9 +17,16 @@ from edge.ingest.slot import FreshestFrameSlot
 
 logger = logging.getLogger(__name__)
 
-# RTSP over TCP: UDP loses packets (smeared frames) on busy hosts. OpenCV reads this
+# RTSP over TCP: UDP loses packets (smeared frames) on busy hosts; no frame-rate
+# probe (it makes each open take 1-2 s, serialised across cameras). OpenCV reads this
 # variable when a capture opens, so it must be set before the first open.
-os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+os.environ.setdefault(
+    "OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|fpsprobesize;0"
+)
+# OpenCV and FFmpeg print a warning per failed open/read straight to stderr; the
+# source logs each failure itself, with the camera id, so keep theirs to errors.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "16")  # AV_LOG_ERROR
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 class CaptureSource(FrameSource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import subprocess
 import urllib.error
 from collections.abc import Iterator
@@ -98,6 +99,22 @@ def test_rtsp_server_given_short_clip_should_loop_at_real_fps(
     assert len(times) > 1.2 * clip_frames, "stream stopped at the end of the clip"
     assert times[-1] > times[0] + read_s - 0.5, "frames stopped arriving"
     assert _steady_fps(times, skip_s=1.5) == pytest.approx(fps, rel=0.25)
+
+
+def test_rtsp_server_given_second_client_mid_stream_should_serve_both(
+    simulator: RtspSimulator,
+) -> None:
+    url = simulator.url(f"{SHORT_MP4}-3")
+    first = open_capture(url)
+    try:
+        assert first.isOpened()
+        second_times, second_frame = read_frames(url, duration_s=0.5)
+        assert first.read()[0], "first client starved by the second"
+    finally:
+        first.release()
+
+    assert len(second_times) >= 5
+    assert second_frame is not None
 
 
 def test_rtsp_server_given_stopped_mount_should_drop_clients_until_started(
@@ -198,3 +215,18 @@ def test_run_cli_given_missing_folder_should_return_2(
 
     assert run_cli(args) == 2
     assert "media folder not found" in capsys.readouterr().err
+
+
+def test_rtsp_server_given_port_in_use_should_raise_os_error(
+    videos_dir: Path, rtsp_cache_dir: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        server = RtspReplayServer(
+            videos_dir, port=port, cache_dir=rtsp_cache_dir, clips=[SHORT_MP4]
+        )
+
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}"):
+            server.start()
