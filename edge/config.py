@@ -67,17 +67,27 @@ class OccupancyRuleConfig(StrictModel):
 class CrowdingRuleConfig(StrictModel):
     type: Literal["crowding"] = "crowding"
     label: str = "person"
-    threshold: int = Field(default=10, ge=1, description="Objects in zone to count as a crowd.")
-    dwell_s: float = Field(default=10.0, ge=0, description="Sustained for at least this long.")
-    clear_s: float = Field(default=5.0, ge=0, description="Below threshold this long ends it.")
-    cooldown_s: float = Field(default=60.0, ge=0, description="No new event this long after an end.")
+    threshold: int = Field(
+        default=10, ge=1, description="Objects in zone to count as a crowd."
+    )
+    dwell_s: float = Field(
+        default=10.0, ge=0, description="Sustained for at least this long."
+    )
+    clear_s: float = Field(
+        default=5.0, ge=0, description="Below threshold this long ends it."
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="No new event this long after an end."
+    )
     update_interval_s: float = Field(default=30.0, gt=0)
 
 
 class IntrusionRuleConfig(StrictModel):
     type: Literal["intrusion"] = "intrusion"
     labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    min_s: float = Field(default=1.0, ge=0, description="Inside the zone at least this long.")
+    min_s: float = Field(
+        default=1.0, ge=0, description="Inside the zone at least this long."
+    )
     clear_s: float = Field(default=3.0, ge=0)
     cooldown_s: float = Field(default=30.0, ge=0)
 
@@ -100,7 +110,9 @@ class ZoneConfig(StrictModel):
 
 class CameraConfig(StrictModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    url: str = Field(min_length=1, description="rtsp:// URL, file path, or snapshot id.")
+    url: str = Field(
+        min_length=1, description="rtsp:// URL, file path, or snapshot id."
+    )
     kind: SourceKind = SourceKind.RTSP
     location: GeoPoint
     homography: HomographyConfig | None = None
@@ -124,7 +136,9 @@ class CameraConfig(StrictModel):
 
 class ModelConfig(StrictModel):
     name: str = Field(default="yolox_nano", description="Model manifest name.")
-    path: Path | None = Field(default=None, description="ONNX file; default from manifest.")
+    path: Path | None = Field(
+        default=None, description="ONNX file; default from manifest."
+    )
     family: ModelFamily = ModelFamily.YOLOX
     input_size: int = Field(default=416, ge=32, le=2048)
     conf_threshold: float = Field(default=0.35, ge=0, le=1)
@@ -136,7 +150,9 @@ class ModelConfig(StrictModel):
         default_factory=list,
         description="onnxruntime providers in order; empty picks the best available.",
     )
-    intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+    intra_op_threads: int = Field(
+        default=0, ge=0, description="0 lets onnxruntime choose."
+    )
 
 
 class BatchConfig(StrictModel):

@@ -32,7 +32,9 @@ def face_model_path(models_dir: Path | None) -> Path | None:
     try:
         return resolve_model(FACE_MODEL, models_dir)
     except (NotFoundError, OSError) as error:
-        logger.warning("face model %s unavailable (%s): blurring heads instead", FACE_MODEL, error)
+        logger.warning(
+            "face model %s unavailable (%s): blurring heads instead", FACE_MODEL, error
+        )
         return None
 
 

@@ -61,7 +61,9 @@ def build_app(node: NodeHttpApi) -> FastAPI:
         return Response(
             content=json.dumps(body),
             media_type="application/json",
-            status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
+            status_code=status.HTTP_200_OK
+            if ok
+            else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
     @app.get("/metrics")

@@ -15,16 +15,25 @@ class NodeMetrics:
             "gw_camera_fps_in", "Decoded frames per second", ["camera"], registry=r
         )
         self.fps_analysed = Gauge(
-            "gw_camera_fps_analysed", "Analysed frames per second", ["camera"], registry=r
+            "gw_camera_fps_analysed",
+            "Analysed frames per second",
+            ["camera"],
+            registry=r,
         )
         self.frames_dropped = Gauge(
-            "gw_camera_frames_dropped", "Decoded frames not analysed", ["camera"], registry=r
+            "gw_camera_frames_dropped",
+            "Decoded frames not analysed",
+            ["camera"],
+            registry=r,
         )
         self.reconnects = Gauge(
             "gw_camera_reconnects", "Reconnects since start", ["camera"], registry=r
         )
         self.camera_online = Gauge(
-            "gw_camera_online", "1 online, 0.5 stalled, 0 offline", ["camera"], registry=r
+            "gw_camera_online",
+            "1 online, 0.5 stalled, 0 offline",
+            ["camera"],
+            registry=r,
         )
         self.inference_ms = Histogram(
             "gw_inference_ms",
@@ -41,7 +50,9 @@ class NodeMetrics:
         self.post_dropped = Counter(
             "gw_post_dropped_total", "Results dropped: analysis queue full", registry=r
         )
-        self.outbox_depth = Gauge("gw_outbox_depth", "Messages waiting in the outbox", registry=r)
+        self.outbox_depth = Gauge(
+            "gw_outbox_depth", "Messages waiting in the outbox", registry=r
+        )
         self.events = Counter(
             "gw_events_total", "Events raised", ["camera", "type", "phase"], registry=r
         )
@@ -51,4 +62,6 @@ class NodeMetrics:
             buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
             registry=r,
         )
-        self.mqtt_reconnects = Gauge("gw_mqtt_reconnects", "Broker reconnects", registry=r)
+        self.mqtt_reconnects = Gauge(
+            "gw_mqtt_reconnects", "Broker reconnects", registry=r
+        )

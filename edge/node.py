@@ -1,4 +1,4 @@
-"""The edge node supervisor: starts stages in dependency order, stops them in reverse."""
+"""Edge node supervisor: starts stages in dependency order, stops them in reverse."""
 
 from __future__ import annotations
 

@@ -121,7 +121,9 @@ class Detections:
             tracker_id=np.concatenate([p.tracker_id for p in parts]),
         )
 
-    def bottom_centers_norm(self, resolution_wh: tuple[int, int]) -> npt.NDArray[np.float32]:
+    def bottom_centers_norm(
+        self, resolution_wh: tuple[int, int]
+    ) -> npt.NDArray[np.float32]:
         """Bottom-centre anchor of each box, normalised to [0, 1], shape (N, 2)."""
         w, h = resolution_wh
         x = (self.xyxy[:, 0] + self.xyxy[:, 2]) / 2.0 / w

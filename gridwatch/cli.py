@@ -15,7 +15,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("sim", "rtsp"): ("simulators.rtsp_server", "Serve a folder of clips over RTSP."),
     ("sim", "checkpoint"): ("simulators.checkpoint", "Push a clip as JPEG snapshots."),
     ("models", None): ("models.cli", "List, fetch, verify and rewrite ONNX models."),
-    ("bench", "edge"): ("gridwatch.bench.edge", "Benchmark the edge node on N streams."),
+    ("bench", "edge"): (
+        "gridwatch.bench.edge",
+        "Benchmark the edge node on N streams.",
+    ),
     ("demo", None): ("gridwatch.demo", "Run the whole stack on embedded defaults."),
 }
 

@@ -26,31 +26,86 @@ from models.manifest import resolve_video
 
 # clip → (camera id, zones): rules chosen so that real events happen within a minute.
 DEMO_CAMERAS: dict[str, tuple[str, list[dict[str, Any]]]] = {
-    "one-by-one-person-detection": ("lobby", [
-        {"id": "floor", "rules": [
-            {"type": "occupancy", "labels": ["person"]},
-            {"type": "crowding", "label": "person", "threshold": 2, "dwell_s": 2,
-             "clear_s": 3, "cooldown_s": 20, "update_interval_s": 10},
-        ]},
-        {"id": "table", "polygon_norm": [[0.3, 0.35], [0.75, 0.35], [0.75, 0.9], [0.3, 0.9]],
-         "rules": [{"type": "intrusion", "labels": ["person"], "min_s": 2, "cooldown_s": 20}]},
-    ]),
-    "worker-zone-detection": ("warehouse", [
-        {"id": "marked-floor", "polygon_norm": [[0.2, 0.4], [0.8, 0.4], [0.8, 1.0], [0.2, 1.0]],
-         "rules": [{"type": "occupancy", "labels": ["person"]},
-                   {"type": "intrusion", "labels": ["person"], "min_s": 1, "cooldown_s": 15}]},
-    ]),
-    "store-aisle-detection": ("aisle", [
-        {"id": "aisle", "rules": [
-            {"type": "occupancy", "labels": ["person"]},
-            {"type": "crowding", "label": "person", "threshold": 2, "dwell_s": 2,
-             "clear_s": 3, "cooldown_s": 20, "update_interval_s": 10},
-        ]},
-    ]),
-    "car-detection": ("car-park", [
-        {"id": "lot", "rules": [{"type": "occupancy", "labels": ["car", "truck", "person"]}]},
-    ]),
-}  # fmt: skip
+    "one-by-one-person-detection": (
+        "lobby",
+        [
+            {
+                "id": "floor",
+                "rules": [
+                    {"type": "occupancy", "labels": ["person"]},
+                    {
+                        "type": "crowding",
+                        "label": "person",
+                        "threshold": 2,
+                        "dwell_s": 2,
+                        "clear_s": 3,
+                        "cooldown_s": 20,
+                        "update_interval_s": 10,
+                    },
+                ],
+            },
+            {
+                "id": "table",
+                "polygon_norm": [[0.3, 0.35], [0.75, 0.35], [0.75, 0.9], [0.3, 0.9]],
+                "rules": [
+                    {
+                        "type": "intrusion",
+                        "labels": ["person"],
+                        "min_s": 2,
+                        "cooldown_s": 20,
+                    }
+                ],
+            },
+        ],
+    ),
+    "worker-zone-detection": (
+        "warehouse",
+        [
+            {
+                "id": "marked-floor",
+                "polygon_norm": [[0.2, 0.4], [0.8, 0.4], [0.8, 1.0], [0.2, 1.0]],
+                "rules": [
+                    {"type": "occupancy", "labels": ["person"]},
+                    {
+                        "type": "intrusion",
+                        "labels": ["person"],
+                        "min_s": 1,
+                        "cooldown_s": 15,
+                    },
+                ],
+            },
+        ],
+    ),
+    "store-aisle-detection": (
+        "aisle",
+        [
+            {
+                "id": "aisle",
+                "rules": [
+                    {"type": "occupancy", "labels": ["person"]},
+                    {
+                        "type": "crowding",
+                        "label": "person",
+                        "threshold": 2,
+                        "dwell_s": 2,
+                        "clear_s": 3,
+                        "cooldown_s": 20,
+                        "update_interval_s": 10,
+                    },
+                ],
+            },
+        ],
+    ),
+    "car-detection": (
+        "car-park",
+        [
+            {
+                "id": "lot",
+                "rules": [{"type": "occupancy", "labels": ["car", "truck", "person"]}],
+            },
+        ],
+    ),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,14 +154,17 @@ class EventPrinter:
         self._client.subscribe("gw/v1/edge/+/events", qos=1)
         self._client.loop_start()
 
-    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(
+        self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage
+    ) -> None:
         body = json.loads(message.payload)
         key = f"{body['type']}:{body['phase']}"
         self.counts[key] = self.counts.get(key, 0) + 1
         self.first_event_at = self.first_event_at or time.time()
         if not self._quiet:
             sys.stdout.write(
-                f"{body['detected_at'][11:19]}  {body['camera_id']:<10} {body['type']:<10} "
+                f"{body['detected_at'][11:19]}  {body['camera_id']:<10} "
+                f"{body['type']:<10} "
                 f"{body['phase']:<6} zone={body.get('zone_id')} "
                 f"conf={body['confidence']:.2f} attrs={body.get('attributes')}\n"
             )
@@ -118,9 +176,9 @@ class EventPrinter:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    media_dir: Path = args.media_dir or resolve_video(
-        "one-by-one-person-detection.mp4"
-    ).parent
+    media_dir: Path = (
+        args.media_dir or resolve_video("one-by-one-person-detection.mp4").parent
+    )
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -131,9 +189,10 @@ def run_cli(args: argparse.Namespace) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
         workdir = Path(tmp)
-        with MosquittoBroker(workdir / "broker") as broker, RtspSimulatorProcess(
-            media_dir, clips=list(DEMO_CAMERAS)
-        ) as sim:
+        with (
+            MosquittoBroker(workdir / "broker") as broker,
+            RtspSimulatorProcess(media_dir, clips=list(DEMO_CAMERAS)) as sim,
+        ):
             urls = {m: sim.url(m) for m in sim.mounts()}
             node = build_node(demo_config(urls, broker.port, workdir, args.models_dir))
             printer = EventPrinter(broker.port, quiet=args.json)
@@ -141,9 +200,9 @@ def run_cli(args: argparse.Namespace) -> int:
             if not args.json:
                 sys.stdout.write(
                     f"gridwatch demo running (Ctrl-C stops it)\n"
-                    f"  MQTT broker   mqtt://127.0.0.1:{broker.port}  (topics gw/v1/#)\n"
-                    f"  edge node     {node.http_url}/healthz  {node.http_url}/metrics\n"
-                    + "".join(f"  camera        {u}\n" for u in urls.values())
+                    f"  MQTT broker  mqtt://127.0.0.1:{broker.port} (topics gw/v1/#)\n"
+                    f"  edge node    {node.http_url}/healthz {node.http_url}/metrics\n"
+                    + "".join(f"  camera       {u}\n" for u in urls.values())
                     + "events:\n"
                 )
                 sys.stdout.flush()

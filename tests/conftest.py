@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("GRIDWATCH_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("GRIDWATCH_DATA_DIR", REPO_ROOT.parent / "shared" / "data")
+)
 
 
 @pytest.fixture(scope="session")

@@ -138,8 +138,10 @@ class FrameSource(ABC):
             self._close()
             if self._stop.is_set():
                 break
-            backoff = self.camera.reconnect_min_s if had_frames else min(
-                backoff * 2, self.camera.reconnect_max_s
+            backoff = (
+                self.camera.reconnect_min_s
+                if had_frames
+                else min(backoff * 2, self.camera.reconnect_max_s)
             )
             self.reconnects += 1
             logger.warning(
@@ -158,5 +160,5 @@ class FrameSource(ABC):
             True if at least one frame was read (resets the back-off).
         """
 
-    def _close(self) -> None:
-        """Release the underlying capture (may be called from another thread)."""
+    def _close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
+        """Release the underlying capture (called by the reader thread)."""

@@ -91,7 +91,9 @@ class CaptureSource(FrameSource):
                 if self._is_file and self.camera.loop and had_frames:
                     capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
                     continue
-                self.error = "end of file" if self._is_file else "read failed or timed out"
+                self.error = (
+                    "end of file" if self._is_file else "read failed or timed out"
+                )
                 return had_frames
             now = time.time()
             due = (

@@ -70,7 +70,9 @@ class FrameBatcher:
         ]
         return max(min(dues), now) if dues else None
 
-    def next_batch(self, stop: threading.Event, idle_wait_s: float = 0.2) -> list[Frame]:
+    def next_batch(
+        self, stop: threading.Event, idle_wait_s: float = 0.2
+    ) -> list[Frame]:
         """Block until a batch is ready or `stop` is set (then returns [])."""
         batch: list[Frame] = []
         deadline: float | None = None

@@ -28,7 +28,9 @@ class BatchDetector(Protocol):
     @property
     def labels(self) -> list[str]: ...
 
-    def detect_batch(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]: ...
+    def detect_batch(
+        self, images: Sequence[npt.NDArray[np.uint8]]
+    ) -> list[Detections]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Raw onnxruntime throughput of a detector's session: the ceiling a pipeline can reach."""
+"""Raw onnxruntime throughput of a detector session: the ceiling of a pipeline."""
 
 from __future__ import annotations
 

@@ -41,11 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--streams", type=int, default=8, help="RTSP streams (cameras)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
     parser.add_argument("--warmup-s", type=float, default=5.0, help="ignored start")
-    parser.add_argument("--clip", default=DEFAULT_CLIP, help="clip replayed by every stream")
+    parser.add_argument(
+        "--clip", default=DEFAULT_CLIP, help="clip replayed by every stream"
+    )
     parser.add_argument("--media-dir", type=Path, default=None, help="clip folder")
     parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
     parser.add_argument("--model", default="yolox_nano", help="manifest model name")
-    parser.add_argument("--model-path", type=Path, default=None, help="explicit ONNX file")
+    parser.add_argument(
+        "--model-path", type=Path, default=None, help="explicit ONNX file"
+    )
     parser.add_argument(
         "--family", choices=[f.value for f in ModelFamily], default="yolox"
     )
@@ -84,13 +88,22 @@ class Counters:
         )
 
 
-def node_config(args: argparse.Namespace, urls: list[str], workdir: Path, port: int) -> NodeConfig:
+def node_config(
+    args: argparse.Namespace, urls: list[str], workdir: Path, port: int
+) -> NodeConfig:
     """A node with one camera per URL; crowding at 1 person so events happen."""
     rules = [
         {"type": "occupancy", "labels": ["person"]},
-        {"type": "crowding", "label": "person", "threshold": 1, "dwell_s": 0,
-         "clear_s": 2, "cooldown_s": 2, "update_interval_s": 2},
-    ]  # fmt: skip
+        {
+            "type": "crowding",
+            "label": "person",
+            "threshold": 1,
+            "dwell_s": 0,
+            "clear_s": 2,
+            "cooldown_s": 2,
+            "update_interval_s": 2,
+        },
+    ]
     model: dict[str, Any] = {
         "name": args.model,
         "family": args.family,
@@ -147,7 +160,9 @@ def _measure_node(
         "decoded_fps": round((after.decoded - before.decoded) / elapsed, 2),
         "analysed_fps": round((after.analysed - before.analysed) / elapsed, 2),
         "mean_batch": round(node.runner.frames / batches, 2),
-        "detector_busy_fraction": round((node.runner.busy_s - busy_before) / elapsed, 3),
+        "detector_busy_fraction": round(
+            (node.runner.busy_s - busy_before) / elapsed, 3
+        ),
         "frame_latency_ms_p50": _percentile(node.analysis.latencies_ms, 50),
         "frame_latency_ms_p95": _percentile(node.analysis.latencies_ms, 95),
         "cpu_percent": round(me.cpu_percent(), 1),
@@ -159,9 +174,16 @@ def _measure_node(
 def _run_ultralytics(args: argparse.Namespace, urls: list[str]) -> dict[str, Any]:
     script = Path(__file__).with_name("ultralytics_multistream.py")
     command = [
-        str(args.ultralytics_python), str(script), "--model", str(args.ultralytics_model),
-        "--duration", str(args.seconds), "--warmup", str(args.warmup_s), *urls,
-    ]  # fmt: skip
+        str(args.ultralytics_python),
+        str(script),
+        "--model",
+        str(args.ultralytics_model),
+        "--duration",
+        str(args.seconds),
+        "--warmup",
+        str(args.warmup_s),
+        *urls,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-5:]}
@@ -173,13 +195,18 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     media_dir: Path = args.media_dir or resolve_video(args.clip + ".mp4").parent
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
         workdir = Path(tmp)
-        with MosquittoBroker(workdir) as broker, RtspSimulatorProcess(
-            media_dir, clips=[args.clip], replicate=args.streams
-        ) as sim:
+        with (
+            MosquittoBroker(workdir) as broker,
+            RtspSimulatorProcess(
+                media_dir, clips=[args.clip], replicate=args.streams
+            ) as sim,
+        ):
             urls = [sim.url(m) for m in sim.mounts()][: args.streams]
             config = node_config(args, urls, workdir, broker.port)
             detector = OnnxDetector.from_config(config.model, config.models_dir)
-            ceiling = measure_ceiling(detector, batch=args.max_batch, seconds=args.ceiling_s)
+            ceiling = measure_ceiling(
+                detector, batch=args.max_batch, seconds=args.ceiling_s
+            )
             collector = EventLatencyCollector(broker.port, config.broker.topic_prefix)
             node = build_node(config, detector=detector)
             with collector:
@@ -196,7 +223,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "dynamic_batch": detector.input_batch_is_dynamic,
                 **measured,
                 "ceiling_fps": ceiling,
-                "ratio": round(measured["analysed_fps"] / ceiling, 3) if ceiling else None,
+                "ratio": round(measured["analysed_fps"] / ceiling, 3)
+                if ceiling
+                else None,
                 "latency_ms_p50": collector.percentile(50),
                 "latency_ms_p95": collector.percentile(95),
                 "events": collector.count,
@@ -209,7 +238,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def machine_summary() -> str:
     return (
-        f"{psutil.cpu_count(logical=True)} cpu {platform.processor() or platform.machine()}, "
+        f"{psutil.cpu_count(logical=True)} cpu "
+        f"{platform.processor() or platform.machine()}, "
         f"{round(psutil.virtual_memory().total / 2**30)} GiB, {platform.system()}"
     )
 

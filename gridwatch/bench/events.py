@@ -33,7 +33,9 @@ class EventLatencyCollector:
     def count(self) -> int:
         return len(self.latencies_ms)
 
-    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(
+        self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage
+    ) -> None:
         arrived = time.time()
         body = json.loads(message.payload)
         detected = datetime.fromisoformat(body["detected_at"]).timestamp()

@@ -146,7 +146,9 @@ class MosquittoBroker:
     def _read_failure(self) -> str:
         assert self._process is not None and self._process.stderr is not None
         stderr = self._process.stderr.read().decode(errors="replace").strip()
-        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        log = (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
         return stderr or log or f"exit code {self._process.returncode}"
 
     def __enter__(self) -> MosquittoBroker:

@@ -62,7 +62,9 @@ class RtspSimulatorProcess:
                 return self
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"RTSP simulator not ready in {timeout_s} s: {self.log_tail()}")
+        raise RuntimeError(
+            f"RTSP simulator not ready in {timeout_s} s: {self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 20) -> str:
         path = Path(self._workdir.name) / "rtsp.log"

@@ -16,7 +16,7 @@ from edge.factory import build_node, build_publisher
 from edge.node import EdgeNode
 from gridwatch.contract import EventMessage
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
-from tests.utils.broker import MqttCollector, ReceivedMessage
+from tests.utils.broker import ReceivedMessage
 
 PERSON_CLIP = "one-by-one-person-detection"
 EMPTY_CLIP = "car-detection"  # a parking lot seen from above, no person in any frame
@@ -89,9 +89,7 @@ NodeFactory = Callable[..., tuple[EdgeNode, RecordingPublisher]]
 
 
 @pytest.fixture
-def make_node(
-    tmp_path: Path, models_dir: Path
-) -> Iterator[NodeFactory]:
+def make_node(tmp_path: Path, models_dir: Path) -> Iterator[NodeFactory]:
     """Builds (and finally stops) nodes against a broker, recording events."""
     nodes: list[EdgeNode] = []
 
@@ -122,9 +120,7 @@ def make_node(
         node.stop()
 
 
-def payloads(
-    messages: list[ReceivedMessage], suffix: str
-) -> list[dict[str, Any]]:
+def payloads(messages: list[ReceivedMessage], suffix: str) -> list[dict[str, Any]]:
     """Decoded bodies of the messages whose topic ends with `suffix`."""
     return [json.loads(m.payload) for m in messages if m.topic.endswith(suffix)]
 

@@ -33,10 +33,15 @@ from tests.utils.broker import MqttCollector
 
 pytestmark = pytest.mark.integration
 
-CORNER = [[0.0, 0.0], [0.12, 0.0], [0.12, 0.12], [0.0, 0.12]]  # ceiling: nobody stands there
+CORNER = [
+    [0.0, 0.0],
+    [0.12, 0.0],
+    [0.12, 0.12],
+    [0.0, 0.12],
+]  # ceiling: nobody stands there
 
 
-def test_node_given_people_and_empty_scenes_should_publish_occupancy_and_crowding_only_when_present(
+def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_people(
     mosquitto: MosquittoBroker,
     rtsp_sim: RtspSimulatorProcess,
     make_node: NodeFactory,
@@ -104,7 +109,9 @@ def test_node_given_people_and_empty_scenes_should_publish_occupancy_and_crowdin
     assert counts("parking") and max(counts("parking")) == 0
     assert counts("gate"), "the snapshot camera published no occupancy"
 
-    statuses = {s["camera_id"]: s for s in payloads(messages, "/status") if "camera_id" in s}
+    statuses = {
+        s["camera_id"]: s for s in payloads(messages, "/status") if "camera_id" in s
+    }
     assert statuses["dead"]["health"] == "offline"
     assert "rtsp://127.0.0.1:9/no-such-camera" in statuses["dead"]["error"]
     assert statuses["lobby"]["health"] == "online"
