@@ -237,6 +237,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     while time.perf_counter() < end and th.is_alive():
         time.sleep(min(0.2, max(0.0, end - time.perf_counter())))
     t1 = time.perf_counter()
+    ended_early = not th.is_alive()  # finite sources (files) or a failed stream
     cpu_proc = proc.cpu_percent(None)
     cpu_sys = psutil.cpu_percent(None)
     cpu_t1 = proc.cpu_times()
@@ -291,9 +292,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "torchvision": tv_mode,
         "rtsp_transport": args.rtsp_transport,
     }
+    out["sources_ended_early"] = ended_early
     if error:
         out["error"] = repr(error[0])
+    elif not frames:
+        out["error"] = "no frames in the measurement window (sources ended?)"
     th.join(timeout=args.close_timeout)
+    if not args.streams_file:
+        with contextlib.suppress(OSError):
+            os.unlink(streams_path)  # the temporary .streams file written above
     return out
 
 
