@@ -56,8 +56,12 @@ class FrameBatcher:
                 continue
             interval = self._interval_s[camera_id]
             # Schedule from the ideal tick, not from `now`, so jitter does not
-            # erode the analysis rate; never let the schedule fall far behind.
-            self._next_due[camera_id] = max(self._next_due[camera_id] + interval, now)
+            # erode the analysis rate; a schedule more than one interval behind
+            # (start, outage) restarts from now instead of bursting to catch up.
+            tick = self._next_due[camera_id]
+            self._next_due[camera_id] = (
+                tick if tick > now - interval else now
+            ) + interval
             taken.append(frame)
         self._cursor = (self._cursor + 1) % max(n, 1)
         return taken
