@@ -96,9 +96,9 @@ class CaptureSource(FrameSource):
                 )
                 return had_frames
             now = time.time()
-            due = (
-                self.retrieve_every_frame
-                or now - last_retrieved >= self._analysis_interval_s * 0.9
+            due = self.retrieve_every_frame or (
+                now - last_retrieved >= self._analysis_interval_s * 0.9
+                and self.slot.peek_time() is None
             )
             if due:
                 ok, image = capture.retrieve()

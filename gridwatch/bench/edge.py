@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--analysis-fps", type=float, default=10.0, help="per camera (clip fps = all)"
     )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op")
+    parser.add_argument(
+        "--no-spinning",
+        dest="spinning",
+        action="store_false",
+        help="onnxruntime threads sleep between runs instead of busy-waiting",
+    )
     parser.add_argument("--ceiling-s", type=float, default=5.0)
     parser.add_argument(
         "--ultralytics-python",
@@ -108,6 +114,7 @@ def node_config(
         "name": args.model,
         "family": args.family,
         "intra_op_threads": args.threads,
+        "intra_op_spinning": args.spinning,
     }
     if args.model_path is not None:
         model["path"] = str(args.model_path)
@@ -182,6 +189,11 @@ def _run_ultralytics(args: argparse.Namespace, urls: list[str]) -> dict[str, Any
         str(args.seconds),
         "--warmup",
         str(args.warmup_s),
+        # Square 416 input, as the node feeds the model (ultralytics would pad
+        # 768x432 frames only to 416x256, a smaller and cheaper input).
+        "--imgsz",
+        "416",
+        "--no-rect",
         *urls,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
