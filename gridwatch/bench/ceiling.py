@@ -16,7 +16,14 @@ def measure_ceiling(detector: OnnxDetector, *, batch: int, seconds: float) -> fl
     """
     run_batch = batch if detector.input_batch_is_dynamic else 1
     model_input = detector.session.get_inputs()[0]
-    shape = [run_batch, *[int(d) for d in model_input.shape[1:]]]
+    # Symbolic spatial axes (dynamic exports) take the size the node feeds.
+    shape = [
+        run_batch,
+        *[
+            d if isinstance(d, int) else detector.input_size_px
+            for d in model_input.shape[1:]
+        ],
+    ]
     rng = np.random.default_rng(0)
     dtype = np.uint8 if "uint8" in model_input.type else np.float32
     tensor = rng.integers(0, 255, size=shape).astype(dtype)
