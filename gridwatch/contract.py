@@ -109,6 +109,19 @@ class EventMessage(WireModel):
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
+    @property
+    def dedupe_key(self) -> str:
+        """Idempotency key of this message: the edge outbox key and central's.
+
+        `start` and `end` happen once per event, so `event_id` + phase identifies
+        them; `update` repeats, so its `detected_at` is part of its key, e.g.
+        `"<id>:start"` or `"<id>:update:2025-01-01T12:00:00+00:00"`.
+        """
+        key = f"{self.event_id}:{self.phase.value}"
+        if self.phase is EventPhase.UPDATE:
+            key = f"{key}:{self.detected_at.isoformat()}"
+        return key
+
 
 class CameraStatusMessage(WireModel):
     schema_: Literal["gw.camera_status/1"] = Field(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from edge.publish.base import Publisher, PublisherStats, event_dedupe_key
 from edge.publish.drain import OutboxDrain, SendError
-from edge.publish.mqtt import MqttPublisher, MqttPublisherOptions, client_id_for
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "SendError",
     "client_id_for",
     "event_dedupe_key",
+    "read_password",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from gridwatch.contract import EventMessage, EventPhase
+from gridwatch.contract import EventMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +77,5 @@ class Publisher(Protocol):
 
 
 def event_dedupe_key(event: EventMessage) -> str:
-    """The idempotency key of one event message (outbox key and central dedupe key).
-
-    `start` and `end` happen once per event, so `event_id` + phase identifies them;
-    `update` repeats, so its `detected_at` is part of its key.
-
-    Args:
-        event: The event message.
-
-    Returns:
-        For example `"ev-12345678:start"` or
-        `"ev-12345678:update:2025-01-01T12:00:00+00:00"`.
-    """
-    key = f"{event.event_id}:{event.phase.value}"
-    if event.phase is EventPhase.UPDATE:
-        key = f"{key}:{event.detected_at.isoformat()}"
-    return key
+    """The idempotency key of one event message (see `EventMessage.dedupe_key`)."""
+    return event.dedupe_key

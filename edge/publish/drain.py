@@ -1,17 +1,20 @@
 """Moves outbox rows to the broker through a bounded in-flight window, acking on PUBACK.
 
-Why this cannot duplicate on a broker outage: paho keeps every QoS 1 message it
-accepted (even one published while the link is down) until that message's PUBACK,
-and re-sends it itself, with the same message id, after each reconnect. So a row
-is "in flight" from the moment paho accepts it until its PUBACK arrives, across
-any number of disconnects, and the drain never sends an in-flight row again. Only
-a new client (a node restart) starts with nothing in flight and re-sends what is
-still in the outbox: delivery is at least once when the process dies between the
-broker receiving a row and the ack reaching the disk; central dedupes on
-`event_dedupe_key` (`event_id` + phase).
+Why a broker outage causes no duplicates: a row is "in flight" from the moment the
+MQTT client accepts it until its PUBACK arrives, across any number of disconnects,
+and the drain never sends an in-flight row again. The client keeps such messages
+over a disconnect; on reconnect the publisher takes them back
+(`drop_out_messages`) and re-sends them itself, first, reporting each old -> new
+message id here (`notify_resent`). So paho's own retransmission never runs and an
+unacknowledged row is re-sent once per reconnect, by one party only. A new client
+(a node restart) starts with nothing in flight and sends what is still in the
+outbox: delivery is at least once when the process dies between the broker
+receiving a row and the ack reaching the disk, or when a PUBACK is lost in the
+cut; central dedupes on `event_dedupe_key` (`event_id` + phase).
 
 All bookkeeping lives in the drain thread; other threads only post notices to its
-queue, so paho's network thread never waits on the drain or on the disk.
+queue, so paho's network thread never waits on the drain or on the disk, and a
+notice posted from a paho callback is always applied after the send it refers to.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class _Ack:
 
 
 @dataclass(frozen=True, slots=True)
+class _Resent:
+    old_mid: int
+    new_mid: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Connected:
     pass
 
@@ -53,15 +62,15 @@ class _Wake:
     pass
 
 
-_Notice = _Ack | _Connected | _Wake
+_Notice = _Ack | _Resent | _Connected | _Wake
 
 
 class OutboxDrain:
     """Sends outbox rows while connected, keeping at most `window` unacked.
 
-    Call `run` in its own thread. `notify_ack` (from on_publish),
-    `notify_connected` (from on_connect) and `wake` (after a put) may be called
-    from any thread and never block.
+    Call `run` in its own thread. `notify_ack` (from on_publish), `notify_resent`
+    and `notify_connected` (from on_connect) and `wake` (after a put) may be
+    called from any thread and never block.
 
     Args:
         outbox: Where rows wait; rows are deleted only after their PUBACK.
@@ -112,6 +121,10 @@ class OutboxDrain:
     ) -> None:
         """Report a PUBACK (any message id; unknown ids are ignored)."""
         self._notices.put(_Ack(mid=mid, is_failure=is_failure, reason=reason))
+
+    def notify_resent(self, old_mid: int, new_mid: int) -> None:
+        """Report that the message `old_mid` was sent again as `new_mid`."""
+        self._notices.put(_Resent(old_mid=old_mid, new_mid=new_mid))
 
     def notify_connected(self) -> None:
         """Report a new connection: rows refused before are tried again."""
@@ -173,6 +186,10 @@ class OutboxDrain:
         for notice in notices:
             if isinstance(notice, _Connected):
                 self._held.clear()
+            elif isinstance(notice, _Resent):
+                row_id = self._in_flight.pop(notice.old_mid, None)
+                if row_id is not None:
+                    self._in_flight[notice.new_mid] = row_id
             elif isinstance(notice, _Ack):
                 row_id = self._in_flight.pop(notice.mid, None)
                 if row_id is None:

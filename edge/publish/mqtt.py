@@ -8,7 +8,9 @@ Delivery classes:
   broker's PUBACK and the outbox delete re-sends the row after restart, so every
   event carries a stable `event_id` + phase that central dedupes on.
 - States (node/camera status) are retained and latest-only: the latest payload per
-  topic is kept in memory and re-published on every (re)connect.
+  topic is kept in memory and re-published on every (re)connect. What paho still
+  holds from before a disconnect is taken back and re-sent first, so an older
+  state can never land after (and overwrite) a newer one.
 - Transients (occupancy) are QoS 0 and dropped, counted, while disconnected.
 
 Connection: MQTT 5, fixed client id per node, clean_start False with a session
@@ -20,7 +22,6 @@ with exponential back-off by paho's loop thread.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import BrokerConfig
 from edge.publish.base import PublisherStats, event_dedupe_key
 from edge.publish.drain import OutboxDrain, SendError
+from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
 from gridwatch.contract import EventMessage, NodeStatusMessage, Topics, utc_now
 
@@ -41,65 +43,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class MqttPublisherOptions:
-    """Tuning of `MqttPublisher`; the defaults suit production.
-
-    Attributes:
-        in_flight_window: Most events sent and not yet acknowledged.
-        session_expiry_s: How long the broker keeps the session after a disconnect.
-        reconnect_min_s: First reconnect delay; doubles up to `reconnect_max_s`.
-        reconnect_max_s: Longest reconnect delay.
-        stop_timeout_s: How long `stop` waits for in-flight PUBACKs and `offline`.
-    """
-
-    in_flight_window: int = 16
-    session_expiry_s: int = 86_400
-    reconnect_min_s: int = 1
-    reconnect_max_s: int = 30
-    stop_timeout_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.in_flight_window < 1:
-            raise ValueError(
-                f"in_flight_window must be >= 1, got {self.in_flight_window}"
-            )
-        if self.session_expiry_s < 0:
-            raise ValueError(
-                f"session_expiry_s must be >= 0, got {self.session_expiry_s}"
-            )
-        if not 1 <= self.reconnect_min_s <= self.reconnect_max_s:
-            raise ValueError(
-                f"need 1 <= reconnect_min_s ({self.reconnect_min_s}) <= "
-                f"reconnect_max_s ({self.reconnect_max_s})"
-            )
-        if self.stop_timeout_s < 0:
-            raise ValueError(f"stop_timeout_s must be >= 0, got {self.stop_timeout_s}")
-
-
-@dataclass(frozen=True, slots=True)
 class _State:
     payload: bytes
     qos: int
     retain: bool
-
-
-def client_id_for(node_id: str) -> str:
-    """The fixed MQTT client id of a node (fixed so its session persists)."""
-    return f"gw-edge-{node_id}"
-
-
-def read_password(broker: BrokerConfig) -> str | None:
-    """The broker password from the environment variable named by `password_env`.
-
-    Raises:
-        ValueError: `password_env` names a variable that is not set.
-    """
-    if broker.password_env is None:
-        return None
-    password = os.environ.get(broker.password_env)
-    if password is None:
-        raise ValueError(f"broker password variable {broker.password_env!r} is not set")
-    return password
 
 
 class MqttPublisher:
@@ -164,6 +111,11 @@ class MqttPublisher:
     def node_id(self) -> str:
         """This node's id."""
         return self._node_id
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox (owned by the caller: close it after `stop`)."""
+        return self._outbox
 
     @property
     def is_connected(self) -> bool:
@@ -371,7 +323,6 @@ class MqttPublisher:
             return
         with self._stats_lock:
             self._connects += 1
-        self._connected.set()
         logger.info(
             "node %s: connected to %s:%s (session present: %s)",
             self._node_id,
@@ -380,15 +331,48 @@ class MqttPublisher:
             flags.session_present,
         )
         if self._is_stopping:
+            self._connected.set()  # lets stop() still publish `offline`
             return
-        online = _State(
-            payload=self._status("online").to_json().encode(), qos=1, retain=True
-        )
         with self._state_lock:
-            self._send_state(self._topics.node_status(self._node_id), online)
+            self._take_back_held_messages()
+            online = self._status("online").to_json().encode()
+            self._send_state(
+                self._topics.node_status(self._node_id),
+                _State(payload=online, qos=1, retain=True),
+            )
             for topic, state in self._states.items():
                 self._send_state(topic, state)
+            # Set last, under the lock: a concurrent publish_state either went
+            # into the cache sent above or is sent after this, never before.
+            self._connected.set()
         self._drain.notify_connected()
+
+    def _take_back_held_messages(self) -> None:
+        # paho would re-send the QoS>0 messages it still holds right after this
+        # callback, i.e. AFTER the fresh states below: a stale retained state
+        # would win. So take them back and re-send them here, first: events
+        # (their new ids go to the drain), but not states, whose latest value
+        # is re-sent from the cache anyway. Runs on paho's network thread, so no
+        # PUBACK for a new id can be handled before the drain hears of the id.
+        held = self._client.drop_out_messages()
+        superseded = set(self._states) | {self._topics.node_status(self._node_id)}
+        resent = 0
+        for message in held:
+            if message.topic in superseded:
+                continue
+            info = self._client.publish(
+                message.topic, message.payload, qos=message.qos, retain=message.retain
+            )
+            self._drain.notify_resent(message.mid, info.mid)
+            resent += 1
+        if held:
+            logger.info(
+                "node %s: re-sending %s unacknowledged messages (%s stale states "
+                "replaced by their latest)",
+                self._node_id,
+                resent,
+                len(held) - resent,
+            )
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         logger.warning(

@@ -134,6 +134,25 @@ def test_drain_given_reconnect_should_not_resend_in_flight_rows(
     assert harness.drain.wait_for_in_flight(1.0)
 
 
+def test_drain_given_resent_message_should_ack_row_under_new_mid(
+    harness: DrainHarness,
+) -> None:
+    harness.connected.set()
+    harness.put(b"a")
+    wait_until(lambda: harness.drain.in_flight == 1)
+    old_mid = harness.sender.mids()[0]
+
+    harness.drain.notify_resent(old_mid, 500)
+    harness.drain.notify_ack(old_mid)
+    time.sleep(0.05)
+    assert harness.outbox.depth() == 1
+    assert harness.drain.in_flight == 1
+
+    harness.drain.notify_ack(500)
+    wait_until(lambda: harness.outbox.depth() == 0)
+    assert len(harness.sender.sent) == 1
+
+
 def test_drain_given_failed_puback_should_keep_row_and_retry_on_reconnect(
     harness: DrainHarness,
 ) -> None:
@@ -193,13 +212,15 @@ def test_drain_given_paused_should_send_no_new_rows(harness: DrainHarness) -> No
 def test_drain_given_bad_settings_should_raise(
     tmp_path: Path, window: int, poll_s: float, message: str
 ) -> None:
-    with Outbox(tmp_path / "o.sqlite", max_rows=10) as box:
-        with pytest.raises(ValueError, match=message):
-            OutboxDrain(
-                outbox=box,
-                send=RecordingSender(),
-                connected=threading.Event(),
-                node_id="n1",
-                window=window,
-                poll_s=poll_s,
-            )
+    with (
+        Outbox(tmp_path / "o.sqlite", max_rows=10) as box,
+        pytest.raises(ValueError, match=message),
+    ):
+        OutboxDrain(
+            outbox=box,
+            send=RecordingSender(),
+            connected=threading.Event(),
+            node_id="n1",
+            window=window,
+            poll_s=poll_s,
+        )

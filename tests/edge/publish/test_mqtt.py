@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import BrokerConfig
-from edge.publish.mqtt import MqttPublisher, MqttPublisherOptions
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.options import MqttPublisherOptions
 from edge.publish.outbox import Outbox
 from gridwatch.contract import EventMessage, NodeStatusMessage, Topics
 from tests.edge.publish.factories import build_event
@@ -75,13 +76,15 @@ def test_mqtt_publisher_given_events_should_deliver_each_with_qos1(
     mosquitto_session: MosquittoBroker, tmp_path: Path
 ) -> None:
     node = "n-deliver"
-    with MqttCollector.for_broker(mosquitto_session, TOPICS.events(node)) as sub:
-        with running_publisher(mosquitto_session, node, tmp_path / "o.db") as pub:
-            for n in range(10):
-                assert pub.publish_event(build_event(node, n)) is True
-            messages = sub.wait_for(has_ids(10))
-            wait_until(lambda: pub.stats().outbox_depth == 0)
-            stats = pub.stats()
+    with (
+        MqttCollector.for_broker(mosquitto_session, TOPICS.events(node)) as sub,
+        running_publisher(mosquitto_session, node, tmp_path / "o.db") as pub,
+    ):
+        for n in range(10):
+            assert pub.publish_event(build_event(node, n)) is True
+        messages = sub.wait_for(has_ids(10))
+        wait_until(lambda: pub.stats().outbox_depth == 0)
+        stats = pub.stats()
 
     assert sorted(event_ids(messages)) == [f"ev-{n:08d}" for n in range(10)]
     assert all(m.qos == 1 and not m.retain for m in messages)
@@ -93,14 +96,16 @@ def test_mqtt_publisher_given_same_event_twice_should_send_it_once(
     mosquitto_session: MosquittoBroker, tmp_path: Path
 ) -> None:
     node = "n-dedupe"
-    with MqttCollector.for_broker(mosquitto_session, TOPICS.events(node)) as sub:
-        with running_publisher(mosquitto_session, node, tmp_path / "o.db") as pub:
-            assert pub.publish_event(build_event(node, 1)) is True
-            sub.wait_for(has_ids(1))
-            wait_until(lambda: pub.stats().outbox_depth == 0)
-            assert pub.publish_event(build_event(node, 1)) is False
-            assert pub.publish_event(build_event(node, 2)) is True
-            messages = sub.wait_for(has_ids(2))
+    with (
+        MqttCollector.for_broker(mosquitto_session, TOPICS.events(node)) as sub,
+        running_publisher(mosquitto_session, node, tmp_path / "o.db") as pub,
+    ):
+        assert pub.publish_event(build_event(node, 1)) is True
+        sub.wait_for(has_ids(1))
+        wait_until(lambda: pub.stats().outbox_depth == 0)
+        assert pub.publish_event(build_event(node, 1)) is False
+        assert pub.publish_event(build_event(node, 2)) is True
+        messages = sub.wait_for(has_ids(2))
 
     assert event_ids(messages) == Counter({"ev-00000001": 1, "ev-00000002": 1})
 
@@ -151,7 +156,13 @@ def test_mqtt_publisher_given_killed_process_should_leave_lwt_offline(
     topic = TOPICS.node_status("n-lwt")
     with MqttCollector.for_broker(mosquitto_session, topic) as sub:
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(mosquitto_session.port), str(tmp_path / "o.db")],
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                str(mosquitto_session.port),
+                str(tmp_path / "o.db"),
+            ],
             cwd=REPO_ROOT,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             stdout=subprocess.PIPE,
@@ -176,22 +187,24 @@ def test_mqtt_publisher_given_broker_outage_should_deliver_each_event_once(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     node = "n-outage"
-    with MqttCollector.for_broker(mosquitto, TOPICS.events(node)) as sub:
-        with running_publisher(mosquitto, node, tmp_path / "o.db") as pub:
-            assert pub.wait_until_connected(5)
-            mosquitto.stop()
-            wait_until(lambda: not pub.is_connected)
+    with (
+        MqttCollector.for_broker(mosquitto, TOPICS.events(node)) as sub,
+        running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
+    ):
+        assert pub.wait_until_connected(5)
+        mosquitto.stop()
+        wait_until(lambda: not pub.is_connected)
 
-            for n in range(50):
-                pub.publish_event(build_event(node, n))
-            assert pub.stats().outbox_depth == 50
+        for n in range(50):
+            pub.publish_event(build_event(node, n))
+        assert pub.stats().outbox_depth == 50
 
-            mosquitto.start()
-            messages = sub.wait_for(has_ids(50), timeout_s=15)
-            wait_until(lambda: pub.stats().outbox_depth == 0)
-            time.sleep(0.3)  # give any duplicate a chance to show up
-            messages = sub.messages
-            assert pub.stats().reconnects >= 1
+        mosquitto.start()
+        messages = sub.wait_for(has_ids(50), timeout_s=15)
+        wait_until(lambda: pub.stats().outbox_depth == 0)
+        time.sleep(0.3)  # give any duplicate a chance to show up
+        messages = sub.messages
+        assert pub.stats().reconnects >= 1
 
     counts = event_ids(messages)
     assert len(counts) == 50
@@ -202,14 +215,16 @@ def test_mqtt_publisher_given_restart_mid_stream_should_lose_no_event(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     node = "n-midstream"
-    with MqttCollector.for_broker(mosquitto, TOPICS.events(node)) as sub:
-        with running_publisher(mosquitto, node, tmp_path / "o.db") as pub:
-            for n in range(200):
-                pub.publish_event(build_event(node, n))
-                if n == 100:
-                    mosquitto.restart()
-            messages = sub.wait_for(has_ids(200), timeout_s=15)
-            wait_until(lambda: pub.stats().outbox_depth == 0)
+    with (
+        MqttCollector.for_broker(mosquitto, TOPICS.events(node)) as sub,
+        running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
+    ):
+        for n in range(200):
+            pub.publish_event(build_event(node, n))
+            if n == 100:
+                mosquitto.restart()
+        messages = sub.wait_for(has_ids(200), timeout_s=15)
+        wait_until(lambda: pub.stats().outbox_depth == 0)
 
     assert len(event_ids(messages)) == 200
     # The broker itself re-sends (DUP flag set) messages whose PUBACK from this
@@ -218,6 +233,39 @@ def test_mqtt_publisher_given_restart_mid_stream_should_lose_no_event(
     # rows in flight at the cut are re-sent by paho alone, never by the drain.
     first_copies = event_ids([m for m in messages if not m.dup])
     assert set(first_copies.values()) == {1}
+
+
+def test_mqtt_publisher_given_unacked_messages_at_cut_should_resend_once_in_order(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    node = "n-cut"
+    state_topic = TOPICS.camera_status(node, "cam-1")
+    with (
+        MqttCollector.for_broker(mosquitto, TOPICS.events(node)) as events_sub,
+        MqttCollector.for_broker(mosquitto, state_topic) as states_sub,
+        running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
+    ):
+        assert pub.wait_until_connected(5)
+        mosquitto.wait_for_autosave()  # so the killed broker keeps the sessions
+        mosquitto.pause()  # bytes are accepted, never read: no PUBACK comes back
+        pub.publish_state(state_topic, "v1")
+        for n in range(10):
+            pub.publish_event(build_event(node, n))
+        wait_until(lambda: pub.stats().in_flight == 10)
+        mosquitto.kill()  # everything sent since the pause is lost with it
+        wait_until(lambda: not pub.is_connected)
+        pub.publish_state(state_topic, "v2")
+
+        mosquitto.start()
+        messages = events_sub.wait_for(has_ids(10), timeout_s=10)
+        states_sub.wait_for(lambda m: any(s.payload == b"v2" for s in m))
+        wait_until(lambda: pub.stats().outbox_depth == 0)
+        time.sleep(0.3)  # a stale v1 re-sent after v2 would show up here
+        messages, states = events_sub.messages, states_sub.messages
+
+    assert set(event_ids(messages).values()) == {1}
+    assert len(event_ids(messages)) == 10
+    assert [s.payload for s in states] == [b"v2"]
 
 
 def test_mqtt_publisher_given_node_restart_should_send_previous_outbox_rows(
@@ -248,22 +296,24 @@ def test_mqtt_publisher_given_states_during_outage_should_send_only_latest(
 ) -> None:
     node = "n-state"
     topic = TOPICS.camera_status(node, "cam-1")
-    with MqttCollector.for_broker(mosquitto, topic) as sub:
-        with running_publisher(mosquitto, node, tmp_path / "o.db") as pub:
-            assert pub.wait_until_connected(5)
-            pub.publish_state(topic, b'{"v": 0}')
-            sub.wait_for(lambda m: len(m) >= 1)
-            mosquitto.stop()
-            wait_until(lambda: not pub.is_connected)
+    with (
+        MqttCollector.for_broker(mosquitto, topic) as sub,
+        running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
+    ):
+        assert pub.wait_until_connected(5)
+        pub.publish_state(topic, b'{"v": 0}')
+        sub.wait_for(lambda m: len(m) >= 1)
+        mosquitto.stop()
+        wait_until(lambda: not pub.is_connected)
 
-            for v in range(1, 4):
-                pub.publish_state(topic, json.dumps({"v": v}))
+        for v in range(1, 4):
+            pub.publish_state(topic, json.dumps({"v": v}))
 
-            mosquitto.start()
-            assert pub.wait_until_connected(10)
-            messages = sub.wait_for(lambda m: len(m) >= 2)
-            time.sleep(0.3)
-            messages = sub.messages
+        mosquitto.start()
+        assert pub.wait_until_connected(10)
+        messages = sub.wait_for(lambda m: len(m) >= 2)
+        time.sleep(0.3)
+        messages = sub.messages
 
     assert [json.loads(m.payload)["v"] for m in messages] == [0, 3]
 
@@ -273,21 +323,23 @@ def test_mqtt_publisher_given_disconnected_should_drop_transients_and_count(
 ) -> None:
     node = "n-transient"
     topic = TOPICS.occupancy(node, "cam-1")
-    with MqttCollector.for_broker(mosquitto, topic) as sub:
-        with running_publisher(mosquitto, node, tmp_path / "o.db") as pub:
-            assert pub.wait_until_connected(5)
-            assert pub.publish_transient(topic, b"live") is True
-            sub.wait_for(lambda m: len(m) >= 1)
-            mosquitto.stop()
-            wait_until(lambda: not pub.is_connected)
+    with (
+        MqttCollector.for_broker(mosquitto, topic) as sub,
+        running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
+    ):
+        assert pub.wait_until_connected(5)
+        assert pub.publish_transient(topic, b"live") is True
+        sub.wait_for(lambda m: len(m) >= 1)
+        mosquitto.stop()
+        wait_until(lambda: not pub.is_connected)
 
-            assert pub.publish_transient(topic, b"lost") is False
-            assert pub.stats().dropped == 1
+        assert pub.publish_transient(topic, b"lost") is False
+        assert pub.stats().dropped == 1
 
-            mosquitto.start()
-            assert pub.wait_until_connected(10)
-            time.sleep(0.3)
-            messages = sub.messages
+        mosquitto.start()
+        assert pub.wait_until_connected(10)
+        time.sleep(0.3)
+        messages = sub.messages
 
     assert [m.payload for m in messages] == [b"live"]
     assert messages[0].qos == 0
@@ -308,9 +360,11 @@ def test_mqtt_publisher_given_unset_password_variable_should_raise(
     monkeypatch.delenv("GW_TEST_BROKER_PASSWORD", raising=False)
     broker = BrokerConfig(username="edge", password_env="GW_TEST_BROKER_PASSWORD")
 
-    with Outbox(tmp_path / "o.db", max_rows=10) as outbox:
-        with pytest.raises(ValueError, match="GW_TEST_BROKER_PASSWORD"):
-            MqttPublisher(node_id="n1", broker=broker, outbox=outbox)
+    with (
+        Outbox(tmp_path / "o.db", max_rows=10) as outbox,
+        pytest.raises(ValueError, match="GW_TEST_BROKER_PASSWORD"),
+    ):
+        MqttPublisher(node_id="n1", broker=broker, outbox=outbox)
 
 
 @pytest.mark.parametrize(

@@ -164,10 +164,12 @@ def test_outbox_given_arguments_should_validate_them(
     limit: int,
     expectation: AbstractContextManager[object],
 ) -> None:
-    with expectation:
-        with Outbox(tmp_path / "o.sqlite", max_rows=max_rows) as box:
-            box.put(TOPIC, payload=b"x", qos=qos)
-            box.peek(limit)
+    with (
+        expectation,
+        Outbox(tmp_path / "o.sqlite", max_rows=max_rows) as box,
+    ):
+        box.put(TOPIC, payload=b"x", qos=qos)
+        box.peek(limit)
 
 
 def test_outbox_given_closed_should_raise_closed(outbox: Outbox) -> None:

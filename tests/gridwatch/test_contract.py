@@ -1,0 +1,67 @@
+"""The wire contract: round trips, strictness and idempotency keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gridwatch.contract import EventMessage, EventPhase, Topics
+
+BODY: dict[str, Any] = {
+    "schema": "gw.event/1",
+    "event_id": "0123456789abcdef",
+    "type": "crowding",
+    "phase": "start",
+    "node_id": "n1",
+    "camera_id": "c1",
+    "started_at": "2026-01-01T00:00:00Z",
+    "detected_at": "2026-01-01T00:00:05Z",
+    "confidence": 0.8,
+    "location": {"lat": 23.1, "lon": 113.2, "source": "camera"},
+    "model": {"name": "yolox_nano", "version": "0.1.0"},
+}
+
+
+def test_event_given_valid_body_should_round_trip() -> None:
+    event = EventMessage.model_validate(BODY)
+    again = EventMessage.model_validate(json.loads(event.to_json()))
+    assert again == event
+    assert json.loads(event.to_json())["schema"] == "gw.event/1"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("schema", "gw.event/2"),
+        ("type", "dancing"),
+        ("confidence", 1.5),
+        ("event_id", "short"),
+        ("surprise", 1),
+        ("location", {"lat": 91, "lon": 0, "source": "camera"}),
+    ],
+)
+def test_event_given_one_bad_field_should_raise_naming_it(
+    key: str, value: object
+) -> None:
+    with pytest.raises(ValidationError, match=key):
+        EventMessage.model_validate({**BODY, key: value})
+
+
+def test_dedupe_key_given_updates_should_differ_by_time_and_start_should_not() -> None:
+    start = EventMessage.model_validate(BODY)
+    assert start.dedupe_key == "0123456789abcdef:start"
+    update = start.model_copy(update={"phase": EventPhase.UPDATE})
+    later = update.model_copy(update={"detected_at": datetime(2026, 1, 2, tzinfo=UTC)})
+    assert update.dedupe_key != later.dedupe_key
+
+
+def test_topics_given_prefix_should_build_every_topic() -> None:
+    topics = Topics("city/v1/")
+    assert topics.events("n1") == "city/v1/edge/n1/events"
+    assert topics.camera_status("n1", "c1") == "city/v1/edge/n1/cameras/c1/status"
+    assert topics.occupancy("n1", "c1") == "city/v1/edge/n1/cameras/c1/occupancy"
+    assert topics.all_events() == "city/v1/edge/+/events"
