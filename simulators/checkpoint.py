@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from simulators.cli import run_module_cli
 from simulators.signals import stop_on_signals
 from simulators.transcode import ClipError, probe_clip
 
@@ -412,17 +413,13 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m simulators.checkpoint``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m simulators.checkpoint", description=__doc__
+    return run_module_cli(
+        argv,
+        prog="python -m simulators.checkpoint",
+        description=__doc__,
+        add_arguments=add_arguments,
+        run_cli=run_cli,
     )
-    add_arguments(parser)
-    parser.add_argument("--log-level", default="INFO", help="logging level")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return run_cli(args)
 
 
 if __name__ == "__main__":

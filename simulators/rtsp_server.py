@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from simulators.cli import run_module_cli
 from simulators.clips import MediaFolderError, Mount, discover_clips, mount_name_for
 from simulators.control import ControlServer
 from simulators.gst_media import launch_line, load_gi, make_pts_probe
@@ -530,17 +531,13 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m simulators.rtsp_server``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m simulators.rtsp_server", description=__doc__
+    return run_module_cli(
+        argv,
+        prog="python -m simulators.rtsp_server",
+        description=__doc__,
+        add_arguments=add_arguments,
+        run_cli=run_cli,
     )
-    add_arguments(parser)
-    parser.add_argument("--log-level", default="INFO", help="logging level")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return run_cli(args)
 
 
 if __name__ == "__main__":

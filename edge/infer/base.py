@@ -64,7 +64,7 @@ class DetectorAdapter(ABC):
         labels: Sequence[str],
         input_size_px: int | None = None,
     ) -> None:
-        """Set thresholds, labels and the input size.
+        """Set thresholds, labels, the input size and the letterbox spec.
 
         Args:
             config: Model settings (thresholds, label filter, input size).
@@ -81,11 +81,12 @@ class DetectorAdapter(ABC):
         self.labels = list(labels)
         self.input_size_px = input_size_px or config.input_size
         self.allowed_class_ids = _allowed_class_ids(self.labels, config.labels)
+        self.letterbox_spec = self.letterbox_spec_for(self.input_size_px)
 
-    @property
+    @staticmethod
     @abstractmethod
-    def letterbox_spec(self) -> LetterboxSpec:
-        """How this family letterboxes frames."""
+    def letterbox_spec_for(size_px: int) -> LetterboxSpec:
+        """How this family letterboxes frames into a `size_px` square input."""
 
     @abstractmethod
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

@@ -56,20 +56,19 @@ class NanodetAdapter(DetectorAdapter):
         input_size_px: int | None = None,
     ) -> None:
         super().__init__(config=config, labels=labels, input_size_px=input_size_px)
-        self._spec = LetterboxSpec(
-            size_px=self.input_size_px,
-            pad_value=0,
-            center=True,
-            interpolation=cv2.INTER_AREA,
-        )
         self._scale = (1.0 / STD).reshape(1, 3, 1, 1)
         self._offset = (-MEAN / STD).reshape(1, 3, 1, 1)
         self._bins = np.arange(REG_MAX + 1, dtype=np.float32)
         self._centers: dict[int, npt.NDArray[np.float32]] = {}
 
-    @property
-    def letterbox_spec(self) -> LetterboxSpec:
-        return self._spec
+    @staticmethod
+    def letterbox_spec_for(size_px: int) -> LetterboxSpec:
+        return LetterboxSpec(
+            size_px=size_px,
+            pad_value=0,
+            center=True,
+            interpolation=cv2.INTER_AREA,
+        )
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         chw = np.ascontiguousarray(canvases.transpose(0, 3, 1, 2))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelFamily
 from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
 from edge.infer.letterbox import LetterboxSpec
 
@@ -24,25 +23,15 @@ class Yolov8Adapter(DetectorAdapter):
 
     type_key: ClassVar[ModelFamily] = ModelFamily.YOLOV8
 
-    def __init__(
-        self,
-        *,
-        config: ModelConfig,
-        labels: Sequence[str],
-        input_size_px: int | None = None,
-    ) -> None:
-        super().__init__(config=config, labels=labels, input_size_px=input_size_px)
-        self._spec = LetterboxSpec(
-            size_px=self.input_size_px,
+    @staticmethod
+    def letterbox_spec_for(size_px: int) -> LetterboxSpec:
+        return LetterboxSpec(
+            size_px=size_px,
             pad_value=114,
             center=True,
             round_size=True,
             interpolation=cv2.INTER_LINEAR,
         )
-
-    @property
-    def letterbox_spec(self) -> LetterboxSpec:
-        return self._spec
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         rgb_chw = np.ascontiguousarray(canvases[..., ::-1].transpose(0, 3, 1, 2))

@@ -58,16 +58,15 @@ class YoloxAdapter(DetectorAdapter):
     ) -> None:
         super().__init__(config=config, labels=labels, input_size_px=input_size_px)
         self._grid, self._stride = grid_and_strides(self.input_size_px)
-        self._spec = LetterboxSpec(
-            size_px=self.input_size_px,
+
+    @staticmethod
+    def letterbox_spec_for(size_px: int) -> LetterboxSpec:
+        return LetterboxSpec(
+            size_px=size_px,
             pad_value=114,
             center=False,
             interpolation=cv2.INTER_LINEAR,
         )
-
-    @property
-    def letterbox_spec(self) -> LetterboxSpec:
-        return self._spec
 
     def to_tensor(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         # Make the uint8 NCHW copy contiguous first: casting a strided view to

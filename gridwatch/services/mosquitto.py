@@ -67,7 +67,7 @@ class MosquittoBroker:
 
     def write_config(self) -> Path:
         """Write mosquitto.conf into `workdir` and return its path."""
-        persistence = self.workdir / "persistence"
+        persistence = self.persistence_path.parent
         persistence.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
         config.write_text(
@@ -80,6 +80,7 @@ class MosquittoBroker:
                     "allow_anonymous true",
                     "persistence true",
                     f"persistence_location {persistence}/",
+                    f"persistence_file {self.persistence_path.name}",
                     "autosave_interval 1",
                     f"log_dest file {self.log_path}",
                     "log_type error",
@@ -137,6 +138,36 @@ class MosquittoBroker:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+    @property
+    def persistence_path(self) -> Path:
+        """The broker's persistence database."""
+        return self.workdir / "persistence" / "mosquitto.db"
+
+    def wait_for_autosave(self, timeout_s: float = 5.0) -> None:
+        """Wait for the next periodic save (every 1-2 s), e.g. before `kill`.
+
+        Raises:
+            TimeoutError: no save in time.
+        """
+        since = time.time()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            path = self.persistence_path
+            if path.exists() and path.stat().st_mtime > since:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"mosquitto on port {self.port} did not autosave in time")
+
+    def pause(self) -> None:
+        """SIGSTOP: the broker still takes TCP bytes but reads and answers nothing."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Stop (saving persistence) and start again on the same port."""

@@ -110,7 +110,7 @@ def make_node(tmp_path: Path, models_dir: Path) -> Iterator[NodeFactory]:
             }
         )
         publisher = RecordingPublisher(build_publisher(config, model_name="yolox_nano"))
-        node = build_node(config, publisher=publisher)  # type: ignore[arg-type]
+        node = build_node(config, publisher=publisher)
         nodes.append(node)
         node.start()
         return node, publisher

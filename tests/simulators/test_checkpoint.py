@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import statistics
 import threading
 import time
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
+from gridwatch.services import free_port
 from simulators.checkpoint import (
     CheckpointFeeder,
     ClipFrames,
@@ -91,12 +91,6 @@ def receiver() -> Iterator[Receiver]:
     endpoint.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_checkpoint_feeder_given_live_endpoint_should_post_jpegs_with_headers(
     videos_dir: Path, receiver: Receiver
 ) -> None:
@@ -131,7 +125,7 @@ def test_checkpoint_feeder_given_live_endpoint_should_post_jpegs_with_headers(
 def test_checkpoint_feeder_given_endpoint_down_should_keep_going_and_recover(
     videos_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    endpoint = Receiver(port=_free_port())
+    endpoint = Receiver(port=free_port())
     config = FeedConfig(
         clip=videos_dir / MP4,
         url=endpoint.url,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gridwatch.services import RtspSimulatorProcess
 from simulators.rtsp_server import (
     MediaFolderError,
     RtspReplayServer,
@@ -20,12 +21,7 @@ from simulators.rtsp_server import (
     discover_clips,
     run_cli,
 )
-from tests.utils.rtsp import (
-    RtspSimulator,
-    open_capture,
-    read_frames,
-    start_rtsp_simulator,
-)
+from tests.utils.rtsp import open_capture, read_frames
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +37,19 @@ def rtsp_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def simulator(videos_dir: Path, rtsp_cache_dir: Path) -> Iterator[RtspSimulator]:
-    with start_rtsp_simulator(
+def simulator(videos_dir: Path, rtsp_cache_dir: Path) -> Iterator[RtspSimulatorProcess]:
+    sim = RtspSimulatorProcess(
         videos_dir,
         clips=[SHORT_MP4, SHORT_GIF],
         replicate=REPLICAS,
         cache_dir=rtsp_cache_dir,
-    ) as sim:
+    )
+    # The first start transcodes the GIF into the empty cache: allow for it.
+    sim.start(timeout_s=120.0)
+    try:
         yield sim
+    finally:
+        sim.stop()
 
 
 def _start_ffmpeg_client(url: str) -> subprocess.Popen[bytes]:
@@ -68,9 +69,9 @@ def _steady_fps(times: list[float], *, skip_s: float) -> float:
 
 
 def test_rtsp_server_given_replicate_8_of_2_clips_should_serve_16_readable_mounts(
-    simulator: RtspSimulator,
+    simulator: RtspSimulatorProcess,
 ) -> None:
-    names = sorted(simulator.mounts)
+    names = simulator.mounts()
     expected = sorted(
         f"{c}-{i}" for c in (SHORT_MP4, SHORT_GIF) for i in range(REPLICAS)
     )
@@ -92,7 +93,11 @@ def test_rtsp_server_given_replicate_8_of_2_clips_should_serve_16_readable_mount
     [(f"{SHORT_MP4}-0", 38, 25.0, 4.0), (f"{SHORT_GIF}-0", 41, 12.0, 5.0)],
 )
 def test_rtsp_server_given_short_clip_should_loop_at_real_fps(
-    simulator: RtspSimulator, mount: str, clip_frames: int, fps: float, read_s: float
+    simulator: RtspSimulatorProcess,
+    mount: str,
+    clip_frames: int,
+    fps: float,
+    read_s: float,
 ) -> None:
     times, _frame = read_frames(simulator.url(mount), duration_s=read_s)
 
@@ -102,7 +107,7 @@ def test_rtsp_server_given_short_clip_should_loop_at_real_fps(
 
 
 def test_rtsp_server_given_second_client_mid_stream_should_serve_both(
-    simulator: RtspSimulator,
+    simulator: RtspSimulatorProcess,
 ) -> None:
     url = simulator.url(f"{SHORT_MP4}-3")
     first = open_capture(url)
@@ -118,7 +123,7 @@ def test_rtsp_server_given_second_client_mid_stream_should_serve_both(
 
 
 def test_rtsp_server_given_stopped_mount_should_drop_clients_until_started(
-    simulator: RtspSimulator,
+    simulator: RtspSimulatorProcess,
 ) -> None:
     mount = f"{SHORT_MP4}-1"
     capture = open_capture(simulator.url(mount))
@@ -146,7 +151,7 @@ def test_rtsp_server_given_stopped_mount_should_drop_clients_until_started(
 
 
 def test_rtsp_server_given_unknown_mount_should_answer_404(
-    simulator: RtspSimulator,
+    simulator: RtspSimulatorProcess,
 ) -> None:
     with pytest.raises(urllib.error.HTTPError) as error:
         simulator.stop_mount("no-such-camera")
