@@ -18,6 +18,7 @@ from edge.ingest.base import RateMeter
 from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
 from edge.pipeline.batcher import FrameBatcher
+from edge.pipeline.events import EventStage
 from edge.pipeline.runner import BatchDetector, DetectedFrame, InferenceRunner
 from edge.publish.base import Publisher
 from gridwatch.contract import (
@@ -86,10 +87,13 @@ class EdgeNode:
             metrics=self.metrics,
             stop=self._stop,
         )
+        self.events = EventStage(
+            publisher=publisher, node_id=config.node_id, metrics=self.metrics
+        )
         self.analysis = AnalysisStage(
             analysers=analysers,
             inbox=self._analysis_queue,
-            publisher=publisher,
+            events=self.events,
             node_id=config.node_id,
             metrics=self.metrics,
             fps_analysed=self.fps_analysed,
@@ -114,6 +118,7 @@ class EdgeNode:
         )
         self.started_at = time.time()
         self._publisher.start()
+        self.events.start()
         self.analysis.start()
         self.runner.start()
         for source in self.sources.values():
@@ -138,6 +143,7 @@ class EdgeNode:
             source.stop()
         self.runner.join()
         self.analysis.join()
+        self.events.stop()
         if self._status_thread is not None:
             self._status_thread.join(5)
         self._publisher.stop()

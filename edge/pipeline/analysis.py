@@ -1,4 +1,4 @@
-"""Analysis stage: per camera, tracking → rules → events, then publishing."""
+"""Analysis stage: per camera, tracking → rules; events go on to the event stage."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from typing import Protocol
 
 from edge.ingest.base import RateMeter
 from edge.metrics import NodeMetrics
+from edge.pipeline.events import EventStage, EventThunk
 from edge.pipeline.runner import DetectedFrame
-from edge.publish.base import Publisher
-from edge.publish.outbox import OutboxFullError
 from edge.types import Detections, Frame
 from gridwatch.contract import EventMessage
 
@@ -23,9 +22,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AnalysisOutput:
-    """What one analysed frame produced."""
+    """What one analysed frame produced; events are built later, off this thread."""
 
-    events: list[EventMessage] = field(default_factory=list)
+    events: list[EventThunk] = field(default_factory=list)
     occupancy: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -45,7 +44,7 @@ class AnalysisStage:
         *,
         analysers: Mapping[str, CameraAnalyser],
         inbox: queue.Queue[DetectedFrame],
-        publisher: Publisher,
+        events: EventStage,
         node_id: str,
         metrics: NodeMetrics,
         fps_analysed: Mapping[str, RateMeter],
@@ -53,7 +52,7 @@ class AnalysisStage:
     ) -> None:
         self._analysers = dict(analysers)
         self._inbox = inbox
-        self._publisher = publisher
+        self._events = events
         self._node_id = node_id
         self._metrics = metrics
         self._fps_analysed = fps_analysed
@@ -101,8 +100,8 @@ class AnalysisStage:
         frame = item.frame
         analyser = self._analysers[frame.camera_id]
         output = analyser.analyse(frame, item.detections)
-        for event in output.events:
-            self._publish(event)
+        for build in output.events:
+            self._events.submit(build)
         now = time.time()
         self._fps_analysed[frame.camera_id].tick(now)
         self._analysed[frame.camera_id] += 1
@@ -114,34 +113,12 @@ class AnalysisStage:
             with self._lock:
                 self._occupancy[frame.camera_id] = (frame.captured_at, output.occupancy)
 
-    def _publish(self, event: EventMessage) -> None:
-        self._metrics.events.labels(event.camera_id, event.type, event.phase).inc()
-        logger.info(
-            "node %s: camera %s: %s %s event %s (zone %s)",
-            self._node_id,
-            event.camera_id,
-            event.type,
-            event.phase,
-            event.event_id,
-            event.zone_id,
-        )
-        try:
-            self._publisher.publish_event(event)
-        except OutboxFullError:
-            logger.error(
-                "node %s: camera %s: outbox full, event %s %s not stored",
-                self._node_id,
-                event.camera_id,
-                event.event_id,
-                event.phase,
-            )
-
     def _close_all(self) -> None:
         now = time.time()
         for camera_id, analyser in self._analysers.items():
             try:
                 for event in analyser.close(now):
-                    self._publish(event)
+                    self._events.publish(event)
             except Exception:
                 logger.exception(
                     "node %s: camera %s: close failed", self._node_id, camera_id

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from edge.events.builder import EventBuilder
 from edge.pipeline.analysis import AnalysisOutput
+from edge.pipeline.events import EventThunk
 from edge.rules.engine import CameraRules
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Detections, Frame
@@ -34,9 +36,13 @@ class TrackedRulesAnalyser:
     def analyse(self, frame: Frame, detections: Detections) -> AnalysisOutput:
         tracked = self._tracker.update(detections, timestamp=frame.captured_at)
         result = self._rules.update(frame, tracked, self._labels)
-        events = [
-            self._builder.build(
-                signal, frame=frame, detections=tracked, labels=self._labels
+        events: list[EventThunk] = [
+            partial(
+                self._builder.build,
+                signal,
+                frame=frame,
+                detections=tracked,
+                labels=self._labels,
             )
             for signal in result.signals
         ]
