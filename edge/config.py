@@ -163,6 +163,14 @@ class ModelConfig(StrictModel):
 class BatchConfig(StrictModel):
     max_batch: int = Field(default=1, ge=1, le=256)
     max_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Inference threads, each with its own onnxruntime session. On a "
+        "CPU, one worker per core with model.intra_op_threads: 1 beats one worker "
+        "using every core (docs/benchmarks.md).",
+    )
 
 
 class BrokerConfig(StrictModel):

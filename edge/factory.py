@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import gridwatch
@@ -78,15 +79,23 @@ def build_publisher(config: NodeConfig, *, model_name: str) -> MqttPublisher:
 def build_node(
     config: NodeConfig,
     *,
-    detector: BatchDetector | None = None,
+    detectors: Sequence[BatchDetector] | None = None,
     publisher: Publisher | None = None,
 ) -> EdgeNode:
     """Everything the node needs, loaded and checked before any thread starts."""
-    loaded = detector or OnnxDetector.from_config(config.model, config.models_dir)
-    model = ModelInfo(name=loaded.name, version=gridwatch.__version__)
+    loaded = list(detectors) if detectors else load_detectors(config)
+    model = ModelInfo(name=loaded[0].name, version=gridwatch.__version__)
     return EdgeNode(
         config=config,
-        detector=loaded,
-        publisher=publisher or build_publisher(config, model_name=loaded.name),
-        analysers=build_analysers(config, labels=list(loaded.labels), model=model),
+        detectors=loaded,
+        publisher=publisher or build_publisher(config, model_name=loaded[0].name),
+        analysers=build_analysers(config, labels=list(loaded[0].labels), model=model),
     )
+
+
+def load_detectors(config: NodeConfig) -> list[OnnxDetector]:
+    """One detector (own onnxruntime session) per inference worker."""
+    return [
+        OnnxDetector.from_config(config.model, config.models_dir)
+        for _ in range(config.batch.workers)
+    ]

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,8 @@ class EdgeNode:
 
     Args:
         config: Validated node config.
-        detector: The loaded detector.
+        detectors: One loaded detector per inference worker (each its own
+            onnxruntime session); the first one names the model.
         publisher: Outbound channel (MQTT with a durable outbox in production).
         analysers: One analyser per camera id (tracking, rules, events).
     """
@@ -51,14 +53,16 @@ class EdgeNode:
         self,
         *,
         config: NodeConfig,
-        detector: BatchDetector,
+        detectors: Sequence[BatchDetector],
         publisher: Publisher,
         analysers: dict[str, CameraAnalyser],
     ) -> None:
         self.config = config
         self.metrics = NodeMetrics()
         self.topics = Topics(config.broker.topic_prefix)
-        self._detector = detector
+        if not detectors:
+            raise ValueError("an edge node needs at least one detector")
+        self._detector = detectors[0]
         self._publisher = publisher
         self._stop = threading.Event()
         self._notify = threading.Condition()
@@ -72,21 +76,23 @@ class EdgeNode:
         self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(
             ANALYSIS_QUEUE_SIZE
         )
-        self.runner = InferenceRunner(
-            batcher=FrameBatcher(
-                slots=self.slots,
-                analysis_interval_s={
-                    c.id: 1.0 / c.analysis_fps for c in config.cameras
-                },
-                notify=self._notify,
-                max_batch=config.batch.max_batch,
-                max_wait_ms=config.batch.max_wait_ms,
-            ),
-            detector=detector,
-            output=self._analysis_queue,
-            metrics=self.metrics,
-            stop=self._stop,
+        self.batcher = FrameBatcher(
+            slots=self.slots,
+            analysis_interval_s={c.id: 1.0 / c.analysis_fps for c in config.cameras},
+            notify=self._notify,
+            max_batch=config.batch.max_batch,
+            max_wait_ms=config.batch.max_wait_ms,
         )
+        self.runners = [
+            InferenceRunner(
+                batcher=self.batcher,
+                detector=worker_detector,
+                output=self._analysis_queue,
+                metrics=self.metrics,
+                stop=self._stop,
+            )
+            for worker_detector in detectors
+        ]
         self.events = EventStage(
             publisher=publisher, node_id=config.node_id, metrics=self.metrics
         )
@@ -110,17 +116,19 @@ class EdgeNode:
 
     def start(self) -> None:
         logger.info(
-            "node %s: starting %d cameras, model %s, max batch %d",
+            "node %s: starting %d cameras, model %s, max batch %d, %d workers",
             self.config.node_id,
             len(self.sources),
             self._detector.name,
             self.config.batch.max_batch,
+            len(self.runners),
         )
         self.started_at = time.time()
         self._publisher.start()
         self.events.start()
         self.analysis.start()
-        self.runner.start()
+        for index, runner in enumerate(self.runners):
+            runner.start(name=f"inference-{index}")
         for source in self.sources.values():
             source.start()
         self.http = HttpServer(
@@ -141,7 +149,8 @@ class EdgeNode:
             self.http.stop()
         for source in self.sources.values():
             source.stop()
-        self.runner.join()
+        for runner in self.runners:
+            runner.join()
         self.analysis.join()
         self.events.stop()
         if self._status_thread is not None:

@@ -14,9 +14,11 @@ class FrameBatcher:
     """Builds inference batches from per-camera freshest-frame slots.
 
     A camera's frame is due when its analysis interval has passed since its last
-    analysed frame. The first due frame opens a batch; the batcher then waits at
-    most `max_wait_ms` for more cameras, up to `max_batch` frames. Cameras are
-    visited round-robin so a fast camera cannot starve the others.
+    analysed frame and none of its frames is still being inferred (so several
+    inference workers never reorder one camera's frames). The first due frame opens
+    a batch; the batcher then waits at most `max_wait_ms` for more cameras, up to
+    `max_batch` frames. Cameras are visited round-robin so a fast camera cannot
+    starve the others. Safe to call from several inference threads.
     """
 
     def __init__(
@@ -41,6 +43,8 @@ class FrameBatcher:
         self._next_due: dict[str, float] = dict.fromkeys(slots, 0.0)
         self._order = list(slots)
         self._cursor = 0
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
 
     def _take_due(self, now: float, limit: int) -> list[Frame]:
         taken: list[Frame] = []
@@ -49,7 +53,7 @@ class FrameBatcher:
             if len(taken) >= limit:
                 break
             camera_id = self._order[(self._cursor + step) % n]
-            if now < self._next_due[camera_id]:
+            if now < self._next_due[camera_id] or camera_id in self._in_flight:
                 continue
             frame = self._slots[camera_id].take()
             if frame is None:
@@ -63,14 +67,22 @@ class FrameBatcher:
                 tick if tick > now - interval else now
             ) + interval
             taken.append(frame)
+            self._in_flight.add(camera_id)
         self._cursor = (self._cursor + 1) % max(n, 1)
         return taken
+
+    def release(self, frames: list[Frame]) -> None:
+        """The frames' detections are handed on: their cameras may be batched again."""
+        with self._lock:
+            self._in_flight.difference_update(f.camera_id for f in frames)
+        with self._notify:
+            self._notify.notify_all()
 
     def _earliest_pending_due(self, now: float) -> float | None:
         dues = [
             self._next_due[c]
             for c, slot in self._slots.items()
-            if slot.peek_time() is not None
+            if slot.peek_time() is not None and c not in self._in_flight
         ]
         return max(min(dues), now) if dues else None
 
@@ -82,7 +94,8 @@ class FrameBatcher:
         deadline: float | None = None
         while not stop.is_set():
             now = time.monotonic()
-            batch.extend(self._take_due(now, self.max_batch - len(batch)))
+            with self._lock:
+                batch.extend(self._take_due(now, self.max_batch - len(batch)))
             if batch and deadline is None:
                 deadline = now + self.max_wait_s
             if len(batch) >= self.max_batch or (
@@ -93,7 +106,8 @@ class FrameBatcher:
         return batch
 
     def _wait(self, now: float, deadline: float | None, idle_wait_s: float) -> None:
-        wake = self._earliest_pending_due(now)
+        with self._lock:
+            wake = self._earliest_pending_due(now)
         if deadline is not None:
             wake = deadline if wake is None else min(wake, deadline)
         timeout = idle_wait_s if wake is None else max(0.0, wake - now)

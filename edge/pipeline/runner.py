@@ -65,8 +65,8 @@ class InferenceRunner:
         self.frames = 0
         self.busy_s = 0.0
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+    def start(self, name: str = "inference") -> None:
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def join(self, timeout_s: float = 5.0) -> None:
@@ -84,6 +84,8 @@ class InferenceRunner:
                 logger.exception(
                     "inference failed for cameras %s", [f.camera_id for f in batch]
                 )
+            finally:
+                self._batcher.release(batch)
 
     def _infer(self, batch: list[Frame]) -> None:
         started = time.perf_counter()

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from edge.infer.session import OnnxDetector
 
 
-def measure_ceiling(detector: OnnxDetector, *, batch: int, seconds: float) -> float:
+def measure_ceiling(
+    detectors: Sequence[OnnxDetector], *, batch: int, seconds: float
+) -> float:
     """Images per second of bare `session.run` on a fixed batch (no pre/post).
 
-    A model with a fixed batch of 1 is run image by image, as the node does.
+    Every detector's session runs in its own thread at once, as the node's
+    inference workers do. A model with a fixed batch of 1 runs image by image.
     """
+    counts = [0] * len(detectors)
+    start = threading.Barrier(len(detectors) + 1)
+    threads = [
+        threading.Thread(
+            target=_run_session, args=(d, batch, seconds, counts, i, start)
+        )
+        for i, d in enumerate(detectors)
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return round(sum(counts) / (time.perf_counter() - started), 2)
+
+
+def _run_session(
+    detector: OnnxDetector,
+    batch: int,
+    seconds: float,
+    counts: list[int],
+    index: int,
+    start: threading.Barrier,
+) -> None:
     run_batch = batch if detector.input_batch_is_dynamic else 1
     model_input = detector.session.get_inputs()[0]
     # Symbolic spatial axes (dynamic exports) take the size the node feeds.
@@ -29,9 +59,8 @@ def measure_ceiling(detector: OnnxDetector, *, batch: int, seconds: float) -> fl
     tensor = rng.integers(0, 255, size=shape).astype(dtype)
     feed = {model_input.name: tensor}
     detector.session.run(None, feed)
-    images = 0
+    start.wait()
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         detector.session.run(None, feed)
-        images += run_batch
-    return round(images / (time.perf_counter() - started), 2)
+        counts[index] += run_batch

@@ -24,8 +24,7 @@ import numpy as np
 import psutil
 
 from edge.config import ModelFamily, NodeConfig, parse_config
-from edge.factory import build_node
-from edge.infer.session import OnnxDetector
+from edge.factory import build_node, load_detectors
 from edge.node import EdgeNode
 from gridwatch.bench.ceiling import measure_ceiling
 from gridwatch.bench.events import EventLatencyCollector
@@ -54,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--family", choices=[f.value for f in ModelFamily], default="yolox"
     )
     parser.add_argument("--max-batch", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="inference threads (own sessions)"
+    )
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument(
         "--analysis-fps", type=float, default=10.0, help="per camera (clip fps = all)"
@@ -123,7 +125,11 @@ def node_config(
             "node_id": "bench",
             "broker": {"port": port},
             "model": model,
-            "batch": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms},
+            "batch": {
+                "max_batch": args.max_batch,
+                "max_wait_ms": args.max_wait_ms,
+                "workers": args.workers,
+            },
             "http": {"port": 0},
             "outbox": {"path": str(workdir / "outbox.sqlite")},
             "models_dir": str(args.models_dir) if args.models_dir else None,
@@ -154,7 +160,7 @@ def _measure_node(
     time.sleep(args.warmup_s)
     node.analysis.keep_latencies = True
     before = Counters.read(node)
-    busy_before = node.runner.busy_s
+    busy_before = sum(r.busy_s for r in node.runners)
     me.cpu_percent()
     if sim:
         sim.cpu_percent()
@@ -162,14 +168,14 @@ def _measure_node(
     time.sleep(args.seconds)
     after = Counters.read(node)
     elapsed = after.at - before.at
-    batches = node.runner.batches or 1
+    batches = sum(r.batches for r in node.runners) or 1
+    frames = sum(r.frames for r in node.runners)
+    busy_s = sum(r.busy_s for r in node.runners) - busy_before
     return {
         "decoded_fps": round((after.decoded - before.decoded) / elapsed, 2),
         "analysed_fps": round((after.analysed - before.analysed) / elapsed, 2),
-        "mean_batch": round(node.runner.frames / batches, 2),
-        "detector_busy_fraction": round(
-            (node.runner.busy_s - busy_before) / elapsed, 3
-        ),
+        "mean_batch": round(frames / batches, 2),
+        "detector_busy_fraction": round(busy_s / elapsed / len(node.runners), 3),
         "frame_latency_ms_p50": _percentile(node.analysis.latencies_ms, 50),
         "frame_latency_ms_p95": _percentile(node.analysis.latencies_ms, 95),
         "cpu_percent": round(me.cpu_percent(), 1),
@@ -215,12 +221,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         ):
             urls = [sim.url(m) for m in sim.mounts()][: args.streams]
             config = node_config(args, urls, workdir, broker.port)
-            detector = OnnxDetector.from_config(config.model, config.models_dir)
+            detectors = load_detectors(config)
+            detector = detectors[0]
             ceiling = measure_ceiling(
-                detector, batch=args.max_batch, seconds=args.ceiling_s
+                detectors, batch=args.max_batch, seconds=args.ceiling_s
             )
             collector = EventLatencyCollector(broker.port, config.broker.topic_prefix)
-            node = build_node(config, detector=detector)
+            node = build_node(config, detectors=detectors)
             with collector:
                 node.start()
                 try:
@@ -232,6 +239,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "model": detector.name,
                 "providers": detector.providers,
                 "batch_size": args.max_batch,
+                "workers": args.workers,
+                "intra_op_threads": args.threads,
                 "dynamic_batch": detector.input_batch_is_dynamic,
                 **measured,
                 "ceiling_fps": ceiling,

@@ -58,6 +58,9 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
                 camera("dead", "rtsp://127.0.0.1:9/no-such-camera", [crowding_zone()]),
                 camera("gate", "gate", [crowding_zone()], kind="snapshot"),
             ],
+            # Two inference workers with their own sessions, as on a CPU box.
+            batch={"workers": 2},
+            model={"intra_op_threads": 1},
         )  # fmt: skip
         feed = FeedConfig(
             clip=videos_dir / f"{PERSON_CLIP}.mp4",

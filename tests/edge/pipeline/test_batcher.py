@@ -63,7 +63,9 @@ def test_next_batch_given_stop_and_no_frames_should_return_empty() -> None:
 def test_next_batch_given_camera_not_due_should_wait_for_its_interval() -> None:
     batcher, slots = _batcher(["c0"], max_batch=1, interval_s=0.3)
     slots["c0"].put(_frame("c0", 1))
-    assert batcher.next_batch(threading.Event())[0].index == 1
+    first = batcher.next_batch(threading.Event())
+    assert first[0].index == 1
+    batcher.release(first)
     slots["c0"].put(_frame("c0", 2))
     slots["c0"].put(_frame("c0", 3))  # replaces frame 2: only the freshest is kept
     started = time.monotonic()
@@ -81,9 +83,24 @@ def test_next_batch_given_busy_cameras_should_serve_all_round_robin() -> None:
         for camera_id in cameras:
             if slots[camera_id].peek_time() is None:
                 slots[camera_id].put(_frame(camera_id))
-        served.append(batcher.next_batch(threading.Event())[0].camera_id)
+        batch = batcher.next_batch(threading.Event())
+        served.append(batch[0].camera_id)
+        batcher.release(batch)
     assert set(served) == set(cameras)
     assert max(served.count(c) for c in cameras) == 2
+
+
+def test_next_batch_given_camera_in_flight_should_skip_it_until_released() -> None:
+    batcher, slots = _batcher(["a", "b"], max_batch=1)
+    slots["a"].put(_frame("a", 1))
+    first = batcher.next_batch(threading.Event())
+    slots["a"].put(_frame("a", 2))
+    slots["b"].put(_frame("b", 1))
+    second = batcher.next_batch(threading.Event())
+    assert [f.camera_id for f in second] == ["b"], "a is still being inferred"
+    batcher.release(first)
+    third = batcher.next_batch(threading.Event())
+    assert [(f.camera_id, f.index) for f in third] == [("a", 2)]
 
 
 @pytest.mark.parametrize("max_batch", [0, -1])
