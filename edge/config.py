@@ -164,12 +164,13 @@ class BatchConfig(StrictModel):
     max_batch: int = Field(default=1, ge=1, le=256)
     max_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     workers: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         le=16,
-        description="Inference threads, each with its own onnxruntime session. On a "
-        "CPU, one worker per core with model.intra_op_threads: 1 beats one worker "
-        "using every core (docs/benchmarks.md).",
+        description="Inference threads, each with its own onnxruntime session. 0 = "
+        "auto: on a CPU one worker per core (at most 8) with one onnxruntime thread "
+        "each, which beats one session using every core (docs/benchmarks.md); on a "
+        "GPU one worker.",
     )
 
 

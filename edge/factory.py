@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import gridwatch
-from edge.config import NodeConfig
+from edge.config import ModelConfig, NodeConfig
 from edge.events.builder import EventBuilder
 from edge.events.snapshot import Snapshotter
-from edge.infer.session import OnnxDetector
+from edge.infer.session import OnnxDetector, select_providers
 from edge.node import EdgeNode
 from edge.pipeline.analysis import CameraAnalyser
 from edge.pipeline.camera import TrackedRulesAnalyser
@@ -26,6 +27,8 @@ from models.manifest import NotFoundError, resolve_model
 logger = logging.getLogger(__name__)
 
 FACE_MODEL = "yunet_face"
+CPU_PROVIDER = "CPUExecutionProvider"
+MAX_AUTO_WORKERS = 8
 
 
 def face_model_path(models_dir: Path | None) -> Path | None:
@@ -95,7 +98,28 @@ def build_node(
 
 def load_detectors(config: NodeConfig) -> list[OnnxDetector]:
     """One detector (own onnxruntime session) per inference worker."""
-    return [
-        OnnxDetector.from_config(config.model, config.models_dir)
-        for _ in range(config.batch.workers)
-    ]
+    workers, model = inference_plan(config)
+    logger.info(
+        "node %s: %d inference workers, %s onnxruntime threads each",
+        config.node_id,
+        workers,
+        model.intra_op_threads or "auto",
+    )
+    return [OnnxDetector.from_config(model, config.models_dir) for _ in range(workers)]
+
+
+def inference_plan(config: NodeConfig) -> tuple[int, ModelConfig]:
+    """Worker count and per-session settings, resolving `batch.workers: 0` (auto).
+
+    On a CPU, single-threaded sessions on every core outrun one session that
+    spreads each image over all cores (its threads stall whenever decoding
+    preempts one of them); on an accelerator one session feeds the device.
+    """
+    if config.batch.workers:
+        return config.batch.workers, config.model
+    if select_providers(config.model.providers)[0] != CPU_PROVIDER:
+        return 1, config.model
+    cores = os.cpu_count() or 1
+    threads = config.model.intra_op_threads or 1
+    model = config.model.model_copy(update={"intra_op_threads": threads})
+    return max(1, min(MAX_AUTO_WORKERS, cores // threads)), model

@@ -54,7 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-batch", type=int, default=1)
     parser.add_argument(
-        "--workers", type=int, default=1, help="inference threads (own sessions)"
+        "--workers",
+        type=int,
+        default=0,
+        help="inference threads with own sessions; 0 = auto (one per core on CPU)",
     )
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument(
@@ -239,8 +242,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "model": detector.name,
                 "providers": detector.providers,
                 "batch_size": args.max_batch,
-                "workers": args.workers,
-                "intra_op_threads": args.threads,
+                "workers": len(detectors),
+                "intra_op_threads": detectors[0]
+                .session.get_session_options()
+                .intra_op_num_threads,
                 "dynamic_batch": detector.input_batch_is_dynamic,
                 **measured,
                 "ceiling_fps": ceiling,
