@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from edge.ingest.base import RateMeter
@@ -34,6 +35,10 @@ class CameraAnalyser(Protocol):
     def analyse(self, frame: Frame, detections: Detections) -> AnalysisOutput: ...
 
     def close(self, timestamp: float) -> list[EventMessage]: ...
+
+
+def _built(event: EventMessage) -> EventMessage:
+    return event
 
 
 class AnalysisStage:
@@ -114,11 +119,12 @@ class AnalysisStage:
                 self._occupancy[frame.camera_id] = (frame.captured_at, output.occupancy)
 
     def _close_all(self) -> None:
+        # Ends go through the event queue too, so they follow their starts.
         now = time.time()
         for camera_id, analyser in self._analysers.items():
             try:
                 for event in analyser.close(now):
-                    self._events.publish(event)
+                    self._events.submit(partial(_built, event))
             except Exception:
                 logger.exception(
                     "node %s: camera %s: close failed", self._node_id, camera_id

@@ -62,9 +62,9 @@ class EventStage:
             except Exception:  # one bad frame or snapshot must not stop events
                 logger.exception("node %s: building an event failed", self._node_id)
                 continue
-            self.publish(event)
+            self._publish(event)
 
-    def publish(self, event: EventMessage) -> None:
+    def _publish(self, event: EventMessage) -> None:
         """Store one built event for delivery (logs and counts it)."""
         self._metrics.events.labels(event.camera_id, event.type, event.phase).inc()
         logger.info(
