@@ -6,18 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.config import ConfigError, load_config
+from edge.config import ConfigError, NodeConfig, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="Node config YAML file.")
 
 
-def run_cli(args: argparse.Namespace) -> int:
+def load_or_report(path: Path) -> NodeConfig | None:
+    """The validated config, or None after writing the problems to stderr."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as error:
         sys.stderr.write(f"{error}\n")
+        return None
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
         return 2
     rules = sum(len(z.rules) for c in config.cameras for z in c.zones)
     sys.stdout.write(

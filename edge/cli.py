@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from edge.config import ConfigError, load_config
+from edge.check_config import load_or_report
 from edge.factory import build_node
 
 logger = logging.getLogger(__name__)
@@ -20,10 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        sys.stderr.write(f"{error}\n")
+    config = load_or_report(args.config)
+    if config is None:
         return 2
     node = build_node(config)
 
