@@ -184,8 +184,29 @@ def run_cli(args: argparse.Namespace) -> int:
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    previous = {
+        signum: signal.signal(signum, _on_signal)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return _run(args, media_dir, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _print_banner(broker_port: int, node_url: str, camera_urls: list[str]) -> None:
+    sys.stdout.write(
+        "gridwatch demo running (Ctrl-C stops it)\n"
+        f"  MQTT broker  mqtt://127.0.0.1:{broker_port} (topics gw/v1/#)\n"
+        f"  edge node    {node_url}/healthz {node_url}/metrics\n"
+        + "".join(f"  camera       {url}\n" for url in camera_urls)
+        + "events:\n"
+    )
+    sys.stdout.flush()
+
+
+def _run(args: argparse.Namespace, media_dir: Path, stop: threading.Event) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
         workdir = Path(tmp)
@@ -197,18 +218,13 @@ def run_cli(args: argparse.Namespace) -> int:
             node = build_node(demo_config(urls, broker.port, workdir, args.models_dir))
             printer = EventPrinter(broker.port, quiet=args.json)
             node.start()
-            if not args.json:
-                sys.stdout.write(
-                    f"gridwatch demo running (Ctrl-C stops it)\n"
-                    f"  MQTT broker  mqtt://127.0.0.1:{broker.port} (topics gw/v1/#)\n"
-                    f"  edge node    {node.http_url}/healthz {node.http_url}/metrics\n"
-                    + "".join(f"  camera       {u}\n" for u in urls.values())
-                    + "events:\n"
-                )
-                sys.stdout.flush()
-            stop.wait(args.seconds)
-            node.stop()
-            printer.close()
+            try:
+                if not args.json:
+                    _print_banner(broker.port, node.http_url, list(urls.values()))
+                stop.wait(args.seconds)
+            finally:
+                node.stop()
+                printer.close()
     summary = {
         "seconds": round(time.time() - started, 1),
         "events": sum(printer.counts.values()),

@@ -5,4 +5,10 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy .
-echo "== pytest"; .venv/bin/pytest -q "$@"
+echo "== pytest"
+if [ $# -eq 0 ]; then
+  # The whole suite, with the coverage floor (pyproject.toml [tool.coverage]).
+  .venv/bin/pytest -q --cov --cov-report=term
+else
+  .venv/bin/pytest -q "$@"
+fi

@@ -1,0 +1,97 @@
+"""The user-facing jobs run for real: the demo, the edge benchmark, `edge run`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gridwatch.cli import main
+from gridwatch.services import MosquittoBroker
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_edge_given_two_streams_should_print_the_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["--log-level", "WARNING", "bench", "edge", "--streams", "2", "--seconds", "4",
+         "--warmup-s", "2", "--ceiling-s", "1", "--json"]
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    required = {
+        "streams", "decoded_fps", "analysed_fps", "batch_size", "ceiling_fps",
+        "ratio", "latency_ms_p50", "latency_ms_p95", "cpu_percent",
+    }  # fmt: skip
+    assert required <= set(figures)
+    assert figures["streams"] == 2
+    assert 0 < figures["analysed_fps"] <= figures["decoded_fps"] + 1
+    assert figures["ceiling_fps"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["analysed_fps"] / figures["ceiling_fps"], abs=0.01
+    )
+
+
+def test_demo_given_real_clips_should_publish_events_within_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--log-level", "WARNING", "demo", "--seconds", "30", "--json"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0, summary
+    assert summary["events"] >= 1
+    assert summary["first_event_s"] < 30
+
+
+def test_edge_run_given_config_should_serve_health_and_stop_cleanly_on_sigterm(
+    tmp_path: Path, mosquitto: MosquittoBroker, videos_dir: Path, models_dir: Path
+) -> None:
+    config = tmp_path / "node.yaml"
+    config.write_text(
+        f"""
+node_id: cli-node
+broker: {{port: {mosquitto.port}}}
+http: {{port: 0}}
+outbox: {{path: {tmp_path / "outbox.sqlite"}}}
+models_dir: {models_dir}
+cameras:
+  - id: lobby
+    kind: file
+    loop: true
+    url: {videos_dir / "one-by-one-person-detection.mp4"}
+    location: {{lat: 23.1, lon: 113.2}}
+""",
+        encoding="utf-8",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridwatch.cli", "edge", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "running" in line, line
+        health_url = line.split("health ")[1].split(",")[0]
+        deadline = time.monotonic() + 20
+        health: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            health = httpx.get(health_url, timeout=5).json()
+            if health["cameras"]["lobby"]["health"] == "online":  # type: ignore[index]
+                break
+            time.sleep(0.3)
+        assert health["cameras"]["lobby"]["health"] == "online"  # type: ignore[index]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
