@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from edge.config import NodeConfig, SourceKind
+from edge.config import NodeConfig
 from edge.http import HttpServer, UnknownCameraError, build_app
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
 from edge.ingest.base import RateMeter
@@ -108,7 +108,6 @@ class EdgeNode:
         self._status_thread: threading.Thread | None = None
         self._last_health: dict[str, CameraHealth] = {}
         self.http: HttpServer | None = None
-        self.started_at: float | None = None
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -123,7 +122,6 @@ class EdgeNode:
             self.config.batch.max_batch,
             len(self.runners),
         )
-        self.started_at = time.time()
         self._publisher.start()
         self.events.start()
         self.analysis.start()
@@ -279,7 +277,3 @@ class EdgeNode:
         if not isinstance(source, SnapshotSource):
             raise UnknownCameraError(camera_id)
         source.push(jpeg, checkpoint_id, captured_at)
-
-
-def snapshot_cameras(config: NodeConfig) -> list[str]:
-    return [c.id for c in config.cameras if c.kind == SourceKind.SNAPSHOT]
