@@ -88,11 +88,17 @@ def build_node(
     """Everything the node needs, loaded and checked before any thread starts."""
     loaded = list(detectors) if detectors else load_detectors(config)
     model = ModelInfo(name=loaded[0].name, version=gridwatch.__version__)
+    closers = []
+    if publisher is None:
+        mqtt_publisher = build_publisher(config, model_name=loaded[0].name)
+        closers.append(mqtt_publisher.outbox.close)
+        publisher = mqtt_publisher
     return EdgeNode(
         config=config,
         detectors=loaded,
-        publisher=publisher or build_publisher(config, model_name=loaded[0].name),
+        publisher=publisher,
         analysers=build_analysers(config, labels=list(loaded[0].labels), model=model),
+        closers=closers,
     )
 
 

@@ -11,11 +11,16 @@ from typing import Annotated, Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from edge.ingest.snapshot import SnapshotError
+from edge.ingest.snapshot import MAX_SNAPSHOT_BYTES, SnapshotError
 
 logger = logging.getLogger(__name__)
+
+# These constants' names differ across Starlette versions.
+UNPROCESSABLE = 422
+TOO_LARGE = 413
 
 
 class UnknownCameraError(KeyError):
@@ -78,18 +83,29 @@ def build_app(node: NodeHttpApi) -> FastAPI:
         x_captured_at: Annotated[str | None, Header()] = None,
     ) -> dict[str, str]:
         captured_at = _parse_captured_at(x_captured_at)
+        declared = request.headers.get("content-length")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > MAX_SNAPSHOT_BYTES
+        ):
+            raise HTTPException(
+                TOO_LARGE,
+                detail=f"snapshot over {MAX_SNAPSHOT_BYTES} bytes",
+            )
         body = await request.body()
         try:
-            node.push_snapshot(camera_id, body, x_checkpoint_id, captured_at)
+            # JPEG decoding takes milliseconds: keep it off the event loop.
+            await run_in_threadpool(
+                node.push_snapshot, camera_id, body, x_checkpoint_id, captured_at
+            )
         except UnknownCameraError:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
                 detail=f"no snapshot camera {camera_id!r} on this node",
             ) from None
         except SnapshotError as error:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error)
-            ) from None
+            raise HTTPException(UNPROCESSABLE, detail=str(error)) from None
         return {"status": "accepted"}
 
     return app

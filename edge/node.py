@@ -6,7 +6,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from gridwatch.contract import (
 logger = logging.getLogger(__name__)
 
 ANALYSIS_QUEUE_SIZE = 64
+SOURCE_STOP_S = 10.0
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -47,6 +48,7 @@ class EdgeNode:
             onnxruntime session); the first one names the model.
         publisher: Outbound channel (MQTT with a durable outbox in production).
         analysers: One analyser per camera id (tracking, rules, events).
+        closers: Called after the publisher stopped (e.g. close its outbox).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class EdgeNode:
         detectors: Sequence[BatchDetector],
         publisher: Publisher,
         analysers: dict[str, CameraAnalyser],
+        closers: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.config = config
         self.metrics = NodeMetrics()
@@ -64,6 +67,7 @@ class EdgeNode:
             raise ValueError("an edge node needs at least one detector")
         self._detector = detectors[0]
         self._publisher = publisher
+        self._closers = list(closers)
         self._stop = threading.Event()
         self._notify = threading.Condition()
         self.slots = {
@@ -114,6 +118,7 @@ class EdgeNode:
         return self.metrics.registry
 
     def start(self) -> None:
+        """Start every stage; on failure, stop what started and re-raise."""
         logger.info(
             "node %s: starting %d cameras, model %s, max batch %d, %d workers",
             self.config.node_id,
@@ -122,31 +127,39 @@ class EdgeNode:
             self.config.batch.max_batch,
             len(self.runners),
         )
-        self._publisher.start()
-        self.events.start()
-        self.analysis.start()
-        for index, runner in enumerate(self.runners):
-            runner.start(name=f"inference-{index}")
-        for source in self.sources.values():
-            source.start()
-        self.http = HttpServer(
-            build_app(self), self.config.http.host, self.config.http.port
-        )
-        self.http.start()
-        self._status_thread = threading.Thread(
-            target=self._status_loop, name="status", daemon=True
-        )
-        self._status_thread.start()
+        try:
+            # Bind the port first: a port in use fails before anything runs.
+            self.http = HttpServer(
+                build_app(self), self.config.http.host, self.config.http.port
+            )
+            self._publisher.start()
+            self.events.start()
+            self.analysis.start()
+            for index, runner in enumerate(self.runners):
+                runner.start(name=f"inference-{index}")
+            for source in self.sources.values():
+                source.start()
+            self.http.start()
+            self._status_thread = threading.Thread(
+                target=self._status_loop, name="status", daemon=True
+            )
+            self._status_thread.start()
+        except Exception:
+            logger.exception("node %s: start failed", self.config.node_id)
+            self.stop()
+            raise
 
     def stop(self) -> None:
+        """Stop in reverse order; open episodes end and are delivered if possible."""
         logger.info("node %s: stopping", self.config.node_id)
+        deadline = time.monotonic() + SOURCE_STOP_S
         self._stop.set()
+        for source in self.sources.values():
+            source.request_stop()
         with self._notify:
             self._notify.notify_all()
         if self.http is not None:
             self.http.stop()
-        for source in self.sources.values():
-            source.stop()
         for runner in self.runners:
             runner.join()
         self.analysis.join()
@@ -154,6 +167,10 @@ class EdgeNode:
         if self._status_thread is not None:
             self._status_thread.join(5)
         self._publisher.stop()
+        for close in self._closers:
+            close()
+        for source in self.sources.values():
+            source.join(deadline - time.monotonic())
         logger.info("node %s: stopped", self.config.node_id)
 
     def request_stop(self) -> None:
@@ -174,14 +191,18 @@ class EdgeNode:
         next_status = 0.0
         next_occupancy = 0.0
         while not self._stop.wait(0.25):
-            now = time.time()
-            changed = self._update_camera_health(now)
-            if now >= next_status or changed:
-                self._publish_camera_statuses(now)
-                next_status = now + self.config.status_interval_s
-            if now >= next_occupancy:
-                self._publish_occupancy()
-                next_occupancy = now + self.config.occupancy_interval_s
+            # Schedules on the monotonic clock: a wall-clock step must not stall them.
+            tick = time.monotonic()
+            try:
+                changed = self._update_camera_health(time.time())
+                if tick >= next_status or changed:
+                    self._publish_camera_statuses(time.time())
+                    next_status = tick + self.config.status_interval_s
+                if tick >= next_occupancy:
+                    self._publish_occupancy()
+                    next_occupancy = tick + self.config.occupancy_interval_s
+            except Exception:  # status must keep flowing whatever one round did
+                logger.exception("node %s: status round failed", self.config.node_id)
 
     def _update_camera_health(self, now: float) -> bool:
         changed = False
@@ -257,14 +278,23 @@ class EdgeNode:
             cid: self._camera_status(cid, now).model_dump(mode="json", by_alias=True)
             for cid in self.sources
         }
-        alive = not self._stop.is_set()
+        dead = self._dead_stages()
+        alive = not self._stop.is_set() and not dead
+        status = "stopping" if self._stop.is_set() else "ok"
         return alive, {
             "node_id": self.config.node_id,
-            "status": "ok" if alive else "stopping",
+            "status": f"stages down: {', '.join(dead)}" if dead else status,
             "model": self._detector.name,
             "outbox_depth": self._publisher.stats().outbox_depth,
             "cameras": cameras,
         }
+
+    def _dead_stages(self) -> list[str]:
+        stages = {"analysis": self.analysis.is_alive, "events": self.events.is_alive}
+        stages.update(
+            {f"inference-{i}": r.is_alive for i, r in enumerate(self.runners)}
+        )
+        return [name for name, is_alive in stages.items() if not is_alive]
 
     def push_snapshot(
         self,

@@ -133,6 +133,23 @@ def head_boxes(
     return boxes
 
 
+def _contains_any_center(
+    boxes: npt.NDArray[np.floating], others: npt.NDArray[np.floating]
+) -> npt.NDArray[np.bool_]:
+    """(N,) mask: box i contains the centre of at least one of `others` (M, 4)."""
+    if len(boxes) == 0 or len(others) == 0:
+        return np.zeros(len(boxes), dtype=bool)
+    cx = (others[:, 0] + others[:, 2]) / 2
+    cy = (others[:, 1] + others[:, 3]) / 2
+    inside = (
+        (boxes[:, None, 0] <= cx)
+        & (cx <= boxes[:, None, 2])
+        & (boxes[:, None, 1] <= cy)
+        & (cy <= boxes[:, None, 3])
+    )
+    return np.asarray(inside.any(axis=1), dtype=bool)
+
+
 class FaceBlurrer:
     """Blurs faces found by YuNet; without the model, blurs the heads of people."""
 
@@ -163,11 +180,17 @@ class FaceBlurrer:
         Returns:
             Number of regions obscured.
         """
+        heads = head_boxes(person_xyxy, self._settings.head_fraction)
         faces = self._detect(image)
         if faces is None:
-            regions = head_boxes(person_xyxy, self._settings.head_fraction)
+            regions = heads
         else:
-            regions = expand_boxes(faces, self._settings.face_margin)
+            found = expand_boxes(faces, self._settings.face_margin)
+            # A face the detector missed (small, turned away) still must not leave
+            # the node: blur the head of every person box with no face found in it.
+            regions = np.concatenate(
+                [found, heads[~_contains_any_center(heads, found)]]
+            )
         return sum(obscure(image, box) for box in regions)
 
     def _load(self, model_path: Path | None) -> Any:

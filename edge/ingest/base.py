@@ -81,12 +81,19 @@ class FrameSource(ABC):
         )
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the reader to end; it does within one read time-out."""
         # The reader thread releases its capture itself: releasing it here while
         # the thread sits in a blocking read can crash the FFmpeg back-end.
         self._stop.set()
+
+    def join(self, timeout_s: float) -> None:
         if self._thread is not None:
-            self._thread.join(timeout_s)
+            self._thread.join(max(0.0, timeout_s))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.request_stop()
+        self.join(timeout_s)
 
     def state(self, now: float | None = None) -> SourceState:
         now = time.time() if now is None else now
@@ -111,9 +118,11 @@ class FrameSource(ABC):
         self.last_frame_at = now
         self.fps_in.tick(now)
 
-    def _emit(self, image: npt.NDArray[np.uint8]) -> None:
-        """Count a decoded frame and offer it to analysis."""
-        now = time.time()
+    def _emit(
+        self, image: npt.NDArray[np.uint8], captured_at: float | None = None
+    ) -> None:
+        """Count a decoded frame and offer it to analysis (time: now by default)."""
+        now = time.time() if captured_at is None else captured_at
         self._frame_index += 1
         self._count_frame(now)
         self.slot.put(

@@ -95,7 +95,7 @@ class CaptureSource(FrameSource):
                     "end of file" if self._is_file else "read failed or timed out"
                 )
                 return had_frames
-            now = time.time()
+            now = time.monotonic()
             due = self.retrieve_every_frame or (
                 now - last_retrieved >= self._analysis_interval_s * 0.9
                 and self.slot.peek_time() is None
@@ -106,7 +106,7 @@ class CaptureSource(FrameSource):
                     last_retrieved = now
                     self._emit(image.astype(np.uint8, copy=False))
             else:
-                self._count_frame(now)
+                self._count_frame(time.time())
             had_frames = True
             if file_period_s:
                 next_due += file_period_s

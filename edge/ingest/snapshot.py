@@ -17,6 +17,7 @@ from edge.ingest.slot import FreshestFrameSlot
 logger = logging.getLogger(__name__)
 
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+MAX_CLOCK_SKEW_S = 60.0
 
 
 class SnapshotError(ValueError):
@@ -54,11 +55,25 @@ class SnapshotSource(FrameSource):
         self.checkpoint_id = checkpoint_id
         self._connected = True
         self.error = None
-        if captured_at is not None:
-            lag_s = time.time() - captured_at.timestamp()
-            if lag_s > 60:
-                logger.debug("camera %s: snapshot %.0f s old", self.camera.id, lag_s)
-        self._emit(image.astype(np.uint8, copy=False))
+        self._emit(image.astype(np.uint8, copy=False), self._frame_time(captured_at))
+
+    def _frame_time(self, captured_at: datetime | None) -> float | None:
+        """The checkpoint's capture time when plausible, else None (arrival time).
+
+        A checkpoint clock that is off by more than `MAX_CLOCK_SKEW_S` (or a time
+        before the previous frame) is not trusted: rules need increasing times.
+        """
+        if captured_at is None:
+            return None
+        stamp = captured_at.timestamp()
+        now = time.time()
+        previous = self.last_frame_at or 0.0
+        if abs(now - stamp) > MAX_CLOCK_SKEW_S or stamp <= previous:
+            logger.debug(
+                "camera %s: ignoring X-Captured-At %s", self.camera.id, captured_at
+            )
+            return None
+        return stamp
 
     def _refuse(self, reason: str) -> NoReturn:
         self.frames_refused += 1

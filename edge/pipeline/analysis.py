@@ -74,9 +74,18 @@ class AnalysisStage:
         self._thread.start()
 
     def join(self, timeout_s: float = 5.0) -> None:
+        """Wait for the thread, then end every open episode (rules are not
+        thread-safe, so only once the thread has really ended)."""
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                logger.error("node %s: analysis did not stop in time", self._node_id)
+                return
         self._close_all()
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def frames_analysed(self, camera_id: str) -> int:
         return self._analysed.get(camera_id, 0)

@@ -19,14 +19,17 @@ from gridwatch.contract import EventMessage
 logger = logging.getLogger(__name__)
 
 EventThunk = Callable[[], EventMessage]
-EVENT_QUEUE_SIZE = 1024
+# Each pending event holds its frame until the snapshot is made: keep this small.
+EVENT_QUEUE_SIZE = 64
+SUBMIT_TIMEOUT_S = 30.0
 
 
 class EventStage:
     """One thread: build each pending event in order, then store it for delivery.
 
-    `submit` blocks when the queue is full (back-pressure on analysis) instead of
-    dropping an event.
+    `submit` blocks while the queue is full (back-pressure on analysis); only if
+    the stage stays stuck for `SUBMIT_TIMEOUT_S` is the event dropped, logged and
+    counted (`failed`).
     """
 
     def __init__(
@@ -37,17 +40,32 @@ class EventStage:
         self._metrics = metrics
         self._queue: queue.Queue[EventThunk | None] = queue.Queue(EVENT_QUEUE_SIZE)
         self._thread: threading.Thread | None = None
+        self.failed = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
         self._thread.start()
 
     def submit(self, build: EventThunk) -> None:
-        self._queue.put(build)
+        try:
+            self._queue.put(build, timeout=SUBMIT_TIMEOUT_S)
+        except queue.Full:
+            self.failed += 1
+            logger.error(
+                "node %s: event stage stuck; an event was dropped", self._node_id
+            )
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
         """Finish every submitted event, then end the thread."""
-        self._queue.put(None)
+        try:
+            self._queue.put(None, timeout=timeout_s)
+        except queue.Full:
+            logger.error("node %s: event stage stuck at stop", self._node_id)
+            return
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -57,12 +75,12 @@ class EventStage:
 
     def _run(self) -> None:
         while (build := self._queue.get()) is not None:
+            # One bad snapshot or a storage error must not stop the stage.
             try:
-                event = build()
-            except Exception:  # one bad frame or snapshot must not stop events
-                logger.exception("node %s: building an event failed", self._node_id)
-                continue
-            self._publish(event)
+                self._publish(build())
+            except Exception:
+                self.failed += 1
+                logger.exception("node %s: an event could not be stored", self._node_id)
 
     def _publish(self, event: EventMessage) -> None:
         """Store one built event for delivery (logs and counts it)."""

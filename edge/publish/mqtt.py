@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -167,8 +168,9 @@ class MqttPublisher:
         if self._drain_thread is None or self._is_stopping:
             return
         self._is_stopping = True
-        self._drain.pause()
         timeout_s = self._options.stop_timeout_s
+        self._flush_outbox(timeout_s)
+        self._drain.pause()
         if self._connected.is_set() and not self._drain.wait_for_in_flight(timeout_s):
             logger.warning(
                 "node %s: stopping with %s events unacked; they stay in the outbox",
@@ -183,6 +185,17 @@ class MqttPublisher:
         self._client.disconnect()
         self._client.loop_stop()
         logger.info("node %s: publisher stopped", self._node_id)
+
+    def _flush_outbox(self, timeout_s: float) -> None:
+        """While connected, let the drain empty the outbox (end events of a stop)."""
+        deadline = time.monotonic() + timeout_s
+        while (
+            self._connected.is_set()
+            and self._outbox.depth() > 0
+            and time.monotonic() < deadline
+        ):
+            self._drain.wake()
+            time.sleep(0.05)
 
     def publish_event(self, event: EventMessage) -> bool:
         """Store an event in the outbox; the drain sends it with QoS 1.

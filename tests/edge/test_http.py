@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
@@ -96,6 +97,33 @@ def test_snapshot_given_jpeg_should_reach_the_camera_slot(
     assert node.source.checkpoint_id == "gate-3"
 
 
+def test_snapshot_given_plausible_capture_time_should_stamp_the_frame_with_it(
+    client: TestClient, node: FakeNode
+) -> None:
+    taken = datetime.now(UTC) - timedelta(seconds=2)
+    client.post(
+        "/snapshots/gate",
+        content=_jpeg(),
+        headers={"X-Captured-At": taken.isoformat().replace("+00:00", "Z")},
+    )
+    frame = node.slot.take()
+    assert frame is not None
+    assert frame.captured_at == pytest.approx(taken.timestamp(), abs=0.01)
+
+
+def test_snapshot_given_capture_time_far_off_should_use_arrival_time(
+    client: TestClient, node: FakeNode
+) -> None:
+    client.post(
+        "/snapshots/gate",
+        content=_jpeg(),
+        headers={"X-Captured-At": "2001-01-01T00:00:00Z"},
+    )
+    frame = node.slot.take()
+    assert frame is not None
+    assert abs(frame.captured_at - time.time()) < 5
+
+
 @pytest.mark.parametrize(
     ("path", "body", "headers", "status", "detail"),
     [
@@ -103,6 +131,7 @@ def test_snapshot_given_jpeg_should_reach_the_camera_slot(
         ("/snapshots/gate", b"", {}, 422, "empty body"),
         ("/snapshots/gate", b"not an image", {}, 422, "not a decodable"),
         ("/snapshots/gate", _jpeg(), {"X-Captured-At": "yesterday"}, 400, "RFC 3339"),
+        ("/snapshots/gate", b"x", {"Content-Length": str(10**9)}, 413, "bytes"),
     ],
 )
 def test_snapshot_given_bad_push_should_refuse_with_reason(

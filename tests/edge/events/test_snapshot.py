@@ -218,3 +218,13 @@ def test_snapshotter_given_grey_image_of_wrong_shape_should_raise(
         snapshotter.render(
             np.zeros((10, 10), dtype=np.uint8), boxes_xyxy=np.zeros((0, 4))
         )
+
+
+def test_contains_any_center_given_faces_should_mark_heads_that_hold_one() -> None:
+    from edge.events.snapshot import _contains_any_center
+
+    heads = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], dtype=np.float32)
+    faces = np.array([[2, 2, 6, 6]], dtype=np.float32)
+    assert _contains_any_center(heads, faces).tolist() == [True, False]
+    assert _contains_any_center(heads, faces[:0]).tolist() == [False, False]
+    assert _contains_any_center(heads[:0], faces).tolist() == []

@@ -1,0 +1,85 @@
+"""EventStage: events are stored in order and a failing store does not stop it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from functools import partial
+
+from edge.metrics import NodeMetrics
+from edge.pipeline.events import EventStage
+from edge.publish.base import PublisherStats
+from gridwatch.contract import (
+    EventMessage,
+    EventType,
+    Location,
+    LocationSource,
+    ModelInfo,
+)
+
+
+def _event(event_id: str) -> EventMessage:
+    now = datetime.now(UTC)
+    return EventMessage(
+        event_id=event_id,
+        type=EventType.CROWDING,
+        node_id="n",
+        camera_id="c",
+        started_at=now,
+        detected_at=now,
+        confidence=0.9,
+        location=Location(lat=1, lon=2, source=LocationSource.CAMERA),
+        model=ModelInfo(name="m", version="1"),
+    )
+
+
+class FlakyPublisher:
+    """Raises a storage error for event ids starting with 'bad'."""
+
+    def __init__(self) -> None:
+        self.stored: list[str] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def publish_event(self, event: EventMessage) -> bool:
+        if event.event_id.startswith("bad"):
+            raise sqlite3.OperationalError("database or disk is full")
+        with self.lock:
+            self.stored.append(event.event_id)
+        return True
+
+    def publish_state(
+        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
+    ) -> None: ...
+
+    def publish_transient(
+        self, topic: str, payload: bytes | str, *, qos: int = 0
+    ) -> bool:
+        return True
+
+    def stats(self) -> PublisherStats:
+        return PublisherStats()
+
+
+def _failing_build() -> EventMessage:
+    raise ValueError("snapshot failed")
+
+
+def test_event_stage_given_store_error_should_keep_storing_later_events_in_order() -> (
+    None
+):
+    publisher = FlakyPublisher()
+    stage = EventStage(publisher=publisher, node_id="n", metrics=NodeMetrics())
+    stage.start()
+    for event_id in ["good-0001", "bad-00001", "good-0002", "good-0003"]:
+        stage.submit(partial(_event, event_id))
+    stage.submit(_failing_build)
+    stage.submit(lambda: _event("good-0004"))
+    stage.stop()
+    assert publisher.stored == ["good-0001", "good-0002", "good-0003", "good-0004"]
+    assert stage.failed == 2
+    assert not stage.is_alive
