@@ -164,6 +164,8 @@ def _measure_node(
     node.analysis.keep_latencies = True
     before = Counters.read(node)
     busy_before = sum(r.busy_s for r in node.runners)
+    batches_before = sum(r.batches for r in node.runners)
+    frames_before = sum(r.frames for r in node.runners)
     me.cpu_percent()
     if sim:
         sim.cpu_percent()
@@ -171,13 +173,13 @@ def _measure_node(
     time.sleep(args.seconds)
     after = Counters.read(node)
     elapsed = after.at - before.at
-    batches = sum(r.batches for r in node.runners) or 1
-    frames = sum(r.frames for r in node.runners)
+    batches = sum(r.batches for r in node.runners) - batches_before
+    frames = sum(r.frames for r in node.runners) - frames_before
     busy_s = sum(r.busy_s for r in node.runners) - busy_before
     return {
         "decoded_fps": round((after.decoded - before.decoded) / elapsed, 2),
         "analysed_fps": round((after.analysed - before.analysed) / elapsed, 2),
-        "mean_batch": round(frames / batches, 2),
+        "mean_batch": round(frames / batches, 2) if batches else None,
         "detector_busy_fraction": round(busy_s / elapsed / len(node.runners), 3),
         "frame_latency_ms_p50": _percentile(node.analysis.latencies_ms, 50),
         "frame_latency_ms_p95": _percentile(node.analysis.latencies_ms, 95),
