@@ -209,6 +209,8 @@ class EdgeNode:
         for camera_id, source in self.sources.items():
             health = source.state(now).health
             if self._last_health.get(camera_id) != health:
+                if health == CameraHealth.OFFLINE and camera_id in self._last_health:
+                    self.analysis.close_camera(camera_id)
                 logger.info(
                     "node %s: camera %s is %s", self.config.node_id, camera_id, health
                 )

@@ -66,6 +66,7 @@ class AnalysisStage:
         self._occupancy: dict[str, tuple[float, dict[str, dict[str, int]]]] = {}
         self._analysed: dict[str, int] = dict.fromkeys(analysers, 0)
         self._lock = threading.Lock()
+        self._to_close: set[str] = set()
         self.latencies_ms: list[float] = []
         self.keep_latencies = False
 
@@ -94,8 +95,14 @@ class AnalysisStage:
         with self._lock:
             return dict(self._occupancy)
 
+    def close_camera(self, camera_id: str) -> None:
+        """End the camera's open episodes (it went offline); runs on this thread."""
+        with self._lock:
+            self._to_close.add(camera_id)
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._close_requested()
             try:
                 item = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -127,14 +134,23 @@ class AnalysisStage:
             with self._lock:
                 self._occupancy[frame.camera_id] = (frame.captured_at, output.occupancy)
 
+    def _close_requested(self) -> None:
+        with self._lock:
+            cameras, self._to_close = self._to_close, set()
+        for camera_id in cameras:
+            self._close(camera_id, self._analysers[camera_id], time.time())
+
     def _close_all(self) -> None:
-        # Ends go through the event queue too, so they follow their starts.
         now = time.time()
         for camera_id, analyser in self._analysers.items():
-            try:
-                for event in analyser.close(now):
-                    self._events.submit(partial(_built, event))
-            except Exception:
-                logger.exception(
-                    "node %s: camera %s: close failed", self._node_id, camera_id
-                )
+            self._close(camera_id, analyser, now)
+
+    def _close(self, camera_id: str, analyser: CameraAnalyser, now: float) -> None:
+        # Ends go through the event queue too, so they follow their starts.
+        try:
+            for event in analyser.close(now):
+                self._events.submit(partial(_built, event))
+        except Exception:
+            logger.exception(
+                "node %s: camera %s: close failed", self._node_id, camera_id
+            )

@@ -49,4 +49,5 @@ class TrackedRulesAnalyser:
         return AnalysisOutput(events=events, occupancy=result.occupancy_zones())
 
     def close(self, timestamp: float) -> list[EventMessage]:
+        self._tracker.reset()
         return [self._builder.build(signal) for signal in self._rules.close(timestamp)]

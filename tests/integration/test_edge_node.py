@@ -134,19 +134,22 @@ def test_node_given_mount_stopped_and_restarted_should_report_offline_then_onlin
     make_node: NodeFactory,
 ) -> None:
     mount = f"{PERSON_CLIP}-1"
-    topic = "gw/v1/edge/it-node/cameras/door/status"
-    with MqttCollector.for_broker(mosquitto, topic) as collector:
-        node, _ = make_node(
-            mosquitto, [camera("door", rtsp_sim.url(mount), [crowding_zone()])]
-        )
+    # clear_s is long: only the camera going offline can end the episode here.
+    zone = crowding_zone(clear_s=120)
+    with MqttCollector.for_broker(mosquitto, "gw/v1/edge/it-node/#") as collector:
+        node, _ = make_node(mosquitto, [camera("door", rtsp_sim.url(mount), [zone])])
 
         def healths() -> list[str]:
-            return [b["health"] for b in payloads(collector.messages, "/status")]
+            return [b["health"] for b in payloads(collector.messages, "/door/status")]
 
-        wait_until(lambda: "online" in healths(), 30, "camera online")
+        def phases() -> list[str]:
+            return [b["phase"] for b in payloads(collector.messages, "/events")]
+
+        wait_until(lambda: "start" in phases(), 60, "a crowding episode")
         rtsp_sim.stop_mount(mount)
         try:
             wait_until(lambda: healths()[-1] == "offline", 30, "camera offline")
+            wait_until(lambda: "end" in phases(), 10, "episode ended by the outage")
         finally:
             rtsp_sim.start_mount(mount)
         wait_until(lambda: healths()[-1] == "online", 30, "camera back online")
@@ -154,6 +157,10 @@ def test_node_given_mount_stopped_and_restarted_should_report_offline_then_onlin
     sequence = healths()
     first_offline = sequence.index("offline")
     assert "online" in sequence[first_offline:]
+    events = payloads(collector.messages, "/events")
+    start = next(e for e in events if e["phase"] == "start")
+    end = next(e for e in events if e["phase"] == "end")
+    assert end["event_id"] == start["event_id"]
 
 
 def test_node_given_broker_outage_should_deliver_every_event_once_after_it_returns(
