@@ -110,17 +110,6 @@ class Detections:
     def with_tracker_id(self, tracker_id: npt.NDArray[np.int64]) -> Detections:
         return replace(self, tracker_id=tracker_id.astype(np.int64))
 
-    @classmethod
-    def merge(cls, parts: list[Detections]) -> Detections:
-        if not parts:
-            return cls.empty()
-        return cls(
-            xyxy=np.concatenate([p.xyxy for p in parts]),
-            confidence=np.concatenate([p.confidence for p in parts]),
-            class_id=np.concatenate([p.class_id for p in parts]),
-            tracker_id=np.concatenate([p.tracker_id for p in parts]),
-        )
-
     def bottom_centers_norm(
         self, resolution_wh: tuple[int, int]
     ) -> npt.NDArray[np.float32]:

@@ -24,6 +24,16 @@ from edge.factory import build_node
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
 from models.manifest import resolve_video
 
+CROWD_OF_TWO: dict[str, Any] = {
+    "type": "crowding",
+    "label": "person",
+    "threshold": 2,
+    "dwell_s": 2,
+    "clear_s": 3,
+    "cooldown_s": 20,
+    "update_interval_s": 10,
+}
+
 # clip → (camera id, zones): rules chosen so that real events happen within a minute.
 DEMO_CAMERAS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "one-by-one-person-detection": (
@@ -33,15 +43,7 @@ DEMO_CAMERAS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "id": "floor",
                 "rules": [
                     {"type": "occupancy", "labels": ["person"]},
-                    {
-                        "type": "crowding",
-                        "label": "person",
-                        "threshold": 2,
-                        "dwell_s": 2,
-                        "clear_s": 3,
-                        "cooldown_s": 20,
-                        "update_interval_s": 10,
-                    },
+                    CROWD_OF_TWO,
                 ],
             },
             {
@@ -83,15 +85,7 @@ DEMO_CAMERAS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "id": "aisle",
                 "rules": [
                     {"type": "occupancy", "labels": ["person"]},
-                    {
-                        "type": "crowding",
-                        "label": "person",
-                        "threshold": 2,
-                        "dwell_s": 2,
-                        "clear_s": 3,
-                        "cooldown_s": 20,
-                        "update_interval_s": 10,
-                    },
+                    CROWD_OF_TWO,
                 ],
             },
         ],

@@ -42,7 +42,6 @@ class CaptureSource(FrameSource):
         self._capture_lock = threading.Lock()
         self._is_file = camera.kind == "file"
         self._analysis_interval_s = 1.0 / camera.analysis_fps
-        self.retrieve_every_frame = False
 
     def _open(self) -> cv2.VideoCapture | None:
         if self._is_file and not Path(self.camera.url).is_file():
@@ -96,7 +95,7 @@ class CaptureSource(FrameSource):
                 )
                 return had_frames
             now = time.monotonic()
-            due = self.retrieve_every_frame or (
+            due = (
                 now - last_retrieved >= self._analysis_interval_s * 0.9
                 and self.slot.peek_time() is None
             )

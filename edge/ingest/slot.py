@@ -21,7 +21,6 @@ class FreshestFrameSlot:
         self._frame: Frame | None = None
         self.frames_in = 0
         self.frames_dropped = 0
-        self.last_put_at: float | None = None
 
     def put(self, frame: Frame) -> None:
         with self._lock:
@@ -29,7 +28,6 @@ class FreshestFrameSlot:
                 self.frames_dropped += 1
             self._frame = frame
             self.frames_in += 1
-            self.last_put_at = frame.captured_at
         with self._notify:
             self._notify.notify()
 
@@ -42,10 +40,3 @@ class FreshestFrameSlot:
         with self._lock:
             frame, self._frame = self._frame, None
             return frame
-
-    def discard(self) -> None:
-        """Drop the waiting frame (not due for analysis), counting it as skipped."""
-        with self._lock:
-            if self._frame is not None:
-                self.frames_dropped += 1
-            self._frame = None

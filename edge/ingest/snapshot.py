@@ -35,7 +35,6 @@ class SnapshotSource(FrameSource):
     def __init__(self, camera: CameraConfig, slot: FreshestFrameSlot) -> None:
         super().__init__(camera, slot)
         self.checkpoint_id: str | None = None
-        self.frames_refused = 0
 
     def push(
         self, jpeg: bytes, checkpoint_id: str | None, captured_at: datetime | None
@@ -76,7 +75,6 @@ class SnapshotSource(FrameSource):
         return stamp
 
     def _refuse(self, reason: str) -> NoReturn:
-        self.frames_refused += 1
         raise SnapshotError(f"camera {self.camera.id}: snapshot refused: {reason}")
 
     def start(self) -> None:
