@@ -13,6 +13,8 @@ EVENT_SCHEMA: Final = "gw.event/1"
 CAMERA_STATUS_SCHEMA: Final = "gw.camera_status/1"
 NODE_STATUS_SCHEMA: Final = "gw.node_status/1"
 OCCUPANCY_SCHEMA: Final = "gw.occupancy/1"
+TICKET_SCHEMA: Final = "gw.ticket/1"
+DEADLETTER_SCHEMA: Final = "gw.deadletter/1"
 
 NormFloat = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -175,6 +177,53 @@ class OccupancyMessage(WireModel):
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
+class TicketNotice(WireModel):
+    """A ticket pushed to a worker terminal (and to operator consoles)."""
+
+    schema_: Literal["gw.ticket/1"] = Field(default=TICKET_SCHEMA, alias="schema")
+    ticket_id: int
+    action: str = Field(description="dispatched, reassigned, returned, escalated, ...")
+    state: str
+    title: str
+    category_code: str
+    category_name: str
+    priority: str
+    grid_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    assignee_id: str | None = None
+    escalation_level: int = 0
+    overdue: bool = False
+    due_at: datetime | None = None
+    found_at: datetime
+    event_ids: list[str] = Field(default_factory=list)
+    note: str | None = None
+    sent_at: datetime = Field(default_factory=utc_now)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class DeadLetterMessage(WireModel):
+    """A message central refused, with the reason, for operators to inspect."""
+
+    schema_: Literal["gw.deadletter/1"] = Field(
+        default=DEADLETTER_SCHEMA, alias="schema"
+    )
+    topic: str
+    reason: str
+    payload: str = Field(description="The refused payload (UTF-8, or base64).")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    at: datetime = Field(default_factory=utc_now)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
 class Topics:
     """Topic names, all under one configurable prefix."""
 
@@ -195,6 +244,10 @@ class Topics:
 
     def worker_tickets(self, worker_id: str) -> str:
         return f"{self.prefix}/workers/{worker_id}/tickets"
+
+    def ticket_updates(self) -> str:
+        """Every ticket change, for operator consoles (QoS 0)."""
+        return f"{self.prefix}/central/tickets"
 
     def deadletter(self) -> str:
         return f"{self.prefix}/central/deadletter"

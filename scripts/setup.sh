@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc pkg-config
-  mosquitto mosquitto-clients ffmpeg
+  mosquitto mosquitto-clients ffmpeg postgresql
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
@@ -33,6 +33,7 @@ if [ "${GRIDWATCH_SKIP_APT:-0}" != "1" ]; then
   if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
     sudo_cmd systemctl stop mosquitto || true
   fi
+  # Tests start a throw-away PostgreSQL cluster of their own; the system one may stay.
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -1,0 +1,35 @@
+"""Opaque API bearer tokens: shown to the user once, only their digest is stored.
+
+A token is `gw_` followed by 32 random bytes in URL-safe base64 (256 bits), so a
+fast unsalted SHA-256 is enough to store it: there is nothing to guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+TOKEN_PREFIX = "gw_"
+TOKEN_BYTES = 32
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and its digest: (shown once to the user, stored in the DB)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of the token as 64 lowercase hex characters (what the DB stores)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    """String equality whose time does not depend on where the strings differ."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def verify_token(token: str, stored_digest: str) -> bool:
+    """Whether `token` is the one `stored_digest` was made from (constant time)."""
+    return constant_time_equals(token_digest(token), stored_digest)

@@ -1,0 +1,91 @@
+"""Central service settings (YAML validated with pydantic; unknown keys are errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from central.db.session import DEFAULT_SQLITE_URL
+from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+
+
+class CentralConfigError(ValueError):
+    """The central config could not be read or is invalid."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    client_id: str = Field(default="central-1", min_length=1)
+    shared_group: str | None = Field(
+        default="central",
+        description="MQTT 5 shared-subscription group; None subscribes directly.",
+    )
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(default=30, ge=5)
+    session_expiry_s: int = Field(default=24 * 3600, ge=0)
+
+
+class IngestSettings(Strict):
+    batch_max: int = Field(default=500, ge=1)
+    batch_wait_ms: float = Field(default=20.0, ge=0)
+    nearest_grid_m: float = Field(default=50.0, ge=0)
+    max_inflight: int = Field(default=2000, ge=1)
+    retry_s: float = Field(default=1.0, gt=0)
+
+
+class MediaSettings(Strict):
+    dir: Path = Path("var/central/media")
+    max_snapshot_bytes: int = 8 * 1024 * 1024
+    max_photo_bytes: int = 16 * 1024 * 1024
+    max_clip_bytes: int = 64 * 1024 * 1024
+
+
+class SchedulerSettings(Strict):
+    interval_s: float = Field(default=10.0, gt=0)
+
+
+class HttpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token_ttl_h: float = Field(default=12.0, gt=0)
+
+
+class CentralSettings(Strict):
+    database_url: str = DEFAULT_SQLITE_URL
+    matter_list: Path | None = Field(
+        default=None, description="Matter list YAML; the shipped one when unset."
+    )
+    timezone: str | None = Field(
+        default=None, description="Duty hours' timezone; the imported city's if unset."
+    )
+    mqtt: MqttSettings = MqttSettings()
+    ingest: IngestSettings = IngestSettings()
+    media: MediaSettings = MediaSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    http: HttpSettings = HttpSettings()
+
+
+def load_settings(path: Path | None) -> CentralSettings:
+    if path is None:
+        return CentralSettings()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CentralConfigError(f"cannot read central config {path}: {exc}") from exc
+    try:
+        return CentralSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CentralConfigError(f"{path}: {problems}") from exc

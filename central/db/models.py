@@ -1,0 +1,322 @@
+"""The central database schema (SQLAlchemy 2 declarative; Alembic migrates it).
+
+Times are aware UTC (`UtcDateTime`). Enumerations are stored as their string
+values so the schema reads the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from central.db.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
+
+
+class AreaLevel(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    COMMUNITY = "community"
+    GRID = "grid"
+
+
+class WorkerRole(StrEnum):
+    GRID_LEADER = "grid_leader"
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+    DEPARTMENT_STAFF = "department_staff"
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    WORKER = "worker"
+    EDGE_NODE = "edge_node"
+
+
+class TicketSource(StrEnum):
+    AI = "ai"
+    CITIZEN = "citizen"
+    PATROL = "patrol"
+
+
+class Area(Base):
+    """A node of the 5-level hierarchy; grids carry their polygon."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(
+        String(15), ForeignKey("areas.code"), index=True
+    )
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    centroid_lat: Mapped[float | None] = mapped_column(Float, default=None)
+    centroid_lon: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    department_code: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("departments.code"), index=True
+    )
+    phone: Mapped[str | None] = mapped_column(String(64), default=None)
+    duty: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WorkerArea(Base):
+    """The areas (grids, or a community/street/district) a worker covers."""
+
+    __tablename__ = "worker_areas"
+
+    worker_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("workers.id", ondelete="CASCADE"), primary_key=True
+    )
+    area_code: Mapped[str] = mapped_column(
+        String(15), ForeignKey("areas.code"), primary_key=True, index=True
+    )
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    __table_args__ = (UniqueConstraint("node_id", "camera_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="camera")
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    clip: Mapped[str | None] = mapped_column(String(300), default=None)
+    health: Mapped[str | None] = mapped_column(String(16), default=None)
+    fps_in: Mapped[float | None] = mapped_column(Float, default=None)
+    fps_analysed: Mapped[float | None] = mapped_column(Float, default=None)
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+    status_error: Mapped[str | None] = mapped_column(Text, default=None)
+    last_event_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    role: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("workers.id"), index=True, default=None
+    )
+    node_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token; only its sha256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EventMessageRow(Base):
+    """Every accepted message once, keyed by `EventMessage.dedupe_key`."""
+
+    __tablename__ = "event_messages"
+
+    dedupe_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    phase: Mapped[str] = mapped_column(String(8))
+    detected_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Event(Base):
+    """One AI event (all its start/update/end messages), idempotent by event_id."""
+
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    location_source: Mapped[str] = mapped_column(String(8))
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    zone_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    image_box: Mapped[list[float] | None] = mapped_column(JSON, default=None)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(100))
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    clip_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    observations: Mapped[int] = mapped_column(Integer, default=1)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id"), index=True, default=None
+    )
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_open_type_grid", "state", "event_type", "grid_code"),
+        Index("ix_tickets_assignee_state", "assignee_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    event_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    matter_key: Mapped[str] = mapped_column(String(64))
+    matter_version: Mapped[str] = mapped_column(String(32))
+    category_code: Mapped[str] = mapped_column(String(8), index=True)
+    category_name: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(
+        String(32), index=True, default=None
+    )
+    priority: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    review_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    node_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    camera_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    assignee_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("workers.id"), default=None
+    )
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    time_limit_min: Mapped[int] = mapped_column(Integer)
+    observations: Mapped[int] = mapped_column(Integer, default=1)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    found_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    due_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    rejected_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_observed_at: Mapped[datetime]
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+    resolution_photo_sha256: Mapped[str | None] = mapped_column(
+        String(64), default=None
+    )
+    reject_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    return_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reporter: Mapped[str | None] = mapped_column(String(200), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class TicketHistory(Base):
+    """Append-only record of every ticket transition and escalation."""
+
+    __tablename__ = "ticket_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    assignee_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    escalation_level: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class MediaObject(Base):
+    """A stored file (snapshot, clip, resolution photo), content-addressed."""
+
+    __tablename__ = "media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class MetaValue(Base):
+    """Small key/value facts about this database (the loaded matter list version)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+@event.listens_for(TicketHistory, "before_update")
+@event.listens_for(TicketHistory, "before_delete")
+def _history_is_append_only(*_: object) -> None:
+    raise PermissionError("ticket_history is append-only")

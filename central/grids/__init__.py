@@ -1,0 +1,1 @@
+"""Management grids: 15-digit codes, GeoJSON import and point-to-grid lookup."""

@@ -1,0 +1,526 @@
+"""The closed loop: every ticket action, its permission check and its history row."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from central.clock import Clock
+from central.db.models import Event, Ticket, TicketHistory, TicketSource, UserRole
+from central.matters import Matter, MatterList
+from central.notify import Notifier, notice_for
+from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
+from central.tickets.states import (
+    OPEN_STATES,
+    WORKING_STATES,
+    TicketAction,
+    TicketState,
+    next_state,
+)
+
+log = logging.getLogger(__name__)
+
+GridLookup = Callable[[float, float], str | None]
+STAFF_ROLES = frozenset({UserRole.ADMIN, UserRole.OPERATOR, UserRole.SUPERVISOR})
+
+
+class TicketNotFound(LookupError):
+    """No such ticket, or not one this user may see."""
+
+
+class PermissionDenied(PermissionError):
+    """The user's role may not do this."""
+
+
+class ConcurrentChange(RuntimeError):
+    """Someone else changed the ticket first; reload and retry."""
+
+
+class InvalidRequest(ValueError):
+    """The request names something that does not exist or is inconsistent."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: UserRole
+    worker_id: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+SYSTEM = Actor("system", UserRole.ADMIN)
+
+
+@dataclass
+class ManualTicket:
+    matter_key: str
+    title: str
+    description: str = ""
+    source: TicketSource = TicketSource.CITIZEN
+    lat: float | None = None
+    lon: float | None = None
+    grid_code: str | None = None
+    reporter: str | None = None
+    photo_sha256: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def add_history(
+    session: Session,
+    ticket: Ticket,
+    *,
+    at: datetime,
+    actor: str,
+    action: TicketAction,
+    from_state: str | None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        TicketHistory(
+            ticket_id=ticket.id,
+            at=at,
+            actor=actor,
+            action=action.value,
+            from_state=from_state,
+            to_state=ticket.state,
+            note=note,
+            assignee_id=ticket.assignee_id,
+            escalation_level=ticket.escalation_level,
+        )
+    )
+
+
+class TicketService:
+    """Ticket actions for the API and the scheduler (the ingest path bulk-inserts)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        matters: MatterList,
+        directory: WorkerDirectory,
+        notifier: Notifier,
+        grid_lookup: GridLookup | None = None,
+        departments: Mapping[str, str] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.matters = matters
+        self.directory = directory
+        self.notifier = notifier
+        self.grid_lookup = grid_lookup
+        # department kind (matter list) → the city's department code
+        self.departments = dict(departments or {})
+
+    # -- reading ---------------------------------------------------------------
+
+    def visible(self, session: Session, actor: Actor, ticket_id: int) -> Ticket:
+        """The ticket if the actor may see it: staff see all, workers their own."""
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None or not self._may_see(actor, ticket):
+            raise TicketNotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    @staticmethod
+    def _may_see(actor: Actor, ticket: Ticket) -> bool:
+        if actor.is_staff:
+            return True
+        return actor.role is UserRole.WORKER and ticket.assignee_id == actor.worker_id
+
+    # -- worker actions ----------------------------------------------------------
+
+    def accept(self, actor: Actor, ticket_id: int) -> Ticket:
+        return self._worker_action(actor, ticket_id, TicketAction.ACCEPT, None)
+
+    def resolve(
+        self, actor: Actor, ticket_id: int, note: str, photo_sha256: str | None
+    ) -> Ticket:
+        if not note.strip():
+            raise InvalidRequest("a resolution needs a note saying what was done")
+        return self._worker_action(
+            actor, ticket_id, TicketAction.RESOLVE, note, photo_sha256=photo_sha256
+        )
+
+    def _worker_action(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        action: TicketAction,
+        note: str | None,
+        photo_sha256: str | None = None,
+    ) -> Ticket:
+        with self._write() as session:
+            ticket = self.visible(session, actor, ticket_id)
+            if (
+                actor.role is not UserRole.WORKER
+                or ticket.assignee_id != actor.worker_id
+            ):
+                raise PermissionDenied(
+                    f"only the assigned worker may {action.value} ticket {ticket_id}"
+                )
+            now = self.clock.now()
+            self._move(session, ticket, action, actor, now, note)
+            if action is TicketAction.ACCEPT:
+                ticket.accepted_at = ticket.accepted_at or now
+            else:
+                ticket.resolved_at = now
+                ticket.resolution_note = note
+                ticket.resolution_photo_sha256 = photo_sha256
+            session.flush()
+        return ticket
+
+    # -- staff actions ------------------------------------------------------------
+
+    def confirm(
+        self, actor: Actor, ticket_id: int, worker_id: str | None = None
+    ) -> Ticket:
+        """An operator confirms an AI-flagged event: the ticket is dispatched."""
+        return self._dispatch_action(
+            actor, ticket_id, TicketAction.CONFIRM, worker_id, None
+        )
+
+    def reassign(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        worker_id: str | None = None,
+        grid_code: str | None = None,
+        note: str | None = None,
+    ) -> Ticket:
+        return self._dispatch_action(
+            actor, ticket_id, TicketAction.REASSIGN, worker_id, note, grid_code
+        )
+
+    def close(self, actor: Actor, ticket_id: int, note: str | None = None) -> Ticket:
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            now = self.clock.now()
+            self._move(session, ticket, TicketAction.CLOSE, actor, now, note)
+            ticket.closed_at = now
+            session.flush()
+        self._notify(ticket, "closed", [ticket.assignee_id], note)
+        return ticket
+
+    def return_for_rework(self, actor: Actor, ticket_id: int, reason: str) -> Ticket:
+        if not reason.strip():
+            raise InvalidRequest("returning a ticket needs a reason")
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            self._move(
+                session, ticket, TicketAction.RETURN, actor, self.clock.now(), reason
+            )
+            ticket.rework_count += 1
+            ticket.return_reason = reason
+            session.flush()
+        self._notify(ticket, "returned", [ticket.assignee_id], reason)
+        return ticket
+
+    def reject(self, actor: Actor, ticket_id: int, reason: str) -> Ticket:
+        """A false positive (or not a case): the ticket ends here."""
+        if not reason.strip():
+            raise InvalidRequest("rejecting a ticket needs a reason")
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            now = self.clock.now()
+            previous_assignee = ticket.assignee_id
+            self._move(session, ticket, TicketAction.REJECT, actor, now, reason)
+            ticket.rejected_at = now
+            ticket.reject_reason = reason
+            session.flush()
+        self._notify(ticket, "rejected", [previous_assignee], reason)
+        return ticket
+
+    def create_manual(self, actor: Actor, spec: ManualTicket) -> Ticket:
+        """A ticket from a citizen report or a patrol, dispatched like an AI one."""
+        if not actor.is_staff:
+            raise PermissionDenied("only operators create tickets by hand")
+        try:
+            matter = self.matters.by_key(spec.matter_key)
+        except KeyError as exc:
+            raise InvalidRequest(str(exc.args[0])) from exc
+        grid_code = spec.grid_code
+        if grid_code is None and spec.lat is not None and spec.lon is not None:
+            grid_code = (
+                self.grid_lookup(spec.lat, spec.lon) if self.grid_lookup else None
+            )
+        now = self.clock.now()
+        with self._write() as session:
+            ticket = self._new_ticket(matter, spec, grid_code, now)
+            session.add(ticket)
+            session.flush()
+            add_history(
+                session,
+                ticket,
+                at=now,
+                actor=actor.name,
+                action=TicketAction.CREATE,
+                from_state=None,
+                note=f"{spec.source.value} report"
+                + (f" by {spec.reporter}" if spec.reporter else ""),
+            )
+            recipient = self._auto_dispatch(session, ticket, now, actor)
+            session.flush()
+        if recipient:
+            self._notify(ticket, "dispatched", [recipient])
+        return ticket
+
+    def escalate(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        level: int,
+        note: str,
+        recipients: Sequence[str],
+    ) -> Ticket:
+        """Raise the escalation level (scheduler, supervisor) and notify that level."""
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            if TicketState(ticket.state) not in OPEN_STATES:
+                raise InvalidRequest(
+                    f"ticket {ticket_id} is {ticket.state}; it cannot escalate"
+                )
+            if level <= ticket.escalation_level:
+                raise InvalidRequest(
+                    f"ticket {ticket_id} is already at escalation level "
+                    f"{ticket.escalation_level}"
+                )
+            now = self.clock.now()
+            ticket.escalation_level = level
+            if ticket.due_at is not None and now >= ticket.due_at:
+                ticket.overdue = True
+            add_history(
+                session,
+                ticket,
+                at=now,
+                actor=actor.name,
+                action=TicketAction.ESCALATE,
+                from_state=ticket.state,
+                note=note,
+            )
+            session.flush()
+        self._notify(ticket, "escalated", [ticket.assignee_id, *recipients], note)
+        return ticket
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _write(self) -> _WriteSession:
+        return _WriteSession(self.sessions)
+
+    def _staff_ticket(self, session: Session, actor: Actor, ticket_id: int) -> Ticket:
+        if not actor.is_staff:
+            raise PermissionDenied(f"a {actor.role.value} may not do this")
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise TicketNotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    def _move(
+        self,
+        session: Session,
+        ticket: Ticket,
+        action: TicketAction,
+        actor: Actor,
+        now: datetime,
+        note: str | None,
+    ) -> None:
+        before = ticket.state
+        ticket.state = next_state(ticket.id, action, TicketState(before)).value
+        add_history(
+            session,
+            ticket,
+            at=now,
+            actor=actor.name,
+            action=action,
+            from_state=before,
+            note=note,
+        )
+
+    def _dispatch_action(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        action: TicketAction,
+        worker_id: str | None,
+        note: str | None,
+        grid_code: str | None = None,
+    ) -> Ticket:
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            next_state(ticket.id, action, TicketState(ticket.state))  # 409 before work
+            previous = ticket.assignee_id
+            if grid_code is not None:
+                ticket.grid_code = grid_code
+            if worker_id is not None:
+                if self.directory.get(worker_id) is None:
+                    raise InvalidRequest(f"no active worker {worker_id!r}")
+                chosen = worker_id
+            else:
+                if ticket.grid_code is None:
+                    raise InvalidRequest(
+                        f"ticket {ticket_id} has no grid: name a worker or a grid"
+                    )
+                exclude = (
+                    [previous] if previous and action is TicketAction.REASSIGN else []
+                )
+                candidates = [w.id for w in self.directory.candidates(ticket.grid_code)]
+                picked = choose_worker(
+                    self.directory,
+                    ticket.grid_code,
+                    self.clock.now(),
+                    open_ticket_counts(session, candidates),
+                    exclude,
+                )
+                if picked is None:
+                    raise InvalidRequest(
+                        f"nobody is on duty for grid {ticket.grid_code}: name a worker"
+                    )
+                chosen = picked
+            now = self.clock.now()
+            self._assign(session, ticket, chosen, now, action, actor, note)
+            session.flush()
+        self._notify(
+            ticket,
+            "dispatched" if action is TicketAction.CONFIRM else "reassigned",
+            [chosen],
+        )
+        if previous and previous != chosen:
+            self._notify(ticket, "reassigned_away", [previous], note)
+        return ticket
+
+    def _assign(
+        self,
+        session: Session,
+        ticket: Ticket,
+        worker_id: str,
+        now: datetime,
+        action: TicketAction,
+        actor: Actor,
+        note: str | None,
+    ) -> None:
+        before = ticket.state
+        ticket.state = next_state(ticket.id, action, TicketState(before)).value
+        ticket.assignee_id = worker_id
+        if ticket.dispatched_at is None:
+            ticket.dispatched_at = now
+            ticket.due_at = now + timedelta(minutes=ticket.time_limit_min)
+        add_history(
+            session,
+            ticket,
+            at=now,
+            actor=actor.name,
+            action=action,
+            from_state=before,
+            note=note or f"to {worker_id}",
+        )
+
+    def _auto_dispatch(
+        self, session: Session, ticket: Ticket, now: datetime, actor: Actor
+    ) -> str | None:
+        if ticket.grid_code is None:
+            ticket.review_reason = "unassigned_grid"
+            return None
+        candidates = [w.id for w in self.directory.candidates(ticket.grid_code)]
+        chosen = choose_worker(
+            self.directory,
+            ticket.grid_code,
+            now,
+            open_ticket_counts(session, candidates),
+        )
+        if chosen is None:
+            ticket.review_reason = "no_worker"
+            return None
+        self._assign(session, ticket, chosen, now, TicketAction.DISPATCH, actor, None)
+        return chosen
+
+    def _new_ticket(
+        self, matter: Matter, spec: ManualTicket, grid_code: str | None, now: datetime
+    ) -> Ticket:
+        return Ticket(
+            source=spec.source.value,
+            event_type=None,
+            matter_key=matter.key,
+            matter_version=self.matters.version,
+            category_code=matter.category.code,
+            category_name=matter.category.name,
+            department_code=self.departments.get(matter.department),
+            priority=matter.priority.value,
+            state=TicketState.PENDING_REVIEW.value,
+            title=spec.title,
+            description=spec.description,
+            grid_code=grid_code,
+            lat=spec.lat,
+            lon=spec.lon,
+            time_limit_min=matter.time_limit_min,
+            found_at=now,
+            created_at=now,
+            last_observed_at=now,
+            reporter=spec.reporter,
+            resolution_photo_sha256=None,
+            snapshot_sha256=spec.photo_sha256,
+            escalation_level=0,
+            overdue=False,
+            observations=1,
+            rework_count=0,
+        )
+
+    def _notify(
+        self,
+        ticket: Ticket,
+        action: str,
+        recipients: Sequence[str | None],
+        note: str | None = None,
+    ) -> None:
+        with self.sessions() as session:
+            event_ids = list(
+                session.scalars(
+                    select(Event.event_id).where(Event.ticket_id == ticket.id)
+                )
+            )
+        targets = [r for r in recipients if r]
+        try:
+            self.notifier.ticket_changed(
+                notice_for(ticket, action, event_ids, note), targets
+            )
+        except Exception:
+            log.exception("could not notify %s about ticket %s", targets, ticket.id)
+
+
+class _WriteSession:
+    """A session that commits on success, rolls back on error, and maps stale writes."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.session = sessions()
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        except StaleDataError as stale:
+            self.session.rollback()
+            raise ConcurrentChange(
+                "the ticket changed meanwhile; reload and retry"
+            ) from stale
+        finally:
+            self.session.close()
+        if isinstance(exc, StaleDataError):
+            raise ConcurrentChange(
+                "the ticket changed meanwhile; reload and retry"
+            ) from exc
+
+
+def working(ticket: Ticket) -> bool:
+    return TicketState(ticket.state) in WORKING_STATES
