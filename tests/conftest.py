@@ -30,4 +30,4 @@ def videos_dir(shared_data: Path) -> Path:
     return shared_data / "videos"
 
 
-pytest_plugins = ["tests.utils.broker"]
+pytest_plugins = ["tests.utils.broker", "tests.utils.postgres"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
@@ -320,3 +321,8 @@ class MetaValue(Base):
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:
     raise PermissionError("ticket_history is append-only")
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Table (typed for SQLAlchemy Core statements)."""
+    return cast(Table, model.__table__)

@@ -134,10 +134,9 @@ def parse_grid_collection(
         except _Invalid as exc:
             problems.append(f"{label}: {exc}")
             continue
-        if grid.code in first_index:
-            problems.append(
-                f"{label}: duplicate code, also used by features[{first_index[grid.code]}]"
-            )
+        first = first_index.get(grid.code)
+        if first is not None:
+            problems.append(f"{label}: duplicate code, also used by features[{first}]")
             continue
         first_index[grid.code] = index
         parsed.append((index, grid))
@@ -163,11 +162,11 @@ def _features_of(obj: object, source: str | None) -> list[Any]:
     features = obj.get("features")
     if not isinstance(features, list):
         problems.append("'features' is missing or not a list")
+        features = []
     elif not features:
         problems.append("'features' is empty: no grids")
     if problems:
         raise GridFileError(problems, source=source)
-    assert isinstance(features, list)
     return features
 
 
@@ -179,7 +178,8 @@ def _crs_problem(crs: object) -> str | None:
     name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
     if isinstance(name, str) and name.upper().endswith(_LONLAT_CRS_SUFFIXES):
         return None
-    return f"crs {json.dumps(crs, ensure_ascii=False)} is not supported: coordinates must be WGS84 lon/lat"
+    shown = json.dumps(crs, ensure_ascii=False)
+    return f"crs {shown} is not supported: coordinates must be WGS84 lon/lat"
 
 
 def _label(index: int, feature: object) -> str:
@@ -291,13 +291,9 @@ def _validity_problems(parsed: Sequence[tuple[int, GridFeature]]) -> list[str]:
         return []
     geometries = [grid.geometry for _, grid in parsed]
     valid = shapely.is_valid(geometries)
-    empty = shapely.is_empty(geometries)
-    problems: list[str] = []
-    for k, (index, grid) in enumerate(parsed):
-        label = f"features[{index}] (code {grid.code})"
-        if empty[k]:
-            problems.append(f"{label}: geometry is empty")
-        elif not valid[k]:
-            reason = shapely.is_valid_reason(grid.geometry)
-            problems.append(f"{label}: invalid polygon: {reason}")
-    return problems
+    return [
+        f"features[{index}] (code {grid.code}): invalid polygon: "
+        f"{shapely.is_valid_reason(grid.geometry)}"
+        for k, (index, grid) in enumerate(parsed)
+        if not valid[k]
+    ]

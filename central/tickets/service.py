@@ -51,6 +51,7 @@ class Actor:
     name: str
     role: UserRole
     worker_id: str | None = None
+    node_id: str | None = None
 
     @property
     def is_staff(self) -> bool:

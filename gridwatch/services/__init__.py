@@ -1,6 +1,14 @@
-"""Real services started by the demo, benchmarks and tests (broker, RTSP simulator)."""
+"""Real services started by the demo, benchmarks and tests (broker, database, RTSP)."""
 
 from gridwatch.services.mosquitto import MosquittoBroker, find_mosquitto, free_port
+from gridwatch.services.postgres import PostgresServer, find_postgres_bin
 from gridwatch.services.rtsp import RtspSimulatorProcess
 
-__all__ = ["MosquittoBroker", "RtspSimulatorProcess", "find_mosquitto", "free_port"]
+__all__ = [
+    "MosquittoBroker",
+    "PostgresServer",
+    "RtspSimulatorProcess",
+    "find_mosquitto",
+    "find_postgres_bin",
+    "free_port",
+]

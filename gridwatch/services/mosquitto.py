@@ -82,6 +82,10 @@ class MosquittoBroker:
                     f"persistence_location {persistence}/",
                     f"persistence_file {self.persistence_path.name}",
                     "autosave_interval 1",
+                    # Central acknowledges a batch after its commit: let enough
+                    # QoS 1 messages be in flight, and queue bursts, not drop them.
+                    "max_inflight_messages 1000",
+                    "max_queued_messages 200000",
                     f"log_dest file {self.log_path}",
                     "log_type error",
                     "log_type warning",

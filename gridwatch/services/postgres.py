@@ -195,15 +195,23 @@ class PostgresServer:
         Raises:
             RuntimeError: already running, initdb failed, the server exited
                 early or did not accept connections in time (with the log tail).
+                The server is stopped then; a cluster made by this call is
+                deleted, one from an earlier start is kept.
         """
         if self.is_running:
             raise RuntimeError(f"postgres on port {self.port} is already running")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self._cluster_dir is None:
+        fresh = self._cluster_dir is None
+        if fresh:
             self._cluster_dir = self._make_cluster_dir()
             self._initdb()
-        self._launch()
-        self._wait_until_ready(timeout_s)
+        try:
+            self._launch()
+            self._wait_until_ready(timeout_s)
+        except BaseException:
+            # A new cluster goes; one that holds earlier data stays to inspect.
+            self.stop(keep_data=not fresh)
+            raise
 
     def stop(self, timeout_s: float = 30.0, *, keep_data: bool = False) -> None:
         """Fast shutdown (what `pg_ctl stop -m fast` sends: SIGINT) and wait.
@@ -351,9 +359,8 @@ class PostgresServer:
         assert self._process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._process = None
+            code = self._process.poll()
+            if code is not None:
                 raise RuntimeError(
                     f"postgres on port {self.port} exited early (exit {code}); "
                     f"log {self.log_path}:\n{self.log_tail()}"
@@ -361,7 +368,6 @@ class PostgresServer:
             if self._accepts_connections():
                 return
             time.sleep(0.05)
-        self.stop(keep_data=True)
         raise RuntimeError(
             f"postgres on port {self.port} did not accept connections within "
             f"{timeout_s}s; log {self.log_path}:\n{self.log_tail()}"

@@ -213,12 +213,10 @@ def test_start_given_port_taken_should_fail_with_log_tail(tmp_path: Path) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         server = PostgresServer(tmp_path / "pg", port=taken.getsockname()[1])
-        try:
-            with pytest.raises(RuntimeError, match=r"exited early[\s\S]*bind"):
-                server.start()
-            assert not server.is_running
-        finally:
-            server.stop()
+        with pytest.raises(RuntimeError, match=r"exited early[\s\S]*bind"):
+            server.start()
+    assert not server.is_running
+    assert server.data_dir is None  # the new cluster was deleted
 
 
 @pytest.mark.integration

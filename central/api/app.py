@@ -1,0 +1,102 @@
+"""The central HTTP API: one FastAPI app bound to a `CentralContext`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+import gridwatch
+from central.api import (
+    routes_auth,
+    routes_media,
+    routes_reference,
+    routes_stats,
+    routes_stream,
+    routes_tickets,
+)
+from central.context import CentralContext
+from central.media import MediaStore
+from central.tickets.service import (
+    ConcurrentChange,
+    InvalidRequest,
+    PermissionDenied,
+    TicketNotFound,
+)
+from central.tickets.states import IllegalTransition
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+_ERROR_STATUS: dict[type[Exception], int] = {
+    IllegalTransition: 409,
+    ConcurrentChange: 409,
+    TicketNotFound: 404,
+    PermissionDenied: 403,
+    InvalidRequest: 422,
+}
+
+
+async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    status_code = next(
+        (code for kind, code in _ERROR_STATUS.items() if isinstance(exc, kind)), 400
+    )
+    return JSONResponse({"detail": str(exc)}, status_code=status_code)
+
+
+def create_app(context: CentralContext) -> FastAPI:
+    """The API app; `app.state.context` is the context, `app.state.media` its store."""
+    app = FastAPI(
+        title="gridwatch central",
+        version=getattr(gridwatch, "__version__", "0.1.0"),
+        description=(
+            "Grid tickets from city camera events: login, the ticket closed loop "
+            "(review → dispatch → accept → resolve → close), live notices, media "
+            "and reference data. Authenticate with `Authorization: Bearer <token>` "
+            "from `POST /api/v1/auth/token`."
+        ),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    app.state.media = MediaStore(context.settings.media.dir)
+
+    for kind in _ERROR_STATUS:
+        app.add_exception_handler(kind, _service_error)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
+    def healthz() -> JSONResponse:
+        try:
+            with context.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "database": f"unreachable ({type(exc).__name__})",
+                },
+                status_code=503,
+            )
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "ok",
+                "version": app.version,
+                "matter_list": context.matters.version,
+            }
+        )
+
+    # The stream router goes before the tickets router so that
+    # /tickets/stream is not taken for /tickets/{ticket_id}.
+    app.include_router(routes_auth.router)
+    app.include_router(routes_stream.router)
+    app.include_router(routes_tickets.router)
+    app.include_router(routes_media.router)
+    app.include_router(routes_reference.router)
+    app.include_router(routes_stats.router)
+    return app

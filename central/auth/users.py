@@ -1,0 +1,169 @@
+"""Users and their API tokens: create, log in, issue and revoke bearer tokens.
+
+These functions work inside the caller's session and only flush; the caller
+commits (the API per request, the CLI per command).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from central.auth.passwords import (
+    WeakPasswordError,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from central.auth.tokens import new_token, token_digest
+from central.db.models import ApiToken, User, UserRole, Worker
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+# Verified against when the username is unknown, so that a login for a missing
+# user takes as long as one with a wrong password (no user enumeration by timing).
+_DUMMY_HASH: str | None = None
+
+
+class UserError(ValueError):
+    """A user cannot be created as asked; the message says why."""
+
+
+class UserExists(UserError):
+    """The username is taken."""
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str | None,
+    role: UserRole | str,
+    *,
+    worker_id: str | None = None,
+    node_id: str | None = None,
+    display_name: str = "",
+    now: datetime | None = None,
+) -> User:
+    """Add a user (flushed, not committed) and return it.
+
+    `password` None makes a user that cannot log in with a password and only
+    uses tokens issued for it (edge nodes).
+
+    Raises:
+        UserExists: the username is taken.
+        UserError: a bad username or role, a worker without `worker_id` (or an
+            unknown one), an edge node without `node_id`.
+        WeakPasswordError: the password breaks the strength rule.
+    """
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise UserError(
+            f"invalid username {username!r}: 1-64 characters of letters, digits "
+            "and . _ @ -, starting with a letter or digit"
+        )
+    try:
+        user_role = UserRole(role)
+    except ValueError:
+        raise UserError(
+            f"unknown role {role!r} (one of {', '.join(r.value for r in UserRole)})"
+        ) from None
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise UserExists(f"user {username!r} already exists")
+    if user_role is UserRole.WORKER:
+        if not worker_id:
+            raise UserError(f"user {username!r} has role worker: give its worker_id")
+        if session.get(Worker, worker_id) is None:
+            raise UserError(f"no worker {worker_id!r} for user {username!r}")
+    elif worker_id is not None:
+        raise UserError(
+            f"only a worker user has a worker_id; {username!r} is {user_role.value}"
+        )
+    if user_role is UserRole.EDGE_NODE:
+        if not node_id:
+            raise UserError(f"user {username!r} has role edge_node: give its node_id")
+    elif node_id is not None:
+        raise UserError(
+            f"only an edge_node user has a node_id; {username!r} is {user_role.value}"
+        )
+    user = User(
+        username=username,
+        password_hash=hash_password(password) if password is not None else None,
+        role=user_role.value,
+        worker_id=worker_id,
+        node_id=node_id,
+        display_name=display_name,
+        active=True,
+        created_at=now or datetime.now(UTC),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password")
+    return _DUMMY_HASH
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None.
+
+    A hash made with older parameters is replaced (flushed) on success.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or user.password_hash is None:
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        try:
+            user.password_hash = hash_password(password)
+        except WeakPasswordError:
+            pass  # set before today's rule; keep the old hash until it is changed
+        else:
+            session.flush()
+    return user
+
+
+def issue_token(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    ttl: timedelta | None,
+    label: str = "",
+) -> str:
+    """A new bearer token for `user` (only its digest is stored; flushed).
+
+    `ttl` None issues a token that never expires (edge nodes); revoke it to end it.
+    """
+    if ttl is not None and ttl <= timedelta(0):
+        raise ValueError(f"token lifetime must be positive, got {ttl}")
+    if user.id is None:
+        session.flush()
+    token, digest = new_token()
+    session.add(
+        ApiToken(
+            digest=digest,
+            user_id=user.id,
+            label=label[:100],
+            created_at=now,
+            expires_at=now + ttl if ttl is not None else None,
+        )
+    )
+    session.flush()
+    return token
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """Forget the token (flushed); whether it existed."""
+    result = session.execute(
+        delete(ApiToken).where(ApiToken.digest == token_digest(token))
+    )
+    session.flush()
+    return bool(getattr(result, "rowcount", 0))

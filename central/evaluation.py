@@ -1,0 +1,794 @@
+"""Evaluation of case handling: how many cases, how fast, how well, by area/worker/….
+
+Every figure comes from tickets *created* in the half-open range [start, end),
+bucketed by the local period (day, ISO week, month, quarter) of their creation
+time in the city's timezone. The needed columns are loaded with one query for
+the tickets and one grouped query for their history, and aggregated in Python,
+so the results are identical on SQLite and PostgreSQL.
+
+Definitions (per bucket and key):
+
+- tickets: opened; ai_tickets: opened from an AI event (source "ai").
+- dispatched: sent to a worker at least once; closed: verified and closed;
+  rejected: ended as not a case (false positive); open_now: still open.
+- overdue: the overdue flag is set, it was closed after its due time, or (when
+  `now` is given) it is still open past its due time.
+- on_time_closed: closed and not overdue; on_time_close_rate = on_time_closed /
+  closed.
+- rework_rate: `return` history rows / `resolve` history rows.
+- dispatch_s: dispatched_at − created_at; accept_s: accepted_at − dispatched_at;
+  close_s: closed_at − created_at (seconds; mean, median, 90th percentile with
+  linear interpolation between the closest ranks, as PostgreSQL's percentile_cont).
+- false_positive_rate: AI tickets rejected / AI tickets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, String, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from central.db.models import Area, Camera, Department, Event, Ticket, TicketHistory
+from central.db.models import TicketSource, Worker
+from central.tickets.states import OPEN_STATES, TicketAction, TicketState
+
+__all__ = [
+    "DailyCountRow",
+    "Dimension",
+    "EvaluationRow",
+    "FalsePositiveBy",
+    "FalsePositiveRow",
+    "Period",
+    "daily_counts",
+    "evaluate",
+    "false_positives",
+    "percentile",
+    "period_bounds",
+    "period_end",
+    "period_start",
+    "resolve_timezone",
+    "to_csv",
+]
+
+
+class Period(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+class Dimension(StrEnum):
+    GRID = "grid"
+    COMMUNITY = "community"
+    STREET = "street"
+    DISTRICT = "district"
+    CATEGORY = "category"
+    WORKER = "worker"
+    DEPARTMENT = "department"
+    TOTAL = "total"
+
+
+class FalsePositiveBy(StrEnum):
+    CAMERA = "camera"
+    EVENT_TYPE = "event_type"
+
+
+# Length of the area code prefix each area dimension groups by.
+_AREA_PREFIX: Mapping[Dimension, int] = {
+    Dimension.GRID: 15,
+    Dimension.COMMUNITY: 12,
+    Dimension.STREET: 9,
+    Dimension.DISTRICT: 6,
+}
+_OPEN = frozenset(s.value for s in OPEN_STATES)
+_CHUNK = 500  # bind parameters per IN (...) when looking names up
+
+
+# -- periods -----------------------------------------------------------------------
+
+
+def resolve_timezone(tz: str | tzinfo) -> tzinfo:
+    """A tzinfo for an IANA name (or the tzinfo itself); ValueError if unknown."""
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {tz!r} (use an IANA name)") from exc
+
+
+def _aware(dt: datetime, name: str) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {dt.isoformat()}")
+    return dt
+
+
+def _bucket_date(day: date, period: Period) -> date:
+    if period is Period.DAY:
+        return day
+    if period is Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    if period is Period.MONTH:
+        return day.replace(day=1)
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _next_bucket_date(start: date, period: Period) -> date:
+    if period is Period.DAY:
+        return start + timedelta(days=1)
+    if period is Period.WEEK:
+        return start + timedelta(days=7)
+    months = 1 if period is Period.MONTH else 3
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def period_start(
+    dt: datetime, period: Period | str, tz: str | tzinfo = "UTC"
+) -> datetime:
+    """Local midnight starting the period (day, ISO week from Monday, month,
+    quarter from Jan/Apr/Jul/Oct) that holds `dt`, as an aware time in `tz`."""
+    zone = resolve_timezone(tz)
+    day = _aware(dt, "dt").astimezone(zone).date()
+    return _local_midnight(_bucket_date(day, Period(period)), zone)
+
+
+def period_end(
+    start: datetime, period: Period | str, tz: str | tzinfo = "UTC"
+) -> datetime:
+    """The start of the period after the one holding `start`."""
+    zone = resolve_timezone(tz)
+    first = period_start(start, period, zone).date()
+    return _local_midnight(_next_bucket_date(first, Period(period)), zone)
+
+
+def period_bounds(
+    dt: datetime, period: Period | str, tz: str | tzinfo = "UTC"
+) -> tuple[datetime, datetime]:
+    """[start, end) of the local period holding `dt`."""
+    return period_start(dt, period, tz), period_end(dt, period, tz)
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    _aware(start, "start")
+    _aware(end, "end")
+    if start >= end:
+        raise ValueError(
+            f"start {start.isoformat()} must be before end {end.isoformat()}"
+        )
+
+
+class _LocalDays:
+    """UTC time → local date (and period bucket), cached per hour of UTC time.
+
+    Every timezone in use today has offsets in whole quarter hours, so one
+    conversion per UTC quarter hour is exact and saves most conversions.
+    """
+
+    def __init__(self, zone: tzinfo, period: Period = Period.DAY) -> None:
+        self.zone = zone
+        self.period = period
+        self._cache: dict[int, date] = {}
+
+    def __call__(self, dt: datetime) -> date:
+        slot = int(dt.timestamp()) // 900
+        found = self._cache.get(slot)
+        if found is None:
+            found = _bucket_date(dt.astimezone(self.zone).date(), self.period)
+            self._cache[slot] = found
+        return found
+
+
+# -- statistics helpers ---------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0..1) of ascending values, interpolating linearly between
+    the closest ranks (numpy's default, PostgreSQL's percentile_cont)."""
+    if not sorted_values:
+        return None
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} is outside 0..1")
+    position = q * (len(sorted_values) - 1)
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    fraction = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
+
+
+def _stats(values: list[float]) -> tuple[float | None, float | None, float | None]:
+    if not values:
+        return None, None, None
+    values.sort()
+    return (
+        sum(values) / len(values),
+        percentile(values, 0.5),
+        percentile(values, 0.9),
+    )
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+# -- rows ---------------------------------------------------------------------------
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+_SECONDS = "seconds; null when no ticket of the row has both times"
+
+
+class EvaluationRow(_Row):
+    """How the tickets created in one period bucket and under one key were handled."""
+
+    period_start: str = Field(
+        description="First local day of the period bucket (YYYY-MM-DD)."
+    )
+    key: str | None = Field(
+        description="Grid/community/street/district code, category code, worker id, "
+        "department code or 'total'; null for tickets without one (no grid, "
+        "never assigned, no department)."
+    )
+    name: str | None = Field(
+        description="Area, category, worker or department name when known."
+    )
+    tickets: int = Field(description="Tickets opened.")
+    ai_tickets: int = Field(description="Tickets opened from AI events.")
+    dispatched: int = Field(description="Tickets dispatched to a worker at least once.")
+    closed: int = Field(description="Tickets verified and closed.")
+    rejected: int = Field(description="Tickets rejected as not a case.")
+    ai_rejected: int = Field(description="AI tickets rejected (false positives).")
+    open_now: int = Field(description="Tickets still open now.")
+    overdue: int = Field(
+        description="Tickets that were or are overdue (flagged, closed after the due "
+        "time, or open past it)."
+    )
+    on_time_closed: int = Field(description="Tickets closed and never overdue.")
+    on_time_close_rate: float | None = Field(
+        description="on_time_closed / closed; null when nothing was closed."
+    )
+    resolves: int = Field(description="Resolutions reported by workers.")
+    returns: int = Field(description="Resolutions returned for rework.")
+    rework_rate: float | None = Field(
+        description="returns / resolves; null when nothing was resolved."
+    )
+    dispatch_s_mean: float | None = Field(
+        description=f"Mean created → dispatched time, {_SECONDS}."
+    )
+    dispatch_s_p50: float | None = Field(
+        description=f"Median created → dispatched time, {_SECONDS}."
+    )
+    dispatch_s_p90: float | None = Field(
+        description=f"90th percentile created → dispatched time, {_SECONDS}."
+    )
+    accept_s_mean: float | None = Field(
+        description=f"Mean dispatched → accepted time, {_SECONDS}."
+    )
+    accept_s_p50: float | None = Field(
+        description=f"Median dispatched → accepted time, {_SECONDS}."
+    )
+    accept_s_p90: float | None = Field(
+        description=f"90th percentile dispatched → accepted time, {_SECONDS}."
+    )
+    close_s_mean: float | None = Field(
+        description=f"Mean created → closed time, {_SECONDS}."
+    )
+    close_s_p50: float | None = Field(
+        description=f"Median created → closed time, {_SECONDS}."
+    )
+    close_s_p90: float | None = Field(
+        description=f"90th percentile created → closed time, {_SECONDS}."
+    )
+    false_positive_rate: float | None = Field(
+        description="ai_rejected / ai_tickets; null without AI tickets."
+    )
+
+
+class FalsePositiveRow(_Row):
+    """Operator rejections of AI tickets from one camera or of one event type."""
+
+    key: str | None = Field(
+        description="'node_id/camera_id' or the event type; null when unknown."
+    )
+    node_id: str | None = Field(description="Edge node (by camera only).")
+    camera_id: str | None = Field(description="Camera (by camera only).")
+    name: str | None = Field(description="Camera name when known (by camera only).")
+    ai_tickets: int = Field(description="AI tickets opened.")
+    rejected: int = Field(description="AI tickets rejected as false positives.")
+    confirmed: int = Field(
+        description="AI tickets dispatched at least once (a ticket dispatched and "
+        "later rejected counts in both)."
+    )
+    pending: int = Field(description="AI tickets still waiting for review.")
+    rate: float = Field(description="rejected / ai_tickets.")
+
+
+class DailyCountRow(_Row):
+    """Events and tickets of one category on one local day."""
+
+    day: str = Field(description="Local day (YYYY-MM-DD).")
+    category_code: str | None = Field(
+        description="Category code; null for events of a type no category maps "
+        "(category_name then holds the event type)."
+    )
+    category_name: str | None = Field(description="Category name.")
+    events: int = Field(description="Events detected that day.")
+    tickets: int = Field(description="Tickets opened that day.")
+    ai_tickets: int = Field(description="Of those, tickets opened from AI events.")
+
+
+# -- evaluate ------------------------------------------------------------------------
+
+
+class _Acc:
+    __slots__ = (
+        "accept_s",
+        "ai",
+        "ai_rejected",
+        "close_s",
+        "closed",
+        "dispatch_s",
+        "dispatched",
+        "name",
+        "on_time",
+        "open_now",
+        "overdue",
+        "rejected",
+        "resolves",
+        "returns",
+        "tickets",
+    )
+
+    def __init__(self) -> None:
+        self.tickets = self.ai = self.dispatched = self.closed = 0
+        self.rejected = self.ai_rejected = self.open_now = self.overdue = 0
+        self.on_time = self.resolves = self.returns = 0
+        self.dispatch_s: list[float] = []
+        self.accept_s: list[float] = []
+        self.close_s: list[float] = []
+        self.name: str | None = None
+
+
+def _ticket_range(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    return [Ticket.created_at >= start, Ticket.created_at < end]
+
+
+def _history_counts(
+    session: Session, start: datetime, end: datetime, actions: Iterable[TicketAction]
+) -> dict[tuple[int, str], int]:
+    """(ticket id, action) → number of history rows, for tickets created in range."""
+    rows = session.execute(
+        select(TicketHistory.ticket_id, TicketHistory.action, func.count())
+        .join(Ticket, Ticket.id == TicketHistory.ticket_id)
+        .where(
+            *_ticket_range(start, end),
+            TicketHistory.action.in_([a.value for a in actions]),
+        )
+        .group_by(TicketHistory.ticket_id, TicketHistory.action)
+    ).all()
+    return {(ticket_id, action): count for ticket_id, action, count in rows}
+
+
+def _names(
+    session: Session,
+    code: InstrumentedAttribute[str],
+    name: InstrumentedAttribute[str],
+    keys: Iterable[str],
+) -> dict[str, str]:
+    wanted = sorted(keys)
+    result: dict[str, str] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        result.update(
+            session.execute(select(code, name).where(code.in_(chunk))).tuples()
+        )
+    return result
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier).total_seconds()
+
+
+def evaluate(
+    session: Session,
+    *,
+    period: Period | str,
+    by: Dimension | str,
+    start: datetime,
+    end: datetime,
+    timezone: str | tzinfo = "UTC",
+    now: datetime | None = None,
+) -> list[EvaluationRow]:
+    """Handling figures of tickets created in [start, end), per local period bucket
+    and dimension key, sorted by bucket then key (see the module docstring).
+
+    `now`, when given, also counts open tickets past their due time as overdue
+    (the scheduler flags them only on its next pass).
+    """
+    period = Period(period)
+    by = Dimension(by)
+    _check_range(start, end)
+    if now is not None:
+        _aware(now, "now")
+    zone = resolve_timezone(timezone)
+    bucket_of = _LocalDays(zone, period)
+    key_of = _key_function(by)
+
+    tickets = session.execute(
+        select(
+            Ticket.id,
+            Ticket.created_at,
+            Ticket.source,
+            Ticket.state,
+            Ticket.grid_code,
+            Ticket.category_code,
+            Ticket.category_name,
+            Ticket.assignee_id,
+            Ticket.department_code,
+            Ticket.overdue,
+            Ticket.dispatched_at,
+            Ticket.accepted_at,
+            Ticket.closed_at,
+            Ticket.due_at,
+        ).where(*_ticket_range(start, end))
+    ).all()
+    history = _history_counts(
+        session, start, end, (TicketAction.RESOLVE, TicketAction.RETURN)
+    )
+    resolve, give_back = TicketAction.RESOLVE.value, TicketAction.RETURN.value
+    ai, rejected_state = TicketSource.AI.value, TicketState.REJECTED.value
+
+    groups: dict[tuple[date, str | None], _Acc] = defaultdict(_Acc)
+    for (
+        ticket_id,
+        created_at,
+        source,
+        state,
+        grid_code,
+        category_code,
+        category_name,
+        assignee_id,
+        department_code,
+        overdue_flag,
+        dispatched_at,
+        accepted_at,
+        closed_at,
+        due_at,
+    ) in tickets:
+        key = key_of(grid_code, category_code, assignee_id, department_code)
+        acc = groups[(bucket_of(created_at), key)]
+        if by is Dimension.CATEGORY:
+            acc.name = category_name
+        acc.tickets += 1
+        is_ai = source == ai
+        acc.ai += is_ai
+        if dispatched_at is not None:
+            acc.dispatched += 1
+            acc.dispatch_s.append((dispatched_at - created_at).total_seconds())
+            if accepted_at is not None:
+                acc.accept_s.append((accepted_at - dispatched_at).total_seconds())
+        if state == rejected_state:
+            acc.rejected += 1
+            acc.ai_rejected += is_ai
+        is_open = state in _OPEN
+        acc.open_now += is_open
+        late = bool(overdue_flag) or (
+            due_at is not None
+            and (
+                (closed_at is not None and closed_at > due_at)
+                or (is_open and now is not None and now > due_at)
+            )
+        )
+        acc.overdue += late
+        if closed_at is not None:
+            acc.closed += 1
+            acc.on_time += not late
+            acc.close_s.append((closed_at - created_at).total_seconds())
+        acc.resolves += history.get((ticket_id, resolve), 0)
+        acc.returns += history.get((ticket_id, give_back), 0)
+
+    names = _dimension_names(session, by, {key for _, key in groups if key})
+    rows = []
+    for (bucket, key), acc in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1] is None, item[0][1])
+    ):
+        dispatch = _stats(acc.dispatch_s)
+        accept = _stats(acc.accept_s)
+        close = _stats(acc.close_s)
+        rows.append(
+            EvaluationRow(
+                period_start=bucket.isoformat(),
+                key=key,
+                name=acc.name if by is Dimension.CATEGORY else names.get(key or ""),
+                tickets=acc.tickets,
+                ai_tickets=acc.ai,
+                dispatched=acc.dispatched,
+                closed=acc.closed,
+                rejected=acc.rejected,
+                ai_rejected=acc.ai_rejected,
+                open_now=acc.open_now,
+                overdue=acc.overdue,
+                on_time_closed=acc.on_time,
+                on_time_close_rate=_ratio(acc.on_time, acc.closed),
+                resolves=acc.resolves,
+                returns=acc.returns,
+                rework_rate=_ratio(acc.returns, acc.resolves),
+                dispatch_s_mean=dispatch[0],
+                dispatch_s_p50=dispatch[1],
+                dispatch_s_p90=dispatch[2],
+                accept_s_mean=accept[0],
+                accept_s_p50=accept[1],
+                accept_s_p90=accept[2],
+                close_s_mean=close[0],
+                close_s_p50=close[1],
+                close_s_p90=close[2],
+                false_positive_rate=_ratio(acc.ai_rejected, acc.ai),
+            )
+        )
+    return rows
+
+
+_KeyFunction = Callable[[str | None, str, str | None, str | None], str | None]
+
+
+def _key_function(by: Dimension) -> _KeyFunction:
+    """(grid_code, category_code, assignee_id, department_code) → the group key."""
+    if by in _AREA_PREFIX:
+        length = _AREA_PREFIX[by]
+        return lambda grid, _c, _w, _d: grid[:length] if grid else None
+    if by is Dimension.CATEGORY:
+        return lambda _g, category, _w, _d: category
+    if by is Dimension.WORKER:
+        return lambda _g, _c, worker, _d: worker
+    if by is Dimension.DEPARTMENT:
+        return lambda _g, _c, _w, department: department
+    return lambda _g, _c, _w, _d: Dimension.TOTAL.value
+
+
+def _dimension_names(session: Session, by: Dimension, keys: set[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    if by in _AREA_PREFIX:
+        return _names(session, Area.code, Area.name, keys)
+    if by is Dimension.WORKER:
+        return _names(session, Worker.id, Worker.name, keys)
+    if by is Dimension.DEPARTMENT:
+        return _names(session, Department.code, Department.name, keys)
+    return {}
+
+
+# -- false positives ----------------------------------------------------------------
+
+
+def false_positives(
+    session: Session,
+    *,
+    by: FalsePositiveBy | str,
+    start: datetime,
+    end: datetime,
+) -> list[FalsePositiveRow]:
+    """Operator rejections of AI tickets created in [start, end), per camera or per
+    event type, the highest rejection rate first.
+
+    A ticket counts as rejected when it is in state `rejected` or has a `reject`
+    history row.
+    """
+    by = FalsePositiveBy(by)
+    _check_range(start, end)
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.state,
+            Ticket.event_type,
+            Ticket.node_id,
+            Ticket.camera_id,
+            Ticket.dispatched_at,
+        ).where(*_ticket_range(start, end), Ticket.source == TicketSource.AI.value)
+    ).all()
+    rejected_ids = {
+        ticket_id
+        for (ticket_id, _), count in _history_counts(
+            session, start, end, (TicketAction.REJECT,)
+        ).items()
+        if count
+    }
+
+    class Counts:
+        __slots__ = ("confirmed", "pending", "rejected", "tickets")
+
+        def __init__(self) -> None:
+            self.tickets = self.rejected = self.confirmed = self.pending = 0
+
+    groups: dict[tuple[str | None, str | None, str | None], Counts] = defaultdict(
+        Counts
+    )
+    rejected_state = TicketState.REJECTED.value
+    pending_state = TicketState.PENDING_REVIEW.value
+    for ticket_id, state, event_type, node_id, camera_id, dispatched_at in rows:
+        if by is FalsePositiveBy.CAMERA:
+            key = f"{node_id}/{camera_id}" if node_id and camera_id else None
+            group = groups[(key, node_id, camera_id)]
+        else:
+            group = groups[(event_type, None, None)]
+        group.tickets += 1
+        group.rejected += state == rejected_state or ticket_id in rejected_ids
+        group.confirmed += dispatched_at is not None
+        group.pending += state == pending_state
+
+    camera_names: dict[tuple[str, str], str] = {}
+    if by is FalsePositiveBy.CAMERA and groups:
+        camera_names = {
+            (node, camera): name
+            for node, camera, name in session.execute(
+                select(Camera.node_id, Camera.camera_id, Camera.name)
+            ).tuples()
+            if name
+        }
+    result = [
+        FalsePositiveRow(
+            key=key,
+            node_id=node_id,
+            camera_id=camera_id,
+            name=camera_names.get((node_id, camera_id))
+            if node_id and camera_id
+            else None,
+            ai_tickets=counts.tickets,
+            rejected=counts.rejected,
+            confirmed=counts.confirmed,
+            pending=counts.pending,
+            rate=counts.rejected / counts.tickets,
+        )
+        for (key, node_id, camera_id), counts in groups.items()
+    ]
+    result.sort(key=lambda r: (-r.rate, -r.ai_tickets, r.key is None, r.key or ""))
+    return result
+
+
+# -- daily counts -----------------------------------------------------------------------
+
+
+def daily_counts(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    timezone: str | tzinfo = "UTC",
+    categories: Mapping[str, tuple[str, str]] | None = None,
+) -> list[DailyCountRow]:
+    """Events (by detection time) and tickets (by creation time) in [start, end)
+    per local day and category, sorted by day then category code.
+
+    An event takes the category of its ticket; an event without a ticket takes
+    `categories[event type]` ((code, name), e.g. from the matter list), else it
+    is counted under category code null with its event type as the name.
+    Days without any event or ticket have no row.
+    """
+    _check_range(start, end)
+    day_of = _LocalDays(resolve_timezone(timezone))
+    categories = categories or {}
+    Key = tuple[date, str | None, str | None]
+    events: dict[Key, int] = defaultdict(int)
+    tickets: dict[Key, int] = defaultdict(int)
+    ai_tickets: dict[Key, int] = defaultdict(int)
+
+    event_rows = session.execute(
+        select(
+            Event.detected_at,
+            Event.type,
+            Ticket.category_code,
+            Ticket.category_name,
+        )
+        .outerjoin(Ticket, Ticket.id == Event.ticket_id)
+        .where(Event.detected_at >= start, Event.detected_at < end)
+    ).all()
+    for detected_at, event_type, code, name in event_rows:
+        if code is None:
+            code, name = categories.get(event_type, (None, event_type))
+        events[(day_of(detected_at), code, name)] += 1
+
+    ticket_rows = session.execute(
+        select(
+            Ticket.created_at,
+            Ticket.category_code,
+            Ticket.category_name,
+            Ticket.source == TicketSource.AI.value,
+        ).where(*_ticket_range(start, end))
+    ).all()
+    for created_at, code, name, is_ai in ticket_rows:
+        key = (day_of(created_at), code, name)
+        tickets[key] += 1
+        ai_tickets[key] += bool(is_ai)
+
+    merged = _merge_names(set(events) | set(tickets))
+    rows = []
+    for day, code in sorted(merged, key=lambda k: (k[0], k[1] is None, k[1] or "")):
+        name, keys = merged[(day, code)]
+        rows.append(
+            DailyCountRow(
+                day=day.isoformat(),
+                category_code=code,
+                category_name=name,
+                events=sum(events.get(k, 0) for k in keys),
+                tickets=sum(tickets.get(k, 0) for k in keys),
+                ai_tickets=sum(ai_tickets.get(k, 0) for k in keys),
+            )
+        )
+    return rows
+
+
+def _merge_names(
+    keys: set[tuple[date, str | None, str | None]],
+) -> dict[tuple[date, str | None], tuple[str | None, list[Any]]]:
+    """Group (day, code, name) keys by (day, code): one name per known category
+    (the smallest, should a category have been renamed between matter lists);
+    uncategorised event types stay apart under (day, None, type)."""
+    merged: dict[tuple[date, str | None], tuple[str | None, list[Any]]] = {}
+    for day, code, name in sorted(keys, key=lambda k: (k[0], k[1] or "", k[2] or "")):
+        if code is None:
+            merged[(day, None, name)] = (name, [(day, code, name)])  # type: ignore[index]
+            continue
+        known = merged.get((day, code))
+        if known is None:
+            merged[(day, code)] = (name, [(day, code, name)])
+        else:
+            known[1].append((day, code, name))
+    return merged
+
+
+# -- CSV -----------------------------------------------------------------------------------
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return "0" if text in ("", "-0") else text
+    return str(value)
+
+
+def to_csv(rows: Sequence[BaseModel], row_type: type[BaseModel] | None = None) -> str:
+    """RFC 4180 CSV (CRLF line ends) of report rows: a header with the row model's
+    field names in declaration order, then one line per row. Empty cells are
+    nulls; numbers have at most 6 decimals. `row_type` gives the header of an
+    empty report."""
+    model = row_type or (type(rows[0]) if rows else None)
+    if model is None:
+        return ""
+    columns = list(model.model_fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(getattr(row, column)) for column in columns])
+    return buffer.getvalue()
+
+
+def utc(dt: datetime) -> datetime:
+    """`dt` in UTC (helper for callers building ranges from local times)."""
+    return _aware(dt, "dt").astimezone(UTC)
+
+
+# Quiet an unused-import lint for String on some SQLAlchemy versions.
+_ = String

@@ -1,0 +1,286 @@
+"""The MQTT side of central: consume events, push tickets, feed the SSE stream.
+
+Events arrive through an MQTT 5 shared subscription (`$share/{group}/...`) so that
+replicas share the load; each message is acknowledged (manual PUBACK) only after
+the batch holding it has been committed, so a crash or a database outage loses
+nothing: the broker redelivers and the dedupe key makes redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from pydantic import ValidationError
+
+from central.context import CentralContext
+from central.ingest.camera_status import CameraStatusRecorder
+from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
+from gridwatch.contract import TicketNotice
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    deadlettered: int = 0
+    tickets_created: int = 0
+    merged: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+
+
+class CentralMqtt:
+    """One MQTT connection per central process: ingest, pushes and the stream."""
+
+    def __init__(
+        self,
+        context: CentralContext,
+        processor: EventProcessor | None,
+        *,
+        on_batch: Callable[[BatchResult], None] | None = None,
+    ) -> None:
+        self.context = context
+        self.settings = context.settings.mqtt
+        self.ingest = context.settings.ingest
+        self.processor = processor
+        self.on_batch = on_batch
+        self.topics = context.topics
+        self.stats = IngestStats()
+        self.camera_status = CameraStatusRecorder(context)
+        self._queue: queue.Queue[InboundMessage] = queue.Queue(self.ingest.max_inflight)
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._shared = True
+        self.client = self._build_client()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        properties.ReceiveMaximum = min(65535, self.ingest.max_inflight)
+        self.client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+        if self.processor is not None:
+            self._worker = threading.Thread(
+                target=self._run, name="central-ingest", daemon=True
+            )
+            self._worker.start()
+        if not self._connected.wait(timeout_s):
+            log.warning(
+                "central: broker %s:%s not reachable yet; retrying in the background",
+                self.settings.host,
+                self.settings.port,
+            )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- MQTT callbacks --------------------------------------------------------------
+
+    def _build_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.settings.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 10)
+        if self.settings.username is not None:
+            client.username_pw_set(self.settings.username, self.settings.password)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _events_filter(self) -> str:
+        group = self.settings.shared_group
+        if group and self._shared:
+            return f"$share/{group}/{self.topics.all_events()}"
+        return self.topics.all_events()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("central: broker refused the connection: %s", reason)
+            return
+        shared = getattr(properties, "SharedSubscriptionAvailable", 1)
+        if shared == 0 and self._shared:
+            log.warning("broker has no shared subscriptions; subscribing directly")
+            self._shared = False
+        subscriptions = [
+            (self.topics.worker_tickets("+"), SubscribeOptions(qos=0)),
+            (self.topics.ticket_updates(), SubscribeOptions(qos=0)),
+            (f"{self.topics.prefix}/edge/+/cameras/+/status", SubscribeOptions(qos=1)),
+        ]
+        if self.processor is not None:
+            subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
+        client.subscribe(subscriptions)
+        self._connected.set()
+        log.info(
+            "central connected to %s:%s (session present: %s)",
+            self.settings.host,
+            self.settings.port,
+            getattr(flags, "session_present", "?"),
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("central lost the broker (%s); reconnecting", reason)
+
+    def _on_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
+        topic = message.topic
+        payload = bytes(message.payload)
+        if topic.endswith("/events"):
+            self.stats.received += 1
+            # Blocks the network thread when central is behind: back-pressure.
+            self._queue.put(InboundMessage(topic, payload, message.mid))
+            return
+        try:
+            if topic.endswith("/tickets"):
+                self._relay_notice(topic, payload)
+            elif topic.endswith("/status"):
+                self.camera_status.record(topic, payload)
+        except Exception:
+            log.exception("central: could not handle %s", topic)
+        finally:
+            if message.qos > 0:
+                client.ack(message.mid, message.qos)
+
+    def _relay_notice(self, topic: str, payload: bytes) -> None:
+        """Worker notices from any replica reach SSE listeners on this one."""
+        try:
+            notice = TicketNotice.model_validate_json(payload)
+        except ValidationError:
+            log.warning("ignoring a malformed ticket notice on %s", topic)
+            return
+        if topic == self.topics.ticket_updates():
+            self.context.stream.deliver(notice, [], staff=True)
+        else:
+            worker_id = topic.split("/")[-2]
+            self.context.stream.deliver(notice, [worker_id], staff=False)
+
+    # -- the batch loop --------------------------------------------------------------
+
+    def _next_batch(self) -> list[InboundMessage]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.ingest.batch_wait_ms / 1000.0
+        while len(batch) < self.ingest.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        assert self.processor is not None
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            result = self._process_until_stored(batch)
+            if result is None:
+                return  # stopping: unacknowledged messages will be redelivered
+            self._publish(result)
+            for message in batch:
+                self.client.ack(message.token, 1)
+            self._count(result)
+            if self.on_batch is not None:
+                self.on_batch(result)
+
+    def _process_until_stored(self, batch: list[InboundMessage]) -> BatchResult | None:
+        assert self.processor is not None
+        delay = self.ingest.retry_s
+        while not self._stop.is_set():
+            try:
+                return self.processor.process(batch)
+            except Exception:
+                self.stats.failed_batches += 1
+                log.exception(
+                    "central: batch of %d events not stored; retrying in %.1f s",
+                    len(batch),
+                    delay,
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+        return None
+
+    def _publish(self, result: BatchResult) -> None:
+        notifier = self.context.notifier
+        for notice, recipients in result.notices:
+            try:
+                notifier.ticket_changed(notice, recipients)
+            except Exception:
+                log.exception("central: could not push ticket %s", notice.ticket_id)
+        for letter in result.deadletters:
+            log.warning("dead letter from %s: %s", letter.topic, letter.reason)
+            try:
+                notifier.deadletter(letter)
+            except Exception:
+                log.exception("central: could not publish a dead letter")
+
+    def _count(self, result: BatchResult) -> None:
+        s = self.stats
+        s.batches += 1
+        s.accepted += result.accepted
+        s.duplicates += result.duplicates
+        s.deadlettered += len(result.deadletters)
+        s.tickets_created += result.tickets_created
+        s.merged += result.merged

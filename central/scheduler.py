@@ -1,0 +1,124 @@
+"""Time limits: mark overdue tickets and raise their escalation level.
+
+Level 1 notifies the grid leader, level 2 the street, level 3 the handling
+department ("whistle"). A ticket reaches level n once it is
+`escalate_after_min[n-1]` minutes past its due time (matter list).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from central.context import CentralContext
+from central.db.models import Ticket
+from central.matters import Matter
+from central.tickets.service import SYSTEM, ConcurrentChange, InvalidRequest
+from central.tickets.states import WORKING_STATES
+
+log = logging.getLogger(__name__)
+
+LEVEL_NAMES = {1: "grid leader", 2: "street", 3: "department"}
+MAX_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class Escalation:
+    ticket_id: int
+    level: int
+    recipients: tuple[str, ...]
+
+
+def due_level(minutes_past_due: float, steps: list[float]) -> int:
+    """How many escalation steps a ticket this late has passed."""
+    return min(MAX_LEVEL, sum(1 for step in steps if minutes_past_due >= step))
+
+
+class DeadlineWatcher:
+    def __init__(self, context: CentralContext) -> None:
+        self.context = context
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[Escalation]:
+        ctx = self.context
+        now = ctx.clock.now()
+        with ctx.sessions() as session:
+            due = session.execute(
+                select(
+                    Ticket.id,
+                    Ticket.matter_key,
+                    Ticket.due_at,
+                    Ticket.escalation_level,
+                    Ticket.grid_code,
+                    Ticket.department_code,
+                ).where(
+                    Ticket.state.in_([s.value for s in WORKING_STATES]),
+                    Ticket.due_at <= now,
+                    Ticket.escalation_level < MAX_LEVEL,
+                )
+            ).all()
+        done: list[Escalation] = []
+        for ticket_id, matter_key, due_at, level, grid_code, department in due:
+            matter = self._matter(matter_key)
+            steps = ctx.matters.escalation_steps(matter) if matter else [0.0]
+            minutes = (now - due_at).total_seconds() / 60.0
+            target = due_level(minutes, steps)
+            if target <= level:
+                continue
+            recipients = self._recipients(target, grid_code, department)
+            note = (
+                f"overdue by {minutes:.0f} min: escalated to level {target} "
+                f"({LEVEL_NAMES[target]})"
+            )
+            try:
+                ctx.tickets.escalate(SYSTEM, ticket_id, target, note, recipients)
+            except (ConcurrentChange, InvalidRequest) as exc:
+                log.info("ticket %s not escalated: %s", ticket_id, exc)
+                continue
+            done.append(Escalation(ticket_id, target, tuple(recipients)))
+        if done:
+            log.info("escalated %d overdue tickets", len(done))
+        return done
+
+    def _matter(self, key: str) -> Matter | None:
+        try:
+            return self.context.matters.by_key(key)
+        except KeyError:
+            return None
+
+    def _recipients(
+        self, level: int, grid_code: str | None, department: str | None
+    ) -> list[str]:
+        directory = self.context.directory
+        if level == 1 and grid_code:
+            return [w.id for w in directory.leaders_of(grid_code)]
+        if level == 2 and grid_code:
+            return [w.id for w in directory.street_workers(grid_code)]
+        if level == 3 and department:
+            return [w.id for w in directory.department_staff(department)]
+        return []
+
+    # -- background thread -----------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, name="deadlines", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        interval = self.context.settings.scheduler.interval_s
+        while not self._stop.wait(interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("deadline check failed; trying again next round")
