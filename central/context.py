@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,12 +46,18 @@ class CentralContext:
         match = self.grid_index.lookup(lat, lon)
         return match.code if match else None
 
+    def set_notifier(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self.tickets.notifier = notifier
+
     def reload_reference_data(self) -> None:
         """Re-read grids, workers and departments (after an import)."""
         with self.sessions() as session:
             self.grid_index = load_grid_index(
                 session, self.settings.ingest.nearest_grid_m
             )
+            zone = self.settings.timezone or stored_timezone(session) or "UTC"
+            self.directory.zone = ZoneInfo(zone)
             self.directory.load(session)
             self.departments.clear()
             self.departments.update(load_departments(session))

@@ -28,17 +28,25 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, String, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from central.db.models import Area, Camera, Department, Event, Ticket, TicketHistory
-from central.db.models import TicketSource, Worker
+from central.db.models import (
+    Area,
+    Camera,
+    Department,
+    Event,
+    Ticket,
+    TicketHistory,
+    TicketSource,
+    Worker,
+)
 from central.tickets.states import OPEN_STATES, TicketAction, TicketState
 
 __all__ = [
@@ -94,7 +102,7 @@ _OPEN = frozenset(s.value for s in OPEN_STATES)
 _CHUNK = 500  # bind parameters per IN (...) when looking names up
 
 
-# -- periods -----------------------------------------------------------------------
+# -- periods --
 
 
 def resolve_timezone(tz: str | tzinfo) -> tzinfo:
@@ -173,10 +181,11 @@ def _check_range(start: datetime, end: datetime) -> None:
 
 
 class _LocalDays:
-    """UTC time → local date (and period bucket), cached per hour of UTC time.
+    """UTC time → local date (or period bucket), cached per UTC quarter hour.
 
-    Every timezone in use today has offsets in whole quarter hours, so one
-    conversion per UTC quarter hour is exact and saves most conversions.
+    Every timezone in use today has offsets (and changes them) in whole quarter
+    hours, so a local day never starts inside a UTC quarter hour: one conversion
+    per quarter hour is exact and saves most of them.
     """
 
     def __init__(self, zone: tzinfo, period: Period = Period.DAY) -> None:
@@ -185,7 +194,7 @@ class _LocalDays:
         self._cache: dict[int, date] = {}
 
     def __call__(self, dt: datetime) -> date:
-        slot = int(dt.timestamp()) // 900
+        slot = int(dt.timestamp() // 900)
         found = self._cache.get(slot)
         if found is None:
             found = _bucket_date(dt.astimezone(self.zone).date(), self.period)
@@ -193,7 +202,7 @@ class _LocalDays:
         return found
 
 
-# -- statistics helpers ---------------------------------------------------------------
+# -- statistics helpers --
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -225,7 +234,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-# -- rows ---------------------------------------------------------------------------
+# -- rows --
 
 
 class _Row(BaseModel):
@@ -334,7 +343,7 @@ class DailyCountRow(_Row):
     ai_tickets: int = Field(description="Of those, tickets opened from AI events.")
 
 
-# -- evaluate ------------------------------------------------------------------------
+# -- evaluate --
 
 
 class _Acc:
@@ -400,12 +409,6 @@ def _names(
             session.execute(select(code, name).where(code.in_(chunk))).tuples()
         )
     return result
-
-
-def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return (later - earlier).total_seconds()
 
 
 def evaluate(
@@ -509,7 +512,8 @@ def evaluate(
     names = _dimension_names(session, by, {key for _, key in groups if key})
     rows = []
     for (bucket, key), acc in sorted(
-        groups.items(), key=lambda item: (item[0][0], item[0][1] is None, item[0][1])
+        groups.items(),
+        key=lambda item: (item[0][0], item[0][1] is None, item[0][1] or ""),
     ):
         dispatch = _stats(acc.dispatch_s)
         accept = _stats(acc.accept_s)
@@ -576,7 +580,7 @@ def _dimension_names(session: Session, by: Dimension, keys: set[str]) -> dict[st
     return {}
 
 
-# -- false positives ----------------------------------------------------------------
+# -- false positives --
 
 
 def false_positives(
@@ -663,7 +667,7 @@ def false_positives(
     return result
 
 
-# -- daily counts -----------------------------------------------------------------------
+# -- daily counts --
 
 
 def daily_counts(
@@ -685,10 +689,19 @@ def daily_counts(
     _check_range(start, end)
     day_of = _LocalDays(resolve_timezone(timezone))
     categories = categories or {}
-    Key = tuple[date, str | None, str | None]
-    events: dict[Key, int] = defaultdict(int)
-    tickets: dict[Key, int] = defaultdict(int)
-    ai_tickets: dict[Key, int] = defaultdict(int)
+    # (day, code, event type when code is None else "") → [events, tickets, ai]
+    counts: dict[tuple[date, str | None, str], list[int]] = defaultdict(
+        lambda: [0, 0, 0]
+    )
+    code_names: dict[str, str] = {}
+
+    def category(code: str | None, name: str | None, event_type: str) -> str | None:
+        if code is None:
+            code, name = categories.get(event_type, (None, None))
+        if code is not None and name is not None:
+            # One name per code (the smallest, should it differ between versions).
+            code_names[code] = min(name, code_names.get(code, name))
+        return code
 
     event_rows = session.execute(
         select(
@@ -701,60 +714,42 @@ def daily_counts(
         .where(Event.detected_at >= start, Event.detected_at < end)
     ).all()
     for detected_at, event_type, code, name in event_rows:
-        if code is None:
-            code, name = categories.get(event_type, (None, event_type))
-        events[(day_of(detected_at), code, name)] += 1
+        found = category(code, name, event_type)
+        counts[(day_of(detected_at), found, "" if found else event_type)][0] += 1
 
     ticket_rows = session.execute(
         select(
             Ticket.created_at,
             Ticket.category_code,
             Ticket.category_name,
-            Ticket.source == TicketSource.AI.value,
+            Ticket.source,
         ).where(*_ticket_range(start, end))
     ).all()
-    for created_at, code, name, is_ai in ticket_rows:
-        key = (day_of(created_at), code, name)
-        tickets[key] += 1
-        ai_tickets[key] += bool(is_ai)
+    for created_at, code, name, source in ticket_rows:
+        found = category(code, name, "")
+        entry = counts[(day_of(created_at), found, "")]
+        entry[1] += 1
+        entry[2] += source == TicketSource.AI.value
 
-    merged = _merge_names(set(events) | set(tickets))
-    rows = []
-    for day, code in sorted(merged, key=lambda k: (k[0], k[1] is None, k[1] or "")):
-        name, keys = merged[(day, code)]
-        rows.append(
-            DailyCountRow(
-                day=day.isoformat(),
-                category_code=code,
-                category_name=name,
-                events=sum(events.get(k, 0) for k in keys),
-                tickets=sum(tickets.get(k, 0) for k in keys),
-                ai_tickets=sum(ai_tickets.get(k, 0) for k in keys),
-            )
+    return [
+        DailyCountRow(
+            day=day.isoformat(),
+            category_code=code,
+            category_name=code_names.get(code) if code else event_type,
+            events=events,
+            tickets=opened,
+            ai_tickets=ai,
         )
-    return rows
+        for (day, code, event_type), (events, opened, ai) in sorted(
+            counts.items(),
+            key=lambda item: (
+                (item[0][0], item[0][1] is None, item[0][1] or "", item[0][2])
+            ),
+        )
+    ]
 
 
-def _merge_names(
-    keys: set[tuple[date, str | None, str | None]],
-) -> dict[tuple[date, str | None], tuple[str | None, list[Any]]]:
-    """Group (day, code, name) keys by (day, code): one name per known category
-    (the smallest, should a category have been renamed between matter lists);
-    uncategorised event types stay apart under (day, None, type)."""
-    merged: dict[tuple[date, str | None], tuple[str | None, list[Any]]] = {}
-    for day, code, name in sorted(keys, key=lambda k: (k[0], k[1] or "", k[2] or "")):
-        if code is None:
-            merged[(day, None, name)] = (name, [(day, code, name)])  # type: ignore[index]
-            continue
-        known = merged.get((day, code))
-        if known is None:
-            merged[(day, code)] = (name, [(day, code, name)])
-        else:
-            known[1].append((day, code, name))
-    return merged
-
-
-# -- CSV -----------------------------------------------------------------------------------
+# -- CSV --
 
 
 def _csv_value(value: Any) -> str:
@@ -783,12 +778,3 @@ def to_csv(rows: Sequence[BaseModel], row_type: type[BaseModel] | None = None) -
     for row in rows:
         writer.writerow([_csv_value(getattr(row, column)) for column in columns])
     return buffer.getvalue()
-
-
-def utc(dt: datetime) -> datetime:
-    """`dt` in UTC (helper for callers building ranges from local times)."""
-    return _aware(dt, "dt").astimezone(UTC)
-
-
-# Quiet an unused-import lint for String on some SQLAlchemy versions.
-_ = String

@@ -185,6 +185,8 @@ class CityFile(_Strict):
     name: str
     city_code: str
     timezone: str = "UTC"
+    scale: str | None = None
+    seed: int | None = None
     departments: list[DepartmentEntry] = Field(default_factory=list)
     workers: list[WorkerEntry] = Field(default_factory=list)
     cameras: list[CameraEntry] = Field(default_factory=list)

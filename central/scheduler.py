@@ -63,6 +63,8 @@ class DeadlineWatcher:
             ).all()
         done: list[Escalation] = []
         for ticket_id, matter_key, due_at, level, grid_code, department in due:
+            if due_at is None:
+                continue
             matter = self._matter(matter_key)
             steps = ctx.matters.escalation_steps(matter) if matter else [0.0]
             minutes = (now - due_at).total_seconds() / 60.0

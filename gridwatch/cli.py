@@ -1,4 +1,4 @@
-"""The `gridwatch` command: edge, sim, models, bench, demo."""
+"""The `gridwatch` command: edge, central, sim, models, bench, demo."""
 
 from __future__ import annotations
 
@@ -14,10 +14,29 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("edge", "check-config"): ("edge.check_config", "Validate a node config and exit."),
     ("sim", "rtsp"): ("simulators.rtsp_server", "Serve a folder of clips over RTSP."),
     ("sim", "checkpoint"): ("simulators.checkpoint", "Push a clip as JPEG snapshots."),
+    ("sim", "city"): ("simulators.city", "Write a synthetic city (grids, workers)."),
+    ("central", "run"): (
+        "central.commands.run",
+        "Run central: ingest, dispatch, deadlines, HTTP API.",
+    ),
+    ("central", "migrate"): ("central.commands.migrate", "Migrate the database."),
+    ("central", "import-grids"): (
+        "central.commands.import_grids",
+        "Import grid polygons from GeoJSON.",
+    ),
+    ("central", "import-city"): (
+        "central.commands.import_city",
+        "Import departments, workers and cameras.",
+    ),
+    ("central", "user"): ("central.commands.users", "Create a login (and a token)."),
     ("models", None): ("models.cli", "List, fetch, verify and rewrite ONNX models."),
     ("bench", "edge"): (
         "gridwatch.bench.edge",
         "Benchmark the edge node on N streams.",
+    ),
+    ("bench", "central"): (
+        "gridwatch.bench.central",
+        "Benchmark central: N events through the broker.",
     ),
     ("demo", None): ("gridwatch.demo", "Run the whole stack on embedded defaults."),
 }
@@ -25,6 +44,7 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
 GROUP_HELP = {
     "edge": "Edge node commands.",
     "sim": "Simulators for tests and demos.",
+    "central": "Central service: tickets, dispatch, API.",
     "bench": "Benchmarks that print figures (JSON with --json).",
 }
 

@@ -22,14 +22,14 @@ class TokenResponse(BaseModel):
         description="Bearer token; send it as "
         "`Authorization: Bearer <token>`. Shown only once."
     )
-    token_type: str = Field("bearer", description="Always `bearer`.")
+    token_type: str = Field(default="bearer", description="Always `bearer`.")
     expires_at: datetime | None = Field(
         description="When the token stops working (UTC); null: never."
     )
     role: str = Field(description="admin, operator, supervisor, worker or edge_node.")
     username: str
     worker_id: str | None = Field(
-        None, description="The grid worker this user is (worker role only)."
+        default=None, description="The grid worker this user is (worker role only)."
     )
 
 
@@ -37,15 +37,22 @@ class MeResponse(BaseModel):
     username: str
     role: str = Field(description="admin, operator, supervisor, worker or edge_node.")
     display_name: str = ""
-    worker_id: str | None = Field(None, description="Worker users: the worker id.")
-    worker_name: str | None = Field(None, description="Worker users: their name.")
+    worker_id: str | None = Field(
+        default=None, description="Worker users: the worker id."
+    )
+    worker_name: str | None = Field(
+        default=None, description="Worker users: their name."
+    )
     worker_role: str | None = Field(
-        None, description="grid_leader, full_time, part_time or department_staff."
+        default=None,
+        description="grid_leader, full_time, part_time or department_staff.",
     )
     areas: list[str] = Field(
         default_factory=list, description="Worker users: area codes they cover."
     )
-    node_id: str | None = Field(None, description="Edge-node users: the node id.")
+    node_id: str | None = Field(
+        default=None, description="Edge-node users: the node id."
+    )
 
 
 @router.post(

@@ -85,6 +85,9 @@ class GridIndex:
             raise ValueError(f"duplicate grid codes: {', '.join(duplicates[:10])}")
         self.nearest_m = float(nearest_m)
         self._codes = tuple(codes)
+        # Matches are immutable: one shared "inside" match per grid saves an
+        # allocation per point, most of the cost of a large lookup_many.
+        self._inside = tuple(GridMatch(code, 0.0) for code in codes)
         lonlat = np.array([geometry for _, geometry in ordered], dtype=object)
         self._bounds = _total_bounds(lonlat)
         self._lon0, self._lat0 = _centre(lonlat)
@@ -157,9 +160,9 @@ class GridIndex:
                 near, near_m = self._nearest(points[missed])
                 grid[usable[missed]] = near
                 distance[usable[missed]] = near_m
-        codes = self._codes
+        shared, codes = self._inside, self._codes
         return [
-            GridMatch(codes[g], float(d)) if g >= 0 else None
+            (shared[g] if d == 0.0 else GridMatch(codes[g], d)) if g >= 0 else None
             for g, d in zip(grid.tolist(), distance.tolist(), strict=True)
         ]
 

@@ -1,8 +1,8 @@
 """Who gets a ticket: the grid's on-duty workers first, then up the hierarchy.
 
-Order: on-duty full-time worker of the grid with the fewest open tickets, else an
-on-duty part-time worker of the grid, else the grid leader (of the grid or its
-community), else any on-duty worker of the community, the street, then the district.
+Order: the on-duty full-time worker of the grid with the fewest open tickets, else
+an on-duty part-time worker, else the grid leader (each assigned to the grid or to
+its community), else any on-duty worker of the street, then of the district.
 Department staff are not dispatched to by area; they are notified by escalation.
 """
 
@@ -139,16 +139,17 @@ def choose_worker(
             return None
         return min(ready, key=lambda w: (open_counts.get(w.id, 0), w.id)).id
 
-    in_grid = directory.covering(grid_code)
     chain = area_chain(grid_code)
+    # The grid's own people: those assigned to the grid or to its community.
+    local = [w for code in chain[:2] for w in directory.covering(code)]
     return (
-        pick(in_grid, {WorkerRole.FULL_TIME})
-        or pick(in_grid, {WorkerRole.PART_TIME})
-        or pick(directory.leaders_of(grid_code), {WorkerRole.GRID_LEADER})
+        pick(local, {WorkerRole.FULL_TIME})
+        or pick(local, {WorkerRole.PART_TIME})
+        or pick(local, {WorkerRole.GRID_LEADER})
         or next(
             (
                 chosen
-                for code in chain[1:]
+                for code in chain[2:]
                 if (chosen := pick(directory.covering(code), None)) is not None
             ),
             None,

@@ -1,0 +1,280 @@
+"""Media: edge nodes upload snapshots and clips; staff and workers fetch them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from central.api.deps import ActorDep, ContextDep, EdgeNodeDep
+from central.context import CentralContext
+from central.db.models import Event, MediaObject, Ticket, UserRole
+from central.media import MediaKind, MediaRejected, MediaStore, StoredMedia, is_sha256
+from central.tickets.service import Actor
+
+router = APIRouter(prefix="/api/v1", tags=["media"])
+
+MEDIA_PATH = "/api/v1/media"
+
+
+def get_media(request: Request) -> MediaStore:
+    media: MediaStore | None = getattr(request.app.state, "media", None)
+    if media is None:
+        context: CentralContext = request.app.state.context
+        media = MediaStore(context.settings.media.dir)
+        request.app.state.media = media
+    return media
+
+
+MediaDep = Annotated[MediaStore, Depends(get_media)]
+
+
+def media_url(sha256: str | None) -> str | None:
+    """The API path that serves a stored file, or None."""
+    return f"{MEDIA_PATH}/{sha256}" if sha256 else None
+
+
+def record_media(
+    session: Session,
+    stored: StoredMedia,
+    kind: MediaKind,
+    *,
+    event_id: str | None,
+    ticket_id: int | None,
+    uploaded_by: str,
+    now: datetime,
+) -> MediaObject:
+    """The MediaObject row of a stored file (added once; later uploads keep it)."""
+    row = session.get(MediaObject, stored.sha256)
+    if row is None:
+        row = MediaObject(
+            sha256=stored.sha256,
+            kind=kind,
+            content_type=stored.content_type,
+            size=stored.size,
+            event_id=event_id,
+            ticket_id=ticket_id,
+            uploaded_by=uploaded_by,
+            created_at=now,
+        )
+        session.add(row)
+    else:
+        row.event_id = row.event_id or event_id
+        row.ticket_id = row.ticket_id or ticket_id
+    session.flush()
+    return row
+
+
+class UploadResult(BaseModel):
+    sha256: str = Field(description="SHA-256 of the bytes: the media id.")
+    size: int = Field(description="Bytes stored.")
+    content_type: str = Field(description="What the bytes are (from their content).")
+    url: str = Field(description="Where staff and the ticket's worker fetch it.")
+    event_known: bool = Field(
+        description="Whether the event exists yet (media may arrive first; it is "
+        "kept and linked when the event comes)."
+    )
+
+
+def _limit(context: CentralContext, kind: str) -> int:
+    media = context.settings.media
+    return media.max_clip_bytes if kind == "clip" else media.max_snapshot_bytes
+
+
+def _check_owner(context: CentralContext, actor: Actor, event_id: str) -> bool:
+    """Whether the event exists; 403 when it belongs to another node."""
+    with context.sessions() as session:
+        node_id = session.scalar(
+            select(Event.node_id).where(Event.event_id == event_id)
+        )
+    if node_id is None:
+        return False
+    if actor.role is UserRole.EDGE_NODE and node_id != actor.node_id:
+        raise HTTPException(
+            403, f"event {event_id} belongs to node {node_id}, not {actor.node_id}"
+        )
+    return True
+
+
+def _link(
+    context: CentralContext,
+    stored: StoredMedia,
+    kind: MediaKind,
+    event_id: str,
+    actor: Actor,
+) -> bool:
+    for attempt in range(2):
+        try:
+            return _link_once(context, stored, kind, event_id, actor)
+        except IntegrityError:
+            if attempt:  # the same bytes were recorded concurrently; once more
+                raise
+    raise AssertionError("unreachable")
+
+
+def _link_once(
+    context: CentralContext,
+    stored: StoredMedia,
+    kind: MediaKind,
+    event_id: str,
+    actor: Actor,
+) -> bool:
+    now = context.clock.now()
+    with context.sessions() as session:
+        event = session.get(Event, event_id)
+        if (
+            event is not None
+            and actor.role is UserRole.EDGE_NODE
+            and event.node_id != actor.node_id
+        ):  # the event arrived while the body was uploading
+            raise HTTPException(
+                403, f"event {event_id} belongs to node {event.node_id}"
+            )
+        record_media(
+            session,
+            stored,
+            kind,
+            event_id=event_id,
+            ticket_id=event.ticket_id if event else None,
+            uploaded_by=actor.name,
+            now=now,
+        )
+        if event is not None:
+            if kind == "clip":
+                event.clip_sha256 = stored.sha256
+            else:
+                event.snapshot_sha256 = stored.sha256
+        session.commit()
+    return event is not None
+
+
+@router.put(
+    "/media/{event_id}/{kind}",
+    response_model=UploadResult,
+    summary="Upload an event's snapshot or clip (edge node or admin)",
+    description="The raw bytes are the body: a JPEG/PNG/WebP snapshot, or an "
+    "MP4/MOV/WebM clip; the format is read from the bytes. Idempotent: the same "
+    "bytes again answer the same result.",
+    responses={
+        403: {"description": "The event belongs to another edge node"},
+        413: {"description": "Over the size limit of that kind"},
+        415: {"description": "Not an accepted format; the message says what it is"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
+    },
+)
+async def upload_media(
+    request: Request,
+    context: ContextDep,
+    actor: EdgeNodeDep,
+    media: MediaDep,
+    event_id: Annotated[
+        str, Path(min_length=1, max_length=64, description="The event's id.")
+    ],
+    kind: Literal["snapshot", "clip"],
+) -> UploadResult:
+    limit = _limit(context, kind)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"a {kind} may be at most {limit} bytes")
+    await run_in_threadpool(_check_owner, context, actor, event_id)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"a {kind} may be at most {limit} bytes")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    try:
+        stored = await run_in_threadpool(media.save, data, kind)
+    except MediaRejected as exc:
+        raise HTTPException(415, str(exc)) from None
+    event_known = await run_in_threadpool(_link, context, stored, kind, event_id, actor)
+    return UploadResult(
+        sha256=stored.sha256,
+        size=stored.size,
+        content_type=stored.content_type,
+        url=f"{MEDIA_PATH}/{stored.sha256}",
+        event_known=event_known,
+    )
+
+
+def _may_fetch(session: Session, actor: Actor, sha256: str) -> bool:
+    if actor.is_staff:
+        return True
+    if actor.role is not UserRole.WORKER or actor.worker_id is None:
+        return False
+    of_event = exists().where(
+        Event.ticket_id == Ticket.id,
+        or_(Event.snapshot_sha256 == sha256, Event.clip_sha256 == sha256),
+    )
+    query = select(Ticket.id).where(
+        Ticket.assignee_id == actor.worker_id,
+        or_(
+            Ticket.snapshot_sha256 == sha256,
+            Ticket.resolution_photo_sha256 == sha256,
+            of_event,
+        ),
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+@router.get(
+    "/media/{sha256}",
+    response_class=FileResponse,
+    summary="Fetch a stored snapshot, clip or photo",
+    description="Staff fetch any; a worker only media of their own tickets (others "
+    "answer 404). Supports HTTP range requests (video seeking). The token may be "
+    "passed as `?access_token=` for <img>/<video> tags.",
+    responses={
+        200: {
+            "content": {
+                "image/jpeg": {},
+                "image/png": {},
+                "image/webp": {},
+                "video/mp4": {},
+                "video/webm": {},
+            },
+            "description": "The file.",
+        },
+        404: {"description": "No such media, or not yours"},
+    },
+)
+def get_media_file(
+    context: ContextDep, actor: ActorDep, media: MediaDep, sha256: str
+) -> FileResponse:
+    not_found = HTTPException(404, f"media {sha256} not found")
+    if not is_sha256(sha256):
+        raise not_found
+    with context.sessions() as session:
+        if not _may_fetch(session, actor, sha256):
+            raise not_found
+        row = session.get(MediaObject, sha256)
+        content_type = row.content_type if row is not None else None
+    found = media.find(sha256)
+    if found is None:
+        raise not_found
+    return FileResponse(
+        found.path,
+        media_type=content_type or found.content_type,
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        content_disposition_type="inline",
+    )

@@ -1,0 +1,275 @@
+"""Statistics and evaluation for staff: JSON for the console, CSV for spreadsheets.
+
+Ranges are half-open [start, end). `start`/`end` take a local date (YYYY-MM-DD,
+midnight in the city's timezone) or an ISO 8601 time (with an offset, or local
+when it has none). Periods are bucketed in the city's timezone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from central.api.deps import ContextDep, StaffDep
+from central.context import CentralContext
+from central.evaluation import (
+    DailyCountRow,
+    Dimension,
+    EvaluationRow,
+    FalsePositiveBy,
+    FalsePositiveRow,
+    Period,
+    daily_counts,
+    evaluate,
+    false_positives,
+    period_bounds,
+    to_csv,
+)
+
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+
+Format = Literal["json", "csv"]
+DAILY_DEFAULT_DAYS = 30
+
+_START = (
+    "Start (inclusive): a local date YYYY-MM-DD or an ISO 8601 time; "
+    "default: {default}."
+)
+_END = "End (exclusive): a local date YYYY-MM-DD or an ISO 8601 time; default: {}."
+_FORMAT = "json, or csv for a spreadsheet download (UTF-8)."
+_CSV_RESPONSE: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The report; CSV (header + one line per row) when format=csv.",
+    }
+}
+
+
+class EvaluationReport(BaseModel):
+    period: Period = Field(description="Length of each bucket.")
+    by: Dimension = Field(description="What the rows are grouped by.")
+    timezone: str = Field(description="Timezone the buckets are cut in.")
+    start: datetime = Field(description="Tickets created from (inclusive).")
+    end: datetime = Field(description="Tickets created before (exclusive).")
+    rows: list[EvaluationRow] = Field(description="One row per bucket and key.")
+
+
+class FalsePositiveReport(BaseModel):
+    by: FalsePositiveBy = Field(description="What the rows are grouped by.")
+    start: datetime = Field(description="AI tickets created from (inclusive).")
+    end: datetime = Field(description="AI tickets created before (exclusive).")
+    rows: list[FalsePositiveRow] = Field(
+        description="One row per camera or event type, highest rate first."
+    )
+
+
+class DailyReport(BaseModel):
+    timezone: str = Field(description="Timezone the days are cut in.")
+    start: datetime = Field(description="From (inclusive).")
+    end: datetime = Field(description="Before (exclusive).")
+    rows: list[DailyCountRow] = Field(description="One row per day and category.")
+
+
+def city_zone(context: CentralContext) -> tzinfo:
+    """The city's timezone (the worker directory's: settings or imported city)."""
+    return context.directory.zone
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
+
+
+def _invalid(field: str, value: str | None, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "value_error",
+                "loc": ("query", field),
+                "msg": message,
+                "input": value,
+            }
+        ]
+    )
+
+
+def parse_when(value: str, zone: tzinfo, field: str) -> datetime:
+    """A local date (midnight in `zone`) or an ISO 8601 time (local if naive)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=zone)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid(
+            field,
+            value,
+            f"{value!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 time "
+            "(e.g. 2024-03-01T08:00:00+08:00)",
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+
+
+def _range(
+    start: str | None,
+    end: str | None,
+    zone: tzinfo,
+    default: tuple[datetime, datetime],
+) -> tuple[datetime, datetime]:
+    begin = parse_when(start, zone, "start") if start is not None else default[0]
+    finish = parse_when(end, zone, "end") if end is not None else default[1]
+    if begin >= finish:
+        raise _invalid(
+            "end",
+            end,
+            f"end {finish.isoformat()} must be after start {begin.isoformat()}",
+        )
+    return begin, finish
+
+
+def _csv(
+    rows: Sequence[BaseModel], row_type: type[BaseModel], filename: str
+) -> Response:
+    return Response(
+        content=to_csv(rows, row_type),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _stamp(start: datetime, end: datetime, zone: tzinfo) -> str:
+    return f"{start.astimezone(zone):%Y%m%d}-{end.astimezone(zone):%Y%m%d}"
+
+
+@router.get(
+    "/evaluation",
+    response_model=EvaluationReport,
+    responses=_CSV_RESPONSE,
+    summary="Evaluation of case handling per period and area/worker/…",
+)
+def get_evaluation(
+    _actor: StaffDep,
+    context: ContextDep,
+    period: Annotated[
+        Period, Query(description="Bucket length (local day, ISO week, …).")
+    ] = Period.MONTH,
+    by: Annotated[Dimension, Query(description="Group rows by.")] = Dimension.DISTRICT,
+    start: Annotated[
+        str | None,
+        Query(description=_START.format(default="the start of the current period")),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description=_END.format("the end of the current period")),
+    ] = None,
+    fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+) -> EvaluationReport | Response:
+    """Tickets created in [start, end), per period bucket and key: counts, on-time
+    close rate, rework rate, dispatch/accept/close times and the AI false-positive
+    rate. Buckets are cut in the city's timezone."""
+    zone = city_zone(context)
+    now = context.clock.now()
+    begin, finish = _range(start, end, zone, period_bounds(now, period, zone))
+    with context.sessions() as session:
+        rows = evaluate(
+            session,
+            period=period,
+            by=by,
+            start=begin,
+            end=finish,
+            timezone=zone,
+            now=now,
+        )
+    if fmt == "csv":
+        name = f"evaluation-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"
+        return _csv(rows, EvaluationRow, f"{name}.csv")
+    return EvaluationReport(
+        period=period,
+        by=by,
+        timezone=_zone_name(zone),
+        start=begin,
+        end=finish,
+        rows=rows,
+    )
+
+
+@router.get(
+    "/false-positives",
+    response_model=FalsePositiveReport,
+    responses=_CSV_RESPONSE,
+    summary="AI false positives (operator rejections) per camera or event type",
+)
+def get_false_positives(
+    _actor: StaffDep,
+    context: ContextDep,
+    by: Annotated[
+        FalsePositiveBy, Query(description="Group rows by camera or event type.")
+    ] = FalsePositiveBy.CAMERA,
+    start: Annotated[
+        str | None,
+        Query(description=_START.format(default="the start of the current month")),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description=_END.format("the end of the current month")),
+    ] = None,
+    fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+) -> FalsePositiveReport | Response:
+    """AI tickets created in [start, end) and how many operators rejected as false
+    positives, the worst camera or event type first."""
+    zone = city_zone(context)
+    default = period_bounds(context.clock.now(), Period.MONTH, zone)
+    begin, finish = _range(start, end, zone, default)
+    with context.sessions() as session:
+        rows = false_positives(session, by=by, start=begin, end=finish)
+    if fmt == "csv":
+        name = f"false-positives-{by.value}-{_stamp(begin, finish, zone)}"
+        return _csv(rows, FalsePositiveRow, f"{name}.csv")
+    return FalsePositiveReport(by=by, start=begin, end=finish, rows=rows)
+
+
+@router.get(
+    "/daily",
+    response_model=DailyReport,
+    responses=_CSV_RESPONSE,
+    summary="Events and tickets per local day and category (charts)",
+)
+def get_daily(
+    _actor: StaffDep,
+    context: ContextDep,
+    start: Annotated[
+        str | None,
+        Query(
+            description=_START.format(
+                default=f"{DAILY_DEFAULT_DAYS - 1} days before today"
+            )
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, Query(description=_END.format("the end of today"))
+    ] = None,
+    fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+) -> DailyReport | Response:
+    """Events detected and tickets opened per local day and category."""
+    zone = city_zone(context)
+    today, tomorrow = period_bounds(context.clock.now(), Period.DAY, zone)
+    first = (today.date() - timedelta(days=DAILY_DEFAULT_DAYS - 1)).isoformat()
+    default = (parse_when(first, zone, "start"), tomorrow)
+    begin, finish = _range(start, end, zone, default)
+    categories = {
+        event_type.value: (matter.category.code, matter.category.name)
+        for matter in context.matters.matters
+        for event_type in matter.event_types
+    }
+    with context.sessions() as session:
+        rows = daily_counts(
+            session, start=begin, end=finish, timezone=zone, categories=categories
+        )
+    if fmt == "csv":
+        return _csv(rows, DailyCountRow, f"daily-{_stamp(begin, finish, zone)}.csv")
+    return DailyReport(timezone=_zone_name(zone), start=begin, end=finish, rows=rows)

@@ -1,0 +1,84 @@
+"""`gridwatch central run`: ingest, dispatch, deadlines and the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from central.commands.common import add_settings_arguments, settings_from
+from central.config import CentralConfigError
+from central.matters import MatterListError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_settings_arguments(parser)
+    parser.add_argument("--mqtt-host", help="broker host (default from config)")
+    parser.add_argument("--mqtt-port", type=int, help="broker port")
+    parser.add_argument("--client-id", help="MQTT client id (unique per replica)")
+    parser.add_argument("--http-host", help="HTTP bind address")
+    parser.add_argument("--http-port", type=int, help="HTTP port (0 = any free one)")
+    parser.add_argument("--media-dir", type=Path, help="where media files are kept")
+    parser.add_argument(
+        "--no-api", action="store_true", help="ingest only (a worker replica)"
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from central.service import CentralService
+
+    try:
+        settings = settings_from(args)
+    except CentralConfigError as exc:
+        print(f"central run: {exc}", file=sys.stderr)
+        return 2
+    mqtt = settings.mqtt.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "host": args.mqtt_host,
+                "port": args.mqtt_port,
+                "client_id": args.client_id,
+            }.items()
+            if v is not None
+        }
+    )
+    http = settings.http.model_copy(
+        update={
+            k: v
+            for k, v in {"host": args.http_host, "port": args.http_port}.items()
+            if v is not None
+        }
+    )
+    media = (
+        settings.media.model_copy(update={"dir": args.media_dir})
+        if args.media_dir
+        else settings.media
+    )
+    settings = settings.model_copy(update={"mqtt": mqtt, "http": http, "media": media})
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        service = CentralService(settings, api=not args.no_api)
+    except (MatterListError, CentralConfigError) as exc:
+        print(f"central run: {exc}", file=sys.stderr)
+        return 2
+    service.start()
+    print(
+        f"central: http://{settings.http.host}:{service.http_port}/api/docs, "
+        f"broker {settings.mqtt.host}:{settings.mqtt.port}",
+        flush=True,
+    )
+    try:
+        stop.wait()
+    finally:
+        service.stop()
+    return 0

@@ -1,0 +1,240 @@
+"""The ingest batch on SQLite and a real PostgreSQL: tickets, dedupe, merge, grids."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from central.context import CentralContext
+from central.db.models import Event, EventMessageRow, Ticket, TicketHistory
+from central.ingest.processor import EventProcessor, InboundMessage
+from central.notify import RecordingNotifier
+from gridwatch.contract import EventMessage, EventPhase, EventType
+from tests.central.conftest import GRID_1, GRID_1_WORKER, grid_centre, make_event
+
+Central = tuple[CentralContext, RecordingNotifier]
+M_PER_DEG_LAT = 110_574.0
+
+
+def inbound(event: EventMessage, topic: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        topic or f"gw/v1/edge/{event.node_id}/events", event.to_json().encode()
+    )
+
+
+def count(context: CentralContext, model: type) -> int:
+    with context.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def tickets(context: CentralContext) -> list[Ticket]:
+    with context.sessions() as session:
+        return list(session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+@pytest.mark.integration
+def test_event_in_a_grid_opens_a_ticket_dispatched_to_its_worker(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    event = make_event(lat, lon)
+    result = EventProcessor(context).process([inbound(event)])
+    assert (result.accepted, result.tickets_created, result.duplicates) == (1, 1, 0)
+    [ticket] = tickets(context)
+    assert ticket.grid_code == GRID_1
+    assert ticket.state == "dispatched"
+    assert ticket.assignee_id == GRID_1_WORKER
+    assert ticket.category_code == "0503"
+    assert ticket.department_code == "D03"  # public security handles crowding
+    assert ticket.due_at == ticket.dispatched_at + timedelta(minutes=30)
+    [(notice, recipients)] = result.notices
+    assert notice.ticket_id == ticket.id and recipients == [GRID_1_WORKER]
+    assert notice.event_ids == [event.event_id]
+    with context.sessions() as session:
+        history = session.scalars(
+            select(TicketHistory)
+            .where(TicketHistory.ticket_id == ticket.id)
+            .order_by(TicketHistory.id)
+        ).all()
+        stored = session.get(Event, event.event_id)
+    assert [(h.action, h.from_state, h.to_state) for h in history] == [
+        ("create", None, "pending_review"),
+        ("dispatch", "pending_review", "dispatched"),
+    ]
+    assert stored is not None and stored.ticket_id == ticket.id
+    assert stored.grid_code == GRID_1
+
+
+@pytest.mark.integration
+def test_redelivery_and_repeats_never_create_a_second_event_or_ticket(
+    central: Central,
+) -> None:
+    context, _ = central
+    processor = EventProcessor(context)
+    event = make_event(*grid_centre(context, GRID_1))
+    first = processor.process([inbound(event), inbound(event)])
+    again = processor.process([inbound(event)])
+    assert (first.accepted, first.duplicates) == (1, 1)
+    assert (again.accepted, again.duplicates, again.tickets_created) == (0, 1, 0)
+    assert again.notices == []
+    assert count(context, Ticket) == 1
+    assert count(context, Event) == 1
+    assert count(context, EventMessageRow) == 1
+
+
+@pytest.mark.integration
+def test_updates_and_end_are_observations_of_the_same_ticket(central: Central) -> None:
+    context, clock_notifier = central
+    processor = EventProcessor(context)
+    start = make_event(*grid_centre(context, GRID_1))
+    processor.process([inbound(start)])
+    later = start.detected_at + timedelta(seconds=30)
+    update = start.model_copy(update={"phase": EventPhase.UPDATE, "detected_at": later})
+    end = start.model_copy(
+        update={
+            "phase": EventPhase.END,
+            "detected_at": later + timedelta(seconds=5),
+            "ended_at": later + timedelta(seconds=5),
+        }
+    )
+    result = processor.process([inbound(update), inbound(end), inbound(update)])
+    assert (result.accepted, result.duplicates, result.observations) == (2, 1, 2)
+    assert result.tickets_created == 0
+    [ticket] = tickets(context)
+    assert ticket.observations == 3
+    with context.sessions() as session:
+        stored = session.get(Event, start.event_id)
+    assert stored is not None
+    assert stored.phase == "end" and stored.ended_at == end.ended_at
+    assert stored.observations == 3
+
+
+@pytest.mark.integration
+def test_a_nearby_event_of_the_same_type_merges_a_far_one_does_not(
+    central: Central,
+) -> None:
+    context, _ = central
+    processor = EventProcessor(context)
+    lat, lon = grid_centre(context, GRID_1)
+    processor.process([inbound(make_event(lat, lon, camera="cam-001"))])
+    near = make_event(lat + 20 / M_PER_DEG_LAT, lon, camera="cam-002")
+    other_type = make_event(lat, lon, type_=EventType.INTRUSION)
+    result = processor.process([inbound(near), inbound(other_type)])
+    assert (result.merged, result.tickets_created) == (1, 1)
+    far = make_event(lat + 150 / M_PER_DEG_LAT, lon)
+    assert processor.process([inbound(far)]).tickets_created == 1
+    all_tickets = tickets(context)
+    assert [t.observations for t in all_tickets] == [2, 1, 1]
+    with context.sessions() as session:
+        merged = session.get(Event, near.event_id)
+    assert merged is not None and merged.ticket_id == all_tickets[0].id
+
+
+@pytest.mark.integration
+def test_merge_window_expires(central: Central) -> None:
+    context, _ = central
+    processor = EventProcessor(context)
+    lat, lon = grid_centre(context, GRID_1)
+    processor.process([inbound(make_event(lat, lon))])
+    clock = context.clock
+    later = clock.now() + timedelta(minutes=45)  # crowding merges within 20 min
+    clock.set(later)  # type: ignore[attr-defined]
+    result = processor.process([inbound(make_event(lat, lon, at=later))])
+    assert (result.merged, result.tickets_created) == (0, 1)
+
+
+@pytest.mark.integration
+def test_points_outside_every_grid(central: Central) -> None:
+    context, _ = central
+    assert context.grid_index is not None
+    west, south, east, north = context.grid_index.bounds_lonlat()
+    mid_lat = (south + north) / 2
+    just_outside = make_event(mid_lat, west - 0.0002)  # ~20 m west of the city
+    far_away = make_event(mid_lat, west - 0.05)  # ~5 km
+    result = EventProcessor(context).process([inbound(just_outside), inbound(far_away)])
+    assert result.tickets_created == 2
+    near_ticket, far_ticket = tickets(context)
+    assert near_ticket.grid_code is not None and near_ticket.state == "dispatched"
+    assert far_ticket.grid_code is None
+    assert (far_ticket.state, far_ticket.review_reason) == (
+        "pending_review",
+        "unassigned_grid",
+    )
+    assert far_ticket.assignee_id is None
+
+
+@pytest.mark.integration
+def test_review_policy_holds_low_confidence_and_review_only_matters(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    low = make_event(lat, lon, type_=EventType.LITTERING, confidence=0.3)
+    abandoned = make_event(lat, lon, type_=EventType.ABANDONED_OBJECT, confidence=0.99)
+    result = EventProcessor(context).process([inbound(low), inbound(abandoned)])
+    assert result.pending_review == 2
+    for ticket in tickets(context):
+        assert (ticket.state, ticket.review_reason) == (
+            "pending_review",
+            "review_policy",
+        )
+    assert all(recipients == [] for _, recipients in result.notices)
+
+
+@pytest.mark.integration
+def test_malformed_messages_go_to_dead_letter_and_the_rest_is_stored(
+    central: Central,
+) -> None:
+    context, _ = central
+    good = make_event(*grid_centre(context, GRID_1))
+    bad_schema = json.loads(good.to_json())
+    bad_schema["confidence"] = 7
+    wrong_node = make_event(*grid_centre(context, GRID_1), node="node-02")
+    batch = [
+        InboundMessage("gw/v1/edge/node-01/events", b"{not json"),
+        InboundMessage("gw/v1/edge/node-01/events", json.dumps(bad_schema).encode()),
+        InboundMessage("gw/v1/edge/node-01/events", b"\xff\xfe binary"),
+        inbound(wrong_node, topic="gw/v1/edge/node-01/events"),
+        InboundMessage("gw/v1/edge/node-01/other", good.to_json().encode()),
+        inbound(good),
+    ]
+    result = EventProcessor(context).process(batch)
+    assert result.tickets_created == 1
+    reasons = [d.reason for d in result.deadletters]
+    assert len(reasons) == 5
+    assert "invalid gw.event/1 message" in reasons[0]
+    assert "confidence" in reasons[1]
+    assert reasons[2].startswith("invalid gw.event/1 message")
+    assert (
+        result.deadletters[2].payload_encoding == "utf-8"
+        or result.deadletters[2].payload_encoding == "base64"
+    )
+    assert "does not match the topic's node" in reasons[3]
+    assert "not an event topic" in reasons[4]
+
+
+@pytest.mark.integration
+def test_dispatch_balances_and_falls_back_when_the_full_timer_is_off_duty(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    clock = context.clock
+    # Wednesday 19:00 local: the full-time worker went home; a part-timer is on.
+    clock.set(clock.now() + timedelta(hours=9))  # type: ignore[attr-defined]
+    evening = EventProcessor(context).process([inbound(make_event(lat, lon))])
+    assert evening.tickets_created == 1
+    [ticket] = tickets(context)
+    worker = context.directory.get(ticket.assignee_id or "")
+    assert worker is not None and worker.role.value == "part_time"
+    # Sunday 03:00 local: nobody in the hierarchy is on duty → operators.
+    clock.set(clock.now() + timedelta(days=3, hours=8))  # type: ignore[attr-defined]
+    night = EventProcessor(context).process(
+        [inbound(make_event(lat, lon, type_=EventType.FALL))]
+    )
+    assert night.pending_review == 1
+    assert tickets(context)[-1].review_reason == "no_worker"
