@@ -199,6 +199,10 @@ class CitySpec:
             for name in ("cameras", "checkpoints")
             if getattr(self, name) < 0
         ]
+        if not 0.0 <= self.count_spread < 1.0:
+            problems.append(f"count_spread must be in [0, 1), got {self.count_spread}")
+        if not self.grid_size_m > 0:
+            problems.append(f"grid_size_m must be > 0, got {self.grid_size_m}")
         if self.districts > len(DISTRICTS):
             problems.append(f"at most {len(DISTRICTS)} districts, got {self.districts}")
         chain = [
@@ -459,10 +463,9 @@ def generate_city(spec: CitySpec, *, clips: Sequence[str] = ()) -> City:
     rng = random.Random(spec.seed)
     districts = _build_hierarchy(spec, rng)
     _lay_out(spec, districts)
-    city = City(spec, districts, [], [])
-    city.workers.extend(_make_workers(city, rng))
-    city.cameras.extend(_make_cameras(city, rng, clips))
-    return city
+    workers = _make_workers(spec, districts, rng)
+    cameras = _make_cameras(spec, _walk(districts, Level.GRID), rng, clips)
+    return City(spec, districts, workers, cameras)
 
 
 def even_split(total: int, parts: int) -> list[int]:
@@ -551,19 +554,23 @@ def _walk(districts: Sequence[Area], level: Level) -> list[Area]:
 # -- layout ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class _Frame:
-    """Local plane (metres) ↔ degrees about the city centre."""
+    """Local plane (metres, equirectangular) to degrees about the city centre.
 
-    lat0: float
-    lon0: float
+    Degrees are rounded to 7 decimals (about 1 cm); the same metre value
+    always gives the same degree value, so shared edges stay shared.
+    """
+
+    def __init__(self, lat0: float, lon0: float) -> None:
+        self._lat0 = lat0
+        self._lon0 = lon0
+        self._kx = math.cos(math.radians(lat0)) * 111_320.0
 
     def lon(self, x: float) -> float:
-        kx = math.cos(math.radians(self.lat0)) * 111_320.0
-        return round(self.lon0 + x / kx, 7)
+        return round(self._lon0 + x / self._kx, 7)
 
     def lat(self, y: float) -> float:
-        return round(self.lat0 + y / 110_574.0, 7)
+        return round(self._lat0 + y / 110_574.0, 7)
 
 
 def _lay_out(spec: CitySpec, districts: list[Area]) -> None:
@@ -619,11 +626,12 @@ def _cut(
 # -- workers --------------------------------------------------------------------
 
 
-def _make_workers(city: City, rng: random.Random) -> list[dict[str, Any]]:
-    spec = city.spec
-    streets = city.areas(Level.STREET)
-    communities = city.areas(Level.COMMUNITY)
-    grids = city.areas(Level.GRID)
+def _make_workers(
+    spec: CitySpec, districts: Sequence[Area], rng: random.Random
+) -> list[dict[str, Any]]:
+    streets = _walk(districts, Level.STREET)
+    communities = _walk(districts, Level.COMMUNITY)
+    grids = _walk(districts, Level.GRID)
     rest = spec.workers - minimum_workers(spec)
     staff = max(1, rest // 3) if rest >= 2 else 0
     part_time = min(rest - staff, len(communities) + len(grids))
@@ -640,7 +648,7 @@ def _make_workers(city: City, rng: random.Random) -> list[dict[str, Any]]:
     ]
     for j in range(staff):
         department = DEPARTMENTS[j % len(DEPARTMENTS)]
-        district = city.districts[(j // len(DEPARTMENTS)) % len(city.districts)]
+        district = districts[(j // len(DEPARTMENTS)) % len(districts)]
         plan.append(
             ("department_staff", [district.code], department.code, department.duty)
         )
@@ -683,13 +691,12 @@ def _person_name(rng: random.Random) -> str:
 
 
 def _make_cameras(
-    city: City, rng: random.Random, clips: Sequence[str]
+    spec: CitySpec, grids: Sequence[Area], rng: random.Random, clips: Sequence[str]
 ) -> list[dict[str, Any]]:
-    grids = city.areas(Level.GRID)
     placed: list[tuple[str, dict[str, Any]]] = []  # (grid code, device)
     for kind, count, prefix, label in (
-        ("camera", city.spec.cameras, "cam", "摄像机"),
-        ("checkpoint", city.spec.checkpoints, "chk", "人脸卡口"),
+        ("camera", spec.cameras, "cam", "摄像机"),
+        ("checkpoint", spec.checkpoints, "chk", "人脸卡口"),
     ):
         width = max(3, len(str(count)))
         per_grid: dict[str, int] = {}
@@ -706,7 +713,7 @@ def _make_cameras(
                 "clip": clips[len(placed) % len(clips)] if clips else None,
             }
             placed.append((grid.code, device))
-    _assign_nodes(placed, city.spec.cameras_per_node)
+    _assign_nodes(placed, spec.cameras_per_node)
     return [device for _, device in placed]
 
 

@@ -88,7 +88,7 @@ def test_redelivery_and_repeats_never_create_a_second_event_or_ticket(
 
 @pytest.mark.integration
 def test_updates_and_end_are_observations_of_the_same_ticket(central: Central) -> None:
-    context, clock_notifier = central
+    context, _clock_notifier = central
     processor = EventProcessor(context)
     start = make_event(*grid_centre(context, GRID_1))
     processor.process([inbound(start)])
@@ -151,7 +151,7 @@ def test_merge_window_expires(central: Central) -> None:
 def test_points_outside_every_grid(central: Central) -> None:
     context, _ = central
     assert context.grid_index is not None
-    west, south, east, north = context.grid_index.bounds_lonlat()
+    west, south, _east, north = context.grid_index.bounds_lonlat()
     mid_lat = (south + north) / 2
     just_outside = make_event(mid_lat, west - 0.0002)  # ~20 m west of the city
     far_away = make_event(mid_lat, west - 0.05)  # ~5 km
