@@ -383,7 +383,8 @@ def _history_counts(
     session: Session, start: datetime, end: datetime, actions: Iterable[TicketAction]
 ) -> dict[tuple[int, str], int]:
     """(ticket id, action) → number of history rows, for tickets created in range."""
-    rows = session.execute(
+    db = session.connection()
+    rows = db.execute(
         select(TicketHistory.ticket_id, TicketHistory.action, func.count())
         .join(Ticket, Ticket.id == TicketHistory.ticket_id)
         .where(
@@ -405,9 +406,10 @@ def _names(
     result: dict[str, str] = {}
     for i in range(0, len(wanted), _CHUNK):
         chunk = wanted[i : i + _CHUNK]
-        result.update(
-            session.execute(select(code, name).where(code.in_(chunk))).tuples()
-        )
+        for found_code, found_name in session.execute(
+            select(code, name).where(code.in_(chunk))
+        ):
+            result[found_code] = found_name
     return result
 
 
@@ -436,7 +438,8 @@ def evaluate(
     bucket_of = _LocalDays(zone, period)
     key_of = _key_function(by)
 
-    tickets = session.execute(
+    db = session.connection()
+    tickets = db.execute(
         select(
             Ticket.id,
             Ticket.created_at,
@@ -598,7 +601,8 @@ def false_positives(
     """
     by = FalsePositiveBy(by)
     _check_range(start, end)
-    rows = session.execute(
+    db = session.connection()
+    rows = db.execute(
         select(
             Ticket.id,
             Ticket.state,
@@ -644,7 +648,7 @@ def false_positives(
             (node, camera): name
             for node, camera, name in session.execute(
                 select(Camera.node_id, Camera.camera_id, Camera.name)
-            ).tuples()
+            )
             if name
         }
     result = [
@@ -703,7 +707,8 @@ def daily_counts(
             code_names[code] = min(name, code_names.get(code, name))
         return code
 
-    event_rows = session.execute(
+    db = session.connection()
+    event_rows = db.execute(
         select(
             Event.detected_at,
             Event.type,
@@ -717,7 +722,7 @@ def daily_counts(
         found = category(code, name, event_type)
         counts[(day_of(detected_at), found, "" if found else event_type)][0] += 1
 
-    ticket_rows = session.execute(
+    ticket_rows = db.execute(
         select(
             Ticket.created_at,
             Ticket.category_code,

@@ -65,6 +65,8 @@ class CentralService:
             port=self.settings.http.port,
             log_level="warning",
             lifespan="off",
+            # SSE streams never end by themselves; don't wait for them forever.
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(

@@ -10,8 +10,8 @@ Layout. The city (``440100`` 广州市) is a rectangle around Guangzhou cut into
 districts (real GB/T 2260 codes, 天河区 ``440106`` first), streets,
 communities and grids. Each parent is cut into rows and each row into cells,
 so children tile their parent exactly with no gap or overlap; cell areas
-follow the number of grids inside, jittered ±25 % per grid. Children are
-numbered 001, 002, … west→east within a row, rows north→south.
+follow the number of grids inside, each grid's scaled by 0.8–1.25.
+Children are numbered 001, 002, … west→east within a row, rows north→south.
 
 Workers. Roles, in this order of ids:
 
@@ -28,8 +28,8 @@ The worker count is exact, so it must cover the leaders and full-time
 workers. Guangzhou's 22,367 workers for 20,031 grids leave 2,336: 176
 streets and 1,800 communities (about 11 grids each; fewer than Guangzhou's
 ~2,800 villages and communities, which would not fit) take 1,976 leaders,
-and the remaining 360 make 240 part-time workers (about 7.5 communities
-each, so not every grid has one at this scale) and 120 department staff.
+and the remaining 360 make 240 part-time workers (every grid has one, but
+each covers about 7.5 communities, ~83 grids) and 120 department staff.
 The demo city (12 grids, 4 communities, 1 street, 20 workers) has 5 leaders,
 12 full-time workers, 2 part-time workers (2 communities each: every grid has
 exactly one) and 1 department staff member.
@@ -40,10 +40,10 @@ the end of the day. Phone numbers are synthetic (``100`` + 8 digits, not a
 Chinese mobile prefix).
 
 Cameras lie inside random grids (distinct grids while there are enough),
-away from grid borders. Each gets a clip from ``--clips-dir`` (its video
-files, sorted, reused in turn; none when the folder is missing). They are
-spread over edge nodes of at most ``--cameras-per-node`` devices each, a
-node never spanning two districts.
+away from grid borders. Each gets a clip from ``--clips-dir`` (default: the
+shared videos folder): its video files, sorted, reused in turn; none when no
+folder is found. They are spread over edge nodes of at most
+``--cameras-per-node`` devices each, a node never spanning two districts.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from central.grids.codes import Level
+from models.manifest import search_dirs
 from simulators.cli import run_module_cli
 from simulators.clips import MediaFolderError, discover_clips
 
@@ -76,7 +77,6 @@ CITY_CODE = "440100"
 CITY_NAME = "广州市"
 GRIDS_FILE = "grids.geojson"
 CITY_FILE = "city.json"
-DEFAULT_CLIPS_DIR = Path("../shared/data/videos")
 MAX_CHILDREN = 999  # a 3-digit code part
 
 # GB/T 2260 district codes of Guangzhou; 天河区 first so the demo uses it.
@@ -755,8 +755,26 @@ def _assign_nodes(placed: Sequence[tuple[str, dict[str, Any]]], per_node: int) -
 # -- output ---------------------------------------------------------------------
 
 
-def find_clips(clips_dir: Path) -> list[str]:
-    """File names of the clips in `clips_dir`, sorted; [] (and a warning) if none."""
+def default_clips_dir() -> Path | None:
+    """The first videos folder that exists, searched as for the video manifest.
+
+    That is $GRIDWATCH_VIDEOS_DIR, $GRIDWATCH_DATA_DIR/videos,
+    ``../shared/data/videos`` beside the repository, then the user cache.
+    """
+    return next((d for d in search_dirs("videos") if d.is_dir()), None)
+
+
+def find_clips(clips_dir: Path | None) -> list[str]:
+    """File names of the clips in `clips_dir`, sorted; [] (and a warning) if none.
+
+    Args:
+        clips_dir: The folder; None searches `default_clips_dir`.
+    """
+    if clips_dir is None:
+        clips_dir = default_clips_dir()
+        if clips_dir is None:
+            logger.warning("cameras get no clip: no videos folder found")
+            return []
     try:
         return [path.name for path in discover_clips(clips_dir)]
     except MediaFolderError as exc:
@@ -845,8 +863,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clips-dir",
         type=Path,
-        default=DEFAULT_CLIPS_DIR,
-        help=f"folder of clips handed to cameras in turn (default {DEFAULT_CLIPS_DIR})",
+        default=None,
+        help="folder of clips handed to cameras in turn "
+        "(default: $GRIDWATCH_VIDEOS_DIR, ../shared/data/videos beside the repo, ...)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

@@ -9,14 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gridwatch
-from central.api import (
-    routes_auth,
-    routes_media,
-    routes_reference,
-    routes_stats,
-    routes_stream,
-    routes_tickets,
-)
+from central.api.routes_auth import router as auth_router
+from central.api.routes_media import router as media_router
+from central.api.routes_reference import router as reference_router
+from central.api.routes_stats import router as stats_router
+from central.api.routes_stream import router as stream_router
+from central.api.routes_tickets import router as tickets_router
 from central.context import CentralContext
 from central.media import MediaStore
 from central.tickets.service import (
@@ -93,10 +91,10 @@ def create_app(context: CentralContext) -> FastAPI:
 
     # The stream router goes before the tickets router so that
     # /tickets/stream is not taken for /tickets/{ticket_id}.
-    app.include_router(routes_auth.router)
-    app.include_router(routes_stream.router)
-    app.include_router(routes_tickets.router)
-    app.include_router(routes_media.router)
-    app.include_router(routes_reference.router)
-    app.include_router(routes_stats.router)
+    app.include_router(auth_router)
+    app.include_router(stream_router)
+    app.include_router(tickets_router)
+    app.include_router(media_router)
+    app.include_router(reference_router)
+    app.include_router(stats_router)
     return app

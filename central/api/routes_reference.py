@@ -228,16 +228,17 @@ def workers(
                 WorkerArea.area_code
             )
         ).all()
-        counts = dict(
-            session.execute(
+        counts: dict[str | None, int] = {
+            worker_id: int(count)
+            for worker_id, count in session.execute(
                 select(Ticket.assignee_id, func.count())
                 .where(
                     Ticket.assignee_id.is_not(None),
                     Ticket.state.in_([s.value for s in OPEN_STATES]),
                 )
                 .group_by(Ticket.assignee_id)
-            ).tuples()
-        )
+            )
+        }
         people = list(session.scalars(select(Worker).order_by(Worker.id)))
     areas_of: dict[str, list[str]] = defaultdict(list)
     for worker_id, code in area_rows:
@@ -257,7 +258,7 @@ def workers(
                 phone=w.phone,
                 active=w.active,
                 areas=covered,
-                open_tickets=int(counts.get(w.id, 0)),
+                open_tickets=counts.get(w.id, 0),
                 on_duty=bool(
                     w.active
                     and info is not None

@@ -40,7 +40,9 @@ _START = (
     "Start (inclusive): a local date YYYY-MM-DD or an ISO 8601 time; "
     "default: {default}."
 )
-_END = "End (exclusive): a local date YYYY-MM-DD or an ISO 8601 time; default: {}."
+_END = (
+    "End (exclusive): a local date YYYY-MM-DD or an ISO 8601 time; default: {default}."
+)
 _FORMAT = "json, or csv for a spreadsheet download (UTF-8)."
 _CSV_RESPONSE: dict[int | str, dict[str, object]] = {
     200: {
@@ -165,7 +167,7 @@ def get_evaluation(
     ] = None,
     end: Annotated[
         str | None,
-        Query(description=_END.format("the end of the current period")),
+        Query(description=_END.format(default="the end of the current period")),
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
 ) -> EvaluationReport | Response:
@@ -216,7 +218,7 @@ def get_false_positives(
     ] = None,
     end: Annotated[
         str | None,
-        Query(description=_END.format("the end of the current month")),
+        Query(description=_END.format(default="the end of the current month")),
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
 ) -> FalsePositiveReport | Response:
@@ -251,7 +253,7 @@ def get_daily(
         ),
     ] = None,
     end: Annotated[
-        str | None, Query(description=_END.format("the end of today"))
+        str | None, Query(description=_END.format(default="the end of today"))
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
 ) -> DailyReport | Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -25,7 +26,7 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
 
-_SSE_DOC = {
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
         "description": "`event: ticket` / `data: <TicketNotice JSON>` per notice; "
@@ -68,7 +69,7 @@ def _response(stream: TicketStream, key: str) -> StreamingResponse:
     response_class=StreamingResponse,
     summary="Live notices of my tickets (worker), as Server-Sent Events",
     description="Pass the token as `?access_token=` from EventSource.",
-    responses=_SSE_DOC,  # type: ignore[arg-type]
+    responses=_SSE_DOC,
 )
 async def my_ticket_stream(context: ContextDep, actor: WorkerDep) -> StreamingResponse:
     return _response(context.stream, actor.worker_id or "")
@@ -79,7 +80,7 @@ async def my_ticket_stream(context: ContextDep, actor: WorkerDep) -> StreamingRe
     response_class=StreamingResponse,
     summary="Live notices of every ticket (staff), as Server-Sent Events",
     description="Pass the token as `?access_token=` from EventSource.",
-    responses=_SSE_DOC,  # type: ignore[arg-type]
+    responses=_SSE_DOC,
 )
 async def all_ticket_stream(context: ContextDep, _actor: StaffDep) -> StreamingResponse:
     return _response(context.stream, ALL)

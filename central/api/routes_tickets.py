@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central.api.deps import (
@@ -33,8 +34,19 @@ from central.db.models import (
 )
 from central.matters import PRIORITY_RANK, Priority
 from central.media import MediaRejected
-from central.tickets.service import Actor, ManualTicket
-from central.tickets.states import OPEN_STATES, WORKING_STATES, TicketState
+from central.tickets.service import (
+    Actor,
+    InvalidRequest,
+    ManualTicket,
+    PermissionDenied,
+)
+from central.tickets.states import (
+    OPEN_STATES,
+    WORKING_STATES,
+    TicketAction,
+    TicketState,
+    next_state,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -630,8 +642,16 @@ def resolve(
         UploadFile | None, File(description="Photo of the result (optional).")
     ] = None,
 ) -> TicketOut:
+    # Refuse what the service would refuse before a photo is stored for nothing.
     with context.sessions() as session:
-        context.tickets.visible(session, actor, ticket_id)  # 404 before storing
+        current = context.tickets.visible(session, actor, ticket_id)
+    if actor.role is not UserRole.WORKER or current.assignee_id != actor.worker_id:
+        raise PermissionDenied(
+            f"only the assigned worker may resolve ticket {ticket_id}"
+        )
+    next_state(ticket_id, TicketAction.RESOLVE, TicketState(current.state))
+    if not note.strip():
+        raise InvalidRequest("a resolution needs a note saying what was done")
     photo_sha: str | None = None
     stored = None
     if photo is not None and (photo.filename or photo.size):
@@ -659,7 +679,10 @@ def resolve(
                 uploaded_by=actor.name,
                 now=now,
             )
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:  # the same photo recorded meanwhile
+                session.rollback()
     return ticket_out(ticket, now)
 
 

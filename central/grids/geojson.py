@@ -31,6 +31,14 @@ _GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
 _LONLAT_CRS_SUFFIXES = ("CRS84", "4326", "4490")
 
 _Ring = list[tuple[float, float]]
+_JSON_KINDS = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 class GridFileError(ValueError):
@@ -128,18 +136,20 @@ def parse_grid_collection(
     parsed: list[tuple[int, GridFeature]] = []
     first_index: dict[str, int] = {}
     for index, feature in enumerate(features):
-        label = _label(index, feature)
+        code = _code_of(feature)
+        label = (
+            f"features[{index}]" if code is None else f"features[{index}] (code {code})"
+        )
+        if isinstance(code, str):
+            first = first_index.setdefault(code, index)
+            if first != index:
+                problems.append(
+                    f"{label}: duplicate code, also used by features[{first}]"
+                )
         try:
-            grid = _parse_feature(feature)
+            parsed.append((index, _parse_feature(feature)))
         except _Invalid as exc:
             problems.append(f"{label}: {exc}")
-            continue
-        first = first_index.get(grid.code)
-        if first is not None:
-            problems.append(f"{label}: duplicate code, also used by features[{first}]")
-            continue
-        first_index[grid.code] = index
-        parsed.append((index, grid))
     problems.extend(_validity_problems(parsed))
     if problems:
         raise GridFileError(problems, source=source)
@@ -148,7 +158,7 @@ def parse_grid_collection(
 
 def _features_of(obj: object, source: str | None) -> list[Any]:
     if not isinstance(obj, dict):
-        kind = type(obj).__name__
+        kind = _JSON_KINDS.get(type(obj), type(obj).__name__)
         raise GridFileError(
             [f"top level is a JSON {kind}, expected a FeatureCollection object"],
             source=source,
@@ -182,12 +192,11 @@ def _crs_problem(crs: object) -> str | None:
     return f"crs {shown} is not supported: coordinates must be WGS84 lon/lat"
 
 
-def _label(index: int, feature: object) -> str:
-    code = feature.get("properties") if isinstance(feature, dict) else None
-    code = code.get("code") if isinstance(code, dict) else None
-    if code is None or isinstance(code, dict | list):
-        return f"features[{index}]"
-    return f"features[{index}] (code {code})"
+def _code_of(feature: object) -> str | int | float | None:
+    """The feature's code as given, if it is a string or a number."""
+    props = feature.get("properties") if isinstance(feature, dict) else None
+    code = props.get("code") if isinstance(props, dict) else None
+    return code if isinstance(code, str | int | float) else None
 
 
 def _parse_feature(feature: object) -> GridFeature:

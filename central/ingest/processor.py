@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.context import CentralContext
+from central.db.bulk import insert_returning
 from central.db.models import (
     Event,
     EventMessageRow,
@@ -179,8 +180,6 @@ class EventProcessor:
         return result
 
     def _store_messages(self, conn: Connection, items: list[_Parsed]) -> list[_Parsed]:
-        table = table_of(EventMessageRow)
-        stmt = _insert_ignoring_duplicates(conn, table).returning(table.c.dedupe_key)
         rows = [
             {
                 "dedupe_key": p.message.dedupe_key,
@@ -192,7 +191,15 @@ class EventProcessor:
             }
             for p in items
         ]
-        stored = set(conn.execute(stmt, rows).scalars())
+        stored = set(
+            insert_returning(
+                conn,
+                table_of(EventMessageRow),
+                rows,
+                "dedupe_key",
+                ignore_conflicts=True,
+            )
+        )
         return [p for p in items if p.message.dedupe_key in stored]
 
     def _apply(
@@ -206,10 +213,11 @@ class EventProcessor:
         new_rows = [
             self._event_row(first_of[eid], items) for eid, items in by_event.items()
         ]
-        stmt = _insert_ignoring_duplicates(conn, events_table).returning(
-            events_table.c.event_id
+        created = set(
+            insert_returning(
+                conn, events_table, new_rows, "event_id", ignore_conflicts=True
+            )
         )
-        created = set(conn.execute(stmt, new_rows).scalars())
         existing = [eid for eid in by_event if eid not in created]
         if existing:
             self._observe_existing(conn, {e: by_event[e] for e in existing}, result)
@@ -400,7 +408,7 @@ class EventProcessor:
                     row["due_at"] = now + timedelta(minutes=matter.time_limit_min)
             new_tickets.append(row)
             new_ticket_events.append([m.event_id])
-            candidates[m.type.value].append(
+            candidates[(m.type.value, grid)].append(
                 _OpenTicket(
                     -len(new_tickets),
                     m.type.value,
@@ -420,13 +428,7 @@ class EventProcessor:
 
         ids: list[int] = []
         if new_tickets:
-            t = table_of(Ticket)
-            ids = list(
-                conn.execute(
-                    insert(t).returning(t.c.id, sort_by_parameter_order=True),
-                    new_tickets,
-                ).scalars()
-            )
+            ids = insert_returning(conn, table_of(Ticket), new_tickets, "id")
             self._history_for_new(conn, new_tickets, ids, now)
         for link in event_links:
             if link["b_ticket"] < 0:
@@ -455,7 +457,8 @@ class EventProcessor:
         firsts: list[_Parsed],
         grids: list[str | None],
         now: datetime,
-    ) -> dict[str, list[_OpenTicket]]:
+    ) -> dict[tuple[str, str | None], list[_OpenTicket]]:
+        """Open tickets that new events may join, by (event type, grid)."""
         ctx = self.context
         types = {p.message.type.value for p in firsts}
         windows = [
@@ -465,7 +468,7 @@ class EventProcessor:
         ]
         cutoff = now - timedelta(minutes=max(windows, default=0))
         known_grids = sorted({g for g in grids if g})
-        found: dict[str, list[_OpenTicket]] = defaultdict(list)
+        found: dict[tuple[str, str | None], list[_OpenTicket]] = defaultdict(list)
         if not known_grids:
             return found
         t = table_of(Ticket)
@@ -473,6 +476,7 @@ class EventProcessor:
             select(
                 t.c.id,
                 t.c.event_type,
+                t.c.grid_code,
                 t.c.lat,
                 t.c.lon,
                 t.c.last_observed_at,
@@ -486,7 +490,7 @@ class EventProcessor:
             )
         )
         for row in rows:
-            found[row.event_type].append(
+            found[(row.event_type, row.grid_code)].append(
                 _OpenTicket(
                     row.id,
                     row.event_type,
@@ -500,7 +504,7 @@ class EventProcessor:
 
     def _find_merge(
         self,
-        candidates: dict[str, list[_OpenTicket]],
+        candidates: dict[tuple[str, str | None], list[_OpenTicket]],
         matter: Matter,
         item: _Parsed,
         grid: str | None,
@@ -512,7 +516,8 @@ class EventProcessor:
         m = item.message
         window = timedelta(minutes=policy.window_min)
         best: tuple[float, _OpenTicket] | None = None
-        for ticket in candidates.get(m.type.value, []):
+        # Same grid only: a case belongs to one grid (and its worker).
+        for ticket in candidates.get((m.type.value, grid), []):
             if abs(observed - ticket.last_observed_at) > window:
                 continue
             distance = metres_between(

@@ -21,6 +21,8 @@ from simulators.city import (
     SCALES,
     CityError,
     add_arguments,
+    default_clips_dir,
+    find_clips,
     generate_city,
     main,
     run_cli,
@@ -185,6 +187,15 @@ def test_missing_clips_dir_leaves_clip_null_with_a_warning(
     _, city = read_city(tmp_path)
     assert all(c["clip"] is None for c in city["cameras"])
     assert "cameras get no clip" in caplog.text
+
+
+def test_default_clips_dir_is_the_videos_folder(
+    videos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDWATCH_VIDEOS_DIR", str(videos_dir))
+
+    assert default_clips_dir() == videos_dir
+    assert find_clips(None) == find_clips(videos_dir) != []
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:

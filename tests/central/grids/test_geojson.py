@@ -123,7 +123,7 @@ def test_missing_file_is_a_grid_file_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("obj", "reason"),
     [
-        ([feature()], "top level is a JSON list, expected a FeatureCollection"),
+        ([feature()], "top level is a JSON array, expected a FeatureCollection"),
         (feature(), "type is 'Feature', expected 'FeatureCollection'"),
         ({"type": "FeatureCollection"}, "'features' is missing or not a list"),
         ({"type": "FeatureCollection", "features": []}, "'features' is empty"),
@@ -153,16 +153,19 @@ def test_bowtie_polygon_is_invalid_with_the_reason() -> None:
 
 
 def test_duplicate_code_names_both_features() -> None:
+    no_geometry = feature()
+    no_geometry["geometry"] = None
     problems = problems_of(
         collection(
-            feature(),
+            no_geometry,
             feature("440106001001002", geometry=None),
             feature(geometry={"type": "Polygon", "coordinates": square(LON + D)}),
         )
     )
 
     assert problems == [
-        "features[2] (code 440106001001001): duplicate code, also used by features[0]"
+        "features[0] (code 440106001001001): geometry missing",
+        "features[2] (code 440106001001001): duplicate code, also used by features[0]",
     ]
 
 

@@ -1,0 +1,5 @@
+"""`python -m gridwatch ...` is the `gridwatch` command."""
+
+from gridwatch.cli import main
+
+raise SystemExit(main())
