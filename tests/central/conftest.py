@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from central.clock import ManualClock
-from central.config import CentralSettings, MediaSettings
+from central.config import (
+    CentralSettings,
+    MediaSettings,
+)
 from central.context import CentralContext, build_context
 from central.grids.geojson import load_grid_file
 from central.importer import import_city, import_grids, load_city_file
@@ -55,12 +58,15 @@ def make_context(
     city_files: tuple[Path, Path],
     clock: ManualClock,
     media_dir: Path,
-    **settings: object,
+    mqtt: MqttSettings | None = None,
 ) -> tuple[CentralContext, RecordingNotifier]:
     notifier = RecordingNotifier()
     context = build_context(
         CentralSettings(
-            database_url=url, media=MediaSettings(dir=media_dir), **settings
+            database_url=url,
+            media=MediaSettings(dir=media_dir),
+            mqtt=mqtt or MqttSettings(),
+            scheduler=SchedulerSettings(interval_s=0.2),
         ),
         clock=clock,
         notifier=notifier,

@@ -50,6 +50,7 @@ def test_event_in_a_grid_opens_a_ticket_dispatched_to_its_worker(
     assert ticket.assignee_id == GRID_1_WORKER
     assert ticket.category_code == "0503"
     assert ticket.department_code == "D03"  # public security handles crowding
+    assert ticket.dispatched_at is not None
     assert ticket.due_at == ticket.dispatched_at + timedelta(minutes=30)
     [(notice, recipients)] = result.notices
     assert notice.ticket_id == ticket.id and recipients == [GRID_1_WORKER]
