@@ -13,6 +13,8 @@ from central.clock import ManualClock
 from central.config import (
     CentralSettings,
     MediaSettings,
+    MqttSettings,
+    SchedulerSettings,
 )
 from central.context import CentralContext, build_context
 from central.grids.geojson import load_grid_file
