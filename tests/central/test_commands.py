@@ -1,4 +1,4 @@
-"""The `gridwatch central ...` and `gridwatch sim city` commands, run as a user would."""
+"""`gridwatch central ...` and `gridwatch sim city`, run as a user would."""
 
 from __future__ import annotations
 
