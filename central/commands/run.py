@@ -72,9 +72,14 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"central run: {exc}", file=sys.stderr)
         return 2
     service.start()
+    api = (
+        "ingest only (no API)"
+        if args.no_api
+        else f"http://{settings.http.host}:{service.http_port}/api/docs"
+    )
     print(
-        f"central: http://{settings.http.host}:{service.http_port}/api/docs, "
-        f"broker {settings.mqtt.host}:{settings.mqtt.port}",
+        f"central: {api}, broker {settings.mqtt.host}:{settings.mqtt.port}, "
+        f"database {service.context.engine.url.render_as_string(hide_password=True)}",
         flush=True,
     )
     try:

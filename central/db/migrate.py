@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
@@ -16,6 +18,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     """Bring the database schema to `revision` (the newest by default)."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.getEffectiveLevel() < logging.WARNING:
+        alembic_log.setLevel(logging.WARNING)  # its per-step INFO lines are noise here
     if isinstance(engine_or_url, str):
         command.upgrade(alembic_config(engine_or_url), revision)
         return

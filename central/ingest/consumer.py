@@ -123,6 +123,7 @@ class CentralMqtt:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _events_filter(self) -> str:
@@ -154,13 +155,27 @@ class CentralMqtt:
         if self.processor is not None:
             subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
         client.subscribe(subscriptions)
-        self._connected.set()
         log.info(
             "central connected to %s:%s (session present: %s)",
             self.settings.host,
             self.settings.port,
             getattr(flags, "session_present", "?"),
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Connected means subscribed: an event published after start() returns
+        # is never missed on the very first start.
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            log.error("central: broker refused subscriptions: %s", failed)
+        self._connected.set()
 
     def _on_disconnect(
         self,
