@@ -78,7 +78,7 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
     )
     try:
         assert process.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not (lines and lines[-1].startswith("central: ")):
             line = process.stdout.readline().decode()
             assert line, "central exited: " + "".join(lines)
