@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from gridwatch.validation import describe_validation_error
 
 
 class CentralConfigError(ValueError):
@@ -84,8 +85,5 @@ def load_settings(path: Path | None) -> CentralSettings:
     try:
         return CentralSettings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = describe_validation_error(exc)
         raise CentralConfigError(f"{path}: {problems}") from exc

@@ -32,6 +32,7 @@ from central.db.models import (
 from central.grids.geojson import GridFeature
 from central.grids.index import GridIndex
 from central.tickets.duty import parse_duty
+from gridwatch.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
 CHUNK = 2000
@@ -200,10 +201,7 @@ def load_city_file(path: Path) -> CityFile:
     try:
         return CityFile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[:10]
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in first
-        )
+        problems = describe_validation_error(exc)
         raise CityFileError(f"{path}: {problems}") from exc
 
 

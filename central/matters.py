@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gridwatch.contract import EventType
+from gridwatch.validation import describe_validation_error
 
 
 class MatterListError(ValueError):
@@ -140,10 +141,7 @@ def parse_matter_list(text: str, *, source: str = "matter list") -> MatterList:
     try:
         return MatterList.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = describe_validation_error(exc)
         raise MatterListError(f"{source}: {problems}") from exc
 
 
