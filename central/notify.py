@@ -69,17 +69,26 @@ class MqttNotifier:
 
     Worker notices are QoS 1 on `{prefix}/workers/{id}/tickets`; terminals keep a
     persistent session so a notice sent while a phone is offline arrives later.
+
+    With `local` (this process's SSE stream), notices are also handed to it
+    directly, so the client's own connection need not hear them back from the
+    broker (see `CentralMqtt`, which subscribes to notices with "no local").
     """
 
-    def __init__(self, client: mqtt.Client, topics: Topics) -> None:
+    def __init__(
+        self, client: mqtt.Client, topics: Topics, local: Notifier | None = None
+    ) -> None:
         self.client = client
         self.topics = topics
+        self.local = local
 
     def ticket_changed(self, notice: TicketNotice, recipients: Sequence[str]) -> None:
         body = notice.to_json()
         for worker_id in dict.fromkeys(recipients):
             self._publish(self.topics.worker_tickets(worker_id), body, qos=1)
         self._publish(self.topics.ticket_updates(), body, qos=0)
+        if self.local is not None:
+            self.local.ticket_changed(notice, recipients)
 
     def deadletter(self, message: DeadLetterMessage) -> None:
         self._publish(self.topics.deadletter(), message.to_json(), qos=1)

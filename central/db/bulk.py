@@ -1,26 +1,53 @@
-"""Fast multi-row INSERT ... RETURNING for the ingest path.
+"""Fast set-based statements for the ingest path.
 
-On PostgreSQL, SQLAlchemy's "insertmanyvalues" renders one huge statement per page
-whose placeholders psycopg re-parses every time (a third of the ingest CPU in a
-profile). psycopg's own `executemany(..., returning=True)` sends one small cached
-statement per row in pipeline mode instead. SQLite keeps SQLAlchemy's path.
+On PostgreSQL a batch of rows travels as one array per column and becomes one
+statement (`INSERT ... SELECT ... FROM unnest(...)`, `UPDATE ... FROM unnest(...)`,
+`... WHERE key = ANY(...)`), with binary parameters. That is one small cached
+(and, after a few runs, server-prepared) statement per batch instead of one
+statement per row: far less work for psycopg and for the server than
+`executemany`, and far less than SQLAlchemy's "insertmanyvalues" pages whose
+placeholders psycopg re-parses every time. Other dialects (SQLite) keep
+SQLAlchemy's portable path.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Float,
+    Integer,
+    Table,
+    insert,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+_SQL_CACHE: dict[tuple[Any, ...], str] = {}
+
+
+class RawJson(str):
+    """JSON text already encoded, for a JSON column on the PostgreSQL path only
+    (SQLAlchemy's JSON type would encode it once more)."""
+
+    __slots__ = ()
+
+
+def is_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def insert_returning(
     conn: Connection,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     column: str,
     *,
     ignore_conflicts: bool = False,
@@ -28,13 +55,15 @@ def insert_returning(
     """Insert `rows`; return `column` of the rows inserted, in input order.
 
     With `ignore_conflicts`, rows that hit a unique constraint are skipped and
-    missing from the result.
+    missing from the result (whose order is then unspecified). Without it, on
+    PostgreSQL `column` must be an autoincrement primary key (input order is
+    restored from the ascending sequence values).
     """
     if not rows:
         return []
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        return _pg_insert_returning(conn, table, rows, column, ignore_conflicts)
+        return _pg_insert(conn, table, rows, column, ignore_conflicts)
     stmt: Any
     if ignore_conflicts:
         if dialect != "sqlite":
@@ -49,36 +78,105 @@ def insert_returning(
     return list(result.scalars())
 
 
-def _pg_insert_returning(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    column: str,
-    ignore_conflicts: bool,
-) -> list[Any]:
-    names = list(rows[0])
-    stmt = postgresql.insert(table).values({n: bindparam(n) for n in names})
-    if ignore_conflicts:
-        stmt = stmt.on_conflict_do_nothing()
-    sql = str(stmt.returning(table.c[column]).compile(dialect=conn.dialect))
-    params = [{n: _adapt(row[n]) for n in names} for row in rows]
+def insert_many(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert `rows` (no RETURNING)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _pg_insert(conn, table, rows, None, False)
+        return
+    conn.execute(insert(table), list(rows))
+
+
+def pg_execute(
+    conn: Connection, sql: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Run `sql` (psycopg placeholders: `%b` binary, `%s`) on the connection's
+    psycopg connection inside its transaction; return the rows (if any)."""
     raw: Any = conn.connection.dbapi_connection  # a psycopg Connection
-    out: list[Any] = []
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(sql, params, returning=True)
-        while True:
-            out.extend(r[0] for r in cursor.fetchall())
-            if not cursor.nextset():
-                break
-    finally:
-        cursor.close()
+    with raw.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.description is None:
+            return []
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+
+
+def pg_array_type(table: Table, column: str) -> str:
+    """The PostgreSQL array type of `column`, for casting an unnest parameter."""
+    return f"{table.c[column].type.compile(dialect=_PG)}[]"
+
+
+def pg_column(table: Table, column: str, values: Sequence[Any]) -> list[Any]:
+    """`values` of `column` as psycopg dumps them into a typed array."""
+    kind = _base_type(table.c[column].type)
+    if isinstance(kind, JSON):
+        return [
+            v
+            if v is None or isinstance(v, RawJson)
+            else json.dumps(v, ensure_ascii=False)
+            for v in values
+        ]
+    if isinstance(kind, Float):
+        return [None if v is None else float(v) for v in values]
+    if isinstance(kind, Boolean):
+        return [None if v is None else bool(v) for v in values]
+    if isinstance(kind, Integer):
+        return [None if v is None else int(v) for v in values]
+    out = list(values)
+    for v in out:
+        if isinstance(v, datetime) and v.tzinfo is None:
+            raise ValueError(f"naive datetime {v!r}: central stores aware UTC")
     return out
 
 
-def _adapt(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: central stores aware UTC")
-    return value
+def _base_type(kind: TypeEngine[Any]) -> TypeEngine[Any]:
+    while isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return kind
+
+
+def _pg_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    column: str | None,
+    ignore_conflicts: bool,
+) -> list[Any]:
+    in_order = column is not None and not ignore_conflicts
+    if (
+        column is not None
+        and in_order
+        and table.autoincrement_column is not table.c[column]
+    ):
+        raise ValueError(f"{table.name}.{column} is not an autoincrement key")
+    names = list(rows[0])
+    key = ("insert", table.name, tuple(names), column, ignore_conflicts)
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        quote = _PG.identifier_preparer.quote
+        arrays = ", ".join(f"%b::{pg_array_type(table, n)}" for n in names)
+        columns = ", ".join(quote(n) for n in names)
+        # ORDER BY the ordinality: rows are inserted (and serial values drawn)
+        # in input order.
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({columns}) "
+            f"SELECT {', '.join(f'u.c{i}' for i in range(len(names)))} "
+            f"FROM unnest({arrays}) WITH ORDINALITY "
+            f"AS u({', '.join(f'c{i}' for i in range(len(names)))}, ord) "
+            "ORDER BY u.ord"
+        )
+        if ignore_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
+        if column is not None:
+            sql += f" RETURNING {quote(column)}"
+        _SQL_CACHE[key] = sql
+    params = [pg_column(table, n, [row[n] for row in rows]) for n in names]
+    out = [r[0] for r in pg_execute(conn, sql, params)]
+    if in_order:
+        if len(out) != len(rows):
+            raise RuntimeError(f"{table.name}: {len(out)} of {len(rows)} rows stored")
+        out.sort()  # serial values were drawn in input order
+    return out

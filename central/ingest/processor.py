@@ -1,10 +1,14 @@
 """One batch of event messages → events, tickets, history and worker notices.
 
-The whole batch is one transaction of a few set-based statements (SQLAlchemy
-Core), which is what lets one central process keep up with thousands of events a
-second. Idempotency comes from the database: a message whose dedupe key is
-already stored is a duplicate, an event whose id is already stored is another
-observation of it. Nothing is acknowledged to the broker before the commit.
+The whole batch is one transaction of a few set-based statements (one per step
+whatever the batch size: arrays through `unnest` on PostgreSQL, SQLAlchemy Core
+elsewhere), which is what lets one central process keep up with thousands of
+events a second. Idempotency comes from the database: a message whose dedupe key
+is already stored is a duplicate, an event whose id is already stored is another
+observation of it. New events are stored after the tickets they open or join
+(so they are written once, complete); one that another replica stored in the
+meantime rolls the transaction back and the batch is tried again. Nothing is
+acknowledged to the broker before the commit.
 """
 
 from __future__ import annotations
@@ -15,17 +19,25 @@ import hashlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.context import CentralContext
-from central.db.bulk import insert_returning
+from central.db.bulk import (
+    RawJson,
+    insert_many,
+    insert_returning,
+    is_postgresql,
+    pg_array_type,
+    pg_column,
+    pg_execute,
+)
 from central.db.models import (
     Event,
     EventMessageRow,
@@ -59,6 +71,7 @@ class InboundMessage:
     payload: bytes
     token: int = 0  # the consumer's handle for acknowledging (MQTT mid)
     received_at: datetime | None = None
+    queued_at: float = 0.0  # time.monotonic() when the consumer queued it
 
 
 @dataclass
@@ -76,8 +89,42 @@ class BatchResult:
 @dataclass
 class _Parsed:
     message: EventMessage
-    payload: dict[str, Any]
+    payload: dict[str, Any] | RawJson  # the stored copy
     received_at: datetime
+    key: str  # message.dedupe_key
+
+
+_NO_SNAPSHOT_BYTES: Any = {"media": {"snapshot": {"bytes_b64"}}}
+
+
+_RACE_ATTEMPTS = 5
+_OPEN_STATE_VALUES = sorted(s.value for s in OPEN_STATES)
+
+
+class _EventRace(Exception):
+    """An event of the batch was stored by someone else after we looked."""
+
+
+class _RecordingCounts(Mapping[str, int]):
+    """Open-ticket counts that are all zero and remember which were asked for."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.grids: set[str] = set()
+
+    def __getitem__(self, worker_id: str) -> int:
+        self.seen.add(worker_id)
+        raise KeyError(worker_id)  # Mapping.get answers the default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass
@@ -120,16 +167,31 @@ class EventProcessor:
         self, messages: Sequence[InboundMessage], now: datetime, result: BatchResult
     ) -> list[_Parsed]:
         parsed: list[_Parsed] = []
+        # PostgreSQL takes the stored copy as JSON text straight from pydantic.
+        as_text = self.context.engine.dialect.name == "postgresql"
         for inbound in messages:
             reason, event = self._validate(inbound)
             if event is None:
                 result.deadletters.append(_deadletter(inbound, reason, now))
                 continue
-            payload = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-            snapshot = payload.get("media", {}).get("snapshot")
-            if snapshot and "bytes_b64" in snapshot:
-                snapshot.pop("bytes_b64")
-            parsed.append(_Parsed(event, payload, inbound.received_at or now))
+            # The stored copy leaves out inline snapshot bytes (media store).
+            payload: dict[str, Any] | RawJson
+            if as_text:
+                payload = RawJson(
+                    event.model_dump_json(
+                        by_alias=True, exclude_none=True, exclude=_NO_SNAPSHOT_BYTES
+                    )
+                )
+            else:
+                payload = event.model_dump(
+                    mode="json",
+                    by_alias=True,
+                    exclude_none=True,
+                    exclude=_NO_SNAPSHOT_BYTES,
+                )
+            parsed.append(
+                _Parsed(event, payload, inbound.received_at or now, event.dedupe_key)
+            )
         return parsed
 
     def _validate(self, inbound: InboundMessage) -> tuple[str, EventMessage | None]:
@@ -158,31 +220,45 @@ class EventProcessor:
     def process(self, messages: Sequence[InboundMessage]) -> BatchResult:
         """Store a batch in one transaction; raises if the database fails (retry)."""
         now = self.context.clock.now()
-        result = BatchResult()
-        parsed = self._parse(messages, now, result)
+        parsed_result = BatchResult()
+        parsed = self._parse(messages, now, parsed_result)
         # Keep the first copy of a message repeated inside the batch.
         unique: dict[str, _Parsed] = {}
         for item in parsed:
-            if item.message.dedupe_key in unique:
-                result.duplicates += 1
+            if item.key in unique:
+                parsed_result.duplicates += 1
             else:
-                unique[item.message.dedupe_key] = item
+                unique[item.key] = item
         if not unique:
-            return result
-        with self.context.engine.begin() as conn:
-            fresh = self._store_messages(conn, list(unique.values()))
-            result.duplicates += len(unique) - len(fresh)
-            result.accepted = len(fresh)
-            if fresh:
-                self._apply(conn, fresh, now, result)
+            return parsed_result
+        items = list(unique.values())
+        for attempt in range(1, _RACE_ATTEMPTS + 1):
+            result = BatchResult(
+                duplicates=parsed_result.duplicates,
+                deadletters=parsed_result.deadletters,
+            )
+            try:
+                with self.context.engine.begin() as conn:
+                    fresh = self._store_messages(conn, items)
+                    result.duplicates += len(items) - len(fresh)
+                    result.accepted = len(fresh)
+                    if fresh:
+                        self._apply(conn, fresh, now, result)
+                break
+            except _EventRace as race:
+                # Another replica stored one of these events meanwhile; the
+                # transaction is rolled back, and the next try sees its event.
+                if attempt == _RACE_ATTEMPTS:
+                    raise RuntimeError(f"event race not settled: {race}") from race
+                log.info("batch raced another replica (%s); trying again", race)
         if self.media is not None:
-            self._store_snapshots(list(unique.values()), now)
+            self._store_snapshots(items, now)
         return result
 
     def _store_messages(self, conn: Connection, items: list[_Parsed]) -> list[_Parsed]:
         rows = [
             {
-                "dedupe_key": p.message.dedupe_key,
+                "dedupe_key": p.key,
                 "event_id": p.message.event_id,
                 "phase": p.message.phase.value,
                 "detected_at": p.message.detected_at,
@@ -200,7 +276,7 @@ class EventProcessor:
                 ignore_conflicts=True,
             )
         )
-        return [p for p in items if p.message.dedupe_key in stored]
+        return [p for p in items if p.key in stored]
 
     def _apply(
         self, conn: Connection, fresh: list[_Parsed], now: datetime, result: BatchResult
@@ -208,30 +284,43 @@ class EventProcessor:
         by_event: dict[str, list[_Parsed]] = defaultdict(list)
         for item in fresh:
             by_event[item.message.event_id].append(item)
-        events_table = table_of(Event)
-        first_of = {eid: items[0] for eid, items in by_event.items()}
-        new_rows = [
-            self._event_row(first_of[eid], items) for eid, items in by_event.items()
-        ]
-        created = set(
-            insert_returning(
-                conn, events_table, new_rows, "event_id", ignore_conflicts=True
-            )
-        )
-        existing = [eid for eid in by_event if eid not in created]
-        if existing:
-            self._observe_existing(conn, {e: by_event[e] for e in existing}, result)
-        if created:
-            self._open_tickets(
+        known = self._known_events(conn, list(by_event))
+        if known:
+            self._observe_existing(conn, {e: by_event[e] for e in known}, known, result)
+        new = [items for eid, items in by_event.items() if eid not in known]
+        if new:
+            self._open_tickets(conn, new, now, result)
+
+    def _known_events(
+        self, conn: Connection, event_ids: list[str]
+    ) -> dict[str, tuple[int | None, datetime]]:
+        """Events already stored: event id → (ticket id, detected_at)."""
+        if is_postgresql(conn):
+            rows: Sequence[Any] = pg_execute(
                 conn,
-                [first_of[e] for e in by_event if e in created],
-                {e: by_event[e] for e in created},
-                now,
-                result,
+                # One index probe per id (OFFSET 0: not flattened into a join);
+                # `event_id = ANY(...)` may scan every event with a linear search.
+                "SELECT e.event_id, e.ticket_id, e.detected_at "
+                "FROM unnest(%b::text[]) AS k(event_id) "
+                "CROSS JOIN LATERAL (SELECT event_id, ticket_id, detected_at "
+                "FROM events WHERE events.event_id = k.event_id OFFSET 0) AS e",
+                [event_ids],
             )
+        else:
+            rows = conn.execute(
+                select(Event.event_id, Event.ticket_id, Event.detected_at).where(
+                    Event.event_id.in_(event_ids)
+                )
+            ).all()
+        return {e: (t, _utc(d)) for e, t, d in rows}
 
     @staticmethod
-    def _event_row(first: _Parsed, items: list[_Parsed]) -> dict[str, Any]:
+    def _event_row(
+        first: _Parsed,
+        items: list[_Parsed],
+        grid: str | None,
+        ticket_id: int | None,
+    ) -> dict[str, Any]:
         m = first.message
         last = max(items, key=lambda p: p.message.detected_at).message
         ended = next((p.message.ended_at for p in items if p.message.ended_at), None)
@@ -251,7 +340,7 @@ class EventProcessor:
             "lat": m.location.lat,
             "lon": m.location.lon,
             "location_source": m.location.source.value,
-            "grid_code": None,
+            "grid_code": grid,
             "zone_id": m.zone_id,
             "image_box": list(m.image_box) if m.image_box else None,
             "attributes": m.attributes,
@@ -260,22 +349,21 @@ class EventProcessor:
             "snapshot_sha256": snapshot.sha256 if snapshot else None,
             "clip_sha256": clip.sha256 if clip else None,
             "observations": len(items),
-            "ticket_id": None,
+            "ticket_id": ticket_id,
         }
 
     def _observe_existing(
-        self, conn: Connection, by_event: dict[str, list[_Parsed]], result: BatchResult
+        self,
+        conn: Connection,
+        by_event: dict[str, list[_Parsed]],
+        known: dict[str, tuple[int | None, datetime]],
+        result: BatchResult,
     ) -> None:
         """More messages of events already stored: count them on event and ticket."""
-        rows = conn.execute(
-            select(Event.event_id, Event.ticket_id, Event.detected_at).where(
-                Event.event_id.in_(list(by_event))
-            )
-        ).all()
         event_updates = []
         ticket_updates: dict[int, dict[str, Any]] = {}
-        for event_id, ticket_id, detected_at in rows:
-            items = by_event[event_id]
+        for event_id, items in by_event.items():
+            ticket_id, detected_at = known[event_id]
             latest = max(items, key=lambda p: p.message.detected_at).message
             ended = next(
                 (p.message.ended_at for p in items if p.message.ended_at), None
@@ -307,9 +395,33 @@ class EventProcessor:
     def _update_events(conn: Connection, updates: list[dict[str, Any]]) -> None:
         if not updates:
             return
-        from sqlalchemy import case, func
-
         t = table_of(Event)
+        if is_postgresql(conn):
+            pg_execute(
+                conn,
+                "UPDATE events AS e SET "
+                "observations = e.observations + u.n, "
+                "detected_at = u.detected_at, "
+                "phase = coalesce(u.phase, e.phase), "
+                "ended_at = coalesce(u.ended_at, e.ended_at), "
+                "confidence = CASE WHEN e.confidence < u.confidence "
+                "THEN u.confidence ELSE e.confidence END "
+                f"FROM unnest(%b::text[], %b::integer[], "
+                f"%b::{pg_array_type(t, 'detected_at')}, %b::text[], "
+                f"%b::{pg_array_type(t, 'ended_at')}, "
+                f"%b::{pg_array_type(t, 'confidence')}) "
+                "AS u(event_id, n, detected_at, phase, ended_at, confidence) "
+                "WHERE e.event_id = u.event_id",
+                [
+                    [u["b_event_id"] for u in updates],
+                    [u["b_count"] for u in updates],
+                    pg_column(t, "detected_at", [u["b_detected_at"] for u in updates]),
+                    [u["b_phase"] for u in updates],
+                    pg_column(t, "ended_at", [u["b_ended_at"] for u in updates]),
+                    pg_column(t, "confidence", [u["b_confidence"] for u in updates]),
+                ],
+            )
+            return
         conn.execute(
             update(t)
             .where(t.c.event_id == bindparam("b_event_id"))
@@ -334,6 +446,23 @@ class EventProcessor:
         if not updates:
             return
         t = table_of(Ticket)
+        if is_postgresql(conn):
+            pg_execute(
+                conn,
+                "UPDATE tickets AS t SET "
+                "observations = t.observations + u.n, "
+                "last_observed_at = u.seen, "
+                "version = t.version + 1 "
+                "FROM unnest(%b::integer[], %b::integer[], "
+                f"%b::{pg_array_type(t, 'last_observed_at')}) AS u(id, n, seen) "
+                "WHERE t.id = u.id",
+                [
+                    [u["b_id"] for u in updates],
+                    [u["b_count"] for u in updates],
+                    pg_column(t, "last_observed_at", [u["b_seen"] for u in updates]),
+                ],
+            )
+            return
         conn.execute(
             update(t)
             .where(t.c.id == bindparam("b_id"))
@@ -350,12 +479,18 @@ class EventProcessor:
     def _open_tickets(
         self,
         conn: Connection,
-        firsts: list[_Parsed],
-        by_event: dict[str, list[_Parsed]],
+        groups: list[list[_Parsed]],
         now: datetime,
         result: BatchResult,
     ) -> None:
+        """Events not stored yet: merge each into an open ticket or open one.
+
+        Tickets go in first, then the events that point at them. An event that
+        another replica stored meanwhile raises `_EventRace`: the transaction is
+        rolled back and the batch is tried again (it is an observation then).
+        """
         ctx = self.context
+        firsts = [items[0] for items in groups]
         grids: list[str | None]
         if ctx.grid_index is not None:
             matches = ctx.grid_index.lookup_many(
@@ -365,36 +500,37 @@ class EventProcessor:
             grids = [m.code if m else None for m in matches]
         else:
             grids = [None] * len(firsts)
-        candidates = self._merge_candidates(conn, firsts, grids, now)
-        worker_ids = {
-            w.id for g in set(grids) if g for w in ctx.directory.candidates(g)
-        }
-        counts = open_ticket_counts_conn(conn, worker_ids)
+        matters: dict[str, Matter] = {}
+        for p in firsts:
+            kind = p.message.type.value
+            if kind not in matters:
+                matter = ctx.matters.for_event_type(kind)
+                assert matter is not None  # validated in _parse
+                matters[kind] = matter
+        candidates = self._merge_candidates(conn, firsts, grids, matters, now)
+        counts = self._open_counts(conn, firsts, grids, matters, now)
 
         new_tickets: list[dict[str, Any]] = []
         new_ticket_events: list[list[str]] = []
         merges: dict[int, dict[str, Any]] = {}
-        event_links: list[dict[str, Any]] = []  # (event_id → grid, ticket index or id)
-        for item, grid in zip(firsts, grids, strict=True):
+        links: list[int] = []  # per event: a ticket id, or -(index + 1) of a new one
+        for item, grid, items in zip(firsts, grids, groups, strict=True):
             m = item.message
-            matter = ctx.matters.for_event_type(m.type.value)
-            assert matter is not None  # validated in _parse
-            observed = max(p.message.detected_at for p in by_event[m.event_id])
+            matter = matters[m.type.value]
+            observed = max(p.message.detected_at for p in items)
             target = self._find_merge(candidates, matter, item, grid, observed)
             if target is not None:
                 entry = merges.setdefault(
                     target.id, {"b_id": target.id, "b_count": 0, "b_seen": observed}
                 )
-                entry["b_count"] += len(by_event[m.event_id])
+                entry["b_count"] += len(items)
                 entry["b_seen"] = max(entry["b_seen"], observed)
                 target.last_observed_at = max(target.last_observed_at, observed)
-                event_links.append(
-                    {"b_event_id": m.event_id, "b_grid": grid, "b_ticket": target.id}
-                )
+                links.append(target.id)
                 result.merged += 1
                 continue
             row = self._ticket_row(matter, item, grid, now, observed)
-            row["observations"] = len(by_event[m.event_id])
+            row["observations"] = len(items)
             if row["state"] == TicketState.DISPATCHED.value:
                 assert grid is not None
                 chosen = choose_worker(ctx.directory, grid, now, counts)
@@ -418,28 +554,25 @@ class EventProcessor:
                     row.get("assignee_id"),
                 )
             )
-            event_links.append(
-                {
-                    "b_event_id": m.event_id,
-                    "b_grid": grid,
-                    "b_ticket": -len(new_tickets),
-                }
-            )
+            links.append(-len(new_tickets))
 
         ids: list[int] = []
         if new_tickets:
             ids = insert_returning(conn, table_of(Ticket), new_tickets, "id")
-            self._history_for_new(conn, new_tickets, ids, now)
-        for link in event_links:
-            if link["b_ticket"] < 0:
-                link["b_ticket"] = ids[-link["b_ticket"] - 1]
-        ev = table_of(Event)
-        conn.execute(
-            update(ev)
-            .where(ev.c.event_id == bindparam("b_event_id"))
-            .values(grid_code=bindparam("b_grid"), ticket_id=bindparam("b_ticket")),
-            event_links,
+        event_rows = [
+            self._event_row(item, items, grid, link if link > 0 else ids[-link - 1])
+            for item, items, grid, link in zip(
+                firsts, groups, grids, links, strict=True
+            )
+        ]
+        created = insert_returning(
+            conn, table_of(Event), event_rows, "event_id", ignore_conflicts=True
         )
+        if len(created) != len(event_rows):
+            taken = {r["event_id"] for r in event_rows} - set(created)
+            raise _EventRace(f"events stored meanwhile: {sorted(taken)[:5]}")
+        if new_tickets:
+            self._history_for_new(conn, new_tickets, ids, now)
         self._touch_tickets(conn, list(merges.values()))
 
         result.tickets_created += len(new_tickets)
@@ -451,54 +584,108 @@ class EventProcessor:
             recipients = [row["assignee_id"]] if row.get("assignee_id") else []
             result.notices.append((_notice(ticket_id, row, event_ids), recipients))
 
+    def _open_counts(
+        self,
+        conn: Connection,
+        firsts: list[_Parsed],
+        grids: list[str | None],
+        matters: dict[str, Matter],
+        now: datetime,
+    ) -> dict[str, int]:
+        """Open tickets of every worker `choose_worker` may weigh for these events.
+
+        Which workers it weighs (the on-duty ones of the first level up the
+        hierarchy that has any) does not depend on the counts, so a dry run that
+        records the workers looked up names exactly the ones to count.
+        """
+        ctx = self.context
+        recorder = _RecordingCounts()
+        for item, grid in zip(firsts, grids, strict=True):
+            if grid is None or grid in recorder.grids:
+                continue
+            if matters[item.message.type.value].review.needs_review(
+                item.message.confidence
+            ):
+                continue
+            recorder.grids.add(grid)
+            choose_worker(ctx.directory, grid, now, recorder)
+        if not recorder.seen:
+            return {}
+        if not is_postgresql(conn):
+            return open_ticket_counts_conn(conn, recorder.seen)
+        ids = sorted(recorder.seen)
+        rows = pg_execute(
+            conn,
+            "SELECT w.id, (SELECT count(*) FROM tickets AS t "
+            "WHERE t.assignee_id = w.id AND t.state = ANY(%b::text[])) "
+            "FROM unnest(%b::text[]) AS w(id)",
+            [_OPEN_STATE_VALUES, ids],
+        )
+        return {worker_id: int(n) for worker_id, n in rows}
+
     def _merge_candidates(
         self,
         conn: Connection,
         firsts: list[_Parsed],
         grids: list[str | None],
+        matters: dict[str, Matter],
         now: datetime,
     ) -> dict[tuple[str, str | None], list[_OpenTicket]]:
         """Open tickets that new events may join, by (event type, grid)."""
         ctx = self.context
-        types = {p.message.type.value for p in firsts}
-        windows = [
-            ctx.matters.merge_policy(m).window_min
-            for t in types
-            if (m := ctx.matters.for_event_type(t)) is not None
-        ]
+        windows = [ctx.matters.merge_policy(m).window_min for m in matters.values()]
         cutoff = now - timedelta(minutes=max(windows, default=0))
-        known_grids = sorted({g for g in grids if g})
-        found: dict[tuple[str, str | None], list[_OpenTicket]] = defaultdict(list)
-        if not known_grids:
-            return found
-        t = table_of(Ticket)
-        rows = conn.execute(
-            select(
-                t.c.id,
-                t.c.event_type,
-                t.c.grid_code,
-                t.c.lat,
-                t.c.lon,
-                t.c.last_observed_at,
-                t.c.assignee_id,
-            ).where(
-                t.c.state.in_([s.value for s in OPEN_STATES]),
-                t.c.event_type.in_(sorted(types)),
-                t.c.grid_code.in_(known_grids),
-                t.c.last_observed_at >= cutoff,
-                t.c.lat.is_not(None),
-            )
+        wanted = sorted(
+            {(p.message.type.value, g) for p, g in zip(firsts, grids, strict=True) if g}
         )
-        for row in rows:
-            found[(row.event_type, row.grid_code)].append(
-                _OpenTicket(
-                    row.id,
-                    row.event_type,
-                    row.lat,
-                    row.lon,
-                    row.last_observed_at,
-                    row.assignee_id,
+        found: dict[tuple[str, str | None], list[_OpenTicket]] = defaultdict(list)
+        if not wanted:
+            return found
+        rows: Any
+        if is_postgresql(conn):
+            # One index probe per (type, grid): OFFSET 0 keeps the subquery from
+            # being flattened into a join that scans every open ticket.
+            rows = pg_execute(
+                conn,
+                "SELECT t.id, t.event_type, t.grid_code, t.lat, t.lon, "
+                "t.last_observed_at, t.assignee_id "
+                "FROM unnest(%b::text[], %b::text[]) AS k(event_type, grid_code) "
+                "CROSS JOIN LATERAL (SELECT id, event_type, grid_code, lat, lon, "
+                "last_observed_at, assignee_id FROM tickets "
+                "WHERE tickets.grid_code = k.grid_code "
+                "AND tickets.event_type = k.event_type "
+                "AND tickets.state = ANY(%b::text[]) "
+                "AND tickets.last_observed_at >= %b "
+                "AND tickets.lat IS NOT NULL OFFSET 0) AS t",
+                [
+                    [k for k, _ in wanted],
+                    [g for _, g in wanted],
+                    _OPEN_STATE_VALUES,
+                    cutoff,
+                ],
+            )
+        else:
+            t = table_of(Ticket)
+            rows = conn.execute(
+                select(
+                    t.c.id,
+                    t.c.event_type,
+                    t.c.grid_code,
+                    t.c.lat,
+                    t.c.lon,
+                    t.c.last_observed_at,
+                    t.c.assignee_id,
+                ).where(
+                    t.c.state.in_(_OPEN_STATE_VALUES),
+                    t.c.event_type.in_(sorted({k for k, _ in wanted})),
+                    t.c.grid_code.in_(sorted({g for _, g in wanted})),
+                    t.c.last_observed_at >= cutoff,
+                    t.c.lat.is_not(None),
                 )
+            )
+        for ticket_id, event_type, grid_code, lat, lon, seen, assignee in rows:
+            found[(event_type, grid_code)].append(
+                _OpenTicket(ticket_id, event_type, lat, lon, _utc(seen), assignee)
             )
         return found
 
@@ -583,18 +770,21 @@ class EventProcessor:
         conn: Connection, rows: list[dict[str, Any]], ids: list[int], now: datetime
     ) -> None:
         history = []
+        create, dispatch = TicketAction.CREATE.value, TicketAction.DISPATCH.value
+        pending, dispatched_state = (
+            TicketState.PENDING_REVIEW.value,
+            TicketState.DISPATCHED.value,
+        )
         for row, ticket_id in zip(rows, ids, strict=True):
-            dispatched = row["state"] == TicketState.DISPATCHED.value
+            dispatched = row["state"] == dispatched_state
             history.append(
                 {
                     "ticket_id": ticket_id,
                     "at": now,
                     "actor": "system",
-                    "action": TicketAction.CREATE.value,
+                    "action": create,
                     "from_state": None,
-                    "to_state": TicketState.PENDING_REVIEW.value
-                    if dispatched
-                    else row["state"],
+                    "to_state": pending if dispatched else row["state"],
                     "note": f"AI event from {row['node_id']}/{row['camera_id']}"
                     + (
                         "" if dispatched else f"; awaits review: {row['review_reason']}"
@@ -609,15 +799,15 @@ class EventProcessor:
                         "ticket_id": ticket_id,
                         "at": now,
                         "actor": "system",
-                        "action": TicketAction.DISPATCH.value,
-                        "from_state": TicketState.PENDING_REVIEW.value,
-                        "to_state": TicketState.DISPATCHED.value,
+                        "action": dispatch,
+                        "from_state": pending,
+                        "to_state": dispatched_state,
                         "note": f"to {row['assignee_id']}",
                         "assignee_id": row["assignee_id"],
                         "escalation_level": 0,
                     }
                 )
-        conn.execute(insert(table_of(TicketHistory)), history)
+        insert_many(conn, table_of(TicketHistory), history)
 
     # -- media ---------------------------------------------------------------------
 
