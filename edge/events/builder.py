@@ -12,7 +12,7 @@ import numpy.typing as npt
 from edge.config import CameraConfig
 from edge.events.geo import Locator
 from edge.events.snapshot import Snapshotter
-from edge.rules.base import AttributeValue, RuleSignal, label_name
+from edge.rules.base import AttributeValue, RuleSignal, label_mask
 from edge.types import Detections, Frame
 from gridwatch.contract import EventMessage, EventPhase, Media, ModelInfo
 
@@ -153,12 +153,7 @@ def person_boxes(
     """(P, 4) pixel boxes of the detections labelled `person`."""
     if detections is None or len(detections) == 0:
         return np.zeros((0, 4), dtype=np.float32)
-    label_tuple = tuple(labels)
-    mask = np.array(
-        [label_name(label_tuple, int(c)) == PERSON_LABEL for c in detections.class_id],
-        dtype=np.bool_,
-    )
-    return detections.xyxy[mask]
+    return detections.xyxy[label_mask(detections.class_id, labels, (PERSON_LABEL,))]
 
 
 def _copy_attributes(signal: RuleSignal) -> dict[str, AttributeValue]:

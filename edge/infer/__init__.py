@@ -5,7 +5,6 @@ from edge.infer.base import (
     DetectorAdapter,
     UnknownFamilyError,
     adapter_type_for,
-    registered_families,
 )
 from edge.infer.letterbox import LetterboxMeta, LetterboxSpec, letterbox
 from edge.infer.nanodet import NanodetAdapter
@@ -28,6 +27,5 @@ __all__ = [
     "adapter_type_for",
     "letterbox",
     "nms_class_aware",
-    "registered_families",
     "select_providers",
 ]

@@ -234,8 +234,3 @@ def adapter_type_for(family: ModelFamily) -> type[DetectorAdapter]:
         raise UnknownFamilyError(
             f"no detector adapter for family {family!r} (registered: {known})"
         ) from None
-
-
-def registered_families() -> list[ModelFamily]:
-    """Families that have an adapter, in registration order."""
-    return list(_REGISTRY)

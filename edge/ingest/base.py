@@ -91,10 +91,6 @@ class FrameSource(ABC):
         if self._thread is not None:
             self._thread.join(max(0.0, timeout_s))
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self.request_stop()
-        self.join(timeout_s)
-
     def state(self, now: float | None = None) -> SourceState:
         now = time.time() if now is None else now
         last = self.last_frame_at

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -39,7 +38,6 @@ class CaptureSource(FrameSource):
     def __init__(self, camera: CameraConfig, slot: FreshestFrameSlot) -> None:
         super().__init__(camera, slot)
         self._capture: cv2.VideoCapture | None = None
-        self._capture_lock = threading.Lock()
         self._is_file = camera.kind == "file"
         self._analysis_interval_s = 1.0 / camera.analysis_fps
 
@@ -67,8 +65,7 @@ class CaptureSource(FrameSource):
         capture = self._open()
         if capture is None:
             return False
-        with self._capture_lock:
-            self._capture = capture
+        self._capture = capture
         self._connected = True
         self.error = None
         logger.info("camera %s: opened %s", self.camera.id, self._describe())
@@ -113,7 +110,6 @@ class CaptureSource(FrameSource):
         return had_frames
 
     def _close(self) -> None:
-        with self._capture_lock:
-            if self._capture is not None:
-                self._capture.release()
-                self._capture = None
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None

@@ -69,10 +69,6 @@ class EventStage:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     def _run(self) -> None:
         while (build := self._queue.get()) is not None:
             # One bad snapshot or a storage error must not stop the stage.

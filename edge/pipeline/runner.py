@@ -39,8 +39,6 @@ class DetectedFrame:
 
     frame: Frame
     detections: Detections
-    batch_size: int
-    inference_ms: float
 
 
 class InferenceRunner:
@@ -98,17 +96,12 @@ class InferenceRunner:
         self.busy_s += elapsed_s
         self.batches += 1
         self.frames += len(batch)
-        inference_ms = elapsed_s * 1000.0
-        self._metrics.inference_ms.observe(inference_ms)
+        self._metrics.inference_ms.observe(elapsed_s * 1000.0)
         self._metrics.batch_size.observe(len(batch))
         for frame, detections in zip(batch, results, strict=True):
-            item = DetectedFrame(
-                frame=frame,
-                detections=detections,
-                batch_size=len(batch),
-                inference_ms=inference_ms,
-            )
             try:
-                self._output.put_nowait(item)
+                self._output.put_nowait(
+                    DetectedFrame(frame=frame, detections=detections)
+                )
             except queue.Full:
                 self._metrics.post_dropped.inc()

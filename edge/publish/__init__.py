@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.publish.base import Publisher, PublisherStats, event_dedupe_key
+from edge.publish.base import Publisher, PublisherStats
 from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
@@ -20,6 +20,5 @@ __all__ = [
     "PublisherStats",
     "SendError",
     "client_id_for",
-    "event_dedupe_key",
     "read_password",
 ]

@@ -49,7 +49,7 @@ class Publisher(Protocol):
         """Publish nothing more, announce the node offline and disconnect."""
 
     def publish_event(self, event: EventMessage) -> bool:
-        """Store an event durably for delivery; see `event_dedupe_key`.
+        """Store an event durably for delivery; see `EventMessage.dedupe_key`.
 
         Returns:
             True when stored, False when this event phase was already stored.
@@ -74,8 +74,3 @@ class Publisher(Protocol):
 
     def stats(self) -> PublisherStats:
         """A snapshot of the counters."""
-
-
-def event_dedupe_key(event: EventMessage) -> str:
-    """The idempotency key of one event message (see `EventMessage.dedupe_key`)."""
-    return event.dedupe_key

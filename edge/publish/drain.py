@@ -10,7 +10,7 @@ unacknowledged row is re-sent once per reconnect, by one party only. A new clien
 (a node restart) starts with nothing in flight and sends what is still in the
 outbox: delivery is at least once when the process dies between the broker
 receiving a row and the ack reaching the disk, or when a PUBACK is lost in the
-cut; central dedupes on `event_dedupe_key` (`event_id` + phase).
+cut; central dedupes on `EventMessage.dedupe_key` (`event_id` + phase).
 
 All bookkeeping lives in the drain thread; other threads only post notices to its
 queue, so paho's network thread never waits on the drain or on the disk, and a

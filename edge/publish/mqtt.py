@@ -34,7 +34,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import BrokerConfig
-from edge.publish.base import PublisherStats, event_dedupe_key
+from edge.publish.base import PublisherStats
 from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
@@ -202,7 +202,7 @@ class MqttPublisher:
 
         Returns:
             True when stored, False when this phase of the event was already
-            stored or recently delivered (same `event_dedupe_key`).
+            stored or recently delivered (same `EventMessage.dedupe_key`).
 
         Raises:
             ValueError: the event belongs to another node.
@@ -219,7 +219,7 @@ class MqttPublisher:
                 payload=event.to_json().encode(),
                 qos=1,
                 retain=False,
-                dedupe_key=event_dedupe_key(event),
+                dedupe_key=event.dedupe_key,
             )
         except OutboxFullError:
             with self._stats_lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
@@ -64,19 +64,28 @@ class ZoneObservation:
     detections: Detections
     labels: tuple[str, ...]
 
-    def label_names(self) -> list[str]:
-        """Label name of each detection (`class_<id>` when out of range)."""
-        return [label_name(self.labels, int(c)) for c in self.detections.class_id]
-
     def mask_for(self, wanted: Collection[str]) -> npt.NDArray[np.bool_]:
         """Boolean mask, shape (N,), of detections whose label is in `wanted`."""
-        ids = [i for i, name in enumerate(self.labels) if name in wanted]
-        return np.isin(self.detections.class_id, np.asarray(ids, dtype=np.int64))
+        return label_mask(self.detections.class_id, self.labels, wanted)
 
 
 def label_name(labels: tuple[str, ...], class_id: int) -> str:
     """Name of `class_id` in `labels`, or `class_<id>` when unknown."""
     return labels[class_id] if 0 <= class_id < len(labels) else f"class_{class_id}"
+
+
+def label_mask(
+    class_id: npt.NDArray[np.int64], labels: Sequence[str], wanted: Collection[str]
+) -> npt.NDArray[np.bool_]:
+    """Boolean mask, shape (N,), of the class ids whose name in `labels` is wanted.
+
+    Args:
+        class_id: Class index per detection, shape (N,), int64.
+        labels: Model label names indexed by class id.
+        wanted: Label names to keep.
+    """
+    ids = [i for i, name in enumerate(labels) if name in wanted]
+    return np.isin(class_id, np.asarray(ids, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -266,7 +275,7 @@ class Episode:
     ) -> RuleSignal:
         if self._event_id is None:
             raise RuntimeError(f"rule {self._scope.rule_key}: no open episode")
-        if len(involved.detections):
+        if len(involved.detections):  # else: the last known boxes
             self._last_involved = involved
         self._last_signal_at = timestamp
         return RuleSignal(
@@ -279,7 +288,7 @@ class Episode:
             rule_key=self._scope.rule_key,
             timestamp=timestamp,
             started_at=self._started_at,
-            involved=involved if len(involved.detections) else self._last_involved,
+            involved=self._last_involved,
             attributes=dict(attributes),
         )
 

@@ -24,12 +24,7 @@ def count_by_label(obs: ZoneObservation, labels: tuple[str, ...]) -> dict[str, i
     Returns:
         Mapping label -> count, with every label in `labels` present.
     """
-    class_ids = obs.detections.class_id
-    counts: dict[str, int] = {}
-    for label in labels:
-        ids = [i for i, name in enumerate(obs.labels) if name == label]
-        counts[label] = int(np.count_nonzero(np.isin(class_ids, ids)))
-    return counts
+    return {label: int(np.count_nonzero(obs.mask_for((label,)))) for label in labels}
 
 
 class OccupancyRule(Rule):

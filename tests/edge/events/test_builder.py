@@ -86,6 +86,16 @@ def _episode(camera: CameraConfig) -> list[tuple[RuleSignal, Frame]]:
     return out
 
 
+def _builder_with_snapshots(camera: CameraConfig, models_dir: Path) -> EventBuilder:
+    snapshotter = Snapshotter(
+        camera_id=camera.id,
+        face_model_path=models_dir / "face_detection_yunet_2026may.onnx",
+    )
+    return EventBuilder.from_camera(
+        camera, node_id="node-a", model=MODEL, snapshotter=snapshotter
+    )
+
+
 def _build_all(builder: EventBuilder, camera: CameraConfig) -> list[EventMessage]:
     return [
         builder.build(signal, frame=frame, detections=CROWD, labels=LABELS)
@@ -95,13 +105,7 @@ def _build_all(builder: EventBuilder, camera: CameraConfig) -> list[EventMessage
 
 def test_event_builder_given_episode_should_keep_one_event_id(models_dir: Path) -> None:
     camera = _camera(calibrated=True)
-    snapshotter = Snapshotter(
-        camera_id="cam-1",
-        face_model_path=models_dir / "face_detection_yunet_2026may.onnx",
-    )
-    builder = EventBuilder.from_camera(
-        camera, node_id="node-a", model=MODEL, snapshotter=snapshotter
-    )
+    builder = _builder_with_snapshots(camera, models_dir)
     messages = _build_all(builder, camera)
     assert [m.phase for m in messages] == [
         EventPhase.START,
@@ -119,13 +123,7 @@ def test_event_builder_given_episode_should_keep_one_event_id(models_dir: Path) 
 
 def test_event_builder_given_start_should_fill_event_fields(models_dir: Path) -> None:
     camera = _camera(calibrated=True)
-    snapshotter = Snapshotter(
-        camera_id="cam-1",
-        face_model_path=models_dir / "face_detection_yunet_2026may.onnx",
-    )
-    builder = EventBuilder.from_camera(
-        camera, node_id="node-a", model=MODEL, snapshotter=snapshotter
-    )
+    builder = _builder_with_snapshots(camera, models_dir)
     start, _, end = _build_all(builder, camera)
     assert (start.node_id, start.camera_id, start.zone_id) == (
         "node-a",

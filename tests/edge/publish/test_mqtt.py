@@ -20,7 +20,7 @@ from edge.config import BrokerConfig
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.options import MqttPublisherOptions
 from edge.publish.outbox import Outbox
-from gridwatch.contract import EventMessage, NodeStatusMessage, Topics
+from gridwatch.contract import EventMessage, EventPhase, NodeStatusMessage, Topics
 from tests.edge.publish.factories import build_event
 from tests.utils.broker import MosquittoBroker, MqttCollector, ReceivedMessage
 
@@ -70,6 +70,17 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         time.sleep(0.02)
+
+
+@contextmanager
+def broker_outage(broker: MosquittoBroker, publisher: MqttPublisher) -> Iterator[None]:
+    """Stop the broker for the block, once the publisher has seen the cut."""
+    broker.stop()
+    wait_until(lambda: not publisher.is_connected)
+    try:
+        yield
+    finally:
+        broker.start()
 
 
 def test_mqtt_publisher_given_events_should_deliver_each_with_qos1(
@@ -192,15 +203,12 @@ def test_mqtt_publisher_given_broker_outage_should_deliver_each_event_once(
         running_publisher(mosquitto, node, tmp_path / "o.db") as pub,
     ):
         assert pub.wait_until_connected(5)
-        mosquitto.stop()
-        wait_until(lambda: not pub.is_connected)
+        with broker_outage(mosquitto, pub):
+            for n in range(50):
+                pub.publish_event(build_event(node, n))
+            assert pub.stats().outbox_depth == 50
 
-        for n in range(50):
-            pub.publish_event(build_event(node, n))
-        assert pub.stats().outbox_depth == 50
-
-        mosquitto.start()
-        messages = sub.wait_for(has_ids(50), timeout_s=15)
+        sub.wait_for(has_ids(50), timeout_s=15)
         wait_until(lambda: pub.stats().outbox_depth == 0)
         time.sleep(0.3)  # give any duplicate a chance to show up
         messages = sub.messages
@@ -303,15 +311,12 @@ def test_mqtt_publisher_given_states_during_outage_should_send_only_latest(
         assert pub.wait_until_connected(5)
         pub.publish_state(topic, b'{"v": 0}')
         sub.wait_for(lambda m: len(m) >= 1)
-        mosquitto.stop()
-        wait_until(lambda: not pub.is_connected)
+        with broker_outage(mosquitto, pub):
+            for v in range(1, 4):
+                pub.publish_state(topic, json.dumps({"v": v}))
 
-        for v in range(1, 4):
-            pub.publish_state(topic, json.dumps({"v": v}))
-
-        mosquitto.start()
         assert pub.wait_until_connected(10)
-        messages = sub.wait_for(lambda m: len(m) >= 2)
+        sub.wait_for(lambda m: len(m) >= 2)
         time.sleep(0.3)
         messages = sub.messages
 
@@ -330,19 +335,48 @@ def test_mqtt_publisher_given_disconnected_should_drop_transients_and_count(
         assert pub.wait_until_connected(5)
         assert pub.publish_transient(topic, b"live") is True
         sub.wait_for(lambda m: len(m) >= 1)
-        mosquitto.stop()
-        wait_until(lambda: not pub.is_connected)
+        with broker_outage(mosquitto, pub):
+            assert pub.publish_transient(topic, b"lost") is False
+            assert pub.stats().dropped == 1
 
-        assert pub.publish_transient(topic, b"lost") is False
-        assert pub.stats().dropped == 1
-
-        mosquitto.start()
         assert pub.wait_until_connected(10)
         time.sleep(0.3)
         messages = sub.messages
 
     assert [m.payload for m in messages] == [b"live"]
     assert messages[0].qos == 0
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        (EventPhase.START, "ev-00000007:start"),
+        (EventPhase.END, "ev-00000007:end"),
+        (EventPhase.UPDATE, "ev-00000007:update:2025-01-01T08:00:07+00:00"),
+    ],
+)
+def test_mqtt_publisher_given_event_phase_should_store_it_under_that_key(
+    tmp_path: Path, phase: EventPhase, expected: str
+) -> None:
+    with Outbox(tmp_path / "o.db", max_rows=10) as outbox:
+        publisher = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+
+        assert publisher.publish_event(build_event("n1", 7, phase)) is True
+        assert [row.dedupe_key for row in outbox.peek(10)] == [expected]
+
+
+def test_mqtt_publisher_given_two_updates_should_store_both(tmp_path: Path) -> None:
+    first = build_event("n1", 7, EventPhase.UPDATE)
+    later = first.model_copy(update={"detected_at": build_event("n1", 8).detected_at})
+    with Outbox(tmp_path / "o.db", max_rows=10) as outbox:
+        publisher = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+
+        assert publisher.publish_event(first) is True
+        assert publisher.publish_event(later) is True
+        keys = [row.dedupe_key for row in outbox.peek(10)]
+
+    assert keys == [first.dedupe_key, later.dedupe_key]
+    assert first.dedupe_key != later.dedupe_key
 
 
 def test_mqtt_publisher_given_other_nodes_event_should_raise(tmp_path: Path) -> None:
