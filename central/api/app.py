@@ -45,8 +45,9 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
 
-def create_app(context: CentralContext) -> FastAPI:
-    """The API app; `app.state.context` is the context, `app.state.media` its store."""
+def create_app(context: CentralContext, media: MediaStore | None = None) -> FastAPI:
+    """The API app; `app.state.context` is the context, `app.state.media` its store
+    (`media`, or one on the configured media directory)."""
     app = FastAPI(
         title="gridwatch central",
         version=getattr(gridwatch, "__version__", "0.1.0"),
@@ -61,7 +62,7 @@ def create_app(context: CentralContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
-    app.state.media = MediaStore(context.settings.media.dir)
+    app.state.media = media or MediaStore(context.settings.media.dir)
 
     for kind in _ERROR_STATUS:
         app.add_exception_handler(kind, _service_error)

@@ -30,14 +30,19 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_actor(
-    request: Request,
-    context: ContextDep,
-    bearer: Annotated[str | None, Depends(oauth2)],
-) -> Actor:
-    """The user behind the bearer token (header, or `access_token` query for
-    EventSource and <video src> which cannot set headers)."""
-    token = bearer or request.query_params.get("access_token")
+def get_token(
+    request: Request, bearer: Annotated[str | None, Depends(oauth2)]
+) -> str | None:
+    """The bearer token of the request: the header, or the `access_token` query
+    parameter for EventSource and <video src>, which cannot set headers."""
+    return bearer or request.query_params.get("access_token")
+
+
+TokenDep = Annotated[str | None, Depends(get_token)]
+
+
+def current_actor(context: ContextDep, token: TokenDep) -> Actor:
+    """The user behind the request's bearer token."""
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
     now = context.clock.now()
@@ -79,6 +84,13 @@ def require_roles(*roles: UserRole) -> object:
 
 StaffDep = Annotated[
     Actor, require_roles(UserRole.ADMIN, UserRole.OPERATOR, UserRole.SUPERVISOR)
+]
+# Staff, or a grid worker (who sees only their own tickets).
+MemberDep = Annotated[
+    Actor,
+    require_roles(
+        UserRole.ADMIN, UserRole.OPERATOR, UserRole.SUPERVISOR, UserRole.WORKER
+    ),
 ]
 AdminDep = Annotated[Actor, require_roles(UserRole.ADMIN)]
 WorkerDep = Annotated[Actor, require_roles(UserRole.WORKER)]

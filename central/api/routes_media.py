@@ -25,11 +25,7 @@ MEDIA_PATH = "/api/v1/media"
 
 
 def get_media(request: Request) -> MediaStore:
-    media: MediaStore | None = getattr(request.app.state, "media", None)
-    if media is None:
-        context: CentralContext = request.app.state.context
-        media = MediaStore(context.settings.media.dir)
-        request.app.state.media = media
+    media: MediaStore = request.app.state.media
     return media
 
 
@@ -110,13 +106,10 @@ def _link(
     event_id: str,
     actor: Actor,
 ) -> bool:
-    for attempt in range(2):
-        try:
-            return _link_once(context, stored, kind, event_id, actor)
-        except IntegrityError:
-            if attempt:  # the same bytes were recorded concurrently; once more
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _link_once(context, stored, kind, event_id, actor)
+    except IntegrityError:  # the same bytes were recorded concurrently; once more
+        return _link_once(context, stored, kind, event_id, actor)
 
 
 def _link_once(

@@ -10,8 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from central.api.deps import AdminDep, ContextDep, StaffDep
-from central.api.routes_tickets import MemberDep
+from central.api.deps import AdminDep, ContextDep, MemberDep, StaffDep
 from central.auth.passwords import WeakPasswordError
 from central.auth.users import UserError, UserExists, create_user, issue_token
 from central.db.models import (
@@ -427,17 +426,16 @@ def issue_user_token(
     spec = body or TokenIn()
     now = context.clock.now()
     ttl = timedelta(hours=spec.ttl_h) if spec.ttl_h is not None else None
+    label = spec.label or f"by {actor.name}"
     with context.sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise HTTPException(404, f"no user {username!r}")
-        token = issue_token(
-            session, user, now=now, ttl=ttl, label=spec.label or f"by {actor.name}"
-        )
+        token = issue_token(session, user, now=now, ttl=ttl, label=label)
         session.commit()
     return IssuedToken(
         token=token,
         username=username,
-        label=spec.label or f"by {actor.name}",
+        label=label,
         expires_at=now + ttl if ttl is not None else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -77,13 +78,9 @@ class DailyReport(BaseModel):
     rows: list[DailyCountRow] = Field(description="One row per day and category.")
 
 
-def city_zone(context: CentralContext) -> tzinfo:
+def city_zone(context: CentralContext) -> ZoneInfo:
     """The city's timezone (the worker directory's: settings or imported city)."""
     return context.directory.zone
-
-
-def _zone_name(zone: tzinfo) -> str:
-    return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
 
 
 def _invalid(field: str, value: str | None, message: str) -> RequestValidationError:
@@ -193,7 +190,7 @@ def get_evaluation(
     return EvaluationReport(
         period=period,
         by=by,
-        timezone=_zone_name(zone),
+        timezone=zone.key,
         start=begin,
         end=finish,
         rows=rows,
@@ -274,4 +271,4 @@ def get_daily(
         )
     if fmt == "csv":
         return _csv(rows, DailyCountRow, f"daily-{_stamp(begin, finish, zone)}.csv")
-    return DailyReport(timezone=_zone_name(zone), start=begin, end=finish, rows=rows)
+    return DailyReport(timezone=zone.key, start=begin, end=finish, rows=rows)

@@ -14,13 +14,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from central.api.deps import (
-    ActorDep,
-    ContextDep,
-    StaffDep,
-    WorkerDep,
-    require_roles,
-)
+from central.api.deps import ActorDep, ContextDep, MemberDep, StaffDep, WorkerDep
 from central.api.routes_media import MediaDep, media_url, record_media
 from central.context import CentralContext
 from central.db.models import (
@@ -35,7 +29,6 @@ from central.db.models import (
 from central.matters import PRIORITY_RANK, Priority
 from central.media import MediaRejected
 from central.tickets.service import (
-    Actor,
     InvalidRequest,
     ManualTicket,
     PermissionDenied,
@@ -49,14 +42,6 @@ from central.tickets.states import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
-
-# Staff, or a grid worker (who sees only their own tickets).
-MemberDep = Annotated[
-    Actor,
-    require_roles(
-        UserRole.ADMIN, UserRole.OPERATOR, UserRole.SUPERVISOR, UserRole.WORKER
-    ),
-]
 
 GRID_CODE_PATTERN = r"^\d{15}$"
 MAX_PAGE = 500
@@ -801,7 +786,6 @@ def escalate(
 
 
 __all__ = [
-    "MemberDep",
     "TicketDetail",
     "TicketOut",
     "TicketPage",

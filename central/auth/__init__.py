@@ -8,24 +8,16 @@ from central.auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from central.auth.tokens import (
-    TOKEN_PREFIX,
-    constant_time_equals,
-    new_token,
-    token_digest,
-    verify_token,
-)
+from central.auth.tokens import TOKEN_PREFIX, new_token, token_digest
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "TOKEN_PREFIX",
     "WeakPasswordError",
     "check_password_strength",
-    "constant_time_equals",
     "hash_password",
     "needs_rehash",
     "new_token",
     "token_digest",
     "verify_password",
-    "verify_token",
 ]

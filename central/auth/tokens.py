@@ -7,7 +7,6 @@ fast unsalted SHA-256 is enough to store it: there is nothing to guess.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 TOKEN_PREFIX = "gw_"
@@ -23,13 +22,3 @@ def new_token() -> tuple[str, str]:
 def token_digest(token: str) -> str:
     """SHA-256 of the token as 64 lowercase hex characters (what the DB stores)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def constant_time_equals(a: str, b: str) -> bool:
-    """String equality whose time does not depend on where the strings differ."""
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-def verify_token(token: str, stored_digest: str) -> bool:
-    """Whether `token` is the one `stored_digest` was made from (constant time)."""
-    return constant_time_equals(token_digest(token), stored_digest)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -81,7 +81,6 @@ class Spec:
     camera: tuple[str, str] | None = None
     event_type: str | None = None
     created_at: datetime | None = None  # overrides `created`
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 STATE_AFTER = {

@@ -55,6 +55,8 @@ def test_an_edge_node_should_upload_a_snapshot_for_its_event(api: Api) -> None:
     # the same bytes again: the same answer, one row
     again = api.put("node01", "/api/v1/media/evt-0000000001/snapshot", content=jpeg)
     assert again.json() == body
+    with api.context.sessions() as session:
+        assert session.scalars(select(MediaObject.sha256)).all() == [sha]
 
 
 def test_a_clip_should_be_stored_and_served_with_ranges(api: Api) -> None:
