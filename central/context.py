@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from shapely.geometry import shape
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,13 +63,10 @@ class CentralContext:
             self.directory.load(session)
             self.departments.clear()
             self.departments.update(load_departments(session))
-        self.tickets.grid_lookup = self.lookup_grid
-        self.tickets.departments = self.departments
 
 
 def load_grid_index(session: Session, nearest_m: float) -> GridIndex | None:
-    from shapely.geometry import shape
-
+    """The stored grids as a lookup index, or None when there are none."""
     rows = session.execute(
         select(Area.code, Area.geometry).where(
             Area.level == AreaLevel.GRID.value, Area.geometry.is_not(None)
@@ -101,22 +100,20 @@ def build_context(
     """Open the database (migrating it), load the reference data, wire services."""
     engine = make_engine(settings.database_url)
     if settings.database_url.startswith("sqlite:///"):
-        from pathlib import Path
-
         db_path = settings.database_url.removeprefix("sqlite:///")
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)
-    with sessions() as session:
-        timezone = settings.timezone or stored_timezone(session) or "UTC"
     matters = load_matter_list(settings.matter_list)
-    directory = WorkerDirectory(timezone)
-    stream = TicketStream()
+    directory = WorkerDirectory()  # its timezone comes with the reference data
     chosen_notifier = notifier or RecordingNotifier()
     clock = clock or SystemClock()
-    tickets = TicketService(sessions, clock, matters, directory, chosen_notifier)
+    departments: dict[str, str] = {}  # shared, refilled by reload_reference_data
+    tickets = TicketService(
+        sessions, clock, matters, directory, chosen_notifier, departments=departments
+    )
     context = CentralContext(
         settings=settings,
         engine=engine,
@@ -126,15 +123,17 @@ def build_context(
         directory=directory,
         tickets=tickets,
         notifier=chosen_notifier,
-        stream=stream,
+        stream=TicketStream(),
         topics=Topics(settings.mqtt.topic_prefix),
+        departments=departments,
     )
+    tickets.grid_lookup = context.lookup_grid  # follows reloads of the grid index
     context.reload_reference_data()
     log.info(
         "central ready: %s, matter list %s, %d grids, timezone %s",
         engine.url.render_as_string(hide_password=True),
         matters.version,
         len(context.grid_index) if context.grid_index else 0,
-        timezone,
+        directory.zone.key,
     )
     return context

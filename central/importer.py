@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from central.auth.passwords import hash_password
+from central.context import load_grid_index
 from central.db.models import (
     Area,
     AreaLevel,
@@ -29,8 +30,8 @@ from central.db.models import (
     WorkerArea,
     WorkerRole,
 )
+from central.grids.codes import parse_grid_code
 from central.grids.geojson import GridFeature
-from central.grids.index import GridIndex
 from central.tickets.duty import parse_duty
 from gridwatch.validation import describe_validation_error
 
@@ -83,13 +84,14 @@ def _upsert(
 def _parent_rows(features: Sequence[GridFeature]) -> list[dict[str, Any]]:
     areas: dict[str, dict[str, Any]] = {}
     for f in features:
-        code = f.code
-        city = code[:4] + "00"
+        code = parse_grid_code(f.code)
+        city, district, street = code.city, code.district, code.street
+        community = code.community
         levels = [
             (city, AreaLevel.CITY, f.city_name or city, None),
-            (code[:6], AreaLevel.DISTRICT, f.district_name or code[:6], city),
-            (code[:9], AreaLevel.STREET, f.street_name or code[:9], code[:6]),
-            (code[:12], AreaLevel.COMMUNITY, f.community_name or code[:12], code[:9]),
+            (district, AreaLevel.DISTRICT, f.district_name or district, city),
+            (street, AreaLevel.STREET, f.street_name or street, district),
+            (community, AreaLevel.COMMUNITY, f.community_name or community, street),
         ]
         for area_code, level, name, parent in levels:
             if area_code == parent:  # a district whose code is the city's (xx00)
@@ -286,16 +288,7 @@ def import_city(
 def _import_cameras(
     session: Session, cameras: Sequence[CameraEntry], nearest_grid_m: float
 ) -> tuple[int, int]:
-    from shapely.geometry import shape
-
-    grids = session.execute(
-        select(Area.code, Area.geometry).where(Area.level == AreaLevel.GRID.value)
-    ).all()
-    index = (
-        GridIndex([(c, shape(g)) for c, g in grids if g], nearest_m=nearest_grid_m)
-        if grids
-        else None
-    )
+    index = load_grid_index(session, nearest_grid_m)
     matches = (
         index.lookup_many([c.lat for c in cameras], [c.lon for c in cameras])
         if index and cameras
@@ -307,7 +300,6 @@ def _import_cameras(
             select(Camera.id, Camera.node_id, Camera.camera_id)
         )
     }
-    created = updated = 0
     new_rows, old_rows = [], []
     for cam, match in zip(cameras, matches, strict=True):
         row = {
@@ -329,8 +321,7 @@ def _import_cameras(
         session.execute(insert(Camera), new_rows[start : start + CHUNK])
     if old_rows:
         session.execute(update(Camera), old_rows)
-    created, updated = len(new_rows), len(old_rows)
-    return created, updated
+    return len(new_rows), len(old_rows)
 
 
 def _worker_users(

@@ -98,18 +98,3 @@ class MqttNotifier:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # paho queues QoS>0 messages while disconnected; other errors are logged.
             log.warning("publish to %s returned %s", topic, mqtt.error_string(info.rc))
-
-
-class FanoutNotifier:
-    """Sends every notice to several notifiers (MQTT and the local SSE stream)."""
-
-    def __init__(self, *notifiers: Notifier) -> None:
-        self.notifiers = notifiers
-
-    def ticket_changed(self, notice: TicketNotice, recipients: Sequence[str]) -> None:
-        for notifier in self.notifiers:
-            notifier.ticket_changed(notice, recipients)
-
-    def deadletter(self, message: DeadLetterMessage) -> None:
-        for notifier in self.notifiers:
-            notifier.deadletter(message)

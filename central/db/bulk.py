@@ -61,33 +61,37 @@ def insert_returning(
     """
     if not rows:
         return []
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
+    if is_postgresql(conn):
         return _pg_insert(conn, table, rows, column, ignore_conflicts)
-    stmt: Any
-    if ignore_conflicts:
-        if dialect != "sqlite":
-            raise RuntimeError(f"unsupported database dialect {dialect}")
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    else:
-        stmt = insert(table)
-    result = conn.execute(
-        stmt.returning(table.c[column], sort_by_parameter_order=not ignore_conflicts),
-        list(rows),
+    stmt = _insert(conn, table, ignore_conflicts).returning(
+        table.c[column], sort_by_parameter_order=not ignore_conflicts
     )
-    return list(result.scalars())
+    return list(conn.execute(stmt, list(rows)).scalars())
 
 
 def insert_many(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
 ) -> None:
-    """Insert `rows` (no RETURNING)."""
+    """Insert `rows` (no RETURNING); with `ignore_conflicts`, skip duplicates."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        _pg_insert(conn, table, rows, None, False)
+    if is_postgresql(conn):
+        _pg_insert(conn, table, rows, None, ignore_conflicts)
         return
-    conn.execute(insert(table), list(rows))
+    conn.execute(_insert(conn, table, ignore_conflicts), list(rows))
+
+
+def _insert(conn: Connection, table: Table, ignore_conflicts: bool) -> Any:
+    """SQLAlchemy's portable INSERT (the non-PostgreSQL path)."""
+    if not ignore_conflicts:
+        return insert(table)
+    if conn.dialect.name != "sqlite":
+        raise RuntimeError(f"unsupported database dialect {conn.dialect.name}")
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def pg_execute(

@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +66,12 @@ class CentralMqtt:
     """One MQTT connection per central process: ingest, pushes and the stream."""
 
     def __init__(
-        self,
-        context: CentralContext,
-        processor: EventProcessor | None,
-        *,
-        on_batch: Callable[[BatchResult], None] | None = None,
+        self, context: CentralContext, processor: EventProcessor | None
     ) -> None:
         self.context = context
         self.settings = context.settings.mqtt
         self.ingest = context.settings.ingest
         self.processor = processor
-        self.on_batch = on_batch
         self.topics = context.topics
         self.stats = IngestStats()
         self.camera_status = CameraStatusRecorder(context)
@@ -301,8 +295,6 @@ class CentralMqtt:
             for message in batch:
                 self.client.ack(message.token, 1)
             self._count(result)
-            if self.on_batch is not None:
-                self.on_batch(result)
 
     def _process_until_stored(self, batch: list[InboundMessage]) -> BatchResult | None:
         assert self.processor is not None

@@ -25,8 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Table, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from central.context import CentralContext
 from central.db.bulk import (
@@ -110,7 +109,6 @@ class _RecordingCounts(Mapping[str, int]):
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
-        self.grids: set[str] = set()
 
     def __getitem__(self, worker_id: str) -> int:
         self.seen.add(worker_id)
@@ -130,11 +128,9 @@ def _utc(value: datetime) -> datetime:
 @dataclass
 class _OpenTicket:
     id: int
-    event_type: str
     lat: float
     lon: float
     last_observed_at: datetime
-    assignee_id: str | None
 
 
 def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -143,14 +139,6 @@ def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dx = math.radians(lon2 - lon1) * math.cos(mean_lat)
     dy = math.radians(lat2 - lat1)
     return 6_371_000.0 * math.hypot(dx, dy)
-
-
-def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise RuntimeError(f"unsupported database dialect {conn.dialect.name}")
 
 
 class EventProcessor:
@@ -489,24 +477,9 @@ class EventProcessor:
         another replica stored meanwhile raises `_EventRace`: the transaction is
         rolled back and the batch is tried again (it is an observation then).
         """
-        ctx = self.context
         firsts = [items[0] for items in groups]
-        grids: list[str | None]
-        if ctx.grid_index is not None:
-            matches = ctx.grid_index.lookup_many(
-                [p.message.location.lat for p in firsts],
-                [p.message.location.lon for p in firsts],
-            )
-            grids = [m.code if m else None for m in matches]
-        else:
-            grids = [None] * len(firsts)
-        matters: dict[str, Matter] = {}
-        for p in firsts:
-            kind = p.message.type.value
-            if kind not in matters:
-                matter = ctx.matters.for_event_type(kind)
-                assert matter is not None  # validated in _parse
-                matters[kind] = matter
+        grids = self._grids_of(firsts)
+        matters = self._matters_of(firsts)
         candidates = self._merge_candidates(conn, firsts, grids, matters, now)
         counts = self._open_counts(conn, firsts, grids, matters, now)
 
@@ -533,26 +506,11 @@ class EventProcessor:
             row["observations"] = len(items)
             if row["state"] == TicketState.DISPATCHED.value:
                 assert grid is not None
-                chosen = choose_worker(ctx.directory, grid, now, counts)
-                if chosen is None:
-                    row["state"] = TicketState.PENDING_REVIEW.value
-                    row["review_reason"] = "no_worker"
-                else:
-                    counts[chosen] = counts.get(chosen, 0) + 1
-                    row["assignee_id"] = chosen
-                    row["dispatched_at"] = now
-                    row["due_at"] = now + timedelta(minutes=matter.time_limit_min)
+                self._dispatch(row, grid, matter, counts, now)
             new_tickets.append(row)
             new_ticket_events.append([m.event_id])
             candidates[(m.type.value, grid)].append(
-                _OpenTicket(
-                    -len(new_tickets),
-                    m.type.value,
-                    m.location.lat,
-                    m.location.lon,
-                    observed,
-                    row.get("assignee_id"),
-                )
+                _OpenTicket(-len(new_tickets), m.location.lat, m.location.lon, observed)
             )
             links.append(-len(new_tickets))
 
@@ -584,6 +542,47 @@ class EventProcessor:
             recipients = [row["assignee_id"]] if row.get("assignee_id") else []
             result.notices.append((_notice(ticket_id, row, event_ids), recipients))
 
+    def _grids_of(self, firsts: list[_Parsed]) -> list[str | None]:
+        """The grid of each event (None outside every grid, or without grids)."""
+        index = self.context.grid_index
+        if index is None:
+            return [None] * len(firsts)
+        matches = index.lookup_many(
+            [p.message.location.lat for p in firsts],
+            [p.message.location.lon for p in firsts],
+        )
+        return [m.code if m else None for m in matches]
+
+    def _matters_of(self, firsts: list[_Parsed]) -> dict[str, Matter]:
+        """The matter of each event type in the batch."""
+        matters: dict[str, Matter] = {}
+        for p in firsts:
+            kind = p.message.type.value
+            if kind not in matters:
+                matter = self.context.matters.for_event_type(kind)
+                assert matter is not None  # validated in _parse
+                matters[kind] = matter
+        return matters
+
+    def _dispatch(
+        self,
+        row: dict[str, Any],
+        grid: str,
+        matter: Matter,
+        counts: dict[str, int],
+        now: datetime,
+    ) -> None:
+        """Assign a new ticket row to a worker, or hold it: nobody is on duty."""
+        chosen = choose_worker(self.context.directory, grid, now, counts)
+        if chosen is None:
+            row["state"] = TicketState.PENDING_REVIEW.value
+            row["review_reason"] = "no_worker"
+            return
+        counts[chosen] = counts.get(chosen, 0) + 1
+        row["assignee_id"] = chosen
+        row["dispatched_at"] = now
+        row["due_at"] = now + timedelta(minutes=matter.time_limit_min)
+
     def _open_counts(
         self,
         conn: Connection,
@@ -600,19 +599,20 @@ class EventProcessor:
         """
         ctx = self.context
         recorder = _RecordingCounts()
+        asked: set[str] = set()
         for item, grid in zip(firsts, grids, strict=True):
-            if grid is None or grid in recorder.grids:
+            if grid is None or grid in asked:
                 continue
             if matters[item.message.type.value].review.needs_review(
                 item.message.confidence
             ):
                 continue
-            recorder.grids.add(grid)
+            asked.add(grid)
             choose_worker(ctx.directory, grid, now, recorder)
         if not recorder.seen:
             return {}
         if not is_postgresql(conn):
-            return open_ticket_counts_conn(conn, recorder.seen)
+            return open_ticket_counts(conn, recorder.seen)
         ids = sorted(recorder.seen)
         rows = pg_execute(
             conn,
@@ -648,10 +648,10 @@ class EventProcessor:
             rows = pg_execute(
                 conn,
                 "SELECT t.id, t.event_type, t.grid_code, t.lat, t.lon, "
-                "t.last_observed_at, t.assignee_id "
+                "t.last_observed_at "
                 "FROM unnest(%b::text[], %b::text[]) AS k(event_type, grid_code) "
                 "CROSS JOIN LATERAL (SELECT id, event_type, grid_code, lat, lon, "
-                "last_observed_at, assignee_id FROM tickets "
+                "last_observed_at FROM tickets "
                 "WHERE tickets.grid_code = k.grid_code "
                 "AND tickets.event_type = k.event_type "
                 "AND tickets.state = ANY(%b::text[]) "
@@ -674,7 +674,6 @@ class EventProcessor:
                     t.c.lat,
                     t.c.lon,
                     t.c.last_observed_at,
-                    t.c.assignee_id,
                 ).where(
                     t.c.state.in_(_OPEN_STATE_VALUES),
                     t.c.event_type.in_(sorted({k for k, _ in wanted})),
@@ -683,9 +682,9 @@ class EventProcessor:
                     t.c.lat.is_not(None),
                 )
             )
-        for ticket_id, event_type, grid_code, lat, lon, seen, assignee in rows:
+        for ticket_id, event_type, grid_code, lat, lon, seen in rows:
             found[(event_type, grid_code)].append(
-                _OpenTicket(ticket_id, event_type, lat, lon, _utc(seen), assignee)
+                _OpenTicket(ticket_id, lat, lon, _utc(seen))
             )
         return found
 
@@ -852,16 +851,7 @@ class EventProcessor:
             )
         if rows:
             with self.context.engine.begin() as conn:
-                conn.execute(
-                    _insert_ignoring_duplicates(conn, table_of(MediaObject)), rows
-                )
-
-
-def open_ticket_counts_conn(conn: Connection, worker_ids: set[str]) -> dict[str, int]:
-    from sqlalchemy.orm import Session
-
-    with Session(bind=conn) as session:
-        return open_ticket_counts(session, worker_ids)
+                insert_many(conn, table_of(MediaObject), rows, ignore_conflicts=True)
 
 
 def _topic_node(topic: str, prefix: str) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from central.db.models import Ticket, Worker, WorkerArea, WorkerRole
@@ -99,11 +99,14 @@ class WorkerDirectory:
         return self.covering(grid_code[:9]) if len(grid_code) >= 9 else []
 
 
-def open_ticket_counts(session: Session, worker_ids: Iterable[str]) -> dict[str, int]:
+def open_ticket_counts(
+    db: Session | Connection, worker_ids: Iterable[str]
+) -> dict[str, int]:
+    """Open tickets of each worker (0 for those without any)."""
     ids = list(set(worker_ids))
     if not ids:
         return {}
-    rows = session.execute(
+    rows = db.execute(
         select(Ticket.assignee_id, func.count())
         .where(Ticket.assignee_id.in_(ids), Ticket.state.in_(list(OPEN_STATES)))
         .group_by(Ticket.assignee_id)

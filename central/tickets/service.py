@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -18,7 +19,6 @@ from central.notify import Notifier, notice_for
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
 from central.tickets.states import (
     OPEN_STATES,
-    WORKING_STATES,
     TicketAction,
     TicketState,
     next_state,
@@ -72,7 +72,6 @@ class ManualTicket:
     grid_code: str | None = None
     reporter: str | None = None
     photo_sha256: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def add_history(
@@ -119,8 +118,9 @@ class TicketService:
         self.directory = directory
         self.notifier = notifier
         self.grid_lookup = grid_lookup
-        # department kind (matter list) → the city's department code
-        self.departments = dict(departments or {})
+        # department kind (matter list) → the city's department code; the
+        # context's own mapping, which it refills when reference data reloads
+        self.departments = departments if departments is not None else {}
 
     # -- reading ---------------------------------------------------------------
 
@@ -202,43 +202,37 @@ class TicketService:
         )
 
     def close(self, actor: Actor, ticket_id: int, note: str | None = None) -> Ticket:
-        with self._write() as session:
-            ticket = self._staff_ticket(session, actor, ticket_id)
-            now = self.clock.now()
-            self._move(session, ticket, TicketAction.CLOSE, actor, now, note)
+        def closed(ticket: Ticket, now: datetime) -> None:
             ticket.closed_at = now
-            session.flush()
-        self._notify(ticket, "closed", [ticket.assignee_id], note)
-        return ticket
+
+        return self._staff_move(
+            actor, ticket_id, TicketAction.CLOSE, note, "closed", closed
+        )
 
     def return_for_rework(self, actor: Actor, ticket_id: int, reason: str) -> Ticket:
         if not reason.strip():
             raise InvalidRequest("returning a ticket needs a reason")
-        with self._write() as session:
-            ticket = self._staff_ticket(session, actor, ticket_id)
-            self._move(
-                session, ticket, TicketAction.RETURN, actor, self.clock.now(), reason
-            )
+
+        def returned(ticket: Ticket, _now: datetime) -> None:
             ticket.rework_count += 1
             ticket.return_reason = reason
-            session.flush()
-        self._notify(ticket, "returned", [ticket.assignee_id], reason)
-        return ticket
+
+        return self._staff_move(
+            actor, ticket_id, TicketAction.RETURN, reason, "returned", returned
+        )
 
     def reject(self, actor: Actor, ticket_id: int, reason: str) -> Ticket:
         """A false positive (or not a case): the ticket ends here."""
         if not reason.strip():
             raise InvalidRequest("rejecting a ticket needs a reason")
-        with self._write() as session:
-            ticket = self._staff_ticket(session, actor, ticket_id)
-            now = self.clock.now()
-            previous_assignee = ticket.assignee_id
-            self._move(session, ticket, TicketAction.REJECT, actor, now, reason)
+
+        def rejected(ticket: Ticket, now: datetime) -> None:
             ticket.rejected_at = now
             ticket.reject_reason = reason
-            session.flush()
-        self._notify(ticket, "rejected", [previous_assignee], reason)
-        return ticket
+
+        return self._staff_move(
+            actor, ticket_id, TicketAction.REJECT, reason, "rejected", rejected
+        )
 
     def create_manual(self, actor: Actor, spec: ManualTicket) -> Ticket:
         """A ticket from a citizen report or a patrol, dispatched like an AI one."""
@@ -313,8 +307,36 @@ class TicketService:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _write(self) -> _WriteSession:
-        return _WriteSession(self.sessions)
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A session that commits on success, rolls back on error, and maps stale
+        writes (someone else changed the ticket) to ConcurrentChange."""
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except StaleDataError as exc:
+            raise ConcurrentChange(
+                "the ticket changed meanwhile; reload and retry"
+            ) from exc
+
+    def _staff_move(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        action: TicketAction,
+        note: str | None,
+        notice: str,
+        apply: Callable[[Ticket, datetime], None],
+    ) -> Ticket:
+        """A staff transition: move the ticket, `apply` its fields, tell the worker."""
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            now = self.clock.now()
+            self._move(session, ticket, action, actor, now, note)
+            apply(ticket, now)
+            session.flush()
+        self._notify(ticket, notice, [ticket.assignee_id], note)
+        return ticket
 
     def _staff_ticket(self, session: Session, actor: Actor, ticket_id: int) -> Ticket:
         if not actor.is_staff:
@@ -372,13 +394,8 @@ class TicketService:
                 exclude = (
                     [previous] if previous and action is TicketAction.REASSIGN else []
                 )
-                candidates = [w.id for w in self.directory.candidates(ticket.grid_code)]
-                picked = choose_worker(
-                    self.directory,
-                    ticket.grid_code,
-                    self.clock.now(),
-                    open_ticket_counts(session, candidates),
-                    exclude,
+                picked = self._pick_worker(
+                    session, ticket.grid_code, self.clock.now(), exclude
                 )
                 if picked is None:
                     raise InvalidRequest(
@@ -397,6 +414,23 @@ class TicketService:
             self._notify(ticket, "reassigned_away", [previous], note)
         return ticket
 
+    def _pick_worker(
+        self,
+        session: Session,
+        grid_code: str,
+        now: datetime,
+        exclude: Sequence[str] = (),
+    ) -> str | None:
+        """`choose_worker` weighing the open tickets of the grid's candidates."""
+        candidates = [w.id for w in self.directory.candidates(grid_code)]
+        return choose_worker(
+            self.directory,
+            grid_code,
+            now,
+            open_ticket_counts(session, candidates),
+            exclude,
+        )
+
     def _assign(
         self,
         session: Session,
@@ -407,21 +441,11 @@ class TicketService:
         actor: Actor,
         note: str | None,
     ) -> None:
-        before = ticket.state
-        ticket.state = next_state(ticket.id, action, TicketState(before)).value
         ticket.assignee_id = worker_id
         if ticket.dispatched_at is None:
             ticket.dispatched_at = now
             ticket.due_at = now + timedelta(minutes=ticket.time_limit_min)
-        add_history(
-            session,
-            ticket,
-            at=now,
-            actor=actor.name,
-            action=action,
-            from_state=before,
-            note=note or f"to {worker_id}",
-        )
+        self._move(session, ticket, action, actor, now, note or f"to {worker_id}")
 
     def _auto_dispatch(
         self, session: Session, ticket: Ticket, now: datetime, actor: Actor
@@ -429,13 +453,7 @@ class TicketService:
         if ticket.grid_code is None:
             ticket.review_reason = "unassigned_grid"
             return None
-        candidates = [w.id for w in self.directory.candidates(ticket.grid_code)]
-        chosen = choose_worker(
-            self.directory,
-            ticket.grid_code,
-            now,
-            open_ticket_counts(session, candidates),
-        )
+        chosen = self._pick_worker(session, ticket.grid_code, now)
         if chosen is None:
             ticket.review_reason = "no_worker"
             return None
@@ -493,35 +511,3 @@ class TicketService:
             )
         except Exception:
             log.exception("could not notify %s about ticket %s", targets, ticket.id)
-
-
-class _WriteSession:
-    """A session that commits on success, rolls back on error, and maps stale writes."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.session = sessions()
-
-    def __enter__(self) -> Session:
-        return self.session
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        try:
-            if exc is None:
-                self.session.commit()
-            else:
-                self.session.rollback()
-        except StaleDataError as stale:
-            self.session.rollback()
-            raise ConcurrentChange(
-                "the ticket changed meanwhile; reload and retry"
-            ) from stale
-        finally:
-            self.session.close()
-        if isinstance(exc, StaleDataError):
-            raise ConcurrentChange(
-                "the ticket changed meanwhile; reload and retry"
-            ) from exc
-
-
-def working(ticket: Ticket) -> bool:
-    return TicketState(ticket.state) in WORKING_STATES

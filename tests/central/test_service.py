@@ -10,13 +10,21 @@ import sys
 from pathlib import Path
 
 import httpx
+import paho.mqtt.publish as publish
 import pytest
 
+from central.clock import ManualClock
 from central.config import CentralSettings, HttpSettings, MediaSettings, MqttSettings
 from central.service import CentralService
 from gridwatch.contract import TicketNotice, Topics
 from gridwatch.services import MosquittoBroker
-from tests.central.conftest import GRID_1, GRID_1_WORKER, make_event
+from tests.central.conftest import (
+    GRID_1,
+    GRID_1_WORKER,
+    WEDNESDAY_10_LOCAL,
+    grid_centre,
+    make_event,
+)
 from tests.utils.broker import MqttCollector
 
 pytestmark = pytest.mark.integration
@@ -41,7 +49,7 @@ def test_service_ingests_pushes_and_serves_http(
         http=HttpSettings(port=0),
         media=MediaSettings(dir=tmp_path / "media"),
     )
-    service = CentralService(settings)
+    service = CentralService(settings, clock=ManualClock(WEDNESDAY_10_LOCAL))
     with service:
         base = f"http://127.0.0.1:{service.http_port}"
         assert httpx.get(f"{base}/healthz").status_code == 200
@@ -49,6 +57,21 @@ def test_service_ingests_pushes_and_serves_http(
         area = httpx.get(f"{base}/api/v1/openapi.json").json()
         assert "/api/v1/tickets/{ticket_id}/accept" in area["paths"]
         assert service.mqtt.is_connected
+        # An event in grid 1 becomes a ticket pushed to the worker on duty there.
+        event = make_event(*grid_centre(service.context, GRID_1))
+        worker_topic = Topics().worker_tickets(GRID_1_WORKER)
+        with MqttCollector.for_broker(mosquitto, worker_topic) as terminal:
+            publish.single(
+                Topics().events(event.node_id),
+                event.to_json(),
+                qos=1,
+                hostname=mosquitto.host,
+                port=mosquitto.port,
+            )
+            [message] = terminal.wait_for(lambda m: len(m) >= 1, timeout_s=15)
+    notice = TicketNotice.model_validate_json(message.payload)
+    assert (notice.action, notice.grid_code) == ("dispatched", GRID_1)
+    assert notice.event_ids == [event.event_id]
 
 
 def test_central_run_command_dispatches_and_stops_on_sigterm(
@@ -90,8 +113,6 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
         # Every notice, also a ticket held for review when nobody is on duty now.
         topic = Topics().ticket_updates()
         with MqttCollector.for_broker(mosquitto, topic) as terminal:
-            import paho.mqtt.publish as publish
-
             publish.single(
                 Topics().events(event.node_id),
                 event.to_json(),

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from central.context import CentralContext
-from central.db.models import Event, EventMessageRow, Ticket, TicketHistory
+from central.db.models import (
+    Event,
+    EventMessageRow,
+    MediaObject,
+    Ticket,
+    TicketHistory,
+)
 from central.ingest.processor import EventProcessor, InboundMessage
+from central.media import MediaStore
 from central.notify import RecordingNotifier
-from gridwatch.contract import EventMessage, EventPhase, EventType
+from gridwatch.contract import EventMessage, EventPhase, EventType, Media, SnapshotRef
 from tests.central.conftest import GRID_1, GRID_1_WORKER, grid_centre, make_event
 
 Central = tuple[CentralContext, RecordingNotifier]
@@ -210,10 +220,11 @@ def test_malformed_messages_go_to_dead_letter_and_the_rest_is_stored(
     assert "invalid gw.event/1 message" in reasons[0]
     assert "confidence" in reasons[1]
     assert reasons[2].startswith("invalid gw.event/1 message")
-    assert (
-        result.deadletters[2].payload_encoding == "utf-8"
-        or result.deadletters[2].payload_encoding == "base64"
-    )
+    binary = result.deadletters[2]  # not UTF-8: kept as base64
+    assert binary.payload_encoding == "base64"
+    assert base64.b64decode(binary.payload) == b"\xff\xfe binary"
+    assert result.deadletters[0].payload_encoding == "utf-8"
+    assert result.deadletters[0].payload == "{not json"
     assert "does not match the topic's node" in reasons[3]
     assert "not an event topic" in reasons[4]
 
@@ -239,3 +250,33 @@ def test_dispatch_balances_and_falls_back_when_the_full_timer_is_off_duty(
     )
     assert night.pending_review == 1
     assert tickets(context)[-1].review_reason == "no_worker"
+
+
+@pytest.mark.integration
+def test_inline_snapshot_is_stored_once_and_left_out_of_the_stored_message(
+    central: Central, tmp_path: Path
+) -> None:
+    context, _ = central
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(64))
+    digest = hashlib.sha256(jpeg).hexdigest()
+    snapshot = SnapshotRef(sha256=digest, bytes_b64=base64.b64encode(jpeg).decode())
+    lat, lon = grid_centre(context, GRID_1)
+    first = make_event(lat, lon).model_copy(update={"media": Media(snapshot=snapshot)})
+    second = make_event(lat, lon).model_copy(update={"media": Media(snapshot=snapshot)})
+    processor = EventProcessor(context, MediaStore(tmp_path / "media"))
+    processor.process([inbound(first)])
+    processor.process([inbound(second)])  # the same picture again: no second row
+    with context.sessions() as session:
+        [stored] = session.scalars(select(MediaObject)).all()
+        message = session.get(EventMessageRow, first.dedupe_key)
+    assert (stored.sha256, stored.kind, stored.event_id) == (
+        digest,
+        "snapshot",
+        first.event_id,
+    )
+    assert stored.size == len(jpeg) and stored.uploaded_by == first.node_id
+    assert message is not None
+    assert message.payload["media"]["snapshot"] == {
+        "sha256": digest,
+        "content_type": "image/jpeg",
+    }
