@@ -52,7 +52,13 @@ class LocationSource(StrEnum):
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every wire model: strict, immutable, `schema` settable by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> str:
+        """The message as sent: aliases (`schema`), unset optionals left out."""
+        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 class Location(WireModel):
@@ -106,11 +112,6 @@ class EventMessage(WireModel):
     media: Media = Field(default_factory=Media)
     model: ModelInfo
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
-
     @property
     def dedupe_key(self) -> str:
         """Idempotency key of this message: the edge outbox key and central's.
@@ -139,11 +140,6 @@ class CameraStatusMessage(WireModel):
     error: str | None = None
     at: datetime = Field(default_factory=utc_now)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
-
 
 class NodeStatusMessage(WireModel):
     schema_: Literal["gw.node_status/1"] = Field(
@@ -156,11 +152,6 @@ class NodeStatusMessage(WireModel):
     cameras: list[str] = Field(default_factory=list)
     at: datetime = Field(default_factory=utc_now)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
-
 
 class OccupancyMessage(WireModel):
     """Per-zone object counts by label at one instant."""
@@ -170,11 +161,6 @@ class OccupancyMessage(WireModel):
     camera_id: str
     at: datetime
     zones: dict[str, dict[str, int]]
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 class TicketNotice(WireModel):
@@ -200,11 +186,6 @@ class TicketNotice(WireModel):
     note: str | None = None
     sent_at: datetime = Field(default_factory=utc_now)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
-
 
 class DeadLetterMessage(WireModel):
     """A message central refused, with the reason, for operators to inspect."""
@@ -217,11 +198,6 @@ class DeadLetterMessage(WireModel):
     payload: str = Field(description="The refused payload (UTF-8, or base64).")
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     at: datetime = Field(default_factory=utc_now)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 class Topics:

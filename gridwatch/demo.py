@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -21,8 +19,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import NodeConfig, parse_config
 from edge.factory import build_node
+from gridwatch.contract import Topics
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
 from models.manifest import resolve_video
+from simulators.signals import stop_on_signals
 
 CROWD_OF_TWO: dict[str, Any] = {
     "type": "crowding",
@@ -106,7 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--media-dir", type=Path, default=None, help="clip folder")
     parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
     parser.add_argument("--seconds", type=float, default=None, help="stop after N s")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.add_argument(
+        "--json", action="store_true", help="print only the JSON summary"
+    )
 
 
 def demo_config(
@@ -145,7 +147,7 @@ class EventPrinter:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self._client.on_message = self._on_message
         self._client.connect("127.0.0.1", port)
-        self._client.subscribe("gw/v1/edge/+/events", qos=1)
+        self._client.subscribe(Topics().all_events(), qos=1)
         self._client.loop_start()
 
     def _on_message(
@@ -173,20 +175,8 @@ def run_cli(args: argparse.Namespace) -> int:
     media_dir: Path = (
         args.media_dir or resolve_video("one-by-one-person-detection.mp4").parent
     )
-    stop = threading.Event()
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {
-        signum: signal.signal(signum, _on_signal)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
+    with stop_on_signals(threading.Event()) as stop:
         return _run(args, media_dir, stop)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _print_banner(broker_port: int, node_url: str, camera_urls: list[str]) -> None:

@@ -20,11 +20,11 @@ import numpy.typing as npt
 
 from simulators.cli import run_module_cli
 from simulators.signals import stop_on_signals
-from simulators.transcode import ClipError, probe_clip
+from simulators.transcode import FALLBACK_FPS, ClipError, probe_clip
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_CLIP_FPS = 25.0
+FALLBACK_CLIP_FPS = float(FALLBACK_FPS)
 
 
 class FeedError(ValueError):

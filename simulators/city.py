@@ -601,10 +601,10 @@ def _cut(
     for r, count in enumerate(per_row):
         row = children[start : start + count]
         start += count
-        share = sum(c.weight for c in row) / total
+        row_weight = sum(c.weight for c in row)
+        share = row_weight / total
         bottom = south if r == rows - 1 else top - (north - south) * share
         left = west
-        row_weight = sum(c.weight for c in row)
         for k, child in enumerate(row):
             right = (
                 east

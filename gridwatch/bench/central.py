@@ -47,6 +47,7 @@ from central.db.models import Area, AreaLevel, Event, Ticket
 from central.grids.geojson import load_grid_file
 from central.grids.index import GridIndex
 from central.importer import import_city, import_grids, load_city_file
+from gridwatch.bench.report import write_figures
 from gridwatch.contract import (
     EventMessage,
     EventType,
@@ -55,7 +56,7 @@ from gridwatch.contract import (
     ModelInfo,
     Topics,
 )
-from gridwatch.services import MosquittoBroker, PostgresServer
+from gridwatch.services import MosquittoBroker, PostgresServer, stop_process
 from simulators.city import generate_city, spec_for, write_city
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="gw-bench-central-") as tmp:
         result = run_bench(args, Path(tmp))
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        for key, value in result.items():
-            sys.stdout.write(f"{key:>24}: {value}\n")
+    write_figures(result, as_json=args.json)
     return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
 
 
@@ -227,11 +224,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         return figures
     finally:
         if central is not None:
-            central.terminate()
-            try:
-                central.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                central.kill()
+            stop_process(central, timeout_s=15)
         broker.stop()
         if pg is not None:
             pg.stop()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
 from edge.config import ModelFamily, NodeConfig, parse_config
@@ -28,6 +27,7 @@ from edge.factory import build_node, load_detectors
 from edge.node import EdgeNode
 from gridwatch.bench.ceiling import measure_ceiling
 from gridwatch.bench.events import EventLatencyCollector
+from gridwatch.bench.report import percentile, write_figures
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
 from models.manifest import resolve_video
 
@@ -151,10 +151,6 @@ def node_config(
     )
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 1) if values else None
-
-
 def _measure_node(
     node: EdgeNode, args: argparse.Namespace, sim_pid: int | None
 ) -> dict[str, Any]:
@@ -181,8 +177,8 @@ def _measure_node(
         "analysed_fps": round((after.analysed - before.analysed) / elapsed, 2),
         "mean_batch": round(frames / batches, 2) if batches else None,
         "detector_busy_fraction": round(busy_s / elapsed / len(node.runners), 3),
-        "frame_latency_ms_p50": _percentile(node.analysis.latencies_ms, 50),
-        "frame_latency_ms_p95": _percentile(node.analysis.latencies_ms, 95),
+        "frame_latency_ms_p50": percentile(node.analysis.latencies_ms, 50),
+        "frame_latency_ms_p95": percentile(node.analysis.latencies_ms, 95),
         "cpu_percent": round(me.cpu_percent(), 1),
         "sim_cpu_percent": round(sim.cpu_percent(), 1) if sim else None,
         "system_cpu_percent": round(psutil.cpu_percent(), 1),
@@ -279,10 +275,5 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.ultralytics_python is not None and args.ultralytics_model is None:
         sys.stderr.write("--ultralytics-python needs --ultralytics-model\n")
         return 2
-    figures = run_bench(args)
-    if args.json:
-        sys.stdout.write(json.dumps(figures) + "\n")
-    else:
-        for key, value in figures.items():
-            sys.stdout.write(f"{key:>24}: {value}\n")
+    write_figures(run_bench(args), as_json=args.json)
     return 0

@@ -7,10 +7,10 @@ import threading
 import time
 from datetime import datetime
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gridwatch.bench import report
 from gridwatch.contract import Topics
 
 
@@ -45,7 +45,7 @@ class EventLatencyCollector:
     def percentile(self, q: float) -> float | None:
         with self._lock:
             values = list(self.latencies_ms)
-        return round(float(np.percentile(values, q)), 1) if values else None
+        return report.percentile(values, q)
 
     def __enter__(self) -> EventLatencyCollector:
         self._client.connect(self._host, self._port)

@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from gridwatch.services.process import free_port, stop_process
+
 _MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
 
@@ -30,14 +32,6 @@ def find_mosquitto() -> Path:
             "GRIDWATCH_MOSQUITTO to the binary"
         )
     return Path(found)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class MosquittoBroker:
@@ -127,12 +121,7 @@ class MosquittoBroker:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s)
         if process.stderr is not None:
             process.stderr.close()
 

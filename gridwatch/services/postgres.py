@@ -30,7 +30,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from gridwatch.services.mosquitto import free_port
+from gridwatch.services.process import free_port
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 SYSTEM_USER = "postgres"

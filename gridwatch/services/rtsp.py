@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from gridwatch.services.process import stop_process
+
 
 class RtspSimulatorProcess:
     """`python -m simulators.rtsp_server` in a child process on free ports.
@@ -169,13 +171,8 @@ class RtspSimulatorProcess:
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 10 s); keeps the log for `log_tail`."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process, timeout_s=10)
         if self._final_log is None and self._log_path.exists():
             self._final_log = self._log_path.read_text(errors="replace")
         self._workdir.cleanup()

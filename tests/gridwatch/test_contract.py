@@ -54,8 +54,13 @@ def test_event_given_one_bad_field_should_raise_naming_it(
 def test_dedupe_key_given_updates_should_differ_by_time_and_start_should_not() -> None:
     start = EventMessage.model_validate(BODY)
     assert start.dedupe_key == "0123456789abcdef:start"
+    start_later = start.model_copy(
+        update={"detected_at": datetime(2026, 1, 2, tzinfo=UTC)}
+    )
+    assert start_later.dedupe_key == start.dedupe_key
     update = start.model_copy(update={"phase": EventPhase.UPDATE})
     later = update.model_copy(update={"detected_at": datetime(2026, 1, 2, tzinfo=UTC)})
+    assert update.dedupe_key == "0123456789abcdef:update:2026-01-01T00:00:05+00:00"
     assert update.dedupe_key != later.dedupe_key
 
 
