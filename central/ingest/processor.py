@@ -493,11 +493,18 @@ class EventProcessor:
             observed = max(p.message.detected_at for p in items)
             target = self._find_merge(candidates, matter, item, grid, observed)
             if target is not None:
-                entry = merges.setdefault(
-                    target.id, {"b_id": target.id, "b_count": 0, "b_seen": observed}
-                )
-                entry["b_count"] += len(items)
-                entry["b_seen"] = max(entry["b_seen"], observed)
+                if target.id < 0:  # a ticket this batch opens: count it in its row
+                    row = new_tickets[-target.id - 1]
+                    row["observations"] += len(items)
+                    row["last_observed_at"] = max(row["last_observed_at"], observed)
+                    new_ticket_events[-target.id - 1].append(m.event_id)
+                else:
+                    entry = merges.setdefault(
+                        target.id,
+                        {"b_id": target.id, "b_count": 0, "b_seen": observed},
+                    )
+                    entry["b_count"] += len(items)
+                    entry["b_seen"] = max(entry["b_seen"], observed)
                 target.last_observed_at = max(target.last_observed_at, observed)
                 links.append(target.id)
                 result.merged += 1

@@ -280,3 +280,19 @@ def test_inline_snapshot_is_stored_once_and_left_out_of_the_stored_message(
         "sha256": digest,
         "content_type": "image/jpeg",
     }
+
+
+@pytest.mark.integration
+def test_events_merged_inside_one_batch_count_on_the_new_ticket(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    first = make_event(lat, lon, camera="cam-001")
+    second = make_event(lat + 10 / M_PER_DEG_LAT, lon, camera="cam-002")
+    result = EventProcessor(context).process([inbound(first), inbound(second)])
+    assert (result.tickets_created, result.merged) == (1, 1)
+    [ticket] = tickets(context)
+    assert ticket.observations == 2
+    [(notice, _)] = result.notices
+    assert notice.event_ids == [first.event_id, second.event_id]
