@@ -71,7 +71,9 @@ class DeadlineWatcher:
             target = due_level(minutes, steps)
             if target <= level:
                 continue
-            recipients = self._recipients(target, grid_code, department)
+            recipients = ctx.directory.escalation_recipients(
+                target, grid_code, department
+            )
             note = (
                 f"overdue by {minutes:.0f} min: escalated to level {target} "
                 f"({LEVEL_NAMES[target]})"
@@ -91,18 +93,6 @@ class DeadlineWatcher:
             return self.context.matters.by_key(key)
         except KeyError:
             return None
-
-    def _recipients(
-        self, level: int, grid_code: str | None, department: str | None
-    ) -> list[str]:
-        directory = self.context.directory
-        if level == 1 and grid_code:
-            return [w.id for w in directory.leaders_of(grid_code)]
-        if level == 2 and grid_code:
-            return [w.id for w in directory.street_workers(grid_code)]
-        if level == 3 and department:
-            return [w.id for w in directory.department_staff(department)]
-        return []
 
     # -- background thread -----------------------------------------------------------
 

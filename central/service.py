@@ -58,7 +58,7 @@ class CentralService:
         log.info("central running (http port %s)", self.http_port)
 
     def _start_http(self, timeout_s: float) -> None:
-        app = create_app(self.context)
+        app = create_app(self.context, self.media)
         config = uvicorn.Config(
             app,
             host=self.settings.http.host,

@@ -749,22 +749,6 @@ def reassign(
     return ticket_out(ticket, context.clock.now())
 
 
-def escalation_recipients(
-    context: CentralContext, ticket: Ticket, level: int
-) -> list[str]:
-    """Worker ids to notify at `level`: grid leaders, street, department staff."""
-    directory = context.directory
-    if level >= 3 and ticket.department_code:
-        workers = directory.department_staff(ticket.department_code)
-    elif level == 2 and ticket.grid_code:
-        workers = directory.street_workers(ticket.grid_code)
-    elif ticket.grid_code:
-        workers = directory.leaders_of(ticket.grid_code)
-    else:
-        workers = []
-    return list(dict.fromkeys(w.id for w in workers))
-
-
 @router.post(
     "/tickets/{ticket_id}/escalate",
     response_model=TicketOut,
@@ -778,7 +762,9 @@ def escalate(
 ) -> TicketOut:
     with context.sessions() as session:
         current = context.tickets.visible(session, actor, ticket_id)
-        recipients = escalation_recipients(context, current, body.level)
+        recipients = context.directory.escalation_recipients(
+            body.level, current.grid_code, current.department_code
+        )
     ticket = context.tickets.escalate(
         actor, ticket_id, body.level, body.note, recipients
     )

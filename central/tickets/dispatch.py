@@ -98,6 +98,21 @@ class WorkerDirectory:
     def street_workers(self, grid_code: str) -> list[WorkerInfo]:
         return self.covering(grid_code[:9]) if len(grid_code) >= 9 else []
 
+    def escalation_recipients(
+        self, level: int, grid_code: str | None, department_code: str | None
+    ) -> list[str]:
+        """Who hears of an escalation to `level`: 3 the handling department's
+        staff, 2 the street's workers, otherwise the grid leaders."""
+        if level >= 3 and department_code:
+            workers = self.department_staff(department_code)
+        elif level == 2 and grid_code:
+            workers = self.street_workers(grid_code)
+        elif grid_code:
+            workers = self.leaders_of(grid_code)
+        else:
+            workers = []
+        return list(dict.fromkeys(w.id for w in workers))
+
 
 def open_ticket_counts(
     db: Session | Connection, worker_ids: Iterable[str]
