@@ -1,6 +1,9 @@
-"""`gridwatch demo`: Mosquitto + the RTSP simulator + an edge node on real clips.
+"""`gridwatch demo`: the whole system on one machine, on embedded defaults.
 
-Prints every event the node publishes until Ctrl-C (or --seconds), then a summary.
+Mosquitto, central on SQLite with the demo city, the RTSP simulator replaying the
+shared clips and an edge node watching them. Prints the URLs and demo logins, then
+each event and ticket notice until Ctrl-C (or --seconds). `--check` runs headless
+and prints a JSON summary; it exits 1 when no AI event became a dispatched ticket.
 """
 
 from __future__ import annotations
@@ -14,92 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
 
-from edge.config import NodeConfig, parse_config
-from edge.factory import build_node
-from gridwatch.contract import Topics
-from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
+from central.db.models import Ticket, TicketSource
+from gridwatch.demo_rules import DEMO_CLIP_RULES
+from gridwatch.demo_stack import DEFAULT_HTTP_PORT, DEMO_PASSWORD, DemoStack
 from models.manifest import resolve_video
 from simulators.signals import stop_on_signals
-
-CROWD_OF_TWO: dict[str, Any] = {
-    "type": "crowding",
-    "label": "person",
-    "threshold": 2,
-    "dwell_s": 2,
-    "clear_s": 3,
-    "cooldown_s": 20,
-    "update_interval_s": 10,
-}
-
-# clip → (camera id, zones): rules chosen so that real events happen within a minute.
-DEMO_CAMERAS: dict[str, tuple[str, list[dict[str, Any]]]] = {
-    "one-by-one-person-detection": (
-        "lobby",
-        [
-            {
-                "id": "floor",
-                "rules": [
-                    {"type": "occupancy", "labels": ["person"]},
-                    CROWD_OF_TWO,
-                ],
-            },
-            {
-                "id": "table",
-                "polygon_norm": [[0.3, 0.35], [0.75, 0.35], [0.75, 0.9], [0.3, 0.9]],
-                "rules": [
-                    {
-                        "type": "intrusion",
-                        "labels": ["person"],
-                        "min_s": 2,
-                        "cooldown_s": 20,
-                    }
-                ],
-            },
-        ],
-    ),
-    "worker-zone-detection": (
-        "warehouse",
-        [
-            {
-                "id": "marked-floor",
-                "polygon_norm": [[0.2, 0.4], [0.8, 0.4], [0.8, 1.0], [0.2, 1.0]],
-                "rules": [
-                    {"type": "occupancy", "labels": ["person"]},
-                    {
-                        "type": "intrusion",
-                        "labels": ["person"],
-                        "min_s": 1,
-                        "cooldown_s": 15,
-                    },
-                ],
-            },
-        ],
-    ),
-    "store-aisle-detection": (
-        "aisle",
-        [
-            {
-                "id": "aisle",
-                "rules": [
-                    {"type": "occupancy", "labels": ["person"]},
-                    CROWD_OF_TWO,
-                ],
-            },
-        ],
-    ),
-    "car-detection": (
-        "car-park",
-        [
-            {
-                "id": "lot",
-                "rules": [{"type": "occupancy", "labels": ["car", "truck", "person"]}],
-            },
-        ],
-    ),
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,115 +31,141 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
     parser.add_argument("--seconds", type=float, default=None, help="stop after N s")
     parser.add_argument(
+        "--cameras",
+        type=int,
+        default=len(DEMO_CLIP_RULES),
+        help=f"cameras the edge node watches, 0..{len(DEMO_CLIP_RULES)} "
+        f"(default {len(DEMO_CLIP_RULES)}; 0: broker and central only)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="web address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_HTTP_PORT,
+        help=f"web port (default {DEFAULT_HTTP_PORT}; a free one when taken)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the database, media and logs here (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="headless: print a JSON summary, exit 1 unless an AI event became "
+        "a dispatched ticket",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print only the JSON summary"
     )
 
 
-def demo_config(
-    urls: dict[str, str], broker_port: int, workdir: Path, models_dir: Path | None
-) -> NodeConfig:
-    cameras = [
-        {
-            "id": camera_id,
-            "url": urls[clip],
-            "location": {"lat": 23.1291 + 0.001 * i, "lon": 113.2644},
-            "analysis_fps": 5,
-            "zones": zones,
-        }
-        for i, (clip, (camera_id, zones)) in enumerate(DEMO_CAMERAS.items())
-    ]
-    return parse_config(
-        {
-            "node_id": "demo-node",
-            "broker": {"port": broker_port},
-            "http": {"port": 0},
-            "outbox": {"path": str(workdir / "outbox.sqlite")},
-            "models_dir": str(models_dir) if models_dir else None,
-            "cameras": cameras,
-        },
-        source="demo",
-    )
-
-
-class EventPrinter:
-    """Prints each event the broker carries, one line each."""
-
-    def __init__(self, port: int, *, quiet: bool) -> None:
-        self.counts: dict[str, int] = {}
-        self.first_event_at: float | None = None
-        self._quiet = quiet
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
-        self._client.on_message = self._on_message
-        self._client.connect("127.0.0.1", port)
-        self._client.subscribe(Topics().all_events(), qos=1)
-        self._client.loop_start()
-
-    def _on_message(
-        self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage
-    ) -> None:
-        body = json.loads(message.payload)
-        key = f"{body['type']}:{body['phase']}"
-        self.counts[key] = self.counts.get(key, 0) + 1
-        self.first_event_at = self.first_event_at or time.time()
-        if not self._quiet:
-            sys.stdout.write(
-                f"{body['detected_at'][11:19]}  {body['camera_id']:<10} "
-                f"{body['type']:<10} "
-                f"{body['phase']:<6} zone={body.get('zone_id')} "
-                f"conf={body['confidence']:.2f} attrs={body.get('attributes')}\n"
-            )
-            sys.stdout.flush()
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
-
-
 def run_cli(args: argparse.Namespace) -> int:
-    media_dir: Path = (
-        args.media_dir or resolve_video("one-by-one-person-detection.mp4").parent
-    )
+    if not 0 <= args.cameras <= len(DEMO_CLIP_RULES):
+        sys.stderr.write(f"demo: --cameras must be 0..{len(DEMO_CLIP_RULES)}\n")
+        return 2
+    media_dir: Path | None = None
+    if args.cameras:
+        media_dir = (
+            args.media_dir or resolve_video(f"{next(iter(DEMO_CLIP_RULES))}.mp4").parent
+        )
+    quiet = args.check or args.json
     with stop_on_signals(threading.Event()) as stop:
-        return _run(args, media_dir, stop)
+        if args.data_dir is not None:
+            args.data_dir.mkdir(parents=True, exist_ok=True)
+            return _run(args, args.data_dir, media_dir, stop, quiet)
+        with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
+            return _run(args, Path(tmp), media_dir, stop, quiet)
 
 
-def _print_banner(broker_port: int, node_url: str, camera_urls: list[str]) -> None:
-    sys.stdout.write(
-        "gridwatch demo running (Ctrl-C stops it)\n"
-        f"  MQTT broker  mqtt://127.0.0.1:{broker_port} (topics gw/v1/#)\n"
-        f"  edge node    {node_url}/healthz {node_url}/metrics\n"
-        + "".join(f"  camera       {url}\n" for url in camera_urls)
-        + "events:\n"
-    )
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
-def _run(args: argparse.Namespace, media_dir: Path, stop: threading.Event) -> int:
-    started = time.time()
-    with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
-        workdir = Path(tmp)
-        with (
-            MosquittoBroker(workdir / "broker") as broker,
-            RtspSimulatorProcess(media_dir, clips=list(DEMO_CAMERAS)) as sim,
-        ):
-            urls = {m: sim.url(m) for m in sim.mounts()}
-            node = build_node(demo_config(urls, broker.port, workdir, args.models_dir))
-            printer = EventPrinter(broker.port, quiet=args.json)
-            node.start()
-            try:
-                if not args.json:
-                    _print_banner(broker.port, node.http_url, list(urls.values()))
-                stop.wait(args.seconds)
-            finally:
-                node.stop()
-                printer.close()
-    summary = {
-        "seconds": round(time.time() - started, 1),
-        "events": sum(printer.counts.values()),
-        "by_type_phase": printer.counts,
-        "first_event_s": round(printer.first_event_at - started, 1)
-        if printer.first_event_at
-        else None,
-    }
+def _run(
+    args: argparse.Namespace,
+    workdir: Path,
+    media_dir: Path | None,
+    stop: threading.Event,
+    quiet: bool,
+) -> int:
+    stack = DemoStack(
+        workdir,
+        media_dir,
+        cameras=args.cameras,
+        http_host=args.host,
+        http_port=args.port,
+        models_dir=args.models_dir,
+        on_line=None if quiet else _print_line,
+    )
+    with stack:
+        if not quiet:
+            _print_banner(stack)
+        stop.wait(args.seconds)
+        summary = summarise(stack)
     sys.stdout.write(json.dumps(summary) + "\n")
-    return 0 if summary["events"] else 1
+    if args.check:
+        return 0 if summary["dispatched"] else 1
+    return 0
+
+
+def summarise(stack: DemoStack) -> dict[str, Any]:
+    """The demo's figures: events published, AI tickets opened and dispatched."""
+    assert stack.central is not None and stack.watcher is not None
+    watcher = stack.watcher
+    with stack.central.context.sessions() as session:
+        ai = Ticket.source == TicketSource.AI.value
+        tickets = session.scalar(select(func.count()).where(ai)) or 0
+        dispatched = (
+            session.scalar(
+                select(func.count()).where(ai, Ticket.dispatched_at.is_not(None))
+            )
+            or 0
+        )
+        waiting = (
+            session.scalar(
+                select(func.count()).where(ai, Ticket.review_reason.is_not(None))
+            )
+            or 0
+        )
+
+    def since_start(at: float | None) -> float | None:
+        return round(at - stack.started_at, 1) if at is not None else None
+
+    return {
+        "seconds": round(time.time() - stack.started_at, 1),
+        "cameras": len(stack.cameras),
+        "events": sum(watcher.event_counts.values()),
+        "events_by_type_phase": dict(sorted(watcher.event_counts.items())),
+        "tickets": tickets,
+        "dispatched": dispatched,
+        "awaiting_review": waiting,
+        "worker_notices": watcher.notices,
+        "first_event_s": since_start(watcher.first_event_at),
+        "first_ticket_s": since_start(watcher.first_notice_at),
+    }
+
+
+def _print_banner(stack: DemoStack) -> None:
+    assert stack.broker is not None
+    url = stack.central_url
+    first = stack.cameras[0].camera_id if stack.cameras else None
+    lines = [
+        "gridwatch demo running (Ctrl-C stops it)",
+        f"  operator console  {url}/console/   login: operator / {DEMO_PASSWORD}",
+        f"  worker terminal   {url}/worker/    login: w00006 / {DEMO_PASSWORD}"
+        + (f" (grid of {first})" if first else ""),
+        f"                    every worker w00001..w00020 uses {DEMO_PASSWORD}",
+        f"  API docs          {url}/api/docs",
+        f"  MQTT broker       mqtt://127.0.0.1:{stack.broker.port} (topics gw/v1/#)",
+    ]
+    if stack.node is not None:
+        lines.append(f"  edge node         {stack.node.http_url}/healthz")
+    for camera, camera_url in zip(stack.cameras, stack.camera_urls, strict=True):
+        lines.append(f"  camera {camera.camera_id:<10} {camera_url}")
+    lines.append("events and tickets:")
+    _print_line("\n".join(lines))

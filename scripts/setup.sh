@@ -12,6 +12,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 gobject-introspection libgirepository1.0-dev
   libcairo2-dev libgl1 libglib2.0-0
+  chromium fonts-noto-cjk
 )
 
 sudo_cmd() {

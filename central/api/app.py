@@ -17,6 +17,7 @@ from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
 from central.context import CentralContext
 from central.media import MediaStore
+from central.web import mount_web
 from central.tickets.service import (
     ConcurrentChange,
     InvalidRequest,
@@ -98,4 +99,5 @@ def create_app(context: CentralContext, media: MediaStore | None = None) -> Fast
     app.include_router(media_router)
     app.include_router(reference_router)
     app.include_router(stats_router)
+    mount_web(app)
     return app
