@@ -236,7 +236,7 @@ class DemoStack:
         return self
 
     def _start(self) -> None:
-        clips = [f"{stem}.mp4" for stem in DEMO_CLIP_RULES]
+        clips = [self._clip_file(stem) for stem in DEMO_CLIP_RULES]
         grids_path, city_path = write_demo_city(self.workdir / "city", clips)
         self.broker = self._stack.enter_context(
             MosquittoBroker(self.workdir / "broker")
@@ -258,6 +258,13 @@ class DemoStack:
         self._stack.callback(self.watcher.close)
         if self.cameras:
             self._start_edge()
+
+    def _clip_file(self, stem: str) -> str:
+        """The clip's file name in the media folder (.mp4, .gif, ...)."""
+        if self.media_dir is not None:
+            for found in sorted(self.media_dir.glob(f"{stem}.*")):
+                return found.name
+        return f"{stem}.mp4"
 
     def _central_settings(self, broker_port: int) -> CentralSettings:
         port = self.http_port

@@ -1,0 +1,143 @@
+"""Browser-test fixtures: one real stack (Mosquitto + central on SQLite with the
+demo city) and Debian's Chromium driven by Playwright.
+
+Screenshots land in `$GRIDWATCH_ARTIFACTS/screenshots/` (default
+`build/artifacts/`), kept as CI artefacts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
+from tests.browser.sample import SamplePublisher, login, make_sample_media
+
+PageFactory = Callable[..., Page]
+Screenshot = Callable[[Page, str], Path]
+ApiFactory = Callable[[str], httpx.Client]
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def chromium_path() -> str:
+    found = os.environ.get("GRIDWATCH_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        pytest.fail(
+            "Chromium not found: run ./scripts/setup.sh (apt package chromium) "
+            "or set GRIDWATCH_CHROMIUM"
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    root = Path(os.environ.get("GRIDWATCH_ARTIFACTS", "build/artifacts"))
+    folder = root / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    with DemoStack(workdir, None, cameras=0, http_port=None) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def publisher(
+    stack: DemoStack, videos_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SamplePublisher]:
+    media = make_sample_media(videos_dir, tmp_path_factory.mktemp("media"))
+    sample = SamplePublisher(stack, media)
+    sample.publish_camera_status()
+    yield sample
+    sample.close()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(
+        executable_path=chromium_path(), args=CHROMIUM_FLAGS
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def page_factory(browser: Browser, stack: DemoStack) -> Iterator[PageFactory]:
+    """Pages in fresh browser contexts on the stack's base URL; an uncaught
+    JavaScript error in any of them fails the test."""
+    contexts = []
+    errors: list[str] = []
+
+    def make(viewport: tuple[int, int] = (1440, 900), **options: object) -> Page:
+        context = browser.new_context(
+            base_url=stack.central_url,
+            viewport={"width": viewport[0], "height": viewport[1]},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            **options,  # type: ignore[arg-type]
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, "JavaScript errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def screenshot(artifacts_dir: Path) -> Screenshot:
+    def take(page: Page, name: str) -> Path:
+        path = artifacts_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def api(stack: DemoStack) -> Iterator[ApiFactory]:
+    """`api("operator")`: an HTTP client logged in as that demo user."""
+    clients: list[httpx.Client] = []
+
+    def client(username: str) -> httpx.Client:
+        token = login(stack.central_url, username, DEMO_PASSWORD)
+        made = httpx.Client(
+            base_url=f"{stack.central_url}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+        )
+        clients.append(made)
+        return made
+
+    yield client
+    for made in clients:
+        made.close()
