@@ -17,6 +17,7 @@ from central.db.migrate import upgrade
 from central.db.models import Area, AreaLevel, Department, MetaValue
 from central.db.session import make_engine, make_session_factory
 from central.grids.index import GridIndex
+from central.live import LiveState
 from central.matters import MatterList, load_matter_list
 from central.notify import Notifier, RecordingNotifier
 from central.stream import TicketStream
@@ -41,6 +42,7 @@ class CentralContext:
     topics: Topics
     grid_index: GridIndex | None = None
     departments: dict[str, str] = field(default_factory=dict)
+    live: LiveState = field(default_factory=LiveState)
 
     def lookup_grid(self, lat: float, lon: float) -> str | None:
         if self.grid_index is None:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gridwatch
+from central.api.routes_activity import router as activity_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_media import router as media_router
 from central.api.routes_reference import router as reference_router
@@ -17,7 +18,6 @@ from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
 from central.context import CentralContext
 from central.media import MediaStore
-from central.web import mount_web
 from central.tickets.service import (
     ConcurrentChange,
     InvalidRequest,
@@ -25,6 +25,7 @@ from central.tickets.service import (
     TicketNotFound,
 )
 from central.tickets.states import IllegalTransition
+from central.web import mount_web
 
 log = logging.getLogger(__name__)
 
@@ -99,5 +100,6 @@ def create_app(context: CentralContext, media: MediaStore | None = None) -> Fast
     app.include_router(media_router)
     app.include_router(reference_router)
     app.include_router(stats_router)
+    app.include_router(activity_router)
     mount_web(app)
     return app

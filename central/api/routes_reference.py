@@ -149,6 +149,10 @@ class CameraOut(BaseModel):
     status_at: datetime | None = None
     status_error: str | None = None
     last_event_at: datetime | None = None
+    occupancy: dict[str, dict[str, int]] | None = Field(
+        default=None, description="Latest count per zone and label (live)."
+    )
+    occupancy_at: datetime | None = None
 
 
 @router.get(
@@ -170,7 +174,11 @@ def cameras(
     if grid:
         query = query.where(Camera.grid_code.startswith(grid, autoescape=True))
     with context.sessions() as session:
-        return [
+        rows = list(session.scalars(query))
+    result = []
+    for c in rows:
+        live = context.live.occupancy(c.node_id, c.camera_id)
+        result.append(
             CameraOut(
                 node_id=c.node_id,
                 camera_id=c.camera_id,
@@ -185,9 +193,11 @@ def cameras(
                 status_at=c.status_at,
                 status_error=c.status_error,
                 last_event_at=c.last_event_at,
+                occupancy=live.zones if live else None,
+                occupancy_at=live.at if live else None,
             )
-            for c in session.scalars(query)
-        ]
+        )
+    return result
 
 
 class WorkerOut(BaseModel):

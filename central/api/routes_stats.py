@@ -114,7 +114,7 @@ def parse_when(value: str, zone: tzinfo, field: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=zone)
 
 
-def _range(
+def time_range(
     start: str | None,
     end: str | None,
     zone: tzinfo,
@@ -173,7 +173,7 @@ def get_evaluation(
     rate. Buckets are cut in the city's timezone."""
     zone = city_zone(context)
     now = context.clock.now()
-    begin, finish = _range(start, end, zone, period_bounds(now, period, zone))
+    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
     with context.sessions() as session:
         rows = evaluate(
             session,
@@ -223,7 +223,7 @@ def get_false_positives(
     positives, the worst camera or event type first."""
     zone = city_zone(context)
     default = period_bounds(context.clock.now(), Period.MONTH, zone)
-    begin, finish = _range(start, end, zone, default)
+    begin, finish = time_range(start, end, zone, default)
     with context.sessions() as session:
         rows = false_positives(session, by=by, start=begin, end=finish)
     if fmt == "csv":
@@ -259,7 +259,7 @@ def get_daily(
     today, tomorrow = period_bounds(context.clock.now(), Period.DAY, zone)
     first = (today.date() - timedelta(days=DAILY_DEFAULT_DAYS - 1)).isoformat()
     default = (parse_when(first, zone, "start"), tomorrow)
-    begin, finish = _range(start, end, zone, default)
+    begin, finish = time_range(start, end, zone, default)
     categories = {
         event_type.value: (matter.category.code, matter.category.name)
         for matter in context.matters.matters

@@ -173,10 +173,13 @@ class CentralMqtt:
             self._shared = False
         # Notices from other replicas feed this one's SSE stream.
         notices = SubscribeOptions(qos=0, noLocal=self._own_notices_local)
+        cameras = f"{self.topics.prefix}/edge/+/cameras/+"
         subscriptions = [
             (self.topics.worker_tickets("+"), notices),
             (self.topics.ticket_updates(), notices),
-            (f"{self.topics.prefix}/edge/+/cameras/+/status", SubscribeOptions(qos=1)),
+            (f"{cameras}/status", SubscribeOptions(qos=1)),
+            (self.topics.node_status("+"), SubscribeOptions(qos=1)),
+            (f"{cameras}/occupancy", SubscribeOptions(qos=0)),
         ]
         if self.processor is not None:
             subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
@@ -230,8 +233,12 @@ class CentralMqtt:
         try:
             if topic.endswith("/tickets"):
                 self._relay_notice(topic, payload)
-            elif topic.endswith("/status"):
+            elif topic.endswith("/occupancy"):
+                self.context.live.record_occupancy(topic, payload)
+            elif topic.endswith("/status") and "/cameras/" in topic:
                 self.camera_status.record(topic, payload)
+            elif topic.endswith("/status"):
+                self.context.live.record_node_status(topic, payload)
         except Exception:
             log.exception("central: could not handle %s", topic)
         finally:

@@ -1,0 +1,183 @@
+// The central API: bearer token in localStorage, JSON in and out, 401 → login.
+
+export const API = "/api/v1";
+const TOKEN_KEY = "gridwatch.console.token";
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detailText(detail) || `HTTP ${status}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function detailText(detail) {
+  if (!detail) return "";
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`.replace(/^: /, ""))
+      .join("; ");
+  }
+  return JSON.stringify(detail);
+}
+
+export function getToken() {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token) {
+  localStorage.setItem(TOKEN_KEY, token);
+}
+
+export function clearToken() {
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+/** A query string from an object; arrays repeat the key, null/"" are left out. */
+export function qs(params = {}) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    if (Array.isArray(value)) value.forEach((v) => search.append(key, v));
+    else search.append(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+/**
+ * Call the API. `path` is under /api/v1. Options: method, query, json (a body
+ * sent as JSON), form (URLSearchParams / FormData), raw (return the Response).
+ */
+export async function api(path, { method = "GET", query, json, form, raw = false, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  let response;
+  try {
+    response = await fetch(`${API}${path}${qs(query)}`, { method, headers, body, signal });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "cannot reach the server");
+  }
+  if (response.status === 401) {
+    window.dispatchEvent(new CustomEvent("gw:unauthorized"));
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).detail ?? detail;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(response.status, detail);
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+/** GET that answers null on 404 (endpoints that may not exist yet). */
+export async function apiOptional(path, options) {
+  try {
+    return await api(path, options);
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return null;
+    throw error;
+  }
+}
+
+/** A media or stream URL with the token as a query parameter (<video>, EventSource). */
+export function withToken(url) {
+  if (!url) return url;
+  const token = getToken();
+  if (!token) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}`;
+}
+
+export async function login(username, password) {
+  const form = new URLSearchParams({ username, password });
+  const result = await api("/auth/token", { method: "POST", form });
+  setToken(result.access_token);
+  return result;
+}
+
+export async function logout() {
+  try {
+    await api("/auth/logout", { method: "POST" });
+  } catch {
+    /* the token may already be gone */
+  }
+  clearToken();
+}
+
+/** Download an API file (CSV) with the bearer header, under `filename`. */
+export async function download(path, query, filename) {
+  const response = await api(path, { query, raw: true });
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="?([^";]+)"?/.exec(disposition);
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = match ? match[1] : filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+
+/**
+ * The live ticket stream (SSE). `onNotice(notice)` per ticket notice,
+ * `onState("live" | "connecting" | "offline")` as the connection changes.
+ * Returns a function that closes it.
+ */
+export function openTicketStream(onNotice, onState) {
+  let source = null;
+  let closed = false;
+  let retry = null;
+  let failures = 0;
+
+  const connect = () => {
+    if (closed) return;
+    onState("connecting");
+    source = new EventSource(withToken(`${API}/tickets/stream`));
+    source.onopen = () => {
+      failures = 0;
+      onState("live");
+    };
+    source.addEventListener("ticket", (event) => {
+      try {
+        onNotice(JSON.parse(event.data));
+      } catch (error) {
+        console.warn("bad ticket notice", error);
+      }
+    });
+    source.onerror = () => {
+      if (closed) return;
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. 401): retry ourselves with backoff.
+        failures += 1;
+        onState("offline");
+        source.close();
+        retry = setTimeout(connect, Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
+      } else {
+        onState("connecting");
+      }
+    };
+  };
+  connect();
+  return () => {
+    closed = true;
+    clearTimeout(retry);
+    if (source) source.close();
+  };
+}

@@ -1,0 +1,151 @@
+// The gridwatch central API as the worker terminal uses it: the token in
+// localStorage, JSON requests with the bearer header, and errors in plain words.
+
+export const API = "/api/v1";
+const STORE_KEY = "gridwatch.worker.session";
+
+/** The saved session {token, username, expiresAt}, or null. */
+export function loadSession() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    if (!saved || typeof saved.token !== "string") return null;
+    if (saved.expiresAt && Date.parse(saved.expiresAt) <= Date.now()) return null;
+    return saved;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(session) {
+  localStorage.setItem(STORE_KEY, JSON.stringify(session));
+}
+
+export function clearSession() {
+  localStorage.removeItem(STORE_KEY);
+}
+
+export function token() {
+  return loadSession()?.token ?? null;
+}
+
+/** An API failure: `status` (0 when the network failed), `detail` from the server
+ * and `message`, a sentence for the worker. */
+export class ApiError extends Error {
+  constructor(status, detail, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    // FastAPI validation errors: [{loc, msg}, ...]
+    return detail
+      .map((d) => {
+        const field = Array.isArray(d.loc) ? d.loc[d.loc.length - 1] : "";
+        return field ? `${field}: ${d.msg}` : d.msg;
+      })
+      .join("; ");
+  }
+  return detail ? JSON.stringify(detail) : "";
+}
+
+function plainWords(status, detail, doing) {
+  const what = doing ? `Could not ${doing}` : "Something went wrong";
+  switch (status) {
+    case 0:
+      return `${what}: the server cannot be reached. Check your connection and try again.`;
+    case 400:
+    case 422:
+      return `${what}: ${detail || "the request was not accepted"}.`;
+    case 401:
+      return "Your session has ended. Please log in again.";
+    case 403:
+      return `${what}: you are not allowed to do this${detail ? ` (${detail})` : ""}.`;
+    case 404:
+      return `${what}: this ticket no longer exists or is no longer assigned to you.`;
+    case 409:
+      return `${what}: the ticket has changed meanwhile${detail ? ` (${detail})` : ""}. The latest state is shown now.`;
+    case 413:
+      return `${what}: the photo is too large. Choose a smaller photo.`;
+    case 415:
+      return `${what}: that file is not a photo the server accepts (JPEG, PNG or WebP).`;
+    default:
+      if (status >= 500) return `${what}: the server had a problem (${status}). Try again in a moment.`;
+      return `${what}: ${detail || `error ${status}`}.`;
+  }
+}
+
+let onUnauthorized = () => {};
+
+/** Called once, with the message, whenever the API answers 401. */
+export function setUnauthorizedHandler(handler) {
+  onUnauthorized = handler;
+}
+
+/** fetch() against the API with the bearer token; JSON in and out.
+ * `doing` names the action for error messages ("accept the ticket"). */
+export async function request(path, { method = "GET", json, form, doing, auth = true, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  const bearer = token();
+  if (auth && bearer) headers.Authorization = `Bearer ${bearer}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form; // FormData or URLSearchParams: the browser sets the type
+  }
+  let response;
+  try {
+    response = await fetch(API + path, { method, headers, body, signal, cache: "no-store" });
+  } catch (err) {
+    if (err?.name === "AbortError") throw err;
+    throw new ApiError(0, String(err?.message || err), plainWords(0, "", doing));
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("json")) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const detail = detailText(data?.detail);
+    const error = new ApiError(response.status, detail, plainWords(response.status, detail, doing));
+    if (response.status === 401 && auth) onUnauthorized(error.message);
+    throw error;
+  }
+  return data;
+}
+
+/** POST /auth/token with the login form; the TokenResponse. */
+export async function login(username, password) {
+  const form = new URLSearchParams({ username, password });
+  try {
+    return await request("/auth/token", { method: "POST", form, auth: false, doing: "log in" });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      err.message = "Wrong username or password. 账号或密码错误。";
+    }
+    throw err;
+  }
+}
+
+/** A media path (from snapshot_url / clip_url) usable in <img>/<video> src. */
+export function mediaSrc(url) {
+  if (!url) return null;
+  const sep = url.includes("?") ? "&" : "?";
+  return `${url}${sep}access_token=${encodeURIComponent(token() || "")}`;
+}
+
+/** The EventSource URL of my ticket notices. */
+export function streamUrl() {
+  return `${API}/me/tickets/stream?access_token=${encodeURIComponent(token() || "")}`;
+}
