@@ -44,7 +44,7 @@ def grid_hotspots(session: Session, *, since: datetime) -> list[Hotspot]:
     """Per grid: AI events received since `since` and tickets open now; busiest
     first; grids with neither are left out."""
     events: dict[str, int] = {
-        code: count
+        str(code): count
         for code, count in session.execute(
             select(Event.grid_code, func.count())
             .where(Event.received_at >= since, Event.grid_code.is_not(None))
@@ -52,7 +52,7 @@ def grid_hotspots(session: Session, *, since: datetime) -> list[Hotspot]:
         )
     }
     open_tickets: dict[str, int] = {
-        code: count
+        str(code): count
         for code, count in session.execute(
             select(Ticket.grid_code, func.count())
             .where(
