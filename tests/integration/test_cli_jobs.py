@@ -40,14 +40,59 @@ def test_bench_edge_given_two_streams_should_print_the_figures(
     )
 
 
-def test_demo_given_real_clips_should_publish_events_within_the_run(
+def test_demo_check_should_turn_real_events_into_dispatched_tickets(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["--log-level", "WARNING", "demo", "--seconds", "30", "--json"])
+    code = main(
+        ["--log-level", "WARNING", "demo", "--check", "--seconds", "40",
+         "--port", "0"]
+    )  # fmt: skip
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0, summary
+    assert summary["cameras"] == 4
     assert summary["events"] >= 1
-    assert summary["first_event_s"] < 30
+    assert summary["tickets"] >= summary["dispatched"] >= 1
+    assert summary["worker_notices"] >= 1
+    assert 0 < summary["first_ticket_s"] < 40
+
+
+def test_demo_given_ctrl_c_should_serve_the_pages_then_stop_every_part(
+    tmp_path: Path,
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridwatch", "--log-level", "WARNING", "demo",
+         "--cameras", "1", "--port", "0", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    console_url = None
+    banner: list[str] = []
+    deadline = time.monotonic() + 60
+    while console_url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        banner.append(line)
+        if "operator console" in line:
+            console_url = line.split()[2]
+    assert console_url, "".join(banner)
+    page = httpx.get(console_url, timeout=10)
+    assert page.status_code == 200
+    assert "<html" in page.text
+    assert "login: operator / gridwatch-demo" in "".join(banner)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["cameras"] == 1
+    assert (tmp_path / "central.db").exists()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(console_url, timeout=2)
+
+
+def test_demo_given_too_many_cameras_should_refuse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--cameras", "9"]) == 2
+    assert "--cameras must be 0..4" in capsys.readouterr().err
 
 
 def test_edge_run_given_config_should_serve_health_and_stop_cleanly_on_sigterm(
