@@ -73,12 +73,16 @@ def run_cli(args: argparse.Namespace) -> int:
             args.media_dir or resolve_video(f"{next(iter(DEMO_CLIP_RULES))}.mp4").parent
         )
     quiet = args.check or args.json
-    with stop_on_signals(threading.Event()) as stop:
-        if args.data_dir is not None:
-            args.data_dir.mkdir(parents=True, exist_ok=True)
-            return _run(args, args.data_dir, media_dir, stop, quiet)
-        with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
-            return _run(args, Path(tmp), media_dir, stop, quiet)
+    try:
+        with stop_on_signals(threading.Event()) as stop:
+            if args.data_dir is not None:
+                args.data_dir.mkdir(parents=True, exist_ok=True)
+                return _run(args, args.data_dir, media_dir, stop, quiet)
+            with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
+                return _run(args, Path(tmp), media_dir, stop, quiet)
+    except RuntimeError as exc:  # a part could not start: say which and why
+        sys.stderr.write(f"demo: could not start: {exc}\n")
+        return 1
 
 
 def _print_line(line: str) -> None:

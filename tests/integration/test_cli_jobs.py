@@ -88,6 +88,18 @@ def test_demo_given_ctrl_c_should_serve_the_pages_then_stop_every_part(
         httpx.get(console_url, timeout=2)
 
 
+def test_demo_given_no_broker_binary_should_say_how_to_get_one(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("GRIDWATCH_MOSQUITTO", str(tmp_path / "no-such-mosquitto"))
+    assert main(["demo", "--cameras", "0", "--seconds", "1", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "demo: could not start: mosquitto not found" in err
+    assert "apt-get install mosquitto" in err
+
+
 def test_demo_given_too_many_cameras_should_refuse(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
