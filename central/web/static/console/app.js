@@ -63,7 +63,7 @@ const context = {
     document.title = `${title} · gridwatch`;
   },
   setActions(...nodes) {
-    clear($("page-actions")).append(...nodes.filter(Boolean));
+    clear($("page-actions"), ...nodes.filter(Boolean));
   },
   acted(ticketId) {
     state.acted.set(Number(ticketId), Date.now());
@@ -82,6 +82,7 @@ function route() {
     entry.view.update(params);
     return;
   }
+  const fromNav = document.activeElement?.closest?.(".nav");
   if (state.current?.view.unmount) state.current.view.unmount();
   const root = clear($("view"));
   root.className = `view view-${entry.view.id}`;
@@ -89,6 +90,7 @@ function route() {
   context.setTitle(entry.view.title);
   state.current = { view: entry.view, params };
   entry.view.mount(root, params, context);
+  if (fromNav) root.focus({ preventScroll: true });
 }
 
 // -- shell ----------------------------------------------------------------------
@@ -114,7 +116,7 @@ function buildNav() {
   }
   const helpIcon = $("help-button").querySelector(".icon");
   helpIcon.replaceWith(icon("keyboard"));
-  clear($("logout")).append(icon("logout"));
+  clear($("logout"), icon("logout"));
 }
 
 async function refreshBadge() {
@@ -267,6 +269,7 @@ async function startShell() {
   buildNav();
   await ref.preload();
   route();
+  $("view").focus({ preventScroll: true });
   refreshBadge();
   state.closeStream = openTicketStream(onNotice, setLive);
 }

@@ -82,8 +82,10 @@ export function icon(name, cls = "") {
   return span;
 }
 
-export function clear(el) {
+/** Empty `el`, then append `children` (null/false skipped); returns `el`. */
+export function clear(el, ...children) {
   while (el.firstChild) el.firstChild.remove();
+  append(el, children);
   return el;
 }
 
@@ -328,6 +330,8 @@ export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-pri
       finish(null);
     });
     dlg.addEventListener("keydown", (event) => {
+      // The dialog is modal: its keys never reach the page's shortcuts.
+      event.stopPropagation();
       if (onKey) onKey(event, { form, submit: () => form.requestSubmit(), finish });
     });
     dlg.submitForm = () => form.requestSubmit();

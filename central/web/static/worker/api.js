@@ -53,6 +53,16 @@ function detailText(detail) {
   return detail ? JSON.stringify(detail) : "";
 }
 
+const STATE_WORDS = {
+  pending_review: "waiting for review",
+  dispatched: "waiting to be accepted",
+  accepted: "accepted (in progress)",
+  resolved: "resolved",
+  returned: "returned for rework",
+  closed: "closed",
+  rejected: "rejected",
+};
+
 function plainWords(status, detail, doing) {
   const what = doing ? `Could not ${doing}` : "Something went wrong";
   switch (status) {
@@ -67,8 +77,12 @@ function plainWords(status, detail, doing) {
       return `${what}: you are not allowed to do this${detail ? ` (${detail})` : ""}.`;
     case 404:
       return `${what}: this ticket no longer exists or is no longer assigned to you.`;
-    case 409:
-      return `${what}: the ticket has changed meanwhile${detail ? ` (${detail})` : ""}. The latest state is shown now.`;
+    case 409: {
+      // "ticket 5 is accepted: cannot accept it (...)" → the state in words
+      const now = /\bis (\w+): cannot/.exec(detail || "");
+      const where = now && STATE_WORDS[now[1]] ? `: it is ${STATE_WORDS[now[1]]} now` : "";
+      return `${what}: the ticket has changed meanwhile${where}. The latest state is shown.`;
+    }
     case 413:
       return `${what}: the photo is too large. Choose a smaller photo.`;
     case 415:
@@ -136,6 +150,11 @@ export async function login(username, password) {
     }
     throw err;
   }
+}
+
+/** Revoke a token that is not kept (best effort). */
+export function revoke(bearer) {
+  fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${bearer}` } }).catch(() => {});
 }
 
 /** A media path (from snapshot_url / clip_url) usable in <img>/<video> src. */

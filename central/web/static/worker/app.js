@@ -136,9 +136,14 @@ function when(iso) {
   return today ? TIME.format(d) : DATE_TIME.format(d);
 }
 
+/** "zh-CN" for text with Chinese characters (names from the data), else null. */
+function langOf(text) {
+  return /[\u3400-\u9fff]/.test(text || "") ? "zh-CN" : null;
+}
+
 function gridLabel(code) {
   if (!code) return "No grid";
-  return state.gridNames.get(code) || `Grid ${code}`;
+  return state.gridNames.get(code) || `${code.length === 15 ? "Grid" : "Area"} ${code}`;
 }
 
 // -- announcements and toasts ---------------------------------------------------
@@ -150,9 +155,11 @@ function announce(text) {
   setTimeout(() => (region.textContent = text), 50);
 }
 
-function toast(text, { kind = "info", action = null, timeout = 6000 } = {}) {
+/** Show a message; one with the same `key` as a shown one replaces it. */
+function toast(text, { kind = "info", action = null, timeout = 6000, key = null } = {}) {
   const box = $("toasts");
-  const item = h("div", { class: `toast toast-${kind}` }, h("span", { class: "toast-text" }, text));
+  if (key) dropToast(key);
+  const item = h("div", { class: `toast toast-${kind}`, dataset: key ? { key } : {} }, h("span", { class: "toast-text" }, text));
   if (action) {
     item.append(
       h("button", {
@@ -176,9 +183,15 @@ function toast(text, { kind = "info", action = null, timeout = 6000 } = {}) {
     }),
   );
   box.append(item);
-  while (box.children.length > 3) box.firstElementChild.remove();
+  while (box.children.length > 2) box.firstElementChild.remove();
   if (timeout) setTimeout(() => item.remove(), timeout);
   return item;
+}
+
+function dropToast(key) {
+  for (const item of $("toasts").querySelectorAll(".toast")) {
+    if (item.dataset.key === key) item.remove();
+  }
 }
 
 // -- the cue: sound, vibration ----------------------------------------------------
@@ -237,7 +250,12 @@ function cue(ticket, notice) {
     notice.action === "returned"
       ? `Ticket #${id} was returned for rework: ${title}`
       : `New ticket #${id}: ${title}`;
-  toast(text, { kind: "new", action: { label: "Open", run: () => go(`#/ticket/${id}`) }, timeout: 10000 });
+  toast(text, {
+    kind: "new",
+    key: `ticket-${id}`,
+    action: { label: "Open", run: () => go(`#/ticket/${id}`) },
+    timeout: 10000,
+  });
 }
 
 // -- countdowns -------------------------------------------------------------------
@@ -320,6 +338,7 @@ function route() {
     show("list");
     document.title = "My tickets · gridwatch Worker";
     renderList();
+    if (state.listLoaded) loadList(); // back from a ticket: fresh times and states
   }
 }
 
@@ -368,6 +387,7 @@ async function onLoginSubmit(event) {
   try {
     const answer = await api.login(username, password);
     if (answer.role !== "worker") {
+      api.revoke(answer.access_token);
       box.className = "notice notice-error";
       box.textContent = `This terminal is for grid workers; ${answer.username} is a ${answer.role}. Staff use the console at /console/.`;
       box.hidden = false;
@@ -386,6 +406,7 @@ async function onLoginSubmit(event) {
     box.textContent = err.message || String(err);
     box.hidden = false;
     $("password").focus();
+    $("password").select(); // typing again replaces the wrong password
   } finally {
     button.disabled = false;
     button.classList.remove("is-busy");
@@ -433,11 +454,10 @@ async function startSession(fromLogin = false) {
   renderWho();
   loadGridNames();
   connect();
-  if (fromLogin && location.hash.startsWith("#/ticket/")) location.hash = "#/";
-  route();
+  route(); // after a 401 on a ticket, logging in again goes back to it
   await loadList();
   if (fromLogin) {
-    focusHeading($("list-title"));
+    if (document.body.dataset.view === "list") focusHeading($("list-title"));
     announce(`Logged in as ${state.me.worker_name || state.me.username}.`);
   }
 }
@@ -448,25 +468,38 @@ function renderWho() {
   who.replaceChildren();
   const name = me.worker_name || me.display_name;
   who.append(
-    h("span", { class: "who-name", lang: name && /[\u4e00-\u9fff]/.test(name) ? "zh-CN" : null }, name || me.username || ""),
+    h("span", { class: "who-name", lang: langOf(name) }, name || me.username || ""),
     h("span", { class: "who-id", text: me.worker_id || me.username || "" }),
   );
   if (me.areas?.length) {
-    who.append(h("span", { class: "who-area", text: me.areas.map(gridLabel).join(", ") }));
+    const areas = me.areas.map(gridLabel).join(", ");
+    who.append(h("span", { class: "who-area", lang: langOf(areas), text: areas }));
   }
 }
 
 async function loadGridNames() {
-  const prefixes = new Set((state.me?.areas || []).map((code) => code.slice(0, 12)));
-  for (const prefix of prefixes) {
+  const areas = state.me?.areas || [];
+  await ensureGridNames(areas.filter((code) => code.length === 15));
+  for (const code of areas.filter((c) => c.length !== 15 && !state.gridNames.has(c))) {
     try {
-      await gridsFor(prefix);
+      const found = await api.request(`/areas?prefix=${encodeURIComponent(code)}`, { doing: "load area names" });
+      const area = found.find((a) => a.code === code);
+      if (area) state.gridNames.set(code, area.name);
     } catch {
       // names are a nicety
     }
   }
   renderWho();
-  if (state.listLoaded) renderList();
+}
+
+/** Load the names of these grids (by community), then redraw what shows them. */
+async function ensureGridNames(codes) {
+  const prefixes = new Set(
+    codes.filter((code) => code && code.length === 15 && !state.gridNames.has(code)).map((code) => code.slice(0, 12)),
+  );
+  if (!prefixes.size) return;
+  await Promise.all([...prefixes].map((prefix) => gridsFor(prefix).catch(() => null)));
+  if (state.listLoaded && document.body.dataset.view === "list") renderList();
 }
 
 function gridsFor(prefix) {
@@ -560,13 +593,13 @@ async function onNotice(notice) {
   if (wanted) state.fresh.add(id);
   if (notice.action === "reassigned_away") {
     state.fresh.delete(id);
-    toast(`Ticket #${id} was given to another worker.`, { kind: "info" });
+    toast(`Ticket #${id} was given to another worker.`, { kind: "info", key: `ticket-${id}` });
   }
   await loadList();
   const ticket = state.tickets.find((t) => t.id === id);
   if (wanted) cue(ticket, notice);
   else if (notice.action === "escalated" && ticket) {
-    toast(`Ticket #${id} was escalated${notice.note ? `: ${notice.note}` : ""}.`, { kind: "warn" });
+    toast(`Ticket #${id} was escalated${notice.note ? `: ${notice.note}` : ""}.`, { kind: "warn", key: `ticket-${id}` });
   }
   if (state.detail && state.detail.id === id) refreshDetail();
 }
@@ -626,6 +659,7 @@ async function loadList() {
     if (mine === state.listRequest) list.setAttribute("aria-busy", "false");
   }
   renderList();
+  ensureGridNames(state.tickets.map((t) => t.grid_code));
 }
 
 function renderSkeleton() {
@@ -659,7 +693,7 @@ function ticketCard(t) {
       fresh ? h("span", { class: "badge-new", text: "New" }) : null,
       h("span", { class: "ticket-no", text: `#${t.id}` }),
     ),
-    h("h2", { class: "card-title", text: t.title }),
+    h("h2", { class: "card-title", lang: langOf(t.title), text: t.title }),
     h("p", { class: "card-cat", lang: "zh-CN", text: t.category_name }),
     t.state === "returned" && t.return_reason
       ? h("p", { class: "card-return" }, h("strong", { text: "Returned: " }), t.return_reason)
@@ -671,7 +705,7 @@ function ticketCard(t) {
         "span",
         { class: "card-grid" },
         icon(PIN),
-        h("span", { lang: state.gridNames.has(t.grid_code) ? "zh-CN" : null, text: gridLabel(t.grid_code) }),
+        h("span", { lang: langOf(gridLabel(t.grid_code)), text: gridLabel(t.grid_code) }),
       ),
       countdown(t),
     ),
@@ -721,6 +755,7 @@ function closeDetail() {
   if (video) video.pause();
   $("evidence")?.replaceChildren();
   $("where")?.replaceChildren();
+  $("detail-resolve")?.replaceChildren();
 }
 
 async function openDetail(id) {
@@ -730,9 +765,11 @@ async function openDetail(id) {
     $("detail").hidden = true;
     $("detail-loading").hidden = false;
     $("detail-error").hidden = true;
+    $("action-error").hidden = true;
     window.scrollTo(0, 0);
   }
   state.fresh.delete(id);
+  dropToast(`ticket-${id}`); // it is open now
   await refreshDetail(id, true);
 }
 
@@ -783,7 +820,7 @@ function renderHead(t) {
   const limit = t.time_limit_min >= 60 ? `${+(t.time_limit_min / 60).toFixed(1)} h` : `${t.time_limit_min} min`;
   $("detail-head").replaceChildren(
     h("div", { class: "chips" }, priorityChip(t.priority), stateChip(t.state), h("span", { class: "ticket-no", text: `#${t.id}` })),
-    h("h1", { id: "detail-title", class: "detail-title", tabindex: "-1", text: t.title }),
+    h("h1", { id: "detail-title", class: "detail-title", tabindex: "-1", lang: langOf(t.title), text: t.title }),
     h(
       "p",
       { class: "detail-cat" },
@@ -842,19 +879,26 @@ function renderStatus(t) {
   }
 }
 
-function actionError(text) {
-  const box = $("action-error");
-  if (!box) return toast(text, { kind: "error" });
+/** An action's failure, said under the ticket's status (`#action-error`), or in
+ * the resolve form when `inForm` and the form is there. */
+function actionError(text, inForm = false) {
+  const formBox = $("resolve-error");
+  const box = inForm && formBox ? formBox : $("action-error");
+  for (const other of [$("action-error"), formBox]) {
+    if (other && other !== box) other.hidden = true;
+  }
   box.textContent = text;
   box.hidden = !text;
+  if (text) box.scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
 function renderActions(t) {
   const area = $("detail-actions");
+  const below = $("detail-resolve");
   const typedNote = $("note")?.value;
   area.replaceChildren();
-  const error = h("div", { id: "action-error", class: "notice notice-error", role: "alert", hidden: true });
   if (t.state === "dispatched" || t.state === "returned") {
+    below.replaceChildren();
     const button = h(
       "button",
       { type: "button", class: "btn btn-primary btn-block btn-large", id: "accept" },
@@ -868,11 +912,27 @@ function renderActions(t) {
         { class: "action-card" },
         h("p", { class: "action-hint", text: "Accepting tells the operators you are on your way." }),
         button,
-        error,
       ),
     );
   } else if (t.state === "accepted") {
-    area.append(resolveForm(t, error, typedNote));
+    const jump = h("button", { type: "button", id: "jump-resolve", class: "btn btn-ghost btn-small btn-jump" }, "Resolve ", zh("去办结"), " ↓");
+    jump.addEventListener("click", () => {
+      $("resolve-form")?.scrollIntoView({ behavior: "smooth", block: "start" });
+      $("note")?.focus({ preventScroll: true });
+    });
+    area.append(
+      h(
+        "div",
+        { class: "action-bar" },
+        h("p", {}, h("strong", { text: "You are on it." }), " When the work is done, resolve it with a note and a photo."),
+        jump,
+      ),
+    );
+    if (!$("resolve-form") || $("resolve-form").dataset.ticketId !== String(t.id)) {
+      below.replaceChildren(resolveForm(t, typedNote));
+    }
+  } else {
+    below.replaceChildren();
   }
 }
 
@@ -882,10 +942,10 @@ async function accept(id, button) {
   actionError("");
   try {
     await api.request(`/tickets/${id}/accept`, { method: "POST", doing: "accept the ticket" });
-    toast(`Ticket #${id} accepted. 已接单。`, { kind: "ok" });
+    toast(`Ticket #${id} accepted. 已接单。`, { kind: "ok", key: `ticket-${id}`, timeout: 4000 });
     await refreshDetail(id);
     loadList();
-    $("note")?.focus();
+    $("jump-resolve")?.focus({ preventScroll: true }); // the accept button is gone
   } catch (err) {
     if (err.status === 401) return;
     actionError(err.message);
@@ -895,12 +955,13 @@ async function accept(id, button) {
   }
 }
 
-async function refreshDetailKeepingError(id, message) {
+async function refreshDetailKeepingError(id, message, inForm = false) {
   await refreshDetail(id);
-  actionError(message);
+  actionError(message, inForm);
 }
 
-function resolveForm(t, error, typedNote) {
+function resolveForm(t, typedNote) {
+  const error = h("div", { id: "resolve-error", class: "notice notice-error", role: "alert", hidden: true });
   const preview = h("div", { class: "photo-preview", id: "photo-preview", hidden: true });
   const photo = h("input", {
     type: "file",
@@ -941,7 +1002,13 @@ function resolveForm(t, error, typedNote) {
   );
   const form = h(
     "form",
-    { class: "action-card", id: "resolve-form", novalidate: true, "aria-labelledby": "resolve-title" },
+    {
+      class: "action-card",
+      id: "resolve-form",
+      novalidate: true,
+      "aria-labelledby": "resolve-title",
+      dataset: { ticketId: String(t.id) },
+    },
     h("h2", { id: "resolve-title", class: "action-title" }, "Resolve ", zh("办结")),
     h(
       "div",
@@ -988,7 +1055,7 @@ async function shrinkPhoto(file) {
 async function resolve(id, form, note, photo, submit) {
   actionError("");
   if (!note.value.trim()) {
-    actionError("Write what you did before resolving. 请填写处理情况。");
+    actionError("Write what you did before resolving. 请填写处理情况。", true);
     note.setAttribute("aria-invalid", "true");
     note.focus();
     return;
@@ -1009,17 +1076,17 @@ async function resolve(id, form, note, photo, submit) {
     }
     await api.request(`/tickets/${id}/resolve`, { method: "POST", form: body, doing: "resolve the ticket" });
     note.value = "";
-    toast(`Ticket #${id} resolved. 已办结。`, { kind: "ok" });
+    toast(`Ticket #${id} resolved. 已办结。`, { kind: "ok", key: `ticket-${id}`, timeout: 4000 });
     announce(`Ticket ${id} is resolved and waits for the operator's check.`);
     await refreshDetail(id);
     loadList();
     focusHeading($("detail-title"));
   } catch (err) {
     if (err.status === 401) return;
-    actionError(err.message);
+    actionError(err.message, true);
     submit.disabled = false;
     submit.classList.remove("is-busy");
-    if (err.status === 409 || err.status === 404) refreshDetailKeepingError(id, err.message);
+    if (err.status === 409 || err.status === 404) refreshDetailKeepingError(id, err.message, true);
   }
 }
 
@@ -1106,13 +1173,13 @@ function renderWhere(t) {
   const mapBox = h("div", {
     class: "map",
     id: "map",
-    role: "img",
+    role: "group",
     "aria-label": `Map of ${gridLabel(t.grid_code)}${point ? " with the place of the ticket marked" : ""}`,
   });
   const facts = h(
     "p",
     { class: "where-text" },
-    h("strong", { lang: state.gridNames.has(t.grid_code) ? "zh-CN" : null, text: gridLabel(t.grid_code) }),
+    h("strong", { lang: langOf(gridLabel(t.grid_code)), text: gridLabel(t.grid_code) }),
     t.grid_code ? h("span", { class: "code", text: t.grid_code }) : null,
   );
   box.append(mapBox, facts);
@@ -1144,7 +1211,8 @@ function renderWhere(t) {
     }
     try {
       state.freeMap = drawGridMap(mapBox, collection, t.grid_code, point);
-    } catch {
+    } catch (err) {
+      console.error("map", err);
       mapBox.replaceWith(h("p", { class: "muted", text: "The map could not be drawn." }));
     }
   });
@@ -1152,25 +1220,24 @@ function renderWhere(t) {
 
 function renderFacts(t) {
   const rows = [
-    ["Category 类别", h("span", {}, h("span", { lang: "zh-CN", text: t.category_name }), " ", h("span", { class: "code", text: t.category_code }))],
-    ["Event 事件", t.event_type ? EVENT_TYPES[t.event_type] || t.event_type : "—"],
-    ["Source 来源", SOURCES[t.source] || t.source],
-    ["Priority 优先级", priorityChip(t.priority)],
-    ["Time limit 时限", `${t.time_limit_min} min, due ${when(t.due_at)}`],
-    t.camera_id ? ["Camera 摄像头", `${t.camera_id} (${t.node_id || "?"})`] : null,
-    t.confidence !== null && t.confidence !== undefined ? ["Confidence 置信度", `${Math.round(t.confidence * 100)}%`] : null,
-    ["Found 发现", when(t.found_at)],
-    ["Dispatched 派单", when(t.dispatched_at)],
-    t.accepted_at ? ["Accepted 接单", when(t.accepted_at)] : null,
-    t.observations > 1 ? ["Seen 次数", `${t.observations} times`] : null,
-    t.rework_count ? ["Rework 返工", `${t.rework_count}×`] : null,
-    t.escalation_level ? ["Escalation 督办", `level ${t.escalation_level}`] : null,
-    t.reporter ? ["Reporter 上报人", t.reporter] : null,
+    [["Category", "类别"], h("span", {}, h("span", { lang: "zh-CN", text: t.category_name }), " ", h("span", { class: "code", text: t.category_code }))],
+    [["Event", "事件"], t.event_type ? EVENT_TYPES[t.event_type] || t.event_type : "—"],
+    [["Source", "来源"], SOURCES[t.source] || t.source],
+    [["Priority", "优先级"], priorityChip(t.priority)],
+    [["Time limit", "时限"], `${t.time_limit_min} min, due ${when(t.due_at)}`],
+    t.camera_id ? [["Camera", "摄像头"], `${t.camera_id} (${t.node_id || "?"})`] : null,
+    t.confidence !== null && t.confidence !== undefined ? [["Confidence", "置信度"], `${Math.round(t.confidence * 100)}%`] : null,
+    [["Found", "发现"], when(t.found_at)],
+    [["Dispatched", "派单"], when(t.dispatched_at)],
+    t.accepted_at ? [["Accepted", "接单"], when(t.accepted_at)] : null,
+    t.observations > 1 ? [["Seen", "次数"], `${t.observations} times`] : null,
+    t.rework_count ? [["Rework", "返工"], `${t.rework_count}×`] : null,
+    t.escalation_level ? [["Escalation", "督办"], `level ${t.escalation_level}`] : null,
+    t.reporter ? [["Reporter", "上报人"], t.reporter] : null,
   ].filter(Boolean);
   const dl = h("dl", { class: "facts" });
   for (const [label, value] of rows) {
-    const [en, cn] = label.split(" ");
-    dl.append(h("div", { class: "fact" }, h("dt", {}, en, " ", cn ? zh(cn) : null), h("dd", {}, value)));
+    dl.append(h("div", { class: "fact" }, h("dt", {}, ...bilingual(label)), h("dd", {}, value)));
   }
   $("facts").replaceChildren(dl);
 }
@@ -1205,12 +1272,15 @@ function setOffline(off) {
   document.body.classList.toggle("is-offline", off);
 }
 
-window.addEventListener("offline", () => setOffline(true));
+window.addEventListener("offline", () => {
+  setOffline(true);
+  if (state.loggedIn) setLive("offline");
+});
 window.addEventListener("online", () => {
   setOffline(false);
   if (state.loggedIn) {
+    connect(); // a fresh stream: the old one may be dead without knowing it
     loadList();
-    if (!state.source) connect();
   }
 });
 
@@ -1218,6 +1288,11 @@ window.addEventListener("online", () => {
 
 function boot() {
   $("login-form").addEventListener("submit", onLoginSubmit);
+  // The skip link must not touch the hash, which is the route.
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    $("main").focus();
+  });
   $("logout").addEventListener("click", logout);
   $("refresh").addEventListener("click", () => {
     loadList();

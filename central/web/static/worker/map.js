@@ -28,23 +28,22 @@ function leafletMap(box, features, ownCode, point) {
   });
   const neighbours = features.filter((f) => f.properties?.code !== ownCode);
   const own = features.filter((f) => f.properties?.code === ownCode);
-  L.geoJSON({ type: "FeatureCollection", features: neighbours }, { style: NEIGHBOUR, interactive: false }).addTo(map);
-  const ownLayer = L.geoJSON({ type: "FeatureCollection", features: own }, { style: OWN, interactive: false }).addTo(map);
+  const neighbourLayer = L.geoJSON({ type: "FeatureCollection", features: neighbours }, { style: NEIGHBOUR, interactive: false });
+  const ownLayer = L.geoJSON({ type: "FeatureCollection", features: own }, { style: OWN, interactive: false });
+  // The view first: vector layers need it before they are added.
   let bounds = own.length ? ownLayer.getBounds() : null;
-  if (point) {
-    L.circleMarker(point, { ...POINT, interactive: false }).addTo(map);
-    bounds = bounds ? bounds.extend(point) : L.latLngBounds([point, point]);
-  }
+  if (point) bounds = bounds && bounds.isValid() ? bounds.extend(point) : L.latLngBounds([point, point]);
   if (bounds && bounds.isValid()) {
     if (bounds.getNorthEast().equals(bounds.getSouthWest())) map.setView(bounds.getCenter(), 17);
     else map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18 });
   } else {
     map.setView([0, 0], 2);
   }
+  neighbourLayer.addTo(map);
+  ownLayer.addTo(map);
+  if (point) L.circleMarker(point, { ...POINT, interactive: false }).addTo(map);
   // The map is drawn in a box that may only just have become visible.
   requestAnimationFrame(() => map.invalidateSize());
-  const container = map.getContainer();
-  container.setAttribute("role", "img");
   return () => map.remove();
 }
 

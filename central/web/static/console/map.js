@@ -1,0 +1,693 @@
+// Map: the grid hierarchy drawn from GeoJSON (no tiles, offline), open tickets and
+// live events as markers, and a hotspot heat view (choropleth of counts per grid).
+
+/* global L */
+
+import { api, apiOptional } from "./api.js";
+import * as ref from "./ref.js";
+import {
+  GRID_STYLE,
+  HEAT_SCALE,
+  LEVEL_DIGITS,
+  OUTLINE_STYLE,
+  PRIORITY_COLORS,
+  STATE_COLORS,
+  baseMap,
+  boundsOf,
+  groupByPrefix,
+  heatColor,
+  outlineOf,
+} from "./geo.js";
+import {
+  EVENT_TYPE_LABELS,
+  OPEN_STATES,
+  PRIORITY_LABELS,
+  STATE_LABELS,
+  clear,
+  debounce,
+  empty,
+  errorBlock,
+  fmtAgo,
+  h,
+  kbd,
+  labelOf,
+  loading,
+} from "./ui.js";
+
+const LEVELS = ["district", "street", "community", "grid"];
+const EVENT_POLL_MS = 15000;
+const EVENT_WINDOW_H = 24;
+
+let root = null;
+let ctx = null;
+let map = null;
+let features = [];
+let gridLayer = null;
+let outlineLayers = {};
+let ticketLayer = null;
+let eventLayer = null;
+let labelLayer = null;
+let ticketMarkers = new Map();
+let eventMarkers = new Map();
+let heat = new Map(); // grid code → { events, open_tickets }
+let heatSource = "";
+let openTickets = [];
+let eventsAvailable = true;
+let lastEventAt = null;
+let eventTimer = null;
+let settings = null;
+let sideEls = {};
+let statEls = {};
+let selectedArea = null;
+
+const defaults = () => ({ level: "community", tickets: true, events: true, heat: false, labels: true, metric: "events", days: 7 });
+
+const view = {
+  id: "map",
+  title: "Map",
+  shortcuts: [
+    [["H"], "Toggle the hotspot heat view"],
+    [["T"], "Toggle open tickets"],
+    [["E"], "Toggle live events"],
+    [["L"], "Toggle grid labels"],
+    [["1"], "List districts"],
+    [["2"], "List streets"],
+    [["3"], "List communities"],
+    [["4"], "List grids"],
+    [["F"], "Fit the whole city"],
+    [["+", "−"], "Zoom (when the map has focus)"],
+  ],
+  async mount(el, params, context) {
+    root = el;
+    ctx = context;
+    settings = { ...defaults(), ...pick(params) };
+    ticketMarkers = new Map();
+    eventMarkers = new Map();
+    heat = new Map();
+    eventsAvailable = true;
+    lastEventAt = null;
+    selectedArea = params.area || null;
+    context.setTitle("Map", "Grid hierarchy, open tickets, live events and hotspots");
+    context.setActions(
+      h("button", { class: "btn", type: "button", onclick: () => fitAll() }, "Fit city", kbd("F")),
+    );
+    const side = h("aside", { class: "map-side", "aria-label": "Map controls" });
+    const canvas = h("div", { class: "map-canvas" });
+    const mapEl = h("div", { id: "map", role: "region", "aria-label": "City grid map", tabindex: "0" });
+    const stats = h("div", { class: "map-overlay", "aria-live": "polite" });
+    canvas.append(mapEl, stats);
+    el.append(side, canvas);
+    statEls = { box: stats };
+    buildSide(side);
+    canvas.append(h("div", { class: "map-loading", style: { position: "absolute", inset: "0", display: "grid", placeItems: "center", zIndex: "400", pointerEvents: "none" } }, loading("Loading grids…")));
+
+    let grids;
+    try {
+      [grids] = await Promise.all([ref.grids(), ref.areas()]);
+    } catch (error) {
+      if (!root) return;
+      clear(canvas, errorBlock(error, () => context.navigate("map")));
+      return;
+    }
+    if (!root) return;
+    canvas.querySelector(".map-loading")?.remove();
+    features = grids.features || [];
+    if (!features.length) {
+      clear(canvas, empty("No grid polygons", "Import the city's grids to draw the map."));
+      return;
+    }
+    map = baseMap(mapEl);
+    fitAll(false);
+    drawGrids();
+    drawOutlines();
+    ticketLayer = L.layerGroup();
+    eventLayer = L.layerGroup();
+    if (selectedArea) zoomTo(selectedArea);
+    applyLayers();
+    renderAreaList();
+    await Promise.allSettled([loadTickets(), loadHeat(), loadEvents()]);
+    if (!root) return;
+    eventTimer = setInterval(() => loadEvents(), EVENT_POLL_MS);
+  },
+  unmount() {
+    clearInterval(eventTimer);
+    if (map) map.remove();
+    map = null;
+    root = null;
+  },
+  onNotice(notice) {
+    updateTicketFromNotice(notice);
+    reloadHeatSoon();
+  },
+  onKey,
+};
+export default view;
+
+function pick(params) {
+  const out = {};
+  if (LEVELS.includes(params.level)) out.level = params.level;
+  if (params.heat) out.heat = params.heat === "1";
+  if (params.metric === "open_tickets" || params.metric === "events") out.metric = params.metric;
+  if (params.days) out.days = Number(params.days) || 7;
+  return out;
+}
+
+function saveParams() {
+  ctx.setParams({ level: settings.level, heat: settings.heat ? "1" : "", metric: settings.metric === "events" ? "" : settings.metric, days: settings.days === 7 ? "" : settings.days, area: selectedArea || "" });
+}
+
+// -- side panel -----------------------------------------------------------------
+
+function buildSide(side) {
+  const levelButtons = LEVELS.map((level, i) =>
+    h("button", { type: "button", "aria-pressed": String(settings.level === level), dataset: { level }, onclick: () => setLevel(level), title: `Press ${i + 1}` }, level[0].toUpperCase() + level.slice(1)),
+  );
+  const toggle = (key, label, swatch) => {
+    const input = h("input", { type: "checkbox", class: "checkbox", checked: settings[key], id: `layer-${key}`, onchange: (e) => setLayer(key, e.target.checked) });
+    return h("label", { class: "toggle", for: `layer-${key}` }, input, swatch ? h("span", { class: "swatch", style: { background: swatch }, "aria-hidden": "true" }) : null, label);
+  };
+  const metric = h(
+    "div",
+    { class: "segmented", role: "group", "aria-label": "Heat metric" },
+    h("button", { type: "button", "aria-pressed": String(settings.metric === "events"), dataset: { metric: "events" }, onclick: () => setMetric("events") }, "Events"),
+    h("button", { type: "button", "aria-pressed": String(settings.metric === "open_tickets"), dataset: { metric: "open_tickets" }, onclick: () => setMetric("open_tickets") }, "Open tickets"),
+  );
+  const days = h(
+    "select",
+    { class: "input", id: "heat-days", "aria-label": "Heat period", onchange: (e) => { settings.days = Number(e.target.value); saveParams(); loadHeat(); } },
+    [1, 7, 30, 90].map((d) => h("option", { value: String(d) }, d === 1 ? "Last 24 hours" : `Last ${d} days`)),
+  );
+  days.value = String(settings.days);
+  sideEls = {
+    levelButtons,
+    areaList: h("ul", { class: "area-tree", "aria-label": "Areas" }),
+    legend: h("div", { class: "legend" }),
+    hot: h("ol", { class: "area-tree", "aria-label": "Hottest grids" }),
+    metricButtons: metric,
+    eventsNote: h("p", { class: "chart-note", hidden: true }),
+  };
+  side.append(
+    h(
+      "section",
+      {},
+      h("h2", { id: "map-level-title" }, "Zoom to area"),
+      h("div", { class: "segmented", role: "group", "aria-labelledby": "map-level-title", style: { marginBottom: "10px", display: "flex" } }, levelButtons),
+      sideEls.areaList,
+    ),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Layers"),
+      h(
+        "div",
+        { class: "toggles" },
+        toggle("heat", "Hotspot heat (by grid)", "linear-gradient(90deg,#2d3f6b,#d65a6e,#ffc24a)"),
+        toggle("tickets", "Open tickets", STATE_COLORS.dispatched),
+        toggle("events", `Live events (last ${EVENT_WINDOW_H} h)`, "#ffb547"),
+        toggle("labels", "Grid labels"),
+      ),
+      sideEls.eventsNote,
+    ),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Hotspots"),
+      h("div", { style: { display: "flex", gap: "8px", marginBottom: "10px", flexWrap: "wrap" } }, metric, days),
+      sideEls.legend,
+      h("div", { style: { marginTop: "12px" } }, sideEls.hot),
+    ),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Ticket markers"),
+      h(
+        "div",
+        { class: "legend" },
+        OPEN_STATES.map((s) => h("span", { class: "toggle", style: { cursor: "default" } }, h("span", { class: "swatch", style: { background: STATE_COLORS[s] }, "aria-hidden": "true" }), labelOf(STATE_LABELS, s))),
+        h("span", { class: "muted", style: { fontSize: "12px" } }, "Bigger: higher priority. Ring: overdue."),
+      ),
+    ),
+  );
+}
+
+function setLevel(level) {
+  settings.level = level;
+  for (const b of sideEls.levelButtons) b.setAttribute("aria-pressed", String(b.dataset.level === level));
+  applyOutlineEmphasis();
+  renderAreaList();
+  saveParams();
+}
+
+function setMetric(metric) {
+  settings.metric = metric;
+  for (const b of sideEls.metricButtons.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.metric === metric));
+  styleGrids();
+  renderHot();
+  saveParams();
+}
+
+function setLayer(key, on) {
+  settings[key] = on;
+  const input = document.getElementById(`layer-${key}`);
+  if (input) input.checked = on;
+  applyLayers();
+  if (key === "heat") {
+    styleGrids();
+    saveParams();
+  }
+}
+
+function countsFor(code) {
+  let events = 0;
+  let open = 0;
+  for (const [grid, v] of heat) {
+    if (grid.startsWith(code)) {
+      events += v.events || 0;
+      open += v.open_tickets || 0;
+    }
+  }
+  return { events, open };
+}
+
+function renderAreaList() {
+  const list = clear(sideEls.areaList);
+  const digits = LEVEL_DIGITS[settings.level];
+  const codes = [...groupByPrefix(features, digits).keys()].sort();
+  for (const code of codes) {
+    const { events, open } = countsFor(code);
+    const value = settings.metric === "events" ? events : open;
+    list.append(
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            "aria-pressed": String(selectedArea === code),
+            dataset: { code },
+            onclick: () => {
+              selectedArea = selectedArea === code ? null : code;
+              if (selectedArea) zoomTo(code);
+              else fitAll();
+              renderAreaList();
+              saveParams();
+            },
+          },
+          h("span", {}, ref.areaName(code) || code),
+          h("span", { class: "lvl" }, settings.level === "grid" ? code.slice(-3) : ""),
+          h("span", { class: "cnt", title: settings.metric === "events" ? "events" : "open tickets" }, value ? String(value) : ""),
+        ),
+      ),
+    );
+  }
+}
+
+// -- layers ---------------------------------------------------------------------
+
+function drawGrids() {
+  gridLayer = L.geoJSON(
+    { type: "FeatureCollection", features },
+    {
+      style: () => GRID_STYLE,
+      onEachFeature: (feature, layer) => {
+        layer.on("add", () => layer.getElement()?.setAttribute("data-grid", feature.properties.code));
+        layer.on({
+          mouseover: () => layer.setStyle({ weight: 2, color: "#c9d4ff" }),
+          mouseout: () => styleGrid(layer),
+          click: () => layer.openPopup(),
+        });
+        layer.bindPopup(() => gridPopup(feature.properties));
+        layer.bindTooltip(() => gridTooltip(feature.properties), { sticky: true, direction: "top", offset: [0, -6] });
+      },
+    },
+  ).addTo(map);
+  labelLayer = L.layerGroup(
+    features.map((f) => {
+      const { centroid_lat: lat, centroid_lon: lon, name } = f.properties;
+      const center = lat && lon ? [lat, lon] : boundsOf([f]).getCenter();
+      return L.tooltip({ permanent: true, direction: "center", className: "grid-label", interactive: false }).setLatLng(center).setContent(shortName(name));
+    }),
+  );
+}
+
+function shortName(name) {
+  const m = /第?(\d+)网格$/.exec(name || "");
+  return m ? `${name.replace(/第?\d+网格$/, "")} ${m[1]}` : name;
+}
+
+function gridTooltip(p) {
+  const counts = heat.get(p.code) || { events: 0, open_tickets: 0 };
+  return `<strong>${escapeHtml(p.name)}</strong><br><span>${counts.events} events · ${counts.open_tickets} open tickets</span>`;
+}
+
+function gridPopup(p) {
+  const counts = heat.get(p.code) || { events: 0, open_tickets: 0 };
+  const node = h(
+    "div",
+    {},
+    h("h3", {}, p.name),
+    h("div", { class: "mono muted" }, p.code),
+    h("div", { class: "muted", style: { margin: "4px 0 8px" } }, ref.areaPath(p.code)),
+    h("div", {}, `${counts.events} events in ${settings.days === 1 ? "24 h" : `${settings.days} days`} · ${counts.open_tickets} open tickets`),
+    h("div", { style: { marginTop: "8px", display: "flex", gap: "10px" } }, h("a", { href: `#/tickets?grid=${p.code}&state=open` }, "Open tickets →"), h("a", { href: `#/tickets?grid=${p.code}` }, "All tickets")),
+  );
+  return node;
+}
+
+function escapeHtml(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function drawOutlines() {
+  outlineLayers = {};
+  for (const level of ["community", "street", "district"]) {
+    const groups = groupByPrefix(features, LEVEL_DIGITS[level]);
+    const lines = [];
+    for (const group of groups.values()) lines.push(...outlineOf(group));
+    outlineLayers[level] = L.polyline(lines, { ...OUTLINE_STYLE[level], interactive: false, className: `outline outline-${level}` }).addTo(map);
+  }
+  applyOutlineEmphasis();
+}
+
+function applyOutlineEmphasis() {
+  for (const [level, layer] of Object.entries(outlineLayers)) {
+    const base = OUTLINE_STYLE[level];
+    const on = level === settings.level;
+    layer.setStyle({ ...base, opacity: on ? 1 : base.opacity * 0.55, weight: on ? base.weight + 1 : base.weight, color: on ? "#ffffff" : base.color });
+    if (on) layer.bringToFront();
+  }
+}
+
+function styleGrid(layer) {
+  const code = layer.feature.properties.code;
+  if (!settings.heat) {
+    const selected = selectedArea && code.startsWith(selectedArea);
+    layer.setStyle(selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE);
+    return;
+  }
+  const max = heatMax();
+  const value = heat.get(code)?.[settings.metric] || 0;
+  layer.setStyle({ color: "#0c0f15", weight: 1, opacity: 1, fillColor: heatColor(value, max), fillOpacity: 0.85 });
+}
+
+function styleGrids() {
+  if (!gridLayer) return;
+  gridLayer.eachLayer(styleGrid);
+  renderLegend();
+}
+
+function heatMax() {
+  let max = 0;
+  for (const v of heat.values()) max = Math.max(max, v[settings.metric] || 0);
+  return max;
+}
+
+function renderLegend() {
+  const max = heatMax();
+  clear(sideEls.legend, 
+    h("div", { class: "legend-scale", "aria-hidden": "true" }, HEAT_SCALE.map((c) => h("i", { style: { background: c } }))),
+    h("div", { class: "legend-labels" }, h("span", {}, "0"), h("span", {}, `${max} ${settings.metric === "events" ? "events" : "open tickets"}`)),
+    heatSource ? h("span", { class: "muted", style: { fontSize: "12px" } }, heatSource) : null,
+  );
+}
+
+function renderHot() {
+  const list = clear(sideEls.hot);
+  const rows = [...heat.entries()].map(([code, v]) => ({ code, value: v[settings.metric] || 0, name: v.name })).filter((r) => r.value > 0).sort((a, b) => b.value - a.value).slice(0, 6);
+  if (!rows.length) {
+    list.append(h("li", { class: "muted", style: { fontSize: "12px" } }, "No activity in this period."));
+    return;
+  }
+  for (const r of rows) {
+    list.append(
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          { type: "button", onclick: () => zoomTo(r.code) },
+          h("span", { class: "swatch", style: { background: heatColor(r.value, heatMax()) }, "aria-hidden": "true" }),
+          h("span", {}, r.name || ref.areaName(r.code) || r.code),
+          h("span", { class: "cnt" }, String(r.value)),
+        ),
+      ),
+    );
+  }
+}
+
+function applyLayers() {
+  if (!map) return;
+  const want = (layer, on) => {
+    if (!layer) return;
+    if (on && !map.hasLayer(layer)) layer.addTo(map);
+    if (!on && map.hasLayer(layer)) layer.remove();
+  };
+  want(ticketLayer, settings.tickets);
+  want(eventLayer, settings.events && eventsAvailable);
+  want(labelLayer, settings.labels);
+  styleGrids();
+}
+
+function fitAll(animate = true) {
+  if (!map) return;
+  const bounds = boundsOf(features);
+  if (bounds) map.fitBounds(bounds, { paddingTopLeft: [24, 84], paddingBottomRight: [24, 24], animate });
+}
+
+function zoomTo(code) {
+  const group = features.filter((f) => f.properties.code.startsWith(code));
+  const bounds = boundsOf(group);
+  if (bounds && map) map.fitBounds(bounds, { paddingTopLeft: [40, 96], paddingBottomRight: [40, 40], maxZoom: 18 });
+  styleGrids();
+}
+
+// -- data -----------------------------------------------------------------------
+
+function centerOf(t) {
+  if (t.lat !== null && t.lat !== undefined && t.lon !== null && t.lon !== undefined) return [t.lat, t.lon];
+  const f = features.find((x) => x.properties.code === t.grid_code);
+  if (f?.properties.centroid_lat) return [f.properties.centroid_lat, f.properties.centroid_lon];
+  return null;
+}
+
+function ticketMarker(t) {
+  const where = centerOf(t);
+  if (!where) return null;
+  const radius = { urgent: 9, high: 7.5, normal: 6.5, low: 5.5 }[t.priority] || 6;
+  const marker = L.circleMarker(where, {
+    radius,
+    color: t.overdue ? "#ff6b6b" : "#0c0f15",
+    weight: t.overdue ? 3 : 1.5,
+    fillColor: STATE_COLORS[t.state] || "#7fb2ff",
+    fillOpacity: 0.95,
+    className: `ticket-marker state-${t.state}`,
+  });
+  marker.bindTooltip(`#${t.id} ${escapeHtml(t.title)}`, { direction: "top", offset: [0, -6] });
+  marker.bindPopup(() =>
+    h(
+      "div",
+      {},
+      h("h3", {}, `#${t.id} ${t.title}`),
+      h("div", {}, `${labelOf(STATE_LABELS, t.state)} · ${labelOf(PRIORITY_LABELS, t.priority)}${t.overdue ? " · overdue" : ""}`),
+      h("div", { class: "muted" }, t.category_name),
+      h("div", { class: "muted" }, `${ref.areaName(t.grid_code) || "No grid"} · ${t.assignee_id ? ref.workerName(t.assignee_id) : "unassigned"}`),
+      h("div", { style: { marginTop: "8px" } }, h("a", { href: t.state === "pending_review" ? "#/review" : `#/tickets?id=${t.id}` }, t.state === "pending_review" ? "Review it →" : "Open ticket →")),
+    ),
+  );
+  return marker;
+}
+
+async function loadTickets() {
+  try {
+    const page = await api("/tickets", { query: { state: OPEN_STATES, limit: 500, sort: "urgency" } });
+    if (!root) return;
+    openTickets = page.items;
+    ticketLayer.clearLayers();
+    ticketMarkers = new Map();
+    for (const t of openTickets) {
+      const marker = ticketMarker(t);
+      if (marker) {
+        ticketMarkers.set(t.id, { marker, ticket: t });
+        marker.addTo(ticketLayer);
+      }
+    }
+    renderStats();
+  } catch (error) {
+    console.warn("map: tickets", error);
+  }
+}
+
+function updateTicketFromNotice(n) {
+  if (!map) return;
+  const known = ticketMarkers.get(n.ticket_id);
+  if (known) known.marker.remove();
+  ticketMarkers.delete(n.ticket_id);
+  openTickets = openTickets.filter((t) => t.id !== n.ticket_id);
+  if (OPEN_STATES.includes(n.state)) {
+    const t = {
+      ...(known?.ticket || {}),
+      id: n.ticket_id,
+      state: n.state,
+      title: n.title,
+      priority: n.priority,
+      category_name: n.category_name,
+      grid_code: n.grid_code,
+      lat: n.lat,
+      lon: n.lon,
+      assignee_id: n.assignee_id,
+      overdue: n.overdue,
+    };
+    const marker = ticketMarker(t);
+    if (marker) {
+      marker.addTo(ticketLayer);
+      ticketMarkers.set(t.id, { marker, ticket: t });
+      flash(marker);
+    }
+    openTickets.push(t);
+  }
+  renderStats();
+}
+
+function flash(marker) {
+  const el = marker.getElement?.();
+  if (!el) return;
+  el.animate?.([{ strokeWidth: 12, strokeOpacity: 0.9 }, { strokeWidth: 1.5, strokeOpacity: 1 }], { duration: 1200 });
+}
+
+async function loadEvents() {
+  if (!eventsAvailable || !root) return;
+  const since = lastEventAt || new Date(Date.now() - EVENT_WINDOW_H * 3600 * 1000).toISOString();
+  let events;
+  try {
+    events = await apiOptional("/events", { query: { since, limit: 500 } });
+  } catch (error) {
+    console.warn("map: events", error);
+    return;
+  }
+  if (!root) return;
+  if (events === null) {
+    eventsAvailable = false;
+    clearInterval(eventTimer);
+    sideEls.eventsNote.hidden = false;
+    sideEls.eventsNote.textContent = "Live events are not available from this server (no /api/v1/events).";
+    applyLayers();
+    return;
+  }
+  const list = Array.isArray(events) ? events : events.items || [];
+  const cutoff = Date.now() - EVENT_WINDOW_H * 3600 * 1000;
+  for (const ev of list) {
+    if (eventMarkers.has(ev.event_id) || ev.lat === null || ev.lat === undefined) continue;
+    const marker = L.circleMarker([ev.lat, ev.lon], {
+      radius: 4,
+      color: "#ffb547",
+      weight: 1.5,
+      fillColor: "#ffb547",
+      fillOpacity: 0.55,
+      className: "event-marker",
+    });
+    marker.bindTooltip(`${labelOf(EVENT_TYPE_LABELS, ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`, { direction: "top" });
+    marker.bindPopup(() =>
+      h(
+        "div",
+        {},
+        h("h3", {}, labelOf(EVENT_TYPE_LABELS, ev.type)),
+        h("div", {}, `${ref.cameraName(ev.camera_id)} · ${Math.round((ev.confidence || 0) * 100)}%`),
+        h("div", { class: "muted" }, fmtAgo(ev.detected_at)),
+        ev.ticket_id ? h("div", { style: { marginTop: "8px" } }, h("a", { href: `#/tickets?id=${ev.ticket_id}` }, `Ticket #${ev.ticket_id} →`)) : null,
+      ),
+    );
+    marker.addTo(eventLayer);
+    eventMarkers.set(ev.event_id, { marker, at: Date.parse(ev.detected_at) });
+    if (lastEventAt) flash(marker);
+    if (!lastEventAt || ev.detected_at > lastEventAt) lastEventAt = ev.detected_at;
+  }
+  if (!lastEventAt) lastEventAt = since;
+  for (const [id, { marker, at }] of eventMarkers) {
+    if (at < cutoff) {
+      marker.remove();
+      eventMarkers.delete(id);
+    }
+  }
+  renderStats();
+}
+
+async function loadHeat() {
+  const days = settings.days;
+  let rows = null;
+  try {
+    rows = await apiOptional("/stats/hotspots", { query: { days } });
+  } catch (error) {
+    console.warn("map: hotspots", error);
+  }
+  if (!root) return;
+  heat = new Map();
+  if (rows) {
+    heatSource = "";
+    for (const r of Array.isArray(rows) ? rows : rows.rows || []) heat.set(r.grid_code, { events: r.events || 0, open_tickets: r.open_tickets || 0, name: r.name });
+  } else {
+    // Fallback: tickets opened in the period (observations ≈ events) per grid.
+    heatSource = "Counted from tickets (the hotspot endpoint is not available).";
+    try {
+      const page = await api("/tickets", { query: { limit: 500 } });
+      const since = Date.now() - days * 86400 * 1000;
+      for (const t of page.items) {
+        if (!t.grid_code) continue;
+        const v = heat.get(t.grid_code) || { events: 0, open_tickets: 0 };
+        if (Date.parse(t.created_at) >= since) v.events += t.observations || 1;
+        if (OPEN_STATES.includes(t.state)) v.open_tickets += 1;
+        heat.set(t.grid_code, v);
+      }
+    } catch (error) {
+      console.warn("map: heat fallback", error);
+    }
+  }
+  if (!root) return;
+  styleGrids();
+  renderHot();
+  renderAreaList();
+  renderStats();
+}
+
+const reloadHeatSoon = debounce(() => loadHeat(), 1500);
+
+function renderStats() {
+  if (!statEls.box) return;
+  let events = 0;
+  for (const v of heat.values()) events += v.events || 0;
+  const overdue = openTickets.filter((t) => t.overdue).length;
+  clear(statEls.box, 
+    h("div", { class: "map-stat" }, h("strong", {}, String(openTickets.length)), h("span", {}, "open tickets")),
+    h("div", { class: "map-stat" }, h("strong", { style: { color: overdue ? "var(--red)" : "" } }, String(overdue)), h("span", {}, "overdue")),
+    h("div", { class: "map-stat" }, h("strong", {}, String(eventsAvailable ? eventMarkers.size : "—")), h("span", {}, `events ${EVENT_WINDOW_H} h`)),
+    h("div", { class: "map-stat" }, h("strong", {}, String(events)), h("span", {}, `events ${settings.days} d`)),
+  );
+}
+
+function onKey(event) {
+  const key = event.key.toLowerCase();
+  const done = () => event.preventDefault();
+  if (key === "h") {
+    done();
+    setLayer("heat", !settings.heat);
+  } else if (key === "t") {
+    done();
+    setLayer("tickets", !settings.tickets);
+  } else if (key === "e") {
+    done();
+    setLayer("events", !settings.events);
+  } else if (key === "l") {
+    done();
+    setLayer("labels", !settings.labels);
+  } else if (key === "f") {
+    done();
+    selectedArea = null;
+    fitAll();
+    renderAreaList();
+    styleGrids();
+  } else if (["1", "2", "3", "4"].includes(key)) {
+    done();
+    setLevel(LEVELS[Number(key) - 1]);
+  }
+}
+
