@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import secrets
 import subprocess
@@ -39,6 +38,7 @@ from gridwatch.contract import (
     SnapshotRef,
 )
 from gridwatch.demo_stack import DEMO_PASSWORD, DemoCamera, DemoStack, demo_cameras
+from simulators.signals import stop_on_signals
 
 SAMPLE_CLIP = "one-by-one-person-detection.mp4"
 
@@ -259,17 +259,23 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--videos", type=Path, default=Path("../shared/data/videos"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gw-pages-") as tmp:
+    with (
+        stop_on_signals(threading.Event()) as stop,
+        tempfile.TemporaryDirectory(prefix="gw-pages-") as tmp,
+    ):
         workdir = Path(tmp)
         with DemoStack(workdir, None, cameras=0, http_port=args.port) as stack:
             publisher = SamplePublisher(stack, make_sample_media(args.videos, workdir))
-            fill_with_samples(stack, publisher)
-            print(f"console {stack.central_url}/console/  operator / {DEMO_PASSWORD}")
-            print(f"worker  {stack.central_url}/worker/   w00006 / {DEMO_PASSWORD}")
-            print("Ctrl-C stops it", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
-            publisher.close()
+            try:
+                fill_with_samples(stack, publisher)
+                print(
+                    f"console {stack.central_url}/console/  operator / {DEMO_PASSWORD}"
+                )
+                print(f"worker  {stack.central_url}/worker/   w00006 / {DEMO_PASSWORD}")
+                print("Ctrl-C stops it", flush=True)
+                stop.wait()
+            finally:
+                publisher.close()
 
 
 if __name__ == "__main__":
