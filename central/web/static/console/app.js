@@ -158,7 +158,7 @@ const NOTICE_TEXT = {
 
 function onNotice(notice) {
   const recent = state.acted.get(Number(notice.ticket_id));
-  const echo = recent && Date.now() - recent < 8000;
+  const echo = recent && Date.now() - recent < 3000;
   if (notice.action !== "reassigned_away" && !echo) {
     const [headline, kind] = NOTICE_TEXT[notice.action] || [notice.action.replaceAll("_", " "), "info"];
     toast(`#${notice.ticket_id} ${notice.title}`, {
@@ -190,6 +190,7 @@ function showHelp() {
   dialog({
     title: "Keyboard shortcuts",
     wide: true,
+    cancel: false,
     submitLabel: "Done",
     body: h(
       "div",
@@ -311,6 +312,11 @@ function init() {
     announce("Signed out");
   });
   $("help-button").addEventListener("click", showHelp);
+  // The skip link moves focus without touching the route in the hash.
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    $("view").focus();
+  });
   window.addEventListener("hashchange", () => {
     if (!$("shell").hidden) route();
   });

@@ -443,8 +443,9 @@ function applyLayers() {
     if (on && !map.hasLayer(layer)) layer.addTo(map);
     if (!on && map.hasLayer(layer)) layer.remove();
   };
-  want(ticketLayer, settings.tickets);
+  // Events first, so the (larger) ticket markers draw over them.
   want(eventLayer, settings.events && eventsAvailable);
+  want(ticketLayer, settings.tickets);
   want(labelLayer, settings.labels);
   styleGrids();
 }
@@ -579,11 +580,11 @@ async function loadEvents() {
   for (const ev of list) {
     if (eventMarkers.has(ev.event_id) || ev.lat === null || ev.lat === undefined) continue;
     const marker = L.circleMarker([ev.lat, ev.lon], {
-      radius: 4,
-      color: "#ffb547",
+      radius: 4.5,
+      color: "#0c0f15",
       weight: 1.5,
-      fillColor: "#ffb547",
-      fillOpacity: 0.55,
+      fillColor: "#ffd27a",
+      fillOpacity: 1,
       className: "event-marker",
     });
     marker.bindTooltip(`${labelOf(EVENT_TYPE_LABELS, ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`, { direction: "top" });

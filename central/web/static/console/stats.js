@@ -88,7 +88,8 @@ function themeCharts() {
   Chart.defaults.plugins.tooltip.borderColor = "#343d4f";
   Chart.defaults.plugins.tooltip.borderWidth = 1;
   Chart.defaults.maintainAspectRatio = false;
-  Chart.defaults.animation = { duration: 300 };
+  // No animation: the figures are read, not watched (and screenshots are stable).
+  Chart.defaults.animation = false;
 }
 
 function destroyCharts() {
@@ -360,6 +361,7 @@ function dailyChart(daily, from) {
   datasets.push({
     type: "line",
     label: "Tickets opened",
+    stack: "tickets", // not summed onto the event bars
     data: days.map((d) => tickets.get(d) || 0),
     borderColor: "#e6e9f0",
     backgroundColor: "#e6e9f0",

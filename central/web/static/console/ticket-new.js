@@ -93,7 +93,10 @@ export async function newTicketDialog(ctx) {
     map = baseMap(mapEl, { minZoom: 12 });
     gridLayer = L.geoJSON({ type: "FeatureCollection", features }, {
       style: () => GRID_STYLE,
-      onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { sticky: true }),
+      onEachFeature: (f, layer) => {
+        layer.bindTooltip(f.properties.name, { sticky: true });
+        layer.on("add", () => layer.getElement()?.setAttribute("data-grid", f.properties.code));
+      },
     }).addTo(map);
     const bounds = boundsOf(features);
     if (bounds) map.fitBounds(bounds, { padding: [10, 10] });

@@ -42,6 +42,8 @@ let tableWrap = null;
 let drawerEl = null;
 let controls = {};
 let loadSeq = 0;
+let reset = null;
+let bodyEl = null;
 
 const view = {
   id: "tickets",
@@ -99,6 +101,7 @@ function setParam(key, value) {
   if (key !== "page" && key !== "id") delete next.page;
   params = next;
   ctx.setParams(params);
+  if (reset) reset.hidden = !FILTER_KEYS.some((k) => params[k] && k !== "sort");
 }
 
 // -- filters --------------------------------------------------------------------
@@ -184,7 +187,7 @@ function build() {
       load();
     });
   }
-  const reset = h("button", {
+  reset = h("button", {
     class: "btn btn-ghost",
     type: "button",
     onclick: () => {
@@ -197,7 +200,6 @@ function build() {
   const filters = h(
     "div",
     { class: "filters", role: "search", "aria-label": "Ticket filters" },
-    icon("filter"),
     search,
     state,
     grid,
@@ -223,10 +225,10 @@ function build() {
         h("th", { scope: "col" }, "State"),
         h("th", { scope: "col" }, "Priority"),
         h("th", { scope: "col" }, "Grid"),
-        h("th", { scope: "col" }, "Assignee"),
-        h("th", { scope: "col" }, "Due"),
-        h("th", { scope: "col" }, "Escalation"),
-        h("th", { scope: "col" }, "Created"),
+        h("th", { scope: "col", class: "opt-narrow" }, "Assignee"),
+        h("th", { scope: "col", class: "opt" }, "Due"),
+        h("th", { scope: "col", class: "opt" }, "Escalation"),
+        h("th", { scope: "col", class: "opt" }, "Created"),
       ),
     ),
     tbody,
@@ -234,7 +236,9 @@ function build() {
   tableWrap = h("div", { class: "table-wrap" }, table);
   pagerEl = h("nav", { class: "pager", "aria-label": "Pages" });
   drawerEl = h("aside", { class: "drawer", id: "ticket-drawer", "aria-label": "Ticket details", hidden: true });
-  root.append(filters, h("div", { class: "tickets-body" }, h("section", { class: "tickets-table", "aria-label": "Ticket list" }, tableWrap, pagerEl), drawerEl));
+  bodyEl = h("div", { class: "tickets-body" });
+  root.append(filters, bodyEl);
+  bodyEl.append( h("section", { class: "tickets-table", "aria-label": "Ticket list" }, tableWrap, pagerEl), drawerEl);
   syncControls();
 }
 
@@ -243,6 +247,7 @@ function syncControls() {
     const value = params[key] || (key === "sort" ? "newest" : "");
     if (control.value !== value) control.value = value;
   }
+  if (reset) reset.hidden = !FILTER_KEYS.some((k) => params[k] && k !== "sort");
 }
 
 function query() {
@@ -341,10 +346,10 @@ function renderRows() {
       h("td", {}, stateChip(t.state)),
       h("td", {}, priorityChip(t.priority)),
       h("td", { class: "two-line" }, h("span", { class: "cell-main" }, gridName || (t.grid_code ? t.grid_code : "No grid")), t.grid_code ? h("span", { class: "cell-sub mono" }, t.grid_code) : null),
-      h("td", {}, t.assignee_id ? h("span", {}, ref.workerName(t.assignee_id)) : h("span", { class: "muted" }, "Unassigned")),
-      h("td", {}, dueCell(t)),
-      h("td", {}, escalationChip(t.escalation_level)),
-      h("td", { title: fmtFull(t.created_at) }, h("span", { class: "cell-main" }, fmtAgo(t.created_at)), h("span", { class: "cell-sub" }, fmtTime(t.created_at))),
+      h("td", { class: "opt-narrow" }, t.assignee_id ? h("span", {}, ref.workerName(t.assignee_id)) : h("span", { class: "muted" }, "Unassigned")),
+      h("td", { class: "opt" }, dueCell(t)),
+      h("td", { class: "opt" }, escalationChip(t.escalation_level)),
+      h("td", { class: "opt", title: fmtFull(t.created_at) }, h("span", { class: "cell-main" }, fmtAgo(t.created_at)), h("span", { class: "cell-sub" }, fmtTime(t.created_at))),
     );
     tbody.append(tr);
   });
@@ -392,6 +397,7 @@ function markSelected() {
 function showDetail(id, { quiet = false } = {}) {
   if (!drawerEl) return;
   drawerEl.hidden = false;
+  bodyEl.classList.add("with-drawer");
   markSelected();
   openDetail(drawerEl, id, {
     quiet,
@@ -413,6 +419,7 @@ function hideDetail() {
   if (!drawerEl) return;
   closeDetail();
   drawerEl.hidden = true;
+  bodyEl.classList.remove("with-drawer");
   markSelected();
 }
 

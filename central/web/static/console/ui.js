@@ -290,17 +290,17 @@ export function toast(text, { kind = "info", title = null, timeout = 5000, actio
  * A modal <dialog>: title, body nodes, buttons. Resolves with the value the
  * `onSubmit` returns (or null when cancelled). `onSubmit` may throw to keep it open.
  */
-export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-primary", onSubmit, onKey, wide = false, describedBy }) {
+export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-primary", onSubmit, onKey, wide = false, describedBy, cancel = true }) {
   return new Promise((resolve) => {
     const error = h("p", { class: "form-error", role: "alert", hidden: true });
     const submit = h("button", { class: `btn ${submitClass}`, type: "submit" }, submitLabel);
     const titleId = `dlg-${Math.random().toString(36).slice(2, 8)}`;
     const form = h(
       "form",
-      { method: "dialog", class: "dialog-form" },
+      { method: "dialog", class: "dialog-form", novalidate: true },
       h("header", { class: "dialog-head" }, h("h2", { id: titleId }, title), h("button", { type: "button", class: "icon-btn", "aria-label": "Close dialog", onclick: () => finish(null) }, icon("close"))),
       h("div", { class: "dialog-body" }, body, error),
-      h("footer", { class: "dialog-foot" }, h("button", { type: "button", class: "btn", onclick: () => finish(null) }, "Cancel"), submit),
+      h("footer", { class: "dialog-foot" }, cancel ? h("button", { type: "button", class: "btn", onclick: () => finish(null) }, "Cancel") : null, submit),
     );
     const dlg = h("dialog", { class: `dialog ${wide ? "dialog-wide" : ""}`, "aria-labelledby": titleId, "aria-describedby": describedBy }, form);
     let done = false;
@@ -337,7 +337,7 @@ export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-pri
     dlg.submitForm = () => form.requestSubmit();
     document.body.append(dlg);
     dlg.showModal();
-    const first = dlg.querySelector("[autofocus]") || dlg.querySelector(".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button");
+    const first = dlg.querySelector("[autofocus]") || dlg.querySelector(".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button") || submit;
     if (first) first.focus();
   });
 }
@@ -346,6 +346,7 @@ export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-pri
 export function field(label, control, hint = null) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;
+  control.removeAttribute("aria-label"); // the visible label names it
   const hintNode = hint ? h("small", { class: "hint", id: `${id}-hint` }, hint) : null;
   if (hintNode) control.setAttribute("aria-describedby", hintNode.id);
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hintNode);
@@ -362,7 +363,7 @@ export function select(options, { value = "", name, label, id, onchange, cls = "
       el.append(h("option", { value: opt.value }, opt.label));
     }
   }
-  el.value = value;
+  if ([...el.options].some((o) => o.value === value)) el.value = value;
   return el;
 }
 
