@@ -39,7 +39,8 @@ export function parseHash() {
 
 function hashFor(name, params = {}) {
   const search = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") search.set(k, v);
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== "") search.set(k, v);
   const q = search.toString();
   return `#/${name}${q ? `?${q}` : ""}`;
 }
@@ -98,14 +99,22 @@ function route() {
 function buildNav() {
   const list = clear($("nav-list"));
   for (const { key, view, icon: iconName } of VIEWS) {
-    const badge = view.id === "review" ? h("span", { class: "nav-badge", id: "review-badge", hidden: true }) : null;
+    const badge =
+      view.id === "review"
+        ? h("span", { class: "nav-badge", id: "review-badge", hidden: true })
+        : null;
     list.append(
       h(
         "li",
         {},
         h(
           "a",
-          { class: "nav-item", href: `#/${view.id}`, dataset: { view: view.id }, "aria-keyshortcuts": `g ${key}` },
+          {
+            class: "nav-item",
+            href: `#/${view.id}`,
+            dataset: { view: view.id },
+            "aria-keyshortcuts": `g ${key}`,
+          },
           icon(iconName),
           h("span", { class: "nav-label" }, view.title),
           badge,
@@ -135,7 +144,9 @@ async function refreshBadge() {
 function setLive(status) {
   const live = $("live");
   live.dataset.state = status;
-  $("live-text").textContent = { live: "Live", connecting: "Connecting…", offline: "Offline" }[status];
+  $("live-text").textContent = { live: "Live", connecting: "Connecting…", offline: "Offline" }[
+    status
+  ];
   live.title = {
     live: "Live ticket stream connected",
     connecting: "Connecting to the live ticket stream",
@@ -160,7 +171,10 @@ function onNotice(notice) {
   const recent = state.acted.get(Number(notice.ticket_id));
   const echo = recent && Date.now() - recent < 3000;
   if (notice.action !== "reassigned_away" && !echo) {
-    const [headline, kind] = NOTICE_TEXT[notice.action] || [notice.action.replaceAll("_", " "), "info"];
+    const [headline, kind] = NOTICE_TEXT[notice.action] || [
+      notice.action.replaceAll("_", " "),
+      "info",
+    ];
     toast(`#${notice.ticket_id} ${notice.title}`, {
       title: headline,
       kind,
@@ -179,7 +193,11 @@ function showHelp() {
       "section",
       { class: "help-section" },
       h("h3", {}, title),
-      h("dl", { class: "help-list" }, rows.map(([keys, text]) => [h("dt", {}, kbd(...keys)), h("dd", {}, text)])),
+      h(
+        "dl",
+        { class: "help-list" },
+        rows.map(([keys, text]) => [h("dt", {}, kbd(...keys)), h("dd", {}, text)]),
+      ),
     );
   const global = [
     [["?"], "Show this help"],
@@ -252,12 +270,18 @@ async function startShell() {
     me = await api("/me");
   } catch (error) {
     clearToken();
-    showLogin(error instanceof ApiError && error.status === 401 ? "Your session has expired. Sign in again." : error.message);
+    showLogin(
+      error instanceof ApiError && error.status === 401
+        ? "Your session has expired. Sign in again."
+        : error.message,
+    );
     return;
   }
   if (!STAFF.has(me.role)) {
     await logout();
-    showLogin(`The console is for operators, supervisors and administrators; a ${me.role} signs in at /worker/.`);
+    showLogin(
+      `The console is for operators, supervisors and administrators; a ${me.role} signs in at /worker/.`,
+    );
     return;
   }
   state.me = me;
@@ -295,7 +319,10 @@ async function onLoginSubmit(event) {
     await startShell();
     announce(`Signed in as ${user}`);
   } catch (err) {
-    error.textContent = err instanceof ApiError && err.status === 401 ? "Incorrect username or password." : err.message;
+    error.textContent =
+      err instanceof ApiError && err.status === 401
+        ? "Incorrect username or password."
+        : err.message;
     error.hidden = false;
   } finally {
     button.disabled = false;

@@ -41,6 +41,7 @@ const view = {
     cameras = [];
     nodes = null;
     failed = null;
+    lastSignature = "";
     filters = { health: params.health || "", q: params.q || "", node: params.node || "" };
     build();
     poll();
@@ -68,7 +69,15 @@ export default view;
 function build() {
   ctx.setTitle("Cameras", "Edge nodes and camera health, refreshed every 5 s");
   els.updated = h("span", { class: "muted", "aria-live": "off" });
-  ctx.setActions(els.updated, h("button", { class: "btn", type: "button", onclick: () => poll() }, icon("refresh"), "Refresh"));
+  ctx.setActions(
+    els.updated,
+    h(
+      "button",
+      { class: "btn", type: "button", onclick: () => poll() },
+      icon("refresh"),
+      "Refresh",
+    ),
+  );
   els.kpis = h("div", { class: "kpis", "aria-label": "Camera health summary", role: "group" });
   els.nodes = h("div", { class: "nodes" });
   els.search = h("input", {
@@ -90,9 +99,22 @@ function build() {
       { value: "offline", label: "Offline" },
       { value: "unknown", label: "No report" },
     ],
-    { label: "Health", value: filters.health, onchange: (e) => { filters.health = e.target.value; renderTable(); } },
+    {
+      label: "Health",
+      value: filters.health,
+      onchange: (e) => {
+        filters.health = e.target.value;
+        renderTable();
+      },
+    },
   );
-  els.nodeFilter = select([{ value: "", label: "All nodes" }], { label: "Edge node", onchange: (e) => { filters.node = e.target.value; renderTable(); } });
+  els.nodeFilter = select([{ value: "", label: "All nodes" }], {
+    label: "Edge node",
+    onchange: (e) => {
+      filters.node = e.target.value;
+      renderTable();
+    },
+  });
   els.tbody = h("tbody");
   els.count = h("span", { class: "muted" });
   root.append(
@@ -103,16 +125,36 @@ function build() {
       h(
         "section",
         { class: "card", style: { marginBottom: "16px" }, "aria-labelledby": "nodes-title" },
-        h("div", { class: "card-head" }, icon("server"), h("h2", { id: "nodes-title" }, "Edge nodes")),
+        h(
+          "div",
+          { class: "card-head" },
+          icon("server"),
+          h("h2", { id: "nodes-title" }, "Edge nodes"),
+        ),
         h("div", { class: "card-body" }, els.nodes),
       ),
       h(
         "section",
         { class: "card", "aria-labelledby": "cams-title" },
-        h("div", { class: "card-head" }, icon("cameras"), h("h2", { id: "cams-title" }, "Cameras"), els.count, h("span", { class: "spacer" }), els.search, health, els.nodeFilter),
         h(
           "div",
-          { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Camera table (scrolls)" },
+          { class: "card-head" },
+          icon("cameras"),
+          h("h2", { id: "cams-title" }, "Cameras"),
+          els.count,
+          h("span", { class: "spacer" }),
+          els.search,
+          health,
+          els.nodeFilter,
+        ),
+        h(
+          "div",
+          {
+            class: "table-wrap",
+            tabindex: "0",
+            role: "region",
+            "aria-label": "Camera table (scrolls)",
+          },
           h(
             "table",
             { class: "table", id: "cameras-table", "aria-labelledby": "cams-title" },
@@ -156,7 +198,19 @@ async function poll() {
   renderAll();
 }
 
+let lastSignature = "";
+let lastRenderAt = 0;
+
 function renderAll() {
+  // Re-render only when something changed (or every 30 s, for the relative
+  // times), so that focus and screen readers are not disturbed every 5 s.
+  const signature = JSON.stringify([cameras, nodes, failed?.message]);
+  if (signature === lastSignature && Date.now() - lastRenderAt < 30000) {
+    renderUpdated();
+    return;
+  }
+  lastSignature = signature;
+  lastRenderAt = Date.now();
   renderKpis();
   renderNodes();
   renderNodeFilter();
@@ -182,11 +236,30 @@ function healthOf(c) {
 function renderKpis() {
   const count = (h_) => cameras.filter((c) => healthOf(c) === h_).length;
   const kpi = (label, value, color, sub) =>
-    h("div", { class: "kpi" }, h("div", { class: "kpi-label" }, color ? h("span", { class: "swatch", style: { background: color }, "aria-hidden": "true" }) : null, label), h("div", { class: "kpi-value" }, String(value)), sub ? h("div", { class: "kpi-sub" }, sub) : null);
+    h(
+      "div",
+      { class: "kpi" },
+      h(
+        "div",
+        { class: "kpi-label" },
+        color
+          ? h("span", { class: "swatch", style: { background: color }, "aria-hidden": "true" })
+          : null,
+        label,
+      ),
+      h("div", { class: "kpi-value" }, String(value)),
+      sub ? h("div", { class: "kpi-sub" }, sub) : null,
+    );
   const fpsIn = cameras.reduce((s, c) => s + (c.fps_in || 0), 0);
   const fpsAn = cameras.reduce((s, c) => s + (c.fps_analysed || 0), 0);
-  clear(els.kpis, 
-    kpi("Cameras", cameras.length, null, `${nodes?.length || new Set(cameras.map((c) => c.node_id)).size} edge nodes`),
+  clear(
+    els.kpis,
+    kpi(
+      "Cameras",
+      cameras.length,
+      null,
+      `${nodes?.length || new Set(cameras.map((c) => c.node_id)).size} edge nodes`,
+    ),
     kpi("Online", count("online"), "var(--green)"),
     kpi("Stalled", count("stalled"), "var(--amber)"),
     kpi("Offline", count("offline"), "var(--red)"),
@@ -195,7 +268,15 @@ function renderKpis() {
   );
 }
 
-const NODE_STATE = { online: "online", running: "online", ok: "online", degraded: "stalled", stalled: "stalled", offline: "offline", stopped: "offline" };
+const NODE_STATE = {
+  online: "online",
+  running: "online",
+  ok: "online",
+  degraded: "stalled",
+  stalled: "stalled",
+  offline: "offline",
+  stopped: "offline",
+};
 
 function renderNodes() {
   clear(els.nodes);
@@ -216,8 +297,20 @@ function renderNodes() {
     }
     for (const [id, cams] of byNode) {
       const worst = ["offline", "stalled", "online"].find((s) => cams.some((c) => c.health === s));
-      const last = cams.map((c) => c.status_at).filter(Boolean).sort().at(-1);
-      els.nodes.append(nodeCard({ node_id: id, state: worst || null, cameras: cams.length, at: last, derived: true }));
+      const last = cams
+        .map((c) => c.status_at)
+        .filter(Boolean)
+        .sort()
+        .at(-1);
+      els.nodes.append(
+        nodeCard({
+          node_id: id,
+          state: worst || null,
+          cameras: cams.length,
+          at: last,
+          derived: true,
+        }),
+      );
     }
     return;
   }
@@ -234,12 +327,25 @@ function nodeCard(n) {
   return h(
     "article",
     { class: "node-card", dataset: { nodeId: n.node_id } },
-    h("header", {}, h("strong", {}, n.node_id), h("span", { class: "spacer" }), health ? healthChip(health) : h("span", { class: "chip health-unknown" }, n.state || "No report")),
+    h(
+      "header",
+      {},
+      h("strong", {}, n.node_id),
+      h("span", { class: "spacer" }),
+      health
+        ? healthChip(health)
+        : h("span", { class: "chip health-unknown" }, n.state || "No report"),
+    ),
     h(
       "dl",
       { class: "kv", style: { gridTemplateColumns: "90px 1fr", fontSize: "12.5px" } },
       h("dt", {}, "State"),
-      h("dd", {}, n.state || "—", n.derived ? h("span", { class: "muted" }, " (from cameras)") : null),
+      h(
+        "dd",
+        {},
+        n.state || "—",
+        n.derived ? h("span", { class: "muted" }, " (from cameras)") : null,
+      ),
       h("dt", {}, "Version"),
       h("dd", { class: "mono" }, n.version || "—"),
       h("dt", {}, "Cameras"),
@@ -251,28 +357,56 @@ function nodeCard(n) {
 }
 
 function renderNodeFilter() {
-  const ids = [...new Set([...(nodes || []).map((n) => n.node_id), ...cameras.map((c) => c.node_id)])].sort();
+  const ids = [
+    ...new Set([...(nodes || []).map((n) => n.node_id), ...cameras.map((c) => c.node_id)]),
+  ].sort();
   const current = els.nodeFilter.value;
-  clear(els.nodeFilter, h("option", { value: "" }, "All nodes"), ids.map((id) => h("option", { value: id }, id)));
+  clear(
+    els.nodeFilter,
+    h("option", { value: "" }, "All nodes"),
+    ids.map((id) => h("option", { value: id }, id)),
+  );
   els.nodeFilter.value = ids.includes(current) ? current : "";
 }
 
 function occupancyCell(c) {
   if (!("occupancy" in c)) return h("span", { class: "muted" }, "—");
-  if (!c.occupancy || !Object.keys(c.occupancy).length) return h("span", { class: "muted" }, "No data");
+  if (!c.occupancy || !Object.keys(c.occupancy).length)
+    return h("span", { class: "muted" }, "No data");
   const chips = [];
   for (const [zone, labels] of Object.entries(c.occupancy)) {
     for (const [label, n] of Object.entries(labels || {})) {
-      chips.push(h("span", { class: "chip tag", title: `zone ${zone}: ${n} ${label}` }, `${zone} · ${label} ${n}`));
+      chips.push(
+        h(
+          "span",
+          { class: "chip tag", title: `zone ${zone}: ${n} ${label}` },
+          `${zone} · ${label} ${n}`,
+        ),
+      );
     }
   }
-  return h("div", {}, h("span", { class: "occ" }, chips), c.occupancy_at ? h("span", { class: "cell-sub" }, fmtAgo(c.occupancy_at)) : null);
+  return h(
+    "div",
+    {},
+    h("span", { class: "occ" }, chips),
+    c.occupancy_at ? h("span", { class: "cell-sub" }, fmtAgo(c.occupancy_at)) : null,
+  );
 }
 
 function renderTable() {
   const tbody = clear(els.tbody);
   if (failed && !cameras.length) {
-    tbody.append(h("tr", {}, h("td", { colspan: 8 }, errorBlock(failed, () => poll()))));
+    tbody.append(
+      h(
+        "tr",
+        {},
+        h(
+          "td",
+          { colspan: 8 },
+          errorBlock(failed, () => poll()),
+        ),
+      ),
+    );
     return;
   }
   const q = filters.q.toLowerCase();
@@ -280,11 +414,27 @@ function renderTable() {
     (c) =>
       (!filters.health || healthOf(c) === filters.health) &&
       (!filters.node || c.node_id === filters.node) &&
-      (!q || `${c.name} ${c.camera_id} ${c.node_id} ${ref.areaName(c.grid_code) || ""}`.toLowerCase().includes(q)),
+      (!q ||
+        `${c.name} ${c.camera_id} ${c.node_id} ${ref.areaName(c.grid_code) || ""}`
+          .toLowerCase()
+          .includes(q)),
   );
-  els.count.textContent = rows.length === cameras.length ? `${cameras.length}` : `${rows.length} of ${cameras.length}`;
+  els.count.textContent =
+    rows.length === cameras.length ? `${cameras.length}` : `${rows.length} of ${cameras.length}`;
   if (!rows.length) {
-    tbody.append(h("tr", {}, h("td", { colspan: 8 }, cameras.length ? empty("No cameras match", "Change the search or the filters.") : empty("No cameras", "Cameras appear when edge nodes register them."))));
+    tbody.append(
+      h(
+        "tr",
+        {},
+        h(
+          "td",
+          { colspan: 8 },
+          cameras.length
+            ? empty("No cameras match", "Change the search or the filters.")
+            : empty("No cameras", "Cameras appear when edge nodes register them."),
+        ),
+      ),
+    );
     return;
   }
   for (const c of rows) {
@@ -297,24 +447,65 @@ function renderTable() {
         h(
           "td",
           { class: "two-line" },
-          h("span", { class: "cell-main" }, c.name || c.camera_id, c.kind === "checkpoint" ? h("span", { class: "chip tag", style: { marginLeft: "6px", height: "18px" } }, "checkpoint") : null),
+          h(
+            "span",
+            { class: "cell-main" },
+            c.name || c.camera_id,
+            c.kind === "checkpoint"
+              ? h(
+                  "span",
+                  { class: "chip tag", style: { marginLeft: "6px", height: "18px" } },
+                  "checkpoint",
+                )
+              : null,
+          ),
           h("span", { class: "cell-sub mono" }, `${c.node_id} / ${c.camera_id}`),
         ),
-        h("td", { class: "two-line" }, h("span", { class: "cell-main" }, ref.areaName(c.grid_code) || "—"), c.grid_code ? h("span", { class: "cell-sub mono" }, c.grid_code) : null),
-        h("td", { class: "num fps" }, c.fps_in === null || c.fps_in === undefined ? "—" : c.fps_in.toFixed(1)),
+        h(
+          "td",
+          { class: "two-line" },
+          h("span", { class: "cell-main" }, ref.areaName(c.grid_code) || "—"),
+          c.grid_code ? h("span", { class: "cell-sub mono" }, c.grid_code) : null,
+        ),
+        h(
+          "td",
+          { class: "num fps" },
+          c.fps_in === null || c.fps_in === undefined ? "—" : c.fps_in.toFixed(1),
+        ),
         h(
           "td",
           { class: "num fps" },
           c.fps_analysed === null || c.fps_analysed === undefined ? "—" : c.fps_analysed.toFixed(1),
-          c.fps_in ? h("span", { class: "fpsbar", style: { marginLeft: "auto" }, "aria-hidden": "true" }, h("i", { style: { width: `${ratio * 100}%`, background: ratio > 0 ? "var(--green)" : "var(--red)" } })) : null,
+          c.fps_in
+            ? h(
+                "span",
+                { class: "fpsbar", style: { marginLeft: "auto" }, "aria-hidden": "true" },
+                h("i", {
+                  style: {
+                    width: `${ratio * 100}%`,
+                    background: ratio > 0 ? "var(--green)" : "var(--red)",
+                  },
+                }),
+              )
+            : null,
         ),
         h("td", {}, occupancyCell(c)),
-        h("td", { title: fmtFull(c.last_event_at) }, c.last_event_at ? fmtAgo(c.last_event_at) : h("span", { class: "muted" }, "None yet")),
+        h(
+          "td",
+          { title: fmtFull(c.last_event_at) },
+          c.last_event_at ? fmtAgo(c.last_event_at) : h("span", { class: "muted" }, "None yet"),
+        ),
         h(
           "td",
           { class: "two-line", title: fmtFull(c.status_at) },
-          h("span", { class: "cell-main" }, c.status_at ? fmtAgo(c.status_at) : h("span", { class: "muted" }, "Never")),
-          c.status_error ? h("span", { class: "cell-sub err", title: c.status_error }, c.status_error) : null,
+          h(
+            "span",
+            { class: "cell-main" },
+            c.status_at ? fmtAgo(c.status_at) : h("span", { class: "muted" }, "Never"),
+          ),
+          c.status_error
+            ? h("span", { class: "cell-sub err", title: c.status_error }, c.status_error)
+            : null,
         ),
       ),
     );

@@ -58,8 +58,15 @@ function inRing(lon, lat, ring) {
 
 export function pointInGeometry(lon, lat, geometry) {
   if (!geometry) return false;
-  const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
-  return polygons.some((rings) => inRing(lon, lat, rings[0]) && !rings.slice(1).some((hole) => inRing(lon, lat, hole)));
+  const polygons =
+    geometry.type === "Polygon"
+      ? [geometry.coordinates]
+      : geometry.type === "MultiPolygon"
+        ? geometry.coordinates
+        : [];
+  return polygons.some(
+    (rings) => inRing(lon, lat, rings[0]) && !rings.slice(1).some((hole) => inRing(lon, lat, hole)),
+  );
 }
 
 /** The grid feature that contains a point, or undefined. */
@@ -157,7 +164,12 @@ export function heatColor(value, max) {
 
 export const HEAT_SCALE = HEAT;
 
-export const PRIORITY_COLORS = { urgent: "#ff6b6b", high: "#f2b84b", normal: "#7fb2ff", low: "#97a1b3" };
+export const PRIORITY_COLORS = {
+  urgent: "#ff6b6b",
+  high: "#f2b84b",
+  normal: "#7fb2ff",
+  low: "#97a1b3",
+};
 export const STATE_COLORS = {
   pending_review: "#f2b84b",
   dispatched: "#7fb2ff",

@@ -37,6 +37,7 @@ import {
 const LEVELS = ["district", "street", "community", "grid"];
 const EVENT_POLL_MS = 15000;
 const EVENT_WINDOW_H = 24;
+const EVENT_COLOR = "#e9eefc"; // live camera events: small white dots
 
 let root = null;
 let ctx = null;
@@ -60,7 +61,15 @@ let sideEls = {};
 let statEls = {};
 let selectedArea = null;
 
-const defaults = () => ({ level: "community", tickets: true, events: true, heat: false, labels: true, metric: "events", days: 7 });
+const defaults = () => ({
+  level: "community",
+  tickets: true,
+  events: true,
+  heat: false,
+  labels: true,
+  metric: "events",
+  days: 7,
+});
 
 const view = {
   id: "map",
@@ -93,20 +102,44 @@ const view = {
     );
     const side = h("aside", { class: "map-side", "aria-label": "Map controls" });
     const canvas = h("div", { class: "map-canvas" });
-    const mapEl = h("div", { id: "map", role: "region", "aria-label": "City grid map", tabindex: "0" });
+    const mapEl = h("div", {
+      id: "map",
+      role: "region",
+      "aria-label": "City grid map",
+      tabindex: "0",
+    });
     const stats = h("div", { class: "map-overlay", "aria-live": "polite" });
     canvas.append(mapEl, stats);
     el.append(side, canvas);
     statEls = { box: stats };
     buildSide(side);
-    canvas.append(h("div", { class: "map-loading", style: { position: "absolute", inset: "0", display: "grid", placeItems: "center", zIndex: "400", pointerEvents: "none" } }, loading("Loading grids…")));
+    canvas.append(
+      h(
+        "div",
+        {
+          class: "map-loading",
+          style: {
+            position: "absolute",
+            inset: "0",
+            display: "grid",
+            placeItems: "center",
+            zIndex: "400",
+            pointerEvents: "none",
+          },
+        },
+        loading("Loading grids…"),
+      ),
+    );
 
     let grids;
     try {
       [grids] = await Promise.all([ref.grids(), ref.areas()]);
     } catch (error) {
       if (!root) return;
-      clear(canvas, errorBlock(error, () => context.navigate("map")));
+      clear(
+        canvas,
+        errorBlock(error, () => context.navigate("map")),
+      );
       return;
     }
     if (!root) return;
@@ -153,29 +186,88 @@ function pick(params) {
 }
 
 function saveParams() {
-  ctx.setParams({ level: settings.level, heat: settings.heat ? "1" : "", metric: settings.metric === "events" ? "" : settings.metric, days: settings.days === 7 ? "" : settings.days, area: selectedArea || "" });
+  ctx.setParams({
+    level: settings.level,
+    heat: settings.heat ? "1" : "",
+    metric: settings.metric === "events" ? "" : settings.metric,
+    days: settings.days === 7 ? "" : settings.days,
+    area: selectedArea || "",
+  });
 }
 
 // -- side panel -----------------------------------------------------------------
 
 function buildSide(side) {
   const levelButtons = LEVELS.map((level, i) =>
-    h("button", { type: "button", "aria-pressed": String(settings.level === level), dataset: { level }, onclick: () => setLevel(level), title: `Press ${i + 1}` }, level[0].toUpperCase() + level.slice(1)),
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-pressed": String(settings.level === level),
+        dataset: { level },
+        onclick: () => setLevel(level),
+        title: `Press ${i + 1}`,
+      },
+      level[0].toUpperCase() + level.slice(1),
+    ),
   );
   const toggle = (key, label, swatch) => {
-    const input = h("input", { type: "checkbox", class: "checkbox", checked: settings[key], id: `layer-${key}`, onchange: (e) => setLayer(key, e.target.checked) });
-    return h("label", { class: "toggle", for: `layer-${key}` }, input, swatch ? h("span", { class: "swatch", style: { background: swatch }, "aria-hidden": "true" }) : null, label);
+    const input = h("input", {
+      type: "checkbox",
+      class: "checkbox",
+      checked: settings[key],
+      id: `layer-${key}`,
+      onchange: (e) => setLayer(key, e.target.checked),
+    });
+    return h(
+      "label",
+      { class: "toggle", for: `layer-${key}` },
+      input,
+      swatch
+        ? h("span", { class: "swatch", style: { background: swatch }, "aria-hidden": "true" })
+        : null,
+      label,
+    );
   };
   const metric = h(
     "div",
     { class: "segmented", role: "group", "aria-label": "Heat metric" },
-    h("button", { type: "button", "aria-pressed": String(settings.metric === "events"), dataset: { metric: "events" }, onclick: () => setMetric("events") }, "Events"),
-    h("button", { type: "button", "aria-pressed": String(settings.metric === "open_tickets"), dataset: { metric: "open_tickets" }, onclick: () => setMetric("open_tickets") }, "Open tickets"),
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-pressed": String(settings.metric === "events"),
+        dataset: { metric: "events" },
+        onclick: () => setMetric("events"),
+      },
+      "Events",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-pressed": String(settings.metric === "open_tickets"),
+        dataset: { metric: "open_tickets" },
+        onclick: () => setMetric("open_tickets"),
+      },
+      "Open tickets",
+    ),
   );
   const days = h(
     "select",
-    { class: "input", id: "heat-days", "aria-label": "Heat period", onchange: (e) => { settings.days = Number(e.target.value); saveParams(); loadHeat(); } },
-    [1, 7, 30, 90].map((d) => h("option", { value: String(d) }, d === 1 ? "Last 24 hours" : `Last ${d} days`)),
+    {
+      class: "input",
+      id: "heat-days",
+      "aria-label": "Heat period",
+      onchange: (e) => {
+        settings.days = Number(e.target.value);
+        saveParams();
+        loadHeat();
+      },
+    },
+    [1, 7, 30, 90].map((d) =>
+      h("option", { value: String(d) }, d === 1 ? "Last 24 hours" : `Last ${d} days`),
+    ),
   );
   days.value = String(settings.days);
   sideEls = {
@@ -191,7 +283,16 @@ function buildSide(side) {
       "section",
       {},
       h("h2", { id: "map-level-title" }, "Zoom to area"),
-      h("div", { class: "segmented", role: "group", "aria-labelledby": "map-level-title", style: { marginBottom: "10px", display: "flex" } }, levelButtons),
+      h(
+        "div",
+        {
+          class: "segmented",
+          role: "group",
+          "aria-labelledby": "map-level-title",
+          style: { marginBottom: "10px", display: "flex" },
+        },
+        levelButtons,
+      ),
       sideEls.areaList,
     ),
     h(
@@ -203,7 +304,7 @@ function buildSide(side) {
         { class: "toggles" },
         toggle("heat", "Hotspot heat (by grid)", "linear-gradient(90deg,#2d3f6b,#d65a6e,#ffc24a)"),
         toggle("tickets", "Open tickets", STATE_COLORS.dispatched),
-        toggle("events", `Live events (last ${EVENT_WINDOW_H} h)`, "#ffb547"),
+        toggle("events", `Live events (last ${EVENT_WINDOW_H} h)`, EVENT_COLOR),
         toggle("labels", "Grid labels"),
       ),
       sideEls.eventsNote,
@@ -212,7 +313,12 @@ function buildSide(side) {
       "section",
       {},
       h("h2", {}, "Hotspots"),
-      h("div", { style: { display: "flex", gap: "8px", marginBottom: "10px", flexWrap: "wrap" } }, metric, days),
+      h(
+        "div",
+        { style: { display: "flex", gap: "8px", marginBottom: "10px", flexWrap: "wrap" } },
+        metric,
+        days,
+      ),
       sideEls.legend,
       h("div", { style: { marginTop: "12px" } }, sideEls.hot),
     ),
@@ -223,8 +329,23 @@ function buildSide(side) {
       h(
         "div",
         { class: "legend" },
-        OPEN_STATES.map((s) => h("span", { class: "toggle", style: { cursor: "default" } }, h("span", { class: "swatch", style: { background: STATE_COLORS[s] }, "aria-hidden": "true" }), labelOf(STATE_LABELS, s))),
-        h("span", { class: "muted", style: { fontSize: "12px" } }, "Bigger: higher priority. Ring: overdue."),
+        OPEN_STATES.map((s) =>
+          h(
+            "span",
+            { class: "toggle", style: { cursor: "default" } },
+            h("span", {
+              class: "swatch",
+              style: { background: STATE_COLORS[s] },
+              "aria-hidden": "true",
+            }),
+            labelOf(STATE_LABELS, s),
+          ),
+        ),
+        h(
+          "span",
+          { class: "muted", style: { fontSize: "12px" } },
+          "Bigger: higher priority. Ring: overdue.",
+        ),
       ),
     ),
   );
@@ -232,7 +353,8 @@ function buildSide(side) {
 
 function setLevel(level) {
   settings.level = level;
-  for (const b of sideEls.levelButtons) b.setAttribute("aria-pressed", String(b.dataset.level === level));
+  for (const b of sideEls.levelButtons)
+    b.setAttribute("aria-pressed", String(b.dataset.level === level));
   applyOutlineEmphasis();
   renderAreaList();
   saveParams();
@@ -240,7 +362,8 @@ function setLevel(level) {
 
 function setMetric(metric) {
   settings.metric = metric;
-  for (const b of sideEls.metricButtons.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.metric === metric));
+  for (const b of sideEls.metricButtons.querySelectorAll("button"))
+    b.setAttribute("aria-pressed", String(b.dataset.metric === metric));
   styleGrids();
   renderHot();
   saveParams();
@@ -296,7 +419,11 @@ function renderAreaList() {
           },
           h("span", {}, ref.areaName(code) || code),
           h("span", { class: "lvl" }, settings.level === "grid" ? code.slice(-3) : ""),
-          h("span", { class: "cnt", title: settings.metric === "events" ? "events" : "open tickets" }, value ? String(value) : ""),
+          h(
+            "span",
+            { class: "cnt", title: settings.metric === "events" ? "events" : "open tickets" },
+            value ? String(value) : "",
+          ),
         ),
       ),
     );
@@ -311,14 +438,20 @@ function drawGrids() {
     {
       style: () => GRID_STYLE,
       onEachFeature: (feature, layer) => {
-        layer.on("add", () => layer.getElement()?.setAttribute("data-grid", feature.properties.code));
+        layer.on("add", () =>
+          layer.getElement()?.setAttribute("data-grid", feature.properties.code),
+        );
         layer.on({
           mouseover: () => layer.setStyle({ weight: 2, color: "#c9d4ff" }),
           mouseout: () => styleGrid(layer),
           click: () => layer.openPopup(),
         });
         layer.bindPopup(() => gridPopup(feature.properties));
-        layer.bindTooltip(() => gridTooltip(feature.properties), { sticky: true, direction: "top", offset: [0, -6] });
+        layer.bindTooltip(() => gridTooltip(feature.properties), {
+          sticky: true,
+          direction: "top",
+          offset: [0, -6],
+        });
       },
     },
   ).addTo(map);
@@ -326,7 +459,14 @@ function drawGrids() {
     features.map((f) => {
       const { centroid_lat: lat, centroid_lon: lon, name } = f.properties;
       const center = lat && lon ? [lat, lon] : boundsOf([f]).getCenter();
-      return L.tooltip({ permanent: true, direction: "center", className: "grid-label", interactive: false }).setLatLng(center).setContent(shortName(name));
+      return L.tooltip({
+        permanent: true,
+        direction: "center",
+        className: "grid-label",
+        interactive: false,
+      })
+        .setLatLng(center)
+        .setContent(shortName(name));
     }),
   );
 }
@@ -349,14 +489,26 @@ function gridPopup(p) {
     h("h3", {}, p.name),
     h("div", { class: "mono muted" }, p.code),
     h("div", { class: "muted", style: { margin: "4px 0 8px" } }, ref.areaPath(p.code)),
-    h("div", {}, `${counts.events} events in ${settings.days === 1 ? "24 h" : `${settings.days} days`} · ${counts.open_tickets} open tickets`),
-    h("div", { style: { marginTop: "8px", display: "flex", gap: "10px" } }, h("a", { href: `#/tickets?grid=${p.code}&state=open` }, "Open tickets →"), h("a", { href: `#/tickets?grid=${p.code}` }, "All tickets")),
+    h(
+      "div",
+      {},
+      `${counts.events} events in ${settings.days === 1 ? "24 h" : `${settings.days} days`} · ${counts.open_tickets} open tickets`,
+    ),
+    h(
+      "div",
+      { style: { marginTop: "8px", display: "flex", gap: "10px" } },
+      h("a", { href: `#/tickets?grid=${p.code}&state=open` }, "Open tickets →"),
+      h("a", { href: `#/tickets?grid=${p.code}` }, "All tickets"),
+    ),
   );
   return node;
 }
 
 function escapeHtml(text) {
-  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  return String(text ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
+  );
 }
 
 function drawOutlines() {
@@ -365,7 +517,11 @@ function drawOutlines() {
     const groups = groupByPrefix(features, LEVEL_DIGITS[level]);
     const lines = [];
     for (const group of groups.values()) lines.push(...outlineOf(group));
-    outlineLayers[level] = L.polyline(lines, { ...OUTLINE_STYLE[level], interactive: false, className: `outline outline-${level}` }).addTo(map);
+    outlineLayers[level] = L.polyline(lines, {
+      ...OUTLINE_STYLE[level],
+      interactive: false,
+      className: `outline outline-${level}`,
+    }).addTo(map);
   }
   applyOutlineEmphasis();
 }
@@ -374,7 +530,12 @@ function applyOutlineEmphasis() {
   for (const [level, layer] of Object.entries(outlineLayers)) {
     const base = OUTLINE_STYLE[level];
     const on = level === settings.level;
-    layer.setStyle({ ...base, opacity: on ? 1 : base.opacity * 0.55, weight: on ? base.weight + 1 : base.weight, color: on ? "#ffffff" : base.color });
+    layer.setStyle({
+      ...base,
+      opacity: on ? 1 : base.opacity * 0.55,
+      weight: on ? base.weight + 1 : base.weight,
+      color: on ? "#ffffff" : base.color,
+    });
     if (on) layer.bringToFront();
   }
 }
@@ -383,12 +544,20 @@ function styleGrid(layer) {
   const code = layer.feature.properties.code;
   if (!settings.heat) {
     const selected = selectedArea && code.startsWith(selectedArea);
-    layer.setStyle(selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE);
+    layer.setStyle(
+      selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE,
+    );
     return;
   }
   const max = heatMax();
   const value = heat.get(code)?.[settings.metric] || 0;
-  layer.setStyle({ color: "#0c0f15", weight: 1, opacity: 1, fillColor: heatColor(value, max), fillOpacity: 0.85 });
+  layer.setStyle({
+    color: "#0c0f15",
+    weight: 1,
+    opacity: 1,
+    fillColor: heatColor(value, max),
+    fillOpacity: 0.85,
+  });
 }
 
 function styleGrids() {
@@ -405,18 +574,34 @@ function heatMax() {
 
 function renderLegend() {
   const max = heatMax();
-  clear(sideEls.legend, 
-    h("div", { class: "legend-scale", "aria-hidden": "true" }, HEAT_SCALE.map((c) => h("i", { style: { background: c } }))),
-    h("div", { class: "legend-labels" }, h("span", {}, "0"), h("span", {}, `${max} ${settings.metric === "events" ? "events" : "open tickets"}`)),
+  clear(
+    sideEls.legend,
+    h(
+      "div",
+      { class: "legend-scale", "aria-hidden": "true" },
+      HEAT_SCALE.map((c) => h("i", { style: { background: c } })),
+    ),
+    h(
+      "div",
+      { class: "legend-labels" },
+      h("span", {}, "0"),
+      h("span", {}, `${max} ${settings.metric === "events" ? "events" : "open tickets"}`),
+    ),
     heatSource ? h("span", { class: "muted", style: { fontSize: "12px" } }, heatSource) : null,
   );
 }
 
 function renderHot() {
   const list = clear(sideEls.hot);
-  const rows = [...heat.entries()].map(([code, v]) => ({ code, value: v[settings.metric] || 0, name: v.name })).filter((r) => r.value > 0).sort((a, b) => b.value - a.value).slice(0, 6);
+  const rows = [...heat.entries()]
+    .map(([code, v]) => ({ code, value: v[settings.metric] || 0, name: v.name }))
+    .filter((r) => r.value > 0)
+    .sort((a, b) => b.value - a.value)
+    .slice(0, 6);
   if (!rows.length) {
-    list.append(h("li", { class: "muted", style: { fontSize: "12px" } }, "No activity in this period."));
+    list.append(
+      h("li", { class: "muted", style: { fontSize: "12px" } }, "No activity in this period."),
+    );
     return;
   }
   for (const r of rows) {
@@ -427,7 +612,11 @@ function renderHot() {
         h(
           "button",
           { type: "button", onclick: () => zoomTo(r.code) },
-          h("span", { class: "swatch", style: { background: heatColor(r.value, heatMax()) }, "aria-hidden": "true" }),
+          h("span", {
+            class: "swatch",
+            style: { background: heatColor(r.value, heatMax()) },
+            "aria-hidden": "true",
+          }),
           h("span", {}, r.name || ref.areaName(r.code) || r.code),
           h("span", { class: "cnt" }, String(r.value)),
         ),
@@ -453,20 +642,23 @@ function applyLayers() {
 function fitAll(animate = true) {
   if (!map) return;
   const bounds = boundsOf(features);
-  if (bounds) map.fitBounds(bounds, { paddingTopLeft: [24, 84], paddingBottomRight: [24, 24], animate });
+  if (bounds)
+    map.fitBounds(bounds, { paddingTopLeft: [24, 84], paddingBottomRight: [24, 24], animate });
 }
 
 function zoomTo(code) {
   const group = features.filter((f) => f.properties.code.startsWith(code));
   const bounds = boundsOf(group);
-  if (bounds && map) map.fitBounds(bounds, { paddingTopLeft: [40, 96], paddingBottomRight: [40, 40], maxZoom: 18 });
+  if (bounds && map)
+    map.fitBounds(bounds, { paddingTopLeft: [40, 96], paddingBottomRight: [40, 40], maxZoom: 18 });
   styleGrids();
 }
 
 // -- data -----------------------------------------------------------------------
 
 function centerOf(t) {
-  if (t.lat !== null && t.lat !== undefined && t.lon !== null && t.lon !== undefined) return [t.lat, t.lon];
+  if (t.lat !== null && t.lat !== undefined && t.lon !== null && t.lon !== undefined)
+    return [t.lat, t.lon];
   const f = features.find((x) => x.properties.code === t.grid_code);
   if (f?.properties.centroid_lat) return [f.properties.centroid_lat, f.properties.centroid_lon];
   return null;
@@ -490,10 +682,26 @@ function ticketMarker(t) {
       "div",
       {},
       h("h3", {}, `#${t.id} ${t.title}`),
-      h("div", {}, `${labelOf(STATE_LABELS, t.state)} · ${labelOf(PRIORITY_LABELS, t.priority)}${t.overdue ? " · overdue" : ""}`),
+      h(
+        "div",
+        {},
+        `${labelOf(STATE_LABELS, t.state)} · ${labelOf(PRIORITY_LABELS, t.priority)}${t.overdue ? " · overdue" : ""}`,
+      ),
       h("div", { class: "muted" }, t.category_name),
-      h("div", { class: "muted" }, `${ref.areaName(t.grid_code) || "No grid"} · ${t.assignee_id ? ref.workerName(t.assignee_id) : "unassigned"}`),
-      h("div", { style: { marginTop: "8px" } }, h("a", { href: t.state === "pending_review" ? "#/review" : `#/tickets?id=${t.id}` }, t.state === "pending_review" ? "Review it →" : "Open ticket →")),
+      h(
+        "div",
+        { class: "muted" },
+        `${ref.areaName(t.grid_code) || "No grid"} · ${t.assignee_id ? ref.workerName(t.assignee_id) : "unassigned"}`,
+      ),
+      h(
+        "div",
+        { style: { marginTop: "8px" } },
+        h(
+          "a",
+          { href: t.state === "pending_review" ? "#/review" : `#/tickets?id=${t.id}` },
+          t.state === "pending_review" ? "Review it →" : "Open ticket →",
+        ),
+      ),
     ),
   );
   return marker;
@@ -501,7 +709,9 @@ function ticketMarker(t) {
 
 async function loadTickets() {
   try {
-    const page = await api("/tickets", { query: { state: OPEN_STATES, limit: 500, sort: "urgency" } });
+    const page = await api("/tickets", {
+      query: { state: OPEN_STATES, limit: 500, sort: "urgency" },
+    });
     if (!root) return;
     openTickets = page.items;
     ticketLayer.clearLayers();
@@ -550,10 +760,25 @@ function updateTicketFromNotice(n) {
   renderStats();
 }
 
+/** A ring that grows and fades where something new appeared. */
 function flash(marker) {
-  const el = marker.getElement?.();
-  if (!el) return;
-  el.animate?.([{ strokeWidth: 12, strokeOpacity: 0.9 }, { strokeWidth: 1.5, strokeOpacity: 1 }], { duration: 1200 });
+  if (!map || matchMedia("(prefers-reduced-motion: reduce)").matches) return;
+  const ring = L.circleMarker(marker.getLatLng(), {
+    radius: 6,
+    color: EVENT_COLOR,
+    weight: 2,
+    fill: false,
+    interactive: false,
+  }).addTo(map);
+  const started = performance.now();
+  const step = (now) => {
+    const t = Math.min(1, (now - started) / 1200);
+    ring.setRadius(6 + 18 * t);
+    ring.setStyle({ opacity: 1 - t });
+    if (t < 1 && map) requestAnimationFrame(step);
+    else ring.remove();
+  };
+  requestAnimationFrame(step);
 }
 
 async function loadEvents() {
@@ -571,11 +796,13 @@ async function loadEvents() {
     eventsAvailable = false;
     clearInterval(eventTimer);
     sideEls.eventsNote.hidden = false;
-    sideEls.eventsNote.textContent = "Live events are not available from this server (no /api/v1/events).";
+    sideEls.eventsNote.textContent =
+      "Live events are not available from this server (no /api/v1/events).";
     applyLayers();
     return;
   }
   const list = Array.isArray(events) ? events : events.items || [];
+  const firstLoad = lastEventAt === null;
   const cutoff = Date.now() - EVENT_WINDOW_H * 3600 * 1000;
   for (const ev of list) {
     if (eventMarkers.has(ev.event_id) || ev.lat === null || ev.lat === undefined) continue;
@@ -583,27 +810,43 @@ async function loadEvents() {
       radius: 4.5,
       color: "#0c0f15",
       weight: 1.5,
-      fillColor: "#ffd27a",
+      fillColor: EVENT_COLOR,
       fillOpacity: 1,
       className: "event-marker",
     });
-    marker.bindTooltip(`${labelOf(EVENT_TYPE_LABELS, ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`, { direction: "top" });
+    marker.bindTooltip(
+      `${labelOf(EVENT_TYPE_LABELS, ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
+      { direction: "top" },
+    );
     marker.bindPopup(() =>
       h(
         "div",
         {},
         h("h3", {}, labelOf(EVENT_TYPE_LABELS, ev.type)),
-        h("div", {}, `${ref.cameraName(ev.camera_id)} · ${Math.round((ev.confidence || 0) * 100)}%`),
+        h(
+          "div",
+          {},
+          `${ref.cameraName(ev.camera_id)} · ${Math.round((ev.confidence || 0) * 100)}%`,
+        ),
         h("div", { class: "muted" }, fmtAgo(ev.detected_at)),
-        ev.ticket_id ? h("div", { style: { marginTop: "8px" } }, h("a", { href: `#/tickets?id=${ev.ticket_id}` }, `Ticket #${ev.ticket_id} →`)) : null,
+        ev.ticket_id
+          ? h(
+              "div",
+              { style: { marginTop: "8px" } },
+              h("a", { href: `#/tickets?id=${ev.ticket_id}` }, `Ticket #${ev.ticket_id} →`),
+            )
+          : null,
       ),
     );
     marker.addTo(eventLayer);
     eventMarkers.set(ev.event_id, { marker, at: Date.parse(ev.detected_at) });
-    if (lastEventAt) flash(marker);
-    if (!lastEventAt || ev.detected_at > lastEventAt) lastEventAt = ev.detected_at;
+    if (!firstLoad) flash(marker);
+    const seen = ev.received_at || ev.detected_at;
+    if (!lastEventAt || seen > lastEventAt) lastEventAt = seen;
   }
   if (!lastEventAt) lastEventAt = since;
+  // Tickets draw over events.
+  if (map.hasLayer(ticketLayer)) ticketLayer.eachLayer((layer) => layer.bringToFront());
   for (const [id, { marker, at }] of eventMarkers) {
     if (at < cutoff) {
       marker.remove();
@@ -625,7 +868,12 @@ async function loadHeat() {
   heat = new Map();
   if (rows) {
     heatSource = "";
-    for (const r of Array.isArray(rows) ? rows : rows.rows || []) heat.set(r.grid_code, { events: r.events || 0, open_tickets: r.open_tickets || 0, name: r.name });
+    for (const r of Array.isArray(rows) ? rows : rows.rows || [])
+      heat.set(r.grid_code, {
+        events: r.events || 0,
+        open_tickets: r.open_tickets || 0,
+        name: r.name,
+      });
   } else {
     // Fallback: tickets opened in the period (observations ≈ events) per grid.
     heatSource = "Counted from tickets (the hotspot endpoint is not available).";
@@ -657,11 +905,32 @@ function renderStats() {
   let events = 0;
   for (const v of heat.values()) events += v.events || 0;
   const overdue = openTickets.filter((t) => t.overdue).length;
-  clear(statEls.box, 
-    h("div", { class: "map-stat" }, h("strong", {}, String(openTickets.length)), h("span", {}, "open tickets")),
-    h("div", { class: "map-stat" }, h("strong", { style: { color: overdue ? "var(--red)" : "" } }, String(overdue)), h("span", {}, "overdue")),
-    h("div", { class: "map-stat" }, h("strong", {}, String(eventsAvailable ? eventMarkers.size : "—")), h("span", {}, `events ${EVENT_WINDOW_H} h`)),
-    h("div", { class: "map-stat" }, h("strong", {}, String(events)), h("span", {}, `events ${settings.days} d`)),
+  clear(
+    statEls.box,
+    h(
+      "div",
+      { class: "map-stat" },
+      h("strong", {}, String(openTickets.length)),
+      h("span", {}, "open tickets"),
+    ),
+    h(
+      "div",
+      { class: "map-stat" },
+      h("strong", { style: { color: overdue ? "var(--red)" : "" } }, String(overdue)),
+      h("span", {}, "overdue"),
+    ),
+    h(
+      "div",
+      { class: "map-stat" },
+      h("strong", {}, String(eventsAvailable ? eventMarkers.size : "—")),
+      h("span", {}, `events ${EVENT_WINDOW_H} h`),
+    ),
+    h(
+      "div",
+      { class: "map-stat" },
+      h("strong", {}, String(events)),
+      h("span", {}, `events ${settings.days} d`),
+    ),
   );
 }
 
@@ -691,4 +960,3 @@ function onKey(event) {
     setLevel(LEVELS[Number(key) - 1]);
   }
 }
-

@@ -114,14 +114,45 @@ function build() {
   const side = h(
     "section",
     { class: "review-list", "aria-labelledby": "review-list-title" },
-    h("div", { class: "review-list-head" }, selectAll, h("h2", { id: "review-list-title", class: "sr-only" }, "Queue"), h("strong", {}, "Awaiting review"), headCountEl, h("span", { class: "spacer" }), h("button", { class: "icon-btn", type: "button", "aria-label": "Refresh the queue", title: "Refresh", onclick: () => load(true) }, icon("refresh"))),
+    h(
+      "div",
+      { class: "review-list-head" },
+      selectAll,
+      h("h2", { id: "review-list-title", class: "sr-only" }, "Queue"),
+      h("strong", {}, "Awaiting review"),
+      headCountEl,
+      h("span", { class: "spacer" }),
+      h(
+        "button",
+        {
+          class: "icon-btn",
+          type: "button",
+          "aria-label": "Refresh the queue",
+          title: "Refresh",
+          onclick: () => load(true),
+        },
+        icon("refresh"),
+      ),
+    ),
     bulkEl,
     listEl,
   );
   detailEl = h("section", { class: "review-detail", "aria-label": "Event under review" });
   root.append(side, detailEl);
   ctx.setTitle("Review", "AI-flagged events waiting for an operator");
-  ctx.setActions(h("button", { class: "btn btn-ghost", type: "button", onclick: () => document.getElementById("help-button").click() }, icon("keyboard"), "Shortcuts", kbd("?")));
+  ctx.setActions(
+    h(
+      "button",
+      {
+        class: "btn btn-ghost",
+        type: "button",
+        onclick: () => document.getElementById("help-button").click(),
+      },
+      icon("keyboard"),
+      "Shortcuts",
+      kbd("?"),
+    ),
+  );
 }
 
 async function load(showSpinner) {
@@ -137,7 +168,14 @@ async function load(showSpinner) {
     total = page.total;
   } catch (error) {
     if (!root) return;
-    clear(listEl, h("li", {}, errorBlock(error, () => load(true))));
+    clear(
+      listEl,
+      h(
+        "li",
+        {},
+        errorBlock(error, () => load(true)),
+      ),
+    );
     clear(detailEl);
     return;
   }
@@ -157,7 +195,16 @@ function renderList() {
   headCountEl.textContent = total > items.length ? `${items.length} of ${total}` : String(total);
   clear(listEl);
   if (!items.length) {
-    listEl.append(h("li", {}, empty("Queue is clear", "No AI-flagged events are waiting. New ones appear here as cameras report them.")));
+    listEl.append(
+      h(
+        "li",
+        {},
+        empty(
+          "Queue is clear",
+          "No AI-flagged events are waiting. New ones appear here as cameras report them.",
+        ),
+      ),
+    );
   }
   items.forEach((t, i) => listEl.append(itemNode(t, i)));
   renderBulk();
@@ -191,13 +238,25 @@ function itemNode(t, i) {
       onclick: () => select_(i),
     },
     box,
-    h("div", { class: "thumb", "aria-hidden": "true" }, snap ? h("img", { src: withToken(snap), alt: "", loading: "lazy" }) : null),
+    h(
+      "div",
+      { class: "thumb", "aria-hidden": "true" },
+      snap ? h("img", { src: withToken(snap), alt: "", loading: "lazy" }) : null,
+    ),
     h(
       "div",
       { class: "review-item-main" },
       h(
         "button",
-        { class: "review-item-open", type: "button", "aria-current": i === cursor ? "true" : null, onclick: (e) => { e.stopPropagation(); select_(i); } },
+        {
+          class: "review-item-open",
+          type: "button",
+          "aria-current": i === cursor ? "true" : null,
+          onclick: (e) => {
+            e.stopPropagation();
+            select_(i);
+          },
+        },
         h("span", { class: "review-item-title" }, h("span", {}, t.title)),
       ),
       h(
@@ -220,9 +279,25 @@ function renderBulk() {
   bulkEl.append(
     h("strong", {}, `${checked.size} selected`),
     h("span", { class: "spacer" }),
-    h("button", { class: "btn btn-small btn-success", type: "button", onclick: () => bulkConfirm() }, icon("check"), "Confirm", kbd("⇧C")),
-    h("button", { class: "btn btn-small btn-danger", type: "button", onclick: () => bulkReject() }, icon("x"), "Reject", kbd("⇧R")),
-    h("button", { class: "btn btn-small btn-ghost", type: "button", onclick: () => toggleAll(false) }, "Clear"),
+    h(
+      "button",
+      { class: "btn btn-small btn-success", type: "button", onclick: () => bulkConfirm() },
+      icon("check"),
+      "Confirm",
+      kbd("⇧C"),
+    ),
+    h(
+      "button",
+      { class: "btn btn-small btn-danger", type: "button", onclick: () => bulkReject() },
+      icon("x"),
+      "Reject",
+      kbd("⇧R"),
+    ),
+    h(
+      "button",
+      { class: "btn btn-small btn-ghost", type: "button", onclick: () => toggleAll(false) },
+      "Clear",
+    ),
   );
 }
 
@@ -289,7 +364,12 @@ function renderDetail() {
           { class: "sub" },
           h("span", { class: "mono" }, `#${t.id}`),
           priorityChip(t.priority),
-          h("span", { class: "chip state-pending_review" }, h("span", { class: "dot", "aria-hidden": "true" }), labelOf(REVIEW_REASON_LABELS, t.review_reason)),
+          h(
+            "span",
+            { class: "chip state-pending_review" },
+            h("span", { class: "dot", "aria-hidden": "true" }),
+            labelOf(REVIEW_REASON_LABELS, t.review_reason),
+          ),
           h("span", {}, t.category_name),
           h("span", { title: fmtFull(t.created_at) }, `flagged ${fmtAgo(t.created_at)}`),
         ),
@@ -301,19 +381,49 @@ function renderDetail() {
       "dl",
       { class: "facts" },
       fact("Camera", camera, ev ? `${ev.node_id} / ${ev.camera_id}` : ""),
-      fact("Rule", ev ? `${labelOf(EVENT_TYPE_LABELS, ev.type)}${ev.zone_id ? ` · zone ${ev.zone_id}` : ""}` : labelOf(EVENT_TYPE_LABELS, t.event_type)),
+      fact(
+        "Rule",
+        ev
+          ? `${labelOf(EVENT_TYPE_LABELS, ev.type)}${ev.zone_id ? ` · zone ${ev.zone_id}` : ""}`
+          : labelOf(EVENT_TYPE_LABELS, t.event_type),
+      ),
       fact(
         "Confidence",
         confidence !== null && confidence !== undefined
-          ? h("span", {}, `${(confidence * 100).toFixed(0)}%`, h("span", { class: "confbar", "aria-hidden": "true" }, h("i", { style: { width: `${confidence * 100}%` } })))
+          ? h(
+              "span",
+              {},
+              `${(confidence * 100).toFixed(0)}%`,
+              h(
+                "span",
+                { class: "confbar", "aria-hidden": "true" },
+                h("i", { style: { width: `${confidence * 100}%` } }),
+              ),
+            )
           : "—",
         threshold ? `review below ${(threshold * 100).toFixed(0)}%` : "",
       ),
       fact("Review reason", labelOf(REVIEW_REASON_LABELS, t.review_reason)),
-      fact("Grid", gridName || t.grid_code || "Outside every grid", t.grid_code ? ref.areaPath(t.grid_code) : "no grid: name a worker to dispatch"),
-      fact("Detected", h("span", { title: fmtFull(ev ? ev.detected_at : t.found_at) }, fmtTime(ev ? ev.detected_at : t.found_at)), fmtAgo(ev ? ev.detected_at : t.found_at)),
+      fact(
+        "Grid",
+        gridName || t.grid_code || "Outside every grid",
+        t.grid_code ? ref.areaPath(t.grid_code) : "no grid: name a worker to dispatch",
+      ),
+      fact(
+        "Detected",
+        h(
+          "span",
+          { title: fmtFull(ev ? ev.detected_at : t.found_at) },
+          fmtTime(ev ? ev.detected_at : t.found_at),
+        ),
+        fmtAgo(ev ? ev.detected_at : t.found_at),
+      ),
       fact("Model", ev ? `${ev.model_name} ${ev.model_version}` : "—"),
-      fact("Observations", String(t.observations), t.events.length > 1 ? `${t.events.length} events` : ""),
+      fact(
+        "Observations",
+        String(t.observations),
+        t.events.length > 1 ? `${t.events.length} events` : "",
+      ),
     ),
     t.description ? h("p", { class: "description" }, t.description) : null,
     h(
@@ -322,9 +432,36 @@ function renderDetail() {
       h("label", { for: workerSelect.id, class: "label" }, "Dispatch to"),
       workerSelect,
       h("span", { class: "spacer" }),
-      h("button", { class: "btn btn-ghost", type: "button", onclick: () => select_(cursor + 1) }, "Skip", kbd("J")),
-      h("button", { class: "btn btn-danger", type: "button", id: "review-reject", onclick: () => rejectOne() }, icon("x"), "Reject", kbd("R")),
-      h("button", { class: "btn btn-success", type: "button", id: "review-confirm", onclick: () => confirmOne() }, icon("check"), "Confirm & dispatch", kbd("C")),
+      h(
+        "button",
+        { class: "btn btn-ghost", type: "button", onclick: () => select_(cursor + 1) },
+        "Skip",
+        kbd("J"),
+      ),
+      h(
+        "button",
+        {
+          class: "btn btn-danger",
+          type: "button",
+          id: "review-reject",
+          onclick: () => rejectOne(),
+        },
+        icon("x"),
+        "Reject",
+        kbd("R"),
+      ),
+      h(
+        "button",
+        {
+          class: "btn btn-success",
+          type: "button",
+          id: "review-confirm",
+          onclick: () => confirmOne(),
+        },
+        icon("check"),
+        "Confirm & dispatch",
+        kbd("C"),
+      ),
     ),
   );
   inner.append(h("div", { class: "review-context" }, whereCard(t, ev), cameraHistoryCard(t, ev)));
@@ -344,12 +481,20 @@ function whereCard(t, ev) {
   const lat = ev?.lat ?? t.lat;
   const lon = ev?.lon ?? t.lon;
   whereEl.setAttribute("role", "img");
-  whereEl.setAttribute("aria-label", `Map: the event at ${lat?.toFixed(5)}, ${lon?.toFixed(5)}, ${ref.areaName(t.grid_code) || "outside every grid"}`);
+  whereEl.setAttribute(
+    "aria-label",
+    `Map: the event at ${lat?.toFixed(5)}, ${lon?.toFixed(5)}, ${ref.areaName(t.grid_code) || "outside every grid"}`,
+  );
   requestAnimationFrame(() => updateWhere(t, lat, lon));
   return h(
     "section",
     { class: "card", "aria-labelledby": "where-title" },
-    h("div", { class: "card-head" }, h("h2", { id: "where-title" }, "Where"), h("span", { class: "muted" }, ref.areaPath(t.grid_code) || "outside every grid")),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", { id: "where-title" }, "Where"),
+      h("span", { class: "muted" }, ref.areaPath(t.grid_code) || "outside every grid"),
+    ),
     whereEl,
   );
 }
@@ -364,11 +509,19 @@ async function updateWhere(t, lat, lon) {
   }
   if (!root || !whereEl?.isConnected) return;
   if (!whereMap) {
-    whereMap = baseMap(whereEl, { zoomControl: false, attributionControl: false, scrollWheelZoom: false, keyboard: false, minZoom: 12 });
+    whereMap = baseMap(whereEl, {
+      zoomControl: false,
+      attributionControl: false,
+      scrollWheelZoom: false,
+      keyboard: false,
+      minZoom: 12,
+    });
     const all = boundsOf(features);
     if (all) whereMap.fitBounds(all);
     else whereMap.setView([lat, lon], 16);
-    gridLayer = L.geoJSON({ type: "FeatureCollection", features }, { interactive: false }).addTo(whereMap);
+    gridLayer = L.geoJSON({ type: "FeatureCollection", features }, { interactive: false }).addTo(
+      whereMap,
+    );
   }
   whereMap.invalidateSize();
   gridLayer.setStyle((f) =>
@@ -377,18 +530,37 @@ async function updateWhere(t, lat, lon) {
       : { color: "#5d6f96", weight: 1, fillColor: "#2a3a63", fillOpacity: 0.2 },
   );
   if (whereMarker) whereMarker.setLatLng([lat, lon]);
-  else whereMarker = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 2, fillColor: "#ff6b6b", fillOpacity: 1, interactive: false }).addTo(whereMap);
+  else
+    whereMarker = L.circleMarker([lat, lon], {
+      radius: 7,
+      color: "#fff",
+      weight: 2,
+      fillColor: "#ff6b6b",
+      fillOpacity: 1,
+      interactive: false,
+    }).addTo(whereMap);
   const grid = features.find((f) => f.properties.code === t.grid_code);
-  const bounds = (grid ? boundsOf([grid]) : boundsOf(features) || L.latLngBounds([lat, lon], [lat, lon])).extend([lat, lon]);
+  const bounds = (
+    grid ? boundsOf([grid]) : boundsOf(features) || L.latLngBounds([lat, lon], [lat, lon])
+  ).extend([lat, lon]);
   whereMap.fitBounds(bounds, { padding: [30, 30], maxZoom: 18, animate: false });
 }
 
 function cameraHistoryCard(t, ev) {
-  const list = h("ul", { class: "mini-list", "aria-live": "off" }, h("li", { class: "muted" }, "Loading…"));
+  const list = h(
+    "ul",
+    { class: "mini-list", "aria-live": "off" },
+    h("li", { class: "muted" }, "Loading…"),
+  );
   const section = h(
     "section",
     { class: "card", "aria-labelledby": "cam-history-title" },
-    h("div", { class: "card-head" }, h("h2", { id: "cam-history-title" }, "From this camera"), h("span", { class: "muted ellipsis" }, ev ? ref.cameraName(ev.camera_id) : "")),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", { id: "cam-history-title" }, "From this camera"),
+      h("span", { class: "muted ellipsis" }, ev ? ref.cameraName(ev.camera_id) : ""),
+    ),
     list,
   );
   if (!ev) {
@@ -425,7 +597,8 @@ function cameraHistoryCard(t, ev) {
 }
 
 async function loadRecentEvents() {
-  if (recentEvents.list !== undefined && Date.now() - recentEvents.at < 15000 && recentEvents.list) return recentEvents.list;
+  if (recentEvents.list !== undefined && Date.now() - recentEvents.at < 15000 && recentEvents.list)
+    return recentEvents.list;
   try {
     const list = await apiOptional("/events", { query: { limit: 300 } });
     recentEvents = { at: Date.now(), list };
@@ -436,7 +609,13 @@ async function loadRecentEvents() {
 }
 
 function fact(label, value, sub = "") {
-  return h("div", { class: "fact" }, h("dt", {}, label), h("dd", {}, value), sub ? h("dd", { class: "muted", style: { fontSize: "12px" } }, sub) : null);
+  return h(
+    "div",
+    { class: "fact" },
+    h("dt", {}, label),
+    h("dd", {}, value),
+    sub ? h("dd", { class: "muted", style: { fontSize: "12px" } }, sub) : null,
+  );
 }
 
 let matterCache = [];
@@ -446,7 +625,16 @@ function matterFor(key) {
 }
 
 function clipFrame(ev) {
-  const frame = h("div", { class: "media-frame" }, h("span", { class: "media-caption" }, h("span", { class: "rec", "aria-hidden": "true" }), "Clip"));
+  const frame = h(
+    "div",
+    { class: "media-frame" },
+    h(
+      "span",
+      { class: "media-caption" },
+      h("span", { class: "rec", "aria-hidden": "true" }),
+      "Clip",
+    ),
+  );
   if (!ev?.clip_url) {
     frame.append(h("div", { class: "media-missing" }, "No clip uploaded (yet)"));
     return frame;
@@ -471,15 +659,25 @@ function clipFrame(ev) {
 
 function snapshotFrame(t, ev) {
   const url = ev?.snapshot_url || t.snapshot_url;
-  const frame = h("div", { class: "media-frame snapshot" }, h("span", { class: "media-caption" }, "Snapshot · detection"));
+  const frame = h(
+    "div",
+    { class: "media-frame snapshot" },
+    h("span", { class: "media-caption" }, "Snapshot · detection"),
+  );
   if (!url) {
     frame.append(h("div", { class: "media-missing" }, "No snapshot"));
     return frame;
   }
-  const label = ev ? `${labelOf(EVENT_TYPE_LABELS, ev.type)} ${Math.round(ev.confidence * 100)}%` : "";
-  const img = h("img", { src: withToken(url), alt: `Snapshot of ${t.title}${ev?.image_box ? ", detection box drawn" : ""}` });
+  const label = ev
+    ? `${labelOf(EVENT_TYPE_LABELS, ev.type)} ${Math.round(ev.confidence * 100)}%`
+    : "";
+  const img = h("img", {
+    src: withToken(url),
+    alt: `Snapshot of ${t.title}${ev?.image_box ? ", detection box drawn" : ""}`,
+  });
   img.addEventListener("load", () => {
-    if (img.naturalWidth && img.naturalHeight) frame.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+    if (img.naturalWidth && img.naturalHeight)
+      frame.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
   });
   frame.append(img);
   if (ev?.image_box?.length === 4) {
@@ -490,7 +688,12 @@ function snapshotFrame(t, ev) {
         {
           class: "bbox",
           "aria-hidden": "true",
-          style: { left: `${x1 * 100}%`, top: `${y1 * 100}%`, width: `${(x2 - x1) * 100}%`, height: `${(y2 - y1) * 100}%` },
+          style: {
+            left: `${x1 * 100}%`,
+            top: `${y1 * 100}%`,
+            width: `${(x2 - x1) * 100}%`,
+            height: `${(y2 - y1) * 100}%`,
+          },
         },
         h("span", { class: "bbox-label" }, label),
       ),
@@ -503,10 +706,17 @@ let workerCache = [];
 
 function buildWorkerSelect(t) {
   const grid = t.grid_code || "";
-  const covering = workerCache.filter((w) => w.active && w.areas.some((a) => grid && grid.startsWith(a)));
+  const covering = workerCache.filter(
+    (w) => w.active && w.areas.some((a) => grid && grid.startsWith(a)),
+  );
   const others = workerCache.filter((w) => w.active && !covering.includes(w));
-  const opt = (w) => ({ value: w.id, label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"} · ${w.open_tickets} open` });
-  const options = [{ value: "", label: grid ? "On-duty worker of the grid (automatic)" : "Choose a worker…" }];
+  const opt = (w) => ({
+    value: w.id,
+    label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"} · ${w.open_tickets} open`,
+  });
+  const options = [
+    { value: "", label: grid ? "On-duty worker of the grid (automatic)" : "Choose a worker…" },
+  ];
   if (covering.length) options.push({ group: "Covering this grid", options: covering.map(opt) });
   if (others.length) options.push({ group: "Other workers", options: others.map(opt) });
   const el = select(options, { id: "review-worker", label: "Dispatch to" });
@@ -524,7 +734,11 @@ function removeDone(ids) {
   total = Math.max(0, total - (before - items.length));
   for (const id of ids) checked.delete(id);
   if (done.has(current)) cursor = Math.min(cursor, items.length - 1);
-  else cursor = Math.max(0, items.findIndex((t) => t.id === current));
+  else
+    cursor = Math.max(
+      0,
+      items.findIndex((t) => t.id === current),
+    );
   cursor = Math.max(0, cursor);
   renderList();
   renderDetail();
@@ -535,14 +749,29 @@ function removeDone(ids) {
 async function chooseWorker(t) {
   const workers = workerCache.filter((w) => w.active);
   const sel = select(
-    [{ value: "", label: "Choose a worker…" }, ...workers.map((w) => ({ value: w.id, label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"}` }))],
+    [
+      { value: "", label: "Choose a worker…" },
+      ...workers.map((w) => ({
+        value: w.id,
+        label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"}`,
+      })),
+    ],
     { label: "Worker" },
   );
   return dialog({
     title: `Dispatch #${t.id} to…`,
     submitLabel: "Confirm & dispatch",
     submitClass: "btn-success",
-    body: h("div", {}, h("p", { class: "muted" }, "This event is outside every grid, so nobody is on duty for it. Choose who handles it."), field("Worker", sel)),
+    body: h(
+      "div",
+      {},
+      h(
+        "p",
+        { class: "muted" },
+        "This event is outside every grid, so nobody is on duty for it. Choose who handles it.",
+      ),
+      field("Worker", sel),
+    ),
     onSubmit: () => {
       if (!sel.value) throw new Error("Choose a worker.");
       return sel.value;
@@ -561,7 +790,10 @@ async function confirmOne() {
   busy = true;
   try {
     ctx.acted(t.id);
-    const result = await api(`/tickets/${t.id}/confirm`, { method: "POST", json: workerId ? { worker_id: workerId } : {} });
+    const result = await api(`/tickets/${t.id}/confirm`, {
+      method: "POST",
+      json: workerId ? { worker_id: workerId } : {},
+    });
     const who = ref.workerName(result.assignee_id) || result.assignee_id;
     toast(`#${t.id} ${t.title} → ${who}`, { title: "Confirmed and dispatched", kind: "success" });
     announce(`Ticket ${t.id} confirmed and dispatched to ${who}`);
@@ -576,12 +808,23 @@ async function confirmOne() {
 
 /** The reject-reason picker: 1–5 pick a reason and submit, 6 writes one. */
 function pickReason(count) {
-  const other = h("input", { class: "input", name: "other", placeholder: "Describe why", "aria-label": "Other reason", maxlength: 2000 });
+  const other = h("input", {
+    class: "input",
+    name: "other",
+    placeholder: "Describe why",
+    "aria-label": "Other reason",
+    maxlength: 2000,
+  });
   const choices = [...REJECT_REASONS, "Other…"].map((text, i) =>
     h(
       "label",
       { class: "reason-option" },
-      h("input", { type: "radio", name: "reason", value: i < REJECT_REASONS.length ? text : "__other", checked: i === 0 }),
+      h("input", {
+        type: "radio",
+        name: "reason",
+        value: i < REJECT_REASONS.length ? text : "__other",
+        checked: i === 0,
+      }),
       h("span", {}, text),
       kbd(String(i + 1)),
     ),
@@ -593,7 +836,12 @@ function pickReason(count) {
     body: h(
       "div",
       {},
-      h("fieldset", { class: "reasons", style: { border: "0", padding: "0", margin: "0 0 12px" } }, h("legend", { class: "label", style: { marginBottom: "8px" } }, "Reason (press 1–6)"), choices),
+      h(
+        "fieldset",
+        { class: "reasons", style: { border: "0", padding: "0", margin: "0 0 12px" } },
+        h("legend", { class: "label", style: { marginBottom: "8px" } }, "Reason (press 1–6)"),
+        choices,
+      ),
       field("Other reason", other),
     ),
     onKey: (event, { form, submit }) => {
@@ -654,8 +902,13 @@ async function runBulk(label, ids, call) {
   }
   busy = false;
   removeDone(done);
-  if (done.length) toast(`${done.length} event${done.length > 1 ? "s" : ""} ${label}`, { title: "Bulk action done", kind: "success" });
-  if (failed.length) toast(failed.join("; "), { title: `${failed.length} failed`, kind: "error", timeout: 10000 });
+  if (done.length)
+    toast(`${done.length} event${done.length > 1 ? "s" : ""} ${label}`, {
+      title: "Bulk action done",
+      kind: "success",
+    });
+  if (failed.length)
+    toast(failed.join("; "), { title: `${failed.length} failed`, kind: "error", timeout: 10000 });
   announce(`${done.length} ${label}, ${failed.length} failed`);
 }
 
@@ -664,10 +917,16 @@ async function bulkConfirm() {
   const ids = items.filter((t) => checked.has(t.id)).map((t) => t.id);
   const noGrid = items.filter((t) => checked.has(t.id) && !t.grid_code);
   if (noGrid.length) {
-    toast(`${noGrid.map((t) => `#${t.id}`).join(", ")} ${noGrid.length > 1 ? "are" : "is"} outside every grid: confirm ${noGrid.length > 1 ? "them" : "it"} one by one with a worker.`, { title: "Skipped", kind: "error" });
+    toast(
+      `${noGrid.map((t) => `#${t.id}`).join(", ")} ${noGrid.length > 1 ? "are" : "is"} outside every grid: confirm ${noGrid.length > 1 ? "them" : "it"} one by one with a worker.`,
+      { title: "Skipped", kind: "error" },
+    );
   }
   const withGrid = ids.filter((id) => !noGrid.some((t) => t.id === id));
-  if (withGrid.length) await runBulk("confirmed", withGrid, (id) => api(`/tickets/${id}/confirm`, { method: "POST", json: {} }));
+  if (withGrid.length)
+    await runBulk("confirmed", withGrid, (id) =>
+      api(`/tickets/${id}/confirm`, { method: "POST", json: {} }),
+    );
 }
 
 async function bulkReject() {
@@ -675,7 +934,9 @@ async function bulkReject() {
   const ids = items.filter((t) => checked.has(t.id)).map((t) => t.id);
   const reason = await pickReason(ids.length);
   if (!reason) return;
-  await runBulk("rejected", ids, (id) => api(`/tickets/${id}/reject`, { method: "POST", json: { reason } }));
+  await runBulk("rejected", ids, (id) =>
+    api(`/tickets/${id}/reject`, { method: "POST", json: { reason } }),
+  );
 }
 
 function onKey(event) {
@@ -718,7 +979,10 @@ function onKey(event) {
     }
   } else if (key === " ") {
     const video = detailEl.querySelector("video");
-    const onControl = event.target instanceof HTMLButtonElement || event.target instanceof HTMLInputElement || event.target instanceof HTMLAnchorElement;
+    const onControl =
+      event.target instanceof HTMLButtonElement ||
+      event.target instanceof HTMLInputElement ||
+      event.target instanceof HTMLAnchorElement;
     if (video && !onControl) {
       handled();
       if (video.paused) video.play();

@@ -4,17 +4,7 @@
 /* global Chart */
 
 import { api, apiOptional, download } from "./api.js";
-import {
-  clear,
-  errorBlock,
-  fmtDuration,
-  fmtPct,
-  h,
-  icon,
-  loading,
-  select,
-  toast,
-} from "./ui.js";
+import { clear, errorBlock, fmtDuration, fmtPct, h, icon, loading, select, toast } from "./ui.js";
 
 const PERIODS = [
   { value: "day", label: "Day", count: 14, unit: "days" },
@@ -31,7 +21,18 @@ const GROUPS = [
   { value: "department", label: "Department" },
   { value: "category", label: "Category" },
 ];
-const PALETTE = ["#7c9cff", "#f2b84b", "#4fd1c5", "#ff7b9c", "#c19bff", "#4fd18b", "#ff9a5a", "#6fc3ff", "#e3e37a", "#b4bccb"];
+const PALETTE = [
+  "#7c9cff",
+  "#f2b84b",
+  "#4fd1c5",
+  "#ff7b9c",
+  "#c19bff",
+  "#4fd18b",
+  "#ff9a5a",
+  "#6fc3ff",
+  "#e3e37a",
+  "#b4bccb",
+];
 const MAX_DAILY_DAYS = 120;
 
 let root = null;
@@ -133,7 +134,17 @@ function tomorrow() {
 function build() {
   ctx.setTitle("Statistics", "Case handling, AI accuracy and response times");
   const periodButtons = PERIODS.map((p) =>
-    h("button", { type: "button", "aria-pressed": String(settings.period === p.value), dataset: { period: p.value }, onclick: () => setPeriod(p.value), title: `Press ${p.value[0].toUpperCase()}` }, p.label),
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-pressed": String(settings.period === p.value),
+        dataset: { period: p.value },
+        onclick: () => setPeriod(p.value),
+        title: `Press ${p.value[0].toUpperCase()}`,
+      },
+      p.label,
+    ),
   );
   els.periodButtons = periodButtons;
   els.by = select(GROUPS, {
@@ -147,7 +158,11 @@ function build() {
     },
   });
   els.range = h("span", { class: "muted", "aria-live": "polite" });
-  els.exports = h("div", { style: { display: "flex", gap: "14px", alignItems: "center" }, role: "group", "aria-label": "CSV exports" });
+  els.exports = h("div", {
+    style: { display: "flex", gap: "14px", alignItems: "center" },
+    role: "group",
+    "aria-label": "CSV exports",
+  });
   els.kpis = h("div", { class: "kpis", role: "group", "aria-label": "Key figures" });
   els.body = h("div", { class: "stats-grid" });
   root.append(
@@ -158,7 +173,11 @@ function build() {
         "div",
         { class: "stats-toolbar" },
         h("span", { class: "label", id: "period-label" }, "Period"),
-        h("div", { class: "segmented", role: "group", "aria-labelledby": "period-label" }, periodButtons),
+        h(
+          "div",
+          { class: "segmented", role: "group", "aria-labelledby": "period-label" },
+          periodButtons,
+        ),
         h("label", { class: "label", for: "stats-by", style: { marginLeft: "8px" } }, "Group by"),
         els.by,
         els.range,
@@ -174,7 +193,8 @@ function build() {
 function setPeriod(period) {
   if (settings.period === period) return;
   settings.period = period;
-  for (const b of els.periodButtons) b.setAttribute("aria-pressed", String(b.dataset.period === period));
+  for (const b of els.periodButtons)
+    b.setAttribute("aria-pressed", String(b.dataset.period === period));
   saveParams();
   load();
 }
@@ -191,7 +211,13 @@ function card(title, id, { span = 6, tall = false, note = null, csv = null } = {
   const section = h(
     "section",
     { class: `card span-${span}`, "aria-labelledby": `${id}-title` },
-    h("div", { class: "card-head" }, h("h2", { id: `${id}-title` }, title), h("span", { class: "spacer" }), csv),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", { id: `${id}-title` }, title),
+      h("span", { class: "spacer" }),
+      csv,
+    ),
     h("div", { class: "card-body" }, box, noteEl),
   );
   return { section, canvas, box, noteEl };
@@ -229,7 +255,9 @@ async function load() {
   const start = rangeStart(settings.period);
   const startText = isoDate(start);
   const endText = isoDate(tomorrow());
-  const dailyStart = new Date(Math.max(start.getTime(), tomorrow().getTime() - MAX_DAILY_DAYS * 86400000));
+  const dailyStart = new Date(
+    Math.max(start.getTime(), tomorrow().getTime() - MAX_DAILY_DAYS * 86400000),
+  );
   const dailyStartText = isoDate(dailyStart);
   const spec = PERIODS.find((p) => p.value === settings.period);
   els.range.textContent = `${startText} → today · last ${spec.count} ${spec.unit}`;
@@ -238,9 +266,15 @@ async function load() {
   const totalQuery = { period: settings.period, by: "total", start: startText };
   const dailyQuery = { start: dailyStartText, end: endText };
   const fpQuery = { by: "camera", start: startText, end: endText };
-  clear(els.exports, 
+  clear(
+    els.exports,
     h("span", { class: "label" }, "Export CSV"),
-    csvLink("Evaluation", "/stats/evaluation", evalQuery, `evaluation-${settings.by}-${settings.period}.csv`),
+    csvLink(
+      "Evaluation",
+      "/stats/evaluation",
+      evalQuery,
+      `evaluation-${settings.by}-${settings.period}.csv`,
+    ),
     csvLink("Daily counts", "/stats/daily", dailyQuery, "daily.csv"),
     csvLink("False positives", "/stats/false-positives", fpQuery, "false-positives.csv"),
   );
@@ -255,18 +289,29 @@ async function load() {
       api("/stats/daily", { query: dailyQuery }),
       api("/stats/evaluation", { query: evalQuery }),
       api("/stats/evaluation", { query: totalQuery }),
-      apiOptional("/stats/durations", { query: { start: startText, end: endText } }).catch(() => null),
+      apiOptional("/stats/durations", { query: { start: startText, end: endText } }).catch(
+        () => null,
+      ),
       api("/stats/false-positives", { query: fpQuery }).catch(() => null),
     ]);
   } catch (error) {
     if (mine !== seq || !root) return;
-    clear(els.body, h("div", { class: "span-12" }, errorBlock(error, () => load())));
+    clear(
+      els.body,
+      h(
+        "div",
+        { class: "span-12" },
+        errorBlock(error, () => load()),
+      ),
+    );
     return;
   }
   if (mine !== seq || !root) return;
   clear(els.body);
   if (typeof Chart === "undefined") {
-    els.body.append(h("div", { class: "span-12" }, errorBlock(new Error("The chart library did not load."))));
+    els.body.append(
+      h("div", { class: "span-12" }, errorBlock(new Error("The chart library did not load."))),
+    );
     return;
   }
   const totals = combine(total.rows)[0] || null;
@@ -302,13 +347,27 @@ function combine(rows) {
   };
   return [...byKey.values()].map(({ key, name, rows: list }) => {
     const out = { key, name };
-    for (const f of ["tickets", "ai_tickets", "dispatched", "closed", "rejected", "ai_rejected", "open_now", "overdue", "on_time_closed", "resolves", "returns"]) out[f] = sum(list, f);
+    for (const f of [
+      "tickets",
+      "ai_tickets",
+      "dispatched",
+      "closed",
+      "rejected",
+      "ai_rejected",
+      "open_now",
+      "overdue",
+      "on_time_closed",
+      "resolves",
+      "returns",
+    ])
+      out[f] = sum(list, f);
     out.on_time_close_rate = out.closed ? out.on_time_closed / out.closed : null;
     out.rework_rate = out.resolves ? out.returns / out.resolves : null;
     out.false_positive_rate = out.ai_tickets ? out.ai_rejected / out.ai_tickets : null;
     for (const stage of ["dispatch", "accept", "close"]) {
       const w = stage === "dispatch" ? "dispatched" : stage === "accept" ? "dispatched" : "closed";
-      for (const stat of ["mean", "p50", "p90"]) out[`${stage}_s_${stat}`] = weighted(list, `${stage}_s_${stat}`, w);
+      for (const stat of ["mean", "p50", "p90"])
+        out[`${stage}_s_${stat}`] = weighted(list, `${stage}_s_${stat}`, w);
     }
     out.buckets = list.length;
     return out;
@@ -317,26 +376,67 @@ function combine(rows) {
 
 function renderKpis(t, daily) {
   const events = daily.rows.reduce((s, r) => s + r.events, 0);
-  const kpi = (label, value, sub) => h("div", { class: "kpi" }, h("div", { class: "kpi-label" }, label), h("div", { class: "kpi-value" }, value), sub ? h("div", { class: "kpi-sub" }, sub) : null);
-  clear(els.kpis, 
+  const kpi = (label, value, sub) =>
+    h(
+      "div",
+      { class: "kpi" },
+      h("div", { class: "kpi-label" }, label),
+      h("div", { class: "kpi-value" }, value),
+      sub ? h("div", { class: "kpi-sub" }, sub) : null,
+    );
+  clear(
+    els.kpis,
     kpi("Events detected", String(events), "by cameras, daily chart range"),
-    kpi("Tickets opened", String(t?.tickets ?? 0), t ? `${t.ai_tickets} from AI · ${t.open_now} still open` : ""),
+    kpi(
+      "Tickets opened",
+      String(t?.tickets ?? 0),
+      t ? `${t.ai_tickets} from AI · ${t.open_now} still open` : "",
+    ),
     kpi("Closed", String(t?.closed ?? 0), t ? `${t.rejected} rejected` : ""),
-    kpi("On-time close rate", fmtPct(t?.on_time_close_rate), t?.closed ? `${t.on_time_closed} of ${t.closed} closed` : "nothing closed yet"),
-    kpi("Rework rate", fmtPct(t?.rework_rate), t?.resolves ? `${t.returns} of ${t.resolves} resolutions` : "no resolutions yet"),
-    kpi("AI false positives", fmtPct(t?.false_positive_rate), t?.ai_tickets ? `${t.ai_rejected} of ${t.ai_tickets} AI tickets` : ""),
-    kpi("Median time to dispatch", fmtDuration(t?.dispatch_s_p50), t?.dispatch_s_p90 !== null && t?.dispatch_s_p90 !== undefined ? `p90 ${fmtDuration(t.dispatch_s_p90)}` : ""),
+    kpi(
+      "On-time close rate",
+      fmtPct(t?.on_time_close_rate),
+      t?.closed ? `${t.on_time_closed} of ${t.closed} closed` : "nothing closed yet",
+    ),
+    kpi(
+      "Rework rate",
+      fmtPct(t?.rework_rate),
+      t?.resolves ? `${t.returns} of ${t.resolves} resolutions` : "no resolutions yet",
+    ),
+    kpi(
+      "AI false positives",
+      fmtPct(t?.false_positive_rate),
+      t?.ai_tickets ? `${t.ai_rejected} of ${t.ai_tickets} AI tickets` : "",
+    ),
+    kpi(
+      "Median time to dispatch",
+      fmtDuration(t?.dispatch_s_p50),
+      t?.dispatch_s_p90 !== null && t?.dispatch_s_p90 !== undefined
+        ? `p90 ${fmtDuration(t.dispatch_s_p90)}`
+        : "",
+    ),
   );
 }
 
 function noData(c, text = "No data in this period") {
-  c.box.append(h("div", { class: "state-block", style: { position: "absolute", inset: "0", padding: "0" } }, h("span", {}, text)));
+  c.box.append(
+    h(
+      "div",
+      { class: "state-block", style: { position: "absolute", inset: "0", padding: "0" } },
+      h("span", {}, text),
+    ),
+  );
 }
 
 function dailyChart(daily, from) {
   const c = card("Events and tickets per day, by category", "chart-daily", {
     span: 8,
-    csv: csvLink("CSV", "/stats/daily", { start: isoDate(from), end: isoDate(tomorrow()) }, "daily.csv"),
+    csv: csvLink(
+      "CSV",
+      "/stats/daily",
+      { start: isoDate(from), end: isoDate(tomorrow()) },
+      "daily.csv",
+    ),
   });
   els.body.append(c.section);
   const days = [];
@@ -375,7 +475,10 @@ function dailyChart(daily, from) {
       data: { labels: days.map((d) => d.slice(5)), datasets },
       options: {
         interaction: { mode: "index", intersect: false },
-        scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        scales: {
+          x: { stacked: true, grid: { display: false } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     }),
@@ -397,7 +500,15 @@ function categoryChart(daily) {
       type: "doughnut",
       data: {
         labels: entries.map(([name]) => name),
-        datasets: [{ label: "Tickets", data: entries.map(([, n]) => n), backgroundColor: entries.map((_, i) => PALETTE[i % PALETTE.length]), borderColor: "#131720", borderWidth: 2 }],
+        datasets: [
+          {
+            label: "Tickets",
+            data: entries.map(([, n]) => n),
+            backgroundColor: entries.map((_, i) => PALETTE[i % PALETTE.length]),
+            borderColor: "#131720",
+            borderWidth: 2,
+          },
+        ],
       },
       options: { cutout: "62%", plugins: { legend: { position: "right" } } },
     }),
@@ -407,13 +518,25 @@ function categoryChart(daily) {
 
 function groupLabel(r) {
   if (r.key === null || r.key === undefined) {
-    return { grid: "No grid", community: "No grid", street: "No grid", district: "No grid", worker: "Never assigned", department: "No department", category: "No category" }[settings.by] || "(none)";
+    return (
+      {
+        grid: "No grid",
+        community: "No grid",
+        street: "No grid",
+        district: "No grid",
+        worker: "Never assigned",
+        department: "No department",
+        category: "No category",
+      }[settings.by] || "(none)"
+    );
   }
   return r.name ? `${r.name}` : r.key;
 }
 
 function ratesChart(grouped) {
-  const rows = combine(grouped.rows).sort((a, b) => b.tickets - a.tickets).slice(0, 15);
+  const rows = combine(grouped.rows)
+    .sort((a, b) => b.tickets - a.tickets)
+    .slice(0, 15);
   const byLabel = GROUPS.find((g) => g.value === settings.by)?.label.toLowerCase();
   const c = card(`On-time close and rework rates by ${byLabel}`, "chart-rates", {
     span: 7,
@@ -427,21 +550,62 @@ function ratesChart(grouped) {
       data: {
         labels: rows.map(groupLabel),
         datasets: [
-          { label: "On-time close rate", data: rows.map((r) => (r.on_time_close_rate === null ? null : r.on_time_close_rate * 100)), backgroundColor: "#4fd18b", borderRadius: 3, maxBarThickness: 14 },
-          { label: "Rework rate", data: rows.map((r) => (r.rework_rate === null ? null : r.rework_rate * 100)), backgroundColor: "#ff9a5a", borderRadius: 3, maxBarThickness: 14 },
-          { label: "Tickets", data: rows.map((r) => r.tickets), backgroundColor: "rgba(124, 156, 255, 0.35)", borderColor: "#7c9cff", borderWidth: 1, borderRadius: 3, maxBarThickness: 14, xAxisID: "x2" },
+          {
+            label: "On-time close rate",
+            data: rows.map((r) =>
+              r.on_time_close_rate === null ? null : r.on_time_close_rate * 100,
+            ),
+            backgroundColor: "#4fd18b",
+            borderRadius: 3,
+            maxBarThickness: 14,
+          },
+          {
+            label: "Rework rate",
+            data: rows.map((r) => (r.rework_rate === null ? null : r.rework_rate * 100)),
+            backgroundColor: "#ff9a5a",
+            borderRadius: 3,
+            maxBarThickness: 14,
+          },
+          {
+            label: "Tickets",
+            data: rows.map((r) => r.tickets),
+            backgroundColor: "rgba(124, 156, 255, 0.35)",
+            borderColor: "#7c9cff",
+            borderWidth: 1,
+            borderRadius: 3,
+            maxBarThickness: 14,
+            xAxisID: "x2",
+          },
         ],
       },
       options: {
         indexAxis: "y",
         scales: {
-          x: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` }, title: { display: true, text: "rate" } },
-          x2: { position: "top", beginAtZero: true, grid: { display: false }, ticks: { precision: 0 }, title: { display: true, text: "tickets" } },
+          x: {
+            min: 0,
+            max: 100,
+            ticks: { callback: (v) => `${v}%` },
+            title: { display: true, text: "rate" },
+          },
+          x2: {
+            position: "top",
+            beginAtZero: true,
+            grid: { display: false },
+            ticks: { precision: 0 },
+            title: { display: true, text: "tickets" },
+          },
           y: { grid: { display: false } },
         },
         plugins: {
           legend: { position: "bottom" },
-          tooltip: { callbacks: { label: (item) => (item.dataset.xAxisID === "x2" ? `Tickets: ${item.raw}` : `${item.dataset.label}: ${item.raw === null ? "—" : `${item.raw.toFixed(0)}%`}`) } },
+          tooltip: {
+            callbacks: {
+              label: (item) =>
+                item.dataset.xAxisID === "x2"
+                  ? `Tickets: ${item.raw}`
+                  : `${item.dataset.label}: ${item.raw === null ? "—" : `${item.raw.toFixed(0)}%`}`,
+            },
+          },
         },
       },
     }),
@@ -456,10 +620,17 @@ function durationsChart(durations, totals) {
     ["close", "Created → closed", "#4fd18b"],
   ];
   if (durations && (durations.dispatch || durations.accept || durations.close)) {
-    const c = card("Handling time distribution", "chart-durations", { span: 5, tall: true, note: "Share of tickets per time bin, by stage." });
+    const c = card("Handling time distribution", "chart-durations", {
+      span: 5,
+      tall: true,
+      note: "Share of tickets per time bin, by stage.",
+    });
     els.body.append(c.section);
-    const edges = [...new Set(STAGES.flatMap(([k]) => (durations[k] || []).map((b) => b.le_s)))].sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
-    const label = (le) => (le === null || le === undefined || le === Infinity ? "longer" : `≤ ${fmtDuration(le)}`);
+    const edges = [
+      ...new Set(STAGES.flatMap(([k]) => (durations[k] || []).map((b) => b.le_s))),
+    ].sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
+    const label = (le) =>
+      le === null || le === undefined || le === Infinity ? "longer" : `≤ ${fmtDuration(le)}`;
     charts.push(
       new Chart(c.canvas, {
         type: "bar",
@@ -468,12 +639,24 @@ function durationsChart(durations, totals) {
           datasets: STAGES.map(([k, name, color]) => {
             const bins = durations[k] || [];
             const sum = bins.reduce((s, b) => s + b.count, 0) || 1;
-            return { label: name, data: edges.map((e) => ((bins.find((b) => b.le_s === e)?.count || 0) / sum) * 100), backgroundColor: color, borderRadius: 2, maxBarThickness: 18 };
+            return {
+              label: name,
+              data: edges.map((e) => ((bins.find((b) => b.le_s === e)?.count || 0) / sum) * 100),
+              backgroundColor: color,
+              borderRadius: 2,
+              maxBarThickness: 18,
+            };
           }),
         },
         options: {
-          scales: { y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } }, x: { grid: { display: false } } },
-          plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (i) => `${i.dataset.label}: ${i.raw.toFixed(0)}%` } } },
+          scales: {
+            y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } },
+            x: { grid: { display: false } },
+          },
+          plugins: {
+            legend: { position: "bottom" },
+            tooltip: { callbacks: { label: (i) => `${i.dataset.label}: ${i.raw.toFixed(0)}%` } },
+          },
         },
       }),
     );
@@ -485,7 +668,9 @@ function durationsChart(durations, totals) {
     note: "From the evaluation report, weighted across the periods shown.",
   });
   els.body.append(c.section);
-  const all = STAGES.flatMap(([k]) => ["p50", "mean", "p90"].map((s) => totals?.[`${k}_s_${s}`] || 0));
+  const all = STAGES.flatMap(([k]) =>
+    ["p50", "mean", "p90"].map((s) => totals?.[`${k}_s_${s}`] || 0),
+  );
   const top = Math.max(0, ...all);
   const [unit, div] = top >= 7200 ? ["hours", 3600] : top >= 120 ? ["minutes", 60] : ["seconds", 1];
   const stat = (k, s) => {
@@ -498,14 +683,43 @@ function durationsChart(durations, totals) {
       data: {
         labels: STAGES.map(([, name]) => name),
         datasets: [
-          { label: "Median (p50)", data: STAGES.map(([k]) => stat(k, "p50")), backgroundColor: "#7c9cff", borderRadius: 3, maxBarThickness: 26 },
-          { label: "Mean", data: STAGES.map(([k]) => stat(k, "mean")), backgroundColor: "#4fd1c5", borderRadius: 3, maxBarThickness: 26 },
-          { label: "p90", data: STAGES.map(([k]) => stat(k, "p90")), backgroundColor: "#f2b84b", borderRadius: 3, maxBarThickness: 26 },
+          {
+            label: "Median (p50)",
+            data: STAGES.map(([k]) => stat(k, "p50")),
+            backgroundColor: "#7c9cff",
+            borderRadius: 3,
+            maxBarThickness: 26,
+          },
+          {
+            label: "Mean",
+            data: STAGES.map(([k]) => stat(k, "mean")),
+            backgroundColor: "#4fd1c5",
+            borderRadius: 3,
+            maxBarThickness: 26,
+          },
+          {
+            label: "p90",
+            data: STAGES.map(([k]) => stat(k, "p90")),
+            backgroundColor: "#f2b84b",
+            borderRadius: 3,
+            maxBarThickness: 26,
+          },
         ],
       },
       options: {
-        scales: { y: { beginAtZero: true, title: { display: true, text: unit } }, x: { grid: { display: false } } },
-        plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (i) => `${i.dataset.label}: ${i.raw === null ? "—" : fmtDuration(i.raw * div)}` } } },
+        scales: {
+          y: { beginAtZero: true, title: { display: true, text: unit } },
+          x: { grid: { display: false } },
+        },
+        plugins: {
+          legend: { position: "bottom" },
+          tooltip: {
+            callbacks: {
+              label: (i) =>
+                `${i.dataset.label}: ${i.raw === null ? "—" : fmtDuration(i.raw * div)}`,
+            },
+          },
+        },
       },
     }),
   );
@@ -515,7 +729,12 @@ function durationsChart(durations, totals) {
 function trendChart(total) {
   const c = card(`Trend per ${settings.period}`, "chart-trend", {
     span: 6,
-    csv: csvLink("CSV", "/stats/evaluation", { period: settings.period, by: "total", start: isoDate(rangeStart(settings.period)) }, `evaluation-total-${settings.period}.csv`),
+    csv: csvLink(
+      "CSV",
+      "/stats/evaluation",
+      { period: settings.period, by: "total", start: isoDate(rangeStart(settings.period)) },
+      `evaluation-total-${settings.period}.csv`,
+    ),
   });
   els.body.append(c.section);
   const rows = [...total.rows].sort((a, b) => a.period_start.localeCompare(b.period_start));
@@ -524,16 +743,47 @@ function trendChart(total) {
       data: {
         labels: rows.map((r) => r.period_start),
         datasets: [
-          { type: "bar", label: "Tickets", data: rows.map((r) => r.tickets), backgroundColor: "rgba(124, 156, 255, 0.6)", borderRadius: 3, maxBarThickness: 32 },
-          { type: "bar", label: "Closed", data: rows.map((r) => r.closed), backgroundColor: "rgba(79, 209, 139, 0.75)", borderRadius: 3, maxBarThickness: 32 },
-          { type: "line", label: "On-time close rate", data: rows.map((r) => (r.on_time_close_rate === null ? null : r.on_time_close_rate * 100)), borderColor: "#f2b84b", backgroundColor: "#f2b84b", yAxisID: "rate", spanGaps: true, tension: 0.3 },
+          {
+            type: "bar",
+            label: "Tickets",
+            data: rows.map((r) => r.tickets),
+            backgroundColor: "rgba(124, 156, 255, 0.6)",
+            borderRadius: 3,
+            maxBarThickness: 32,
+          },
+          {
+            type: "bar",
+            label: "Closed",
+            data: rows.map((r) => r.closed),
+            backgroundColor: "rgba(79, 209, 139, 0.75)",
+            borderRadius: 3,
+            maxBarThickness: 32,
+          },
+          {
+            type: "line",
+            label: "On-time close rate",
+            data: rows.map((r) =>
+              r.on_time_close_rate === null ? null : r.on_time_close_rate * 100,
+            ),
+            borderColor: "#f2b84b",
+            backgroundColor: "#f2b84b",
+            yAxisID: "rate",
+            spanGaps: true,
+            tension: 0.3,
+          },
         ],
       },
       options: {
         interaction: { mode: "index", intersect: false },
         scales: {
           y: { beginAtZero: true, ticks: { precision: 0 } },
-          rate: { position: "right", min: 0, max: 100, grid: { display: false }, ticks: { callback: (v) => `${v}%` } },
+          rate: {
+            position: "right",
+            min: 0,
+            max: 100,
+            grid: { display: false },
+            ticks: { callback: (v) => `${v}%` },
+          },
           x: { grid: { display: false } },
         },
         plugins: { legend: { position: "bottom" } },
@@ -546,7 +796,12 @@ function trendChart(total) {
 function falsePositiveChart(fps) {
   const c = card("AI false positives by camera", "chart-fp", {
     span: 6,
-    csv: csvLink("CSV", "/stats/false-positives", { by: "camera", start: isoDate(rangeStart(settings.period)), end: isoDate(tomorrow()) }, "false-positives.csv"),
+    csv: csvLink(
+      "CSV",
+      "/stats/false-positives",
+      { by: "camera", start: isoDate(rangeStart(settings.period)), end: isoDate(tomorrow()) },
+      "false-positives.csv",
+    ),
   });
   els.body.append(c.section);
   const rows = (fps?.rows || []).slice(0, 12);
@@ -556,13 +811,37 @@ function falsePositiveChart(fps) {
       data: {
         labels: rows.map((r) => r.name || r.camera_id || r.key || "—"),
         datasets: [
-          { label: "Confirmed", data: rows.map((r) => r.confirmed), backgroundColor: "#4fd18b", stack: "s", borderRadius: 2, maxBarThickness: 28 },
-          { label: "Rejected", data: rows.map((r) => r.rejected), backgroundColor: "#ff7b7b", stack: "s", borderRadius: 2, maxBarThickness: 28 },
-          { label: "Pending", data: rows.map((r) => r.pending), backgroundColor: "#f2b84b", stack: "s", borderRadius: 2, maxBarThickness: 28 },
+          {
+            label: "Confirmed",
+            data: rows.map((r) => r.confirmed),
+            backgroundColor: "#4fd18b",
+            stack: "s",
+            borderRadius: 2,
+            maxBarThickness: 28,
+          },
+          {
+            label: "Rejected",
+            data: rows.map((r) => r.rejected),
+            backgroundColor: "#ff7b7b",
+            stack: "s",
+            borderRadius: 2,
+            maxBarThickness: 28,
+          },
+          {
+            label: "Pending",
+            data: rows.map((r) => r.pending),
+            backgroundColor: "#f2b84b",
+            stack: "s",
+            borderRadius: 2,
+            maxBarThickness: 28,
+          },
         ],
       },
       options: {
-        scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        scales: {
+          x: { stacked: true, grid: { display: false } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     }),
@@ -583,11 +862,21 @@ function groupTable(grouped) {
       h("h2", { id: "eval-table-title" }, `Evaluation by ${byLabel.toLowerCase()}`),
       h("span", { class: "muted" }, `${rows.length} rows`),
       h("span", { class: "spacer" }),
-      csvLink("CSV", "/stats/evaluation", { period: settings.period, by: settings.by, start: isoDate(rangeStart(settings.period)) }, `evaluation-${settings.by}.csv`),
+      csvLink(
+        "CSV",
+        "/stats/evaluation",
+        { period: settings.period, by: settings.by, start: isoDate(rangeStart(settings.period)) },
+        `evaluation-${settings.by}.csv`,
+      ),
     ),
     h(
       "div",
-      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Evaluation by ${byLabel.toLowerCase()} (scrolls)` },
+      {
+        class: "table-wrap",
+        tabindex: "0",
+        role: "region",
+        "aria-label": `Evaluation by ${byLabel.toLowerCase()} (scrolls)`,
+      },
       h(
         "table",
         { class: "table", id: "eval-table", "aria-labelledby": "eval-table-title" },
@@ -618,7 +907,25 @@ function groupTable(grouped) {
                 h(
                   "tr",
                   {},
-                  h("th", { scope: "row", style: { fontWeight: "500", textTransform: "none", letterSpacing: "0", color: "var(--text)", background: "transparent", position: "static", fontSize: "13px" } }, groupLabel(r), r.key && r.name ? h("span", { class: "muted mono", style: { marginLeft: "8px" } }, r.key) : null),
+                  h(
+                    "th",
+                    {
+                      scope: "row",
+                      style: {
+                        fontWeight: "500",
+                        textTransform: "none",
+                        letterSpacing: "0",
+                        color: "var(--text)",
+                        background: "transparent",
+                        position: "static",
+                        fontSize: "13px",
+                      },
+                    },
+                    groupLabel(r),
+                    r.key && r.name
+                      ? h("span", { class: "muted mono", style: { marginLeft: "8px" } }, r.key)
+                      : null,
+                  ),
                   h("td", { class: "num" }, String(r.tickets)),
                   h("td", { class: "num" }, String(r.closed)),
                   h("td", { class: "num" }, String(r.open_now)),
@@ -631,7 +938,15 @@ function groupTable(grouped) {
                   h("td", { class: "num" }, fmtDuration(r.close_s_p50)),
                 ),
               )
-            : h("tr", {}, h("td", { colspan: 11, class: "muted", style: { textAlign: "center" } }, "No tickets in this period.")),
+            : h(
+                "tr",
+                {},
+                h(
+                  "td",
+                  { colspan: 11, class: "muted", style: { textAlign: "center" } },
+                  "No tickets in this period.",
+                ),
+              ),
         ),
       ),
     ),

@@ -49,7 +49,11 @@ export async function openDetail(el, id, options) {
     ticket = await api(`/tickets/${id}`);
   } catch (error) {
     if (mine !== seq) return;
-    clear(el, head({ id, title: `Ticket #${id}` }, options), errorBlock(error, () => openDetail(el, id, options)));
+    clear(
+      el,
+      head({ id, title: `Ticket #${id}` }, options),
+      errorBlock(error, () => openDetail(el, id, options)),
+    );
     return;
   }
   if (mine !== seq) return;
@@ -67,11 +71,34 @@ function head(t, options) {
     h(
       "div",
       { style: { flex: "1", minWidth: "0" } },
-      h("div", { class: "id" }, `#${t.id}${t.category_code ? ` · ${t.category_code} ${t.category_name}` : ""}`),
+      h(
+        "div",
+        { class: "id" },
+        `#${t.id}${t.category_code ? ` · ${t.category_code} ${t.category_name}` : ""}`,
+      ),
       h("h2", { id: "drawer-title" }, t.title),
-      t.state ? h("div", { style: { display: "flex", gap: "8px", marginTop: "8px", flexWrap: "wrap" } }, stateChip(t.state), priorityChip(t.priority), t.overdue ? h("span", { class: "chip overdue" }, "Overdue") : null, t.escalation_level ? escalationChip(t.escalation_level) : null) : null,
+      t.state
+        ? h(
+            "div",
+            { style: { display: "flex", gap: "8px", marginTop: "8px", flexWrap: "wrap" } },
+            stateChip(t.state),
+            priorityChip(t.priority),
+            t.overdue ? h("span", { class: "chip overdue" }, "Overdue") : null,
+            t.escalation_level ? escalationChip(t.escalation_level) : null,
+          )
+        : null,
     ),
-    h("button", { class: "icon-btn", type: "button", "aria-label": "Close ticket details", title: "Close (Esc)", onclick: () => options.onClose() }, icon("close")),
+    h(
+      "button",
+      {
+        class: "icon-btn",
+        type: "button",
+        "aria-label": "Close ticket details",
+        title: "Close (Esc)",
+        onclick: () => options.onClose(),
+      },
+      icon("close"),
+    ),
   );
 }
 
@@ -85,10 +112,20 @@ function render(el, t, options) {
 
   const actions = actionButtons(t, options);
   if (actions.length) {
-    el.append(h("section", { class: "drawer-section", "aria-label": "Actions" }, h("h3", {}, "Actions"), h("div", { class: "drawer-actions" }, actions)));
+    el.append(
+      h(
+        "section",
+        { class: "drawer-section", "aria-label": "Actions" },
+        h("h3", {}, "Actions"),
+        h("div", { class: "drawer-actions" }, actions),
+      ),
+    );
   }
 
-  const kv = (label, value) => (value === null || value === undefined || value === "" ? null : [h("dt", {}, label), h("dd", {}, value)]);
+  const kv = (label, value) =>
+    value === null || value === undefined || value === ""
+      ? null
+      : [h("dt", {}, label), h("dd", {}, value)];
   const gridName = ref.areaName(t.grid_code);
   const timeLeft =
     t.time_left_s !== null && t.time_left_s !== undefined
@@ -109,15 +146,59 @@ function render(el, t, options) {
         kv("Reporter", t.reporter),
         kv("Matter", t.matter_key),
         kv("Department", t.department_code),
-        kv("Grid", t.grid_code ? h("span", {}, gridName || t.grid_code, h("span", { class: "muted" }, ` ${ref.areaPath(t.grid_code)}`)) : "No grid"),
-        kv("Location", t.lat !== null && t.lat !== undefined ? h("span", { class: "mono" }, `${t.lat.toFixed(6)}, ${t.lon.toFixed(6)}`) : null),
-        kv("Camera", t.camera_id ? `${ref.cameraName(t.camera_id)} (${t.node_id} / ${t.camera_id})` : null),
-        kv("Confidence", t.confidence !== null && t.confidence !== undefined ? `${Math.round(t.confidence * 100)}%` : null),
-        kv("Review reason", t.review_reason ? labelOf(REVIEW_REASON_LABELS, t.review_reason) : null),
-        kv("Assignee", t.assignee_id ? `${ref.workerName(t.assignee_id)} (${t.assignee_id})` : "Unassigned"),
+        kv(
+          "Grid",
+          t.grid_code
+            ? h(
+                "span",
+                {},
+                gridName || t.grid_code,
+                h("span", { class: "muted" }, ` ${ref.areaPath(t.grid_code)}`),
+              )
+            : "No grid",
+        ),
+        kv(
+          "Location",
+          t.lat !== null && t.lat !== undefined
+            ? h("span", { class: "mono" }, `${t.lat.toFixed(6)}, ${t.lon.toFixed(6)}`)
+            : null,
+        ),
+        kv(
+          "Camera",
+          t.camera_id ? `${ref.cameraName(t.camera_id)} (${t.node_id} / ${t.camera_id})` : null,
+        ),
+        kv(
+          "Confidence",
+          t.confidence !== null && t.confidence !== undefined
+            ? `${Math.round(t.confidence * 100)}%`
+            : null,
+        ),
+        kv(
+          "Review reason",
+          t.review_reason ? labelOf(REVIEW_REASON_LABELS, t.review_reason) : null,
+        ),
+        kv(
+          "Assignee",
+          t.assignee_id ? `${ref.workerName(t.assignee_id)} (${t.assignee_id})` : "Unassigned",
+        ),
         kv("Time limit", `${t.time_limit_min} min`),
-        kv("Due", t.due_at ? h("span", {}, fmtFull(t.due_at), timeLeft ? h("span", { class: "muted" }, " · ", timeLeft) : null) : null),
-        kv("Escalation", t.escalation_level ? `L${t.escalation_level} ${ESCALATION_LABELS[t.escalation_level]}` : "None"),
+        kv(
+          "Due",
+          t.due_at
+            ? h(
+                "span",
+                {},
+                fmtFull(t.due_at),
+                timeLeft ? h("span", { class: "muted" }, " · ", timeLeft) : null,
+              )
+            : null,
+        ),
+        kv(
+          "Escalation",
+          t.escalation_level
+            ? `L${t.escalation_level} ${ESCALATION_LABELS[t.escalation_level]}`
+            : "None",
+        ),
         kv("Observations", String(t.observations)),
         kv("Rework", t.rework_count ? `${t.rework_count}×` : null),
         kv("Found", fmtFull(t.found_at)),
@@ -128,7 +209,9 @@ function render(el, t, options) {
         kv("Closed", t.closed_at ? fmtFull(t.closed_at) : null),
         kv("Rejected", t.rejected_at ? fmtFull(t.rejected_at) : null),
       ),
-      t.description ? h("p", { class: "description", style: { marginTop: "12px" } }, t.description) : null,
+      t.description
+        ? h("p", { class: "description", style: { marginTop: "12px" } }, t.description)
+        : null,
     ),
   );
 
@@ -138,9 +221,19 @@ function render(el, t, options) {
         "section",
         { class: "drawer-section", "aria-label": "Resolution" },
         h("h3", {}, "Resolution"),
-        h("dl", { class: "kv" }, kv("Worker's note", t.resolution_note), kv("Returned because", t.return_reason), kv("Rejected because", t.reject_reason)),
+        h(
+          "dl",
+          { class: "kv" },
+          kv("Worker's note", t.resolution_note),
+          kv("Returned because", t.return_reason),
+          kv("Rejected because", t.reject_reason),
+        ),
         t.resolution_photo_url
-          ? h("img", { src: withToken(t.resolution_photo_url), alt: "Photo the worker sent with the resolution", style: { width: "100%", marginTop: "10px", borderRadius: "6px" } })
+          ? h("img", {
+              src: withToken(t.resolution_photo_url),
+              alt: "Photo the worker sent with the resolution",
+              style: { width: "100%", marginTop: "10px", borderRadius: "6px" },
+            })
           : null,
       ),
     );
@@ -156,7 +249,14 @@ function render(el, t, options) {
       ),
     );
   } else if (t.snapshot_url) {
-    el.append(h("section", { class: "drawer-section" }, h("h3", {}, "Photo"), h("img", { src: withToken(t.snapshot_url), alt: "Ticket photo", style: { width: "100%" } })));
+    el.append(
+      h(
+        "section",
+        { class: "drawer-section" },
+        h("h3", {}, "Photo"),
+        h("img", { src: withToken(t.snapshot_url), alt: "Ticket photo", style: { width: "100%" } }),
+      ),
+    );
   }
 
   el.append(
@@ -176,7 +276,13 @@ function render(el, t, options) {
               "div",
               { class: "tl-head" },
               h("strong", {}, step.action.replaceAll("_", " ")),
-              step.from_state ? h("span", { class: "muted" }, `${labelOf(STATE_LABELS, step.from_state)} → ${labelOf(STATE_LABELS, step.to_state)}`) : h("span", { class: "muted" }, `→ ${labelOf(STATE_LABELS, step.to_state)}`),
+              step.from_state
+                ? h(
+                    "span",
+                    { class: "muted" },
+                    `${labelOf(STATE_LABELS, step.from_state)} → ${labelOf(STATE_LABELS, step.to_state)}`,
+                  )
+                : h("span", { class: "muted" }, `→ ${labelOf(STATE_LABELS, step.to_state)}`),
             ),
             h(
               "div",
@@ -196,7 +302,16 @@ function render(el, t, options) {
 
 function eventCard(ev, withClip) {
   const snap = ev.snapshot_url
-    ? h("div", { class: "media-frame" }, h("img", { src: withToken(ev.snapshot_url), alt: `Snapshot of event ${ev.event_id}`, loading: "lazy" }), boxNode(ev))
+    ? h(
+        "div",
+        { class: "media-frame" },
+        h("img", {
+          src: withToken(ev.snapshot_url),
+          alt: `Snapshot of event ${ev.event_id}`,
+          loading: "lazy",
+        }),
+        boxNode(ev),
+      )
     : h("div", { class: "media-frame" }, h("div", { class: "media-missing" }, "No snapshot"));
   const card = h(
     "div",
@@ -207,12 +322,24 @@ function eventCard(ev, withClip) {
       {},
       h("strong", {}, labelOf(EVENT_TYPE_LABELS, ev.type)),
       h("span", { class: "muted" }, ` · ${Math.round(ev.confidence * 100)}% · ${ev.phase}`),
-      h("div", { class: "muted", style: { fontSize: "12px", marginTop: "4px" } }, `${ref.cameraName(ev.camera_id)} · ${ev.zone_id ? `zone ${ev.zone_id} · ` : ""}${fmtAgo(ev.detected_at)}`),
+      h(
+        "div",
+        { class: "muted", style: { fontSize: "12px", marginTop: "4px" } },
+        `${ref.cameraName(ev.camera_id)} · ${ev.zone_id ? `zone ${ev.zone_id} · ` : ""}${fmtAgo(ev.detected_at)}`,
+      ),
       h("div", { class: "mono muted", style: { marginTop: "4px" } }, ev.event_id),
     ),
   );
   if (withClip && ev.clip_url) {
-    const video = h("video", { src: withToken(ev.clip_url), muted: true, autoplay: true, loop: true, playsinline: true, controls: true, "aria-label": `Clip of event ${ev.event_id}` });
+    const video = h("video", {
+      src: withToken(ev.clip_url),
+      muted: true,
+      autoplay: true,
+      loop: true,
+      playsinline: true,
+      controls: true,
+      "aria-label": `Clip of event ${ev.event_id}`,
+    });
     video.muted = true;
     return h("div", {}, card, h("div", { style: { marginTop: "8px" } }, video));
   }
@@ -225,7 +352,13 @@ function boxNode(ev) {
   return h("div", {
     class: "bbox",
     "aria-hidden": "true",
-    style: { left: `${x1 * 100}%`, top: `${y1 * 100}%`, width: `${(x2 - x1) * 100}%`, height: `${(y2 - y1) * 100}%`, boxShadow: "0 0 0 1px rgba(0,0,0,.6)" },
+    style: {
+      left: `${x1 * 100}%`,
+      top: `${y1 * 100}%`,
+      width: `${(x2 - x1) * 100}%`,
+      height: `${(y2 - y1) * 100}%`,
+      boxShadow: "0 0 0 1px rgba(0,0,0,.6)",
+    },
   });
 }
 
@@ -242,13 +375,23 @@ const CAN = {
 
 function actionButtons(t, options) {
   const can = (action) => CAN[action].includes(t.state);
-  const btn = (label, cls, iconName, run, id) => h("button", { class: `btn ${cls}`, type: "button", id, onclick: () => run(t, options) }, iconName ? icon(iconName) : null, label);
+  const btn = (label, cls, iconName, run, id) =>
+    h(
+      "button",
+      { class: `btn ${cls}`, type: "button", id, onclick: () => run(t, options) },
+      iconName ? icon(iconName) : null,
+      label,
+    );
   return [
     can("close") ? btn("Verify & close", "btn-success", "check", doClose, "action-close") : null,
     can("return") ? btn("Return for rework", "", null, doReturn, "action-return") : null,
-    can("confirm") ? btn("Confirm & dispatch", "btn-success", "check", doConfirm, "action-confirm") : null,
+    can("confirm")
+      ? btn("Confirm & dispatch", "btn-success", "check", doConfirm, "action-confirm")
+      : null,
     can("reassign") ? btn("Reassign", "", null, doReassign, "action-reassign") : null,
-    can("escalate") && t.escalation_level < 3 ? btn("Escalate", "", "arrowUp", doEscalate, "action-escalate") : null,
+    can("escalate") && t.escalation_level < 3
+      ? btn("Escalate", "", "arrowUp", doEscalate, "action-escalate")
+      : null,
     can("reject") ? btn("Reject", "btn-danger", "x", doReject, "action-reject") : null,
   ].filter(Boolean);
 }
@@ -265,7 +408,13 @@ async function act(t, options, path, body, doneText) {
 }
 
 function doClose(t, options) {
-  const note = h("textarea", { class: "input", name: "note", rows: 3, placeholder: "What you checked (optional)", maxlength: 2000 });
+  const note = h("textarea", {
+    class: "input",
+    name: "note",
+    rows: 3,
+    placeholder: "What you checked (optional)",
+    maxlength: 2000,
+  });
   return dialog({
     title: `Verify & close #${t.id}`,
     submitLabel: "Close ticket",
@@ -273,15 +422,25 @@ function doClose(t, options) {
     body: h(
       "div",
       {},
-      t.resolution_note ? h("p", {}, h("span", { class: "muted" }, "Worker's note: "), t.resolution_note) : null,
+      t.resolution_note
+        ? h("p", {}, h("span", { class: "muted" }, "Worker's note: "), t.resolution_note)
+        : null,
       field("Verification note", note),
     ),
-    onSubmit: () => act(t, options, "close", { note: note.value.trim() || null }, "Verified and closed"),
+    onSubmit: () =>
+      act(t, options, "close", { note: note.value.trim() || null }, "Verified and closed"),
   });
 }
 
 function doReturn(t, options) {
-  const reason = h("textarea", { class: "input", name: "reason", rows: 3, required: true, placeholder: "What still needs doing", maxlength: 2000 });
+  const reason = h("textarea", {
+    class: "input",
+    name: "reason",
+    rows: 3,
+    required: true,
+    placeholder: "What still needs doing",
+    maxlength: 2000,
+  });
   return dialog({
     title: `Return #${t.id} for rework`,
     submitLabel: "Return to worker",
@@ -297,7 +456,10 @@ async function workerOptions(gridCode, { automatic }) {
   const workers = (await ref.workers()).filter((w) => w.active);
   const covering = workers.filter((w) => gridCode && w.areas.some((a) => gridCode.startsWith(a)));
   const others = workers.filter((w) => !covering.includes(w));
-  const opt = (w) => ({ value: w.id, label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"} · ${w.open_tickets} open` });
+  const opt = (w) => ({
+    value: w.id,
+    label: `${w.name} · ${w.id}${w.on_duty ? "" : " (off duty)"} · ${w.open_tickets} open`,
+  });
   const options = [{ value: "", label: automatic }];
   if (covering.length) options.push({ group: "Covering this grid", options: covering.map(opt) });
   if (others.length) options.push({ group: "Other workers", options: others.map(opt) });
@@ -305,7 +467,12 @@ async function workerOptions(gridCode, { automatic }) {
 }
 
 async function doConfirm(t, options) {
-  const sel = select(await workerOptions(t.grid_code, { automatic: t.grid_code ? "On-duty worker of the grid" : "Choose a worker…" }), { label: "Worker" });
+  const sel = select(
+    await workerOptions(t.grid_code, {
+      automatic: t.grid_code ? "On-duty worker of the grid" : "Choose a worker…",
+    }),
+    { label: "Worker" },
+  );
   return dialog({
     title: `Confirm & dispatch #${t.id}`,
     submitLabel: "Dispatch",
@@ -313,24 +480,61 @@ async function doConfirm(t, options) {
     body: field("Dispatch to", sel),
     onSubmit: () => {
       if (!sel.value && !t.grid_code) throw new Error("The ticket has no grid: choose a worker.");
-      return act(t, options, "confirm", sel.value ? { worker_id: sel.value } : {}, "Confirmed and dispatched");
+      return act(
+        t,
+        options,
+        "confirm",
+        sel.value ? { worker_id: sel.value } : {},
+        "Confirmed and dispatched",
+      );
     },
   });
 }
 
 async function doReassign(t, options) {
-  const sel = select(await workerOptions(t.grid_code, { automatic: "Next on-duty worker of the grid" }), { label: "Worker" });
+  const sel = select(
+    await workerOptions(t.grid_code, { automatic: "Next on-duty worker of the grid" }),
+    { label: "Worker" },
+  );
   const areas = await ref.areas();
-  const grid = select([{ value: "", label: t.grid_code ? "Keep the grid" : "No grid" }, ...areas.filter((a) => a.level === "grid").map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` }))], { label: "Grid" });
-  const note = h("input", { class: "input", name: "note", placeholder: "Why (optional)", maxlength: 2000 });
+  const grid = select(
+    [
+      { value: "", label: t.grid_code ? "Keep the grid" : "No grid" },
+      ...areas
+        .filter((a) => a.level === "grid")
+        .map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` })),
+    ],
+    { label: "Grid" },
+  );
+  const note = h("input", {
+    class: "input",
+    name: "note",
+    placeholder: "Why (optional)",
+    maxlength: 2000,
+  });
   return dialog({
     title: `Reassign #${t.id}`,
     submitLabel: "Reassign",
     submitClass: "btn-primary",
-    body: h("div", {}, field("Worker", sel, t.assignee_id ? `Now: ${ref.workerName(t.assignee_id)} (${t.assignee_id})` : null), field("Move to grid", grid), field("Note", note)),
+    body: h(
+      "div",
+      {},
+      field(
+        "Worker",
+        sel,
+        t.assignee_id ? `Now: ${ref.workerName(t.assignee_id)} (${t.assignee_id})` : null,
+      ),
+      field("Move to grid", grid),
+      field("Note", note),
+    ),
     onSubmit: () => {
-      const body = { worker_id: sel.value || null, grid_code: grid.value || null, note: note.value.trim() || null };
-      if (!body.worker_id && !body.grid_code && !t.grid_code) throw new Error("The ticket has no grid: choose a worker or a grid.");
+      const body = {
+        worker_id: sel.value || null,
+        grid_code: grid.value || null,
+        note: note.value.trim() || null,
+      };
+      if (!body.worker_id && !body.grid_code && !t.grid_code)
+        throw new Error("The ticket has no grid: choose a worker or a grid.");
       return act(t, options, "reassign", body, "Reassigned");
     },
   });
@@ -342,15 +546,36 @@ function doEscalate(t, options) {
     levels.map((l) => ({ value: String(l), label: `L${l} · ${ESCALATION_LABELS[l]}` })),
     { label: "Level" },
   );
-  const note = h("textarea", { class: "input", name: "note", rows: 3, placeholder: "Why it needs attention", maxlength: 2000 });
+  const note = h("textarea", {
+    class: "input",
+    name: "note",
+    rows: 3,
+    placeholder: "Why it needs attention",
+    maxlength: 2000,
+  });
   return dialog({
     title: `Escalate #${t.id}`,
     submitLabel: "Escalate",
     submitClass: "btn-danger",
-    body: h("div", {}, field("Escalate to", level, "L1 notifies the grid leaders, L2 the street's workers, L3 the handling department."), field("Reason", note)),
+    body: h(
+      "div",
+      {},
+      field(
+        "Escalate to",
+        level,
+        "L1 notifies the grid leaders, L2 the street's workers, L3 the handling department.",
+      ),
+      field("Reason", note),
+    ),
     onSubmit: () => {
       if (!note.value.trim()) throw new Error("Say why it is escalated.");
-      return act(t, options, "escalate", { level: Number(level.value), note: note.value.trim() }, `Escalated to L${level.value}`);
+      return act(
+        t,
+        options,
+        "escalate",
+        { level: Number(level.value), note: note.value.trim() },
+        `Escalated to L${level.value}`,
+      );
     },
   });
 }
@@ -360,7 +585,12 @@ function doReject(t, options) {
     [...REJECT_REASONS.map((r) => ({ value: r, label: r })), { value: "__other", label: "Other…" }],
     { label: "Reason" },
   );
-  const other = h("input", { class: "input", name: "other", placeholder: "Describe why", maxlength: 2000 });
+  const other = h("input", {
+    class: "input",
+    name: "other",
+    placeholder: "Describe why",
+    maxlength: 2000,
+  });
   return dialog({
     title: `Reject #${t.id}`,
     submitLabel: "Reject",

@@ -9,15 +9,37 @@ import { GRID_STYLE, baseMap, boundsOf, gridAt } from "./geo.js";
 import { dialog, field, h, select } from "./ui.js";
 
 export async function newTicketDialog(ctx) {
-  const [matters, areas, grids] = await Promise.all([ref.matters(), ref.areas(), ref.grids().catch(() => ({ features: [] }))]);
+  const [matters, areas, grids] = await Promise.all([
+    ref.matters(),
+    ref.areas(),
+    ref.grids().catch(() => ({ features: [] })),
+  ]);
   const features = grids.features || [];
 
   const matter = select(
-    [{ value: "", label: "Choose a matter…" }, ...matters.map((m) => ({ value: m.key, label: `${m.category_code} ${m.category_name} · ${m.key} (${m.priority}, ${m.time_limit_min} min)` }))],
+    [
+      { value: "", label: "Choose a matter…" },
+      ...matters.map((m) => ({
+        value: m.key,
+        label: `${m.category_code} ${m.category_name} · ${m.key} (${m.priority}, ${m.time_limit_min} min)`,
+      })),
+    ],
     { label: "Matter", name: "matter" },
   );
-  const title = h("input", { class: "input", name: "title", required: true, maxlength: 300, placeholder: "What was reported" });
-  const description = h("textarea", { class: "input", name: "description", rows: 2, maxlength: 10000, placeholder: "Details (optional)" });
+  const title = h("input", {
+    class: "input",
+    name: "title",
+    required: true,
+    maxlength: 300,
+    placeholder: "What was reported",
+  });
+  const description = h("textarea", {
+    class: "input",
+    name: "description",
+    rows: 2,
+    maxlength: 10000,
+    placeholder: "Details (optional)",
+  });
   const source = select(
     [
       { value: "citizen", label: "Citizen report" },
@@ -25,13 +47,31 @@ export async function newTicketDialog(ctx) {
     ],
     { label: "Source", name: "source" },
   );
-  const reporter = h("input", { class: "input", name: "reporter", maxlength: 200, placeholder: "Name or phone (optional)" });
+  const reporter = h("input", {
+    class: "input",
+    name: "reporter",
+    maxlength: 200,
+    placeholder: "Name or phone (optional)",
+  });
   const grid = select(
-    [{ value: "", label: "From the map point" }, ...areas.filter((a) => a.level === "grid").map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` }))],
+    [
+      { value: "", label: "From the map point" },
+      ...areas
+        .filter((a) => a.level === "grid")
+        .map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` })),
+    ],
     { label: "Grid", name: "grid" },
   );
-  const where = h("p", { class: "hint", "aria-live": "polite", style: { margin: "6px 0 0", color: "var(--muted)" } }, "Click on the map to place it, or choose a grid.");
-  const mapEl = h("div", { class: "pick-map", role: "application", "aria-label": "Map: click to place the ticket" });
+  const where = h(
+    "p",
+    { class: "hint", "aria-live": "polite", style: { margin: "6px 0 0", color: "var(--muted)" } },
+    "Click on the map to place it, or choose a grid.",
+  );
+  const mapEl = h("div", {
+    class: "pick-map",
+    role: "application",
+    "aria-label": "Map: click to place the ticket",
+  });
 
   matter.addEventListener("change", () => {
     if (!title.value.trim() && matter.value) {
@@ -72,18 +112,31 @@ export async function newTicketDialog(ctx) {
     if (!gridLayer) return;
     gridLayer.eachLayer((layer) => {
       const on = layer.feature.properties.code === code;
-      layer.setStyle(on ? { ...GRID_STYLE, color: "#ffb547", weight: 2, fillColor: "#ffb547", fillOpacity: 0.25 } : GRID_STYLE);
+      layer.setStyle(
+        on
+          ? { ...GRID_STYLE, color: "#ffb547", weight: 2, fillColor: "#ffb547", fillOpacity: 0.25 }
+          : GRID_STYLE,
+      );
     });
   };
 
   const body = h(
     "div",
     { class: "new-ticket" },
-    h("div", { style: { display: "grid", gridTemplateColumns: "1fr 1fr", gap: "0 14px" } }, field("Matter", matter), field("Source", source)),
+    h(
+      "div",
+      { style: { display: "grid", gridTemplateColumns: "1fr 1fr", gap: "0 14px" } },
+      field("Matter", matter),
+      field("Source", source),
+    ),
     field("Title", title),
     field("Description", description),
     field("Reporter", reporter),
-    h("div", { class: "label", style: { marginBottom: "6px" }, id: "new-ticket-where" }, "Location"),
+    h(
+      "div",
+      { class: "label", style: { marginBottom: "6px" }, id: "new-ticket-where" },
+      "Location",
+    ),
     mapEl,
     where,
     h("div", { style: { marginTop: "10px" } }, field("Or choose a grid", grid)),
@@ -91,13 +144,16 @@ export async function newTicketDialog(ctx) {
 
   setTimeout(() => {
     map = baseMap(mapEl, { minZoom: 12 });
-    gridLayer = L.geoJSON({ type: "FeatureCollection", features }, {
-      style: () => GRID_STYLE,
-      onEachFeature: (f, layer) => {
-        layer.bindTooltip(f.properties.name, { sticky: true });
-        layer.on("add", () => layer.getElement()?.setAttribute("data-grid", f.properties.code));
+    gridLayer = L.geoJSON(
+      { type: "FeatureCollection", features },
+      {
+        style: () => GRID_STYLE,
+        onEachFeature: (f, layer) => {
+          layer.bindTooltip(f.properties.name, { sticky: true });
+          layer.on("add", () => layer.getElement()?.setAttribute("data-grid", f.properties.code));
+        },
       },
-    }).addTo(map);
+    ).addTo(map);
     const bounds = boundsOf(features);
     if (bounds) map.fitBounds(bounds, { padding: [10, 10] });
     else map.setView([0, 0], 2);
@@ -105,7 +161,14 @@ export async function newTicketDialog(ctx) {
       point = e.latlng;
       grid.value = "";
       if (marker) marker.setLatLng(point);
-      else marker = L.circleMarker(point, { radius: 8, color: "#fff", weight: 2, fillColor: "#ffb547", fillOpacity: 1 }).addTo(map);
+      else
+        marker = L.circleMarker(point, {
+          radius: 8,
+          color: "#fff",
+          weight: 2,
+          fillColor: "#ffb547",
+          fillOpacity: 1,
+        }).addTo(map);
       const hit = gridAt(features, point.lat, point.lng);
       highlight(hit?.properties.code);
       describe();

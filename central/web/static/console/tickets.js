@@ -28,7 +28,17 @@ import {
 } from "./ui.js";
 
 const PAGE_SIZE = 50;
-const FILTER_KEYS = ["state", "grid", "category", "overdue", "esc", "source", "q", "sort", "assignee"];
+const FILTER_KEYS = [
+  "state",
+  "grid",
+  "category",
+  "overdue",
+  "esc",
+  "source",
+  "q",
+  "sort",
+  "assignee",
+];
 
 let root = null;
 let ctx = null;
@@ -64,6 +74,7 @@ const view = {
     params = { ...p };
     rows = [];
     cursor = -1;
+    tbody = null;
     await Promise.allSettled([ref.areas(), ref.matters(), ref.workers()]);
     if (!root) return;
     build();
@@ -71,7 +82,13 @@ const view = {
     if (params.id) showDetail(params.id);
   },
   update(p) {
-    const filtersChanged = FILTER_KEYS.some((k) => (p[k] || "") !== (params[k] || "")) || (p.page || "") !== (params.page || "");
+    if (!tbody) {
+      params = { ...p }; // still mounting: it reads these when ready
+      return;
+    }
+    const filtersChanged =
+      FILTER_KEYS.some((k) => (p[k] || "") !== (params[k] || "")) ||
+      (p.page || "") !== (params.page || "");
     params = { ...p };
     if (filtersChanged) {
       syncControls();
@@ -85,7 +102,11 @@ const view = {
     root = null;
   },
   onNotice(notice) {
-    if (rows.some((t) => t.id === notice.ticket_id) || notice.action === "pending_review" || notice.action === "dispatched") {
+    if (
+      rows.some((t) => t.id === notice.ticket_id) ||
+      notice.action === "pending_review" ||
+      notice.action === "dispatched"
+    ) {
       reloadSoon();
     }
     if (String(notice.ticket_id) === String(params.id)) showDetail(params.id, { quiet: true });
@@ -109,7 +130,13 @@ function setParam(key, value) {
 function build() {
   ctx.setTitle("Tickets", "Every case, from camera events, citizens and patrols");
   ctx.setActions(
-    h("button", { class: "btn btn-primary", type: "button", onclick: () => createTicket() }, icon("plus"), "New ticket", kbd("N")),
+    h(
+      "button",
+      { class: "btn btn-primary", type: "button", onclick: () => createTicket() },
+      icon("plus"),
+      "New ticket",
+      kbd("N"),
+    ),
   );
   const search = h("input", {
     class: "input search",
@@ -131,22 +158,31 @@ function build() {
     ],
     { label: "State", id: "filter-state" },
   );
-  const grid = select([{ value: "", label: "All areas" }], { label: "Area (district, street, community or grid)", id: "filter-grid" });
+  const grid = select([{ value: "", label: "All areas" }], {
+    label: "Area (district, street, community or grid)",
+    id: "filter-grid",
+  });
   ref.areas().then((list) => {
-    for (const opt of ref.areaOptions(list)) grid.append(h("option", { value: opt.value }, opt.label));
+    for (const opt of ref.areaOptions(list))
+      grid.append(h("option", { value: opt.value }, opt.label));
     grid.value = params.grid || "";
   });
-  const category = select([{ value: "", label: "All categories" }], { label: "Category", id: "filter-category" });
+  const category = select([{ value: "", label: "All categories" }], {
+    label: "Category",
+    id: "filter-category",
+  });
   ref.matters().then((matters) => {
     const classes = new Map();
     for (const m of matters) {
       const cls = m.category_code.slice(0, 2);
-      if (!classes.has(cls)) classes.set(cls, { name: m.category_name.split("/")[0], codes: new Map() });
+      if (!classes.has(cls))
+        classes.set(cls, { name: m.category_name.split("/")[0], codes: new Map() });
       classes.get(cls).codes.set(m.category_code, m.category_name.split("/").slice(-1)[0]);
     }
     for (const [cls, info] of [...classes].sort()) {
       category.append(h("option", { value: cls }, `${cls} ${info.name} (all)`));
-      for (const [code, name] of [...info.codes].sort()) category.append(h("option", { value: code }, `\u2003${code} ${name}`));
+      for (const [code, name] of [...info.codes].sort())
+        category.append(h("option", { value: code }, `\u2003${code} ${name}`));
     }
     category.value = params.category || "";
   });
@@ -168,7 +204,10 @@ function build() {
     { label: "Escalation", id: "filter-esc" },
   );
   const source = select(
-    [{ value: "", label: "Any source" }, ...Object.entries(SOURCE_LABELS).map(([value, label]) => ({ value, label }))],
+    [
+      { value: "", label: "Any source" },
+      ...Object.entries(SOURCE_LABELS).map(([value, label]) => ({ value, label })),
+    ],
     { label: "Source", id: "filter-source" },
   );
   const sort = select(
@@ -187,16 +226,20 @@ function build() {
       load();
     });
   }
-  reset = h("button", {
-    class: "btn btn-ghost",
-    type: "button",
-    onclick: () => {
-      params = params.id ? { id: params.id } : {};
-      ctx.setParams(params);
-      syncControls();
-      load();
+  reset = h(
+    "button",
+    {
+      class: "btn btn-ghost",
+      type: "button",
+      onclick: () => {
+        params = params.id ? { id: params.id } : {};
+        ctx.setParams(params);
+        syncControls();
+        load();
+      },
     },
-  }, "Clear filters");
+    "Clear filters",
+  );
   const filters = h(
     "div",
     { class: "filters", role: "search", "aria-label": "Ticket filters" },
@@ -235,10 +278,18 @@ function build() {
   );
   tableWrap = h("div", { class: "table-wrap" }, table);
   pagerEl = h("nav", { class: "pager", "aria-label": "Pages" });
-  drawerEl = h("aside", { class: "drawer", id: "ticket-drawer", "aria-label": "Ticket details", hidden: true });
+  drawerEl = h("aside", {
+    class: "drawer",
+    id: "ticket-drawer",
+    "aria-label": "Ticket details",
+    hidden: true,
+  });
   bodyEl = h("div", { class: "tickets-body" });
   root.append(filters, bodyEl);
-  bodyEl.append( h("section", { class: "tickets-table", "aria-label": "Ticket list" }, tableWrap, pagerEl), drawerEl);
+  bodyEl.append(
+    h("section", { class: "tickets-table", "aria-label": "Ticket list" }, tableWrap, pagerEl),
+    drawerEl,
+  );
   syncControls();
 }
 
@@ -284,7 +335,18 @@ async function load({ quiet = false } = {}) {
     renderPager();
   } catch (error) {
     if (!root || seq !== loadSeq) return;
-    clear(tbody, h("tr", {}, h("td", { colspan: 9 }, errorBlock(error, () => load()))));
+    clear(
+      tbody,
+      h(
+        "tr",
+        {},
+        h(
+          "td",
+          { colspan: 9 },
+          errorBlock(error, () => load()),
+        ),
+      ),
+    );
   } finally {
     tableWrap.removeAttribute("aria-busy");
   }
@@ -293,7 +355,12 @@ async function load({ quiet = false } = {}) {
 function dueCell(t) {
   if (t.time_left_s !== null && t.time_left_s !== undefined) {
     if (t.time_left_s < 0 || t.overdue) {
-      return h("span", { class: "chip overdue", title: fmtFull(t.due_at) }, icon("clock"), `${fmtDuration(-t.time_left_s)} over`);
+      return h(
+        "span",
+        { class: "chip overdue", title: fmtFull(t.due_at) },
+        icon("clock"),
+        `${fmtDuration(-t.time_left_s)} over`,
+      );
     }
     return h("span", { title: fmtFull(t.due_at) }, `in ${fmtDuration(t.time_left_s)}`);
   }
@@ -303,6 +370,8 @@ function dueCell(t) {
 }
 
 function renderRows() {
+  const active = document.activeElement;
+  const focusedId = tbody.contains(active) ? active.closest("tr")?.dataset.ticketId : null;
   clear(tbody);
   if (!rows.length) {
     const filtered = FILTER_KEYS.some((k) => params[k]);
@@ -313,7 +382,12 @@ function renderRows() {
         h(
           "td",
           { colspan: 9 },
-          empty(filtered ? "No tickets match these filters" : "No tickets yet", filtered ? "Change or clear the filters to see more." : "Tickets appear as cameras report events or when you create one."),
+          empty(
+            filtered ? "No tickets match these filters" : "No tickets yet",
+            filtered
+              ? "Change or clear the filters to see more."
+              : "Tickets appear as cameras report events or when you create one.",
+          ),
         ),
       ),
     );
@@ -341,18 +415,40 @@ function renderRows() {
         "td",
         { class: "two-line title-cell" },
         h("span", { class: "cell-main" }, t.title),
-        h("span", { class: "cell-sub" }, `${t.category_code} ${t.category_name} · ${labelOf(SOURCE_LABELS, t.source)}`),
+        h(
+          "span",
+          { class: "cell-sub" },
+          `${t.category_code} ${t.category_name} · ${labelOf(SOURCE_LABELS, t.source)}`,
+        ),
       ),
       h("td", {}, stateChip(t.state)),
       h("td", {}, priorityChip(t.priority)),
-      h("td", { class: "two-line" }, h("span", { class: "cell-main" }, gridName || (t.grid_code ? t.grid_code : "No grid")), t.grid_code ? h("span", { class: "cell-sub mono" }, t.grid_code) : null),
-      h("td", { class: "opt-narrow" }, t.assignee_id ? h("span", {}, ref.workerName(t.assignee_id)) : h("span", { class: "muted" }, "Unassigned")),
+      h(
+        "td",
+        { class: "two-line" },
+        h("span", { class: "cell-main" }, gridName || (t.grid_code ? t.grid_code : "No grid")),
+        t.grid_code ? h("span", { class: "cell-sub mono" }, t.grid_code) : null,
+      ),
+      h(
+        "td",
+        { class: "opt-narrow" },
+        t.assignee_id
+          ? h("span", {}, ref.workerName(t.assignee_id))
+          : h("span", { class: "muted" }, "Unassigned"),
+      ),
       h("td", { class: "opt" }, dueCell(t)),
       h("td", { class: "opt" }, escalationChip(t.escalation_level)),
-      h("td", { class: "opt", title: fmtFull(t.created_at) }, h("span", { class: "cell-main" }, fmtAgo(t.created_at)), h("span", { class: "cell-sub" }, fmtTime(t.created_at))),
+      h(
+        "td",
+        { class: "opt", title: fmtFull(t.created_at) },
+        h("span", { class: "cell-main" }, fmtAgo(t.created_at)),
+        h("span", { class: "cell-sub" }, fmtTime(t.created_at)),
+      ),
     );
     tbody.append(tr);
   });
+  if (focusedId)
+    tbody.querySelector(`tr[data-ticket-id="${focusedId}"]`)?.focus({ preventScroll: true });
 }
 
 function renderPager() {
@@ -365,8 +461,30 @@ function renderPager() {
     h("span", { "aria-live": "polite" }, total ? `${from}–${to} of ${total} tickets` : "0 tickets"),
     h("span", { class: "spacer" }),
     h("span", {}, `Page ${page} of ${pages}`),
-    h("button", { class: "btn btn-small", type: "button", disabled: page <= 1, onclick: () => goPage(page - 1), "aria-keyshortcuts": "[" }, h("span", { "aria-hidden": "true" }, "‹"), "Previous"),
-    h("button", { class: "btn btn-small", type: "button", disabled: page >= pages, onclick: () => goPage(page + 1), "aria-keyshortcuts": "]" }, "Next", h("span", { "aria-hidden": "true" }, "›")),
+    h(
+      "button",
+      {
+        class: "btn btn-small",
+        type: "button",
+        disabled: page <= 1,
+        onclick: () => goPage(page - 1),
+        "aria-keyshortcuts": "[",
+      },
+      h("span", { "aria-hidden": "true" }, "‹"),
+      "Previous",
+    ),
+    h(
+      "button",
+      {
+        class: "btn btn-small",
+        type: "button",
+        disabled: page >= pages,
+        onclick: () => goPage(page + 1),
+        "aria-keyshortcuts": "]",
+      },
+      "Next",
+      h("span", { "aria-hidden": "true" }, "›"),
+    ),
   );
 }
 

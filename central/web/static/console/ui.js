@@ -69,7 +69,8 @@ const ICONS = {
   arrowUp: '<path d="M8 13V3M4 7l4-4 4 4"/>',
   clock: '<circle cx="8" cy="8" r="5.5"/><path d="M8 5v3.2l2 1.3"/>',
   pin: '<path d="M8 14s4.5-4.3 4.5-7.5a4.5 4.5 0 0 0-9 0C3.5 9.7 8 14 8 14z"/><circle cx="8" cy="6.5" r="1.5"/>',
-  layers: '<path d="M8 2l6 3.2-6 3.2-6-3.2z"/><path d="M2 8.3l6 3.2 6-3.2"/><path d="M2 11.3l6 3.2 6-3.2"/>',
+  layers:
+    '<path d="M8 2l6 3.2-6 3.2-6-3.2z"/><path d="M2 8.3l6 3.2 6-3.2"/><path d="M2 11.3l6 3.2 6-3.2"/>',
   server:
     '<rect x="2.5" y="2.5" width="11" height="4.5" rx="1"/><rect x="2.5" y="9" width="11" height="4.5" rx="1"/><path d="M5 4.7h.01M5 11.2h.01"/>',
 };
@@ -201,11 +202,21 @@ export function labelOf(map, key) {
 // -- chips ----------------------------------------------------------------------
 
 export function stateChip(state) {
-  return h("span", { class: `chip state-${state}` }, h("span", { class: "dot", "aria-hidden": "true" }), labelOf(STATE_LABELS, state));
+  return h(
+    "span",
+    { class: `chip state-${state}` },
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    labelOf(STATE_LABELS, state),
+  );
 }
 
 export function priorityChip(priority) {
-  return h("span", { class: `chip prio prio-${priority}` }, priorityBars(priority), labelOf(PRIORITY_LABELS, priority));
+  return h(
+    "span",
+    { class: `chip prio prio-${priority}` },
+    priorityBars(priority),
+    labelOf(PRIORITY_LABELS, priority),
+  );
 }
 
 function priorityBars(priority) {
@@ -218,26 +229,52 @@ function priorityBars(priority) {
 export function healthChip(health) {
   const key = health || "unknown";
   const label = health ? labelOf(HEALTH_LABELS, health) : "No report";
-  return h("span", { class: `chip health health-${key}` }, h("span", { class: "dot", "aria-hidden": "true" }), label);
+  return h(
+    "span",
+    { class: `chip health health-${key}` },
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    label,
+  );
 }
 
 export function escalationChip(level) {
   if (!level) return h("span", { class: "muted" }, "—");
-  return h("span", { class: `chip esc esc-${level}`, title: `Escalated to ${ESCALATION_LABELS[level]}` }, icon("arrowUp"), `L${level} ${ESCALATION_LABELS[level]}`);
+  return h(
+    "span",
+    { class: `chip esc esc-${level}`, title: `Escalated to ${ESCALATION_LABELS[level]}` },
+    icon("arrowUp"),
+    `L${level} ${ESCALATION_LABELS[level]}`,
+  );
 }
 
 export function kbd(...keys) {
-  return h("span", { class: "kbd-group" }, keys.map((k) => h("kbd", {}, k)));
+  return h(
+    "span",
+    { class: "kbd-group" },
+    keys.map((k) => h("kbd", {}, k)),
+  );
 }
 
 // -- states: loading, empty, error ---------------------------------------------
 
 export function loading(text = "Loading…") {
-  return h("div", { class: "state-block", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), h("span", {}, text));
+  return h(
+    "div",
+    { class: "state-block", role: "status" },
+    h("span", { class: "spinner", "aria-hidden": "true" }),
+    h("span", {}, text),
+  );
 }
 
 export function empty(title, text = "", extra = null) {
-  return h("div", { class: "state-block empty" }, h("div", { class: "empty-art", "aria-hidden": "true" }), h("strong", {}, title), text ? h("p", {}, text) : null, extra);
+  return h(
+    "div",
+    { class: "state-block empty" },
+    h("div", { class: "empty-art", "aria-hidden": "true" }),
+    h("strong", {}, title),
+    text ? h("p", {}, text) : null,
+    extra,
+  );
 }
 
 export function errorBlock(error, retry) {
@@ -246,7 +283,9 @@ export function errorBlock(error, retry) {
     { class: "state-block error", role: "alert" },
     h("strong", {}, "Could not load"),
     h("p", {}, error?.message || String(error)),
-    retry ? h("button", { class: "btn", type: "button", onclick: retry }, icon("refresh"), "Retry") : null,
+    retry
+      ? h("button", { class: "btn", type: "button", onclick: retry }, icon("refresh"), "Retry")
+      : null,
   );
 }
 
@@ -265,13 +304,30 @@ export function announce(text) {
 export function toast(text, { kind = "info", title = null, timeout = 5000, action = null } = {}) {
   const stack = document.getElementById("toasts");
   if (!stack) return;
-  const closeBtn = h("button", { class: "toast-close", type: "button", "aria-label": "Dismiss notification" }, icon("close"));
+  const closeBtn = h(
+    "button",
+    { class: "toast-close", type: "button", "aria-label": "Dismiss notification" },
+    icon("close"),
+  );
   const node = h(
     "div",
     { class: `toast toast-${kind}` },
     h("span", { class: "toast-bar", "aria-hidden": "true" }),
     h("div", { class: "toast-body" }, title ? h("strong", {}, title) : null, h("span", {}, text)),
-    action ? h("button", { class: "btn btn-small", type: "button", onclick: () => { action.run(); dismiss(); } }, action.label) : null,
+    action
+      ? h(
+          "button",
+          {
+            class: "btn btn-small",
+            type: "button",
+            onclick: () => {
+              action.run();
+              dismiss();
+            },
+          },
+          action.label,
+        )
+      : null,
     closeBtn,
   );
   const dismiss = () => {
@@ -290,7 +346,17 @@ export function toast(text, { kind = "info", title = null, timeout = 5000, actio
  * A modal <dialog>: title, body nodes, buttons. Resolves with the value the
  * `onSubmit` returns (or null when cancelled). `onSubmit` may throw to keep it open.
  */
-export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-primary", onSubmit, onKey, wide = false, describedBy, cancel = true }) {
+export function dialog({
+  title,
+  body,
+  submitLabel = "OK",
+  submitClass = "btn-primary",
+  onSubmit,
+  onKey,
+  wide = false,
+  describedBy,
+  cancel = true,
+}) {
   return new Promise((resolve) => {
     const error = h("p", { class: "form-error", role: "alert", hidden: true });
     const submit = h("button", { class: `btn ${submitClass}`, type: "submit" }, submitLabel);
@@ -298,11 +364,40 @@ export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-pri
     const form = h(
       "form",
       { method: "dialog", class: "dialog-form", novalidate: true },
-      h("header", { class: "dialog-head" }, h("h2", { id: titleId }, title), h("button", { type: "button", class: "icon-btn", "aria-label": "Close dialog", onclick: () => finish(null) }, icon("close"))),
+      h(
+        "header",
+        { class: "dialog-head" },
+        h("h2", { id: titleId }, title),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-btn",
+            "aria-label": "Close dialog",
+            onclick: () => finish(null),
+          },
+          icon("close"),
+        ),
+      ),
       h("div", { class: "dialog-body" }, body, error),
-      h("footer", { class: "dialog-foot" }, cancel ? h("button", { type: "button", class: "btn", onclick: () => finish(null) }, "Cancel") : null, submit),
+      h(
+        "footer",
+        { class: "dialog-foot" },
+        cancel
+          ? h("button", { type: "button", class: "btn", onclick: () => finish(null) }, "Cancel")
+          : null,
+        submit,
+      ),
     );
-    const dlg = h("dialog", { class: `dialog ${wide ? "dialog-wide" : ""}`, "aria-labelledby": titleId, "aria-describedby": describedBy }, form);
+    const dlg = h(
+      "dialog",
+      {
+        class: `dialog ${wide ? "dialog-wide" : ""}`,
+        "aria-labelledby": titleId,
+        "aria-describedby": describedBy,
+      },
+      form,
+    );
     let done = false;
     const finish = (value) => {
       if (done) return;
@@ -337,7 +432,12 @@ export function dialog({ title, body, submitLabel = "OK", submitClass = "btn-pri
     dlg.submitForm = () => form.requestSubmit();
     document.body.append(dlg);
     dlg.showModal();
-    const first = dlg.querySelector("[autofocus]") || dlg.querySelector(".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button") || submit;
+    const first =
+      dlg.querySelector("[autofocus]") ||
+      dlg.querySelector(
+        ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
+      ) ||
+      submit;
     if (first) first.focus();
   });
 }
