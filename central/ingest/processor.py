@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, update
 
 from central.context import CentralContext
 from central.db.bulk import (
@@ -38,6 +38,7 @@ from central.db.bulk import (
     pg_execute,
 )
 from central.db.models import (
+    Camera,
     Event,
     EventMessageRow,
     MediaObject,
@@ -278,6 +279,33 @@ class EventProcessor:
         new = [items for eid, items in by_event.items() if eid not in known]
         if new:
             self._open_tickets(conn, new, now, result)
+        self._touch_cameras(conn, fresh)
+
+    @staticmethod
+    def _touch_cameras(conn: Connection, fresh: list[_Parsed]) -> None:
+        """Move each camera's `last_event_at` forward to its newest event."""
+        latest: dict[tuple[str, str], datetime] = {}
+        for item in fresh:
+            key = (item.message.node_id, item.message.camera_id)
+            at = _utc(item.message.detected_at)
+            if key not in latest or latest[key] < at:
+                latest[key] = at
+        statement = (
+            update(Camera)
+            .where(
+                Camera.node_id == bindparam("node"),
+                Camera.camera_id == bindparam("camera"),
+                or_(
+                    Camera.last_event_at.is_(None),
+                    Camera.last_event_at < bindparam("at"),
+                ),
+            )
+            .values(last_event_at=bindparam("at"))
+        )
+        conn.execute(
+            statement,
+            [{"node": n, "camera": c, "at": at} for (n, c), at in latest.items()],
+        )
 
     def _known_events(
         self, conn: Connection, event_ids: list[str]

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from central.context import CentralContext
 from central.db.models import (
+    Camera,
     Event,
     EventMessageRow,
     MediaObject,
@@ -296,3 +297,27 @@ def test_events_merged_inside_one_batch_count_on_the_new_ticket(
     assert ticket.observations == 2
     [(notice, _)] = result.notices
     assert notice.event_ids == [first.event_id, second.event_id]
+
+
+@pytest.mark.integration
+def test_events_move_their_cameras_last_event_time_forward_only(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    newer = make_event(lat, lon, camera="cam-001")
+    older = make_event(
+        lat, lon, camera="cam-001", at=newer.detected_at - timedelta(minutes=5)
+    )
+    processor = EventProcessor(context)
+    processor.process([inbound(newer)])
+    processor.process([inbound(older)])
+    with context.sessions() as session:
+        camera = session.scalars(
+            select(Camera).where(Camera.camera_id == "cam-001")
+        ).one()
+        other = session.scalars(
+            select(Camera).where(Camera.camera_id == "cam-002")
+        ).one()
+    assert camera.last_event_at == newer.detected_at
+    assert other.last_event_at is None
