@@ -23,6 +23,8 @@ PageFactory = Callable[..., Page]
 Screenshot = Callable[[Page, str], Path]
 ApiFactory = Callable[[str], httpx.Client]
 
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -34,6 +36,24 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+def assert_accessible(page: Page) -> None:
+    """No WCAG 2.1 A/AA violation that axe-core finds (labels, contrast, names,
+    nesting, lang, ...) in the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    violations: list[str] = page.evaluate(
+        """async (tags) => {
+          const only = { runOnly: { type: "tag", values: tags } };
+          const result = await axe.run(document, only);
+          return result.violations.map((v) => {
+            const where = v.nodes.map((n) => n.target.join(" ")).join(", ");
+            return `${v.id}: ${v.help} (${where})`;
+          });
+        }""",
+        WCAG_TAGS,
+    )
+    assert not violations, "\n".join(violations)
 
 
 def chromium_path() -> str:

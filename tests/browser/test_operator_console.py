@@ -17,10 +17,14 @@ from playwright.sync_api import Page, expect
 
 from gridwatch.contract import EventType
 from gridwatch.demo_stack import DEMO_PASSWORD
-from tests.browser.conftest import ApiFactory, PageFactory, Screenshot
+from tests.browser.conftest import (
+    ApiFactory,
+    PageFactory,
+    Screenshot,
+    assert_accessible,
+)
 from tests.browser.sample import SamplePublisher
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 DESKTOP = (1440, 900)
 SMALL_DESKTOP = (1280, 800)
 CONSOLE = "/console/"
@@ -88,23 +92,6 @@ def log_in(page: Page, username: str = "operator") -> None:
 
 def go(page: Page, route: str) -> None:
     page.evaluate("route => { location.hash = route; }", f"#/{route}")
-
-
-def assert_accessible(page: Page) -> None:
-    """No WCAG 2.1 A/AA violations that axe-core finds in the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    violations: list[str] = page.evaluate(
-        """async (tags) => {
-          const only = { runOnly: { type: "tag", values: tags } };
-          const result = await axe.run(document, only);
-          return result.violations.map((v) => {
-            const where = v.nodes.map((n) => n.target.join(" ")).join(", ");
-            return `${v.id}: ${v.help} (${where})`;
-          });
-        }""",
-        ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
-    )
-    assert not violations, "\n".join(violations)
 
 
 def review_item(page: Page, ticket_id: int) -> Any:

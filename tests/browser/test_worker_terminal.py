@@ -20,10 +20,14 @@ from playwright.sync_api import Page, expect
 
 from gridwatch.contract import EventType
 from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
-from tests.browser.conftest import ApiFactory, PageFactory, Screenshot
+from tests.browser.conftest import (
+    ApiFactory,
+    PageFactory,
+    Screenshot,
+    assert_accessible,
+)
 from tests.browser.sample import SamplePublisher
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 PHONE = (390, 844)
 WORKER = "w00006"  # covers the grid of camera 0 (cam-001)
 TIMEOUT_MS = 15_000
@@ -102,24 +106,6 @@ def log_in(page: Page, username: str = WORKER) -> None:
     page.get_by_role("button", name=re.compile("Log in")).click()
     expect(page.locator("#list-title")).to_be_visible()
     expect(page.locator("#tickets")).to_have_attribute("aria-busy", "false")
-
-
-def assert_accessible(page: Page) -> None:
-    """No WCAG 2.1 A/AA violations that axe-core finds (labels, contrast, names,
-    nesting, lang, ...) in the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    violations: list[str] = page.evaluate(
-        """async (tags) => {
-          const only = { runOnly: { type: "tag", values: tags } };
-          const result = await axe.run(document, only);
-          return result.violations.map((v) => {
-            const where = v.nodes.map((n) => n.target.join(" ")).join(", ");
-            return `${v.id}: ${v.help} (${where})`;
-          });
-        }""",
-        ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
-    )
-    assert not violations, "\n".join(violations)
 
 
 def wait_live(page: Page) -> None:
