@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -212,6 +213,19 @@ class SamplePublisher:
                 occupancy.to_json(),
                 qos=1,
             ).wait_for_publish(5)
+
+
+def ticket_of_event(client: httpx.Client, event_id: str) -> dict[str, Any]:
+    """The ticket (detail) that holds `event_id`, asked as staff."""
+    page = client.get("/tickets", params={"sort": "newest", "limit": 100})
+    page.raise_for_status()
+    for item in page.json()["items"]:
+        detail = client.get(f"/tickets/{item['id']}")
+        detail.raise_for_status()
+        ticket: dict[str, Any] = detail.json()
+        if any(e["event_id"] == event_id for e in ticket["events"]):
+            return ticket
+    raise AssertionError(f"no ticket holds event {event_id}")
 
 
 def login(base_url: str, username: str, password: str = DEMO_PASSWORD) -> str:

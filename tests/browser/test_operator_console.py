@@ -23,7 +23,7 @@ from tests.browser.conftest import (
     Screenshot,
     assert_accessible,
 )
-from tests.browser.sample import SamplePublisher
+from tests.browser.sample import SamplePublisher, ticket_of_event
 
 DESKTOP = (1440, 900)
 SMALL_DESKTOP = (1280, 800)
@@ -34,19 +34,6 @@ HEAT_ZERO = "#1b2740"  # the heat view's colour for a grid without events
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def ticket_of_event(client: httpx.Client, event_id: str) -> dict[str, Any]:
-    """The ticket (detail) that holds `event_id`, asked as staff."""
-    page = client.get("/tickets", params={"sort": "newest", "limit": 100})
-    page.raise_for_status()
-    for item in page.json()["items"]:
-        detail = client.get(f"/tickets/{item['id']}")
-        detail.raise_for_status()
-        ticket: dict[str, Any] = detail.json()
-        if any(e["event_id"] == event_id for e in ticket["events"]):
-            return ticket
-    raise AssertionError(f"no ticket holds event {event_id}")
 
 
 def flagged_ticket(

@@ -3,6 +3,7 @@
 
 import { api, apiOptional, withToken } from "./api.js";
 import * as ref from "./ref.js";
+import { clipVideo } from "./clip.js";
 import { baseMap, boundsOf } from "./geo.js";
 import {
   EVENT_TYPE_LABELS,
@@ -639,17 +640,7 @@ function clipFrame(ev) {
     frame.append(h("div", { class: "media-missing" }, "No clip uploaded (yet)"));
     return frame;
   }
-  const video = h("video", {
-    src: withToken(ev.clip_url),
-    muted: true,
-    autoplay: true,
-    loop: true,
-    playsinline: true,
-    controls: true,
-    preload: "auto",
-    "aria-label": `Clip of event ${ev.event_id}`,
-  });
-  video.muted = true;
+  const video = clipVideo(ev);
   video.addEventListener("error", () => {
     video.replaceWith(h("div", { class: "media-missing" }, "The clip cannot be played"));
   });

@@ -3,6 +3,7 @@
 
 import { api, withToken } from "./api.js";
 import * as ref from "./ref.js";
+import { clipVideo } from "./clip.js";
 import { REJECT_REASONS } from "./review.js";
 import {
   ESCALATION_LABELS,
@@ -331,16 +332,7 @@ function eventCard(ev, withClip) {
     ),
   );
   if (withClip && ev.clip_url) {
-    const video = h("video", {
-      src: withToken(ev.clip_url),
-      muted: true,
-      autoplay: true,
-      loop: true,
-      playsinline: true,
-      controls: true,
-      "aria-label": `Clip of event ${ev.event_id}`,
-    });
-    video.muted = true;
+    const video = clipVideo(ev);
     return h("div", {}, card, h("div", { style: { marginTop: "8px" } }, video));
   }
   return card;
