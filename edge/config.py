@@ -82,8 +82,9 @@ class CrowdingRuleConfig(StrictModel):
     update_interval_s: float = Field(default=30.0, gt=0)
 
 
-class IntrusionRuleConfig(StrictModel):
-    type: Literal["intrusion"] = "intrusion"
+class DwellRuleConfig(StrictModel):
+    """Shared by the rules that fire when a tracked object stays in a zone."""
+
     labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
     min_s: float = Field(
         default=1.0, ge=0, description="Inside the zone at least this long."
@@ -92,8 +93,50 @@ class IntrusionRuleConfig(StrictModel):
     cooldown_s: float = Field(default=30.0, ge=0)
 
 
+class IntrusionRuleConfig(DwellRuleConfig):
+    type: Literal["intrusion"] = "intrusion"
+
+
+class PresenceRuleConfig(DwellRuleConfig):
+    """A label (e.g. of a city's own fire/smoke or overflowing-bin model) in the
+    zone for `min_s`: event type `presence`, the label in its attributes."""
+
+    type: Literal["presence"] = "presence"
+    labels: list[str] = Field(
+        min_length=1, description="Labels whose presence is the event."
+    )
+    min_s: float = Field(
+        default=5.0, ge=0, description="Present in the zone at least this long."
+    )
+    cooldown_s: float = Field(default=300.0, ge=0)
+
+
+class IllegalParkingRuleConfig(DwellRuleConfig):
+    """A vehicle stopped in a no-stopping zone for `min_s`."""
+
+    type: Literal["illegal_parking"] = "illegal_parking"
+    labels: list[str] = Field(
+        default_factory=lambda: ["car", "truck", "bus", "motorcycle"], min_length=1
+    )
+    min_s: float = Field(
+        default=60.0, ge=0, description="Stopped in the zone at least this long."
+    )
+    max_move_frac: float = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Moving more than this fraction of the frame diagonal from "
+        "where it stopped restarts its clock (it was driving, not parked).",
+    )
+    cooldown_s: float = Field(default=300.0, ge=0)
+
+
 RuleConfig = Annotated[
-    OccupancyRuleConfig | CrowdingRuleConfig | IntrusionRuleConfig,
+    OccupancyRuleConfig
+    | CrowdingRuleConfig
+    | IntrusionRuleConfig
+    | PresenceRuleConfig
+    | IllegalParkingRuleConfig,
     Field(discriminator="type"),
 ]
 
@@ -195,6 +238,144 @@ class OutboxConfig(StrictModel):
     max_rows: int = Field(default=100_000, ge=100)
 
 
+class CentralConfig(StrictModel):
+    """Central's HTTP API, where event clips are uploaded (`PUT /api/v1/media/...`)."""
+
+    url: str = Field(
+        pattern=r"^https?://[^/\s]+(/\S*)?$",
+        title="Central base URL",
+        description="e.g. http://central:8080 (no trailing /api path).",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        title="Token file",
+        description="File holding this node's bearer token (first line).",
+    )
+    token_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        title="Token variable",
+        description="Environment variable holding this node's bearer token.",
+    )
+    timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Per-request HTTP timeout."
+    )
+    retry_min_s: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles per failure."
+    )
+    retry_max_s: float = Field(
+        default=300.0, gt=0, description="Longest delay between two retries."
+    )
+    link_wait_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="Central keeps media that arrives before its event but links "
+        "it only when uploaded after the event: re-upload (with back-off) this "
+        "long while central answers `event_known: false`.",
+    )
+
+    @model_validator(mode="after")
+    def verify_one_token_source(self) -> CentralConfig:
+        if (self.token_file is None) == (self.token_env is None):
+            raise ValueError("central needs exactly one of token_file or token_env")
+        if self.retry_min_s > self.retry_max_s:
+            raise ValueError(
+                f"central.retry_min_s ({self.retry_min_s}) must not exceed "
+                f"retry_max_s ({self.retry_max_s})"
+            )
+        return self
+
+
+class MediaConfig(StrictModel):
+    """Event clips (H.264 MP4, faces blurred) and where they are kept."""
+
+    clips: bool = Field(
+        default=True,
+        title="Record clips",
+        description="Record a clip around each event start (rtsp and file "
+        "cameras; snapshot cameras get none).",
+    )
+    pre_s: float = Field(
+        default=4.0, ge=0, le=60, description="Seconds of video before the event."
+    )
+    post_s: float = Field(
+        default=4.0, gt=0, le=60, description="Seconds of video after the event."
+    )
+    buffer_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=120,
+        description="Seconds of analysed frames kept per camera (at least pre_s; "
+        "the rest covers the delay before the event is built).",
+    )
+    buffer_mb: float = Field(
+        default=48.0,
+        gt=0,
+        le=4096,
+        description="Most memory per camera's frame buffer (MiB); older frames go "
+        "first when a fast camera would exceed it.",
+    )
+    max_side_px: int = Field(
+        default=960,
+        ge=64,
+        le=3840,
+        description="Frames are downscaled to this longest side before buffering.",
+    )
+    crf: int = Field(
+        default=28,
+        ge=0,
+        le=51,
+        description="x264 constant rate factor: lower is better and larger.",
+    )
+    face_score: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="YuNet score above which a face is blurred; low on purpose.",
+    )
+    face_margin: float = Field(
+        default=0.4, ge=0, le=2, description="Each face box grows by this per side."
+    )
+    max_active: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Clips collecting frames at once; more starts are dropped "
+        "and counted.",
+    )
+    queue_size: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Collected clips waiting to be encoded; when full the next "
+        "one is dropped and counted.",
+    )
+    dir: Path | None = Field(
+        default=None,
+        description="Local clip folder; default `media` beside the outbox file.",
+    )
+    local_max_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="Largest local clip folder (MiB): the oldest clips not "
+        "waiting for upload are deleted beyond it.",
+    )
+    max_pending_uploads: int = Field(
+        default=1000,
+        ge=1,
+        description="Most uploads waiting; a clip beyond it stays local only.",
+    )
+
+    @model_validator(mode="after")
+    def verify_buffer_covers_pre_roll(self) -> MediaConfig:
+        if self.buffer_s < self.pre_s:
+            raise ValueError(
+                f"media.buffer_s ({self.buffer_s}) must be at least pre_s "
+                f"({self.pre_s})"
+            )
+        return self
+
+
 class NodeConfig(StrictModel):
     node_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
@@ -202,6 +383,12 @@ class NodeConfig(StrictModel):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    central: CentralConfig | None = Field(
+        default=None,
+        description="Central's HTTP API for clip uploads; without it clips stay "
+        "in the local media folder.",
+    )
     models_dir: Path | None = Field(
         default=None, description="Local model folder (offline); default from env."
     )

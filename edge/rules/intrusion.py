@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
-from edge.config import IntrusionRuleConfig
+from edge.config import DwellRuleConfig, IntrusionRuleConfig
 from edge.rules.base import (
     AttributeValue,
     Episode,
@@ -30,14 +30,15 @@ class IntrusionRule(Rule):
     """
 
     type_key = "intrusion"
+    event_type = EventType.INTRUSION
 
-    def __init__(self, config: IntrusionRuleConfig, *, scope: RuleScope) -> None:
+    def __init__(self, config: DwellRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
         self._config = config
         self._labels = frozenset(config.labels)
         self._episode = Episode(
             scope=scope,
-            event_type=EventType.INTRUSION,
+            event_type=self.event_type,
             rule_type=self.type_key,
             cooldown_s=config.cooldown_s,
         )
