@@ -10,7 +10,9 @@ from pathlib import Path
 from types import FrameType
 
 from edge.check_config import load_or_report
+from edge.config import ConfigError
 from edge.factory import build_node
+from models.manifest import NotFoundError, UnknownEntryError
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,12 @@ def run_cli(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 2
-    node = build_node(config)
+    try:
+        node = build_node(config)
+    except (ConfigError, NotFoundError, UnknownEntryError) as error:
+        # A missing model, face model or token: one line naming it, no traceback.
+        sys.stderr.write(f"edge run: {error}\n")
+        return 2
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         logger.info("signal %d: stopping", signum)

@@ -131,12 +131,239 @@ class IllegalParkingRuleConfig(DwellRuleConfig):
     cooldown_s: float = Field(default=300.0, ge=0)
 
 
+class StaticObjectRuleConfig(StrictModel):
+    """Shared by the rules that fire on an object left on the ground by a person.
+
+    An object is a new static change of the picture (a background model on a
+    small grey frame) or a stationary detection, separated from every person,
+    on the ground of the zone. Its owner is the person nearest to it when it
+    appeared; the rule fires once the object has stayed `static_s` and its owner
+    has been farther than `owner_away_frac` (or out of view) for `owner_away_s`.
+    """
+
+    labels: list[str] = Field(
+        min_length=1,
+        description="Detector labels that make a static object this rule's kind.",
+    )
+    unknown_objects: bool = Field(
+        description="Static objects the detector gives no label count as this "
+        "rule's kind (between min_area_frac and max_area_frac)."
+    )
+    person_labels: list[str] = Field(
+        default_factory=lambda: ["person"],
+        min_length=1,
+        description="Labels of people: possible owners, never objects.",
+    )
+    static_s: float = Field(
+        default=5.0, ge=0, description="The object stays unmoved at least this long."
+    )
+    owner_away_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Its owner stays away (or out of view) at least this long.",
+    )
+    owner_away_frac: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Away means farther than this fraction of the frame diagonal "
+        "from the object (gap between the boxes).",
+    )
+    owner_near_frac: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A person this near (fraction of the frame diagonal) when the "
+        "object appeared can be its owner; the nearest one is.",
+    )
+    require_owner: bool = Field(
+        default=True,
+        description="Objects that appear with nobody near (thrown, or a person "
+        "the detector missed) never fire.",
+    )
+    min_area_frac: float = Field(
+        default=0.0003, gt=0, le=1, description="Smallest object, fraction of frame."
+    )
+    max_area_frac: float = Field(
+        default=0.02, gt=0, le=1, description="Largest object, fraction of frame."
+    )
+    warmup_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="The first seconds learn the empty scene: what is there then "
+        "never fires.",
+    )
+    clear_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="An object unseen (and not hidden by a person) this long is "
+        "gone: its event ends.",
+    )
+    background_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A change that is no object (a moved bench, a new poster) is "
+        "learned into the background over about this long.",
+    )
+    max_object_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="An object left this long becomes background (its event ends).",
+    )
+
+    @model_validator(mode="after")
+    def verify_area_bounds(self) -> StaticObjectRuleConfig:
+        if self.min_area_frac >= self.max_area_frac:
+            raise ValueError(
+                f"min_area_frac ({self.min_area_frac}) must be below "
+                f"max_area_frac ({self.max_area_frac})"
+            )
+        overlap = sorted(set(self.labels) & set(self.person_labels))
+        if overlap:
+            raise ValueError(f"labels {overlap} are person_labels too")
+        return self
+
+
+class LitteringRuleConfig(StaticObjectRuleConfig):
+    """Small items dropped and left: bottles, cups, bags of rubbish, unknown blobs."""
+
+    type: Literal["littering"] = "littering"
+    labels: list[str] = Field(
+        default_factory=lambda: ["bottle", "cup", "wine glass"],
+        min_length=1,
+        description="Detector labels of litter.",
+    )
+    unknown_objects: bool = Field(
+        default=True, description="Unlabelled static objects count as litter."
+    )
+
+
+class AbandonedObjectRuleConfig(StaticObjectRuleConfig):
+    """Bags and luggage left behind by their owner."""
+
+    type: Literal["abandoned_object"] = "abandoned_object"
+    labels: list[str] = Field(
+        default_factory=lambda: ["backpack", "handbag", "suitcase"],
+        min_length=1,
+        description="Detector labels of luggage.",
+    )
+    unknown_objects: bool = Field(
+        default=False,
+        description="Unlabelled static objects count as abandoned objects (for a "
+        "zone where anything left is luggage, e.g. a station hall).",
+    )
+    static_s: float = Field(
+        default=10.0, ge=0, description="The object stays unmoved at least this long."
+    )
+    owner_away_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Its owner stays away (or out of view) at least this long.",
+    )
+    max_area_frac: float = Field(
+        default=0.05, gt=0, le=1, description="Largest object, fraction of frame."
+    )
+
+
+class FallRuleConfig(StrictModel):
+    """Settings of the `fall` rule (see docs/edge.md, "Falls").
+
+    Its home is the `RuleConfig` union of `edge/config.py`, beside the other
+    rules' configs; it depends on nothing else so that it can move there.
+    """
+
+    type: Literal["fall"] = "fall"
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"],
+        min_length=1,
+        title="Labels",
+        description="Detector labels that can fall.",
+    )
+    down_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        title="Down time",
+        description="Seconds a person must stay lying after the fall before the "
+        "event starts.",
+    )
+    transition_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        title="Transition time",
+        description="Longest time from upright to lying that still counts as a "
+        "fall; lying down more slowly is deliberate (a bed, a mat).",
+    )
+    drop_ratio: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        title="Drop",
+        description="How far the hips (the box centre when the hips are not "
+        "seen) must drop within transition_s, as a share of the person's upright "
+        "height.",
+    )
+    min_keypoint_score: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        title="Keypoint score",
+        description="Pose keypoints scoring lower are treated as not seen.",
+    )
+    upright_max_deg: float = Field(
+        default=35.0,
+        gt=0,
+        lt=90,
+        title="Upright angle",
+        description="A torso within this angle of vertical is upright.",
+    )
+    lying_min_deg: float = Field(
+        default=55.0,
+        gt=0,
+        le=90,
+        title="Lying angle",
+        description="A torso at least this far from vertical (and low) is lying.",
+    )
+    clear_s: float = Field(
+        default=2.0,
+        ge=0,
+        title="Clear time",
+        description="The event ends once the person has stood, or been gone, "
+        "this long.",
+    )
+    cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        title="Cooldown",
+        description="No new fall of the same person this long after an end.",
+    )
+    pose_model: str = Field(
+        default="movenet_lightning",
+        min_length=1,
+        title="Pose model",
+        description="Manifest name of the pose model.",
+    )
+
+    @model_validator(mode="after")
+    def verify_angles(self) -> FallRuleConfig:
+        if self.lying_min_deg <= self.upright_max_deg:
+            raise ValueError(
+                f"lying_min_deg ({self.lying_min_deg}) must be above "
+                f"upright_max_deg ({self.upright_max_deg})"
+            )
+        return self
+
+
 RuleConfig = Annotated[
     OccupancyRuleConfig
     | CrowdingRuleConfig
     | IntrusionRuleConfig
     | PresenceRuleConfig
-    | IllegalParkingRuleConfig,
+    | IllegalParkingRuleConfig
+    | LitteringRuleConfig
+    | AbandonedObjectRuleConfig
+    | FallRuleConfig,
     Field(discriminator="type"),
 ]
 
@@ -380,6 +607,12 @@ class NodeConfig(StrictModel):
     node_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
+    extra_models: list[ModelConfig] = Field(
+        default_factory=list,
+        description="More detectors run on every analysed frame after `model` "
+        "(e.g. a city's fire/smoke model); rules use their labels like any other. "
+        "A label the main model has too is named '<model name>:<label>'.",
+    )
     batch: BatchConfig = Field(default_factory=BatchConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)

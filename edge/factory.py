@@ -11,11 +11,15 @@ import gridwatch
 from edge.config import ModelConfig, NodeConfig
 from edge.events.builder import EventBuilder
 from edge.events.snapshot import Snapshotter
+from edge.infer.composite import CompositeDetector
 from edge.infer.session import OnnxDetector, select_providers
+from edge.media.pipeline import MediaPipeline, require_face_model
+from edge.metrics import NodeMetrics
 from edge.node import EdgeNode
 from edge.pipeline.analysis import CameraAnalyser
-from edge.pipeline.camera import TrackedRulesAnalyser
+from edge.pipeline.camera import TrackedRulesAnalyser, build_pose_stage
 from edge.pipeline.runner import BatchDetector
+from edge.pose.movenet import PoseModels
 from edge.publish.base import Publisher
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.outbox import Outbox
@@ -45,8 +49,12 @@ def face_model_path(models_dir: Path | None) -> Path | None:
 def build_analysers(
     config: NodeConfig, *, labels: list[str], model: ModelInfo
 ) -> dict[str, CameraAnalyser]:
-    """One tracker + rules + event builder per camera."""
+    """One tracker + rules + event builder per camera, and a pose stage for the
+    cameras with a fall rule (the pose model loads only if one has)."""
     face_path = face_model_path(config.models_dir)
+    pose_models = PoseModels(
+        models_dir=config.models_dir, providers=config.model.providers
+    )
     analysers: dict[str, CameraAnalyser] = {}
     for camera in config.cameras:
         analysers[camera.id] = TrackedRulesAnalyser(
@@ -59,6 +67,7 @@ def build_analysers(
                 snapshotter=Snapshotter(camera_id=camera.id, face_model_path=face_path),
             ),
             labels=labels,
+            pose=build_pose_stage(camera, models=pose_models),
         )
     return analysers
 
@@ -85,25 +94,41 @@ def build_node(
     detectors: Sequence[BatchDetector] | None = None,
     publisher: Publisher | None = None,
 ) -> EdgeNode:
-    """Everything the node needs, loaded and checked before any thread starts."""
-    loaded = list(detectors) if detectors else load_detectors(config)
+    """Everything the node needs, loaded and checked before any thread starts.
+
+    Raises:
+        FaceModelError: the face model cannot be loaded (no snapshot or clip
+            may leave the node with faces unblurred, so the node does not start).
+        ConfigError: central's token cannot be read.
+    """
+    face_model = require_face_model(
+        FACE_MODEL, config.models_dir, score_threshold=config.media.face_score
+    )
+    loaded = (
+        list(detectors)
+        if detectors
+        else with_extra_models(config, load_detectors(config))
+    )
     model = ModelInfo(name=loaded[0].name, version=gridwatch.__version__)
     closers = []
     if publisher is None:
         mqtt_publisher = build_publisher(config, model_name=loaded[0].name)
         closers.append(mqtt_publisher.outbox.close)
         publisher = mqtt_publisher
+    metrics = NodeMetrics()
     return EdgeNode(
         config=config,
         detectors=loaded,
         publisher=publisher,
         analysers=build_analysers(config, labels=list(loaded[0].labels), model=model),
         closers=closers,
+        media=MediaPipeline.from_config(config, metrics=metrics, face_model=face_model),
+        metrics=metrics,
     )
 
 
 def load_detectors(config: NodeConfig) -> list[OnnxDetector]:
-    """One detector (own onnxruntime session) per inference worker."""
+    """One main detector (own onnxruntime session) per inference worker."""
     workers, model = inference_plan(config)
     logger.info(
         "node %s: %d inference workers, %s onnxruntime threads each",
@@ -112,6 +137,29 @@ def load_detectors(config: NodeConfig) -> list[OnnxDetector]:
         model.intra_op_threads or "auto",
     )
     return [OnnxDetector.from_config(model, config.models_dir) for _ in range(workers)]
+
+
+def with_extra_models(
+    config: NodeConfig, detectors: Sequence[OnnxDetector]
+) -> list[BatchDetector]:
+    """Each worker's detector followed by the node's `extra_models` (sessions of
+    its own per worker, threads as the main model's); unchanged without any."""
+    if not config.extra_models:
+        return list(detectors)
+    _, model = inference_plan(config)
+    threads = {"intra_op_threads": model.intra_op_threads}
+    return [
+        CompositeDetector(
+            main,
+            [
+                OnnxDetector.from_config(
+                    extra.model_copy(update=threads), config.models_dir
+                )
+                for extra in config.extra_models
+            ],
+        )
+        for main in detectors
+    ]
 
 
 def inference_plan(config: NodeConfig) -> tuple[int, ModelConfig]:

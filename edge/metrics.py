@@ -65,3 +65,43 @@ class NodeMetrics:
         self.mqtt_reconnects = Gauge(
             "gw_mqtt_reconnects", "Broker reconnects", registry=r
         )
+        self._add_media_metrics(r)
+
+    def _add_media_metrics(self, r: CollectorRegistry) -> None:
+        self.clips_written = Counter(
+            "gw_clips_written_total", "Event clips written", ["camera"], registry=r
+        )
+        self.clips_dropped = Counter(
+            "gw_clips_dropped_total",
+            "Event clips not made (busy, queue_full, no_frames, error)",
+            ["camera", "reason"],
+            registry=r,
+        )
+        self.clip_seconds = Histogram(
+            "gw_clip_seconds",
+            "Time to blur and encode one clip (s)",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.faces_blurred = Counter(
+            "gw_clip_faces_blurred_total",
+            "Face regions obscured in clip frames",
+            ["camera"],
+            registry=r,
+        )
+        self.uploads_pending = Gauge(
+            "gw_media_uploads_pending", "Media uploads waiting for central", registry=r
+        )
+        self.uploads_done = Counter(
+            "gw_media_uploads_done_total", "Media uploads central has", registry=r
+        )
+        self.uploads_failed = Counter(
+            "gw_media_uploads_failed_total",
+            "Media uploads central refused for good (dropped)",
+            registry=r,
+        )
+        self.upload_retries = Counter(
+            "gw_media_upload_retries_total",
+            "Media upload tries that will be retried",
+            registry=r,
+        )

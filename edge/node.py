@@ -16,6 +16,7 @@ from edge.config import NodeConfig
 from edge.http import HttpServer, UnknownCameraError, build_app
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
 from edge.ingest.base import RateMeter
+from edge.media.pipeline import MediaPipeline
 from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
 from edge.pipeline.batcher import FrameBatcher
@@ -49,6 +50,8 @@ class EdgeNode:
         publisher: Outbound channel (MQTT with a durable outbox in production).
         analysers: One analyser per camera id (tracking, rules, events).
         closers: Called after the publisher stopped (e.g. close its outbox).
+        media: Event clips (ring buffers, writer, uploads), or None for none.
+        metrics: The node's metrics (shared with `media`); new ones when None.
     """
 
     def __init__(
@@ -59,9 +62,12 @@ class EdgeNode:
         publisher: Publisher,
         analysers: dict[str, CameraAnalyser],
         closers: Sequence[Callable[[], None]] = (),
+        media: MediaPipeline | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.config = config
-        self.metrics = NodeMetrics()
+        self.metrics = metrics or NodeMetrics()
+        self.media = media
         self.topics = Topics(config.broker.topic_prefix)
         if not detectors:
             raise ValueError("an edge node needs at least one detector")
@@ -98,7 +104,10 @@ class EdgeNode:
             for worker_detector in detectors
         ]
         self.events = EventStage(
-            publisher=publisher, node_id=config.node_id, metrics=self.metrics
+            publisher=publisher,
+            node_id=config.node_id,
+            metrics=self.metrics,
+            media=media,
         )
         self.analysis = AnalysisStage(
             analysers=analysers,
@@ -108,6 +117,7 @@ class EdgeNode:
             metrics=self.metrics,
             fps_analysed=self.fps_analysed,
             stop=self._stop,
+            frame_sink=media.push if media is not None else None,
         )
         self._status_thread: threading.Thread | None = None
         self._last_health: dict[str, CameraHealth] = {}
@@ -133,6 +143,8 @@ class EdgeNode:
                 build_app(self), self.config.http.host, self.config.http.port
             )
             self._publisher.start()
+            if self.media is not None:
+                self.media.start()
             self.events.start()
             self.analysis.start()
             for index, runner in enumerate(self.runners):
@@ -164,6 +176,8 @@ class EdgeNode:
             runner.join()
         self.analysis.join()
         self.events.stop()
+        if self.media is not None:
+            self.media.stop()  # finishes collected clips; uploads stay queued
         if self._status_thread is not None:
             self._status_thread.join(5)
         self._publisher.stop()
@@ -293,6 +307,8 @@ class EdgeNode:
 
     def _dead_stages(self) -> list[str]:
         stages = {"analysis": self.analysis.is_alive, "events": self.events.is_alive}
+        if self.media is not None:
+            stages.update(self.media.stages)
         stages.update(
             {f"inference-{i}": r.is_alive for i, r in enumerate(self.runners)}
         )

@@ -1,4 +1,4 @@
-"""The `gridwatch` command: edge, central, sim, models, bench, demo."""
+"""The `gridwatch` command: edge, central, sim, models, bench, demo, eval."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("sim", "rtsp"): ("simulators.rtsp_server", "Serve a folder of clips over RTSP."),
     ("sim", "checkpoint"): ("simulators.checkpoint", "Push a clip as JPEG snapshots."),
     ("sim", "city"): ("simulators.city", "Write a synthetic city (grids, workers)."),
+    ("sim", "scenario"): (
+        "simulators.scenario.command",
+        "Composite test scenes (littering, crowds) with ground truth.",
+    ),
     ("central", "run"): (
         "central.commands.run",
         "Run central: ingest, dispatch, deadlines, HTTP API.",
@@ -39,6 +43,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "Benchmark central: N events through the broker.",
     ),
     ("demo", None): ("gridwatch.demo", "Run the whole stack on embedded defaults."),
+    ("eval", None): (
+        "gridwatch.eval.command",
+        "Score the pipeline on scenario clips with ground truth.",
+    ),
 }
 
 GROUP_HELP = {

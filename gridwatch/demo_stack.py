@@ -91,11 +91,20 @@ def edge_config(
     urls: dict[str, str],
     workdir: Path,
     models_dir: Path | None,
+    central_url: str | None = None,
+    token_file: Path | None = None,
 ) -> NodeConfig:
-    """One edge node for `cameras` (all on one node id) with the demo rules."""
+    """One edge node for `cameras` (all on one node id) with the demo rules;
+    clips go to `central_url` with the token in `token_file` when given."""
+    central = (
+        {"url": central_url, "token_file": str(token_file)}
+        if central_url and token_file
+        else None
+    )
     return parse_config(
         {
             "node_id": cameras[0].node_id,
+            "central": central,
             "broker": {"port": broker_port},
             "http": {"port": 0},
             "outbox": {"path": str(workdir / "outbox.sqlite")},
@@ -285,6 +294,11 @@ class DemoStack:
         )
         urls = {mount: sim.url(mount) for mount in sim.mounts()}
         self.camera_urls = [urls[Path(c.clip).stem] for c in self.cameras]
+        assert self.seed is not None
+        node_id = self.cameras[0].node_id
+        token_file = self.workdir / f"edge-{node_id}.token"
+        token_file.write_text(self.seed.edge_tokens[node_id] + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
         self.node = build_node(
             edge_config(
                 self.cameras,
@@ -292,6 +306,8 @@ class DemoStack:
                 urls=urls,
                 workdir=self.workdir,
                 models_dir=self.models_dir,
+                central_url=self.central_url,
+                token_file=token_file,
             )
         )
         self.node.start()

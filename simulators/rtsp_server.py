@@ -1,4 +1,5 @@
-"""RTSP replay simulator: every clip of a folder served as a looping RTSP mount."""
+"""RTSP replay simulator: every clip of a folder served as an RTSP mount, looping
+(or played once, for accuracy runs that need to know where the clip starts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -43,6 +45,10 @@ T = TypeVar("T")
 
 _LOOP_CALL_TIMEOUT_S = 10.0
 _SESSION_CLEANUP_S = 2
+# A played-once mount refuses new clients at the end of its clip at once, and
+# cuts off clients still connected this much later (they have the last frames).
+_ONCE_DRAIN_MS = 2000
+_GST_STATE_PLAYING = 4
 
 
 class UnknownMountError(KeyError):
@@ -61,6 +67,13 @@ class MountStatus:
         fps: Replay frame rate (frames per second).
         resolution_wh: Frame width and height in pixels.
         is_transcoded: Whether the clip was re-encoded for serving.
+        plays_once: The mount plays its clip once, then goes dark until started.
+        speed: Replay rate (2.0: twice as fast as recorded).
+        plays: Times a pipeline of the mount started playing.
+        started_at: UNIX time at which the latest play started (the clip's
+            first frame left the server), None before the first play.
+        finished_at: UNIX time at which the latest play reached the end of the
+            clip (played-once mounts), None while playing or before.
     """
 
     name: str
@@ -70,6 +83,20 @@ class MountStatus:
     fps: float
     resolution_wh: tuple[int, int]
     is_transcoded: bool
+    plays_once: bool = False
+    speed: float = 1.0
+    plays: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass(slots=True)
+class _PlayRecord:
+    """When a mount's latest play started and ended (UNIX seconds)."""
+
+    plays: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 class RtspReplayServer:
@@ -80,6 +107,12 @@ class RtspReplayServer:
     its clients read. The GLib main loop runs in a background thread, and all
     server state is changed from that thread.
 
+    With `play_once` a mount plays its clip from the start for the first
+    client and ends the stream after the last frame; the mount then refuses
+    clients (like `stop_mount`) until `start_mount` arms it for one more play.
+    `status` reports when each play started and finished, which maps a
+    client's wall-clock times to clip time.
+
     Args:
         media_dir: Folder with the clips (mp4, avi, gif, mkv, mov, webm).
         port: RTSP port; 0 picks a free one (see `port`).
@@ -89,6 +122,8 @@ class RtspReplayServer:
         replicate: Mounts per clip; above 1 they are named ``<clip>-0`` ...
             ``<clip>-<N-1>``, each its own camera with its own pipeline.
         max_gop_s: Longest key-frame interval served without re-encoding.
+        play_once: Play each clip once per `start_mount` instead of looping.
+        speed: Replay rate; the served frame rate is the clip's times `speed`.
     """
 
     def __init__(
@@ -101,9 +136,13 @@ class RtspReplayServer:
         clips: Sequence[str] | None = None,
         replicate: int = 1,
         max_gop_s: float = 2.0,
+        play_once: bool = False,
+        speed: float = 1.0,
     ) -> None:
         if replicate < 1:
             raise ValueError(f"replicate must be at least 1, got {replicate}")
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
         self.media_dir = media_dir
@@ -113,6 +152,9 @@ class RtspReplayServer:
         self._clips = list(clips) if clips is not None else None
         self._replicate = replicate
         self._max_gop_s = max_gop_s
+        self._play_once = play_once
+        self._speed = speed
+        self._plays: dict[str, _PlayRecord] = {}
         self._mounts: dict[str, Mount] = {}
         self._active: set[str] = set()
         self._medias: dict[str, list[Any]] = {}
@@ -166,6 +208,10 @@ class RtspReplayServer:
         """Return the state of every mount, in mount order."""
         with self._lock:
             active = set(self._active)
+            plays = {
+                name: (p.plays, p.started_at, p.finished_at)
+                for name, p in self._plays.items()
+            }
         return [
             MountStatus(
                 name=m.name,
@@ -175,6 +221,11 @@ class RtspReplayServer:
                 fps=float(m.clip.fps),
                 resolution_wh=m.clip.resolution_wh,
                 is_transcoded=m.clip.is_transcoded,
+                plays_once=self._play_once,
+                speed=self._speed,
+                plays=plays.get(m.name, (0, None, None))[0],
+                started_at=plays.get(m.name, (0, None, None))[1],
+                finished_at=plays.get(m.name, (0, None, None))[2],
             )
             for m in self._mounts.values()
         ]
@@ -341,7 +392,9 @@ class RtspReplayServer:
     def _add_factory(self, name: str) -> None:
         _glib, _gst, rtsp = load_gi()
         factory = rtsp.RTSPMediaFactory.new()
-        factory.set_launch(launch_line(self._mounts[name].clip))
+        factory.set_launch(
+            launch_line(self._mounts[name].clip, loop=not self._play_once)
+        )
         factory.set_shared(True)
         factory.connect("media-configure", self._on_media_configure, name)
         self._server.get_mount_points().add_factory(f"/{name}", factory)
@@ -352,11 +405,74 @@ class RtspReplayServer:
         _glib, gst, _rtsp = load_gi()
         parse = media.get_element().get_by_name("parse")
         parse.get_static_pad("src").add_probe(
-            gst.PadProbeType.BUFFER, make_pts_probe(gst)
+            gst.PadProbeType.BUFFER, make_pts_probe(gst, self._speed)
+        )
+        parse.get_static_pad("src").add_probe(
+            gst.PadProbeType.EVENT_DOWNSTREAM, self._make_eos_probe(gst, name)
         )
         self._medias.setdefault(name, []).append(media)
         media.connect("unprepared", self._on_media_unprepared, name)
+        media.connect("new-state", self._on_media_new_state, name)
+        with self._lock:
+            # A new pipeline plays the clip from its start: a new play.
+            record = self._plays.setdefault(name, _PlayRecord())
+            record.started_at = None
+            record.finished_at = None
         logger.debug("mount %s: pipeline created", name)
+
+    def _on_media_new_state(self, _media: Any, state: int, name: str) -> None:
+        if int(state) != _GST_STATE_PLAYING:
+            return
+        with self._lock:
+            record = self._plays.setdefault(name, _PlayRecord())
+            if record.started_at is not None:
+                return  # resumed, or a second client joined the running play
+            # Running time 0 (the first frame) is sent when PLAYING starts.
+            record.plays += 1
+            record.started_at = time.time()
+        logger.info("mount %s: playing", name)
+
+    def _make_eos_probe(self, gst: Any, name: str) -> Callable[[Any, Any], Any]:
+        keep = gst.PadProbeReturn.OK
+        eos = gst.EventType.EOS
+
+        def on_event(_pad: Any, info: Any) -> Any:
+            event = info.get_event()
+            if event is not None and event.type == eos:
+                self._on_clip_end(name)
+            return keep
+
+        return on_event
+
+    def _on_clip_end(self, name: str) -> None:
+        # Called on a streaming thread: record now, change server state in
+        # the main loop thread.
+        with self._lock:
+            record = self._plays.setdefault(name, _PlayRecord())
+            record.finished_at = time.time()
+        logger.info("mount %s: end of clip", name)
+        if not self._play_once or self._context is None:
+            return
+        glib, _gst, _rtsp = load_gi()
+        source = glib.idle_source_new()
+        source.set_callback(lambda *_a: self._end_play_in_loop(name))
+        source.attach(self._context)
+
+    def _end_play_in_loop(self, name: str) -> bool:
+        with self._lock:
+            if name not in self._active:
+                return False
+            self._active.discard(name)
+        # Refuse new clients now (a reconnecting client must not get a second
+        # play); let connected ones read the last frames, then cut them off.
+        self._server.get_mount_points().remove_factory(f"/{name}")
+        glib, _gst, _rtsp = load_gi()
+        drain = glib.timeout_source_new(_ONCE_DRAIN_MS)
+        drain.set_callback(
+            lambda *_a: self._drop_clients_in_loop(name, only_if_inactive=True)
+        )
+        drain.attach(self._context)
+        return False
 
     def _on_media_unprepared(self, media: Any, name: str) -> None:
         medias = self._medias.get(name, [])
@@ -374,8 +490,14 @@ class RtspReplayServer:
             if name not in self._active:
                 return
             self._active.discard(name)
+        self._server.get_mount_points().remove_factory(f"/{name}")
+        self._drop_clients_in_loop(name, only_if_inactive=False)
+
+    def _drop_clients_in_loop(self, name: str, *, only_if_inactive: bool) -> bool:
+        with self._lock:
+            if only_if_inactive and name in self._active:
+                return False  # armed again meanwhile: leave the new play alone
         path = f"/{name}"
-        self._server.get_mount_points().remove_factory(path)
         pool = self._server.get_session_pool()
         closed = 0
         for client in self._server.client_filter(None):
@@ -389,11 +511,13 @@ class RtspReplayServer:
         for media in list(self._medias.get(name, [])):
             media.unprepare()
         logger.info("mount %s: stopped, %d clients disconnected", name, closed)
+        return False
 
     def _start_mount_in_loop(self, name: str) -> None:
         with self._lock:
             if name in self._active:
                 return
+            self._plays.pop(name, None)
         self._add_factory(name)
         logger.info("mount %s: started", name)
 
@@ -425,6 +549,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
@@ -467,6 +598,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="write ports and URLs here as JSON once serving",
     )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="play each clip once (no loop); the mount then refuses clients "
+        "until POST /mounts/<name>/start arms it again",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=1.0,
+        help="replay rate: 2 serves each clip twice as fast (default 1)",
+    )
 
 
 def _announce(
@@ -507,6 +650,8 @@ def run_cli(args: argparse.Namespace) -> int:
         clips=args.clips,
         replicate=args.replicate,
         max_gop_s=args.max_gop_s,
+        play_once=args.once,
+        speed=args.speed,
     )
     control: ControlServer | None = None
     try:

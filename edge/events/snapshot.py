@@ -5,24 +5,43 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.media.faces import (
+    FaceBlur,
+    FaceBlurSettings,
+    FaceDetector,
+    FaceModelError,
+    expand_boxes,
+    obscure,
+)
 from gridwatch.contract import SnapshotRef
 
 logger = logging.getLogger(__name__)
 
 BOX_COLOR_BGR: Final = (0, 0, 255)
 TEXT_COLOR_BGR: Final = (255, 255, 255)
-_BLOCKS_ACROSS = 3  # pixelation cells across an obscured region (4+ stays face-like)
 _MAX_SHRINKS = 4
+_CHECK_ROUNDS = 3  # obscuring rounds after encoding; the last one is whole-image
+
+__all__ = [
+    "FaceBlurrer",
+    "Snapshot",
+    "SnapshotSettings",
+    "Snapshotter",
+    "draw_boxes",
+    "encode_jpeg",
+    "expand_boxes",
+    "head_boxes",
+    "obscure",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +53,10 @@ class SnapshotSettings:
         jpeg_quality: First JPEG quality tried (lower ones follow if too large).
         max_bytes: Largest JPEG allowed; quality, then size, drop to fit.
         face_score_threshold: YuNet score to blur a face; low on purpose, a
-            blurred non-face costs nothing, a missed face leaks identity.
+            blurred non-face costs nothing, a missed face leaks identity (see
+            `FaceBlurSettings`).
         face_margin: Each face box grows by this fraction per side before blurring.
+        face_max_passes: Blur-and-look-again rounds after the first blur.
         head_fraction: Without a face model, this top fraction of every person
             box is blurred instead.
     """
@@ -43,8 +64,9 @@ class SnapshotSettings:
     max_side_px: int = 1280
     jpeg_quality: int = 80
     max_bytes: int = 200_000
-    face_score_threshold: float = 0.5
+    face_score_threshold: float = 0.3
     face_margin: float = 0.4
+    face_max_passes: int = 4
     head_fraction: float = 0.35
 
     def __post_init__(self) -> None:
@@ -89,41 +111,6 @@ class Snapshot:
         )
 
 
-def obscure(image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.floating]) -> bool:
-    """Pixelate and blur one region of `image` in place.
-
-    Args:
-        image: BGR uint8 image, shape (H, W, 3); modified.
-        xyxy: Region (x1, y1, x2, y2) in pixels; clipped to the image.
-
-    Returns:
-        False when the region lies outside the image.
-    """
-    h, w = image.shape[:2]
-    x1, y1 = max(0, int(np.floor(xyxy[0]))), max(0, int(np.floor(xyxy[1])))
-    x2, y2 = min(w, int(np.ceil(xyxy[2]))), min(h, int(np.ceil(xyxy[3])))
-    if x2 - x1 < 1 or y2 - y1 < 1:
-        return False
-    roi = image[y1:y2, x1:x2]
-    cells = (min(_BLOCKS_ACROSS, x2 - x1), min(_BLOCKS_ACROSS, y2 - y1))
-    small = cv2.resize(roi, cells, interpolation=cv2.INTER_AREA)
-    blocky = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
-    kernel = max(3, (min(x2 - x1, y2 - y1) // 2) | 1)
-    image[y1:y2, x1:x2] = cv2.GaussianBlur(blocky, (kernel, kernel), 0)
-    return True
-
-
-def expand_boxes(
-    xyxy: npt.NDArray[np.floating], margin: float
-) -> npt.NDArray[np.float32]:
-    """Grow (N, 4) boxes by `margin` of their width/height on every side."""
-    boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
-    wh = boxes[:, 2:] - boxes[:, :2]
-    return np.concatenate(
-        [boxes[:, :2] - wh * margin, boxes[:, 2:] + wh * margin], axis=1
-    )
-
-
 def head_boxes(
     person_xyxy: npt.NDArray[np.floating], fraction: float
 ) -> npt.NDArray[np.float32]:
@@ -151,17 +138,32 @@ def _contains_any_center(
 
 
 class FaceBlurrer:
-    """Blurs faces found by YuNet; without the model, blurs the heads of people."""
+    """Blurs faces found by YuNet; without the model, blurs the heads of people.
+
+    The node refuses to start without the face model (`edge.media.faces`), so
+    the head fallback covers a model that fails at run time.
+    """
 
     def __init__(
         self, *, camera_id: str, model_path: Path | None, settings: SnapshotSettings
     ) -> None:
         self.camera_id = camera_id
         self._settings = settings
-        self._lock = threading.Lock()
         self._warned = False
-        self._input_wh = (0, 0)
         self._detector = self._load(model_path)
+        self._verify = (
+            None
+            if self._detector is None
+            else FaceBlur(
+                detector=self._detector,
+                settings=FaceBlurSettings(
+                    score_threshold=settings.face_score_threshold,
+                    margin=settings.face_margin,
+                    max_passes=settings.face_max_passes,
+                ),
+                label=f"camera {camera_id} snapshot",
+            )
+        )
 
     @property
     def has_face_model(self) -> bool:
@@ -174,46 +176,63 @@ class FaceBlurrer:
 
         Args:
             image: BGR uint8 image, shape (H, W, 3); modified.
-            person_xyxy: (N, 4) person boxes in pixels of `image`, used only
-                when the face model is unavailable.
+            person_xyxy: (N, 4) person boxes in pixels of `image`: their heads
+                are blurred when no face is found in them.
 
         Returns:
             Number of regions obscured.
         """
         heads = head_boxes(person_xyxy, self._settings.head_fraction)
         faces = self._detect(image)
-        if faces is None:
-            regions = heads
-        else:
-            found = expand_boxes(faces, self._settings.face_margin)
-            # A face the detector missed (small, turned away) still must not leave
-            # the node: blur the head of every person box with no face found in it.
-            regions = np.concatenate(
-                [found, heads[~_contains_any_center(heads, found)]]
-            )
-        return sum(obscure(image, box) for box in regions)
+        if faces is None or self._verify is None:
+            return sum(obscure(image, box) for box in heads)
+        found = expand_boxes(faces, self._settings.face_margin)
+        # A face the detector missed (small, turned away) still must not leave
+        # the node: blur the head of every person box with no face found in it.
+        regions = np.concatenate([found, heads[~_contains_any_center(heads, found)]])
+        obscured = sum(obscure(image, box) for box in regions)
+        # Pixelating a face can leave a face-like patch beside it: look again.
+        return obscured + self._verify.blur(image)
 
-    def _load(self, model_path: Path | None) -> Any:
-        if model_path is None or not model_path.is_file():
+    def find_in_jpeg(self, jpeg: bytes) -> npt.NDArray[np.float32] | None:
+        """Face boxes YuNet finds in the encoded JPEG (pixels of the JPEG), or
+        None without a face model."""
+        if self._verify is None:
+            return None
+        image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("the snapshot JPEG does not decode")
+        return self._verify.find(np.asarray(image, dtype=np.uint8))
+
+    def cover(
+        self,
+        image: npt.NDArray[np.uint8],
+        faces_xyxy: npt.NDArray[np.floating],
+        *,
+        whole: bool,
+    ) -> int:
+        """Obscure face boxes (or the whole image) in place; regions obscured."""
+        if self._verify is None:
+            return 0
+        if whole:
+            return self._verify.cover_all(image)
+        return self._verify.cover(image, faces_xyxy)
+
+    def _load(self, model_path: Path | None) -> FaceDetector | None:
+        if model_path is None:
             logger.warning(
-                "camera %s: face model %s not found; blurring heads of people instead",
+                "camera %s: no face model; blurring heads of people instead",
                 self.camera_id,
-                model_path,
             )
             return None
         try:
-            return cv2.FaceDetectorYN.create(
-                str(model_path),
-                "",
-                (320, 320),
-                self._settings.face_score_threshold,
-                0.3,
+            return FaceDetector.from_model(
+                model_path, score_threshold=self._settings.face_score_threshold
             )
-        except cv2.error as error:
+        except FaceModelError as error:
             logger.warning(
-                "camera %s: face model %s failed to load (%s); blurring heads instead",
+                "camera %s: %s; blurring heads of people instead",
                 self.camera_id,
-                model_path,
                 error,
             )
             return None
@@ -221,13 +240,8 @@ class FaceBlurrer:
     def _detect(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
         if self._detector is None:
             return None
-        h, w = image.shape[:2]
         try:
-            with self._lock:
-                if self._input_wh != (w, h):  # resizing re-plans the network: slow
-                    self._detector.setInputSize((w, h))
-                    self._input_wh = (w, h)
-                _, faces = self._detector.detect(image)
+            return self._detector.detect(image)
         except cv2.error as error:
             # Keep the privacy guarantee: fall back to head blurring, say so once.
             if not self._warned:
@@ -238,10 +252,6 @@ class FaceBlurrer:
                 )
                 self._warned = True
             return None
-        if faces is None:
-            return np.zeros((0, 4), dtype=np.float32)
-        xywh = np.asarray(faces[:, :4], dtype=np.float32)
-        return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
 
 
 class Snapshotter:
@@ -288,7 +298,8 @@ class Snapshotter:
             The encoded snapshot.
 
         Raises:
-            ValueError: The image is not (H, W, 3) uint8 or cannot be encoded.
+            ValueError: The image is not (H, W, 3) uint8, cannot be encoded, or
+                still shows a face after obscuring (the event goes without it).
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(
@@ -300,12 +311,38 @@ class Snapshotter:
             canvas, np.asarray(persons, dtype=np.float32) * scale
         )
         draw_boxes(canvas, np.asarray(boxes_xyxy, dtype=np.float32) * scale, texts)
-        jpeg, resolution_wh = encode_jpeg(
-            canvas,
-            quality=self.settings.jpeg_quality,
-            max_bytes=self.settings.max_bytes,
+        jpeg, resolution_wh, covered = self._encode_checked(canvas)
+        return Snapshot(
+            jpeg=jpeg, resolution_wh=resolution_wh, faces_blurred=blurred + covered
         )
-        return Snapshot(jpeg=jpeg, resolution_wh=resolution_wh, faces_blurred=blurred)
+
+    def _encode_checked(
+        self, canvas: npt.NDArray[np.uint8]
+    ) -> tuple[bytes, tuple[int, int], int]:
+        """Encode, then look for faces in the JPEG itself (compression can make
+        a smooth patch score as a face); obscure what is found and encode again,
+        the last round obscuring the whole image. Modifies `canvas`.
+
+        Raises:
+            ValueError: faces were still found then (no snapshot is sent).
+        """
+        covered = 0
+        for round_ in range(_CHECK_ROUNDS + 1):
+            jpeg, resolution_wh = encode_jpeg(
+                canvas,
+                quality=self.settings.jpeg_quality,
+                max_bytes=self.settings.max_bytes,
+            )
+            faces = self._faces.find_in_jpeg(jpeg)
+            if faces is None or len(faces) == 0:
+                return jpeg, resolution_wh, covered
+            if round_ == _CHECK_ROUNDS:
+                break
+            # The JPEG may be smaller than the canvas (shrunk to fit max_bytes).
+            faces = faces * (canvas.shape[1] / resolution_wh[0])
+            whole = round_ == _CHECK_ROUNDS - 1
+            covered += self._faces.cover(canvas, faces, whole=whole)
+        raise ValueError("faces still found in the snapshot after obscuring it whole")
 
     def _downscale(
         self, image: npt.NDArray[np.uint8]

@@ -6,7 +6,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -54,8 +54,12 @@ class AnalysisStage:
         metrics: NodeMetrics,
         fps_analysed: Mapping[str, RateMeter],
         stop: threading.Event,
+        frame_sink: Callable[[Frame], None] | None = None,
     ) -> None:
         self._analysers = dict(analysers)
+        # Every analysed frame also goes here (the clip ring buffers); it must
+        # be quick: it runs on this thread, shared by every camera.
+        self._frame_sink = frame_sink
         self._inbox = inbox
         self._events = events
         self._node_id = node_id
@@ -133,6 +137,20 @@ class AnalysisStage:
         if output.occupancy:
             with self._lock:
                 self._occupancy[frame.camera_id] = (frame.captured_at, output.occupancy)
+        self._sink(frame)
+
+    def _sink(self, frame: Frame) -> None:
+        if self._frame_sink is None:
+            return
+        try:
+            self._frame_sink(frame)
+        except Exception:  # clips are secondary: analysis goes on
+            logger.exception(
+                "node %s: camera %s: frame %d not buffered for clips",
+                self._node_id,
+                frame.camera_id,
+                frame.index,
+            )
 
     def _close_requested(self) -> None:
         with self._lock:

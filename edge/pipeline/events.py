@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from edge.metrics import NodeMetrics
 from edge.publish.base import Publisher
@@ -24,6 +25,15 @@ EVENT_QUEUE_SIZE = 64
 SUBMIT_TIMEOUT_S = 30.0
 
 
+class EventMediaHook(Protocol):
+    """Media work tied to events (clips): sees each built event before it is stored."""
+
+    def on_event(self, event: EventMessage) -> EventMessage:
+        """Start what the event needs (a clip on `start`; must not block) and
+        return the event to store, possibly with more media."""
+        ...
+
+
 class EventStage:
     """One thread: build each pending event in order, then store it for delivery.
 
@@ -33,9 +43,15 @@ class EventStage:
     """
 
     def __init__(
-        self, *, publisher: Publisher, node_id: str, metrics: NodeMetrics
+        self,
+        *,
+        publisher: Publisher,
+        node_id: str,
+        metrics: NodeMetrics,
+        media: EventMediaHook | None = None,
     ) -> None:
         self._publisher = publisher
+        self._media = media
         self._node_id = node_id
         self._metrics = metrics
         self._queue: queue.Queue[EventThunk | None] = queue.Queue(EVENT_QUEUE_SIZE)
@@ -73,10 +89,24 @@ class EventStage:
         while (build := self._queue.get()) is not None:
             # One bad snapshot or a storage error must not stop the stage.
             try:
-                self._publish(build())
+                self._publish(self._with_media(build()))
             except Exception:
                 self.failed += 1
                 logger.exception("node %s: an event could not be stored", self._node_id)
+
+    def _with_media(self, event: EventMessage) -> EventMessage:
+        if self._media is None:
+            return event
+        try:
+            return self._media.on_event(event)
+        except Exception:  # a clip problem must not cost the event
+            logger.exception(
+                "node %s: camera %s: media of event %s failed",
+                self._node_id,
+                event.camera_id,
+                event.event_id,
+            )
+            return event
 
     def _publish(self, event: EventMessage) -> None:
         """Store one built event for delivery (logs and counts it)."""

@@ -1,4 +1,4 @@
-"""Outbound channel of an edge node: durable outbox and MQTT publisher."""
+"""Outbound channel of an edge node: durable outbox, MQTT publisher, upload queue."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
+from edge.publish.uploads import PendingUpload, UploadQueue, UploadQueueFullError
 
 __all__ = [
     "MqttPublisher",
@@ -16,9 +17,12 @@ __all__ = [
     "OutboxDrain",
     "OutboxFullError",
     "OutboxRow",
+    "PendingUpload",
     "Publisher",
     "PublisherStats",
     "SendError",
+    "UploadQueue",
+    "UploadQueueFullError",
     "client_id_for",
     "read_password",
 ]

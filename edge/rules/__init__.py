@@ -12,19 +12,24 @@ from edge.rules.base import (
 )
 from edge.rules.crowding import CrowdingRule
 from edge.rules.engine import CameraRules, RulesResult, ZoneRules
+from edge.rules.fall import FallRule
 from edge.rules.intrusion import IntrusionRule
+from edge.rules.littering import AbandonedObjectRule, LitteringRule
 from edge.rules.occupancy import OccupancyRule, count_by_label
 from edge.rules.registry import build_rule, rule_types
 from edge.rules.zones import Zone, points_in_polygon
 
 __all__ = [
+    "AbandonedObjectRule",
     "AttributeValue",
     "BoxNorm",
     "CameraRules",
     "CrowdingRule",
     "Episode",
+    "FallRule",
     "IntrusionRule",
     "Involved",
+    "LitteringRule",
     "OccupancyRule",
     "Rule",
     "RuleScope",

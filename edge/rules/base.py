@@ -6,7 +6,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,9 @@ from pydantic import BaseModel
 
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType
+
+if TYPE_CHECKING:  # edge.pose imports edge.rules.zones
+    from edge.pose.types import PersonPoses
 
 AttributeValue = float | int | str | bool | list[str]
 BoxNorm = tuple[float, float, float, float]
@@ -44,6 +47,27 @@ class RuleScope:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class FramePixels:
+    """A small copy of an analysed frame, for rules that model pixels.
+
+    Colour, not grey: a red bag on a brown floor can have the same brightness.
+
+    Attributes:
+        bgr: The frame downscaled, shape (h, w, 3), uint8, BGR.
+        scale: Small-frame pixels per frame pixel.
+        zone_mask: Small-frame pixels inside the zone, shape (h, w), bool.
+        detections: Every tracked detection of the frame, not only the zone's,
+            in frame pixels: a person outside the zone still hides what is
+            behind them.
+    """
+
+    bgr: npt.NDArray[np.uint8]
+    scale: float
+    zone_mask: npt.NDArray[np.bool_]
+    detections: Detections
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ZoneObservation:
     """What one rule sees of one analysed frame: the tracked objects in its zone.
 
@@ -55,6 +79,10 @@ class ZoneObservation:
         detections: Tracked detections whose bottom-centre lies in the zone, in
             pixels; `tracker_id` is -1 for objects the tracker has not confirmed.
         labels: Model label names indexed by `class_id`.
+        poses: Pose estimates of the persons in the zone, None when the camera
+            runs no pose stage (it runs one only for zones with a fall rule).
+        pixels: A small copy of the frame, None unless a rule of the
+            camera models pixels (`Rule.uses_pixels`).
     """
 
     camera_id: str
@@ -63,6 +91,8 @@ class ZoneObservation:
     resolution_wh: tuple[int, int]
     detections: Detections
     labels: tuple[str, ...]
+    poses: PersonPoses | None = None
+    pixels: FramePixels | None = None
 
     def mask_for(self, wanted: Collection[str]) -> npt.NDArray[np.bool_]:
         """Boolean mask, shape (N,), of detections whose label is in `wanted`."""
@@ -302,6 +332,9 @@ class Rule(ABC):
     """
 
     type_key: ClassVar[str]
+    # True for rules that need `ZoneObservation.pixels`; the engine downscales
+    # a camera's frames only when one of its rules does.
+    uses_pixels: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

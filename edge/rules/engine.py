@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
+from edge.rules.pixels import PixelsCache
 from edge.rules.registry import build_rule
 from edge.rules.zones import Zone, anchors_norm
 from edge.types import Detections, Frame
+
+if TYPE_CHECKING:  # edge.pose imports edge.rules.zones
+    from edge.pose.types import PersonPoses
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ class CameraRules:
     def __init__(self, camera_id: str, zones: Sequence[ZoneRules]) -> None:
         self.camera_id = camera_id
         self._zones = tuple(z for z in zones if z.rules)
+        uses_pixels = any(r.uses_pixels for z in self._zones for r in z.rules)
+        self._pixels = PixelsCache() if uses_pixels else None
 
     @classmethod
     def from_config(cls, camera: CameraConfig) -> CameraRules:
@@ -83,14 +90,22 @@ class CameraRules:
         return tuple(z.zone.zone_id for z in self._zones)
 
     def update(
-        self, frame: Frame, detections: Detections, labels: Sequence[str]
+        self,
+        frame: Frame,
+        detections: Detections,
+        labels: Sequence[str],
+        *,
+        poses: PersonPoses | None = None,
     ) -> RulesResult:
         """Evaluate every rule on one analysed frame.
 
         Args:
-            frame: The analysed frame (its time and size are used, not its pixels).
+            frame: The analysed frame (its time and size; its pixels only when a
+                rule models pixels).
             detections: Tracked detections of the frame, in pixels.
             labels: Model label names indexed by `class_id`.
+            poses: The camera's pose estimates, when it runs a pose stage; each
+                zone's observation gets the persons whose box is in the zone.
 
         Returns:
             Signals and current occupancy.
@@ -107,6 +122,8 @@ class CameraRules:
         signals: list[RuleSignal] = []
         occupancy: dict[str, dict[str, int]] = {}
         anchors = anchors_norm(detections, frame.resolution_wh)
+        if self._pixels is not None:
+            self._pixels.start_frame(frame.image)
         for zone_rules in self._zones:
             inside = zone_rules.zone.contains_anchors(anchors)
             obs = ZoneObservation(
@@ -116,6 +133,12 @@ class CameraRules:
                 resolution_wh=frame.resolution_wh,
                 detections=detections.filter(inside),
                 labels=label_tuple,
+                poses=_poses_in(zone_rules.zone, poses, frame.resolution_wh),
+                pixels=(
+                    self._pixels.for_zone(zone_rules.zone, detections)
+                    if self._pixels is not None
+                    else None
+                ),
             )
             for rule in zone_rules.rules:
                 signals.extend(self._run_rule(rule, obs, frame.index))
@@ -150,3 +173,11 @@ class CameraRules:
                 frame_index,
             )
             return []
+
+
+def _poses_in(
+    zone: Zone, poses: PersonPoses | None, resolution_wh: tuple[int, int]
+) -> PersonPoses | None:
+    if poses is None:
+        return None
+    return poses.filter(zone.contains(poses.persons, resolution_wh))

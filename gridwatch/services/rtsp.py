@@ -27,6 +27,8 @@ class RtspSimulatorProcess:
         replicate: Mounts per clip (``<clip>-0`` ...) when above 1.
         cache_dir: Transcode cache; the server's default when None.
         host: Address to serve on.
+        once: Play each clip once per `start_mount` instead of looping.
+        speed: Replay rate (2.0: twice as fast as recorded).
     """
 
     def __init__(
@@ -37,8 +39,12 @@ class RtspSimulatorProcess:
         replicate: int = 1,
         cache_dir: Path | None = None,
         host: str = "127.0.0.1",
+        once: bool = False,
+        speed: float = 1.0,
     ) -> None:
         self.media_dir = media_dir
+        self.once = once
+        self.speed = speed
         self.clips = clips
         self.replicate = replicate
         self.cache_dir = cache_dir
@@ -93,6 +99,10 @@ class RtspSimulatorProcess:
             command += ["--clips", ",".join(self.clips)]
         if self.cache_dir is not None:
             command += ["--cache-dir", str(self.cache_dir)]
+        if self.once:
+            command.append("--once")
+        if self.speed != 1.0:
+            command += ["--speed", repr(self.speed)]
         return command
 
     def _is_ready(self) -> bool:
@@ -148,6 +158,11 @@ class RtspSimulatorProcess:
     def mount_status(self) -> list[dict[str, Any]]:
         """Every mount's state (``GET /mounts``)."""
         body: list[dict[str, Any]] = self.control("GET", "/mounts")
+        return body
+
+    def mount_info(self, mount: str) -> dict[str, Any]:
+        """One mount's state (``GET /mounts/<name>``), play times included."""
+        body: dict[str, Any] = self.control("GET", f"/mounts/{mount}")
         return body
 
     def stop_mount(self, mount: str) -> dict[str, Any]:

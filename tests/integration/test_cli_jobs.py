@@ -152,3 +152,24 @@ cameras:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_edge_run_given_a_missing_token_file_should_name_it_without_a_traceback(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "node.yaml"
+    config.write_text(
+        f"""
+node_id: n1
+models_dir: {models_dir}
+central: {{url: "http://127.0.0.1:9", token_file: {tmp_path / "no-token"}}}
+outbox: {{path: {tmp_path / "outbox.sqlite"}}}
+cameras:
+  - {{id: c1, url: "rtsp://127.0.0.1:9/x", location: {{lat: 23.1, lon: 113.3}}}}
+"""
+    )
+    assert main(["edge", "run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "edge run: central.token_file" in err
+    assert "no-token" in err
+    assert "Traceback" not in err

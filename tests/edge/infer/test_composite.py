@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from edge.config import parse_config
-from edge.factory import load_detectors
+from edge.factory import load_detectors, with_extra_models
 from edge.infer.composite import CompositeDetector, joined_labels
 from edge.types import Detections
 
@@ -79,13 +79,13 @@ def test_node_config_extra_model_runs_beside_the_main_one(
         },
         source="test",
     )
-    [detector] = load_detectors(config)
+    [detector] = with_extra_models(config, load_detectors(config))
     assert "nanodet_plus_416:person" in detector.labels
     capture = cv2.VideoCapture(str(videos_dir / "one-by-one-person-detection.mp4"))
     capture.set(cv2.CAP_PROP_POS_MSEC, 8000)
     ok, frame = capture.read()
     capture.release()
     assert ok
-    [found] = detector.detect_batch([frame])
+    [found] = detector.detect_batch([np.asarray(frame, dtype=np.uint8)])
     names = {detector.labels[c] for c in found.class_id}
     assert {"person", "nanodet_plus_416:person"} <= names

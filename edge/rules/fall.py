@@ -1,0 +1,377 @@
+"""Fall: a person drops quickly into lying and stays down for `down_s`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+
+from edge.config import FallRuleConfig
+from edge.pose.posture import (
+    Baseline,
+    Posture,
+    PostureThresholds,
+    Reading,
+    Torso,
+    read_posture,
+    read_torso,
+)
+from edge.pose.types import PersonPoses, box_ious, empty_keypoints
+from edge.rules.base import (
+    AttributeValue,
+    Episode,
+    Involved,
+    Rule,
+    RuleScope,
+    RuleSignal,
+    ZoneObservation,
+    expect_config,
+    label_mask,
+    union_box_norm,
+)
+from gridwatch.contract import EventType
+
+logger = logging.getLogger(__name__)
+
+_SCALE_PER_TORSO = 3.2  # stature / shoulder-to-hip length, when never seen upright
+_BASELINE_S = 3.0  # upright samples this long before the latest one set the scale
+_DROP_START = 0.05  # within this share of the scale of the top, the drop has not begun
+_LYING_GAP_S = 0.5  # lying goes on through other readings this short
+_POSE_FRESH_S = 0.6  # a pose reading this recent stands in for a frame without one
+_HANDOVER_IOU = 0.3  # a new track this close to a missing one is the same person
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    t: float
+    hip_y_px: float
+    centre_y_px: float
+
+
+@dataclass(frozen=True, slots=True)
+class _UprightSample:
+    t: float
+    height_px: float
+    torso_px: float
+
+
+@dataclass(slots=True)
+class _Person:
+    """What the rule remembers of one person (one track, or its successor)."""
+
+    episode: Episode
+    xyxy: npt.NDArray[np.float32]
+    last_seen: float
+    reading: Reading = field(default_factory=lambda: Reading(Posture.OTHER))
+    torso: Torso | None = None
+    torso_at: float = -math.inf
+    lying_since: float | None = None
+    samples: deque[_Sample] = field(default_factory=deque)
+    upright: deque[_UprightSample] = field(default_factory=deque)
+    torso_seen_px: float = 0.0  # longest torso seen
+    fallen_at: float | None = None
+    last_lying_at: float = -math.inf
+    drop: float = 0.0
+    standing_since: float | None = None
+    is_held: bool = False
+
+    def baseline(self) -> Baseline:
+        if not self.upright:
+            return Baseline()
+        last = self.upright[-1].t
+        recent = [u for u in self.upright if u.t >= last - _BASELINE_S]
+        torsos = [u.torso_px for u in recent if not math.isnan(u.torso_px)]
+        return Baseline(
+            height_px=max(u.height_px for u in recent),
+            torso_px=max(torsos) if torsos else None,
+        )
+
+    def scale_px(self) -> float:
+        """Upright height; estimated from the torso or box when never upright."""
+        baseline = self.baseline()
+        if baseline.height_px is not None:
+            return baseline.height_px
+        if self.torso_seen_px > 0:
+            return _SCALE_PER_TORSO * self.torso_seen_px
+        return float(max(self.xyxy[2] - self.xyxy[0], self.xyxy[3] - self.xyxy[1]))
+
+
+class FallRule(Rule):
+    """Starts when a person has dropped into lying quickly and stays down.
+
+    Per person (track id, kept across the detector losing and re-finding
+    them): each frame's posture comes from the pose keypoints when the camera's
+    pose stage estimated them (else from the last pose reading, when recent,
+    else from the box shape). A fall is a change into lying during which the
+    hips (or the box centre) dropped by `drop_ratio` of the person's upright
+    height within `transition_s`; it starts an event once the person has stayed
+    down for `down_s`, and ends when they have stood for `clear_s` or been gone
+    for `clear_s`. Sitting (torso upright), bending (hips stay high), lying down
+    slowly or lying from the start (no drop) and getting up within `down_s`
+    raise nothing. Each person has their own event and `cooldown_s`.
+    """
+
+    type_key = "fall"
+
+    def __init__(self, config: FallRuleConfig, *, scope: RuleScope) -> None:
+        super().__init__(scope)
+        self.config = config
+        self._thresholds = PostureThresholds(
+            min_keypoint_score=config.min_keypoint_score,
+            upright_max_deg=config.upright_max_deg,
+            lying_min_deg=config.lying_min_deg,
+        )
+        self._labels = frozenset(config.labels)
+        self._persons: dict[int, _Person] = {}
+
+    @classmethod
+    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> FallRule:
+        return cls(expect_config(config, FallRuleConfig), scope=scope)
+
+    def update(self, obs: ZoneObservation) -> list[RuleSignal]:
+        persons = persons_of(obs, self._labels)
+        ids = [int(t) for t in persons.persons.tracker_id]
+        signals: list[RuleSignal] = []
+        for row, tid in enumerate(ids):
+            box = persons.persons.xyxy[row]
+            person = self._person_for(tid, box, obs.timestamp, set(ids))
+            signals.extend(self._observe(person, tid, persons, row, obs))
+        signals.extend(self._sweep(set(ids), obs.timestamp))
+        return signals
+
+    def close(self, timestamp: float) -> list[RuleSignal]:
+        return [
+            self._end(person, timestamp)
+            for person in self._persons.values()
+            if person.episode.is_active
+        ]
+
+    def _person_for(
+        self, tid: int, xyxy: npt.NDArray[np.float32], now: float, ids: set[int]
+    ) -> _Person:
+        person = self._persons.get(tid)
+        if person is not None:
+            return person
+        # The tracker often loses someone who falls and finds them again under
+        # a new id: a new track where a missing person was is that person.
+        missing = [t for t in self._persons if t not in ids]
+        for old in missing:
+            if box_ious(self._persons[old].xyxy, xyxy[None])[0] >= _HANDOVER_IOU:
+                person = self._persons[tid] = self._persons.pop(old)
+                return person
+        person = self._persons[tid] = _Person(
+            episode=Episode(
+                scope=self.scope,
+                event_type=EventType.FALL,
+                rule_type=self.type_key,
+                cooldown_s=self.config.cooldown_s,
+            ),
+            xyxy=xyxy,
+            last_seen=now,
+        )
+        return person
+
+    def _observe(
+        self,
+        person: _Person,
+        tid: int,
+        persons: PersonPoses,
+        row: int,
+        obs: ZoneObservation,
+    ) -> list[RuleSignal]:
+        now = obs.timestamp
+        person.xyxy = persons.persons.xyxy[row].copy()
+        person.last_seen = now
+        person.is_held = bool(persons.is_held[row])
+        keypoints = persons.keypoints[row] if persons.has_pose[row] else None
+        reading = self._read(person, keypoints, now)
+        self._remember(person, reading, now)
+        if person.episode.is_active:
+            return self._while_fallen(person, reading, now)
+        if not self._is_confirmed(person, reading, now):
+            return []
+        involved = _involved(persons, row, obs)
+        attributes = self._attributes(person, tid, now)
+        logger.info(
+            "camera %s: zone %s: fall of track %d (%s)",
+            self.scope.camera_id,
+            self.scope.zone_id,
+            tid,
+            attributes,
+        )
+        return [person.episode.start(now, involved, attributes)]
+
+    def _read(
+        self, person: _Person, keypoints: npt.NDArray[np.float32] | None, now: float
+    ) -> Reading:
+        baseline = person.baseline()
+        torso = None
+        if keypoints is not None:
+            torso = read_torso(
+                person.xyxy, keypoints, baseline=baseline, thresholds=self._thresholds
+            )
+        if torso is not None:
+            person.torso, person.torso_at = torso, now
+            return read_posture(person.xyxy, torso, baseline=baseline)
+        # Between pose runs (or when a run misses the torso) the last torso
+        # reading stands in for a short while.
+        recent = person.torso if now - person.torso_at <= _POSE_FRESH_S else None
+        return read_posture(person.xyxy, recent, baseline=baseline, is_fresh=False)
+
+    def _remember(self, person: _Person, reading: Reading, now: float) -> None:
+        top, bottom = float(person.xyxy[1]), float(person.xyxy[3])
+        person.reading = reading
+        fresh = reading.torso if reading.is_fresh else None
+        hip_y = fresh.hip_y_px if fresh is not None else math.nan
+        person.samples.append(_Sample(now, hip_y, (top + bottom) / 2.0))
+        while person.samples and person.samples[0].t < now - self.config.transition_s:
+            person.samples.popleft()
+        if fresh is not None:
+            person.torso_seen_px = max(person.torso_seen_px, fresh.length_px)
+        if reading.posture is Posture.UPRIGHT and (
+            fresh is not None or reading.is_standing
+        ):
+            torso_px = fresh.length_px if fresh is not None else math.nan
+            person.upright.append(_UprightSample(now, bottom - top, torso_px))
+            while person.upright[0].t < now - _BASELINE_S:
+                person.upright.popleft()
+        if reading.posture is Posture.LYING:
+            if person.lying_since is None:
+                person.lying_since = now
+            person.last_lying_at = now
+        elif (
+            reading.posture is Posture.UPRIGHT
+            or now - person.last_lying_at > _LYING_GAP_S
+        ):
+            person.lying_since = None  # a misread frame or two does not count
+
+    def _is_confirmed(self, person: _Person, reading: Reading, now: float) -> bool:
+        """Advance the fall candidate; true when the event is due to start."""
+        lying = reading.posture is Posture.LYING
+        if person.fallen_at is None:
+            if lying:
+                person.drop, drop_began = self._drop(person)
+                if person.drop >= self.config.drop_ratio:
+                    # Down since the later of: lying began, the drop began
+                    # (someone already lying, e.g. rolling off a bed).
+                    lying_since = (
+                        now if person.lying_since is None else person.lying_since
+                    )
+                    person.fallen_at = max(lying_since, drop_began)
+            return False
+        if reading.posture is Posture.UPRIGHT or (
+            not lying and now - person.last_lying_at > self.config.down_s
+        ):
+            person.fallen_at = None  # up again: a dip, not a fall
+            return False
+        return (
+            lying
+            and now - person.fallen_at >= self.config.down_s
+            and person.episode.can_start(now)
+        )
+
+    def _drop(self, person: _Person) -> tuple[float, float]:
+        """How far the person came down within `transition_s`, in upright
+        heights, and when the way down began (last time near the top)."""
+        samples = list(person.samples)
+        scale = max(person.scale_px(), 1.0)
+        if not math.isnan(samples[-1].hip_y_px) and any(
+            not math.isnan(s.hip_y_px) for s in samples[:-1]
+        ):
+            track = [(s.t, s.hip_y_px) for s in samples if not math.isnan(s.hip_y_px)]
+        else:
+            track = [(s.t, s.centre_y_px) for s in samples]
+        top = min(y for _, y in track)
+        began = max(t for t, y in track if y <= top + _DROP_START * scale)
+        return max(0.0, track[-1][1] - top) / scale, began
+
+    def _while_fallen(
+        self, person: _Person, reading: Reading, now: float
+    ) -> list[RuleSignal]:
+        if not reading.is_standing:
+            person.standing_since = None
+            return []
+        if person.standing_since is None:
+            person.standing_since = now
+        if now - person.standing_since < self.config.clear_s:
+            return []
+        return [self._end(person, now)]
+
+    def _sweep(self, ids: set[int], now: float) -> list[RuleSignal]:
+        """End the events of persons gone for `clear_s`; forget the gone."""
+        signals = []
+        # Kept a while after they vanish, so that a new track where they were
+        # (the detector finding them again) takes their history over.
+        forget_after = (
+            max(self.config.clear_s, self.config.transition_s) + self.config.down_s
+        )
+        for tid in [t for t in self._persons if t not in ids]:
+            person = self._persons[tid]
+            gone_s = now - person.last_seen
+            if person.episode.is_active and gone_s >= self.config.clear_s:
+                signals.append(self._end(person, now))
+            if not person.episode.is_active and gone_s > forget_after:
+                del self._persons[tid]
+        return signals
+
+    def _end(self, person: _Person, now: float) -> RuleSignal:
+        tid = self._track_of(person)
+        signal = person.episode.end(now, self._attributes(person, tid, now))
+        person.fallen_at = None
+        person.standing_since = None
+        return signal
+
+    def _track_of(self, person: _Person) -> int:
+        return next(t for t, p in self._persons.items() if p is person)
+
+    def _attributes(
+        self, person: _Person, tid: int, now: float
+    ) -> dict[str, AttributeValue]:
+        since = person.fallen_at if person.fallen_at is not None else now
+        attributes: dict[str, AttributeValue] = {
+            "track_id": str(tid),
+            "down_s": round(now - since, 3),
+            "drop_ratio": round(person.drop, 3),
+            "is_held": person.is_held,
+        }
+        torso = person.reading.torso
+        if torso is not None:
+            attributes["torso_angle_deg"] = round(torso.angle_deg, 1)
+        return attributes
+
+
+def persons_of(obs: ZoneObservation, labels: Collection[str]) -> PersonPoses:
+    """The tracked persons of `labels` in the observation, with their poses
+    (rows without a pose when the camera runs no pose stage)."""
+    if obs.poses is not None:
+        poses = obs.poses
+        wanted = label_mask(poses.persons.class_id, obs.labels, labels)
+        return poses.filter(wanted & (poses.persons.tracker_id >= 0))
+    wanted = obs.mask_for(labels) & (obs.detections.tracker_id >= 0)
+    persons = obs.detections.filter(wanted)
+    n = len(persons)
+    return PersonPoses(
+        persons=persons,
+        keypoints=empty_keypoints(n),
+        has_pose=np.zeros(n, dtype=np.bool_),
+        is_held=np.zeros(n, dtype=np.bool_),
+    )
+
+
+def _involved(persons: PersonPoses, row: int, obs: ZoneObservation) -> Involved:
+    mask = np.arange(len(persons)) == row
+    selected = persons.persons.filter(mask)
+    class_id, tid = int(selected.class_id[0]), int(selected.tracker_id[0])
+    label = obs.labels[class_id] if 0 <= class_id < len(obs.labels) else "person"
+    return Involved(
+        detections=selected,
+        box_labels=(f"{label} #{tid}",),
+        confidence=float(np.clip(selected.confidence[0], 0.0, 1.0)),
+        box_norm=union_box_norm(selected.xyxy, obs.resolution_wh),
+    )

@@ -1,0 +1,261 @@
+"""Tests for edge/rules/fall.py on synthetic people (box + keypoints per posture)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from edge.config import CrowdingRuleConfig, FallRuleConfig
+from edge.pose.types import PersonPoses, empty_keypoints
+from edge.rules.base import RuleScope, RuleSignal, ZoneObservation
+from edge.rules.fall import FallRule
+from edge.rules.registry import build_rule, rule_types
+from edge.types import Detections
+from gridwatch.contract import EventPhase, EventType
+from tests.edge.pose.skeletons import person
+from tests.edge.rules.factories import LABELS, T0
+
+CONFIG = FallRuleConfig(
+    down_s=1.0, transition_s=2.0, drop_ratio=0.2, clear_s=1.0, cooldown_s=5.0
+)
+RESOLUTION_WH = (1280, 720)
+PERSON, CAR = 0, 2
+FPS = 10
+
+Someone = tuple[int, str, int]  # one person on one frame: track id, posture, class
+Step = tuple[float, list[Someone]]
+
+
+def _timeline(*segments: tuple[float, str | None], track_id: int = 7) -> list[Step]:
+    """10 fps frames of one person: (seconds, posture) segments in order; a
+    None posture is a stretch with nobody there."""
+    steps: list[Step] = []
+    t = 0.0
+    for duration_s, posture in segments:
+        for _ in range(round(duration_s * FPS)):
+            steps.append((t, [] if posture is None else [(track_id, posture, PERSON)]))
+            t = round(t + 1.0 / FPS, 6)
+    return steps
+
+
+def _observe(
+    t: float, people: Sequence[Someone], *, with_pose: bool = True, held: bool = False
+) -> ZoneObservation:
+    """An observation at T0 + t; person i stands at x = 200 + 500 i."""
+    bodies = [person(p[1], x=200.0 + 500.0 * i) for i, p in enumerate(people)]
+    n = len(people)
+    persons = Detections.from_lists(
+        [b.xyxy.tolist() for b in bodies],
+        confidence=[0.8] * n,
+        class_id=[p[2] for p in people],
+        tracker_id=[p[0] for p in people],
+    )
+    poses = PersonPoses(
+        persons=persons,
+        keypoints=np.stack([b.keypoints for b in bodies]) if n else empty_keypoints(0),
+        has_pose=np.ones(n, dtype=np.bool_),
+        is_held=np.full(n, held, dtype=np.bool_),
+    )
+    return ZoneObservation(
+        camera_id="cam-1",
+        zone_id="z1",
+        timestamp=T0 + t,
+        resolution_wh=RESOLUTION_WH,
+        detections=persons,
+        labels=LABELS,
+        poses=poses if with_pose else None,
+    )
+
+
+def _rule(config: FallRuleConfig = CONFIG) -> FallRule:
+    return FallRule(config, scope=RuleScope("cam-1", "z1", 0))
+
+
+def _run(rule: FallRule, steps: list[Step], **kwargs: bool) -> list[RuleSignal]:
+    signals: list[RuleSignal] = []
+    for t, people in steps:
+        signals.extend(rule.update(_observe(t, people, **kwargs)))
+    return signals
+
+
+def _summary(signals: list[RuleSignal]) -> list[tuple[float, str]]:
+    return [(round(s.timestamp - T0, 2), s.phase.value) for s in signals]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([], []),
+        (_timeline((3.0, None)), []),
+        (_timeline((2.0, "standing"), (3.0, "lying")), [(3.0, "start")]),
+        (
+            _timeline((2.0, "standing"), (0.3, "bending"), (3.0, "lying")),
+            [(3.3, "start")],
+        ),
+        (_timeline((2.0, "standing"), (0.5, "lying"), (2.0, "standing")), []),
+        (_timeline((2.0, "standing"), (5.0, "sitting_chair")), []),
+        (_timeline((2.0, "standing"), (5.0, "sitting_floor")), []),
+        (_timeline((2.0, "standing"), (2.0, "bending"), (2.0, "standing")), []),
+        (_timeline((6.0, "lying")), []),
+        (
+            _timeline((2.0, "standing"), (3.0, "sitting_floor"), (3.0, "lying")),
+            [],
+        ),
+        (_timeline((2.0, "sitting_chair"), (3.0, "lying")), [(3.0, "start")]),
+        (
+            _timeline((2.0, "standing"), (2.0, "lying"), (2.0, "standing")),
+            [(3.0, "start"), (5.0, "end")],
+        ),
+        (
+            _timeline((2.0, "standing"), (2.0, "lying"), (2.0, None)),
+            [(3.0, "start"), (4.9, "end")],
+        ),
+    ],
+    ids=[
+        "empty",
+        "nobody",
+        "upright_then_lying_fires_after_down_s",
+        "through_a_stoop_fires_after_down_s",
+        "brief_dip",
+        "sitting_on_a_chair",
+        "sitting_on_the_floor",
+        "bending",
+        "lying_from_the_start",
+        "lying_down_slowly",
+        "off_a_chair",
+        "gets_up",
+        "leaves",
+    ],
+)
+def test_fall_given_timeline_should_signal(
+    steps: list[Step], expected: list[tuple[float, str]]
+) -> None:
+    assert _summary(_run(_rule(), steps)) == expected
+
+
+def test_fall_given_falls_within_cooldown_should_start_only_outside_it() -> None:
+    one_fall = ((2.0, "standing"), (2.0, "lying"), (1.5, "standing"))
+    steps = _timeline(*one_fall, *one_fall, *one_fall)
+    assert _summary(_run(_rule(), steps)) == [
+        (3.0, "start"),
+        (5.0, "end"),
+        (14.0, "start"),
+        (16.0, "end"),
+    ]
+
+
+def test_fall_given_boxes_only_should_fire_on_box_geometry() -> None:
+    steps = _timeline((2.0, "standing"), (3.0, "lying"))
+    assert _summary(_run(_rule(), steps, with_pose=False)) == [(3.0, "start")]
+
+
+def test_fall_given_start_should_describe_the_person() -> None:
+    steps = _timeline((2.0, "standing"), (1.5, "lying"))
+    (signal,) = _run(_rule(), steps, held=True)
+    assert signal.event_type is EventType.FALL
+    assert signal.phase is EventPhase.START
+    assert signal.rule_type == "fall"
+    assert signal.involved.box_labels == ("person #7",)
+    assert signal.box_norm == pytest.approx(
+        (191 / 1280, 360 / 720, 500 / 1280, 420 / 720), abs=1e-4
+    )
+    attributes = dict(signal.attributes)
+    assert attributes["track_id"] == "7"
+    assert attributes["down_s"] == pytest.approx(1.0)
+    assert attributes["is_held"] is True
+    drop, angle = attributes["drop_ratio"], attributes["torso_angle_deg"]
+    assert isinstance(drop, float) and drop > 0.3
+    assert isinstance(angle, float) and 80.0 <= angle <= 100.0
+
+
+def test_fall_given_new_track_where_fallen_one_vanished_should_continue_it() -> None:
+    steps = _timeline((2.0, "standing"), (0.5, "lying"))
+    steps += _timeline((2.0, "lying"), track_id=8)
+    steps = [(round(i / FPS, 6), people) for i, (_, people) in enumerate(steps)]
+    signals = _run(_rule(), steps)
+    assert _summary(signals) == [(3.0, "start")]
+    assert signals[0].attributes["track_id"] == "8"
+
+
+def test_fall_given_two_people_should_signal_only_the_one_who_fell() -> None:
+    fall = _timeline((2.0, "standing"), (2.0, "lying"), track_id=2)
+    steps = [(t, [(1, "standing", PERSON), *people]) for t, people in fall]
+    signals = _run(_rule(), steps)
+    assert _summary(signals) == [(3.0, "start")]
+    assert signals[0].attributes["track_id"] == "2"
+    box = signals[0].box_norm
+    assert box is not None and box[0] > 0.5  # the second person, at x = 700 px
+
+
+@pytest.mark.parametrize(
+    ("track_id", "class_id", "labels"),
+    [(7, CAR, ["person"]), (-1, PERSON, ["person"]), (7, PERSON, ["car"])],
+    ids=["other_label", "untracked", "person_not_in_labels"],
+)
+def test_fall_given_objects_it_does_not_watch_should_ignore_them(
+    track_id: int, class_id: int, labels: list[str]
+) -> None:
+    steps = [
+        (t, [(track_id, posture, class_id) for _, posture, _ in people])
+        for t, people in _timeline((2.0, "standing"), (3.0, "lying"))
+    ]
+    config = CONFIG.model_copy(update={"labels": labels})
+    assert _run(_rule(config), steps) == []
+
+
+def test_close_given_open_event_should_end_it_and_then_nothing() -> None:
+    rule = _rule()
+    assert _summary(_run(rule, _timeline((2.0, "standing"), (1.5, "lying")))) == [
+        (3.0, "start")
+    ]
+    (end,) = rule.close(T0 + 10.0)
+    assert end.phase is EventPhase.END
+    assert end.attributes["down_s"] == pytest.approx(8.0)
+    assert rule.close(T0 + 11.0) == []
+
+
+def test_close_given_no_event_should_return_nothing() -> None:
+    assert _rule().close(T0) == []
+
+
+def test_registry_given_fall_config_should_build_fall_rule() -> None:
+    assert rule_types()["fall"] is FallRule
+    rule = build_rule(FallRuleConfig(), scope=RuleScope("cam-1", "z1", 0))
+    assert isinstance(rule, FallRule)
+
+
+def test_from_config_given_other_config_should_raise() -> None:
+    with pytest.raises(TypeError, match="FallRuleConfig"):
+        FallRule.from_config(CrowdingRuleConfig(), scope=RuleScope("c", "z", 0))
+
+
+VALID = {"type": "fall", "down_s": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({}, None),
+        ({"down_s": 30}, None),
+        ({"down_s": 0}, "down_s"),
+        ({"transition_s": -1}, "transition_s"),
+        ({"drop_ratio": 1.5}, "drop_ratio"),
+        ({"min_keypoint_score": 2}, "min_keypoint_score"),
+        ({"labels": []}, "labels"),
+        ({"lying_min_deg": 30, "upright_max_deg": 40}, "lying_min_deg"),
+        ({"pose_model": ""}, "pose_model"),
+        ({"down": 1}, "down"),
+    ],
+)
+def test_config_given_change_should_validate(
+    change: dict[str, object], error: str | None
+) -> None:
+    if error is None:
+        config = FallRuleConfig.model_validate({**VALID, **change})
+        assert config.pose_model == "movenet_lightning"
+        return
+    with pytest.raises(ValidationError, match=error):
+        FallRuleConfig.model_validate({**VALID, **change})

@@ -1,0 +1,182 @@
+"""Tests for edge/rules/static_scene.py on synthesised small frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from edge.rules.static_scene import (
+    BlobVerdict,
+    SceneSettings,
+    SceneUpdate,
+    StaticScene,
+)
+from tests.edge.rules.synthetic_scene import floor
+
+T0 = 1_700_000_000.0
+H, W = 60, 80
+NO_PEOPLE = np.zeros((0, 4), dtype=np.float32)
+ZONE = np.ones((H, W), dtype=np.bool_)
+SETTINGS = SceneSettings(warmup_s=1.0, short_s=0.5, min_area_px=4)
+
+
+def _floor() -> npt.NDArray[np.float32]:
+    return floor(seed=3)[:H, :W]
+
+
+def _bgr(grey: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    image = np.clip(grey, 0, 255).astype(np.uint8)
+    return np.repeat(image[:, :, None], 3, axis=2)
+
+
+def _feed(
+    scene: StaticScene,
+    frames: list[npt.NDArray[np.float32]],
+    *,
+    start_s: float = 0.0,
+    people: npt.NDArray[np.float32] = NO_PEOPLE,
+) -> SceneUpdate:
+    update = SceneUpdate()
+    for i, grey in enumerate(frames):
+        update = scene.update(
+            _bgr(grey),
+            timestamp=T0 + start_s + i * 0.2,
+            person_boxes=people,
+            keep_boxes=[],
+            zone_mask=ZONE,
+        )
+    return update
+
+
+def _with_patch(base: npt.NDArray[np.float32], level: float) -> npt.NDArray[np.float32]:
+    image = base.copy()
+    image[30:40, 30:38] = level
+    image[34:36, 30:38] = level - 100  # a label across it: edges inside
+    return image
+
+
+def test_static_scene_given_new_object_should_report_one_object_blob() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=2.0)
+    assert update.is_warm
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.OBJECT]
+    x1, y1, x2, y2 = update.blobs[0].box
+    assert x1 <= 31 and y1 <= 31 and x2 >= 37 and y2 >= 39
+    assert 2.0 <= update.blobs[0].appeared_at - T0 <= 2.3
+
+
+def test_static_scene_given_object_taken_away_should_report_a_ghost() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [_with_patch(base, 230.0)] * 10)  # learned with the object
+    update = _feed(scene, [base] * 10, start_s=2.0)
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.GHOST]
+
+
+def test_static_scene_given_shadow_on_texture_should_report_lighting() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor() * 1.0
+    base[::2, :] += 30.0  # a strongly textured surface
+    _feed(scene, [base] * 10)
+    shaded = base.copy()
+    shaded[20:45, 20:50] *= 0.6  # a soft-edged shadow would be the same
+    update = _feed(scene, [shaded] * 10, start_s=2.0)
+    assert update.blobs
+    assert {b.verdict for b in update.blobs} == {BlobVerdict.LIGHT}
+
+
+def test_static_scene_given_global_light_change_should_report_nothing() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    first = _feed(scene, [base * 0.6], start_s=2.0)
+    assert first.gain == pytest.approx(0.6, abs=0.05)
+    update = _feed(scene, [base * 0.6] * 10, start_s=2.2)
+    assert update.blobs == ()
+
+
+def test_static_scene_given_change_over_most_of_zone_should_relearn() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    changed = base.copy()
+    changed[:, : W * 3 // 4] = 240.0  # not a gain: a new scene
+    relearned = [
+        _feed(scene, [changed], start_s=2.0 + 0.2 * i).relearned for i in range(3)
+    ]
+    assert relearned[0] is True
+    assert _feed(scene, [changed] * 5, start_s=3.0).blobs == ()
+
+
+def test_static_scene_given_person_standing_should_not_report_or_learn_them() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    person = base.copy()
+    person[10:50, 30:42] = 40.0
+    box = np.array([[30, 10, 42, 50]], dtype=np.float32)
+    update = _feed(scene, [person] * 20, start_s=2.0, people=box)
+    assert update.blobs == ()
+    # Never learned: once they leave nothing is left behind (no ghost).
+    after = _feed(scene, [base] * 15, start_s=6.0)
+    assert after.blobs == ()
+
+
+def test_static_scene_during_warmup_should_report_nothing() -> None:
+    scene = StaticScene(SceneSettings(warmup_s=5.0, short_s=0.5, min_area_px=4))
+    base = _floor()
+    _feed(scene, [base] * 3)
+    update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=0.6)
+    assert not update.is_warm
+    assert update.blobs == ()
+
+
+def test_static_scene_relearn_should_absorb_a_region() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=2.0)
+    scene.relearn(update.blobs[0].box)
+    assert _feed(scene, [_with_patch(base, 230.0)] * 3, start_s=4.0).blobs == ()
+
+
+@pytest.mark.parametrize(
+    ("image", "zone"),
+    [
+        (np.zeros((H, W), dtype=np.uint8), ZONE),
+        (np.zeros((H, W, 3), dtype=np.uint8), np.ones((H, W + 1), dtype=np.bool_)),
+    ],
+)
+def test_static_scene_given_bad_shapes_should_raise(
+    image: npt.NDArray[np.uint8], zone: npt.NDArray[np.bool_]
+) -> None:
+    scene = StaticScene(SETTINGS)
+    with pytest.raises(ValueError, match="shape"):
+        scene.update(
+            image, timestamp=T0, person_boxes=NO_PEOPLE, keep_boxes=[], zone_mask=zone
+        )
+
+
+def test_static_scene_given_frame_size_change_should_raise() -> None:
+    scene = StaticScene(SETTINGS)
+    _feed(scene, [_floor()])
+    with pytest.raises(ValueError, match="size changed"):
+        scene.update(
+            np.zeros((H + 2, W, 3), dtype=np.uint8),
+            timestamp=T0 + 1,
+            person_boxes=NO_PEOPLE,
+            keep_boxes=[],
+            zone_mask=np.ones((H + 2, W), dtype=np.bool_),
+        )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"short_s": 0}, {"background_s": -1}, {"relearn_frac": 0}, {"min_area_px": 0}],
+)
+def test_scene_settings_given_bad_value_should_raise(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        SceneSettings(**bad)  # type: ignore[arg-type]

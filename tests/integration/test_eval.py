@@ -1,0 +1,88 @@
+"""`gridwatch eval` end to end: real RTSP simulator, edge node, Mosquitto, model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gridwatch.cli import main
+
+pytestmark = pytest.mark.integration
+
+SHIPPED = Path(__file__).resolve().parents[2] / "scenarios" / "people"
+SHORT = ("store_aisle_crowding.yaml", "worker_zone_intrusion.yaml")  # 4.5 s GIFs
+
+
+@pytest.fixture
+def scenarios(tmp_path: Path) -> Path:
+    """The two short shipped scenarios and one file naming a rule nobody wrote."""
+    folder = tmp_path / "scenarios"
+    (folder / "people").mkdir(parents=True)
+    for name in SHORT:
+        shutil.copy(SHIPPED / name, folder / "people" / name)
+    (folder / "falls").mkdir()
+    (folder / "falls" / "future_rule.yaml").write_text(
+        "clip: worker-zone-detection.gif\n"
+        "camera: {zones: [{id: z, rules: [{type: levitation}]}]}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_eval_given_two_short_scenarios_should_score_them_and_flag_the_bad_file(
+    scenarios: Path,
+    videos_dir: Path,
+    models_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = tmp_path / "report" / "eval.md"
+    report.parent.mkdir()
+
+    code = main(
+        [
+            "eval", str(scenarios), "--media", str(videos_dir), "--json",
+            "--models-dir", str(models_dir), "--report", str(report),
+        ]
+    )  # fmt: skip
+
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 1, "the bad file must make the run fail"
+    assert [e["scenario"] for e in out["errors"]] == ["falls/future_rule"]
+    assert "unknown rule type 'levitation'" in out["errors"][0]["error"]
+
+    rows = {row["name"]: row for row in out["scenarios"]}
+    for name, clip_s in [
+        ("people/store_aisle_crowding", 4.47),
+        ("people/worker_zone_intrusion", 4.73),
+    ]:
+        row = rows[name]
+        assert row["status"] == "ok", row
+        assert row["clip_s"] == pytest.approx(clip_s, abs=0.5)
+        assert row["seconds"] > row["clip_s"] * 0.9
+        assert row["expected"] == 1
+        assert all(c["observed"] is not None for c in row["counts"]), row["counts"]
+        assert row["fps_analysed"] > 1
+        # progress: one line per scenario on stderr
+        assert f"{name}: {row['events']} events, {row['matched']}/1 matched" in (
+            captured.err
+        )
+
+    assert set(out["by_type"]) >= {"crowding", "intrusion"}
+    for stats in out["by_type"].values():
+        assert set(stats) >= {
+            "tp", "fp", "fn", "precision", "recall", "f1",
+            "latency_s_mean", "latency_s_p50",
+        }  # fmt: skip
+    assert out["overall"]["tp"] >= 1, out
+    assert out["counts_checked"] == 8
+    assert out["count_mae"] is not None and out["count_mae"] <= 1.0
+    for item in out["false_alarms"]:
+        assert item["image"].startswith("eval_files/"), item
+
+    text = report.read_text(encoding="utf-8")
+    assert "## By event type" in text and "falls/future_rule" in text
