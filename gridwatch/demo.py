@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from central.db.models import Ticket, TicketSource
+from central.db.models import Event, Ticket, TicketSource
 from gridwatch.demo_rules import DEMO_CLIP_RULES
 from gridwatch.demo_stack import DEFAULT_HTTP_PORT, DEMO_PASSWORD, DemoStack
 from models.manifest import resolve_video
@@ -136,6 +136,10 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
             )
             or 0
         )
+        clips = (
+            session.scalar(select(func.count()).where(Event.clip_sha256.is_not(None)))
+            or 0
+        )
 
     def since_start(at: float | None) -> float | None:
         return round(at - stack.started_at, 1) if at is not None else None
@@ -149,6 +153,7 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
         "dispatched": dispatched,
         "awaiting_review": waiting,
         "worker_notices": watcher.notices,
+        "clips": clips,
         "first_event_s": since_start(watcher.first_event_at),
         "first_ticket_s": since_start(watcher.first_notice_at),
     }
