@@ -149,6 +149,10 @@ class StaticObjectRuleConfig(StrictModel):
         description="Static objects the detector gives no label count as this "
         "rule's kind (between min_area_frac and max_area_frac)."
     )
+    exclude_labels: list[str] = Field(
+        description="Detector labels that make a static object not this rule's "
+        "kind (the other rule's); any other label counts as no label."
+    )
     person_labels: list[str] = Field(
         default_factory=lambda: ["person"],
         min_length=1,
@@ -218,9 +222,13 @@ class StaticObjectRuleConfig(StrictModel):
                 f"min_area_frac ({self.min_area_frac}) must be below "
                 f"max_area_frac ({self.max_area_frac})"
             )
-        overlap = sorted(set(self.labels) & set(self.person_labels))
-        if overlap:
-            raise ValueError(f"labels {overlap} are person_labels too")
+        for name, other in (
+            ("person_labels", self.person_labels),
+            ("exclude_labels", self.exclude_labels),
+        ):
+            overlap = sorted(set(self.labels) & set(other))
+            if overlap:
+                raise ValueError(f"labels {overlap} are {name} too")
         return self
 
 
@@ -235,6 +243,10 @@ class LitteringRuleConfig(StaticObjectRuleConfig):
     )
     unknown_objects: bool = Field(
         default=True, description="Unlabelled static objects count as litter."
+    )
+    exclude_labels: list[str] = Field(
+        default_factory=lambda: ["backpack", "handbag", "suitcase"],
+        description="Labels of luggage: left luggage is no litter.",
     )
 
 
@@ -251,6 +263,10 @@ class AbandonedObjectRuleConfig(StaticObjectRuleConfig):
         default=False,
         description="Unlabelled static objects count as abandoned objects (for a "
         "zone where anything left is luggage, e.g. a station hall).",
+    )
+    exclude_labels: list[str] = Field(
+        default_factory=lambda: ["bottle", "cup", "wine glass"],
+        description="Labels of litter: a bottle left behind is no luggage.",
     )
     static_s: float = Field(
         default=10.0, ge=0, description="The object stays unmoved at least this long."

@@ -12,6 +12,7 @@ twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -51,6 +52,16 @@ from gridwatch.contract import EventType
 
 logger = logging.getLogger(__name__)
 
+
+@dataclass(slots=True, eq=False)
+class _Models:
+    """A rule's pixel model, object ledger and still-detection clocks."""
+
+    scene: StaticScene
+    ledger: ObjectLedger
+    still: StillTracks
+
+
 UNKNOWN_LABEL = "unknown"
 _UNKNOWN_CONFIDENCE = 0.5  # no detector score: leave the call to a reviewer
 
@@ -72,10 +83,9 @@ class StaticObjectRule(Rule):
         super().__init__(scope)
         self._config = config
         self._labels = frozenset(config.labels)
+        self._excluded = frozenset(config.exclude_labels)
         self._people = frozenset(config.person_labels)
-        self._scene: StaticScene | None = None
-        self._ledger: ObjectLedger | None = None
-        self._still: StillTracks | None = None
+        self._models: _Models | None = None
         self._episodes: dict[int, Episode] = {}
         self._warned_no_pixels = False
 
@@ -84,48 +94,44 @@ class StaticObjectRule(Rule):
         if pixels is None:
             self._warn_no_pixels()
             return []
-        scene, ledger, still = self._models(obs, pixels)
+        models = self._models_for(obs, pixels)
         people = People.from_detections(
             pixels.detections,
             timestamp=obs.timestamp,
             labels=obs.labels,
             person_labels=self._people,
         )
+        sightings = self._pixel_sightings(models.scene, pixels, people, obs.timestamp)
+        sightings += self._detector_sightings(obs, people, models.still)
         others = pixels.detections.filter(
             ~label_mask(pixels.detections.class_id, obs.labels, self._people)
         )
-        scene_update = scene.update(
-            pixels.bgr,
-            timestamp=obs.timestamp,
-            person_boxes=people.xyxy * pixels.scale,
-            keep_boxes=self._keep_boxes(ledger, pixels.scale),
-            zone_mask=pixels.zone_mask,
-        )
-        sightings = [
-            Sighting(
-                xyxy=np.asarray(blob.box, dtype=np.float32) / pixels.scale,
-                appeared_at=blob.appeared_at,
-                verdict=blob.verdict,
-            )
-            for blob in scene_update.blobs
-        ]
-        sightings += self._detector_sightings(obs, people, still)
-        result = ledger.update(
+        result = models.ledger.update(
             sightings, people=people, others=others, labels=obs.labels
         )
         for box in result.relearn:
-            scene.relearn(_to_small(box, pixels.scale))
-        signals = [self._end(obj, obs.timestamp) for obj in result.gone]
-        signals += self._expire_old(ledger, scene, pixels.scale, obs.timestamp)
-        signals += self._start_due(ledger, obs)
+            models.scene.relearn(_to_small(box, pixels.scale))
+        now = obs.timestamp
+        signals = [self._end(obj, now) for obj in result.gone]
+        signals += self._expire_old(models, pixels.scale, now)
+        signals += self._start_due(models.ledger, obs)
         return [s for s in signals if s is not None]
 
     def close(self, timestamp: float) -> list[RuleSignal]:
+        # The camera went away: end every event and start afresh when it is
+        # back (what is on the ground then is learned as the scene).
+        objects = self._models.ledger.objects if self._models is not None else []
+        known = {obj.object_id: obj for obj in objects}
         signals = []
         for object_id in list(self._episodes):
-            episode = self._episodes.pop(object_id)
-            signals.append(episode.end(timestamp, {"object_id": object_id}))
-        return signals
+            obj = known.get(object_id)
+            if obj is not None:
+                signals.append(self._end(obj, timestamp))
+            else:
+                episode = self._episodes.pop(object_id)
+                signals.append(episode.end(timestamp, {"object_id": object_id}))
+        self._models = None
+        return [s for s in signals if s is not None]
 
     def _warn_no_pixels(self) -> None:
         if not self._warned_no_pixels:
@@ -136,39 +142,55 @@ class StaticObjectRule(Rule):
             )
             self._warned_no_pixels = True
 
-    def _models(
-        self, obs: ZoneObservation, pixels: FramePixels
-    ) -> tuple[StaticScene, ObjectLedger, StillTracks]:
-        if self._scene is None or self._ledger is None or self._still is None:
+    def _models_for(self, obs: ZoneObservation, pixels: FramePixels) -> _Models:
+        # Built on the first frame: the pixel model's sizes follow the frame's.
+        if self._models is None:
             config = self._config
             height, width = pixels.bgr.shape[:2]
-            min_area_px = max(1, round(config.min_area_frac * width * height))
-            self._scene = StaticScene(
-                SceneSettings(
-                    background_s=config.background_s,
-                    warmup_s=config.warmup_s,
-                    min_area_px=min_area_px,
-                )
+            scene = SceneSettings(
+                background_s=config.background_s,
+                warmup_s=config.warmup_s,
+                min_area_px=max(1, round(config.min_area_frac * width * height)),
             )
-            self._ledger = ObjectLedger(
-                LedgerSettings(
-                    owner_away_frac=config.owner_away_frac,
-                    owner_near_frac=config.owner_near_frac,
-                    min_area_frac=config.min_area_frac,
-                    max_area_frac=config.max_area_frac,
-                    clear_s=config.clear_s,
-                    person_labels=frozenset(config.person_labels),
-                ),
-                resolution_wh=obs.resolution_wh,
+            ledger = LedgerSettings(
+                owner_away_frac=config.owner_away_frac,
+                owner_near_frac=config.owner_near_frac,
+                min_area_frac=config.min_area_frac,
+                max_area_frac=config.max_area_frac,
+                clear_s=config.clear_s,
+                cover_s=scene.cover_s,
+                person_labels=self._people,
             )
-            self._still = StillTracks(diag_px=float(np.hypot(*obs.resolution_wh)))
-        return self._scene, self._ledger, self._still
+            self._models = _Models(
+                scene=StaticScene(scene),
+                ledger=ObjectLedger(ledger, resolution_wh=obs.resolution_wh),
+                still=StillTracks(diag_px=float(np.hypot(*obs.resolution_wh))),
+            )
+        return self._models
 
-    def _keep_boxes(self, ledger: ObjectLedger, scale: float) -> list[Box]:
-        return [
-            _to_small(obj.xyxy, scale)
-            for obj in ledger.objects
+    def _pixel_sightings(
+        self, scene: StaticScene, pixels: FramePixels, people: People, now: float
+    ) -> list[Sighting]:
+        assert self._models is not None
+        keep = [
+            _to_small(obj.xyxy, pixels.scale)
+            for obj in self._models.ledger.objects
             if obj.is_confirmed and not obj.is_person
+        ]
+        update = scene.update(
+            pixels.bgr,
+            timestamp=now,
+            person_boxes=people.xyxy * pixels.scale,
+            keep_boxes=keep,
+            zone_mask=pixels.zone_mask,
+        )
+        return [
+            Sighting(
+                xyxy=np.asarray(blob.box, dtype=np.float32) / pixels.scale,
+                appeared_at=blob.appeared_at,
+                verdict=blob.verdict,
+            )
+            for blob in update.blobs
         ]
 
     def _detector_sightings(
@@ -194,8 +216,11 @@ class StaticObjectRule(Rule):
             )
         return sightings
 
+    def _label(self, obj: LeftObject) -> str | None:
+        return obj.label_among(self._labels | self._excluded)
+
     def _is_mine(self, obj: LeftObject) -> bool:
-        label = obj.label
+        label = self._label(obj)
         if label is None:
             return self._config.unknown_objects
         return label in self._labels
@@ -235,7 +260,7 @@ class StaticObjectRule(Rule):
                 self.scope.camera_id,
                 self.type_key,
                 obj.object_id,
-                obj.label or UNKNOWN_LABEL,
+                self._label(obj) or UNKNOWN_LABEL,
                 obj.owner_id,
             )
         return signals
@@ -247,20 +272,22 @@ class StaticObjectRule(Rule):
         return episode.end(now, self._attributes(obj, now))
 
     def _expire_old(
-        self, ledger: ObjectLedger, scene: StaticScene, scale: float, now: float
+        self, models: _Models, scale: float, now: float
     ) -> list[RuleSignal | None]:
         signals: list[RuleSignal | None] = []
-        for obj in ledger.objects:
+        for obj in models.ledger.objects:
             if now - obj.first_seen < self._config.max_object_s:
                 continue
             # Left for good: it is part of the scene now.
-            ledger.forget(obj.object_id)
-            scene.relearn(_to_small(obj.xyxy, scale))
+            models.ledger.forget(obj.object_id)
+            models.scene.relearn(_to_small(obj.xyxy, scale))
             signals.append(self._end(obj, now))
         return signals
 
     def _involved(self, obj: LeftObject, obs: ZoneObservation) -> Involved:
-        label = obj.label or UNKNOWN_LABEL
+        known = self._label(obj)
+        label = known or UNKNOWN_LABEL
+        score = obj.label_confidence(known) if known else _UNKNOWN_CONFIDENCE
         rows = [obj.xyxy]
         texts = [f"{label} (left)"]
         if obj.owner_xyxy is not None:
@@ -269,15 +296,14 @@ class StaticObjectRule(Rule):
         class_id = obs.labels.index(label) if label in obs.labels else -1
         detections = Detections.from_lists(
             [[float(v) for v in row] for row in rows],
-            confidence=[obj.label_confidence] * len(rows),
+            confidence=[score] * len(rows),
             class_id=[class_id] * len(rows),
             tracker_id=[-1] * len(rows),
         )
-        confidence = obj.label_confidence if obj.label else _UNKNOWN_CONFIDENCE
         return Involved(
             detections=detections,
             box_labels=tuple(texts),
-            confidence=confidence,
+            confidence=score,
             box_norm=union_box_norm(obj.xyxy.reshape(1, 4), obs.resolution_wh),
         )
 
@@ -285,7 +311,7 @@ class StaticObjectRule(Rule):
         gap = obj.owner_gap_frac
         return {
             "object_id": obj.object_id,
-            "object_label": obj.label or UNKNOWN_LABEL,
+            "object_label": self._label(obj) or UNKNOWN_LABEL,
             "kind": self.type_key,
             "owner_track_id": "" if obj.owner_id is None else str(obj.owner_id),
             "static_s": round(obj.static_for_s(now), 3),

@@ -24,7 +24,8 @@ BoxXyxy = npt.NDArray[np.float32]
 
 _MATCH_IOU = 0.3
 _PERSON_IOU = 0.4  # a "static object" this like a person's box is that person
-_LABEL_IOU = 0.2
+_LABEL_IOU = 0.3
+_LABEL_SIZE = (0.25, 4.0)  # detection area over object area, to label it
 _MIN_LABEL_VOTES = 2
 _CONFIRM_VOTES = 2
 _REJECT_VOTES = 2
@@ -153,21 +154,22 @@ class LeftObject:
     label_votes: Counter[str] = field(default_factory=Counter)
     label_scores: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str | None:
-        """The detector's label for it (most votes, at least two), else None."""
-        if not self.label_votes:
-            return None
-        name, votes = self.label_votes.most_common(1)[0]
-        return name if votes >= _MIN_LABEL_VOTES else None
+    def label_among(self, names: Collection[str]) -> str | None:
+        """The detector's label for it out of `names`: most votes, at least two.
 
-    @property
-    def label_confidence(self) -> float:
-        """Mean detector score of its label, 0 when it has none."""
-        name = self.label
-        if name is None:
-            return 0.0
-        return self.label_scores[name] / self.label_votes[name]
+        Other labels do not count: a detector that calls a bottle on the floor
+        `sports ball` now and then has not seen something else.
+        """
+        votes = [(n, v) for n, v in self.label_votes.items() if n in names]
+        if not votes:
+            return None
+        name, count = max(votes, key=lambda item: (item[1], item[0]))
+        return name if count >= _MIN_LABEL_VOTES else None
+
+    def label_confidence(self, name: str) -> float:
+        """Mean detector score of label `name` on it, 0 when never seen."""
+        votes = self.label_votes.get(name, 0)
+        return self.label_scores.get(name, 0.0) / votes if votes else 0.0
 
     def static_for_s(self, now: float) -> float:
         return now - self.first_seen
@@ -318,9 +320,7 @@ class ObjectLedger:
             others.xyxy, others.class_id, others.confidence, strict=True
         ):
             for obj in self._objects.values():
-                if _iou(obj.xyxy, xyxy) >= _LABEL_IOU or _centre_inside(
-                    xyxy, _grow(obj.xyxy, 0.25)
-                ):
+                if _is_label_of(xyxy, obj.xyxy):
                     self._vote(obj, label_name(tuple(labels), int(class_id)), score)
 
     def _expire(self, people: People, now: float) -> list[LeftObject]:
@@ -457,6 +457,19 @@ class StillTracks:
         for tid in set(self._anchor) - set(seen):
             del self._anchor[tid]
         return {t: s for t, s in seen.items() if now - s >= _STILL_DETECTION_S}
+
+
+def _is_label_of(detection: BoxXyxy, obj: BoxXyxy) -> bool:
+    """Whether a detection is of the object: overlapping it, of about its size.
+
+    A table whose box holds a bottle at its foot is not a label of the bottle.
+    """
+    if _iou(detection, obj) >= _LABEL_IOU:
+        return True
+    ratio = _area(detection) / max(_area(obj), 1.0)
+    return _LABEL_SIZE[0] <= ratio <= _LABEL_SIZE[1] and _centre_inside(
+        detection, _grow(obj, 0.25)
+    )
 
 
 def _area(box: BoxXyxy) -> float:

@@ -144,22 +144,24 @@ def cut_object(media_dir: Path, source: ObjectSource, *, seed: int) -> Cutout:
     # GrabCut works better on a larger image: the objects are small.
     zoom = max(1.0, 120.0 / min(crop.shape[:2]))
     big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
-    rect = (
-        round((x1 - c1) * zoom),
-        round((y1 - r1) * zoom),
-        round((x2 - x1) * zoom),
-        round((y2 - y1) * zoom),
+    mask = _grabcut_seed(
+        big.shape[:2],
+        (
+            round((x1 - c1) * zoom),
+            round((y1 - r1) * zoom),
+            round((x2 - c1) * zoom),
+            round((y2 - r1) * zoom),
+        ),
     )
-    mask = np.zeros(big.shape[:2], dtype=np.uint8)
     cv2.setRNGSeed(seed)
     cv2.grabCut(
         big,
         mask,
-        rect,
+        (0, 0, 1, 1),  # unused: the mask seeds it
         np.zeros((1, 65), np.float64),
         np.zeros((1, 65), np.float64),
         _GRABCUT_ITERATIONS,
-        cv2.GC_INIT_WITH_RECT,
+        cv2.GC_INIT_WITH_MASK,
     )
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     fg = _largest_component(fg)
@@ -189,6 +191,24 @@ def save_cutout(cutout: Cutout, folder: Path) -> Path:
     if not cv2.imwrite(str(path), bgra):
         raise OSError(f"cannot write {path}")
     return path
+
+
+def _grabcut_seed(
+    shape_hw: tuple[int, ...], box: tuple[int, int, int, int]
+) -> npt.NDArray[np.uint8]:
+    """GrabCut's starting labels: outside the box background, its core object.
+
+    The tight box is mostly object; its central ellipse surely is. Seeding that
+    keeps see-through objects (a clear bottle shows the floor behind it) whole,
+    where a plain rectangle start keeps only their opaque label.
+    """
+    x1, y1, x2, y2 = box
+    mask = np.full(shape_hw[:2], cv2.GC_BGD, dtype=np.uint8)
+    mask[y1:y2, x1:x2] = cv2.GC_PR_FGD
+    centre = ((x1 + x2) // 2, (y1 + y2) // 2)
+    axes = (max(1, (x2 - x1) // 4), max(1, (y2 - y1) * 3 // 8))
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, color=cv2.GC_FGD, thickness=-1)
+    return mask
 
 
 def _largest_component(mask: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -193,10 +193,12 @@ def _ramp(t: float, start: float, length: float) -> float:
     return (t - start) / length
 
 
-def back_and_forth(start: float, end: float, *, total_s: float) -> list[Segment]:
-    """Segments playing [start, end] forwards, backwards, ... for `total_s`."""
+def back_and_forth(
+    start: float, end: float, *, total_s: float, forwards: bool = True
+) -> list[Segment]:
+    """Segments playing [start, end] forwards, backwards, ... for `total_s`
+    (backwards first when not `forwards`)."""
     segments: list[Segment] = []
-    forwards = True
     left = total_s
     span = end - start
     while left > 1e-6:
@@ -213,7 +215,10 @@ def room(start: float, end: float, *, empty: Segment, total_s: float) -> Backgro
     segments: list[Segment] = [(start, end)]
     rest = total_s - (end - start)
     if rest > 0:
-        segments += back_and_forth(*empty, total_s=rest)
+        # Carry on from the end of the footage: forwards from the stretch's
+        # start, or backwards when the footage ended at the stretch's end.
+        forwards = end - empty[0] < empty[1] - end
+        segments += back_and_forth(*empty, total_s=rest, forwards=forwards)
     return Background(
         clip=ONE_BY_ONE, segments=tuple(segments), plate=(0.0, 5.5), floor=ROOM_FLOOR
     )

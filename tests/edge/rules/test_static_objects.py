@@ -165,6 +165,9 @@ def test_ledger_given_object_hidden_by_a_person_should_keep_it() -> None:
     assert [o.object_id for o in ledger.objects] == [1]
 
 
+TABLE = [150.0, 100.0, 260.0, 290.0]  # a big box with the object at its foot
+
+
 @pytest.mark.parametrize(
     ("detections", "label"),
     [
@@ -172,6 +175,9 @@ def test_ledger_given_object_hidden_by_a_person_should_keep_it() -> None:
         ([(1, OBJECT)], None),  # one vote is not enough
         ([(1, OBJECT), (1, OBJECT)], "bottle"),
         ([(2, [0.0, 0.0, 10.0, 10.0]), (2, [0.0, 0.0, 10.0, 10.0])], None),  # far
+        ([(2, TABLE), (2, TABLE), (2, TABLE)], None),  # holds it, is not it
+        ([(0, OBJECT), (0, OBJECT), (0, OBJECT)], None),  # not among the names
+        ([(1, OBJECT), (1, OBJECT), (2, OBJECT), (2, OBJECT), (2, OBJECT)], "backpack"),
     ],
 )
 def test_ledger_labels_given_detections_over_frames_should_vote(
@@ -182,7 +188,11 @@ def test_ledger_labels_given_detections_over_frames_should_vote(
     for i, (class_id, box) in enumerate(detections):
         others = Detections.from_lists([box], confidence=[0.8], class_id=[class_id])
         _step(ledger, 0.2 * (i + 1), [_seen()], others=others)
-    assert ledger.objects[0].label == label
+    obj = ledger.objects[0]
+    assert obj.label_among({"bottle", "backpack"}) == label
+    if label is not None:
+        assert obj.label_confidence(label) == pytest.approx(0.8)
+    assert obj.label_confidence("cup") == 0.0
 
 
 def test_ledger_given_blob_outside_area_bounds_should_ignore_it() -> None:
