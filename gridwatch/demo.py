@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from central.db.models import Event, Ticket, TicketSource
 from gridwatch.demo_rules import DEMO_CLIP_RULES
@@ -121,25 +121,16 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
     """The demo's figures: events published, AI tickets opened and dispatched."""
     assert stack.central is not None and stack.watcher is not None
     watcher = stack.watcher
+    ai = Ticket.source == TicketSource.AI.value
     with stack.central.context.sessions() as session:
-        ai = Ticket.source == TicketSource.AI.value
-        tickets = session.scalar(select(func.count()).where(ai)) or 0
-        dispatched = (
-            session.scalar(
-                select(func.count()).where(ai, Ticket.dispatched_at.is_not(None))
-            )
-            or 0
-        )
-        waiting = (
-            session.scalar(
-                select(func.count()).where(ai, Ticket.review_reason.is_not(None))
-            )
-            or 0
-        )
-        clips = (
-            session.scalar(select(func.count()).where(Event.clip_sha256.is_not(None)))
-            or 0
-        )
+
+        def count(*where: ColumnElement[bool]) -> int:
+            return int(session.scalar(select(func.count()).where(*where)) or 0)
+
+        tickets = count(ai)
+        dispatched = count(ai, Ticket.dispatched_at.is_not(None))
+        waiting = count(ai, Ticket.review_reason.is_not(None))
+        clips = count(Event.clip_sha256.is_not(None))
 
     def since_start(at: float | None) -> float | None:
         return round(at - stack.started_at, 1) if at is not None else None

@@ -10,10 +10,10 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -39,6 +39,7 @@ DEMO_STAFF = (
 # Every day, all day: a demo started at night or on Sunday still dispatches.
 ALWAYS_ON_DUTY = [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "23:59:59"}]
 DEFAULT_HTTP_PORT = 8080
+LineSink = Callable[[str], None]  # gets one printable line per event or notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ class NoticeWatcher:
     """Counts the events the edge publishes and the ticket notices central pushes
     to worker terminals; remembers when each first happened."""
 
-    def __init__(self, port: int, topics: Topics, on_line: Any = None) -> None:
+    def __init__(
+        self, port: int, topics: Topics, on_line: LineSink | None = None
+    ) -> None:
         self.event_counts: dict[str, int] = {}
         self.first_event_at: float | None = None
         self.first_notice_at: float | None = None
@@ -204,7 +207,7 @@ class DemoStack:
         http_host: str = "127.0.0.1",
         http_port: int | None = DEFAULT_HTTP_PORT,
         models_dir: Path | None = None,
-        on_line: Any = None,
+        on_line: LineSink | None = None,
     ) -> None:
         if cameras > 0 and media_dir is None:
             raise ValueError("the demo cameras need a clip folder (media_dir)")

@@ -116,13 +116,5 @@ def durations(
 )
 def nodes(context: ContextDep, _actor: StaffDep) -> list[NodeOut]:
     return [
-        NodeOut(
-            node_id=n.node_id,
-            state=n.state,
-            version=n.version,
-            model=n.model,
-            cameras=n.cameras,
-            at=n.at,
-        )
-        for n in context.live.nodes()
+        NodeOut.model_validate(n, from_attributes=True) for n in context.live.nodes()
     ]

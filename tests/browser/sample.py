@@ -242,7 +242,6 @@ def fill_with_samples(stack: DemoStack, publisher: SamplePublisher) -> None:
     """Tickets in each state, review items and camera health, for the pages."""
     base = stack.central_url
     worker = {"Authorization": f"Bearer {login(base, 'w00006')}"}
-    operator = {"Authorization": f"Bearer {login(base, 'operator')}"}
     publisher.publish_camera_status()
     for n, type_ in enumerate(
         [EventType.CROWDING, EventType.INTRUSION, EventType.FALL]
@@ -265,7 +264,6 @@ def fill_with_samples(stack: DemoStack, publisher: SamplePublisher) -> None:
             data={"note": "人群已疏散 crowd dispersed"},
             timeout=10,
         )
-    _ = operator
 
 
 def main() -> None:
