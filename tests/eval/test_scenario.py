@@ -262,10 +262,30 @@ def test_unconfigured_types_given_expected_type_without_rule_should_list_it(
     assert unconfigured_types(loaded) == ["fall"]
 
 
-def test_shipped_scenarios_should_load(media: Path) -> None:
-    root = Path(__file__).resolve().parents[2] / "scenarios" / "people"
+SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
+REAL_FOOTAGE = ("people", "falls", "objects", "vehicles")  # composited/ is built
 
-    load = load_scenarios(root, media_dir=None)
 
-    assert load.errors == ()
-    assert len(load.scenarios) >= 3
+def test_shipped_scenarios_should_load_against_the_shared_clips(
+    videos_dir: Path,
+) -> None:
+    for folder in REAL_FOOTAGE:
+        load = load_scenarios(SHIPPED / folder, media_dir=videos_dir)
+
+        assert load.errors == (), folder
+        assert load.scenarios, folder
+
+
+def test_shipped_scenarios_should_cover_every_shared_clip(videos_dir: Path) -> None:
+    clips = {
+        path.relative_to(videos_dir).as_posix()
+        for path in videos_dir.rglob("*")
+        if path.suffix in {".mp4", ".gif"}
+    }
+    named = {
+        s.scenario.clip
+        for folder in REAL_FOOTAGE
+        for s in load_scenarios(SHIPPED / folder, media_dir=None).scenarios
+    }
+
+    assert clips - named == set(), "shared clips without a scenario"
