@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from gridwatch.eval.privacy import SnapshotFaceCheck
 from gridwatch.eval.replay import (
     ReplayError,
     ReplaySettings,
@@ -153,6 +154,13 @@ def _finish(summary: EvalSummary, load: ScenarioLoad, args: argparse.Namespace) 
     else:
         sys.stdout.write(format_text(summary))
     status = 1 if summary.errors else 0
+    privacy = summary.privacy
+    if privacy is not None and privacy.faces:
+        sys.stderr.write(
+            f"eval: {privacy.faces} faces found in published snapshots "
+            f"(events {', '.join(privacy.with_faces)}): faces must be blurred\n"
+        )
+        status = 1
     if args.fail_under_f1 is not None:
         below = summary.f1_below(args.fail_under_f1)
         if below:
@@ -208,7 +216,8 @@ def run_scenarios(
 ) -> EvalSummary:
     """Replay every loaded scenario, one after the other; errors become rows.
 
-    Progress goes to stderr, one line per scenario.
+    Every published snapshot is searched for faces when the face model is
+    found. Progress goes to stderr, one line per scenario.
     """
     began = time.monotonic()
     results = [failed(name, error.path, str(error)) for name, error in load.errors]
@@ -226,12 +235,15 @@ def run_scenarios(
             )
             clips = {s.scenario.clip: s.clip_path for s in load.scenarios}
             try:
+                face_check = SnapshotFaceCheck.load(models_dir)
+                if face_check is None:
+                    _progress("warning: no face model, snapshots are not checked")
                 with ReplayStack(settings, clips) as stack:
                     startup_s = stack.startup_s
                     _progress(
                         f"started broker, RTSP simulator and model in {startup_s:.1f} s"
                     )
-                    results += _run_all(stack, load.scenarios)
+                    results += _run_all(stack, load.scenarios, face_check)
             except RuntimeError as error:  # the shared stack could not start
                 results += [
                     failed(s.name, s.path, f"stack did not start: {error}", s)
@@ -246,7 +258,9 @@ def run_scenarios(
 
 
 def _run_all(
-    stack: ReplayStack, scenarios: tuple[LoadedScenario, ...]
+    stack: ReplayStack,
+    scenarios: tuple[LoadedScenario, ...],
+    face_check: SnapshotFaceCheck | None = None,
 ) -> list[ScenarioResult]:
     results = []
     for index, scenario in enumerate(scenarios, start=1):
@@ -255,14 +269,18 @@ def _run_all(
                 f"{scenario.name}: warning: expects {kind} events but no zone has a "
                 f"{kind} rule"
             )
-        result = run_one(stack, scenario, index=index)
+        result = run_one(stack, scenario, index=index, face_check=face_check)
         results.append(result)
         _progress(f"[{index}/{len(scenarios)}] {progress_line(result)}")
     return results
 
 
 def run_one(
-    stack: ReplayStack, scenario: LoadedScenario, *, index: int
+    stack: ReplayStack,
+    scenario: LoadedScenario,
+    *,
+    index: int,
+    face_check: SnapshotFaceCheck | None = None,
 ) -> ScenarioResult:
     """Replay and score one scenario; a failure becomes an error row."""
     try:
@@ -270,7 +288,7 @@ def run_one(
     except (ReplayError, RuntimeError, ValueError, OSError) as error:
         logger.debug("scenario %s failed", scenario.name, exc_info=True)
         return failed(scenario.name, scenario.path, str(error), scenario)
-    return evaluate(scenario, run)
+    return evaluate(scenario, run, face_check)
 
 
 def progress_line(result: ScenarioResult) -> str:

@@ -351,5 +351,13 @@ def count_mae(checks: Iterable[CountCheck]) -> float | None:
     return statistics.fmean(errors) if errors else None
 
 
+def count_mae_by_label(checks: Iterable[CountCheck]) -> dict[str, float | None]:
+    """`count_mae` per counted label (persons, cars, bottles), labels sorted."""
+    by_label: dict[str, list[CountCheck]] = {}
+    for check in checks:
+        by_label.setdefault(check.expected.label, []).append(check)
+    return {label: count_mae(by_label[label]) for label in sorted(by_label)}
+
+
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)

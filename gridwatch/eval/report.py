@@ -16,7 +16,14 @@ import numpy.typing as npt
 
 from edge.events.snapshot import Snapshotter
 from edge.factory import face_model_path
-from gridwatch.eval.match import Miss, ObservedEvent, TypeTally, count_mae, total
+from gridwatch.eval.match import (
+    Miss,
+    ObservedEvent,
+    TypeTally,
+    count_mae,
+    count_mae_by_label,
+    total,
+)
 from gridwatch.eval.results import (
     EvalSummary,
     ScenarioResult,
@@ -117,6 +124,7 @@ def format_text(summary: EvalSummary) -> str:
         text_table(TYPE_HEADER, type_rows(summary)),
         "",
         _counts_line(summary),
+        _privacy_line(summary),
     ]
     if misses := summary.misses():
         parts += ["", "misses:"]
@@ -141,10 +149,26 @@ def _counts_line(summary: EvalSummary) -> str:
     checks = summary.count_checks
     measured = [c for c in checks if c.observed is not None]
     ok = sum(c.is_within_tolerance for c in checks)
+    by_label = ", ".join(
+        f"{label} {_num(mae)}" for label, mae in count_mae_by_label(checks).items()
+    )
     return (
         f"count MAE: {_num(count_mae(checks))} over {len(measured)} checks "
         f"({ok} within tolerance, {len(checks) - len(measured)} unmeasured)"
+        + (f"; by label: {by_label}" if by_label else "")
     )
+
+
+def _privacy_line(summary: EvalSummary) -> str:
+    privacy = summary.privacy
+    if privacy is None:
+        return "privacy: snapshots not checked (no face model)"
+    line = f"privacy: {privacy.faces} faces in {privacy.snapshots} published snapshots"
+    if privacy.with_faces:
+        line += f" (events {', '.join(privacy.with_faces)})"
+    if privacy.unreadable:
+        line += f", {privacy.unreadable} unreadable"
+    return line
 
 
 def _miss_title(miss: Miss) -> str:
@@ -179,6 +203,7 @@ def build_sections(summary: EvalSummary, images: Mapping[str, str]) -> list[Sect
     sections = [
         Section("By event type", header=TYPE_HEADER, rows=type_rows(summary)),
         _counts_section(summary),
+        Section("Privacy", paragraphs=[_privacy_line(summary)]),
         Section("Scenarios", header=SCENARIO_HEADER, rows=scenario_rows(results)),
         _misses_section(summary, images),
         _alarms_section(summary, images),

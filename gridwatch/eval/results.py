@@ -15,11 +15,13 @@ from gridwatch.eval.match import (
     TypeTally,
     check_counts,
     count_mae,
+    count_mae_by_label,
     match_events,
     merge_tallies,
     tally,
     total,
 )
+from gridwatch.eval.privacy import PrivacyTally, SnapshotFaceCheck
 from gridwatch.eval.replay import ScenarioRun
 from gridwatch.eval.scenario import LoadedScenario
 
@@ -42,6 +44,7 @@ class ScenarioResult:
         matching: Expected versus raised events.
         counts: Expected versus reported counts.
         warnings: Things worth a look that did not stop the scenario.
+        privacy: Faces found in the published snapshots; None when unchecked.
     """
 
     name: str
@@ -53,6 +56,7 @@ class ScenarioResult:
     matching: EventMatching = field(default_factory=EventMatching)
     counts: tuple[CountCheck, ...] = ()
     warnings: tuple[str, ...] = ()
+    privacy: PrivacyTally | None = None
 
     @property
     def is_ok(self) -> bool:
@@ -97,13 +101,19 @@ class ScenarioResult:
             drain_s=_round(timing.drain_s if timing else None, 2),
             realtime_factor=_round(timing.realtime_factor if timing else None, 2),
             fps_analysed=_round(run.fps_analysed if run else None, 2),
+            faces_in_snapshots=self.privacy.faces if self.privacy else None,
             warnings=list(self.warnings),
         )
         return row
 
 
-def evaluate(scenario: LoadedScenario, run: ScenarioRun) -> ScenarioResult:
-    """Match a run against its scenario's truth."""
+def evaluate(
+    scenario: LoadedScenario,
+    run: ScenarioRun,
+    face_check: SnapshotFaceCheck | None = None,
+) -> ScenarioResult:
+    """Match a run against its scenario's truth; with `face_check`, also look
+    for faces in every snapshot the node published."""
     truth = scenario.scenario.expected
     counts = check_counts(truth.counts, run.occupancy, max_gap_s=COUNT_MAX_GAP_S)
     warnings = list(run.problems)
@@ -121,6 +131,9 @@ def evaluate(scenario: LoadedScenario, run: ScenarioRun) -> ScenarioResult:
         matching=match_events(truth.events, run.events),
         counts=tuple(counts),
         warnings=tuple(warnings),
+        privacy=face_check.tally((e.event_id, e.snapshot_jpeg) for e in run.events)
+        if face_check is not None
+        else None,
     )
 
 
@@ -162,6 +175,13 @@ class EvalSummary:
         return [c for r in self.results for c in r.counts]
 
     @property
+    def privacy(self) -> PrivacyTally | None:
+        """Faces in published snapshots over every checked scenario; None when
+        no scenario was checked."""
+        checked = [r.privacy for r in self.results if r.privacy is not None]
+        return sum(checked, PrivacyTally()) if checked else None
+
+    @property
     def errors(self) -> list[ScenarioResult]:
         return [r for r in self.results if not r.is_ok]
 
@@ -194,6 +214,9 @@ class EvalSummary:
             "by_type": {k: v.to_dict() for k, v in self.by_type.items()},
             "overall": total(self.by_type).to_dict(),
             "count_mae": _round(count_mae(checks)),
+            "count_mae_by_label": {
+                label: _round(mae) for label, mae in count_mae_by_label(checks).items()
+            },
             "counts_checked": len(measured),
             "counts_within_tolerance": sum(c.is_within_tolerance for c in checks),
             "misses": [
@@ -208,6 +231,7 @@ class EvalSummary:
                 {"scenario": r.name, "file": str(r.path), "error": r.error}
                 for r in self.errors
             ],
+            "privacy": self.privacy.to_dict() if self.privacy else None,
             "speed": self.speed,
             "seconds": _round(self.seconds, 2),
             "startup_s": _round(self.startup_s, 2),

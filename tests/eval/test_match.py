@@ -10,6 +10,7 @@ from gridwatch.eval.match import (
     TypeTally,
     check_counts,
     count_mae,
+    count_mae_by_label,
     match_events,
     merge_tallies,
     region_overlaps,
@@ -313,3 +314,20 @@ def test_expected_event_type_is_the_contract_enum() -> None:
     item: ExpectedEvent = expected("fall", 0.0, 1.0)
 
     assert item.type.value == "fall"
+
+
+def test_count_mae_by_label_should_keep_labels_apart() -> None:
+    samples = [sample(1.0, room={"person": 5, "car": 2})]
+
+    checks = check_counts(
+        [
+            count(1.0, 5, label="person"),
+            count(1.0, 3, label="person"),
+            count(1.0, 0, label="car"),
+            count(9.0, 1, label="bottle"),
+        ],
+        samples,
+        max_gap_s=1.0,
+    )
+
+    assert count_mae_by_label(checks) == {"bottle": None, "car": 2.0, "person": 1.0}

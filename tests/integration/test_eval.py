@@ -13,12 +13,16 @@ from gridwatch.cli import main
 pytestmark = pytest.mark.integration
 
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios" / "people"
-SHORT = ("store_aisle_crowding.yaml", "worker_zone_intrusion.yaml")  # 4.5 s GIFs
+SHORT = (  # GIFs of 3-5 s
+    "store_aisle_crowding.yaml",
+    "worker_zone_intrusion.yaml",
+    "corridor_two_walkers.yaml",  # faces in full view: the privacy check
+)
 
 
 @pytest.fixture
 def scenarios(tmp_path: Path) -> Path:
-    """The two short shipped scenarios and one file naming a rule nobody wrote."""
+    """The short shipped scenarios and one file naming a rule nobody wrote."""
     folder = tmp_path / "scenarios"
     (folder / "people").mkdir(parents=True)
     for name in SHORT:
@@ -32,7 +36,7 @@ def scenarios(tmp_path: Path) -> Path:
     return folder
 
 
-def test_eval_given_two_short_scenarios_should_score_them_and_flag_the_bad_file(
+def test_eval_given_short_scenarios_should_score_them_and_flag_the_bad_file(
     scenarios: Path,
     videos_dir: Path,
     models_dir: Path,
@@ -59,6 +63,7 @@ def test_eval_given_two_short_scenarios_should_score_them_and_flag_the_bad_file(
     for name, clip_s in [
         ("people/store_aisle_crowding", 4.47),
         ("people/worker_zone_intrusion", 4.73),
+        ("people/corridor_two_walkers", 2.91),
     ]:
         row = rows[name]
         assert row["status"] == "ok", row
@@ -79,7 +84,14 @@ def test_eval_given_two_short_scenarios_should_score_them_and_flag_the_bad_file(
             "latency_s_mean", "latency_s_p50",
         }  # fmt: skip
     assert out["overall"]["tp"] >= 1, out
-    assert out["counts_checked"] == 8
+    assert out["counts_checked"] == 11
+    assert set(out["count_mae_by_label"]) == {"person"}
+    # every event carried a snapshot; YuNet finds no face in any of them
+    assert out["privacy"]["snapshots_checked"] == sum(
+        row["events"] for row in out["scenarios"] if row["status"] == "ok"
+    )
+    assert out["privacy"]["snapshots_checked"] >= 3
+    assert out["privacy"]["faces_found"] == 0, out["privacy"]
     assert out["count_mae"] is not None and out["count_mae"] <= 1.0
     for item in out["false_alarms"]:
         assert item["image"].startswith("eval_files/"), item
