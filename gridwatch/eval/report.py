@@ -24,6 +24,7 @@ from gridwatch.eval.match import (
     count_mae_by_label,
     total,
 )
+from gridwatch.eval.plots import timeline_svg
 from gridwatch.eval.results import (
     EvalSummary,
     ScenarioResult,
@@ -207,6 +208,7 @@ def build_sections(summary: EvalSummary, images: Mapping[str, str]) -> list[Sect
         Section("Scenarios", header=SCENARIO_HEADER, rows=scenario_rows(results)),
         _misses_section(summary, images),
         _alarms_section(summary, images),
+        _timelines_section(summary, images),
     ]
     if summary.errors:
         sections.append(
@@ -267,6 +269,27 @@ def _alarms_section(summary: EvalSummary, images: Mapping[str, str]) -> Section:
                 images.get(false_alarm_key(name, event)),
             )
         )
+    return section
+
+
+def timeline_key(scenario: str) -> str:
+    return f"{scenario}#timeline"
+
+
+def _timelines_section(summary: EvalSummary, images: Mapping[str, str]) -> Section:
+    section = Section(
+        "Timelines",
+        paragraphs=[
+            "Per scenario, in clip seconds: expected windows (green: found, red: "
+            "missed) and raised events (green: matched, red: false alarm) per "
+            "event type; below, each counted label's reported count (blue) and "
+            "the expected counts (diamonds, red outside their tolerance)."
+        ],
+    )
+    for result in summary.results:
+        image = images.get(timeline_key(result.name))
+        if image:
+            section.items.append((result.name, "", image))
     return section
 
 
@@ -349,14 +372,16 @@ def write_report(
     """Write the report (HTML when `path` ends in .html, else Markdown) and its images.
 
     Images go to ``<report stem>_files/`` beside the report: each false alarm's
-    own snapshot, and for each miss the clip frame at the middle of its window
-    with the expected region drawn and faces blurred.
+    own snapshot, for each miss the clip frame at the middle of its window
+    with the expected region drawn and faces blurred, and an SVG timeline per
+    scenario.
 
     Returns:
         Item key -> image path relative to the report's folder.
     """
     folder = path.parent / f"{path.stem}_files"
     images = write_images(summary, folder, scenarios=scenarios, models_dir=models_dir)
+    images |= write_timelines(summary, folder)
     relative = {key: f"{folder.name}/{name}" for key, name in images.items()}
     sections = build_sections(summary, relative)
     if path.suffix.lower() in {".html", ".htm"}:
@@ -392,6 +417,19 @@ def write_images(
             file_name = f"miss-{number:03d}.jpg"
             (folder / file_name).write_bytes(jpeg)
             written[miss_key(name, miss)] = file_name
+    return written
+
+
+def write_timelines(summary: EvalSummary, folder: Path) -> dict[str, str]:
+    """Write one SVG timeline per scenario that ran; item key -> file name."""
+    written: dict[str, str] = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, result in enumerate(summary.results, start=1):
+        svg = timeline_svg(result)
+        if svg is not None:
+            file_name = f"timeline-{number:03d}.svg"
+            (folder / file_name).write_text(svg, encoding="utf-8")
+            written[timeline_key(result.name)] = file_name
     return written
 
 

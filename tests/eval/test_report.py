@@ -172,8 +172,10 @@ def test_write_report_should_save_snapshots_and_link_them(
     assert images == {
         "grey#fa-late": f"{files.name}/false-alarm-001.jpg",
         "grey#miss-1": f"{files.name}/miss-001.jpg",
+        "grey#timeline": f"{files.name}/timeline-001.svg",
     }
     assert (files / "false-alarm-001.jpg").read_bytes() == JPEG
+    assert (files / "timeline-001.svg").read_text().startswith("<svg")
     miss = cv2.imdecode(
         np.frombuffer((files / "miss-001.jpg").read_bytes(), np.uint8), cv2.IMREAD_COLOR
     )
@@ -207,5 +209,5 @@ def test_write_report_given_no_misses_should_say_none(tmp_path: Path) -> None:
             EvalSummary(results=(result,)), path, scenarios={}, models_dir=None
         )
         == {}
-    )
+    ), "no run, so no timeline either"
     assert "## Misses\n\nNone." in path.read_text(encoding="utf-8")
