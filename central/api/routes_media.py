@@ -1,11 +1,13 @@
-"""Media: edge nodes upload snapshots and clips; staff and workers fetch them."""
+"""Media: edge nodes upload snapshots and clips; staff and workers fetch them,
+with their bearer header or through a short-lived signed link."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -13,7 +15,17 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from central.api.deps import ActorDep, ContextDep, EdgeNodeDep
+from central.api.deps import (
+    ContextDep,
+    EdgeNodeDep,
+    LinkSignerDep,
+    PrincipalDep,
+    actor_of_user,
+    current_principal,
+    not_authenticated,
+    oauth2,
+)
+from central.auth.links import LinkRefused
 from central.context import CentralContext
 from central.db.models import Event, MediaObject, Ticket, UserRole
 from central.media import MediaKind, MediaRejected, MediaStore, StoredMedia, is_sha256
@@ -32,9 +44,14 @@ def get_media(request: Request) -> MediaStore:
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 
 
+def media_path(sha256: str) -> str:
+    """The API path that serves a stored file (what media links sign)."""
+    return f"{MEDIA_PATH}/{sha256}"
+
+
 def media_url(sha256: str | None) -> str | None:
     """The API path that serves a stored file, or None."""
-    return f"{MEDIA_PATH}/{sha256}" if sha256 else None
+    return media_path(sha256) if sha256 else None
 
 
 def record_media(
@@ -205,7 +222,7 @@ async def upload_media(
         sha256=stored.sha256,
         size=stored.size,
         content_type=stored.content_type,
-        url=f"{MEDIA_PATH}/{stored.sha256}",
+        url=media_path(stored.sha256),
         event_known=event_known,
     )
 
@@ -230,30 +247,22 @@ def _may_fetch(session: Session, actor: Actor, sha256: str) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
-@router.get(
-    "/media/{sha256}",
-    response_class=FileResponse,
-    summary="Fetch a stored snapshot, clip or photo",
-    description="Staff fetch any; a worker only media of their own tickets (others "
-    "answer 404). Supports HTTP range requests (video seeking). The token may be "
-    "passed as `?access_token=` for <img>/<video> tags.",
-    responses={
-        200: {
-            "content": {
-                "image/jpeg": {},
-                "image/png": {},
-                "image/webp": {},
-                "video/mp4": {},
-                "video/webm": {},
-            },
-            "description": "The file.",
-        },
-        404: {"description": "No such media, or not yours"},
-    },
-)
-def get_media_file(
-    context: ContextDep, actor: ActorDep, media: MediaDep, sha256: str
-) -> FileResponse:
+class MediaLink(BaseModel):
+    url: str = Field(
+        description="The media path with `uid`, `exp` and `sig`: fetches the file "
+        "without a header until it expires. Use it in <img>/<video> src."
+    )
+    expires_at: datetime = Field(description="When the link stops working (UTC).")
+    expires_in_s: int = Field(
+        description="Seconds it stays valid from now (for clients whose clock is off)."
+    )
+
+
+def _visible_media(
+    context: CentralContext, media: MediaStore, actor: Actor, sha256: str
+) -> StoredMedia:
+    """The stored file, if `actor` may see it; else 404 (also for another
+    worker's media, which is not to be told apart from missing media)."""
     not_found = HTTPException(404, f"media {sha256} not found")
     if not is_sha256(sha256):
         raise not_found
@@ -265,9 +274,98 @@ def get_media_file(
     found = media.find(sha256)
     if found is None:
         raise not_found
+    if content_type and content_type != found.content_type:
+        return replace(found, content_type=content_type)
+    return found
+
+
+@router.post(
+    "/media/{sha256}/link",
+    response_model=MediaLink,
+    summary="A short-lived signed link to a snapshot, clip or photo",
+    description="For <img>/<video>, which cannot send the bearer header: the "
+    "answer's `url` opens this file, for the user asking, until `expires_at` "
+    "(a few minutes). Staff get links to any media; a worker only to media of "
+    "their own tickets (others answer 404).",
+    responses={404: {"description": "No such media, or not yours"}},
+)
+def issue_media_link(
+    context: ContextDep,
+    principal: PrincipalDep,
+    signer: LinkSignerDep,
+    media: MediaDep,
+    sha256: str,
+) -> MediaLink:
+    _visible_media(context, media, principal.actor, sha256)
+    link = signer.sign_media(
+        media_path(sha256), user_id=principal.user_id, now=context.clock.now()
+    )
+    return MediaLink(
+        url=link.url, expires_at=link.expires_at, expires_in_s=signer.media_ttl_s
+    )
+
+
+def media_reader(
+    request: Request,
+    context: ContextDep,
+    signer: LinkSignerDep,
+    bearer: Annotated[str | None, Depends(oauth2)],
+    sha256: str,
+    uid: Annotated[str | None, Query(description="Signed link: the user id.")] = None,
+    exp: Annotated[
+        str | None, Query(description="Signed link: expiry, unix seconds.")
+    ] = None,
+    sig: Annotated[str | None, Query(description="Signed link: signature.")] = None,
+) -> Actor:
+    """Who fetches: the bearer header's user, else a signed link's (403 when the
+    link is incomplete, tampered with or expired)."""
+    if bearer:
+        return current_principal(request, context, bearer).actor
+    if uid is None and exp is None and sig is None:
+        raise not_authenticated(request)
+    try:
+        user_id = signer.verify_media(
+            media_path(sha256), uid=uid, exp=exp, sig=sig, now=context.clock.now()
+        )
+    except LinkRefused as exc:
+        raise HTTPException(403, str(exc)) from None
+    return actor_of_user(context, user_id)
+
+
+@router.get(
+    "/media/{sha256}",
+    response_class=FileResponse,
+    summary="Fetch a stored snapshot, clip or photo",
+    description="With the bearer header, or without one through a signed link "
+    "from `POST /api/v1/media/{sha256}/link` (`?uid=&exp=&sig=`). Staff fetch any; "
+    "a worker only media of their own tickets (others answer 404), checked again "
+    "on every fetch. Supports HTTP range requests (video seeking).",
+    responses={
+        200: {
+            "content": {
+                "image/jpeg": {},
+                "image/png": {},
+                "image/webp": {},
+                "video/mp4": {},
+                "video/webm": {},
+            },
+            "description": "The file.",
+        },
+        401: {"description": "Neither a bearer header nor a signed link"},
+        403: {"description": "A signed link that is incomplete, altered or expired"},
+        404: {"description": "No such media, or not yours"},
+    },
+)
+def get_media_file(
+    context: ContextDep,
+    actor: Annotated[Actor, Depends(media_reader)],
+    media: MediaDep,
+    sha256: str,
+) -> FileResponse:
+    found = _visible_media(context, media, actor, sha256)
     return FileResponse(
         found.path,
-        media_type=content_type or found.content_type,
+        media_type=found.content_type,
         headers={"Cache-Control": "private, max-age=31536000, immutable"},
         content_disposition_type="inline",
     )

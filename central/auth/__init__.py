@@ -1,5 +1,6 @@
-"""Credentials for central: password hashing and opaque API bearer tokens."""
+"""Credentials for central: passwords, API bearer tokens, short-lived signed links."""
 
+from central.auth.links import LinkRefused, LinkSigner, SignedUrl, StreamTicket
 from central.auth.passwords import (
     MIN_PASSWORD_LENGTH,
     WeakPasswordError,
@@ -13,6 +14,10 @@ from central.auth.tokens import TOKEN_PREFIX, new_token, token_digest
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "TOKEN_PREFIX",
+    "LinkRefused",
+    "LinkSigner",
+    "SignedUrl",
+    "StreamTicket",
     "WeakPasswordError",
     "check_password_strength",
     "hash_password",

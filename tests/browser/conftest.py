@@ -14,7 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Request,
+    sync_playwright,
+)
 
 from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
 from tests.browser.sample import SamplePublisher, login, make_sample_media
@@ -110,9 +116,19 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def page_factory(browser: Browser, stack: DemoStack) -> Iterator[PageFactory]:
     """Pages in fresh browser contexts on the stack's base URL; an uncaught
-    JavaScript error in any of them fails the test."""
+    JavaScript error in any of them fails the test, and so does a request URL
+    carrying a bearer token (`access_token=`, or any token a page sent in its
+    `Authorization` header): media and streams use signed links and tickets."""
     contexts = []
     errors: list[str] = []
+    urls: list[str] = []
+    tokens: set[str] = set()  # every bearer token the pages sent in a header
+
+    def on_request(request: Request) -> None:
+        urls.append(request.url)
+        bearer = request.headers.get("authorization", "")
+        if bearer.startswith("Bearer "):
+            tokens.add(bearer.removeprefix("Bearer "))
 
     def make(viewport: tuple[int, int] = (1440, 900), **options: object) -> Page:
         context = browser.new_context(
@@ -123,6 +139,7 @@ def page_factory(browser: Browser, stack: DemoStack) -> Iterator[PageFactory]:
             **options,  # type: ignore[arg-type]
         )
         contexts.append(context)
+        context.on("request", on_request)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
         return page
@@ -131,6 +148,12 @@ def page_factory(browser: Browser, stack: DemoStack) -> Iterator[PageFactory]:
     for context in contexts:
         context.close()
     assert not errors, "JavaScript errors:\n" + "\n".join(errors)
+    leaks = [
+        url
+        for url in urls
+        if "access_token" in url or any(token in url for token in tokens)
+    ]
+    assert not leaks, "bearer token in a request URL:\n" + "\n".join(leaks)
 
 
 @pytest.fixture

@@ -68,13 +68,21 @@ def end_ticket(client: httpx.Client, ticket_id: int) -> None:
 
 
 def log_in(page: Page, username: str = "operator") -> None:
+    streams: list[str] = []
+    page.on(
+        "request",
+        lambda r: streams.append(r.url) if r.resource_type == "eventsource" else None,
+    )
     page.goto(CONSOLE)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#shell")).to_be_visible()
-    # The live stream is open: the header's dot says so.
+    # The live stream is open: the header's dot says so. It was opened with a
+    # stream ticket (page_factory checks that no URL carries the token).
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    assert streams
+    assert all("/api/v1/tickets/stream?ticket=" in url for url in streams)
 
 
 def go(page: Page, route: str) -> None:
@@ -113,7 +121,10 @@ def test_operator_confirms_and_rejects_by_keyboard_then_verifies_and_closes(
         video = detail.locator("video")
         for attribute in ("muted", "autoplay", "loop", "playsinline", "controls"):
             expect(video).to_have_attribute(attribute, "")
-        expect(video).to_have_attribute("src", re.compile(r"access_token="))
+        # a short-lived signed link, never the bearer token
+        expect(video).to_have_attribute(
+            "src", re.compile(r"^/api/v1/media/[0-9a-f]{64}\?uid=\d+&exp=\d+&sig=")
+        )
         page.wait_for_function(
             "() => document.querySelector('.review-detail video').readyState >= 2"
         )

@@ -124,12 +124,21 @@ def test_ticket_arrives_live_then_is_accepted_and_resolved(
     tmp_path: Path,
 ) -> None:
     page = phone_page(page_factory)
+    streams: list[str] = []
+    page.on(
+        "request",
+        lambda r: streams.append(r.url) if r.resource_type == "eventsource" else None,
+    )
     page.goto("/worker/")
     expect(page.get_by_label("Username")).to_be_focused()
     screenshot(page, "worker-login")
     assert_accessible(page)
     log_in(page)
     wait_live(page)
+    # EventSource opened with a single-use stream ticket (no token in any URL:
+    # the page_factory fixture checks every request)
+    assert streams
+    assert all("/api/v1/me/tickets/stream?ticket=" in url for url in streams)
     page.evaluate("window.__samePage = true")
 
     operator = api("operator")
@@ -166,6 +175,9 @@ def test_ticket_arrives_live_then_is_accepted_and_resolved(
         page.wait_for_function(
             "() => { const v = document.querySelector('video#clip');"
             " return v && v.readyState >= 3 && !v.paused && v.currentTime > 0; }"
+        )
+        expect(page.locator("video#clip")).to_have_attribute(
+            "src", re.compile(r"^/api/v1/media/[0-9a-f]{64}\?uid=\d+&exp=\d+&sig=")
         )
         expect(page.locator("#map path")).not_to_have_count(0)
         expect(page.locator("#detail")).to_contain_text(ticket["grid_code"])

@@ -1,4 +1,4 @@
-"""Login, tokens (expiry, revocation, query parameter), /me and role checks."""
+"""Login, tokens (expiry, revocation, never from the URL), /me and role checks."""
 
 from __future__ import annotations
 
@@ -79,13 +79,19 @@ def test_an_expired_token_should_get_401(api: Api) -> None:
     assert "expired" in response.json()["detail"]
 
 
-def test_token_in_the_query_string_should_work_for_event_source_and_video(
-    api: Api,
-) -> None:
+def test_a_token_in_the_query_string_should_not_authenticate(api: Api) -> None:
     token = api.tokens["admin"]
-    response = api.client.get(f"/api/v1/me?access_token={token}")
-    assert response.status_code == 200
-    assert response.json()["role"] == "admin"
+    for url in (
+        f"/api/v1/me?access_token={token}",
+        f"/api/v1/tickets/stream?access_token={token}",
+        f"/api/v1/review?access_token={token}",
+    ):
+        response = api.client.get(url)
+        assert response.status_code == 401, url
+        assert (
+            "access_token query parameter is not accepted"
+            in (response.json()["detail"])
+        )
 
 
 def test_logout_should_revoke_the_token_used(api: Api) -> None:

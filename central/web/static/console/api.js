@@ -28,10 +28,12 @@ export function getToken() {
 
 export function setToken(token) {
   localStorage.setItem(TOKEN_KEY, token);
+  forgetMediaLinks();
 }
 
 export function clearToken() {
   localStorage.removeItem(TOKEN_KEY);
+  forgetMediaLinks();
 }
 
 /** A query string from an object; arrays repeat the key, null/"" are left out. */
@@ -95,12 +97,48 @@ export async function apiOptional(path, options) {
   }
 }
 
-/** A media or stream URL with the token as a query parameter (<video>, EventSource). */
-export function withToken(url) {
-  if (!url) return url;
-  const token = getToken();
-  if (!token) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}`;
+// Media links: <img> and <video> cannot send the Authorization header, and the
+// token must never go in a URL (logs, history, Referer). So each media path
+// (snapshot_url, clip_url, ...) is exchanged for a short-lived signed link,
+// kept while it has at least LINK_MARGIN_MS left.
+const LINK_MARGIN_MS = 60_000;
+const links = new Map(); // media path → { url: Promise<string>, until: ms }
+
+/** A signed URL (Promise) for a media path such as `/api/v1/media/<sha256>`. */
+export function mediaLink(path) {
+  const cached = links.get(path);
+  if (cached && cached.until - Date.now() > LINK_MARGIN_MS) return cached.url;
+  const entry = { until: Infinity, url: null };
+  const asked = Date.now();
+  const relative = path.startsWith(API) ? path.slice(API.length) : path;
+  entry.url = api(`${relative}/link`, { method: "POST" }).then(
+    (link) => {
+      entry.until = asked + link.expires_in_s * 1000;
+      return link.url;
+    },
+    (error) => {
+      if (links.get(path) === entry) links.delete(path);
+      throw error;
+    },
+  );
+  links.set(path, entry);
+  return entry.url;
+}
+
+/** Point an <img> or <video> at a media path through a signed link; a link that
+ * cannot be had fires the element's `error` event. Returns the element. */
+export function showMedia(element, path) {
+  mediaLink(path).then(
+    (url) => {
+      element.src = url;
+    },
+    () => element.dispatchEvent(new Event("error")),
+  );
+  return element;
+}
+
+export function forgetMediaLinks() {
+  links.clear();
 }
 
 export async function login(username, password) {
@@ -138,6 +176,8 @@ export async function download(path, query, filename) {
 /**
  * The live ticket stream (SSE). `onNotice(notice)` per ticket notice,
  * `onState("live" | "connecting" | "offline")` as the connection changes.
+ * EventSource cannot send the bearer header, so every connection opens with a
+ * fresh single-use stream ticket (POST /stream-tickets), never the token.
  * Returns a function that closes it.
  */
 export function openTicketStream(onNotice, onState) {
@@ -146,32 +186,42 @@ export function openTicketStream(onNotice, onState) {
   let retry = null;
   let failures = 0;
 
-  const connect = () => {
+  const reconnect = () => {
+    // The browser's own retry would reuse the spent ticket: retry ourselves.
+    failures += 1;
+    onState(failures > 1 ? "offline" : "connecting");
+    retry = setTimeout(connect, Math.min(30000, 500 * 2 ** Math.min(failures, 6)));
+  };
+
+  const connect = async () => {
     if (closed) return;
     onState("connecting");
-    source = new EventSource(withToken(`${API}/tickets/stream`));
-    source.onopen = () => {
+    let ticket;
+    try {
+      ticket = await api("/stream-tickets", { method: "POST" });
+    } catch {
+      if (!closed) reconnect();
+      return;
+    }
+    if (closed) return;
+    const opened = new EventSource(ticket.url);
+    source = opened;
+    opened.onopen = () => {
       failures = 0;
       onState("live");
     };
-    source.addEventListener("ticket", (event) => {
+    opened.addEventListener("ticket", (event) => {
       try {
         onNotice(JSON.parse(event.data));
       } catch (error) {
         console.warn("bad ticket notice", error);
       }
     });
-    source.onerror = () => {
-      if (closed) return;
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (e.g. 401): retry ourselves with backoff.
-        failures += 1;
-        onState("offline");
-        source.close();
-        retry = setTimeout(connect, Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
-      } else {
-        onState("connecting");
-      }
+    opened.onerror = () => {
+      opened.close();
+      if (closed || source !== opened) return;
+      source = null;
+      reconnect();
     };
   };
   connect();

@@ -1,11 +1,10 @@
-// An event's clip as an inline, muted, looping video (the token rides in the URL:
-// a <video> cannot send an Authorization header).
-import { withToken } from "./api.js";
+// An event's clip as an inline, muted, looping video (through a short-lived signed
+// link: a <video> cannot send an Authorization header).
+import { showMedia } from "./api.js";
 import { h } from "./ui.js";
 
 export function clipVideo(ev) {
   const video = h("video", {
-    src: withToken(ev.clip_url),
     muted: true,
     autoplay: true,
     loop: true,
@@ -16,5 +15,5 @@ export function clipVideo(ev) {
   });
   // The attribute alone does not mute in every browser; autoplay needs muted.
   video.muted = true;
-  return video;
+  return showMedia(video, ev.clip_url);
 }

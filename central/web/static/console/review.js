@@ -1,7 +1,7 @@
 // Review queue: AI-flagged events waiting for an operator. Confirm dispatches the
 // ticket; reject ends it as a false positive. One keystroke each, bulk by selection.
 
-import { api, apiOptional, withToken } from "./api.js";
+import { api, apiOptional, showMedia } from "./api.js";
 import * as ref from "./ref.js";
 import { clipVideo } from "./clip.js";
 import { baseMap, boundsOf } from "./geo.js";
@@ -242,7 +242,7 @@ function itemNode(t, i) {
     h(
       "div",
       { class: "thumb", "aria-hidden": "true" },
-      snap ? h("img", { src: withToken(snap), alt: "", loading: "lazy" }) : null,
+      snap ? showMedia(h("img", { alt: "", loading: "lazy" }), snap) : null,
     ),
     h(
       "div",
@@ -663,14 +663,13 @@ function snapshotFrame(t, ev) {
     ? `${labelOf(EVENT_TYPE_LABELS, ev.type)} ${Math.round(ev.confidence * 100)}%`
     : "";
   const img = h("img", {
-    src: withToken(url),
     alt: `Snapshot of ${t.title}${ev?.image_box ? ", detection box drawn" : ""}`,
   });
   img.addEventListener("load", () => {
     if (img.naturalWidth && img.naturalHeight)
       frame.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
   });
-  frame.append(img);
+  frame.append(showMedia(img, url));
   if (ev?.image_box?.length === 4) {
     const [x1, y1, x2, y2] = ev.image_box;
     frame.append(

@@ -1,7 +1,7 @@
 // The ticket drawer: every field, the events with their media, the full history,
 // and the operator's actions (verify & close, return, reassign, escalate, …).
 
-import { api, withToken } from "./api.js";
+import { api, showMedia } from "./api.js";
 import * as ref from "./ref.js";
 import { clipVideo } from "./clip.js";
 import { REJECT_REASONS } from "./review.js";
@@ -230,11 +230,13 @@ function render(el, t, options) {
           kv("Rejected because", t.reject_reason),
         ),
         t.resolution_photo_url
-          ? h("img", {
-              src: withToken(t.resolution_photo_url),
-              alt: "Photo the worker sent with the resolution",
-              style: { width: "100%", marginTop: "10px", borderRadius: "6px" },
-            })
+          ? showMedia(
+              h("img", {
+                alt: "Photo the worker sent with the resolution",
+                style: { width: "100%", marginTop: "10px", borderRadius: "6px" },
+              }),
+              t.resolution_photo_url,
+            )
           : null,
       ),
     );
@@ -255,7 +257,7 @@ function render(el, t, options) {
         "section",
         { class: "drawer-section" },
         h("h3", {}, "Photo"),
-        h("img", { src: withToken(t.snapshot_url), alt: "Ticket photo", style: { width: "100%" } }),
+        showMedia(h("img", { alt: "Ticket photo", style: { width: "100%" } }), t.snapshot_url),
       ),
     );
   }
@@ -306,11 +308,10 @@ function eventCard(ev, withClip) {
     ? h(
         "div",
         { class: "media-frame" },
-        h("img", {
-          src: withToken(ev.snapshot_url),
-          alt: `Snapshot of event ${ev.event_id}`,
-          loading: "lazy",
-        }),
+        showMedia(
+          h("img", { alt: `Snapshot of event ${ev.event_id}`, loading: "lazy" }),
+          ev.snapshot_url,
+        ),
         boxNode(ev),
       )
     : h("div", { class: "media-frame" }, h("div", { class: "media-missing" }, "No snapshot"));

@@ -157,14 +157,51 @@ export function revoke(bearer) {
   fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${bearer}` } }).catch(() => {});
 }
 
-/** A media path (from snapshot_url / clip_url) usable in <img>/<video> src. */
-export function mediaSrc(url) {
-  if (!url) return null;
-  const sep = url.includes("?") ? "&" : "?";
-  return `${url}${sep}access_token=${encodeURIComponent(token() || "")}`;
+// <img>, <video> and EventSource cannot send the Authorization header, and the
+// token must never go in a URL (logs, history, Referer): media paths are exchanged
+// for short-lived signed links, and the stream is opened with a single-use ticket.
+const LINK_MARGIN_MS = 60_000;
+const links = new Map(); // media path → { url: Promise<string>, until: ms, bearer }
+
+/** A signed URL (Promise) for a media path (snapshot_url / clip_url / ...). */
+export function mediaLink(path) {
+  const bearer = token();
+  const cached = links.get(path);
+  if (cached && cached.bearer === bearer && cached.until - Date.now() > LINK_MARGIN_MS) {
+    return cached.url;
+  }
+  const entry = { until: Infinity, url: null, bearer };
+  const asked = Date.now();
+  const relative = path.startsWith(API) ? path.slice(API.length) : path;
+  entry.url = request(`${relative}/link`, { method: "POST", doing: "load the photo or video" }).then(
+    (link) => {
+      entry.until = asked + link.expires_in_s * 1000;
+      return link.url;
+    },
+    (err) => {
+      if (links.get(path) === entry) links.delete(path);
+      throw err;
+    },
+  );
+  links.set(path, entry);
+  return entry.url;
 }
 
-/** The EventSource URL of my ticket notices. */
-export function streamUrl() {
-  return `${API}/me/tickets/stream?access_token=${encodeURIComponent(token() || "")}`;
+/** Point an <img> or <video> at a media path through a signed link; a link that
+ * cannot be had fires the element's `error` event. Returns the element. */
+export function showMedia(element, path) {
+  mediaLink(path).then(
+    (url) => {
+      element.src = url;
+      if (element.autoplay) element.play?.().catch(() => {});
+    },
+    () => element.dispatchEvent(new Event("error")),
+  );
+  return element;
+}
+
+/** The EventSource URL of my ticket notices, with a fresh single-use ticket. */
+export async function streamUrl() {
+  const issued = await request("/stream-tickets", { method: "POST", doing: "connect for live updates" });
+  return issued.url;
 }

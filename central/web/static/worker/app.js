@@ -63,6 +63,7 @@ const state = {
   freeMap: () => {},
   source: null,
   retryDelay: 1000,
+  streamAttempt: 0, // bumped by disconnect(): a pending connect() then gives up
   retryTimer: 0,
   opened: false, // the stream has been open before (reopen → re-fetch)
   listRequest: 0,
@@ -528,12 +529,23 @@ function setLive(mode) {
   live.title = mode === "live" ? "Live updates are on" : `Live updates: ${text.toLowerCase()}`;
 }
 
-function connect() {
+async function connect() {
   disconnect();
   if (!api.token() || typeof EventSource === "undefined") return;
-  const source = new EventSource(api.streamUrl());
-  state.source = source;
+  const attempt = state.streamAttempt;
   setLive(state.opened ? "reconnecting" : "connecting");
+  let url;
+  try {
+    url = await api.streamUrl(); // a fresh single-use ticket: never the token in a URL
+  } catch (err) {
+    if (attempt !== state.streamAttempt || err.status === 401) return; // 401 logs out
+    setLive("offline");
+    scheduleReconnect();
+    return;
+  }
+  if (attempt !== state.streamAttempt || !state.loggedIn) return;
+  const source = new EventSource(url);
+  state.source = source;
   source.addEventListener("open", () => {
     setLive("live");
     state.retryDelay = 1000;
@@ -551,15 +563,11 @@ function connect() {
   });
   source.addEventListener("error", () => {
     if (state.source !== source) return;
-    if (source.readyState === EventSource.CLOSED) {
-      // The browser gave up (an HTTP error, e.g. the token ended): retry ourselves.
-      source.close();
-      state.source = null;
-      setLive("offline");
-      scheduleReconnect();
-    } else {
-      setLive("reconnecting");
-    }
+    // The browser's own retry would reuse the spent ticket: reconnect ourselves.
+    source.close();
+    state.source = null;
+    setLive(navigator.onLine ? "reconnecting" : "offline");
+    scheduleReconnect();
   });
 }
 
@@ -580,6 +588,7 @@ function scheduleReconnect() {
 
 function disconnect() {
   clearTimeout(state.retryTimer);
+  state.streamAttempt += 1; // a connect() still waiting for its ticket gives up
   if (state.source) {
     state.source.close();
     state.source = null;
@@ -851,7 +860,7 @@ function renderStatus(t) {
     );
   }
   if (t.state === "resolved" || t.state === "closed") {
-    const photo = api.mediaSrc(t.resolution_photo_url);
+    const photo = t.resolution_photo_url;
     box.append(
       h(
         "div",
@@ -863,7 +872,7 @@ function renderStatus(t) {
         ),
         t.resolution_note ? h("p", {}, h("strong", { text: "Your note: " }), t.resolution_note) : null,
         h("p", { class: "small", text: `Resolved ${when(t.resolved_at)}${t.closed_at ? ` · closed ${when(t.closed_at)}` : ""}` }),
-        photo ? h("img", { class: "result-photo", src: photo, alt: "Your photo of the result", loading: "lazy" }) : null,
+        photo ? api.showMedia(h("img", { class: "result-photo", alt: "Your photo of the result", loading: "lazy" }), photo) : null,
       ),
     );
   }
@@ -1101,14 +1110,13 @@ function renderEvidence(t) {
     const frame = h("div", { class: "snapshot" });
     const typeName = EVENT_TYPES[shot?.type] || shot?.type || "Detection";
     const img = h("img", {
-      src: api.mediaSrc(snapshotUrl),
       alt: `Camera snapshot${shot ? ` from ${shot.camera_id}` : ""}, the detection (${typeName.toLowerCase()}) outlined in red`,
       decoding: "async",
     });
     img.addEventListener("error", () => {
       frame.replaceChildren(h("p", { class: "media-missing", text: "The snapshot could not be loaded." }));
     });
-    frame.append(img);
+    frame.append(api.showMedia(img, snapshotUrl));
     const b = shot?.image_box;
     if (Array.isArray(b) && b.length === 4) {
       const [x1, y1, x2, y2] = b.map((v) => Math.min(Math.max(Number(v), 0), 1));
@@ -1142,7 +1150,6 @@ function renderEvidence(t) {
     const video = h("video", {
       id: "clip",
       class: "clip",
-      src: api.mediaSrc(clip.clip_url),
       controls: true,
       playsinline: true,
       muted: true,
@@ -1156,7 +1163,7 @@ function renderEvidence(t) {
       video.replaceWith(h("p", { class: "media-missing", text: "The video clip could not be played." }));
     });
     box.append(h("figure", { class: "media" }, video, h("figcaption", { text: `Clip · ${clip.camera_id} · ${when(clip.started_at)}` })));
-    video.play?.().catch(() => {});
+    api.showMedia(video, clip.clip_url); // plays once the signed link is set
   }
   if (!snapshotUrl && !clip) {
     box.append(h("p", { class: "muted", text: "No photo or video for this ticket. 暂无图片或视频。" }));
