@@ -33,7 +33,7 @@ from gridwatch.eval.results import EvalSummary, ScenarioResult, evaluate, failed
 from gridwatch.eval.scenario import (
     LoadedScenario,
     ScenarioLoad,
-    load_scenarios,
+    load_scenario_sets,
     unconfigured_types,
 )
 from models.manifest import search_dirs
@@ -61,7 +61,10 @@ def _unit_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "scenarios", type=Path, help="scenario folder (read recursively) or one file"
+        "scenarios",
+        type=Path,
+        nargs="+",
+        help="scenario folders (read recursively) or files; several run as one",
     )
     parser.add_argument(
         "--media",
@@ -119,13 +122,14 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     try:
         base_config = _read_node_config(args.node_config)
-        load = load_scenarios(args.scenarios, media_dir=media_dir, only=args.only)
+        load = load_scenario_sets(args.scenarios, media_dir=media_dir, only=args.only)
     except (FileNotFoundError, ValueError) as error:
         sys.stderr.write(f"eval: {error}\n")
         return 2
     if not load.scenarios and not load.errors:
         sys.stderr.write(
-            f"eval: no scenario in {args.scenarios} (--only {args.only})\n"
+            f"eval: no scenario in {' '.join(map(str, args.scenarios))} "
+            f"(--only {args.only})\n"
         )
         return 2
     with _quiet_pipeline(args.verbose):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,8 +164,46 @@ def is_selected(name: str, only: str | None) -> bool:
     return fnmatch.fnmatch(name, only) or fnmatch.fnmatch(name.rsplit("/", 1)[-1], only)
 
 
+def load_scenario_sets(
+    roots: Sequence[Path], *, media_dir: Path | None, only: str | None = None
+) -> ScenarioLoad:
+    """Load several folders or files into one run.
+
+    With more than one, a folder's scenarios are named from its parent
+    (``scenarios/people`` and ``scenarios/falls`` give ``people/one_by_one``
+    and ``falls/...``, as loading ``scenarios`` would); a file seen twice is
+    loaded once.
+
+    Raises:
+        FileNotFoundError: a root does not exist.
+    """
+    if len(roots) == 1:
+        return load_scenarios(roots[0], media_dir=media_dir, only=only)
+    loaded: list[LoadedScenario] = []
+    errors: list[tuple[str, ScenarioError]] = []
+    seen: set[Path] = set()
+    for root in roots:
+        load = load_scenarios(
+            root,
+            media_dir=media_dir,
+            only=only,
+            name_root=root if root.is_file() else root.parent,
+            skip=seen,
+        )
+        loaded += load.scenarios
+        errors += load.errors
+        seen |= {s.path.resolve() for s in load.scenarios}
+        seen |= {error.path.resolve() for _, error in load.errors}
+    return ScenarioLoad(scenarios=tuple(loaded), errors=tuple(errors))
+
+
 def load_scenarios(
-    root: Path, *, media_dir: Path | None, only: str | None = None
+    root: Path,
+    *,
+    media_dir: Path | None,
+    only: str | None = None,
+    name_root: Path | None = None,
+    skip: Collection[Path] = (),
 ) -> ScenarioLoad:
     """Load every scenario under `root`; a bad file becomes an error, not an exception.
 
@@ -173,6 +211,8 @@ def load_scenarios(
         root: Scenarios folder (subfolders included) or one scenario file.
         media_dir: Folder the clips are relative to; None skips the clip check.
         only: Glob selecting scenarios by name (see `is_selected`).
+        name_root: Folder the names are relative to (default `root`).
+        skip: Resolved paths of files not to load again.
 
     Raises:
         FileNotFoundError: `root` does not exist.
@@ -180,7 +220,9 @@ def load_scenarios(
     loaded: list[LoadedScenario] = []
     errors: list[tuple[str, ScenarioError]] = []
     for path in find_scenario_files(root):
-        name = scenario_name(path, root)
+        if path.resolve() in skip:
+            continue
+        name = scenario_name(path, name_root or root)
         if not is_selected(name, only):
             continue
         try:

@@ -81,13 +81,13 @@ def test_eval_parser_given_out_of_range_option_should_refuse(argv: list[str]) ->
 
 
 def test_eval_parser_given_options_should_parse_them() -> None:
-    argv = ["eval", "scn", "--media", "m", "--json", "--report", "r.html"]
+    argv = ["eval", "scn", "more", "--media", "m", "--json", "--report", "r.html"]
     argv += ["--speed", "2", "--only", "people/*", "--fail-under-f1", "0.8"]
 
     args = build_parser(argv).parse_args(argv)
 
     assert (args.scenarios, args.media, args.report) == (
-        Path("scn"),
+        [Path("scn"), Path("more")],
         Path("m"),
         Path("r.html"),
     )

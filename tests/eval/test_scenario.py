@@ -13,6 +13,7 @@ from gridwatch.eval.scenario import (
     ScenarioError,
     is_selected,
     load_scenario,
+    load_scenario_sets,
     load_scenarios,
     unconfigured_types,
 )
@@ -231,6 +232,26 @@ def test_load_scenarios_given_only_should_filter_by_name(
     load = load_scenarios(tmp_path / "s", media_dir=media, only=only)
 
     assert [s.name for s in load.scenarios] == names
+
+
+def test_load_scenario_sets_given_folders_should_name_them_from_their_parent(
+    tmp_path: Path, media: Path
+) -> None:
+    root = tmp_path / "scenarios"
+    write(root / "people" / "walk.yaml", VALID)
+    write(root / "people" / "bad.yaml", changed(["colour"], "red"))
+    write(root / "falls" / "fall_13.yaml", VALID)
+    write(root / "composited" / "not_asked.yaml", VALID)
+
+    load = load_scenario_sets(
+        [root / "people", root / "falls", root / "people" / "walk.yaml"],
+        media_dir=media,
+    )
+
+    assert [s.name for s in load.scenarios] == ["people/walk", "falls/fall_13"]
+    assert [name for name, _ in load.errors] == ["people/bad"]
+    single = load_scenario_sets([root / "people"], media_dir=media, only="w*")
+    assert [s.name for s in single.scenarios] == ["walk"]
 
 
 def test_load_scenarios_given_single_file_should_load_it(
