@@ -98,3 +98,24 @@ def test_eval_given_short_scenarios_should_score_them_and_flag_the_bad_file(
 
     text = report.read_text(encoding="utf-8")
     assert "## By event type" in text and "falls/future_rule" in text
+
+
+def test_eval_given_bottles_on_a_table_should_find_every_return_of_a_bottle(
+    videos_dir: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`presence` of a detector label on real footage: three bottles there from
+    the start and four put back by hand, each in its own slot zone; at speed 2."""
+    scenario = SHIPPED.parent / "objects" / "bottles_on_table.yaml"
+
+    code = main(
+        [
+            "eval", str(scenario), "--media", str(videos_dir), "--json",
+            "--models-dir", str(models_dir), "--speed", "2",
+        ]
+    )  # fmt: skip
+
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["errors"]
+    presence = out["by_type"]["presence"]
+    assert (presence["tp"], presence["fp"], presence["fn"]) == (7, 0, 0), out
+    assert out["count_mae_by_label"] == {"bottle": 0.0}, out["scenarios"][0]["counts"]
