@@ -283,13 +283,44 @@ class EventProcessor:
 
     @staticmethod
     def _touch_cameras(conn: Connection, fresh: list[_Parsed]) -> None:
-        """Move each camera's `last_event_at` forward to its newest event."""
+        """Move each camera's `last_event_at` forward to its newest event.
+
+        One statement per batch on PostgreSQL (an index probe per camera; a row
+        is written only when its time moves forward), each camera once, in key
+        order so that replicas take the row locks in the same order.
+        """
         latest: dict[tuple[str, str], datetime] = {}
         for item in fresh:
             key = (item.message.node_id, item.message.camera_id)
             at = _utc(item.message.detected_at)
             if key not in latest or latest[key] < at:
                 latest[key] = at
+        keys = sorted(latest)
+        if is_postgresql(conn):
+            c = table_of(Camera)
+            pg_execute(
+                conn,
+                # OFFSET 0: one index probe per camera, not a join that scans
+                # every camera. The outer guard is checked again on a row that
+                # another replica moved meanwhile.
+                "UPDATE cameras AS c SET last_event_at = k.at FROM ("
+                "SELECT m.id, u.at FROM unnest(%b::text[], %b::text[], "
+                f"%b::{pg_array_type(c, 'last_event_at')}) "
+                "AS u(node_id, camera_id, at) "
+                "CROSS JOIN LATERAL (SELECT id FROM cameras "
+                "WHERE cameras.node_id = u.node_id "
+                "AND cameras.camera_id = u.camera_id "
+                "AND (cameras.last_event_at IS NULL OR cameras.last_event_at < u.at) "
+                "OFFSET 0) AS m) AS k "
+                "WHERE c.id = k.id "
+                "AND (c.last_event_at IS NULL OR c.last_event_at < k.at)",
+                [
+                    [node for node, _ in keys],
+                    [camera for _, camera in keys],
+                    pg_column(c, "last_event_at", [latest[k] for k in keys]),
+                ],
+            )
+            return
         statement = (
             update(Camera)
             .where(
@@ -304,7 +335,7 @@ class EventProcessor:
         )
         conn.execute(
             statement,
-            [{"node": n, "camera": c, "at": at} for (n, c), at in latest.items()],
+            [{"node": n, "camera": c, "at": latest[(n, c)]} for n, c in keys],
         )
 
     def _known_events(

@@ -321,3 +321,41 @@ def test_events_move_their_cameras_last_event_time_forward_only(
         ).one()
     assert camera.last_event_at == newer.detected_at
     assert other.last_event_at is None
+
+
+@pytest.mark.integration
+def test_a_batch_moves_each_camera_to_its_newest_event_only_forward(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    at = make_event(lat, lon).detected_at
+    minutes = [0, 2, -3]  # several events of one camera, newest in the middle
+    batch = [
+        make_event(lat, lon, camera="cam-001", at=at + timedelta(minutes=m))
+        for m in minutes
+    ] + [
+        make_event(lat, lon, camera="cam-002", at=at - timedelta(minutes=1)),
+        make_event(lat, lon, camera="cam-999", at=at),  # no such camera: no row
+    ]
+    processor = EventProcessor(context)
+    processor.process([inbound(e) for e in batch])
+    # Later: an older event of cam-001 (out of order), a newer one of cam-002.
+    processor.process(
+        [
+            inbound(make_event(lat, lon, camera="cam-001", at=at)),
+            inbound(make_event(lat, lon, camera="cam-002", at=at)),
+        ]
+    )
+    with context.sessions() as session:
+        seen = dict(
+            session.execute(
+                select(Camera.camera_id, Camera.last_event_at).where(
+                    Camera.node_id == "node-01"
+                )
+            ).all()
+        )
+    assert seen["cam-001"] == at + timedelta(minutes=2)
+    assert seen["cam-002"] == at
+    assert seen["cam-003"] is None
+    assert "cam-999" not in seen
