@@ -1,4 +1,5 @@
 // The central API: bearer token in localStorage, JSON in and out, 401 → login.
+import { createMediaLinks } from "/common/media-links.js";
 
 export const API = "/api/v1";
 const TOKEN_KEY = "gridwatch.console.token";
@@ -97,48 +98,15 @@ export async function apiOptional(path, options) {
   }
 }
 
-// Media links: <img> and <video> cannot send the Authorization header, and the
-// token must never go in a URL (logs, history, Referer). So each media path
-// (snapshot_url, clip_url, ...) is exchanged for a short-lived signed link,
-// kept while it has at least LINK_MARGIN_MS left.
-const LINK_MARGIN_MS = 60_000;
-const links = new Map(); // media path → { url: Promise<string>, until: ms }
+const media = createMediaLinks((path) => api(path, { method: "POST" }), API);
 
 /** A signed URL (Promise) for a media path such as `/api/v1/media/<sha256>`. */
-export function mediaLink(path) {
-  const cached = links.get(path);
-  if (cached && cached.until - Date.now() > LINK_MARGIN_MS) return cached.url;
-  const entry = { until: Infinity, url: null };
-  const asked = Date.now();
-  const relative = path.startsWith(API) ? path.slice(API.length) : path;
-  entry.url = api(`${relative}/link`, { method: "POST" }).then(
-    (link) => {
-      entry.until = asked + link.expires_in_s * 1000;
-      return link.url;
-    },
-    (error) => {
-      if (links.get(path) === entry) links.delete(path);
-      throw error;
-    },
-  );
-  links.set(path, entry);
-  return entry.url;
-}
-
-/** Point an <img> or <video> at a media path through a signed link; a link that
- * cannot be had fires the element's `error` event. Returns the element. */
-export function showMedia(element, path) {
-  mediaLink(path).then(
-    (url) => {
-      element.src = url;
-    },
-    () => element.dispatchEvent(new Event("error")),
-  );
-  return element;
-}
+export const mediaLink = media.mediaLink;
+/** Point an <img> or <video> at a media path through a signed link. */
+export const showMedia = media.showMedia;
 
 export function forgetMediaLinks() {
-  links.clear();
+  media.forget();
 }
 
 export async function login(username, password) {

@@ -1,4 +1,5 @@
 // DOM building, formatting, chips, toasts and dialogs shared by the views.
+import { EVENT_TYPE_LABELS } from "/common/labels.js";
 
 /**
  * h("div", {class: "x", onclick: fn, "aria-label": "…"}, child, …): an element.
@@ -167,15 +168,7 @@ export const OPEN_STATES = ["pending_review", "dispatched", "accepted", "resolve
 
 export const PRIORITY_LABELS = { urgent: "Urgent", high: "High", normal: "Normal", low: "Low" };
 
-export const EVENT_TYPE_LABELS = {
-  crowding: "Crowding",
-  intrusion: "Intrusion",
-  littering: "Littering",
-  abandoned_object: "Abandoned object",
-  fall: "Person fallen",
-  presence: "Presence",
-  illegal_parking: "Illegal parking",
-};
+export { EVENT_TYPE_LABELS };
 
 export const REVIEW_REASON_LABELS = {
   low_confidence: "Low confidence",

@@ -1,5 +1,6 @@
 // The gridwatch central API as the worker terminal uses it: the token in
 // localStorage, JSON requests with the bearer header, and errors in plain words.
+import { createMediaLinks } from "/common/media-links.js";
 
 export const API = "/api/v1";
 const STORE_KEY = "gridwatch.worker.session";
@@ -160,45 +161,16 @@ export function revoke(bearer) {
 // <img>, <video> and EventSource cannot send the Authorization header, and the
 // token must never go in a URL (logs, history, Referer): media paths are exchanged
 // for short-lived signed links, and the stream is opened with a single-use ticket.
-const LINK_MARGIN_MS = 60_000;
-const links = new Map(); // media path → { url: Promise<string>, until: ms, bearer }
+const media = createMediaLinks(
+  (path) => request(path, { method: "POST", doing: "load the photo or video" }),
+  API,
+  token,
+);
 
 /** A signed URL (Promise) for a media path (snapshot_url / clip_url / ...). */
-export function mediaLink(path) {
-  const bearer = token();
-  const cached = links.get(path);
-  if (cached && cached.bearer === bearer && cached.until - Date.now() > LINK_MARGIN_MS) {
-    return cached.url;
-  }
-  const entry = { until: Infinity, url: null, bearer };
-  const asked = Date.now();
-  const relative = path.startsWith(API) ? path.slice(API.length) : path;
-  entry.url = request(`${relative}/link`, { method: "POST", doing: "load the photo or video" }).then(
-    (link) => {
-      entry.until = asked + link.expires_in_s * 1000;
-      return link.url;
-    },
-    (err) => {
-      if (links.get(path) === entry) links.delete(path);
-      throw err;
-    },
-  );
-  links.set(path, entry);
-  return entry.url;
-}
-
-/** Point an <img> or <video> at a media path through a signed link; a link that
- * cannot be had fires the element's `error` event. Returns the element. */
-export function showMedia(element, path) {
-  mediaLink(path).then(
-    (url) => {
-      element.src = url;
-      if (element.autoplay) element.play?.().catch(() => {});
-    },
-    () => element.dispatchEvent(new Event("error")),
-  );
-  return element;
-}
+export const mediaLink = media.mediaLink;
+/** Point an <img> or <video> at a media path through a signed link. */
+export const showMedia = media.showMedia;
 
 /** The EventSource URL of my ticket notices, with a fresh single-use ticket. */
 export async function streamUrl() {

@@ -1,6 +1,6 @@
 // gridwatch worker terminal: log in, see my tickets live, open one, accept it,
 // resolve it with a note and a photo. Vanilla ES modules, no build step.
-
+import { EVENT_TYPE_LABELS } from "/common/labels.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
 
@@ -21,15 +21,7 @@ const PRIORITIES = {
   normal: ["Normal", "一般", 2],
   low: ["Low", "较低", 1],
 };
-const EVENT_TYPES = {
-  crowding: "Crowding",
-  intrusion: "Intrusion",
-  littering: "Littering",
-  abandoned_object: "Abandoned object",
-  fall: "Person fallen",
-  presence: "Presence",
-  illegal_parking: "Illegal parking",
-};
+const EVENT_TYPES = EVENT_TYPE_LABELS;
 const SOURCES = { ai: "AI camera · 智能识别", citizen: "Citizen report · 市民上报", patrol: "Patrol · 巡查发现" };
 const ACTIONS = {
   create: "Created",

@@ -1,0 +1,57 @@
+// Signed media links, shared by the operator console and the worker terminal.
+// <img> and <video> cannot send the Authorization header, and a bearer token in
+// a URL leaks into logs and history, so each page asks central (with its header)
+// for a short-lived link per media path. A link is reused while it has at least
+// LINK_MARGIN_MS left and while the same login (`owner`) is in use.
+
+const LINK_MARGIN_MS = 60_000;
+
+/**
+ * Media link helpers bound to one page's API call.
+ * @param {(path: string) => Promise<{url: string, expires_in_s: number}>} askLink
+ *   POSTs `<media path>/link` (path relative to /api/v1) with the page's bearer.
+ * @param {string} apiPrefix the API prefix to strip from absolute media paths.
+ * @param {() => unknown} owner who is logged in; a change makes links be re-asked.
+ */
+export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
+  const links = new Map(); // media path → { url: Promise<string>, until: ms, owner }
+
+  /** A signed URL (Promise) for a media path such as `/api/v1/media/<sha256>`. */
+  function mediaLink(path) {
+    const who = owner();
+    const cached = links.get(path);
+    if (cached && cached.owner === who && cached.until - Date.now() > LINK_MARGIN_MS) {
+      return cached.url;
+    }
+    const entry = { until: Infinity, url: null, owner: who };
+    const asked = Date.now();
+    const relative = path.startsWith(apiPrefix) ? path.slice(apiPrefix.length) : path;
+    entry.url = askLink(`${relative}/link`).then(
+      (link) => {
+        entry.until = asked + link.expires_in_s * 1000;
+        return link.url;
+      },
+      (error) => {
+        if (links.get(path) === entry) links.delete(path);
+        throw error;
+      },
+    );
+    links.set(path, entry);
+    return entry.url;
+  }
+
+  /** Point an <img> or <video> at a media path through a signed link; a link
+   * that cannot be had fires the element's `error` event. Returns the element. */
+  function showMedia(element, path) {
+    mediaLink(path).then(
+      (url) => {
+        element.src = url;
+        if (element.autoplay) element.play?.().catch(() => {});
+      },
+      () => element.dispatchEvent(new Event("error")),
+    );
+    return element;
+  }
+
+  return { mediaLink, showMedia, forget: () => links.clear() };
+}
