@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 
 from central.config import CentralSettings
 from central.context import build_context
-from central.db.models import Area, AreaLevel, Event, Ticket
+from central.db.models import Area, AreaLevel, Camera, Event, Ticket
 from central.grids.geojson import load_grid_file
 from central.grids.index import GridIndex
 from central.importer import import_city, import_grids, load_city_file
@@ -179,6 +179,14 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     )
                 )
             )
+            # Events name the city's own cameras, so each batch also moves
+            # their last_event_at, as real traffic does.
+            cameras = [
+                (node, camera)
+                for node, camera in session.execute(
+                    select(Camera.node_id, Camera.camera_id)
+                )
+            ]
         context.engine.dispose()
 
         central = subprocess.Popen(
@@ -206,7 +214,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         _wait_until_running(central, timeout_s=60.0)
         time.sleep(0.5)  # its subscriptions (sent before that line) take effect
         figures = _publish_and_wait(
-            args, broker.port, topics, centres, listener, central
+            args, broker.port, topics, centres, cameras, listener, central
         )
         listener.stop()
         figures.update(_database_counts(url))
@@ -318,6 +326,7 @@ def _publish_and_wait(
     port: int,
     topics: Topics,
     centres: list[Any],
+    cameras: list[tuple[str, str]],
     listener: _Listener,
     central: subprocess.Popen[bytes],
 ) -> dict[str, Any]:
@@ -352,8 +361,7 @@ def _publish_and_wait(
         lat, lon = order[i % len(order)]
         kind = AUTO_TYPES[(i // len(order)) % len(AUTO_TYPES)]
         event_id = secrets.token_hex(8)
-        node = f"node-{rng.randrange(20):02d}"
-        camera = f"cam-{rng.randrange(200):03d}"
+        node, camera = rng.choice(cameras)
         body = bodies.body(event_id, kind, node, camera, lat, lon)
         topic = topics.events(node)
         sent_at[event_id] = time.time()
@@ -412,5 +420,17 @@ def _database_counts(url: str) -> dict[str, int]:
     with engine.connect() as conn:
         events = conn.scalar(select(func.count()).select_from(Event)) or 0
         tickets = conn.scalar(select(func.count()).select_from(Ticket)) or 0
+        cameras = (
+            conn.scalar(
+                select(func.count())
+                .select_from(Camera)
+                .where(Camera.last_event_at.is_not(None))
+            )
+            or 0
+        )
     engine.dispose()
-    return {"events_stored": int(events), "tickets_stored": int(tickets)}
+    return {
+        "events_stored": int(events),
+        "tickets_stored": int(tickets),
+        "cameras_with_events": int(cameras),
+    }
