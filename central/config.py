@@ -7,6 +7,14 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from central.auth.links import (
+    DEFAULT_MEDIA_TTL_S,
+    DEFAULT_STREAM_TTL_S,
+    MAX_TTL_S,
+    MEDIA_TTL_ENV,
+    SECRET_ENV,
+    STREAM_TTL_ENV,
+)
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.validation import describe_validation_error
@@ -54,10 +62,46 @@ class SchedulerSettings(Strict):
     interval_s: float = Field(default=10.0, gt=0)
 
 
+class LinkSettings(Strict):
+    """Signed media links and stream tickets (`central/auth/links.py`).
+
+    The key is never written here: it comes from `GRIDWATCH_LINK_SECRET` or from
+    `secret_file`, and is read when the API starts (not when the config is
+    loaded, so commands that serve no API need no secret)."""
+
+    secret_file: Path | None = Field(
+        default=None,
+        title="Link secret file",
+        description=(
+            "File whose content (surrounding whitespace stripped, at least 32 "
+            "bytes) is the signing key; the same on every API replica. "
+            f"{SECRET_ENV} wins over it; with neither, each process draws a "
+            "random key."
+        ),
+    )
+    media_ttl_s: int = Field(
+        default=DEFAULT_MEDIA_TTL_S,
+        ge=1,
+        le=MAX_TTL_S,
+        title="Media link lifetime",
+        description=f"Seconds a media link opens its file; {MEDIA_TTL_ENV} wins.",
+    )
+    stream_ticket_ttl_s: int = Field(
+        default=DEFAULT_STREAM_TTL_S,
+        ge=1,
+        le=MAX_TTL_S,
+        title="Stream ticket lifetime",
+        description=(
+            f"Seconds a stream ticket may wait for its stream; {STREAM_TTL_ENV} wins."
+        ),
+    )
+
+
 class HttpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token_ttl_h: float = Field(default=12.0, gt=0)
+    links: LinkSettings = LinkSettings()
 
 
 class CentralSettings(Strict):

@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from central.api.app import create_app
+from central.api.deps import build_link_signer
 from central.clock import Clock
 from central.config import CentralSettings
 from central.context import CentralContext, build_context
@@ -32,6 +33,9 @@ class CentralService:
         scheduler: bool = True,
     ) -> None:
         self.settings = settings
+        # Made first, before the database is opened, so that a bad link secret
+        # stops the process at once; an ingest-only replica needs none.
+        self.link_signer = build_link_signer(settings.http.links) if api else None
         self.context: CentralContext = build_context(settings, clock=clock)
         self.media = MediaStore(settings.media.dir)
         processor = EventProcessor(self.context, self.media) if ingest else None
@@ -58,7 +62,7 @@ class CentralService:
         log.info("central running (http port %s)", self.http_port)
 
     def _start_http(self, timeout_s: float) -> None:
-        app = create_app(self.context, self.media)
+        app = create_app(self.context, self.media, link_signer=self.link_signer)
         config = uvicorn.Config(
             app,
             host=self.settings.http.host,

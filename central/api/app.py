@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gridwatch
+from central.api.deps import build_link_signer
 from central.api.routes_activity import router as activity_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_media import router as media_router
@@ -16,6 +17,7 @@ from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
+from central.auth.links import LinkSigner
 from central.context import CentralContext
 from central.media import MediaStore
 from central.tickets.service import (
@@ -47,9 +49,20 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
 
-def create_app(context: CentralContext, media: MediaStore | None = None) -> FastAPI:
+def create_app(
+    context: CentralContext,
+    media: MediaStore | None = None,
+    *,
+    link_signer: LinkSigner | None = None,
+) -> FastAPI:
     """The API app; `app.state.context` is the context, `app.state.media` its store
-    (`media`, or one on the configured media directory)."""
+    (`media`, or one on the configured media directory), `app.state.link_signer`
+    the signer of media links and stream tickets (`link_signer`, or one made now
+    from `http.links` and the environment).
+
+    Raises:
+        CentralConfigError: the link secret or a link lifetime is unusable.
+    """
     app = FastAPI(
         title="gridwatch central",
         version=getattr(gridwatch, "__version__", "0.1.0"),
@@ -65,6 +78,9 @@ def create_app(context: CentralContext, media: MediaStore | None = None) -> Fast
     )
     app.state.context = context
     app.state.media = media or MediaStore(context.settings.media.dir)
+    app.state.link_signer = link_signer or build_link_signer(
+        context.settings.http.links
+    )
 
     for kind in _ERROR_STATUS:
         app.add_exception_handler(kind, _service_error)

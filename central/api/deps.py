@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from central.auth.links import LinkSigner
 from central.auth.tokens import token_digest
+from central.config import CentralConfigError, LinkSettings
 from central.context import CentralContext
 from central.db.models import ApiToken, User, UserRole
 from central.tickets.service import STAFF_ROLES, Actor
@@ -29,14 +31,38 @@ def get_context(request: Request) -> CentralContext:
 ContextDep = Annotated[CentralContext, Depends(get_context)]
 
 
+def build_link_signer(
+    settings: LinkSettings, environ: Mapping[str, str] | None = None
+) -> LinkSigner:
+    """The signer of `http.links`, the environment winning over it
+    (`LinkSigner.from_sources`); called when the API app is built, so that a bad
+    secret stops the start-up rather than the first request.
+
+    Raises:
+        CentralConfigError: an unreadable or short secret file (naming it), a
+            short `GRIDWATCH_LINK_SECRET` or a bad lifetime variable.
+    """
+    try:
+        return LinkSigner.from_sources(
+            secret_file=settings.secret_file,
+            media_ttl_s=settings.media_ttl_s,
+            stream_ttl_s=settings.stream_ticket_ttl_s,
+            environ=environ,
+        )
+    except ValueError as exc:
+        raise CentralConfigError(f"http.links: {exc}") from exc
+
+
 def get_link_signer(request: Request) -> LinkSigner:
-    """The app's signer of media links and stream tickets (`app.state.link_signer`),
-    made from the environment on first use when the app was not given one."""
+    """The app's signer of media links and stream tickets (`app.state.link_signer`,
+    set by `create_app`), made from the context's settings on first use in an app
+    assembled without one."""
     state = request.app.state
     with _SIGNER_LOCK:  # one key per app: two would refuse each other's links
         signer: LinkSigner | None = getattr(state, "link_signer", None)
         if signer is None:
-            signer = LinkSigner.from_env()
+            context: CentralContext = state.context
+            signer = build_link_signer(context.settings.http.links)
             state.link_signer = signer
     return signer
 

@@ -11,9 +11,10 @@ and short-lived, and put that in the URL instead:
 - a **stream ticket** `{uid}.{exp}.{nonce}.{sig}`: HMAC-SHA256 over the user
   id, the expiry and a random nonce; it opens that user's ticket stream once.
 
-The key comes from `GRIDWATCH_LINK_SECRET` (at least 32 characters; the same on
-every API replica, so that a link issued by one is honoured by another); unset,
-each process draws a random one at start-up, which suits a single process.
+The key (at least 32 bytes; the same on every API replica, so that a link issued
+by one is honoured by another) comes from `GRIDWATCH_LINK_SECRET`, else from the
+configured secret file (`http.links.secret_file`); with neither, each process
+draws a random one at start-up, which suits a single process.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,53 @@ def _ttl(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def read_secret_file(path: Path) -> bytes:
+    """The link secret kept in `path`: its content, surrounding whitespace stripped
+    (so that `openssl rand -hex 32 > file` and an editor's newline both work).
+
+    Raises:
+        ValueError: the file cannot be read, or holds fewer than 32 bytes.
+    """
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(f"link secret file {path}: cannot read it ({reason})") from exc
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"link secret file {path}: the secret must be at least "
+            f"{MIN_SECRET_BYTES} bytes, got {len(secret)} "
+            f"(make one with `openssl rand -hex 32 > {path}`)"
+        )
+    return secret
+
+
+def _secret(environ: Mapping[str, str], secret_file: Path | None) -> bytes:
+    """The key: the environment's, else the file's, else a random one."""
+    configured = environ.get(SECRET_ENV)
+    if configured:
+        secret = configured.encode("utf-8")
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes, "
+                f"got {len(secret)}"
+            )
+        if secret_file is not None:
+            log.info(
+                "%s is set: it is used, not the key in %s", SECRET_ENV, secret_file
+            )
+        return secret
+    if secret_file is not None:
+        return read_secret_file(secret_file)
+    log.info(
+        "neither %s nor a link secret file is set: media links and stream tickets "
+        "are signed with a random per-process key (set one to share links between "
+        "replicas)",
+        SECRET_ENV,
+    )
+    return secrets.token_bytes(MIN_SECRET_BYTES)
+
+
 class LinkSigner:
     """Signs and checks media links and stream tickets with one server key.
 
@@ -115,29 +164,41 @@ class LinkSigner:
         self._lock = threading.Lock()
 
     @classmethod
+    def from_sources(
+        cls,
+        *,
+        secret_file: Path | None = None,
+        media_ttl_s: int = DEFAULT_MEDIA_TTL_S,
+        stream_ttl_s: int = DEFAULT_STREAM_TTL_S,
+        environ: Mapping[str, str] | None = None,
+    ) -> LinkSigner:
+        """The signer of the configured key and lifetimes; the environment wins.
+
+        The key is `GRIDWATCH_LINK_SECRET` when set, else the content of
+        `secret_file` (not read when the variable is set), else a random
+        per-process key. A lifetime is `GRIDWATCH_MEDIA_LINK_TTL_S` /
+        `GRIDWATCH_STREAM_TICKET_TTL_S` when set, else the one given.
+
+        Raises:
+            ValueError: a secret shorter than 32 bytes, an unreadable secret
+                file, or a bad lifetime; the message names the variable or file.
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            _secret(env, secret_file),
+            media_ttl_s=_ttl(env, MEDIA_TTL_ENV, media_ttl_s),
+            stream_ttl_s=_ttl(env, STREAM_TTL_ENV, stream_ttl_s),
+        )
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LinkSigner:
-        """The signer of `GRIDWATCH_LINK_SECRET` (a random key when unset) and
-        the lifetimes in `GRIDWATCH_MEDIA_LINK_TTL_S` / `..._STREAM_TICKET_TTL_S`.
+        """The signer of the environment alone (`from_sources` with no file and the
+        default lifetimes).
 
         Raises:
             ValueError: a secret shorter than 32 bytes, or a bad lifetime.
         """
-        env = os.environ if environ is None else environ
-        configured = env.get(SECRET_ENV)
-        if configured:
-            secret = configured.encode("utf-8")
-        else:
-            log.info(
-                "%s is not set: media links and stream tickets are signed with a "
-                "random per-process key (set it to share links between replicas)",
-                SECRET_ENV,
-            )
-            secret = secrets.token_bytes(MIN_SECRET_BYTES)
-        return cls(
-            secret,
-            media_ttl_s=_ttl(env, MEDIA_TTL_ENV, DEFAULT_MEDIA_TTL_S),
-            stream_ttl_s=_ttl(env, STREAM_TTL_ENV, DEFAULT_STREAM_TTL_S),
-        )
+        return cls.from_sources(environ=environ)
 
     def _sign(self, purpose: bytes, *parts: str) -> str:
         message = b"\n".join([purpose, *(p.encode("utf-8") for p in parts)])
