@@ -26,7 +26,7 @@ from edge.config import NodeConfig, parse_config
 from edge.factory import build_node
 from edge.node import EdgeNode
 from gridwatch.contract import Topics
-from gridwatch.demo_rules import DEMO_CLIP_RULES
+from gridwatch.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
 from simulators.city import generate_city, spec_for, write_city
 
@@ -115,7 +115,7 @@ def edge_config(
                     "id": camera.camera_id,
                     "url": urls[Path(camera.clip).stem],
                     "location": {"lat": camera.lat, "lon": camera.lon},
-                    "analysis_fps": 5,
+                    "analysis_fps": demo_analysis_fps(Path(camera.clip).stem),
                     "zones": DEMO_CLIP_RULES[Path(camera.clip).stem],
                 }
                 for camera in cameras
@@ -272,7 +272,10 @@ class DemoStack:
             self._start_edge()
 
     def _clip_file(self, stem: str) -> str:
-        """The clip's file name in the media folder (.mp4, .gif, ...)."""
+        """The clip's path in the media folder (.mp4, .gif, ...; a subfolder for
+        the clips `DEMO_CLIP_SOURCES` names)."""
+        if stem in DEMO_CLIP_SOURCES:
+            return DEMO_CLIP_SOURCES[stem].path
         if self.media_dir is not None:
             for found in sorted(self.media_dir.glob(f"{stem}.*")):
                 return found.name
@@ -293,7 +296,7 @@ class DemoStack:
         assert self.broker is not None and self.media_dir is not None
         stems = sorted({Path(c.clip).stem for c in self.cameras})
         sim = self._stack.enter_context(
-            RtspSimulatorProcess(self.media_dir, clips=stems)
+            RtspSimulatorProcess(self._flat_clip_folder(), clips=stems)
         )
         urls = {mount: sim.url(mount) for mount in sim.mounts()}
         self.camera_urls = [urls[Path(c.clip).stem] for c in self.cameras]
@@ -315,6 +318,21 @@ class DemoStack:
         )
         self.node.start()
         self._stack.callback(self.node.stop)
+
+    def _flat_clip_folder(self) -> Path:
+        """The cameras' clips linked into one folder under their mount names
+        (the simulator serves one folder; some demo clips are in subfolders)."""
+        assert self.media_dir is not None
+        folder = self.workdir / "clips"
+        folder.mkdir(parents=True, exist_ok=True)
+        for camera in self.cameras:
+            source = (self.media_dir / camera.clip).resolve()
+            if not source.is_file():
+                raise RuntimeError(f"demo clip not found: {source}")
+            link = folder / f"{Path(camera.clip).stem}{source.suffix.lower()}"
+            if not link.exists():
+                link.symlink_to(source)
+        return folder
 
     def stop(self) -> None:
         self._stack.close()
