@@ -328,10 +328,13 @@ class DemoStack:
         for camera in self.cameras:
             source = (self.media_dir / camera.clip).resolve()
             if not source.is_file():
-                raise RuntimeError(f"demo clip not found: {source}")
+                raise RuntimeError(
+                    f"demo clip not found: {source} (camera {camera.camera_id}; "
+                    "use --cameras to watch fewer clips)"
+                )
             link = folder / f"{Path(camera.clip).stem}{source.suffix.lower()}"
-            if not link.exists():
-                link.symlink_to(source)
+            link.unlink(missing_ok=True)  # a kept --data-dir may link elsewhere
+            link.symlink_to(source)
         return folder
 
     def stop(self) -> None:

@@ -357,6 +357,7 @@ def media_reader(
     },
 )
 def get_media_file(
+    request: Request,
     context: ContextDep,
     actor: Annotated[Actor, Depends(media_reader)],
     media: MediaDep,
@@ -366,6 +367,17 @@ def get_media_file(
     return FileResponse(
         found.path,
         media_type=found.content_type,
-        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        headers={"Cache-Control": _cache_control(request, context)},
         content_disposition_type="inline",
     )
+
+
+def _cache_control(request: Request, context: CentralContext) -> str:
+    """A file's content never changes (it is named by its hash), but a signed
+    link must not outlive its expiry in the browser's cache: a shared phone
+    would show a reassigned ticket's photo from history without asking."""
+    exp = request.query_params.get("exp")
+    if "authorization" in request.headers or exp is None or not exp.isdecimal():
+        return "private, max-age=31536000, immutable"
+    left = int(exp) - int(context.clock.now().timestamp())
+    return f"private, max-age={max(left, 0)}"

@@ -286,8 +286,9 @@ class EventProcessor:
         """Move each camera's `last_event_at` forward to its newest event.
 
         One statement per batch on PostgreSQL (an index probe per camera; a row
-        is written only when its time moves forward), each camera once, in key
-        order so that replicas take the row locks in the same order.
+        is written only when its time moves forward), each camera once. Keys are
+        sorted, which makes lock order across replicas likely but not certain
+        (the plan decides); a deadlock fails the batch, which is retried.
         """
         latest: dict[tuple[str, str], datetime] = {}
         for item in fresh:

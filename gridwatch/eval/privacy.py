@@ -29,7 +29,7 @@ class PrivacyTally:
     Attributes:
         snapshots: Snapshots looked at.
         faces: Faces found in them (each one is a privacy failure).
-        with_faces: Ids of the events whose snapshot held a face.
+        with_faces: Labels ("<event id> <phase>") of the snapshots with a face.
         unreadable: Snapshots that did not decode as images.
     """
 
@@ -76,7 +76,7 @@ class SnapshotFaceCheck:
             return None
 
     def tally(self, snapshots: Iterable[tuple[str, bytes | None]]) -> PrivacyTally:
-        """Faces in each (event id, JPEG) snapshot; events without one are skipped."""
+        """Faces in each (label, JPEG) snapshot; a label without one is skipped."""
         result = PrivacyTally()
         for event_id, jpeg in snapshots:
             if not jpeg:

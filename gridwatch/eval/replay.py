@@ -104,6 +104,8 @@ class ScenarioRun:
         fps_analysed: Mean analysed frames per second (wall clock) the
             camera reported while online, None without a status.
         problems: Invalid messages and other things worth a look.
+        snapshots: ("<event id> <phase>", JPEG) of every event message that
+            carried a snapshot (starts, updates and ends), for the face check.
     """
 
     events: tuple[ObservedEvent, ...]
@@ -112,6 +114,7 @@ class ScenarioRun:
     timing: ReplayTiming
     fps_analysed: float | None
     problems: tuple[str, ...] = ()
+    snapshots: tuple[tuple[str, bytes], ...] = ()
 
 
 def scale_camera(camera: CameraConfig, speed: float) -> dict[str, Any]:
@@ -427,6 +430,11 @@ def to_run(
         timing=timing,
         fps_analysed=statistics.fmean(rates) if rates else None,
         problems=problems,
+        snapshots=tuple(
+            (f"{m.event_id} {m.phase.value}", jpeg)
+            for m in messages.events
+            if (jpeg := _snapshot_bytes(m.media.snapshot)) is not None
+        ),
     )
 
 

@@ -131,9 +131,7 @@ def evaluate(
         matching=match_events(truth.events, run.events),
         counts=tuple(counts),
         warnings=tuple(warnings),
-        privacy=face_check.tally((e.event_id, e.snapshot_jpeg) for e in run.events)
-        if face_check is not None
-        else None,
+        privacy=face_check.tally(run.snapshots) if face_check is not None else None,
     )
 
 

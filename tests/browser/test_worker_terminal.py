@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from gridwatch.contract import EventType
 from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
@@ -474,3 +474,41 @@ def test_an_action_the_ticket_no_longer_allows_is_explained(
         page.get_by_role("button", name=re.compile("Mark resolved")).click()
         expect(page.locator("#resolve-error")).to_contain_text("Write what you did")
         expect(page.get_by_label(re.compile("What did you do"))).to_be_focused()
+
+
+def test_a_media_link_refused_once_is_asked_again(
+    page_factory: PageFactory,
+    publisher: SamplePublisher,
+    api: ApiFactory,
+) -> None:
+    """A signed link that stopped working (expired while a lazy image waited, a
+    paused clip seeked later) gets one fresh link before the page gives up."""
+    page = phone_page(page_factory)
+    refused: list[str] = []
+    asked: list[str] = []
+
+    def refuse_first_snapshot(route: Route) -> None:
+        if not refused and route.request.resource_type == "image":
+            refused.append(route.request.url)
+            route.fulfill(status=403, body="media link expired")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/media/[0-9a-f]{64}\?"), refuse_first_snapshot)
+    page.on(
+        "request",
+        lambda r: asked.append(r.url) if r.url.endswith("/link") else None,
+    )
+    log_in(page)
+    wait_live(page)
+    with own_ticket(publisher, api("operator"), offset_m=-90) as ticket:
+        assert ticket["assignee_id"] == WORKER
+        card(page, ticket["id"]).locator("a").click()
+        page.wait_for_function(
+            "() => { const img = document.querySelector('.snapshot img');"
+            " return img && img.complete && img.naturalWidth > 0; }"
+        )
+        assert len(refused) == 1
+        sha = refused[0].split("/api/v1/media/")[1].split("?")[0]
+        assert sum(f"/media/{sha}/link" in url for url in asked) == 2, asked
+        expect(page.locator(".snapshot")).not_to_contain_text("could not be loaded")

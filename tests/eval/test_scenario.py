@@ -285,6 +285,7 @@ def test_unconfigured_types_given_expected_type_without_rule_should_list_it(
 
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
 REAL_FOOTAGE = ("people", "falls", "objects", "vehicles")  # composited/ is built
+VIDEO_SUFFIXES = {".mp4", ".gif", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
 
 def test_shipped_scenarios_should_load_against_the_shared_clips(
@@ -301,7 +302,7 @@ def test_shipped_scenarios_should_cover_every_shared_clip(videos_dir: Path) -> N
     clips = {
         path.relative_to(videos_dir).as_posix()
         for path in videos_dir.rglob("*")
-        if path.suffix in {".mp4", ".gif"}
+        if path.suffix.lower() in VIDEO_SUFFIXES
     }
     named = {
         s.scenario.clip

@@ -86,8 +86,8 @@ def test_eval_given_short_scenarios_should_score_them_and_flag_the_bad_file(
     assert out["overall"]["tp"] >= 1, out
     assert out["counts_checked"] == 11
     assert set(out["count_mae_by_label"]) == {"person"}
-    # every event carried a snapshot; YuNet finds no face in any of them
-    assert out["privacy"]["snapshots_checked"] == sum(
+    # every start carried a snapshot (updates too); YuNet finds no face in any
+    assert out["privacy"]["snapshots_checked"] >= sum(
         row["events"] for row in out["scenarios"] if row["status"] == "ok"
     )
     assert out["privacy"]["snapshots_checked"] >= 3

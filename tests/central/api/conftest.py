@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from central.api.app import create_app
+from central.auth.links import MEDIA_TTL_ENV, SECRET_ENV, STREAM_TTL_ENV
 from central.auth.passwords import hash_password
 from central.auth.users import issue_token
 from central.clock import ManualClock
@@ -315,3 +316,10 @@ def add_ai_ticket(
             context, event_id, ticket_id=ticket_id, snapshot_sha256=snapshot_sha256
         )
     return ticket_id
+
+
+@pytest.fixture(autouse=True)
+def _no_link_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell's link secret and lifetimes must not decide these tests."""
+    for name in (SECRET_ENV, MEDIA_TTL_ENV, STREAM_TTL_ENV):
+        monkeypatch.delenv(name, raising=False)

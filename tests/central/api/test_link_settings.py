@@ -40,13 +40,6 @@ FILE_SECRET = "f" * 64
 ENV_SECRET = "e" * 32
 
 
-@pytest.fixture(autouse=True)
-def _no_link_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The developer's own shell must not decide these tests.
-    for name in (SECRET_ENV, MEDIA_TTL_ENV, STREAM_TTL_ENV):
-        monkeypatch.delenv(name, raising=False)
-
-
 def secret_file(tmp_path: Path, content: str = FILE_SECRET + "\n") -> Path:
     path = tmp_path / "link-secret.txt"
     path.write_text(content, encoding="utf-8")

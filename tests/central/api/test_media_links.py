@@ -70,6 +70,9 @@ def test_a_signed_link_should_open_the_media_without_a_header(api: Api) -> None:
     fetched = api.client.get(url)
     assert fetched.status_code == 200
     assert fetched.content == tiny_jpeg(9)
+    # the browser may keep it only until the link expires, not for a year
+    cache = fetched.headers["cache-control"]
+    assert cache == f"private, max-age={DEFAULT_MEDIA_TTL_S}", cache
     # ranges work through a link too (video seeking)
     part = api.client.get(url, headers={"Range": "bytes=0-1"})
     assert part.status_code == 206 and part.content == b"\xff\xd8"
@@ -77,7 +80,9 @@ def test_a_signed_link_should_open_the_media_without_a_header(api: Api) -> None:
 
 def test_the_bearer_header_should_still_open_media(api: Api) -> None:
     sha = stored_snapshot(api)
-    assert api.get("operator", f"/api/v1/media/{sha}").status_code == 200
+    fetched = api.get("operator", f"/api/v1/media/{sha}")
+    assert fetched.status_code == 200
+    assert "immutable" in fetched.headers["cache-control"]
     assert api.client.get(f"/api/v1/media/{sha}").status_code == 401
 
 

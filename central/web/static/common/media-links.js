@@ -40,16 +40,36 @@ export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
     return entry.url;
   }
 
-  /** Point an <img> or <video> at a media path through a signed link; a link
-   * that cannot be had fires the element's `error` event. Returns the element. */
+  /** Point an <img> or <video> at a media path through a signed link. A load
+   * that fails (a link that expired while the element waited, say a lazy image
+   * scrolled to late or a paused clip seeked) is retried once with a fresh link
+   * before the element's own `error` handlers hear of it; a link that cannot be
+   * had fires `error` at once. Returns the element. */
   function showMedia(element, path) {
-    mediaLink(path).then(
-      (url) => {
-        element.src = url;
-        if (element.autoplay) element.play?.().catch(() => {});
+    let retried = false;
+    const point = () =>
+      mediaLink(path).then(
+        (url) => {
+          element.src = url;
+          if (element.autoplay) element.play?.().catch(() => {});
+        },
+        () => {
+          retried = true;
+          element.dispatchEvent(new Event("error"));
+        },
+      );
+    element.addEventListener(
+      "error",
+      (event) => {
+        if (retried) return;
+        retried = true;
+        event.stopImmediatePropagation();
+        links.delete(path);
+        point();
       },
-      () => element.dispatchEvent(new Event("error")),
+      { capture: true },
     );
+    point();
     return element;
   }
 
