@@ -2,7 +2,11 @@
 
 Each notice is one `ticket` event whose data is the `TicketNotice` JSON; a
 comment line every `KEEPALIVE_S` seconds keeps proxies from closing an idle
-stream and lets the server notice a client that went away.
+stream and lets the server notice a client that went away. At each keep-alive
+the reader is checked again (still active, same role, and the bearer token,
+when the stream was opened with one, not logged out or expired); a reader who
+no longer passes gets a `revoked` event and the stream ends, so an open stream
+does not outlive a logout or a disabled account by more than `KEEPALIVE_S`.
 
 EventSource cannot send a header, so a page first asks, with its bearer header,
 for a stream ticket (`POST /api/v1/stream-tickets`: single-use, about a minute)
@@ -12,11 +16,13 @@ and opens `...?ticket=`; every reconnect asks for a new one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -106,6 +112,14 @@ def issue_stream_ticket(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StreamReader:
+    """Who opened a stream, and how to check that they still may read it."""
+
+    actor: Actor
+    still_allowed: Callable[[], bool]
+
+
 def stream_reader(
     request: Request,
     context: ContextDep,
@@ -115,11 +129,17 @@ def stream_reader(
         str | None,
         Query(max_length=200, description="A ticket from POST /api/v1/stream-tickets."),
     ] = None,
-) -> Actor:
+) -> StreamReader:
     """Who opens the stream: the bearer header's user, else the ticket's (which
     is spent by it)."""
     if bearer:
-        return current_principal(request, context, bearer).actor
+        actor = current_principal(request, context, bearer).actor
+
+        def bearer_still_valid() -> bool:
+            again = current_principal(request, context, bearer).actor
+            return again.role is actor.role
+
+        return StreamReader(actor, _passes(bearer_still_valid))
     if not ticket:
         raise not_authenticated(request)
     try:
@@ -128,18 +148,39 @@ def stream_reader(
         raise HTTPException(
             401, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
-    return actor_of_user(context, user_id)
+    actor = actor_of_user(context, user_id)
+    return StreamReader(
+        actor,
+        _passes(lambda: actor_of_user(context, user_id).role is actor.role),
+    )
 
 
-StreamReaderDep = Annotated[Actor, Depends(stream_reader)]
+def _passes(check: Callable[[], bool]) -> Callable[[], bool]:
+    """`check`, with a refusal (HTTPException) read as False."""
+
+    def run() -> bool:
+        try:
+            return check()
+        except HTTPException:
+            return False
+
+    return run
 
 
-async def sse_events(stream: TicketStream, key: str) -> AsyncIterator[str]:
+StreamReaderDep = Annotated[StreamReader, Depends(stream_reader)]
+
+
+async def sse_events(
+    stream: TicketStream,
+    key: str,
+    still_allowed: Callable[[], bool] = lambda: True,
+) -> AsyncIterator[str]:
     """The SSE text of the notices for `key` (a worker id, or ALL).
 
     The listener is subscribed before the first chunk (`: connected`) is sent,
     so a client that has read it misses nothing; it is unsubscribed when the
-    client goes away (the response is cancelled, or a write fails).
+    client goes away (the response is cancelled, or a write fails), or when
+    `still_allowed` (asked at every keep-alive) says no.
     """
     listener = stream.subscribe(key)
     try:
@@ -150,6 +191,9 @@ async def sse_events(stream: TicketStream, key: str) -> AsyncIterator[str]:
                     listener.queue.get(), timeout=KEEPALIVE_S
                 )
             except TimeoutError:
+                if not await run_in_threadpool(still_allowed):
+                    yield "event: revoked\ndata: {}\n\n"
+                    return
                 yield ": keep-alive\n\n"
                 continue
             yield f"event: ticket\ndata: {notice.to_json()}\n\n"
@@ -157,9 +201,13 @@ async def sse_events(stream: TicketStream, key: str) -> AsyncIterator[str]:
         stream.unsubscribe(listener)
 
 
-def _response(stream: TicketStream, key: str) -> StreamingResponse:
+def _response(
+    stream: TicketStream, key: str, reader: StreamReader
+) -> StreamingResponse:
     return StreamingResponse(
-        sse_events(stream, key), media_type="text/event-stream", headers=SSE_HEADERS
+        sse_events(stream, key, reader.still_allowed),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
 
 
@@ -173,8 +221,8 @@ def _response(stream: TicketStream, key: str) -> StreamingResponse:
 async def my_ticket_stream(
     context: ContextDep, reader: StreamReaderDep
 ) -> StreamingResponse:
-    actor = ensure_role(reader, _WORKER_ROLES)
-    return _response(context.stream, actor.worker_id or "")
+    actor = ensure_role(reader.actor, _WORKER_ROLES)
+    return _response(context.stream, actor.worker_id or "", reader)
 
 
 @router.get(
@@ -187,5 +235,5 @@ async def my_ticket_stream(
 async def all_ticket_stream(
     context: ContextDep, reader: StreamReaderDep
 ) -> StreamingResponse:
-    ensure_role(reader, STAFF_ROLES)
-    return _response(context.stream, ALL)
+    ensure_role(reader.actor, STAFF_ROLES)
+    return _response(context.stream, ALL, reader)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete, update
 
 from central.api import routes_stream
 from central.auth.links import DEFAULT_STREAM_TTL_S
+from central.db.models import ApiToken, User
 from gridwatch.contract import TicketNotice
 from tests.central.api.conftest import START, Api
 
@@ -169,4 +171,49 @@ def test_a_stream_ticket_should_open_only_its_users_stream(api: Api) -> None:
         bad_response = api.client.get(f"/api/v1/me/tickets/stream?ticket={bad}")
         assert bad_response.status_code == 401
         assert bad_response.json()["detail"] == "malformed stream ticket"
+    assert api.context.stream.listener_count() == 0
+
+
+def _revoked_after(messages: Iterator[str]) -> list[str]:
+    """The messages up to and including `event: revoked` (the stream then ends)."""
+    seen: list[str] = []
+    for message in messages:
+        seen.append(message)
+        if message.startswith("event: revoked"):
+            return seen
+    raise AssertionError(f"the stream ended without a revoked event: {seen}")
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_should_end_once_its_token_is_logged_out(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_stream, "KEEPALIVE_S", 0.05)
+    with api.client.stream(
+        "GET", "/api/v1/me/tickets/stream", headers=api.auth("worker1")
+    ) as response:
+        messages = sse_messages(response.iter_text())
+        next(messages)
+        assert next(messages) == ": keep-alive"  # still allowed: goes on
+        with api.context.sessions.begin() as session:  # what logout does
+            session.execute(delete(ApiToken))
+        assert _revoked_after(messages)[-1] == "event: revoked\ndata: {}"
+    assert api.context.stream.listener_count() == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_opened_with_a_ticket_should_end_when_its_user_is_disabled(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_stream, "KEEPALIVE_S", 0.05)
+    url = str(stream_ticket(api, "worker1")["url"])
+    with api.client.stream("GET", url) as response:
+        messages = sse_messages(response.iter_text())
+        next(messages)
+        assert next(messages) == ": keep-alive"
+        with api.context.sessions.begin() as session:
+            session.execute(
+                update(User).where(User.username == "worker1").values(active=False)
+            )
+        assert _revoked_after(messages)[-1] == "event: revoked\ndata: {}"
     assert api.context.stream.listener_count() == 0
