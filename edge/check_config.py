@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge.advice import config_advice
 from edge.config import ConfigError, NodeConfig, load_config
 
 
@@ -31,4 +32,6 @@ def run_cli(args: argparse.Namespace) -> int:
         f"{args.config}: ok: node {config.node_id}, {len(config.cameras)} cameras, "
         f"{rules} rules, model {config.model.name}\n"
     )
+    for line in config_advice(config):
+        sys.stdout.write(f"{args.config}: note: {line}\n")
     return 0

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gridwatch
+from edge.advice import config_advice
 from edge.config import ModelConfig, NodeConfig
 from edge.events.builder import EventBuilder
 from edge.events.snapshot import Snapshotter
@@ -104,6 +105,8 @@ def build_node(
     face_model = require_face_model(
         FACE_MODEL, config.models_dir, score_threshold=config.media.face_score
     )
+    for line in config_advice(config):
+        logger.warning("node %s: %s", config.node_id, line)
     loaded = (
         list(detectors)
         if detectors
