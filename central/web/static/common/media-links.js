@@ -44,7 +44,8 @@ export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
    * that fails (a link that expired while the element waited, say a lazy image
    * scrolled to late or a paused clip seeked) is retried once with a fresh link
    * before the element's own `error` handlers hear of it; a link that cannot be
-   * had fires `error` at once. Returns the element. */
+   * had fires `error` at once. A lazy <img> asks for its link once it nears the
+   * viewport. Returns the element. */
   function showMedia(element, path) {
     let retried = false;
     const point = () =>
@@ -69,7 +70,21 @@ export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
       },
       { capture: true },
     );
-    point();
+    if (element.loading === "lazy" && "IntersectionObserver" in window) {
+      // A lazy image asks for its link only when it is about to be seen: a long
+      // review list costs no link requests for rows nobody scrolls to.
+      const observer = new IntersectionObserver(
+        (entries) => {
+          if (!entries.some((entry) => entry.isIntersecting)) return;
+          observer.disconnect();
+          point();
+        },
+        { rootMargin: "300px" },
+      );
+      observer.observe(element);
+    } else {
+      point();
+    }
     return element;
   }
 
