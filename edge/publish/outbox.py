@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import OutboxConfig
+from edge.publish.sqlite_queue import LockedConnection, count_rows
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,8 @@ class OutboxRow:
 class Outbox:
     """Thread-safe FIFO of outbound messages in one SQLite file (WAL journal).
 
-    `synchronous=FULL`: every commit (put or ack) is fsynced before it returns.
-    Edge nodes sit in street cabinets where power cuts are the common failure;
-    in WAL mode `NORMAL` keeps the file consistent but may lose the last
-    committed events on power loss, which breaks "nothing is lost". Events are
-    rare (far below 100/s per node), so an fsync per commit is affordable.
+    Every commit (put or ack) is fsynced before it returns (see
+    `LockedConnection` for why).
 
     A new `Outbox` on the same path sees every row not yet acked, so messages
     survive process restarts. One connection is shared by all threads behind
@@ -107,10 +104,16 @@ class Outbox:
         self._path = path
         self._max_rows = max_rows
         self._node_id = node_id
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn: sqlite3.Connection | None = _open(path, node_id=node_id)
-        self._depth = self._count_rows()
+        self._db = LockedConnection(
+            path,
+            schema=_SCHEMA,
+            label="outbox",
+            closed_error=OutboxClosedError,
+            busy_timeout_s=5.0,
+            node_id=node_id,
+        )
+        with self._db.locked() as conn:
+            self._depth = count_rows(conn, table="outbox")
         logger.info(
             "node %s: outbox %s opened with %s pending rows (max %s)",
             node_id,
@@ -164,8 +167,7 @@ class Outbox:
         """
         if qos not in (0, 1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, got {qos}")
-        with self._lock:
-            conn = self._require_open()
+        with self._db.locked() as conn:
             if dedupe_key is not None and _is_known_key(conn, dedupe_key):
                 logger.debug(
                     "node %s: outbox already has %s", self._node_id, dedupe_key
@@ -201,8 +203,8 @@ class Outbox:
         """
         if limit < 0:
             raise ValueError(f"peek limit must be >= 0, got {limit}")
-        with self._lock:
-            rows = self._require_open().execute(
+        with self._db.locked() as conn:
+            rows = conn.execute(
                 "SELECT id, topic, payload, qos, retain, attempts, enqueued_at,"
                 " dedupe_key FROM outbox ORDER BY id LIMIT ?",
                 (limit,),
@@ -232,8 +234,7 @@ class Outbox:
         ids = list(row_ids)
         if not ids:
             return 0
-        with self._lock:
-            conn = self._require_open()
+        with self._db.locked() as conn:
             with conn:
                 deleted = sum(_delete_row(conn, row_id) for row_id in ids)
                 _prune_delivered(conn, keep=self._max_rows)
@@ -249,66 +250,26 @@ class Outbox:
         params = [(row_id,) for row_id in row_ids]
         if not params:
             return
-        with self._lock:
-            conn = self._require_open()
-            with conn:
-                conn.executemany(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", params
-                )
+        with self._db.locked() as conn, conn:
+            conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", params
+            )
 
     def depth(self) -> int:
         """Rows waiting for an ack."""
-        with self._lock:
+        with self._db.lock:
             return self._depth
 
     def close(self) -> None:
         """Close the database; rows stay on disk. Closing twice is harmless."""
-        with self._lock:
-            if self._conn is None:
-                return
-            self._conn.close()
-            self._conn = None
-        logger.info("node %s: outbox %s closed", self._node_id, self._path)
+        if self._db.close():
+            logger.info("node %s: outbox %s closed", self._node_id, self._path)
 
     def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _require_open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise OutboxClosedError(f"outbox {self._path} is closed")
-        return self._conn
-
-    def _count_rows(self) -> int:
-        with self._lock:
-            row = self._require_open().execute("SELECT COUNT(*) FROM outbox")
-            count: int = row.fetchone()[0]
-            return count
-
-
-def _open(path: Path, *, node_id: str) -> sqlite3.Connection:
-    # check_same_thread=False: all use is serialised by Outbox._lock. Each write
-    # runs in one `with conn:` transaction, committed before the method returns.
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
-    try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            logger.warning(
-                "node %s: outbox %s cannot use WAL (journal_mode=%s)",
-                node_id,
-                path,
-                mode,
-            )
-        conn.execute("PRAGMA synchronous=FULL")
-        with conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
 
 
 def _is_known_key(conn: sqlite3.Connection, dedupe_key: str) -> bool:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from edge.publish.sqlite_queue import LockedConnection, count_rows
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,14 @@ class UploadQueue:
         self.path = path
         self.max_rows = max_rows
         self._node_id = node_id
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn: sqlite3.Connection | None = _open(path)
+        self._db = LockedConnection(
+            path,
+            schema=(_SCHEMA,),
+            label="upload queue",
+            closed_error=sqlite3.ProgrammingError,
+            busy_timeout_s=10.0,
+            node_id=node_id,
+        )
         logger.info(
             "node %s: upload queue %s opened with %d pending",
             node_id,
@@ -128,9 +134,8 @@ class UploadQueue:
             UploadQueueFullError: `max_rows` uploads are pending.
         """
         at = float(time.time() if now is None else now)
-        with self._lock:
-            conn = self._require_open()
-            count = conn.execute("SELECT COUNT(*) FROM uploads").fetchone()[0]
+        with self._db.locked() as conn:
+            count = count_rows(conn, table="uploads")
             if count >= self.max_rows:
                 raise UploadQueueFullError(
                     f"upload queue {self.path} is full ({count} of {self.max_rows});"
@@ -147,96 +152,58 @@ class UploadQueue:
 
     def next_due(self, now: float) -> PendingUpload | None:
         """The upload due first, if one is due at `now`."""
-        with self._lock:
-            row = (
-                self._require_open()
-                .execute(
-                    f"SELECT {_COLUMNS} FROM uploads WHERE next_attempt_at <= ?"
-                    " ORDER BY next_attempt_at, id LIMIT 1",
-                    (now,),
-                )
-                .fetchone()
-            )
+        with self._db.locked() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM uploads WHERE next_attempt_at <= ?"
+                " ORDER BY next_attempt_at, id LIMIT 1",
+                (now,),
+            ).fetchone()
         return None if row is None else _to_upload(row)
 
     def next_due_at(self) -> float | None:
         """When the earliest pending upload is due, or None when none is pending."""
-        with self._lock:
-            row = (
-                self._require_open()
-                .execute("SELECT MIN(next_attempt_at) FROM uploads")
-                .fetchone()
-            )
+        with self._db.locked() as conn:
+            row = conn.execute("SELECT MIN(next_attempt_at) FROM uploads").fetchone()
         return None if row[0] is None else float(row[0])
 
     def retry_at(self, upload_id: int, *, at: float, error: str) -> None:
         """Count a failed try and schedule the next one."""
-        with self._lock:
-            conn = self._require_open()
-            with conn:
-                conn.execute(
-                    "UPDATE uploads SET attempts = attempts + 1,"
-                    " next_attempt_at = ?, last_error = ? WHERE id = ?",
-                    (float(at), error[:500], upload_id),
-                )
+        with self._db.locked() as conn, conn:
+            conn.execute(
+                "UPDATE uploads SET attempts = attempts + 1,"
+                " next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (float(at), error[:500], upload_id),
+            )
 
     def remove(self, upload_id: int) -> bool:
         """Delete an upload (done or refused for good); True if it existed."""
-        with self._lock:
-            conn = self._require_open()
+        with self._db.locked() as conn:
             with conn:
                 cursor = conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
             return cursor.rowcount == 1
 
     def pending(self) -> list[PendingUpload]:
         """Every pending upload, due first."""
-        with self._lock:
-            rows = (
-                self._require_open()
-                .execute(f"SELECT {_COLUMNS} FROM uploads ORDER BY next_attempt_at, id")
-                .fetchall()
-            )
+        with self._db.locked() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM uploads ORDER BY next_attempt_at, id"
+            ).fetchall()
         return [_to_upload(row) for row in rows]
 
     def pending_paths(self) -> set[Path]:
         """Files some pending upload still needs."""
-        with self._lock:
-            rows = self._require_open().execute("SELECT path FROM uploads").fetchall()
+        with self._db.locked() as conn:
+            rows = conn.execute("SELECT path FROM uploads").fetchall()
         return {Path(row[0]) for row in rows}
 
     def depth(self) -> int:
         """Pending uploads."""
-        with self._lock:
-            row = self._require_open().execute("SELECT COUNT(*) FROM uploads")
-            count: int = row.fetchone()[0]
-            return count
+        with self._db.locked() as conn:
+            return count_rows(conn, table="uploads")
 
     def close(self) -> None:
         """Close the database; rows stay on disk. Closing twice is harmless."""
-        with self._lock:
-            if self._conn is None:
-                return
-            self._conn.close()
-            self._conn = None
-
-    def _require_open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise sqlite3.ProgrammingError(f"upload queue {self.path} is closed")
-        return self._conn
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: all use is serialised by UploadQueue._lock.
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # as the outbox: power cuts happen
-        with conn:
-            conn.execute(_SCHEMA)
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
+        self._db.close()
 
 
 def _to_upload(values: tuple[object, ...]) -> PendingUpload:
