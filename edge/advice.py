@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from edge.config import FallRuleConfig, NodeConfig
 
-# Falls were measured at 10 analysed fps through the RTSP stack (docs/edge.md);
-# at 5 one of the five shared GMDCSA24 falls is missed every time.
+# Falls were measured at 10 analysed fps through the RTSP stack (docs/edge.md).
+# At 5 all five shared GMDCSA24 falls are found through it, but replayed from
+# every frame a node may start on, two of them are missed from some.
 FALL_MIN_FPS = 10.0
 
 

@@ -255,15 +255,17 @@ class FallRule(Rule):
         """Advance the fall candidate; true when the event is due to start."""
         lying = reading.posture is Posture.LYING
         if person.fallen_at is None:
-            if lying:
+            # The drop counts while the lying spell lasts, not only on frames
+            # read as lying: at a low frame rate the one lying frame of a fall
+            # may come early in the way down, the rest of which reads as
+            # neither upright nor lying (the torso turning through 35-55
+            # degrees, the hips not yet low).
+            if person.lying_since is not None:  # set on every lying frame
                 person.drop, drop_began = self._drop(person)
                 if person.drop >= self.config.drop_ratio:
                     # Down since the later of: lying began, the drop began
                     # (someone already lying, e.g. rolling off a bed).
-                    lying_since = (
-                        now if person.lying_since is None else person.lying_since
-                    )
-                    person.fallen_at = max(lying_since, drop_began)
+                    person.fallen_at = max(person.lying_since, drop_began)
             return False
         if reading.posture is Posture.UPRIGHT or (
             not lying and now - person.last_lying_at > self.config.down_s

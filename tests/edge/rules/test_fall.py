@@ -15,7 +15,7 @@ from edge.rules.fall import FallRule
 from edge.rules.registry import build_rule, rule_types
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType
-from tests.edge.pose.skeletons import person
+from tests.edge.pose.skeletons import Person, person
 from tests.edge.rules.factories import LABELS, T0
 
 CONFIG = FallRuleConfig(
@@ -134,6 +134,87 @@ def test_fall_given_timeline_should_signal(
     steps: list[Step], expected: list[tuple[float, str]]
 ) -> None:
     assert _summary(_run(_rule(), steps)) == expected
+
+
+def _five_fps(*segments: tuple[float, str, float]) -> list[tuple[float, Person]]:
+    """5 fps frames of one person: (seconds, posture, feet y in px) segments."""
+    frames: list[tuple[float, Person]] = []
+    for duration_s, posture, ground in segments:
+        for _ in range(round(duration_s * 5)):
+            t = round(len(frames) / 5, 6)
+            frames.append((t, person(posture, ground=ground)))
+    return frames
+
+
+def _observe_body(t: float, body: Person) -> ZoneObservation:
+    """An observation at T0 + t of track 7 as `body`, with its pose."""
+    persons = Detections.from_lists(
+        [body.xyxy.tolist()], confidence=[0.8], class_id=[PERSON], tracker_id=[7]
+    )
+    poses = PersonPoses(
+        persons=persons,
+        keypoints=body.keypoints[None],
+        has_pose=np.ones(1, dtype=np.bool_),
+        is_held=np.zeros(1, dtype=np.bool_),
+    )
+    return ZoneObservation(
+        camera_id="cam-1",
+        zone_id="z1",
+        timestamp=T0 + t,
+        resolution_wh=RESOLUTION_WH,
+        detections=persons,
+        labels=LABELS,
+        poses=poses,
+    )
+
+
+# Standing 300 px tall on y = 420 (hips at 264); the one frame read as lying on
+# the way down has the hips only 45 px (0.15 of the height) lower, the rest of
+# the way down (hips 0.3 lower) reads as neither upright nor lying.
+_EARLY_LYING = (0.2, "lying", 336.0)
+_ON_THE_WAY_DOWN = (0.8, "bending", 510.0)
+
+
+@pytest.mark.parametrize(
+    ("segments", "expected"),
+    [
+        (
+            [(2.0, "standing", 420.0), _EARLY_LYING, _ON_THE_WAY_DOWN],
+            [],
+        ),
+        (
+            [
+                (2.0, "standing", 420.0),
+                _EARLY_LYING,
+                _ON_THE_WAY_DOWN,
+                (2.0, "lying", 420.0),
+            ],
+            [(3.0, "start")],
+        ),
+        (
+            [
+                (2.0, "standing", 420.0),
+                _EARLY_LYING,
+                _ON_THE_WAY_DOWN,
+                (2.0, "standing", 420.0),
+            ],
+            [],
+        ),
+    ],
+    ids=["never_lying_after", "down_from_the_first_lying_frame", "gets_up"],
+)
+def test_fall_given_drop_after_the_only_early_lying_frame_should_count_it(
+    segments: list[tuple[float, str, float]], expected: list[tuple[float, str]]
+) -> None:
+    # At 5 fps a fall's way down may get one frame read as lying before the
+    # hips have dropped `drop_ratio`; the rest of the drop, on frames read as
+    # neither, still belongs to that lying spell, and the person is down from
+    # its first frame (not from the next lying frame, a second later).
+    rule = _rule(CONFIG.model_copy(update={"down_s": 0.9}))
+    signals: list[RuleSignal] = []
+    for t, body in _five_fps(*segments):
+        signals.extend(rule.update(_observe_body(t, body)))
+    assert _summary(signals) == expected
 
 
 def test_fall_given_falls_within_cooldown_should_start_only_outside_it() -> None:
