@@ -46,16 +46,34 @@ def _observe(
 ) -> ZoneObservation:
     """An observation at T0 + t; person i stands at x = 200 + 500 i."""
     bodies = [person(p[1], x=200.0 + 500.0 * i) for i, p in enumerate(people)]
-    n = len(people)
+    return _observation(
+        t,
+        [(p[0], p[2], body) for p, body in zip(people, bodies, strict=True)],
+        with_pose=with_pose,
+        held=held,
+    )
+
+
+def _observation(
+    t: float,
+    bodies: Sequence[tuple[int, int, Person]],
+    *,
+    with_pose: bool = True,
+    held: bool = False,
+) -> ZoneObservation:
+    """An observation at T0 + t of (track id, class id, body) triples."""
+    n = len(bodies)
     persons = Detections.from_lists(
-        [b.xyxy.tolist() for b in bodies],
+        [b.xyxy.tolist() for _, _, b in bodies],
         confidence=[0.8] * n,
-        class_id=[p[2] for p in people],
-        tracker_id=[p[0] for p in people],
+        class_id=[c for _, c, _ in bodies],
+        tracker_id=[i for i, _, _ in bodies],
     )
     poses = PersonPoses(
         persons=persons,
-        keypoints=np.stack([b.keypoints for b in bodies]) if n else empty_keypoints(0),
+        keypoints=np.stack([b.keypoints for _, _, b in bodies])
+        if n
+        else empty_keypoints(0),
         has_pose=np.ones(n, dtype=np.bool_),
         is_held=np.full(n, held, dtype=np.bool_),
     )
@@ -148,24 +166,7 @@ def _five_fps(*segments: tuple[float, str, float]) -> list[tuple[float, Person]]
 
 def _observe_body(t: float, body: Person) -> ZoneObservation:
     """An observation at T0 + t of track 7 as `body`, with its pose."""
-    persons = Detections.from_lists(
-        [body.xyxy.tolist()], confidence=[0.8], class_id=[PERSON], tracker_id=[7]
-    )
-    poses = PersonPoses(
-        persons=persons,
-        keypoints=body.keypoints[None],
-        has_pose=np.ones(1, dtype=np.bool_),
-        is_held=np.zeros(1, dtype=np.bool_),
-    )
-    return ZoneObservation(
-        camera_id="cam-1",
-        zone_id="z1",
-        timestamp=T0 + t,
-        resolution_wh=RESOLUTION_WH,
-        detections=persons,
-        labels=LABELS,
-        poses=poses,
-    )
+    return _observation(t, [(7, PERSON, body)])
 
 
 # Standing 300 px tall on y = 420 (hips at 264); the one frame read as lying on
