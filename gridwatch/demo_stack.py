@@ -29,6 +29,7 @@ from gridwatch.contract import Topics
 from gridwatch.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
 from simulators.city import generate_city, spec_for, write_city
+from simulators.clips import link_clips
 
 DEMO_PASSWORD = "gridwatch-demo"
 DEMO_STAFF = (
@@ -294,11 +295,12 @@ class DemoStack:
 
     def _start_edge(self) -> None:
         assert self.broker is not None and self.media_dir is not None
-        stems = sorted({Path(c.clip).stem for c in self.cameras})
+        # The simulator serves one folder; some demo clips are in subfolders.
+        mounts = link_clips(self._clip_files(), self.workdir / "clips")
         sim = self._stack.enter_context(
-            RtspSimulatorProcess(self._flat_clip_folder(), clips=stems)
+            RtspSimulatorProcess(self.workdir / "clips", clips=sorted(mounts.values()))
         )
-        urls = {mount: sim.url(mount) for mount in sim.mounts()}
+        urls = {Path(clip).stem: sim.url(mount) for clip, mount in mounts.items()}
         self.camera_urls = [urls[Path(c.clip).stem] for c in self.cameras]
         assert self.seed is not None
         node_id = self.cameras[0].node_id
@@ -319,23 +321,19 @@ class DemoStack:
         self.node.start()
         self._stack.callback(self.node.stop)
 
-    def _flat_clip_folder(self) -> Path:
-        """The cameras' clips linked into one folder under their mount names
-        (the simulator serves one folder; some demo clips are in subfolders)."""
+    def _clip_files(self) -> dict[str, Path]:
+        """Each camera's clip (path in the media folder) and its file."""
         assert self.media_dir is not None
-        folder = self.workdir / "clips"
-        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
         for camera in self.cameras:
-            source = (self.media_dir / camera.clip).resolve()
+            source = self.media_dir / camera.clip
             if not source.is_file():
                 raise RuntimeError(
                     f"demo clip not found: {source} (camera {camera.camera_id}; "
                     "use --cameras to watch fewer clips)"
                 )
-            link = folder / f"{Path(camera.clip).stem}{source.suffix.lower()}"
-            link.unlink(missing_ok=True)  # a kept --data-dir may link elsewhere
-            link.symlink_to(source)
-        return folder
+            files[camera.clip] = source
+        return files
 
     def stop(self) -> None:
         self._stack.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,3 +78,32 @@ def discover_clips(
             f"(available: {', '.join(sorted(by_name))})"
         )
     return [by_name[c] for c in clips]
+
+
+def link_clips(clips: Mapping[str, Path], folder: Path) -> dict[str, str]:
+    """Links every clip into one flat folder for the simulator.
+
+    Args:
+        clips: Clip name as the scenarios give it (``gmdcsa24/x.mp4``) -> file.
+        folder: The flat folder (created).
+
+    Returns:
+        Clip name -> mount name: the name without suffix, folders joined
+        with ``__`` (``gmdcsa24__x``), made unique.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mounts: dict[str, str] = {}
+    used: set[str] = set()
+    for name, path in sorted(clips.items()):
+        stem = mount_name_for(
+            Path(Path(name).with_suffix("").as_posix().replace("/", "__"))
+        )
+        mount, number = stem, 2
+        while mount in used:
+            mount, number = f"{stem}-{number}", number + 1
+        link = folder / f"{mount}{path.suffix.lower()}"
+        link.unlink(missing_ok=True)  # a kept folder may link elsewhere
+        link.symlink_to(path.resolve())
+        used.add(mount)
+        mounts[name] = mount
+    return mounts

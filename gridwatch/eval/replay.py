@@ -26,7 +26,7 @@ from gridwatch.eval.collector import EvalCollector, NodeMessages
 from gridwatch.eval.match import ObservedEvent, OccupancySample
 from gridwatch.eval.scenario import DEFAULT_LOCATION, PLACEHOLDER_URL, LoadedScenario
 from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
-from simulators.clips import mount_name_for
+from simulators.clips import link_clips
 
 logger = logging.getLogger(__name__)
 
@@ -152,33 +152,6 @@ def clip_duration_hint_s(path: Path) -> float | None:
     if not frames or not fps or frames <= 0 or fps <= 0:
         return None
     return float(frames / fps)
-
-
-def link_clips(clips: Mapping[str, Path], folder: Path) -> dict[str, str]:
-    """Links every clip into one flat folder for the simulator.
-
-    Args:
-        clips: Clip name as the scenarios give it (``gmdcsa24/x.mp4``) -> file.
-        folder: The flat folder (created).
-
-    Returns:
-        Clip name -> mount name: the name without suffix, folders joined
-        with ``__`` (``gmdcsa24__x``), made unique.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    mounts: dict[str, str] = {}
-    used: set[str] = set()
-    for name, path in sorted(clips.items()):
-        stem = mount_name_for(
-            Path(Path(name).with_suffix("").as_posix().replace("/", "__"))
-        )
-        mount, number = stem, 2
-        while mount in used:
-            mount, number = f"{stem}-{number}", number + 1
-        (folder / f"{mount}{path.suffix.lower()}").symlink_to(path.resolve())
-        used.add(mount)
-        mounts[name] = mount
-    return mounts
 
 
 class ReplayStack:
@@ -397,6 +370,9 @@ def to_run(
     def clip_s(unix_s: float) -> float:
         return (unix_s - started_at) * speed
 
+    # Each snapshot is decoded once: the face check reads every phase's, the
+    # matching (and the report) the starts'.
+    decoded = [(m, _snapshot_bytes(m.media.snapshot)) for m in messages.events]
     events = sorted(
         (
             ObservedEvent(
@@ -406,9 +382,9 @@ def to_run(
                 image_box=m.image_box,
                 zone_id=m.zone_id,
                 confidence=m.confidence,
-                snapshot_jpeg=_snapshot_bytes(m.media.snapshot),
+                snapshot_jpeg=jpeg,
             )
-            for m in messages.events
+            for m, jpeg in decoded
             if m.phase is EventPhase.START
         ),
         key=lambda e: e.t_s,
@@ -432,8 +408,8 @@ def to_run(
         problems=problems,
         snapshots=tuple(
             (f"{m.event_id} {m.phase.value}", jpeg)
-            for m in messages.events
-            if (jpeg := _snapshot_bytes(m.media.snapshot)) is not None
+            for m, jpeg in decoded
+            if jpeg is not None
         ),
     )
 

@@ -14,17 +14,13 @@ from gridwatch.eval.command import _finish
 from gridwatch.eval.privacy import PrivacyTally, SnapshotFaceCheck
 from gridwatch.eval.results import EvalSummary, ScenarioResult
 from gridwatch.eval.scenario import ScenarioLoad
+from tests.edge.media.faces import read_frames
 
 
 @pytest.fixture(scope="module")
 def walkers(videos_dir: Path) -> npt.NDArray[np.uint8]:
     """A frame of two people walking toward the camera, faces in full view."""
-    capture = cv2.VideoCapture(str(videos_dir / "face-demographics-walking.gif"))
-    for _ in range(30):
-        ok, frame = capture.read()
-        assert ok
-    capture.release()
-    return np.asarray(frame, dtype=np.uint8)
+    return read_frames(videos_dir / "face-demographics-walking.gif")[29]
 
 
 @pytest.fixture(scope="module")

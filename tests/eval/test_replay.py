@@ -24,7 +24,8 @@ from gridwatch.contract import (
     SnapshotRef,
 )
 from gridwatch.eval.collector import NodeMessages
-from gridwatch.eval.replay import ReplayTiming, link_clips, scale_camera, to_run
+from gridwatch.eval.replay import ReplayTiming, scale_camera, to_run
+from simulators.clips import link_clips
 
 T0 = 1_700_000_000.0
 
@@ -174,3 +175,18 @@ def test_to_run_given_messages_should_map_start_events_to_clip_time(
 def test_replay_timing_given_times_should_give_realtime_factor() -> None:
     assert ReplayTiming(seconds=10.0, clip_s=5.0, start_s=1.0).realtime_factor == 0.5
     assert ReplayTiming(seconds=10.0, clip_s=None, start_s=None).realtime_factor is None
+
+
+def test_link_clips_given_a_kept_folder_should_point_links_at_the_new_files(
+    tmp_path: Path,
+) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "walk.mp4").write_bytes(b"x")
+    link_clips({"walk.mp4": old / "walk.mp4"}, tmp_path / "flat")
+    (old / "walk.mp4").unlink()  # the earlier target is gone: a dangling link
+
+    link_clips({"walk.mp4": new / "walk.mp4"}, tmp_path / "flat")
+
+    assert (tmp_path / "flat" / "walk.mp4").resolve() == (new / "walk.mp4").resolve()

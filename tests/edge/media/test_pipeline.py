@@ -19,12 +19,9 @@ from edge.types import Frame
 from gridwatch.contract import (
     EventMessage,
     EventPhase,
-    EventType,
-    Location,
-    LocationSource,
-    ModelInfo,
 )
 from models.manifest import NotFoundError
+from tests.edge.publish.factories import event_message
 
 CAMERA = {"id": "cam", "url": "rtsp://x/y", "location": {"lat": 1, "lon": 2}}
 GATE = {
@@ -48,18 +45,12 @@ def _config(tmp_path: Path, **extra: Any) -> NodeConfig:
 
 
 def _event(phase: EventPhase, at: float, event_id: str = "ev-00000001") -> EventMessage:
-    when = datetime.fromtimestamp(at, UTC)
-    return EventMessage(
-        event_id=event_id,
-        type=EventType.CROWDING,
-        phase=phase,
+    return event_message(
+        event_id,
+        phase,
         node_id="n1",
         camera_id="cam",
-        started_at=when,
-        detected_at=when,
-        confidence=0.9,
-        location=Location(lat=1, lon=2, source=LocationSource.CAMERA),
-        model=ModelInfo(name="m", version="1"),
+        at=datetime.fromtimestamp(at, UTC),
     )
 
 

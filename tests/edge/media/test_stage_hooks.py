@@ -6,7 +6,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -20,27 +19,8 @@ from edge.types import Detections, Frame
 from gridwatch.contract import (
     EventMessage,
     EventPhase,
-    EventType,
-    Location,
-    LocationSource,
-    ModelInfo,
 )
-
-
-def _event(event_id: str, phase: EventPhase = EventPhase.START) -> EventMessage:
-    now = datetime.now(UTC)
-    return EventMessage(
-        event_id=event_id,
-        type=EventType.CROWDING,
-        phase=phase,
-        node_id="n",
-        camera_id="c",
-        started_at=now,
-        detected_at=now,
-        confidence=0.9,
-        location=Location(lat=1, lon=2, source=LocationSource.CAMERA),
-        model=ModelInfo(name="m", version="1"),
-    )
+from tests.edge.publish.factories import event_message
 
 
 class StoringPublisher:
@@ -90,9 +70,9 @@ def test_event_stage_given_media_hook_should_pass_every_event_and_survive_it() -
         publisher=publisher, node_id="n", metrics=NodeMetrics(), media=hook
     )
     stage.start()
-    stage.submit(lambda: _event("good-0001"))
-    stage.submit(lambda: _event("bad-00001"))
-    stage.submit(lambda: _event("good-0001", EventPhase.END))
+    stage.submit(lambda: event_message("good-0001"))
+    stage.submit(lambda: event_message("bad-00001"))
+    stage.submit(lambda: event_message("good-0001", EventPhase.END))
     stage.stop()
     assert hook.seen == ["good-0001:start", "bad-00001:start", "good-0001:end"]
     assert [(e.event_id, e.confidence) for e in publisher.stored] == [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
 from functools import partial
 
 from edge.metrics import NodeMetrics
@@ -12,26 +11,8 @@ from edge.pipeline.events import EventStage
 from edge.publish.base import PublisherStats
 from gridwatch.contract import (
     EventMessage,
-    EventType,
-    Location,
-    LocationSource,
-    ModelInfo,
 )
-
-
-def _event(event_id: str) -> EventMessage:
-    now = datetime.now(UTC)
-    return EventMessage(
-        event_id=event_id,
-        type=EventType.CROWDING,
-        node_id="n",
-        camera_id="c",
-        started_at=now,
-        detected_at=now,
-        confidence=0.9,
-        location=Location(lat=1, lon=2, source=LocationSource.CAMERA),
-        model=ModelInfo(name="m", version="1"),
-    )
+from tests.edge.publish.factories import event_message
 
 
 class FlakyPublisher:
@@ -76,9 +57,9 @@ def test_event_stage_given_store_error_should_keep_storing_later_events_in_order
     stage = EventStage(publisher=publisher, node_id="n", metrics=NodeMetrics())
     stage.start()
     for event_id in ["good-0001", "bad-00001", "good-0002", "good-0003"]:
-        stage.submit(partial(_event, event_id))
+        stage.submit(partial(event_message, event_id))
     stage.submit(_failing_build)
-    stage.submit(lambda: _event("good-0004"))
+    stage.submit(lambda: event_message("good-0004"))
     stage.stop()
     assert publisher.stored == ["good-0001", "good-0002", "good-0003", "good-0004"]
     assert stage.failed == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gridwatch.contract import (
     EventMessage,
@@ -16,19 +17,43 @@ from gridwatch.contract import (
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
 
+def event_message(
+    event_id: str,
+    phase: EventPhase = EventPhase.START,
+    *,
+    node_id: str = "n",
+    camera_id: str = "c",
+    at: datetime | None = None,
+    **fields: Any,
+) -> EventMessage:
+    """A valid crowding event started and detected `at` (default: now); any
+    other field can be given in `fields`."""
+    when = at or datetime.now(UTC)
+    values: dict[str, Any] = {
+        "type": EventType.CROWDING,
+        "started_at": when,
+        "detected_at": when,
+        "confidence": 0.9,
+        "location": Location(lat=1, lon=2, source=LocationSource.CAMERA),
+        "model": ModelInfo(name="m", version="1"),
+        **fields,
+    }
+    return EventMessage(
+        event_id=event_id, phase=phase, node_id=node_id, camera_id=camera_id, **values
+    )
+
+
 def build_event(
     node_id: str, n: int, phase: EventPhase = EventPhase.START
 ) -> EventMessage:
     """Event number `n` of a node: id `ev-<n>`, detected `n` seconds after T0."""
-    return EventMessage(
-        event_id=f"ev-{n:08d}",
-        type=EventType.CROWDING,
-        phase=phase,
+    return event_message(
+        f"ev-{n:08d}",
+        phase,
         node_id=node_id,
         camera_id="cam-1",
         started_at=T0,
         detected_at=T0 + timedelta(seconds=n),
-        confidence=0.9,
         location=Location(lat=23.13, lon=113.26, source=LocationSource.GROUND),
         attributes={"count": 12, "threshold": 10},
         model=ModelInfo(name="yolox_nano", version="1"),
