@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from models.family import ModelFamily
 
 
 class ConfigError(ValueError):
@@ -29,12 +30,6 @@ class SourceKind(StrEnum):
     RTSP = "rtsp"
     FILE = "file"
     SNAPSHOT = "snapshot"
-
-
-class ModelFamily(StrEnum):
-    YOLOX = "yolox"
-    NANODET = "nanodet"
-    YOLOV8 = "yolov8"
 
 
 class GeoPoint(StrictModel):

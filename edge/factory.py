@@ -12,20 +12,18 @@ from edge.advice import config_advice
 from edge.config import ModelConfig, NodeConfig
 from edge.events.builder import EventBuilder
 from edge.events.snapshot import Snapshotter
+from edge.infer.base import BatchDetector
 from edge.infer.composite import CompositeDetector
 from edge.infer.session import OnnxDetector, select_providers
-from edge.media.pipeline import MediaPipeline, require_face_model
+from edge.media.stage import MediaPipeline, require_face_model
 from edge.metrics import NodeMetrics
 from edge.node import EdgeNode
 from edge.pipeline.analysis import CameraAnalyser
-from edge.pipeline.camera import TrackedRulesAnalyser, build_pose_stage
-from edge.pipeline.runner import BatchDetector
+from edge.pipeline.camera import CameraAnalysis, TrackedRulesAnalyser
 from edge.pose.movenet import PoseModels
 from edge.publish.base import Publisher
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.outbox import Outbox
-from edge.rules.engine import CameraRules
-from edge.track.bytetrack import ObjectTracker
 from gridwatch.contract import ModelInfo, NodeStatusMessage
 from models.manifest import NotFoundError, resolve_model
 
@@ -59,16 +57,13 @@ def build_analysers(
     analysers: dict[str, CameraAnalyser] = {}
     for camera in config.cameras:
         analysers[camera.id] = TrackedRulesAnalyser(
-            tracker=ObjectTracker.from_camera(camera),
-            rules=CameraRules.from_config(camera),
-            builder=EventBuilder.from_camera(
+            CameraAnalysis.from_camera(camera, labels=labels, pose_models=pose_models),
+            EventBuilder.from_camera(
                 camera,
                 node_id=config.node_id,
                 model=model,
                 snapshotter=Snapshotter(camera_id=camera.id, face_model_path=face_path),
             ),
-            labels=labels,
-            pose=build_pose_stage(camera, models=pose_models),
         )
     return analysers
 

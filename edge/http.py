@@ -14,7 +14,7 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from edge.ingest.snapshot import MAX_SNAPSHOT_BYTES, SnapshotError
+from edge.ingest.jpeg_push import MAX_SNAPSHOT_BYTES, SnapshotError
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,15 @@ from prometheus_client import CollectorRegistry
 
 from edge.config import NodeConfig
 from edge.http import HttpServer, UnknownCameraError, build_app
+from edge.infer.base import BatchDetector
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
 from edge.ingest.base import RateMeter
-from edge.media.pipeline import MediaPipeline
+from edge.media.stage import MediaPipeline
 from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
 from edge.pipeline.batcher import FrameBatcher
-from edge.pipeline.events import EventStage
-from edge.pipeline.runner import BatchDetector, DetectedFrame, InferenceRunner
+from edge.pipeline.event_stage import EventStage
+from edge.pipeline.runner import DetectedFrame, InferenceRunner
 from edge.publish.base import Publisher
 from gridwatch.contract import (
     CameraHealth,

@@ -2,7 +2,7 @@
 
 Benchmark/export tool only: ultralytics is AGPL-3.0 and an *optional* dependency,
 imported lazily inside ``export()``; gridwatch runtime code never imports it. Run it
-with the bench venv (install recipe: ``gridwatch.bench.ultralytics_multistream``)::
+with the bench venv (install recipe: ``models.ultralytics_env.INSTALL_HINT``)::
 
     .venv-bench/bin/python models/export_yolo.py --cfg yolo11n.yaml --imgsz 416 \\
         --dynamic --out var/models/yolo11n_random.onnx
@@ -48,8 +48,8 @@ def export(
 ) -> dict[str, Any]:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from gridwatch.bench.ultralytics_multistream import (
-        _INSTALL_HINT,
+    from models.ultralytics_env import (
+        INSTALL_HINT,
         ensure_torchvision,
         quiet_ultralytics,
     )
@@ -58,7 +58,7 @@ def export(
     try:
         ultralytics = importlib.import_module("ultralytics")
     except ImportError as e:
-        raise SystemExit(_INSTALL_HINT) from e
+        raise SystemExit(INSTALL_HINT) from e
     # PyPI's torchvision is a CUDA build that cannot import next to the CPU torch wheel;
     # same stand-in as the multi-stream benchmark (see ensure_torchvision's docstring).
     tv_mode = ensure_torchvision()

@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.config import ModelFamily
+from models.family import ModelFamily
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
-from central.evaluation import (
+from central.performance import (
     DailyCountRow,
     Dimension,
     EvaluationRow,
@@ -261,7 +261,7 @@ def get_daily(
     default = (parse_when(first, zone, "start"), tomorrow)
     begin, finish = time_range(start, end, zone, default)
     categories = {
-        event_type.value: (matter.category.code, matter.category.name)
+        event_type: (matter.category.code, matter.category.name)
         for matter in context.matters.matters
         for event_type in matter.event_types
     }

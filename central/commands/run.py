@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from central.service import CentralService
+    from central.server import CentralService
 
     try:
         settings = settings_from(args)

@@ -5,17 +5,31 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer.letterbox import LetterboxMeta, LetterboxSpec, letterbox
 from edge.infer.nms import nms_class_aware
 from edge.types import Detections
+from models.family import ModelFamily
 
 _REGISTRY: dict[ModelFamily, type[DetectorAdapter]] = {}
+
+
+class BatchDetector(Protocol):
+    """What the runner needs from a detector."""
+
+    name: str
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    def detect_batch(
+        self, images: Sequence[npt.NDArray[np.uint8]]
+    ) -> list[Detections]: ...
 
 
 class UnknownFamilyError(LookupError):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from edge.pipeline.runner import BatchDetector
+from edge.infer.base import BatchDetector
 from edge.types import Detections
 
 

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
 from edge.infer.letterbox import LetterboxSpec
+from models.family import ModelFamily
 
 REG_MAX = 7
 MEAN = np.array([103.53, 116.28, 123.675], dtype=np.float32)

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ModelFamily
 from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
 from edge.infer.letterbox import LetterboxSpec
+from models.family import ModelFamily
 
 
 class Yolov8Adapter(DetectorAdapter):

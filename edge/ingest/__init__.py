@@ -5,8 +5,8 @@ from __future__ import annotations
 from edge.config import CameraConfig, SourceKind
 from edge.ingest.base import FrameSource, RateMeter, SourceState
 from edge.ingest.capture import CaptureSource
+from edge.ingest.jpeg_push import SnapshotError, SnapshotSource
 from edge.ingest.slot import FreshestFrameSlot
-from edge.ingest.snapshot import SnapshotError, SnapshotSource
 
 __all__ = [
     "CaptureSource",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from edge.media.clip import ClipEncodeError, EncodedClip, EncodeSettings, encode_mp4
 from edge.media.faces import FaceBlur, FaceBlurSettings, FaceDetector, FaceModelError
-from edge.media.pipeline import MediaPipeline, clip_dir, require_face_model
 from edge.media.recorder import Clip, ClipRecorder, ClipRequest
 from edge.media.ring import BufferedFrame, FrameRing
+from edge.media.stage import MediaPipeline, clip_dir, require_face_model
 from edge.media.store import LocalClipStore
 from edge.media.uploader import MediaUploader, UploadOutcome, read_token
 

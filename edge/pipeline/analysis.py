@@ -13,7 +13,7 @@ from typing import Protocol
 
 from edge.ingest.base import RateMeter
 from edge.metrics import NodeMetrics
-from edge.pipeline.events import EventStage, EventThunk
+from edge.pipeline.event_stage import EventStage, EventThunk
 from edge.pipeline.runner import DetectedFrame
 from edge.types import Detections, Frame
 from gridwatch.contract import EventMessage

@@ -1,9 +1,11 @@
-"""The per-camera analyser: tracker → pose (fall zones) → rules → event messages."""
+"""The per-camera analysis path (tracker → pose → rules) and the node's analyser,
+which adds event building."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -12,23 +14,40 @@ from pydantic import BaseModel
 from edge.config import CameraConfig, FallRuleConfig
 from edge.events.builder import EventBuilder
 from edge.pipeline.analysis import AnalysisOutput
-from edge.pipeline.events import EventThunk
+from edge.pipeline.event_stage import EventThunk
 from edge.pose.movenet import PoseModels
 from edge.pose.stage import PoseSettings, PoseStage
 from edge.pose.types import PersonPoses
-from edge.rules.engine import CameraRules
-from edge.rules.zones import Zone
+from edge.rules.base import RuleSignal
+from edge.rules.engine import CameraRules, RulesResult
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Detections, Frame
+from edge.zones import Zone
 from gridwatch.contract import EventMessage
 
 logger = logging.getLogger(__name__)
 
 
-class TrackedRulesAnalyser:
-    """Tracks one camera's detections, estimates poses and runs its zone rules.
+@dataclass(frozen=True, slots=True)
+class CameraStep:
+    """What one frame did to a camera's analysis path.
 
-    Not thread-safe: the analysis stage feeds each camera from one thread.
+    Attributes:
+        tracked: The tracked detections.
+        poses: Estimated poses (cameras with a fall rule), else None.
+        rules: Signals and zone occupancy from the zone rules.
+    """
+
+    tracked: Detections
+    poses: PersonPoses | None
+    rules: RulesResult
+
+
+class CameraAnalysis:
+    """The node's analysis path of one camera: tracker → pose (fall zones) → rules.
+
+    Event building is not part of it, so an in-process check can run exactly
+    this path on a clip. Not thread-safe: one thread feeds each camera.
     """
 
     def __init__(
@@ -36,7 +55,6 @@ class TrackedRulesAnalyser:
         *,
         tracker: ObjectTracker,
         rules: CameraRules,
-        builder: EventBuilder,
         labels: Sequence[str],
         pose: PoseStage | None = None,
     ) -> None:
@@ -45,39 +63,43 @@ class TrackedRulesAnalyser:
         Args:
             tracker: The camera's tracker.
             rules: The camera's zone rules.
-            builder: Builds the camera's event messages.
             labels: Model label names indexed by `class_id`.
             pose: Pose stage, for cameras with a fall rule; None costs nothing.
         """
         self._tracker = tracker
         self._rules = rules
-        self._builder = builder
-        self._labels = tuple(labels)
+        self.labels = tuple(labels)
         self._pose = pose
 
-    def analyse(self, frame: Frame, detections: Detections) -> AnalysisOutput:
+    @classmethod
+    def from_camera(
+        cls, camera: CameraConfig, *, labels: Sequence[str], pose_models: PoseModels
+    ) -> CameraAnalysis:
+        """The camera's tracker, zone rules and (with a fall rule) pose stage.
+
+        Raises:
+            ValueError: The camera's fall rules name different pose models.
+            LookupError, OSError: The pose model cannot be found.
+        """
+        return cls(
+            tracker=ObjectTracker.from_camera(camera),
+            rules=CameraRules.from_config(camera),
+            labels=labels,
+            pose=build_pose_stage(camera, models=pose_models),
+        )
+
+    def step(self, frame: Frame, detections: Detections) -> CameraStep:
         tracked = self._tracker.update(detections, timestamp=frame.captured_at)
         poses = self._estimate_poses(frame, tracked)
-        result = self._rules.update(frame, tracked, self._labels, poses=poses)
-        events: list[EventThunk] = [
-            partial(
-                self._builder.build,
-                signal,
-                frame=frame,
-                # Held persons (lost by the detector, found by pose) are in the
-                # picture too: their heads must be blurred like everyone's.
-                detections=_with_held(tracked, poses),
-                labels=self._labels,
-            )
-            for signal in result.signals
-        ]
-        return AnalysisOutput(events=events, occupancy=result.occupancy_zones())
+        result = self._rules.update(frame, tracked, self.labels, poses=poses)
+        return CameraStep(tracked=tracked, poses=poses, rules=result)
 
-    def close(self, timestamp: float) -> list[EventMessage]:
+    def close(self, timestamp: float) -> list[RuleSignal]:
+        """Forget the tracks and end every open episode."""
         self._tracker.reset()
         if self._pose is not None:
             self._pose.reset()
-        return [self._builder.build(signal) for signal in self._rules.close(timestamp)]
+        return self._rules.close(timestamp)
 
     def _estimate_poses(self, frame: Frame, tracked: Detections) -> PersonPoses | None:
         if self._pose is None:
@@ -85,7 +107,7 @@ class TrackedRulesAnalyser:
         # A failing pose run must not stop the other rules: without poses the
         # fall rule falls back to box geometry for this frame.
         try:
-            return self._pose.update(frame, tracked, self._labels)
+            return self._pose.update(frame, tracked, self.labels)
         except Exception:
             logger.exception(
                 "camera %s: pose estimation failed on frame %d",
@@ -93,6 +115,39 @@ class TrackedRulesAnalyser:
                 frame.index,
             )
             return None
+
+
+class TrackedRulesAnalyser:
+    """A camera's analysis path plus its event builder: frames in, events out.
+
+    Not thread-safe: the analysis stage feeds each camera from one thread.
+    """
+
+    def __init__(self, analysis: CameraAnalysis, builder: EventBuilder) -> None:
+        self._analysis = analysis
+        self._builder = builder
+
+    def analyse(self, frame: Frame, detections: Detections) -> AnalysisOutput:
+        step = self._analysis.step(frame, detections)
+        labels = self._analysis.labels
+        events: list[EventThunk] = [
+            partial(
+                self._builder.build,
+                signal,
+                frame=frame,
+                # Held persons (lost by the detector, found by pose) are in the
+                # picture too: their heads must be blurred like everyone's.
+                detections=_with_held(step.tracked, step.poses),
+                labels=labels,
+            )
+            for signal in step.rules.signals
+        ]
+        return AnalysisOutput(events=events, occupancy=step.rules.occupancy_zones())
+
+    def close(self, timestamp: float) -> list[EventMessage]:
+        return [
+            self._builder.build(signal) for signal in self._analysis.close(timestamp)
+        ]
 
 
 def build_pose_stage(camera: CameraConfig, *, models: PoseModels) -> PoseStage | None:

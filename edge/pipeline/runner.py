@@ -6,31 +6,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
+from edge.infer.base import BatchDetector
 from edge.metrics import NodeMetrics
 from edge.pipeline.batcher import FrameBatcher
 from edge.types import Detections, Frame
 
 logger = logging.getLogger(__name__)
-
-
-class BatchDetector(Protocol):
-    """What the runner needs from a detector."""
-
-    name: str
-
-    @property
-    def labels(self) -> list[str]: ...
-
-    def detect_batch(
-        self, images: Sequence[npt.NDArray[np.uint8]]
-    ) -> list[Detections]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ import numpy.typing as npt
 from edge.pose.appearance import appearance, similarity
 from edge.pose.movenet import PoseEstimator
 from edge.pose.types import PersonPoses, box_ious, empty_keypoints
-from edge.rules.zones import Zone, anchors_norm
 from edge.types import Detections, Frame
+from edge.zones import Zone, anchors_norm
 
 logger = logging.getLogger(__name__)
 

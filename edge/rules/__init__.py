@@ -17,7 +17,7 @@ from edge.rules.intrusion import IntrusionRule
 from edge.rules.littering import AbandonedObjectRule, LitteringRule
 from edge.rules.occupancy import OccupancyRule, count_by_label
 from edge.rules.registry import build_rule, rule_types
-from edge.rules.zones import Zone, points_in_polygon
+from edge.zones import Zone, points_in_polygon
 
 __all__ = [
     "AbandonedObjectRule",

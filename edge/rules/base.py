@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType
 
-if TYPE_CHECKING:  # edge.pose imports edge.rules.zones
+if TYPE_CHECKING:  # edge.pose imports edge.zones
     from edge.pose.types import PersonPoses
 
 AttributeValue = float | int | str | bool | list[str]

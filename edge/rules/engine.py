@@ -11,10 +11,10 @@ from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.pixels import PixelsCache
 from edge.rules.registry import build_rule
-from edge.rules.zones import Zone, anchors_norm
 from edge.types import Detections, Frame
+from edge.zones import Zone, anchors_norm
 
-if TYPE_CHECKING:  # edge.pose imports edge.rules.zones
+if TYPE_CHECKING:  # edge.pose imports edge.zones
     from edge.pose.types import PersonPoses
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.rules.base import FramePixels
-from edge.rules.zones import Zone
 from edge.types import Detections
+from edge.zones import Zone
 
 # Wide enough for a bottle at 20 m on a 1080p street camera (a few pixels),
 # small enough that a background model costs well under a millisecond a frame.

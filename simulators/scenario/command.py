@@ -58,8 +58,10 @@ class BuiltScene:
     seconds: float
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+def add_actions(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """The `build` and `list` actions (the harness adds `check`)."""
     build = actions.add_parser(
         "build", help="Write the composited clips and scenarios.", description=__doc__
     )
@@ -81,19 +83,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     build.add_argument("--only", help="Glob on scene names, e.g. 'litter_*'.")
     build.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Random seed.")
-    check = actions.add_parser(
-        "check",
-        help="Replay built scenes in process (detector, tracker, rules) and score.",
-    )
-    check.add_argument(
-        "--media", type=Path, required=True, help="Folder holding composited/."
-    )
-    check.add_argument(
-        "--scenarios", type=Path, required=True, help="Scenario folder or file."
-    )
-    check.add_argument("--only", help="Glob on scenario names.")
-    check.add_argument("--models-dir", type=Path, default=None, help="Model folder.")
-    check.add_argument("--model", default="yolox_nano", help="Manifest model name.")
     actions.add_parser("list", help="List the scenes.")
 
 
@@ -102,8 +91,6 @@ def run_cli(args: argparse.Namespace) -> int:
         for scene in SCENES:
             _say(f"{scene.name} ({scene.kind}, {scene.duration_s:.0f} s)")
         return 0
-    if args.action == "check":
-        return check_scenes(args)
     scenes = select_scenes(args.only)
     if not scenes:
         logger.error("no scene matches %r", args.only)
@@ -206,35 +193,6 @@ def cut_crowd(scenes: list[SceneSpec], *, media_dir: Path) -> dict[str, Sprite]:
         for sprite in cut_people(media_dir, sources, fps=fps):
             sprites[sprite.name] = sprite
     return sprites
-
-
-def check_scenes(args: argparse.Namespace) -> int:
-    """Replay the scenarios in process; print a line each and the totals."""
-    # Imported here: building scenes needs no model, checking them does.
-    from edge.config import ModelConfig
-    from edge.infer.session import OnnxDetector
-    from gridwatch.eval.scenario import load_scenarios
-    from simulators.scenario.replay import replay, score_line, summary
-
-    load = load_scenarios(args.scenarios, media_dir=args.media, only=args.only)
-    for name, error in load.errors:
-        _say(f"{name}: error: {error}")
-    if not load.scenarios:
-        logger.error("no usable scenario under %s", args.scenarios)
-        return 2
-    detector = OnnxDetector.from_config(ModelConfig(name=args.model), args.models_dir)
-    scores = []
-    for scenario in load.scenarios:
-        score = replay(scenario, detector)
-        scores.append(score)
-        _say(score_line(score))
-    for kind, item in summary(scores).items():
-        figures = item.to_dict()
-        _say(
-            f"{kind}: precision {figures['precision']}, recall {figures['recall']} "
-            f"(tp {item.tp}, fp {item.fp}, fn {item.fn})"
-        )
-    return 1 if load.errors else 0
 
 
 def _say(line: str) -> None:

@@ -60,43 +60,6 @@ def read_frames(path: Path, indices: Iterable[int]) -> dict[int, Image]:
     return frames
 
 
-@dataclass(frozen=True, slots=True)
-class ClipInfo:
-    """Frame rate, size and length of a clip."""
-
-    fps: float
-    resolution_wh: tuple[int, int]
-    frame_count: int
-
-    @property
-    def duration_s(self) -> float:
-        return self.frame_count / self.fps
-
-
-def clip_info(path: Path) -> ClipInfo:
-    """Rate, size and frame count of a clip (frames counted by decoding).
-
-    Raises:
-        FileNotFoundError: The clip is missing.
-        ValueError: It holds no frame.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"clip not found: {path}")
-    capture = cv2.VideoCapture(str(path))
-    try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) or 25.0
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        count = 0
-        while capture.grab():
-            count += 1
-    finally:
-        capture.release()
-    if count == 0:
-        raise ValueError(f"{path}: no frames")
-    return ClipInfo(fps=fps, resolution_wh=(width, height), frame_count=count)
-
-
 def empty_plate(frames: list[Image]) -> npt.NDArray[np.float32]:
     """The scene without its people: a median of the frames, twice.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gridwatch.cli import main
+from harness.cli import main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -27,7 +27,7 @@ from central.ingest.processor import EventProcessor
 from central.notify import MqttNotifier
 from central.scheduler import DeadlineWatcher
 from gridwatch.contract import EventMessage, EventPhase, TicketNotice, Topics
-from gridwatch.services import MosquittoBroker
+from harness.services import MosquittoBroker
 from tests.central.conftest import (
     GRID_1,
     GRID_1_WORKER,

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from central.config import CentralConfigError, load_settings
-from central.matters import MatterListError, load_matter_list, parse_matter_list
+from central.matters import (
+    MatterListError,
+    load_matter_list,
+    parse_matter_list,
+    readable_event_type,
+)
 from central.tickets.duty import DutyWindow, on_duty, parse_duty
 
 
@@ -33,6 +38,55 @@ def test_shipped_matter_list_maps_every_event_type() -> None:
     assert matters.merge_policy(littering).distance_m == 30
 
 
+def test_shipped_matter_list_words_every_event_type_as_before() -> None:
+    matters = load_matter_list()
+    words = {
+        event_type: (matters.label_of(event_type), matters.title_of(event_type))
+        for event_type in matters.by_event_type()
+    }
+    assert words == {
+        "crowding": ("Crowding", "Crowd gathering"),
+        "intrusion": ("Intrusion", "Intrusion into a restricted zone"),
+        "littering": ("Littering", "Littering / exposed rubbish"),
+        "abandoned_object": ("Abandoned object", "Abandoned object"),
+        "fall": ("Person fallen", "Person fallen"),
+        "presence": ("Presence", "Watched object present"),
+        "illegal_parking": ("Illegal parking", "Vehicle parked illegally"),
+    }
+
+
+def test_any_plug_in_event_type_may_be_listed_with_or_without_words() -> None:
+    matters = parse_matter_list(
+        "version: '1'\nmatters:\n"
+        "  - {key: a, event_types: [toy_rule, other_2], category: {code: '0101',"
+        " class: A, subclass: B}, department: d, time_limit_min: 5}\n"
+        "  - {key: b, event_types: {blocked_exit: {label: Exit blocked}},"
+        " category: {code: '0102', class: A, subclass: C}, department: d,"
+        " time_limit_min: 5}\n",
+        source="test.yaml",
+    )
+    assert list(matters.by_event_type()) == ["toy_rule", "other_2", "blocked_exit"]
+    toy = matters.for_event_type("toy_rule")
+    assert toy is not None and toy.key == "a"
+    assert (matters.label_of("toy_rule"), matters.title_of("toy_rule")) == (
+        "Toy rule",
+        "Toy rule",
+    )
+    assert matters.title_of("blocked_exit") == "Exit blocked"  # title: the label
+    assert matters.for_event_type("unlisted") is None
+    assert matters.label_of("unlisted_type") == "Unlisted type"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "readable"),
+    [("fall", "Fall"), ("some_type", "Some type"), ("a_b_c", "A b c"), ("", "")],
+)
+def test_readable_event_type_is_the_fallback_wording(
+    event_type: str, readable: str
+) -> None:
+    assert readable_event_type(event_type) == readable
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -48,9 +102,29 @@ def test_shipped_matter_list_maps_every_event_type() -> None:
         ),
         (
             "version: '1'\nmatters:\n"
-            "  - {key: a, event_types: [ufo], category: {code: '0101', class: A,"
+            "  - {key: a, event_types: [UFO-1], category: {code: '0101', class: A,"
             " subclass: B}, department: d, time_limit_min: 5}\n",
             "event_types",
+        ),
+        (
+            "version: '1'\nmatters:\n"
+            "  - {key: a, event_types: [ufo, ufo], category: {code: '0101',"
+            " class: A, subclass: B}, department: d, time_limit_min: 5}\n",
+            "'ufo' appears twice",
+        ),
+        (
+            "version: '1'\nmatters:\n"
+            "  - {key: a, event_types: [ufo], category: {code: '0101', class: A,"
+            " subclass: B}, department: d, time_limit_min: 5}\n"
+            "  - {key: b, event_types: {ufo: {label: UFO}}, category: {code: '0102',"
+            " class: A, subclass: C}, department: d, time_limit_min: 5}\n",
+            "'ufo' is mapped by both 'a' and 'b'",
+        ),
+        (
+            "version: '1'\nmatters:\n"
+            "  - {key: a, event_types: {ufo: {label: ''}}, category: {code: '0101',"
+            " class: A, subclass: B}, department: d, time_limit_min: 5}\n",
+            "event_types.ufo.label",
         ),
         (
             "version: '1'\nmatters:\n"

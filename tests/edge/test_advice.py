@@ -11,7 +11,7 @@ import yaml
 
 from edge.advice import config_advice
 from edge.config import parse_config
-from gridwatch.cli import main
+from harness.cli import main
 from tests.edge.test_config import MINIMAL
 
 

@@ -15,7 +15,7 @@ from edge.config import NodeConfig, parse_config
 from edge.factory import build_node, build_publisher
 from edge.node import EdgeNode
 from gridwatch.contract import EventMessage
-from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
+from harness.services import MosquittoBroker, RtspSimulatorProcess
 from tests.utils.broker import ReceivedMessage
 
 PERSON_CLIP = "one-by-one-person-detection"

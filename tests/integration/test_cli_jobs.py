@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gridwatch.cli import main
-from gridwatch.services import MosquittoBroker
+from harness.cli import main
+from harness.services import MosquittoBroker
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_demo_given_ctrl_c_should_serve_the_pages_then_stop_every_part(
     tmp_path: Path,
 ) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gridwatch", "--log-level", "WARNING", "demo",
+        [sys.executable, "-m", "harness", "--log-level", "WARNING", "demo",
          "--cameras", "1", "--port", "0", "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -130,7 +130,7 @@ cameras:
         encoding="utf-8",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "gridwatch.cli", "edge", "run", "--config", str(config)],
+        [sys.executable, "-m", "harness.cli", "edge", "run", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

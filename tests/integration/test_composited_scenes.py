@@ -17,9 +17,10 @@ import pytest
 
 from edge.config import ModelConfig
 from edge.infer.session import OnnxDetector
-from gridwatch.eval.scenario import load_scenario
+from edge.pose.movenet import PoseModels
+from harness.accuracy.scenario import load_scenario
+from harness.accuracy.scene_check import SceneScore, replay
 from simulators.scenario.command import build_scenes
-from simulators.scenario.replay import SceneScore, replay
 from simulators.scenario.scenes import scene_by_name
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,7 @@ def scores(
         name: replay(
             load_scenario(out / "yaml" / f"{name}.yaml", name=name, media_dir=out),
             detector,
+            PoseModels(models_dir=models_dir),
         )
         for name in SCENES
     }

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gridwatch.services import MosquittoBroker, RtspSimulatorProcess
+from harness.services import MosquittoBroker, RtspSimulatorProcess
 from simulators.checkpoint import CheckpointFeeder, FeedConfig
 from tests.integration.conftest import (
     EMPTY_CLIP,
@@ -207,7 +207,7 @@ def test_edge_run_given_malformed_config_should_exit_with_error_naming_the_field
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "gridwatch.cli", "edge", "run", "--config", str(bad)],
+        [sys.executable, "-m", "harness.cli", "edge", "run", "--config", str(bad)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gridwatch.cli import main
+from harness.cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ import yaml
 from edge.config import CameraConfig, FallRuleConfig, ModelConfig, ZoneConfig
 from edge.events.builder import EventBuilder
 from edge.infer.session import OnnxDetector
-from edge.pipeline.camera import TrackedRulesAnalyser, build_pose_stage
+from edge.pipeline.camera import CameraAnalysis, TrackedRulesAnalyser, build_pose_stage
 from edge.pose.movenet import PoseModels
 from edge.rules.engine import CameraRules
 from edge.track.bytetrack import ObjectTracker
@@ -131,13 +131,15 @@ def _replay(
     pose = build_pose_stage(camera, models=pose_models)
     assert pose is not None
     analyser = TrackedRulesAnalyser(
-        tracker=ObjectTracker.from_camera(camera),
-        rules=CameraRules.from_config(camera),
-        builder=EventBuilder.from_camera(
+        CameraAnalysis(
+            tracker=ObjectTracker.from_camera(camera),
+            rules=CameraRules.from_config(camera),
+            labels=detector.labels,
+            pose=pose,
+        ),
+        EventBuilder.from_camera(
             camera, node_id="it-node", model=ModelInfo(name=detector.name, version="1")
         ),
-        labels=detector.labels,
-        pose=pose,
     )
     events: list[EventMessage] = []
     last_t = 0.0

@@ -23,8 +23,8 @@ from edge.config import NodeConfig, parse_config
 from edge.factory import build_node
 from edge.node import EdgeNode
 from edge.publish.uploads import UploadQueue
-from gridwatch.demo_stack import DemoStack, demo_cameras
-from gridwatch.services import RtspSimulatorProcess
+from harness.demo_stack import DemoStack, demo_cameras
+from harness.services import RtspSimulatorProcess
 from tests.browser.sample import login
 from tests.edge.media.faces import (
     FACE_MODEL,

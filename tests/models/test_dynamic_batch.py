@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer import adapter_type_for
 from models import cli
 from models.dynamic_batch import (
@@ -25,6 +25,7 @@ from models.dynamic_batch import (
     read_frames,
     verify_same_outputs,
 )
+from models.family import ModelFamily
 from models.manifest import load_manifest
 
 MAX_ABS_DIFF = 1e-3

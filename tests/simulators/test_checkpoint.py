@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gridwatch.services import free_port
+from harness.services import free_port
 from simulators.checkpoint import (
     CheckpointFeeder,
     ClipFrames,

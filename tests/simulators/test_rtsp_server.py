@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gridwatch.services import RtspSimulatorProcess
+from harness.services import RtspSimulatorProcess
 from simulators.rtsp_server import (
     MediaFolderError,
     RtspReplayServer,

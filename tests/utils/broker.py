@@ -1,7 +1,7 @@
 """Test helpers: a real Mosquitto broker (per test or per run) and a collector.
 
 Use the fixtures with `pytest_plugins = ["tests.utils.broker"]` in conftest.py.
-`MosquittoBroker` itself lives in `gridwatch.services.mosquitto` (the demo and the
+`MosquittoBroker` itself lives in `harness.services.mosquitto` (the demo and the
 benchmarks start it too) and is re-exported here.
 """
 
@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gridwatch.services.mosquitto import MosquittoBroker
+from harness.services.mosquitto import MosquittoBroker
 
 __all__ = [
     "MosquittoBroker",

@@ -1,7 +1,7 @@
 """Test helpers: one real PostgreSQL cluster per run and a fresh database per test.
 
 Use the fixtures with `pytest_plugins = ["tests.utils.postgres"]` in conftest.py.
-`PostgresServer` itself lives in `gridwatch.services.postgres` (the demo and the
+`PostgresServer` itself lives in `harness.services.postgres` (the demo and the
 benchmarks start it too) and is re-exported here.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gridwatch.services.postgres import PostgresServer
+from harness.services.postgres import PostgresServer
 
 __all__ = ["PostgresServer", "postgres_server", "postgres_url"]
 

@@ -1,6 +1,6 @@
 """Test helpers: read RTSP streams with OpenCV's FFmpeg backend.
 
-The simulator itself is started with `gridwatch.services.RtspSimulatorProcess`.
+The simulator itself is started with `harness.services.RtspSimulatorProcess`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from central.config import (
     load_settings,
 )
 from central.context import CentralContext
-from gridwatch.cli import main
+from harness.cli import main
 from tests.central.api.conftest import START, Api
 from tests.central.api.test_media_links import link_of, stored_snapshot
 

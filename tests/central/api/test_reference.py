@@ -91,6 +91,25 @@ def test_matters_should_list_the_matter_list(api: Api) -> None:
     assert littering["time_limit_min"] == 120
 
 
+def test_event_types_should_carry_the_matter_lists_words(api: Api) -> None:
+    for user in ("operator", "worker1"):
+        response = api.get(user, "/api/v1/event-types")
+        assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] == api.context.matters.version
+    by_type = {e["type"]: e for e in body["event_types"]}
+    assert set(by_type) == set(api.context.matters.by_event_type())
+    assert by_type["crowding"] == {
+        "type": "crowding",
+        "label": "Crowding",
+        "title": "Crowd gathering",
+        "matter_key": "crowding",
+    }
+    assert by_type["fall"]["label"] == "Person fallen"
+    assert api.get("node01", "/api/v1/event-types").status_code == 403
+    assert api.client.get("/api/v1/event-types").status_code == 401
+
+
 def test_admin_should_create_users_and_issue_tokens(api: Api) -> None:
     created = api.post(
         "admin",

@@ -19,9 +19,9 @@ from central.clock import ManualClock
 from central.config import CentralSettings
 from central.context import CentralContext, build_context
 from central.db.models import UserRole
-from central.evaluation import EvaluationRow
+from central.performance import EvaluationRow
 from central.tickets.service import Actor
-from tests.central.test_evaluation import G3, LITTER, LIWAN, YUEXIU, populate
+from tests.central.test_performance import G3, LITTER, LIWAN, YUEXIU, populate
 
 # Tuesday 2024-03-05 12:00 in Shanghai: t6 (due 11:32) is open past its due time.
 NOW = datetime(2024, 3, 5, 4, 0, tzinfo=UTC)

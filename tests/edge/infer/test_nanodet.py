@@ -9,8 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer import NanodetAdapter, OnnxDetector
+from models.family import ModelFamily
 from tests.edge.infer.real_frames import CocoDetectorChecks, assert_same_detections
 
 

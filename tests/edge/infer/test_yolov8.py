@@ -15,8 +15,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer import OnnxDetector, Yolov8Adapter, select_providers
+from models.family import ModelFamily
 
 LABELS = ["person", "car", "dog"]
 INPUT_PX = 32

@@ -11,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import ModelConfig, ModelFamily
+from edge.config import ModelConfig
 from edge.infer import OnnxDetector, YoloxAdapter
+from models.family import ModelFamily
 from tests.edge.infer.real_frames import (
     PERSON,
     PERSON_FRAME,

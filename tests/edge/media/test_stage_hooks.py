@@ -12,7 +12,7 @@ import numpy as np
 from edge.ingest.base import RateMeter
 from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisOutput, AnalysisStage
-from edge.pipeline.events import EventStage
+from edge.pipeline.event_stage import EventStage
 from edge.pipeline.runner import DetectedFrame
 from edge.publish.base import PublisherStats
 from edge.types import Detections, Frame

@@ -11,13 +11,13 @@ import pytest
 
 from edge.config import CameraConfig, FallRuleConfig, ZoneConfig
 from edge.events.builder import EventBuilder
-from edge.pipeline.camera import TrackedRulesAnalyser, build_pose_stage
+from edge.pipeline.camera import CameraAnalysis, TrackedRulesAnalyser, build_pose_stage
 from edge.pose.movenet import PoseModels
 from edge.pose.stage import PoseStage
 from edge.rules.engine import CameraRules
-from edge.rules.zones import Zone
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Detections, Frame
+from edge.zones import Zone
 from gridwatch.contract import ModelInfo
 from tests.edge.rules.factories import LABELS, T0
 
@@ -106,17 +106,19 @@ def test_analyse_given_failing_pose_model_should_still_run_the_rules() -> None:
     camera = _camera([{"id": "z1", "rules": [FallRuleConfig()]}])
     zone = Zone.from_points("z1", [(0, 0), (1, 0), (1, 1), (0, 1)])
     analyser = TrackedRulesAnalyser(
-        tracker=ObjectTracker.from_camera(camera),
-        rules=CameraRules.from_config(camera),
-        builder=EventBuilder.from_camera(
-            camera, node_id="n1", model=ModelInfo(name="m", version="1")
+        CameraAnalysis(
+            tracker=ObjectTracker.from_camera(camera),
+            rules=CameraRules.from_config(camera),
+            labels=LABELS,
+            pose=PoseStage(
+                camera_id="cam-1",
+                zones=[zone],
+                labels={"person"},
+                estimator=FailingEstimator(),
+            ),
         ),
-        labels=LABELS,
-        pose=PoseStage(
-            camera_id="cam-1",
-            zones=[zone],
-            labels={"person"},
-            estimator=FailingEstimator(),
+        EventBuilder.from_camera(
+            camera, node_id="n1", model=ModelInfo(name="m", version="1")
         ),
     )
     standing = Detections.from_lists(

@@ -11,8 +11,8 @@ import pytest
 from edge.pose.movenet import square_crops
 from edge.pose.stage import ADOPTED_ID_BASE, PoseSettings, PoseStage, keypoint_box
 from edge.pose.types import PersonPoses, box_ious, empty_keypoints
-from edge.rules.zones import Zone
 from edge.types import Detections, Frame
+from edge.zones import Zone
 from tests.edge.pose.skeletons import Person, person
 from tests.edge.rules.factories import LABELS, T0
 

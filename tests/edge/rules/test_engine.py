@@ -13,8 +13,8 @@ from edge.config import CameraConfig, OccupancyRuleConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.engine import CameraRules, ZoneRules
 from edge.rules.registry import build_rule, rule_types
-from edge.rules.zones import Zone
 from edge.types import Detections, Frame
+from edge.zones import Zone
 from gridwatch.contract import EventPhase
 from tests.edge.rules.factories import LABELS, T0
 

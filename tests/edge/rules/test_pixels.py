@@ -13,8 +13,8 @@ from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.engine import CameraRules, ZoneRules
 from edge.rules.pixels import PIXELS_WIDTH_PX, PixelsCache, small_bgr, zone_mask
-from edge.rules.zones import Zone
 from edge.types import Detections, Frame
+from edge.zones import Zone
 from tests.edge.rules.factories import LABELS, T0
 
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from gridwatch.contract import EventType
-from gridwatch.eval.scenario import load_scenario
+from harness.accuracy.scenario import load_scenario
 from simulators.scenario.command import build_scenes
 from simulators.scenario.scenes import (
     OWNER_AWAY_S,

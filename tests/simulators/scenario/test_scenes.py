@@ -10,7 +10,7 @@ import pytest
 
 from edge.config import CameraConfig
 from gridwatch.contract import EventType
-from gridwatch.eval.scenario import load_scenario
+from harness.accuracy.scenario import load_scenario
 from simulators.scenario.assets import OBJECT_SOURCES, PERSON_SOURCES
 from simulators.scenario.scenes import (
     LITTER_SCENES,

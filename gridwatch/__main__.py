@@ -1,5 +1,0 @@
-"""`python -m gridwatch ...` is the `gridwatch` command."""
-
-from gridwatch.cli import main
-
-raise SystemExit(main())

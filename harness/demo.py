@@ -1,0 +1,171 @@
+"""`gridwatch demo`: the whole system on one machine, on embedded defaults.
+
+Mosquitto, central on SQLite with the demo city, the RTSP simulator replaying the
+shared clips and an edge node watching them. Prints the URLs and demo logins, then
+each event and ticket notice until Ctrl-C (or --seconds). `--check` runs headless
+and prints a JSON summary; it exits 1 when no AI event became a dispatched ticket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from central.db.models import Event, Ticket, TicketSource
+from harness.demo_rules import DEMO_CLIP_RULES
+from harness.demo_stack import DEFAULT_HTTP_PORT, DEMO_PASSWORD, DemoStack
+from models.manifest import resolve_video
+from simulators.signals import stop_on_signals
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--media-dir", type=Path, default=None, help="clip folder")
+    parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after N s")
+    parser.add_argument(
+        "--cameras",
+        type=int,
+        default=len(DEMO_CLIP_RULES),
+        help=f"cameras the edge node watches, 0..{len(DEMO_CLIP_RULES)} "
+        f"(default {len(DEMO_CLIP_RULES)}; 0: broker and central only)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="web address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_HTTP_PORT,
+        help=f"web port (default {DEFAULT_HTTP_PORT}; a free one when taken)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the database, media and logs here (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="headless: print a JSON summary, exit 1 unless an AI event became "
+        "a dispatched ticket",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print only the JSON summary"
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    if not 0 <= args.cameras <= len(DEMO_CLIP_RULES):
+        sys.stderr.write(f"demo: --cameras must be 0..{len(DEMO_CLIP_RULES)}\n")
+        return 2
+    media_dir: Path | None = None
+    if args.cameras:
+        media_dir = (
+            args.media_dir or resolve_video(f"{next(iter(DEMO_CLIP_RULES))}.mp4").parent
+        )
+    quiet = args.check or args.json
+    try:
+        with stop_on_signals(threading.Event()) as stop:
+            if args.data_dir is not None:
+                args.data_dir.mkdir(parents=True, exist_ok=True)
+                return _run(args, args.data_dir, media_dir, stop, quiet)
+            with tempfile.TemporaryDirectory(prefix="gw-demo-") as tmp:
+                return _run(args, Path(tmp), media_dir, stop, quiet)
+    except RuntimeError as exc:  # a part could not start: say which and why
+        sys.stderr.write(f"demo: could not start: {exc}\n")
+        return 1
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _run(
+    args: argparse.Namespace,
+    workdir: Path,
+    media_dir: Path | None,
+    stop: threading.Event,
+    quiet: bool,
+) -> int:
+    stack = DemoStack(
+        workdir,
+        media_dir,
+        cameras=args.cameras,
+        http_host=args.host,
+        http_port=args.port,
+        models_dir=args.models_dir,
+        on_line=None if quiet else _print_line,
+    )
+    with stack:
+        if not quiet:
+            _print_banner(stack)
+        stop.wait(args.seconds)
+        summary = summarise(stack)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    if args.check:
+        return 0 if summary["dispatched"] else 1
+    return 0
+
+
+def summarise(stack: DemoStack) -> dict[str, Any]:
+    """The demo's figures: events published, AI tickets opened and dispatched."""
+    assert stack.central is not None and stack.watcher is not None
+    watcher = stack.watcher
+    ai = Ticket.source == TicketSource.AI.value
+    with stack.central.context.sessions() as session:
+
+        def count(*where: ColumnElement[bool]) -> int:
+            return int(session.scalar(select(func.count()).where(*where)) or 0)
+
+        tickets = count(ai)
+        dispatched = count(ai, Ticket.dispatched_at.is_not(None))
+        waiting = count(ai, Ticket.review_reason.is_not(None))
+        clips = count(Event.clip_sha256.is_not(None))
+
+    def since_start(at: float | None) -> float | None:
+        return round(at - stack.started_at, 1) if at is not None else None
+
+    return {
+        "seconds": round(time.time() - stack.started_at, 1),
+        "cameras": len(stack.cameras),
+        "events": sum(watcher.event_counts.values()),
+        "events_by_type_phase": dict(sorted(watcher.event_counts.items())),
+        "tickets": tickets,
+        "dispatched": dispatched,
+        "awaiting_review": waiting,
+        "worker_notices": watcher.notices,
+        "clips": clips,
+        "first_event_s": since_start(watcher.first_event_at),
+        "first_ticket_s": since_start(watcher.first_notice_at),
+    }
+
+
+def _print_banner(stack: DemoStack) -> None:
+    assert stack.broker is not None
+    url = stack.central_url
+    first = stack.cameras[0].camera_id if stack.cameras else None
+    lines = [
+        "gridwatch demo running (Ctrl-C stops it)",
+        f"  operator console  {url}/console/   login: operator / {DEMO_PASSWORD}",
+        f"  worker terminal   {url}/worker/    login: w00006 / {DEMO_PASSWORD}"
+        + (f" (grid of {first})" if first else ""),
+        f"                    every worker w00001..w00020 uses {DEMO_PASSWORD}",
+        f"  API docs          {url}/api/docs",
+        f"  MQTT broker       mqtt://127.0.0.1:{stack.broker.port} (topics gw/v1/#)",
+    ]
+    if stack.node is not None:
+        lines.append(f"  edge node         {stack.node.http_url}/healthz")
+    for camera, camera_url in zip(stack.cameras, stack.camera_urls, strict=True):
+        lines.append(f"  camera {camera.camera_id:<10} {camera_url}")
+    lines.append("events and tickets:")
+    _print_line("\n".join(lines))
