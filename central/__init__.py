@@ -1,1 +1,1 @@
-"""Central service (see the central issue); not built yet."""
+"""Central: events into grid tickets, dispatch, the closed loop, the HTTP API and pages."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from central.auth.links import (
     DEFAULT_MEDIA_TTL_S,
@@ -17,18 +17,14 @@ from central.auth.links import (
 )
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
-from gridwatch.validation import describe_validation_error
+from gridwatch.validation import StrictModel, describe_validation_error
 
 
 class CentralConfigError(ValueError):
     """The central config could not be read or is invalid."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MqttSettings(Strict):
+class MqttSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
@@ -43,7 +39,7 @@ class MqttSettings(Strict):
     session_expiry_s: int = Field(default=24 * 3600, ge=0)
 
 
-class IngestSettings(Strict):
+class IngestSettings(StrictModel):
     batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=20.0, ge=0)
     nearest_grid_m: float = Field(default=50.0, ge=0)
@@ -51,18 +47,18 @@ class IngestSettings(Strict):
     retry_s: float = Field(default=1.0, gt=0)
 
 
-class MediaSettings(Strict):
+class MediaSettings(StrictModel):
     dir: Path = Path("var/central/media")
     max_snapshot_bytes: int = 8 * 1024 * 1024
     max_photo_bytes: int = 16 * 1024 * 1024
     max_clip_bytes: int = 64 * 1024 * 1024
 
 
-class SchedulerSettings(Strict):
+class SchedulerSettings(StrictModel):
     interval_s: float = Field(default=10.0, gt=0)
 
 
-class LinkSettings(Strict):
+class LinkSettings(StrictModel):
     """Signed media links and stream tickets (`central/auth/links.py`).
 
     The key is never written here: it comes from `GRIDWATCH_LINK_SECRET` or from
@@ -97,14 +93,14 @@ class LinkSettings(Strict):
     )
 
 
-class HttpSettings(Strict):
+class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token_ttl_h: float = Field(default=12.0, gt=0)
     links: LinkSettings = LinkSettings()
 
 
-class CentralSettings(Strict):
+class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     matter_list: Path | None = Field(
         default=None, description="Matter list YAML; the shipped one when unset."

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from shapely.geometry import mapping
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from central.db.models import (
 from central.grids.codes import parse_grid_code
 from central.grids.geojson import GridFeature
 from central.tickets.duty import parse_duty
-from gridwatch.validation import describe_validation_error
+from gridwatch.validation import StrictModel, describe_validation_error
 
 log = logging.getLogger(__name__)
 CHUNK = 2000
@@ -147,23 +147,19 @@ def import_grids(session: Session, features: Sequence[GridFeature]) -> ImportRep
 # -- the city file ---------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DepartmentEntry(_Strict):
+class DepartmentEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
     kind: str
 
 
-class DutyEntry(_Strict):
+class DutyEntry(StrictModel):
     days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
     start: str
     end: str
 
 
-class WorkerEntry(_Strict):
+class WorkerEntry(StrictModel):
     id: str = Field(min_length=1, max_length=64)
     name: str
     role: WorkerRole
@@ -173,7 +169,7 @@ class WorkerEntry(_Strict):
     phone: str | None = None
 
 
-class CameraEntry(_Strict):
+class CameraEntry(StrictModel):
     node_id: str = Field(min_length=1)
     camera_id: str = Field(min_length=1)
     name: str = ""
@@ -183,7 +179,7 @@ class CameraEntry(_Strict):
     clip: str | None = None
 
 
-class CityFile(_Strict):
+class CityFile(StrictModel):
     schema_: Literal["gw.city/1"] = Field(alias="schema")
     name: str
     city_code: str

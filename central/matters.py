@@ -1,7 +1,9 @@
 """The matter list: event type → category, department, time limit, review policy.
 
 A versioned YAML file (`central/matters.yaml` is the shipped default). Every ticket
-records the matter key and version it was opened under.
+records the matter key and version it was opened under. It also carries the words
+people read for each event type (a short label for the pages, a ticket title), so
+a new event type needs a matter-list entry and no code.
 """
 
 from __future__ import annotations
@@ -9,13 +11,24 @@ from __future__ import annotations
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from gridwatch.contract import EventType
 from gridwatch.validation import describe_validation_error
+
+# Any rule plug-in's event type: the contract's event types are an open set.
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+EventTypeName = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
 
 
 class MatterListError(ValueError):
@@ -77,9 +90,32 @@ class Defaults(Strict):
     )
 
 
+def readable_event_type(event_type: str) -> str:
+    """The fallback wording of an event type: `some_type` → "Some type"."""
+    words = event_type.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else event_type
+
+
+class EventTypeWords(Strict):
+    """How people read an event type; each falls back to a readable type name."""
+
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = Field(
+        default=None, description="Short name on the pages, e.g. `Crowding`."
+    )
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="Opening of an AI ticket's title, e.g. `Crowd gathering`; "
+        "the label when left out.",
+    )
+
+
 class Matter(Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    event_types: list[EventType] = Field(default_factory=list)
+    event_types: dict[EventTypeName, EventTypeWords] = Field(
+        default_factory=dict,
+        description="AI event types of this matter with their words; a plain "
+        "list of names is short for names without words.",
+    )
     category: Category
     department: str
     time_limit_min: int = Field(gt=0)
@@ -88,30 +124,44 @@ class Matter(Strict):
     merge: MergePolicy | None = None
     escalate_after_min: EscalationSteps | None = None
 
+    @field_validator("event_types", mode="before")
+    @classmethod
+    def _names_without_words(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        words: dict[Any, dict[str, str]] = {}
+        for name in value:
+            if isinstance(name, str) and name in words:
+                raise ValueError(f"event type {name!r} appears twice")
+            words[name] = {}
+        return words
+
 
 class MatterList(Strict):
     version: str = Field(min_length=1)
     defaults: Defaults = Defaults()
     matters: list[Matter] = Field(min_length=1)
+    _by_event_type: dict[str, Matter] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique(self) -> MatterList:
         keys: set[str] = set()
-        types: dict[EventType, str] = {}
+        by_event_type: dict[str, Matter] = {}
         for matter in self.matters:
             if matter.key in keys:
                 raise ValueError(f"matter key {matter.key!r} appears twice")
             keys.add(matter.key)
             for event_type in matter.event_types:
-                if event_type in types:
+                if event_type in by_event_type:
                     raise ValueError(
-                        f"event type {event_type.value!r} is mapped by both "
-                        f"{types[event_type]!r} and {matter.key!r}"
+                        f"event type {event_type!r} is mapped by both "
+                        f"{by_event_type[event_type].key!r} and {matter.key!r}"
                     )
-                types[event_type] = matter.key
+                by_event_type[event_type] = matter
             steps = matter.escalate_after_min or []
             if steps != sorted(steps):
                 raise ValueError(f"{matter.key}: escalate_after_min must ascend")
+        self._by_event_type = by_event_type
         return self
 
     def by_key(self, key: str) -> Matter:
@@ -121,10 +171,30 @@ class MatterList(Strict):
         raise KeyError(f"no matter {key!r} in matter list {self.version}")
 
     def for_event_type(self, event_type: str) -> Matter | None:
-        for matter in self.matters:
-            if event_type in matter.event_types:
-                return matter
-        return None
+        """The matter of an event type (any str-like value), or None."""
+        return self._by_event_type.get(str(event_type))
+
+    def by_event_type(self) -> dict[str, Matter]:
+        """Every event type the list maps, with its matter, in the list's order."""
+        return dict(self._by_event_type)
+
+    def label_of(self, event_type: str) -> str:
+        """The short name of an event type on the pages."""
+        words = self._words(str(event_type))
+        if words and words.label:
+            return words.label
+        return readable_event_type(str(event_type))
+
+    def title_of(self, event_type: str) -> str:
+        """How an AI ticket's title names its event type."""
+        words = self._words(str(event_type))
+        if words and words.title:
+            return words.title
+        return self.label_of(event_type)
+
+    def _words(self, event_type: str) -> EventTypeWords | None:
+        matter = self._by_event_type.get(event_type)
+        return matter.event_types[event_type] if matter else None
 
     def merge_policy(self, matter: Matter) -> MergePolicy:
         return matter.merge or self.defaults.merge

@@ -9,7 +9,6 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
-from central.db.models import Ticket
 from gridwatch.contract import DeadLetterMessage, TicketNotice, Topics
 
 log = logging.getLogger(__name__)
@@ -21,30 +20,6 @@ class Notifier(Protocol):
 
     def deadletter(self, message: DeadLetterMessage) -> None:
         """Publish a refused message with its reason."""
-
-
-def notice_for(
-    ticket: Ticket, action: str, event_ids: Sequence[str] = (), note: str | None = None
-) -> TicketNotice:
-    return TicketNotice(
-        ticket_id=ticket.id,
-        action=action,
-        state=ticket.state,
-        title=ticket.title,
-        category_code=ticket.category_code,
-        category_name=ticket.category_name,
-        priority=ticket.priority,
-        grid_code=ticket.grid_code,
-        lat=ticket.lat,
-        lon=ticket.lon,
-        assignee_id=ticket.assignee_id,
-        escalation_level=ticket.escalation_level,
-        overdue=ticket.overdue,
-        due_at=ticket.due_at,
-        found_at=ticket.found_at,
-        event_ids=list(event_ids),
-        note=note,
-    )
 
 
 class RecordingNotifier:

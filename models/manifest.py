@@ -19,6 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gridwatch.validation import StrictModel
 from models.family import ModelFamily
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,7 @@ class ModelRole(StrEnum):
     REID = "reid"
 
 
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _Entry(StrictModel):
     file: str = Field(
         pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
         description="Path relative to the models or videos folder.",

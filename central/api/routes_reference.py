@@ -318,7 +318,7 @@ def matters(context: ContextDep, _actor: MemberDep) -> MatterListOut:
         matters=[
             MatterOut(
                 key=m.key,
-                event_types=[t.value for t in m.event_types],
+                event_types=list(m.event_types),
                 category_code=m.category.code,
                 category_name=m.category.name,
                 department=m.department,
@@ -330,6 +330,41 @@ def matters(context: ContextDep, _actor: MemberDep) -> MatterListOut:
                 escalate_after_min=ml.escalation_steps(m),
             )
             for m in ml.matters
+        ],
+    )
+
+
+class EventTypeOut(BaseModel):
+    type: str = Field(description="The event type an edge rule sends.")
+    label: str = Field(description="Its short name on the pages.")
+    title: str = Field(description="How an AI ticket's title names it.")
+    matter_key: str = Field(description="The matter its tickets open under.")
+
+
+class EventTypesOut(BaseModel):
+    version: str = Field(description="Version of the matter list they come from.")
+    event_types: list[EventTypeOut]
+
+
+@router.get(
+    "/event-types",
+    response_model=EventTypesOut,
+    summary="Event types and the words the pages show for them",
+    description="From the matter list. A type not listed here reads as its name "
+    "with the first letter capitalised and `_` as spaces.",
+)
+def event_types(context: ContextDep, _actor: MemberDep) -> EventTypesOut:
+    ml = context.matters
+    return EventTypesOut(
+        version=ml.version,
+        event_types=[
+            EventTypeOut(
+                type=event_type,
+                label=ml.label_of(event_type),
+                title=ml.title_of(event_type),
+                matter_key=matter.key,
+            )
+            for event_type, matter in ml.by_event_type().items()
         ],
     )
 

@@ -49,20 +49,11 @@ from central.db.models import (
 from central.matters import Matter
 from central.media import MediaRejected, MediaStore
 from central.tickets.dispatch import choose_worker, open_ticket_counts
-from central.tickets.states import OPEN_STATES, TicketAction, TicketState
+from central.tickets.model import HoldReason, NewTicket, ticket_notice
+from central.tickets.states import OPEN_STATES
 from gridwatch.contract import DeadLetterMessage, EventMessage, TicketNotice
 
 log = logging.getLogger(__name__)
-
-EVENT_TITLES = {
-    "crowding": "Crowd gathering",
-    "intrusion": "Intrusion into a restricted zone",
-    "littering": "Littering / exposed rubbish",
-    "abandoned_object": "Abandoned object",
-    "fall": "Person fallen",
-    "presence": "Watched object present",
-    "illegal_parking": "Vehicle parked illegally",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +191,8 @@ class EventProcessor:
                 f"node_id {event.node_id!r} does not match the topic's node "
                 f"{topic_node!r}"
             ), None
-        if self.context.matters.for_event_type(event.type.value) is None:
-            return f"no matter list entry for event type {event.type.value!r}", None
+        if self.context.matters.for_event_type(str(event.type)) is None:
+            return f"no matter list entry for event type {str(event.type)!r}", None
         return "", event
 
     # -- the batch -------------------------------------------------------------------
@@ -376,7 +367,7 @@ class EventProcessor:
         clip = m.media.clip
         return {
             "event_id": m.event_id,
-            "type": m.type.value,
+            "type": str(m.type),
             "node_id": m.node_id,
             "camera_id": m.camera_id,
             "phase": last.phase.value,
@@ -543,20 +534,20 @@ class EventProcessor:
         candidates = self._merge_candidates(conn, firsts, grids, matters, now)
         counts = self._open_counts(conn, firsts, grids, matters, now)
 
-        new_tickets: list[dict[str, Any]] = []
+        new_tickets: list[NewTicket] = []
         new_ticket_events: list[list[str]] = []
         merges: dict[int, dict[str, Any]] = {}
         links: list[int] = []  # per event: a ticket id, or -(index + 1) of a new one
         for item, grid, items in zip(firsts, grids, groups, strict=True):
             m = item.message
-            matter = matters[m.type.value]
+            matter = matters[str(m.type)]
             observed = max(p.message.detected_at for p in items)
             target = self._find_merge(candidates, matter, item, grid, observed)
             if target is not None:
-                if target.id < 0:  # a ticket this batch opens: count it in its row
-                    row = new_tickets[-target.id - 1]
-                    row["observations"] += len(items)
-                    row["last_observed_at"] = max(row["last_observed_at"], observed)
+                if target.id < 0:  # a ticket this batch opens: count it there
+                    opened = new_tickets[-target.id - 1]
+                    opened.observations += len(items)
+                    opened.last_observed_at = max(opened.last_observed_at, observed)
                     new_ticket_events[-target.id - 1].append(m.event_id)
                 else:
                     entry = merges.setdefault(
@@ -569,21 +560,21 @@ class EventProcessor:
                 links.append(target.id)
                 result.merged += 1
                 continue
-            row = self._ticket_row(matter, item, grid, now, observed)
-            row["observations"] = len(items)
-            if row["state"] == TicketState.DISPATCHED.value:
-                assert grid is not None
-                self._dispatch(row, grid, matter, counts, now)
-            new_tickets.append(row)
+            ticket = self._new_ticket(matter, item, grid, counts, now)
+            ticket.observations = len(items)
+            ticket.last_observed_at = observed
+            new_tickets.append(ticket)
             new_ticket_events.append([m.event_id])
-            candidates[(m.type.value, grid)].append(
+            candidates[(str(m.type), grid)].append(
                 _OpenTicket(-len(new_tickets), m.location.lat, m.location.lon, observed)
             )
             links.append(-len(new_tickets))
 
         ids: list[int] = []
         if new_tickets:
-            ids = insert_returning(conn, table_of(Ticket), new_tickets, "id")
+            ids = insert_returning(
+                conn, table_of(Ticket), [t.to_row() for t in new_tickets], "id"
+            )
         event_rows = [
             self._event_row(item, items, grid, link if link > 0 else ids[-link - 1])
             for item, items, grid, link in zip(
@@ -597,17 +588,28 @@ class EventProcessor:
             taken = {r["event_id"] for r in event_rows} - set(created)
             raise _EventRace(f"events stored meanwhile: {sorted(taken)[:5]}")
         if new_tickets:
-            self._history_for_new(conn, new_tickets, ids, now)
+            history = [
+                entry.to_row()
+                for ticket, ticket_id in zip(new_tickets, ids, strict=True)
+                for entry in ticket.opening_history(ticket_id, at=now)
+            ]
+            insert_many(conn, table_of(TicketHistory), history)
         self._touch_tickets(conn, list(merges.values()))
 
         result.tickets_created += len(new_tickets)
-        for row, ticket_id, event_ids in zip(
+        for ticket, ticket_id, event_ids in zip(
             new_tickets, ids, new_ticket_events, strict=True
         ):
-            if row["state"] == TicketState.PENDING_REVIEW.value:
+            if not ticket.is_dispatched:
                 result.pending_review += 1
-            recipients = [row["assignee_id"]] if row.get("assignee_id") else []
-            result.notices.append((_notice(ticket_id, row, event_ids), recipients))
+            recipients = [ticket.assignee_id] if ticket.assignee_id else []
+            notice = ticket_notice(
+                ticket_id,
+                ticket,
+                action="dispatched" if ticket.assignee_id else "pending_review",
+                event_ids=event_ids,
+            )
+            result.notices.append((notice, recipients))
 
     def _grids_of(self, firsts: list[_Parsed]) -> list[str | None]:
         """The grid of each event (None outside every grid, or without grids)."""
@@ -624,31 +626,43 @@ class EventProcessor:
         """The matter of each event type in the batch."""
         matters: dict[str, Matter] = {}
         for p in firsts:
-            kind = p.message.type.value
+            kind = str(p.message.type)
             if kind not in matters:
                 matter = self.context.matters.for_event_type(kind)
                 assert matter is not None  # validated in _parse
                 matters[kind] = matter
         return matters
 
-    def _dispatch(
+    def _new_ticket(
         self,
-        row: dict[str, Any],
-        grid: str,
         matter: Matter,
+        item: _Parsed,
+        grid: str | None,
         counts: dict[str, int],
         now: datetime,
-    ) -> None:
-        """Assign a new ticket row to a worker, or hold it: nobody is on duty."""
-        chosen = choose_worker(self.context.directory, grid, now, counts)
-        if chosen is None:
-            row["state"] = TicketState.PENDING_REVIEW.value
-            row["review_reason"] = "no_worker"
-            return
-        counts[chosen] = counts.get(chosen, 0) + 1
-        row["assignee_id"] = chosen
-        row["dispatched_at"] = now
-        row["due_at"] = now + timedelta(minutes=matter.time_limit_min)
+    ) -> NewTicket:
+        """The ticket an event opens, dispatched to a worker or held for review."""
+        ctx = self.context
+        ticket = NewTicket.from_event(
+            item.message,
+            matter=matter,
+            matters=ctx.matters,
+            departments=ctx.departments,
+            grid_code=grid,
+            now=now,
+        )
+        if grid is None:
+            ticket.hold(HoldReason.UNASSIGNED_GRID)
+        elif matter.review.needs_review(item.message.confidence):
+            ticket.hold(HoldReason.REVIEW_POLICY)
+        else:
+            chosen = choose_worker(ctx.directory, grid, now, counts)
+            if chosen is None:
+                ticket.hold(HoldReason.NO_WORKER)
+            else:
+                counts[chosen] = counts.get(chosen, 0) + 1
+                ticket.dispatch(chosen, now)
+        return ticket
 
     def _open_counts(
         self,
@@ -670,7 +684,7 @@ class EventProcessor:
         for item, grid in zip(firsts, grids, strict=True):
             if grid is None or grid in asked:
                 continue
-            if matters[item.message.type.value].review.needs_review(
+            if matters[str(item.message.type)].review.needs_review(
                 item.message.confidence
             ):
                 continue
@@ -703,7 +717,7 @@ class EventProcessor:
         windows = [ctx.matters.merge_policy(m).window_min for m in matters.values()]
         cutoff = now - timedelta(minutes=max(windows, default=0))
         wanted = sorted(
-            {(p.message.type.value, g) for p, g in zip(firsts, grids, strict=True) if g}
+            {(str(p.message.type), g) for p, g in zip(firsts, grids, strict=True) if g}
         )
         found: dict[tuple[str, str | None], list[_OpenTicket]] = defaultdict(list)
         if not wanted:
@@ -770,7 +784,7 @@ class EventProcessor:
         window = timedelta(minutes=policy.window_min)
         best: tuple[float, _OpenTicket] | None = None
         # Same grid only: a case belongs to one grid (and its worker).
-        for ticket in candidates.get((m.type.value, grid), []):
+        for ticket in candidates.get((str(m.type), grid), []):
             if abs(observed - ticket.last_observed_at) > window:
                 continue
             distance = metres_between(
@@ -779,101 +793,6 @@ class EventProcessor:
             if distance <= policy.distance_m and (best is None or distance < best[0]):
                 best = (distance, ticket)
         return best[1] if best else None
-
-    def _ticket_row(
-        self,
-        matter: Matter,
-        item: _Parsed,
-        grid: str | None,
-        now: datetime,
-        observed: datetime,
-    ) -> dict[str, Any]:
-        m = item.message
-        ctx = self.context
-        if grid is None:
-            state, reason = TicketState.PENDING_REVIEW, "unassigned_grid"
-        elif matter.review.needs_review(m.confidence):
-            state, reason = TicketState.PENDING_REVIEW, "review_policy"
-        else:
-            state, reason = TicketState.DISPATCHED, None
-        title = EVENT_TITLES.get(m.type.value, m.type.value)
-        return {
-            "source": "ai",
-            "event_type": m.type.value,
-            "matter_key": matter.key,
-            "matter_version": ctx.matters.version,
-            "category_code": matter.category.code,
-            "category_name": matter.category.name,
-            "department_code": ctx.departments.get(matter.department),
-            "priority": matter.priority.value,
-            "state": state.value,
-            "review_reason": reason,
-            "title": f"{title} ({m.camera_id})",
-            "description": _describe(m),
-            "grid_code": grid,
-            "lat": m.location.lat,
-            "lon": m.location.lon,
-            "confidence": m.confidence,
-            "node_id": m.node_id,
-            "camera_id": m.camera_id,
-            "snapshot_sha256": m.media.snapshot.sha256 if m.media.snapshot else None,
-            "assignee_id": None,
-            "escalation_level": 0,
-            "overdue": False,
-            "time_limit_min": matter.time_limit_min,
-            "observations": 1,
-            "rework_count": 0,
-            "found_at": m.started_at,
-            "created_at": now,
-            "dispatched_at": None,
-            "due_at": None,
-            "last_observed_at": observed,
-            "version": 1,
-        }
-
-    @staticmethod
-    def _history_for_new(
-        conn: Connection, rows: list[dict[str, Any]], ids: list[int], now: datetime
-    ) -> None:
-        history = []
-        create, dispatch = TicketAction.CREATE.value, TicketAction.DISPATCH.value
-        pending, dispatched_state = (
-            TicketState.PENDING_REVIEW.value,
-            TicketState.DISPATCHED.value,
-        )
-        for row, ticket_id in zip(rows, ids, strict=True):
-            dispatched = row["state"] == dispatched_state
-            history.append(
-                {
-                    "ticket_id": ticket_id,
-                    "at": now,
-                    "actor": "system",
-                    "action": create,
-                    "from_state": None,
-                    "to_state": pending if dispatched else row["state"],
-                    "note": f"AI event from {row['node_id']}/{row['camera_id']}"
-                    + (
-                        "" if dispatched else f"; awaits review: {row['review_reason']}"
-                    ),
-                    "assignee_id": None,
-                    "escalation_level": 0,
-                }
-            )
-            if dispatched:
-                history.append(
-                    {
-                        "ticket_id": ticket_id,
-                        "at": now,
-                        "actor": "system",
-                        "action": dispatch,
-                        "from_state": pending,
-                        "to_state": dispatched_state,
-                        "note": f"to {row['assignee_id']}",
-                        "assignee_id": row["assignee_id"],
-                        "escalation_level": 0,
-                    }
-                )
-        insert_many(conn, table_of(TicketHistory), history)
 
     # -- media ---------------------------------------------------------------------
 
@@ -926,36 +845,6 @@ def _topic_node(topic: str, prefix: str) -> str | None:
         return None
     node = topic[len(prefix) : -len("/events")]
     return node if node and "/" not in node else None
-
-
-def _describe(m: EventMessage) -> str:
-    parts = [f"{m.type.value} seen by camera {m.camera_id} on {m.node_id}"]
-    if m.zone_id:
-        parts.append(f"zone {m.zone_id}")
-    for key in ("count", "threshold", "dwell_s", "label"):
-        if key in m.attributes:
-            parts.append(f"{key} {m.attributes[key]}")
-    parts.append(f"confidence {m.confidence:.2f}")
-    return ", ".join(parts)
-
-
-def _notice(ticket_id: int, row: dict[str, Any], event_ids: list[str]) -> TicketNotice:
-    return TicketNotice(
-        ticket_id=ticket_id,
-        action="dispatched" if row.get("assignee_id") else "pending_review",
-        state=row["state"],
-        title=row["title"],
-        category_code=row["category_code"],
-        category_name=row["category_name"],
-        priority=row["priority"],
-        grid_code=row["grid_code"],
-        lat=row["lat"],
-        lon=row["lon"],
-        assignee_id=row.get("assignee_id"),
-        due_at=row.get("due_at"),
-        found_at=row["found_at"],
-        event_ids=event_ids,
-    )
 
 
 def _deadletter(

@@ -13,10 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from central.clock import Clock
-from central.db.models import Event, Ticket, TicketHistory, TicketSource, UserRole
-from central.matters import Matter, MatterList
-from central.notify import Notifier, notice_for
+from central.db.models import Event, Ticket, UserRole
+from central.matters import MatterList
+from central.notify import Notifier
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
+from central.tickets.model import (
+    HistoryEntry,
+    HoldReason,
+    ManualTicket,
+    NewTicket,
+    ticket_notice,
+)
 from central.tickets.states import (
     OPEN_STATES,
     TicketAction,
@@ -61,17 +68,7 @@ class Actor:
 SYSTEM = Actor("system", UserRole.ADMIN)
 
 
-@dataclass
-class ManualTicket:
-    matter_key: str
-    title: str
-    description: str = ""
-    source: TicketSource = TicketSource.CITIZEN
-    lat: float | None = None
-    lon: float | None = None
-    grid_code: str | None = None
-    reporter: str | None = None
-    photo_sha256: str | None = None
+__all__ = ["ManualTicket", "TicketService", "add_history"]
 
 
 def add_history(
@@ -84,19 +81,17 @@ def add_history(
     from_state: str | None,
     note: str | None = None,
 ) -> None:
-    session.add(
-        TicketHistory(
-            ticket_id=ticket.id,
-            at=at,
-            actor=actor,
-            action=action.value,
-            from_state=from_state,
-            to_state=ticket.state,
-            note=note,
-            assignee_id=ticket.assignee_id,
-            escalation_level=ticket.escalation_level,
-        )
+    """Record `action`, read from the ticket as the action left it."""
+    entry = HistoryEntry.after(
+        ticket.id,
+        ticket,
+        at=at,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        note=note,
     )
+    session.add(entry.to_orm())
 
 
 class TicketService:
@@ -248,24 +243,24 @@ class TicketService:
                 self.grid_lookup(spec.lat, spec.lon) if self.grid_lookup else None
             )
         now = self.clock.now()
+        new = NewTicket.from_report(
+            spec,
+            matter=matter,
+            matters=self.matters,
+            departments=self.departments,
+            grid_code=grid_code,
+            now=now,
+        )
         with self._write() as session:
-            ticket = self._new_ticket(matter, spec, grid_code, now)
+            self._auto_dispatch(session, new, now)
+            ticket = new.to_orm()
             session.add(ticket)
             session.flush()
-            add_history(
-                session,
-                ticket,
-                at=now,
-                actor=actor.name,
-                action=TicketAction.CREATE,
-                from_state=None,
-                note=f"{spec.source.value} report"
-                + (f" by {spec.reporter}" if spec.reporter else ""),
-            )
-            recipient = self._auto_dispatch(session, ticket, now, actor)
+            for entry in new.opening_history(ticket.id, at=now, actor=actor.name):
+                session.add(entry.to_orm())
             session.flush()
-        if recipient:
-            self._notify(ticket, "dispatched", [recipient])
+        if new.assignee_id:
+            self._notify(ticket, "dispatched", [new.assignee_id])
         return ticket
 
     def escalate(
@@ -448,48 +443,17 @@ class TicketService:
         self._move(session, ticket, action, actor, now, note or f"to {worker_id}")
 
     def _auto_dispatch(
-        self, session: Session, ticket: Ticket, now: datetime, actor: Actor
-    ) -> str | None:
+        self, session: Session, ticket: NewTicket, now: datetime
+    ) -> None:
+        """Dispatch a new ticket to the grid's worker, or hold it for review."""
         if ticket.grid_code is None:
-            ticket.review_reason = "unassigned_grid"
-            return None
+            ticket.hold(HoldReason.UNASSIGNED_GRID)
+            return
         chosen = self._pick_worker(session, ticket.grid_code, now)
         if chosen is None:
-            ticket.review_reason = "no_worker"
-            return None
-        self._assign(session, ticket, chosen, now, TicketAction.DISPATCH, actor, None)
-        return chosen
-
-    def _new_ticket(
-        self, matter: Matter, spec: ManualTicket, grid_code: str | None, now: datetime
-    ) -> Ticket:
-        return Ticket(
-            source=spec.source.value,
-            event_type=None,
-            matter_key=matter.key,
-            matter_version=self.matters.version,
-            category_code=matter.category.code,
-            category_name=matter.category.name,
-            department_code=self.departments.get(matter.department),
-            priority=matter.priority.value,
-            state=TicketState.PENDING_REVIEW.value,
-            title=spec.title,
-            description=spec.description,
-            grid_code=grid_code,
-            lat=spec.lat,
-            lon=spec.lon,
-            time_limit_min=matter.time_limit_min,
-            found_at=now,
-            created_at=now,
-            last_observed_at=now,
-            reporter=spec.reporter,
-            resolution_photo_sha256=None,
-            snapshot_sha256=spec.photo_sha256,
-            escalation_level=0,
-            overdue=False,
-            observations=1,
-            rework_count=0,
-        )
+            ticket.hold(HoldReason.NO_WORKER)
+            return
+        ticket.dispatch(chosen, now)
 
     def _notify(
         self,
@@ -506,8 +470,9 @@ class TicketService:
             )
         targets = [r for r in recipients if r]
         try:
-            self.notifier.ticket_changed(
-                notice_for(ticket, action, event_ids, note), targets
+            notice = ticket_notice(
+                ticket.id, ticket, action=action, event_ids=event_ids, note=note
             )
+            self.notifier.ticket_changed(notice, targets)
         except Exception:
             log.exception("could not notify %s about ticket %s", targets, ticket.id)

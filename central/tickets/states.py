@@ -74,19 +74,23 @@ TRANSITIONS: dict[TicketAction, dict[TicketState, TicketState]] = {
 class IllegalTransition(Exception):
     """An action the ticket's state does not allow; the message says why."""
 
-    def __init__(self, ticket_id: int, action: TicketAction, state: TicketState):
+    def __init__(self, ticket_id: int | None, action: TicketAction, state: TicketState):
         allowed = sorted(s.value for s in TRANSITIONS.get(action, {}))
         self.ticket_id = ticket_id
         self.action = action
         self.state = state
+        which = "a new ticket" if ticket_id is None else f"ticket {ticket_id}"
         super().__init__(
-            f"ticket {ticket_id} is {state.value}: cannot {action.value} it "
+            f"{which} is {state.value}: cannot {action.value} it "
             f"({action.value} is allowed from {', '.join(allowed) or 'no state'})"
         )
 
 
-def next_state(ticket_id: int, action: TicketAction, state: TicketState) -> TicketState:
-    """The state after `action`, or IllegalTransition."""
+def next_state(
+    ticket_id: int | None, action: TicketAction, state: TicketState
+) -> TicketState:
+    """The state after `action`, or IllegalTransition (`ticket_id` None: not
+    stored yet)."""
     target = TRANSITIONS.get(action, {}).get(state)
     if target is None:
         raise IllegalTransition(ticket_id, action, state)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from edge.config import CameraConfig
 from gridwatch.contract import EventType
+from gridwatch.validation import StrictModel, validation_problems
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 ALL_ZONES = "all"
@@ -34,11 +34,7 @@ class ScenarioError(ValueError):
         super().__init__(f"{path}: " + "; ".join(self.problems))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ExpectedEvent(_Strict):
+class ExpectedEvent(StrictModel):
     """One incident the pipeline should report, with when (and where) it may."""
 
     type: EventType = Field(description="Event type, e.g. crowding, intrusion, fall.")
@@ -70,7 +66,7 @@ class ExpectedEvent(_Strict):
         return self
 
 
-class ExpectedCount(_Strict):
+class ExpectedCount(StrictModel):
     """How many objects of a label a zone holds at one clip time."""
 
     t: float = Field(ge=0, description="Clip seconds.")
@@ -85,12 +81,12 @@ class ExpectedCount(_Strict):
     note: str | None = None
 
 
-class Expected(_Strict):
+class Expected(StrictModel):
     events: list[ExpectedEvent] = Field(default_factory=list)
     counts: list[ExpectedCount] = Field(default_factory=list)
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """The YAML document of one scenario file."""
 
     clip: str = Field(min_length=1, description="Clip path relative to --media.")
@@ -242,7 +238,7 @@ def load_scenario(path: Path, *, name: str, media_dir: Path | None) -> LoadedSce
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as error:
-        raise ScenarioError(path, _describe(error)) from None
+        raise ScenarioError(path, validation_problems(error)) from None
     camera = camera_config(scenario.camera, path=path)
     problems = verify_counts_measurable(scenario.expected.counts, camera)
     clip_path = (media_dir / scenario.clip) if media_dir is not None else None
@@ -291,7 +287,7 @@ def camera_config(section: Mapping[str, Any], *, path: Path) -> CameraConfig:
     try:
         return CameraConfig.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError(path, _describe(error, prefix="camera")) from None
+        raise ScenarioError(path, validation_problems(error, prefix="camera")) from None
 
 
 def occupancy_labels(camera: CameraConfig) -> dict[str, set[str]]:
@@ -327,30 +323,6 @@ def verify_counts_measurable(
                 f"{where}.label: zone {check.zone!r} does not count {check.label!r}"
             )
     return problems
-
-
-def _describe(error: ValidationError, prefix: str = "") -> list[str]:
-    problems = []
-    for item in error.errors():
-        parts = [prefix] if prefix else []
-        parts += [str(p) for p in item["loc"]]
-        where = ".".join(parts) or "(top level)"
-        problems.append(f"{where}: {_message(item)}")
-    return problems
-
-
-def _message(item: Any) -> str:
-    # A rule type the node does not know (e.g. `fall` before that rule exists)
-    # would read "Input tag 'fall' found using 'type' does not match ...".
-    if item["type"] == "union_tag_invalid":
-        context = item.get("ctx", {})
-        known = re.findall(r"'([^']+)'", str(context.get("expected_tags", "")))
-        return (
-            f"unknown rule type {context.get('tag')!r} "
-            f"(this node knows: {', '.join(known)})"
-        )
-    message: str = item["msg"]
-    return message
 
 
 def rule_types(camera: CameraConfig) -> set[str]:

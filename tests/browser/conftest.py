@@ -22,7 +22,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
+from harness.demo_stack import DEMO_PASSWORD, DemoStack
 from tests.browser.sample import SamplePublisher, login, make_sample_media
 
 PageFactory = Callable[..., Page]

@@ -38,7 +38,7 @@ from gridwatch.contract import (
     OccupancyMessage,
     SnapshotRef,
 )
-from gridwatch.demo_stack import DEMO_PASSWORD, DemoCamera, DemoStack, demo_cameras
+from harness.demo_stack import DEMO_PASSWORD, DemoCamera, DemoStack, demo_cameras
 from simulators.signals import stop_on_signals
 
 SAMPLE_CLIP = "one-by-one-person-detection.mp4"

@@ -16,7 +16,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from gridwatch.contract import EventType
-from gridwatch.demo_stack import DEMO_PASSWORD
+from harness.demo_stack import DEMO_PASSWORD
 from tests.browser.conftest import (
     ApiFactory,
     PageFactory,
@@ -311,6 +311,31 @@ def test_help_overlay_lists_the_shortcuts(page_factory: PageFactory) -> None:
     expect(page.locator('a.nav-item[data-view="tickets"]')).to_have_attribute(
         "aria-current", "page"
     )
+
+
+def test_event_type_labels_come_from_central(
+    page_factory: PageFactory,
+    publisher: SamplePublisher,
+    api: ApiFactory,
+) -> None:
+    operator = api("operator")
+    ticket = flagged_ticket(publisher, operator, camera=0, offset_m=-150)
+    try:
+        page = page_factory(viewport=DESKTOP)
+        answer = operator.get("/event-types")
+        assert answer.status_code == 200, answer.text
+        words = answer.json()
+        for entry in words["event_types"]:
+            if entry["type"] == "abandoned_object":
+                entry["label"] = "Left luggage"  # as a city's matter list may say
+        page.route("**/api/v1/event-types", lambda route: route.fulfill(json=words))
+        log_in(page)
+        go(page, "review")
+        review_item(page, ticket["id"]).locator(".review-item-open").click()
+        detail = page.locator(f'.review-detail-inner[data-ticket-id="{ticket["id"]}"]')
+        expect(detail.locator(".facts")).to_contain_text("Left luggage")
+    finally:
+        end_ticket(operator, ticket["id"])
 
 
 # -- tickets ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from gridwatch.demo_stack import DemoStack
+from harness.demo_stack import DemoStack
 from tests.browser.conftest import PageFactory
 
 

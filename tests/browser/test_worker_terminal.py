@@ -19,7 +19,7 @@ import numpy as np
 from playwright.sync_api import Page, Route, expect
 
 from gridwatch.contract import EventType
-from gridwatch.demo_stack import DEMO_PASSWORD, DemoStack
+from harness.demo_stack import DEMO_PASSWORD, DemoStack
 from tests.browser.conftest import (
     ApiFactory,
     PageFactory,
@@ -223,6 +223,23 @@ def test_ticket_arrives_live_then_is_accepted_and_resolved(
         expect(card(page, tid)).to_have_attribute("data-state", "resolved")
         expect(card(page, tid)).not_to_have_class(re.compile(r"\bis-new\b"))
         assert page.evaluate("window.__samePage") is True
+
+
+def test_the_event_type_reads_as_central_names_it(
+    page_factory: PageFactory,
+    publisher: SamplePublisher,
+    api: ApiFactory,
+) -> None:
+    operator = api("operator")
+    page = phone_page(page_factory)
+    log_in(page)
+    wait_live(page)
+    with own_ticket(publisher, operator, type_=EventType.FALL, offset_m=150) as ticket:
+        assert ticket["assignee_id"] == WORKER
+        card(page, ticket["id"]).locator("a").click()
+        expect(page.locator("#detail-title")).to_have_text(ticket["title"])
+        # central's matter list says "Person fallen"; the name alone reads "Fall"
+        expect(page.locator(".facts")).to_contain_text("Person fallen")
 
 
 def test_returned_ticket_shows_the_reason(

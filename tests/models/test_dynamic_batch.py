@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edge.config import ModelConfig
 from edge.infer import adapter_type_for
-from models import cli
+from harness import models_command as cli
 from models.dynamic_batch import (
     BATCH_AXIS,
     BatchMismatchError,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models import cli
+from harness import models_command as cli
 from models.manifest import (
     REPO_ROOT,
     ChecksumError,

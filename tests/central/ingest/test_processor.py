@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,23 @@ from central.db.models import (
     TicketHistory,
 )
 from central.ingest.processor import EventProcessor, InboundMessage
+from central.matters import parse_matter_list
 from central.media import MediaStore
 from central.notify import RecordingNotifier
+from central.tickets.model import ticket_notice
 from gridwatch.contract import EventMessage, EventPhase, EventType, Media, SnapshotRef
 from tests.central.conftest import GRID_1, GRID_1_WORKER, grid_centre, make_event
 
 Central = tuple[CentralContext, RecordingNotifier]
 M_PER_DEG_LAT = 110_574.0
+SHIPPED_MATTERS = resources.files("central").joinpath("matters.yaml").read_text("utf-8")
+TOY_MATTER = """
+  - key: toy
+    event_types: [toy_rule]
+    category: {code: "0198", class: 市容环境, subclass: 玩具}
+    department: urban_management
+    time_limit_min: 60
+"""
 
 
 def inbound(event: EventMessage, topic: str | None = None) -> InboundMessage:
@@ -79,6 +90,83 @@ def test_event_in_a_grid_opens_a_ticket_dispatched_to_its_worker(
     ]
     assert stored is not None and stored.ticket_id == ticket.id
     assert stored.grid_code == GRID_1
+
+
+@pytest.mark.integration
+def test_ingest_notice_is_the_ticket_models_notice_of_the_stored_ticket(
+    central: Central,
+) -> None:
+    context, _ = central
+    lat, lon = grid_centre(context, GRID_1)
+    dispatched, held = make_event(lat, lon), make_event(lat, lon, type_=EventType.FALL)
+    held = held.model_copy(update={"confidence": 0.1})  # below the fall matter's 0.3
+    result = EventProcessor(context).process([inbound(dispatched), inbound(held)])
+    stored = tickets(context)
+    assert [t.title for t in stored] == [
+        "Crowd gathering (cam-001)",  # the titles come from the matter list
+        "Person fallen (cam-001)",
+    ]
+    for (notice, _), ticket, event, action in zip(
+        result.notices,
+        stored,
+        [dispatched, held],
+        ["dispatched", "pending_review"],
+        strict=True,
+    ):
+        expected = ticket_notice(
+            ticket.id, ticket, action=action, event_ids=[event.event_id]
+        )
+        assert notice.model_dump(exclude={"sent_at"}) == expected.model_dump(
+            exclude={"sent_at"}
+        )
+        assert (notice.escalation_level, notice.overdue, notice.note) == (
+            0,
+            False,
+            None,
+        )
+
+
+@pytest.mark.integration
+def test_an_event_type_without_words_gets_a_readable_title(central: Central) -> None:
+    context, _ = central
+    words = "crowding: {label: Crowding, title: Crowd gathering}"
+    assert words in SHIPPED_MATTERS
+    bare = SHIPPED_MATTERS.replace(words, "crowding: {}")
+    context.matters = parse_matter_list(bare, source="test")
+    EventProcessor(context).process(
+        [inbound(make_event(*grid_centre(context, GRID_1)))]
+    )
+    [ticket] = tickets(context)
+    assert ticket.title == "Crowding (cam-001)"
+
+
+@pytest.mark.integration
+def test_a_plug_in_event_type_needs_only_a_matter_list_entry(central: Central) -> None:
+    context, _ = central
+    body = json.loads(make_event(*grid_centre(context, GRID_1)).to_json())
+    body["type"] = "toy_rule"
+    try:
+        EventMessage.model_validate(body)
+    except ValueError:
+        pytest.skip("the contract's event types are still a closed set")
+    message = InboundMessage("gw/v1/edge/node-01/events", json.dumps(body).encode())
+    refused = EventProcessor(context).process([message])
+    assert "no matter list entry for event type 'toy_rule'" in (
+        refused.deadletters[0].reason
+    )
+    context.matters = parse_matter_list(SHIPPED_MATTERS + TOY_MATTER, source="test")
+    body["event_id"] += "-2"
+    message = InboundMessage("gw/v1/edge/node-01/events", json.dumps(body).encode())
+    result = EventProcessor(context).process([message])
+    [ticket] = tickets(context)
+    assert (ticket.state, ticket.event_type, ticket.matter_key) == (
+        "dispatched",
+        "toy_rule",
+        "toy",
+    )
+    assert ticket.title == "Toy rule (cam-001)"
+    [(notice, recipients)] = result.notices
+    assert (notice.title, recipients) == (ticket.title, [GRID_1_WORKER])
 
 
 @pytest.mark.integration

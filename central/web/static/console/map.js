@@ -19,7 +19,6 @@ import {
   outlineOf,
 } from "./geo.js";
 import {
-  EVENT_TYPE_LABELS,
   OPEN_STATES,
   PRIORITY_LABELS,
   STATE_LABELS,
@@ -27,6 +26,7 @@ import {
   debounce,
   empty,
   errorBlock,
+  eventTypeLabel,
   fmtAgo,
   h,
   kbd,
@@ -815,14 +815,14 @@ async function loadEvents() {
       className: "event-marker",
     });
     marker.bindTooltip(
-      `${labelOf(EVENT_TYPE_LABELS, ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
+      `${eventTypeLabel(ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
       { direction: "top" },
     );
     marker.bindPopup(() =>
       h(
         "div",
         {},
-        h("h3", {}, labelOf(EVENT_TYPE_LABELS, ev.type)),
+        h("h3", {}, eventTypeLabel(ev.type)),
         h(
           "div",
           {},

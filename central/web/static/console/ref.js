@@ -1,5 +1,7 @@
-// Reference data (areas, matters, workers, grids, cameras), fetched once and cached.
+// Reference data (areas, matters, event types, workers, grids, cameras), fetched
+// once and cached.
 
+import { setEventTypeLabels } from "/common/labels.js";
 import { api } from "./api.js";
 
 const cache = new Map();
@@ -41,6 +43,16 @@ export function matters() {
   return cached("matters", async () => (await api("/matters")).matters);
 }
 
+/** Event types with their labels from central's matter list; fills the labels
+ * every view reads through `eventTypeLabel`. */
+export function eventTypes() {
+  return cached("event-types", async () => {
+    const { event_types: list } = await api("/event-types");
+    setEventTypeLabels(list);
+    return list;
+  });
+}
+
 export function workers() {
   return cached(
     "workers",
@@ -68,7 +80,7 @@ export function cameras() {
 
 /** Warm the caches the tables use for names; never throws. */
 export async function preload() {
-  await Promise.allSettled([areas(), workers(), matters(), cameras()]);
+  await Promise.allSettled([areas(), workers(), matters(), eventTypes(), cameras()]);
 }
 
 export function area(code) {

@@ -6,7 +6,6 @@ import * as ref from "./ref.js";
 import { clipVideo } from "./clip.js";
 import { baseMap, boundsOf } from "./geo.js";
 import {
-  EVENT_TYPE_LABELS,
   REVIEW_REASON_LABELS,
   announce,
   clear,
@@ -14,6 +13,7 @@ import {
   dialog,
   empty,
   errorBlock,
+  eventTypeLabel,
   field,
   fmtAgo,
   fmtFull,
@@ -385,8 +385,8 @@ function renderDetail() {
       fact(
         "Rule",
         ev
-          ? `${labelOf(EVENT_TYPE_LABELS, ev.type)}${ev.zone_id ? ` · zone ${ev.zone_id}` : ""}`
-          : labelOf(EVENT_TYPE_LABELS, t.event_type),
+          ? `${eventTypeLabel(ev.type)}${ev.zone_id ? ` · zone ${ev.zone_id}` : ""}`
+          : eventTypeLabel(t.event_type),
       ),
       fact(
         "Confidence",
@@ -581,7 +581,7 @@ function cameraHistoryCard(t, ev) {
             h(
               "li",
               { class: e.event_id === ev.event_id ? "this" : "" },
-              h("span", {}, labelOf(EVENT_TYPE_LABELS, e.type)),
+              h("span", {}, eventTypeLabel(e.type)),
               h("span", { class: "muted" }, `${Math.round(e.confidence * 100)}%`),
               h("span", { class: "muted" }, fmtAgo(e.detected_at)),
               e.event_id === ev.event_id
@@ -660,7 +660,7 @@ function snapshotFrame(t, ev) {
     return frame;
   }
   const label = ev
-    ? `${labelOf(EVENT_TYPE_LABELS, ev.type)} ${Math.round(ev.confidence * 100)}%`
+    ? `${eventTypeLabel(ev.type)} ${Math.round(ev.confidence * 100)}%`
     : "";
   const img = h("img", {
     alt: `Snapshot of ${t.title}${ev?.image_box ? ", detection box drawn" : ""}`,

@@ -7,7 +7,6 @@ import { clipVideo } from "./clip.js";
 import { REJECT_REASONS } from "./review.js";
 import {
   ESCALATION_LABELS,
-  EVENT_TYPE_LABELS,
   REVIEW_REASON_LABELS,
   SOURCE_LABELS,
   STATE_LABELS,
@@ -16,6 +15,7 @@ import {
   dialog,
   errorBlock,
   escalationChip,
+  eventTypeLabel,
   field,
   fmtAgo,
   fmtDuration,
@@ -322,7 +322,7 @@ function eventCard(ev, withClip) {
     h(
       "div",
       {},
-      h("strong", {}, labelOf(EVENT_TYPE_LABELS, ev.type)),
+      h("strong", {}, eventTypeLabel(ev.type)),
       h("span", { class: "muted" }, ` · ${Math.round(ev.confidence * 100)}% · ${ev.phase}`),
       h(
         "div",

@@ -1,5 +1,5 @@
 // DOM building, formatting, chips, toasts and dialogs shared by the views.
-import { EVENT_TYPE_LABELS } from "/common/labels.js";
+import { eventTypeLabel } from "/common/labels.js";
 
 /**
  * h("div", {class: "x", onclick: fn, "aria-label": "…"}, child, …): an element.
@@ -168,7 +168,7 @@ export const OPEN_STATES = ["pending_review", "dispatched", "accepted", "resolve
 
 export const PRIORITY_LABELS = { urgent: "Urgent", high: "High", normal: "Normal", low: "Low" };
 
-export { EVENT_TYPE_LABELS };
+export { eventTypeLabel };
 
 export const REVIEW_REASON_LABELS = {
   low_confidence: "Low confidence",

@@ -1,6 +1,6 @@
 // gridwatch worker terminal: log in, see my tickets live, open one, accept it,
 // resolve it with a note and a photo. Vanilla ES modules, no build step.
-import { EVENT_TYPE_LABELS } from "/common/labels.js";
+import { eventTypeLabel, setEventTypeLabels } from "/common/labels.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
 
@@ -21,7 +21,6 @@ const PRIORITIES = {
   normal: ["Normal", "一般", 2],
   low: ["Low", "较低", 1],
 };
-const EVENT_TYPES = EVENT_TYPE_LABELS;
 const SOURCES = { ai: "AI camera · 智能识别", citizen: "Citizen report · 市民上报", patrol: "Patrol · 巡查发现" };
 const ACTIONS = {
   create: "Created",
@@ -446,12 +445,26 @@ async function startSession(fromLogin = false) {
   }
   renderWho();
   loadGridNames();
+  const typesLoaded = loadEventTypes();
   connect();
+  await typesLoaded; // the ticket view names the event type
+  if (!state.loggedIn) return;
   route(); // after a 401 on a ticket, logging in again goes back to it
   await loadList();
   if (fromLogin) {
     if (document.body.dataset.view === "list") focusHeading($("list-title"));
     announce(`Logged in as ${state.me.worker_name || state.me.username}.`);
+  }
+}
+
+/** Event type labels from central's matter list; without them (offline) a type
+ * reads as its name. */
+async function loadEventTypes() {
+  try {
+    const body = await api.request("/event-types", { doing: "load the event type names" });
+    setEventTypeLabels(body?.event_types);
+  } catch {
+    // offline, or refused: the types read as their names
   }
 }
 
@@ -1100,7 +1113,7 @@ function renderEvidence(t) {
   const snapshotUrl = shot?.snapshot_url || t.snapshot_url;
   if (snapshotUrl) {
     const frame = h("div", { class: "snapshot" });
-    const typeName = EVENT_TYPES[shot?.type] || shot?.type || "Detection";
+    const typeName = shot?.type ? eventTypeLabel(shot.type) : "Detection";
     const img = h("img", {
       alt: `Camera snapshot${shot ? ` from ${shot.camera_id}` : ""}, the detection (${typeName.toLowerCase()}) outlined in red`,
       decoding: "async",
@@ -1220,7 +1233,7 @@ function renderWhere(t) {
 function renderFacts(t) {
   const rows = [
     [["Category", "类别"], h("span", {}, h("span", { lang: "zh-CN", text: t.category_name }), " ", h("span", { class: "code", text: t.category_code }))],
-    [["Event", "事件"], t.event_type ? EVENT_TYPES[t.event_type] || t.event_type : "—"],
+    [["Event", "事件"], eventTypeLabel(t.event_type)],
     [["Source", "来源"], SOURCES[t.source] || t.source],
     [["Priority", "优先级"], priorityChip(t.priority)],
     [["Time limit", "时限"], `${t.time_limit_min} min, due ${when(t.due_at)}`],
