@@ -1,1 +1,1 @@
-"""Central: events into grid tickets, dispatch, the closed loop, the HTTP API and pages."""
+"""Central: events into grid tickets, dispatch, the closed loop, HTTP API, pages."""

@@ -15,8 +15,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -24,19 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from gridwatch.validation import describe_validation_error
+from gridwatch.contract import EVENT_TYPE_PATTERN
+from gridwatch.validation import StrictModel, describe_validation_error
 
-# Any rule plug-in's event type: the contract's event types are an open set.
-EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+# Any rule plug-in's event type, as a plain string: the contract's set is open.
 EventTypeName = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
 
 
 class MatterListError(ValueError):
     """The matter list could not be read or is invalid; the message says where."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Priority(StrEnum):
@@ -54,7 +48,7 @@ PRIORITY_RANK = {
 }
 
 
-class Category(Strict):
+class Category(StrictModel):
     code: Annotated[str, Field(pattern=r"^\d{4}$")]
     class_: str = Field(alias="class")
     subclass: str
@@ -64,7 +58,7 @@ class Category(Strict):
         return f"{self.class_}/{self.subclass}"
 
 
-class ReviewPolicy(Strict):
+class ReviewPolicy(StrictModel):
     mode: Literal["auto", "review"] = "auto"
     below_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -75,7 +69,7 @@ class ReviewPolicy(Strict):
         return confidence is not None and confidence < self.below_confidence
 
 
-class MergePolicy(Strict):
+class MergePolicy(StrictModel):
     distance_m: float = Field(default=30.0, ge=0)
     window_min: float = Field(default=30.0, ge=0)
 
@@ -83,7 +77,7 @@ class MergePolicy(Strict):
 EscalationSteps = Annotated[list[float], Field(min_length=1, max_length=3)]
 
 
-class Defaults(Strict):
+class Defaults(StrictModel):
     merge: MergePolicy = MergePolicy()
     escalate_after_min: EscalationSteps = Field(
         default_factory=lambda: [0.0, 30.0, 90.0]
@@ -96,7 +90,7 @@ def readable_event_type(event_type: str) -> str:
     return words[:1].upper() + words[1:] if words else event_type
 
 
-class EventTypeWords(Strict):
+class EventTypeWords(StrictModel):
     """How people read an event type; each falls back to a readable type name."""
 
     label: Annotated[str, Field(min_length=1, max_length=80)] | None = Field(
@@ -109,7 +103,7 @@ class EventTypeWords(Strict):
     )
 
 
-class Matter(Strict):
+class Matter(StrictModel):
     key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     event_types: dict[EventTypeName, EventTypeWords] = Field(
         default_factory=dict,
@@ -137,7 +131,7 @@ class Matter(Strict):
         return words
 
 
-class MatterList(Strict):
+class MatterList(StrictModel):
     version: str = Field(min_length=1)
     defaults: Defaults = Defaults()
     matters: list[Matter] = Field(min_length=1)

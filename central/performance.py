@@ -48,6 +48,7 @@ from central.db.models import (
     Worker,
 )
 from central.tickets.states import OPEN_STATES, TicketAction, TicketState
+from gridwatch.stats import percentile
 
 __all__ = [
     "DailyCountRow",
@@ -59,7 +60,6 @@ __all__ = [
     "daily_counts",
     "evaluate",
     "false_positives",
-    "percentile",
     "period_bounds",
     "period_end",
     "period_start",
@@ -205,24 +205,9 @@ class _LocalDays:
 # -- statistics helpers --
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (0..1) of ascending values, interpolating linearly between
-    the closest ranks (numpy's default, PostgreSQL's percentile_cont)."""
-    if not sorted_values:
-        return None
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"quantile {q} is outside 0..1")
-    position = q * (len(sorted_values) - 1)
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    fraction = position - low
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
-
-
 def _stats(values: list[float]) -> tuple[float | None, float | None, float | None]:
     if not values:
         return None, None, None
-    values.sort()
     return (
         sum(values) / len(values),
         percentile(values, 0.5),

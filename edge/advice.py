@@ -7,7 +7,8 @@ check-config`, without refusing the config.
 
 from __future__ import annotations
 
-from edge.config import FallRuleConfig, NodeConfig
+from edge.config import NodeConfig
+from edge.rules.fall import FallRuleConfig
 
 # Falls were measured at 10 analysed fps through the RTSP stack (docs/edge.md).
 # At 5 all five shared GMDCSA24 falls are found through it, but replayed from

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edge.advice import config_advice
 from edge.config import ConfigError, NodeConfig, load_config
+from edge.rules.registry import rules_of_module
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,13 @@ def run_cli(args: argparse.Namespace) -> int:
         f"{args.config}: ok: node {config.node_id}, {len(config.cameras)} cameras, "
         f"{rules} rules, model {config.model.name}\n"
     )
+    for module in config.plugins:
+        for rule in rules_of_module(module):
+            raises = getattr(rule, "event_type", None)
+            events = f"event type {raises}" if raises else "no events"
+            sys.stdout.write(
+                f"{args.config}: plug-in {module}: rule {rule.type_key}, {events}\n"
+            )
     for line in config_advice(config):
         sys.stdout.write(f"{args.config}: note: {line}\n")
     return 0

@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainValidator,
+    SerializeAsAny,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from edge.face_settings import FACE_BLUR_DEFAULTS
+from edge.rules.registry import (
+    RulePluginError,
+    load_rule_plugin,
+    validate_rule_config,
+)
+from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from gridwatch.validation import StrictModel, validation_problems
 from models.family import ModelFamily
 
 
 class ConfigError(ValueError):
     """A node config could not be read or is invalid; the message names the problem."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 PointNorm = tuple[
@@ -54,328 +66,12 @@ class HomographyConfig(StrictModel):
         return self
 
 
-class OccupancyRuleConfig(StrictModel):
-    type: Literal["occupancy"] = "occupancy"
-    labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-
-
-class CrowdingRuleConfig(StrictModel):
-    type: Literal["crowding"] = "crowding"
-    label: str = "person"
-    threshold: int = Field(
-        default=10, ge=1, description="Objects in zone to count as a crowd."
-    )
-    dwell_s: float = Field(
-        default=10.0, ge=0, description="Sustained for at least this long."
-    )
-    clear_s: float = Field(
-        default=5.0, ge=0, description="Below threshold this long ends it."
-    )
-    cooldown_s: float = Field(
-        default=60.0, ge=0, description="No new event this long after an end."
-    )
-    update_interval_s: float = Field(default=30.0, gt=0)
-
-
-class DwellRuleConfig(StrictModel):
-    """Shared by the rules that fire when a tracked object stays in a zone."""
-
-    labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    min_s: float = Field(
-        default=1.0, ge=0, description="Inside the zone at least this long."
-    )
-    clear_s: float = Field(default=3.0, ge=0)
-    cooldown_s: float = Field(default=30.0, ge=0)
-
-
-class IntrusionRuleConfig(DwellRuleConfig):
-    type: Literal["intrusion"] = "intrusion"
-
-
-class PresenceRuleConfig(DwellRuleConfig):
-    """A label (e.g. of a city's own fire/smoke or overflowing-bin model) in the
-    zone for `min_s`: event type `presence`, the label in its attributes."""
-
-    type: Literal["presence"] = "presence"
-    labels: list[str] = Field(
-        min_length=1, description="Labels whose presence is the event."
-    )
-    min_s: float = Field(
-        default=5.0, ge=0, description="Present in the zone at least this long."
-    )
-    cooldown_s: float = Field(default=300.0, ge=0)
-
-
-class IllegalParkingRuleConfig(DwellRuleConfig):
-    """A vehicle stopped in a no-stopping zone for `min_s`."""
-
-    type: Literal["illegal_parking"] = "illegal_parking"
-    labels: list[str] = Field(
-        default_factory=lambda: ["car", "truck", "bus", "motorcycle"], min_length=1
-    )
-    min_s: float = Field(
-        default=60.0, ge=0, description="Stopped in the zone at least this long."
-    )
-    max_move_frac: float = Field(
-        default=0.02,
-        gt=0,
-        le=1,
-        description="Moving more than this fraction of the frame diagonal from "
-        "where it stopped restarts its clock (it was driving, not parked).",
-    )
-    cooldown_s: float = Field(default=300.0, ge=0)
-
-
-class StaticObjectRuleConfig(StrictModel):
-    """Shared by the rules that fire on an object left on the ground by a person.
-
-    An object is a new static change of the picture (a background model on a
-    small grey frame) or a stationary detection, separated from every person,
-    on the ground of the zone. Its owner is the person nearest to it when it
-    appeared; the rule fires once the object has stayed `static_s` and its owner
-    has been farther than `owner_away_frac` (or out of view) for `owner_away_s`.
-    """
-
-    labels: list[str] = Field(
-        min_length=1,
-        description="Detector labels that make a static object this rule's kind.",
-    )
-    unknown_objects: bool = Field(
-        description="Static objects the detector gives no label count as this "
-        "rule's kind (between min_area_frac and max_area_frac)."
-    )
-    exclude_labels: list[str] = Field(
-        description="Detector labels that make a static object not this rule's "
-        "kind (the other rule's); any other label counts as no label."
-    )
-    person_labels: list[str] = Field(
-        default_factory=lambda: ["person"],
-        min_length=1,
-        description="Labels of people: possible owners, never objects.",
-    )
-    static_s: float = Field(
-        default=5.0, ge=0, description="The object stays unmoved at least this long."
-    )
-    owner_away_s: float = Field(
-        default=10.0,
-        ge=0,
-        description="Its owner stays away (or out of view) at least this long.",
-    )
-    owner_away_frac: float = Field(
-        default=0.15,
-        gt=0,
-        le=1,
-        description="Away means farther than this fraction of the frame diagonal "
-        "from the object (gap between the boxes).",
-    )
-    owner_near_frac: float = Field(
-        default=0.1,
-        ge=0,
-        le=1,
-        description="A person this near (fraction of the frame diagonal) when the "
-        "object appeared can be its owner; the nearest one is.",
-    )
-    require_owner: bool = Field(
-        default=True,
-        description="Objects that appear with nobody near (thrown, or a person "
-        "the detector missed) never fire.",
-    )
-    min_area_frac: float = Field(
-        default=0.0003, gt=0, le=1, description="Smallest object, fraction of frame."
-    )
-    max_area_frac: float = Field(
-        default=0.02, gt=0, le=1, description="Largest object, fraction of frame."
-    )
-    warmup_s: float = Field(
-        default=2.0,
-        ge=0,
-        description="The first seconds learn the empty scene: what is there then "
-        "never fires.",
-    )
-    clear_s: float = Field(
-        default=2.0,
-        ge=0,
-        description="An object unseen (and not hidden by a person) this long is "
-        "gone: its event ends.",
-    )
-    background_s: float = Field(
-        default=120.0,
-        gt=0,
-        description="A change that is no object (a moved bench, a new poster) is "
-        "learned into the background over about this long.",
-    )
-    max_object_s: float = Field(
-        default=1800.0,
-        gt=0,
-        description="An object left this long becomes background (its event ends).",
-    )
-
-    @model_validator(mode="after")
-    def verify_area_bounds(self) -> StaticObjectRuleConfig:
-        if self.min_area_frac >= self.max_area_frac:
-            raise ValueError(
-                f"min_area_frac ({self.min_area_frac}) must be below "
-                f"max_area_frac ({self.max_area_frac})"
-            )
-        for name, other in (
-            ("person_labels", self.person_labels),
-            ("exclude_labels", self.exclude_labels),
-        ):
-            overlap = sorted(set(self.labels) & set(other))
-            if overlap:
-                raise ValueError(f"labels {overlap} are {name} too")
-        return self
-
-
-class LitteringRuleConfig(StaticObjectRuleConfig):
-    """Small items dropped and left: bottles, cups, bags of rubbish, unknown blobs."""
-
-    type: Literal["littering"] = "littering"
-    labels: list[str] = Field(
-        default_factory=lambda: ["bottle", "cup", "wine glass"],
-        min_length=1,
-        description="Detector labels of litter.",
-    )
-    unknown_objects: bool = Field(
-        default=True, description="Unlabelled static objects count as litter."
-    )
-    exclude_labels: list[str] = Field(
-        default_factory=lambda: ["backpack", "handbag", "suitcase"],
-        description="Labels of luggage: left luggage is no litter.",
-    )
-
-
-class AbandonedObjectRuleConfig(StaticObjectRuleConfig):
-    """Bags and luggage left behind by their owner."""
-
-    type: Literal["abandoned_object"] = "abandoned_object"
-    labels: list[str] = Field(
-        default_factory=lambda: ["backpack", "handbag", "suitcase"],
-        min_length=1,
-        description="Detector labels of luggage.",
-    )
-    unknown_objects: bool = Field(
-        default=False,
-        description="Unlabelled static objects count as abandoned objects (for a "
-        "zone where anything left is luggage, e.g. a station hall).",
-    )
-    exclude_labels: list[str] = Field(
-        default_factory=lambda: ["bottle", "cup", "wine glass"],
-        description="Labels of litter: a bottle left behind is no luggage.",
-    )
-    static_s: float = Field(
-        default=10.0, ge=0, description="The object stays unmoved at least this long."
-    )
-    owner_away_s: float = Field(
-        default=30.0,
-        ge=0,
-        description="Its owner stays away (or out of view) at least this long.",
-    )
-    max_area_frac: float = Field(
-        default=0.05, gt=0, le=1, description="Largest object, fraction of frame."
-    )
-
-
-class FallRuleConfig(StrictModel):
-    """Settings of the `fall` rule (see docs/edge.md, "Falls").
-
-    Its home is the `RuleConfig` union of `edge/config.py`, beside the other
-    rules' configs; it depends on nothing else so that it can move there.
-    """
-
-    type: Literal["fall"] = "fall"
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"],
-        min_length=1,
-        title="Labels",
-        description="Detector labels that can fall.",
-    )
-    down_s: float = Field(
-        default=1.0,
-        gt=0,
-        le=600,
-        title="Down time",
-        description="Seconds a person must stay lying after the fall before the "
-        "event starts.",
-    )
-    transition_s: float = Field(
-        default=2.0,
-        gt=0,
-        le=10,
-        title="Transition time",
-        description="Longest time from upright to lying that still counts as a "
-        "fall; lying down more slowly is deliberate (a bed, a mat).",
-    )
-    drop_ratio: float = Field(
-        default=0.2,
-        gt=0,
-        le=1,
-        title="Drop",
-        description="How far the hips (the box centre when the hips are not "
-        "seen) must drop within transition_s, as a share of the person's upright "
-        "height.",
-    )
-    min_keypoint_score: float = Field(
-        default=0.3,
-        ge=0,
-        le=1,
-        title="Keypoint score",
-        description="Pose keypoints scoring lower are treated as not seen.",
-    )
-    upright_max_deg: float = Field(
-        default=35.0,
-        gt=0,
-        lt=90,
-        title="Upright angle",
-        description="A torso within this angle of vertical is upright.",
-    )
-    lying_min_deg: float = Field(
-        default=55.0,
-        gt=0,
-        le=90,
-        title="Lying angle",
-        description="A torso at least this far from vertical (and low) is lying.",
-    )
-    clear_s: float = Field(
-        default=2.0,
-        ge=0,
-        title="Clear time",
-        description="The event ends once the person has stood, or been gone, "
-        "this long.",
-    )
-    cooldown_s: float = Field(
-        default=30.0,
-        ge=0,
-        title="Cooldown",
-        description="No new fall of the same person this long after an end.",
-    )
-    pose_model: str = Field(
-        default="movenet_lightning",
-        min_length=1,
-        title="Pose model",
-        description="Manifest name of the pose model.",
-    )
-
-    @model_validator(mode="after")
-    def verify_angles(self) -> FallRuleConfig:
-        if self.lying_min_deg <= self.upright_max_deg:
-            raise ValueError(
-                f"lying_min_deg ({self.lying_min_deg}) must be above "
-                f"upright_max_deg ({self.upright_max_deg})"
-            )
-        return self
-
-
+# Static code sees a rule config as `RuleConfigBase`; validation picks the
+# config class by `type` from the rule plug-ins registered at that moment
+# (`registry.validate_rule_config`), so a plug-in's config needs no edit here.
 RuleConfig = Annotated[
-    OccupancyRuleConfig
-    | CrowdingRuleConfig
-    | IntrusionRuleConfig
-    | PresenceRuleConfig
-    | IllegalParkingRuleConfig
-    | LitteringRuleConfig
-    | AbandonedObjectRuleConfig
-    | FallRuleConfig,
-    Field(discriminator="type"),
+    SerializeAsAny[RuleConfigBase],
+    PlainValidator(validate_rule_config, json_schema_input_type=RuleConfigBase),
 ]
 
 
@@ -566,13 +262,16 @@ class MediaConfig(StrictModel):
         description="x264 constant rate factor: lower is better and larger.",
     )
     face_score: float = Field(
-        default=0.3,
+        default=FACE_BLUR_DEFAULTS.score_threshold,
         gt=0,
         lt=1,
         description="YuNet score above which a face is blurred; low on purpose.",
     )
     face_margin: float = Field(
-        default=0.4, ge=0, le=2, description="Each face box grows by this per side."
+        default=FACE_BLUR_DEFAULTS.margin,
+        ge=0,
+        le=2,
+        description="Each face box grows by this per side.",
     )
     max_active: int = Field(
         default=4,
@@ -614,7 +313,32 @@ class MediaConfig(StrictModel):
         return self
 
 
+def _import_rule_plugin(module: str) -> str:
+    try:
+        load_rule_plugin(module)
+    except RulePluginError as error:
+        raise PydanticCustomError("rule_plugin", str(error)) from None
+    return module
+
+
+# A plug-in module's dotted name, imported as it is validated (see `NodeConfig`).
+RulePluginModule = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"),
+    AfterValidator(_import_rule_plugin),
+]
+
+
 class NodeConfig(StrictModel):
+    # First field on purpose: pydantic validates fields in order, so the
+    # plug-ins are imported (and their rules registered) before the cameras'
+    # zones validate their rule configs.
+    plugins: list[RulePluginModule] = Field(
+        default_factory=list,
+        title="Rule plug-ins",
+        description="Modules outside edge/rules to import for more rule types, "
+        "e.g. `my_company.rules.graffiti`; each must define at least one rule.",
+    )
     node_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -651,9 +375,7 @@ class NodeConfig(StrictModel):
 
 def _format_validation_error(source: str, error: ValidationError) -> str:
     lines = [f"invalid node config {source}:"]
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {where}: {item['msg']}")
+    lines += [f"  {problem}" for problem in validation_problems(error)]
     return "\n".join(lines)
 
 

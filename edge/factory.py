@@ -12,9 +12,11 @@ from edge.advice import config_advice
 from edge.config import ModelConfig, NodeConfig
 from edge.events.builder import EventBuilder
 from edge.events.snapshot import Snapshotter
+from edge.face_settings import FACE_BLUR_DEFAULTS
 from edge.infer.base import BatchDetector
 from edge.infer.composite import CompositeDetector
 from edge.infer.session import OnnxDetector, select_providers
+from edge.media.faces import FaceBlur, FaceModelError, face_blur_settings
 from edge.media.stage import MediaPipeline, require_face_model
 from edge.metrics import NodeMetrics
 from edge.node import EdgeNode
@@ -45,12 +47,37 @@ def face_model_path(models_dir: Path | None) -> Path | None:
         return None
 
 
+def load_face_blur(config: NodeConfig) -> FaceBlur:
+    """The node's face blur: YuNet loaded once at `media.face_score`, with
+    `media.face_margin`, shared by every camera's snapshots and the clips.
+
+    Raises:
+        FaceModelError: the model cannot be found or loaded.
+    """
+    path = require_face_model(FACE_MODEL, config.models_dir)
+    return FaceBlur.from_model(
+        path, face_blur_settings(config.media), label=f"node {config.node_id}"
+    )
+
+
+def find_face_blur(models_dir: Path | None, *, label: str) -> FaceBlur | None:
+    """A face blur at the default settings for tools that may run without the
+    model (the eval's images); None, logged, when it is missing or broken."""
+    path = face_model_path(models_dir)
+    if path is None:
+        return None
+    try:
+        return FaceBlur.from_model(path, FACE_BLUR_DEFAULTS, label=label)
+    except FaceModelError as error:
+        logger.warning("%s: %s", label, error)
+        return None
+
+
 def build_analysers(
-    config: NodeConfig, *, labels: list[str], model: ModelInfo
+    config: NodeConfig, *, labels: list[str], model: ModelInfo, face_blur: FaceBlur
 ) -> dict[str, CameraAnalyser]:
     """One tracker + rules + event builder per camera, and a pose stage for the
     cameras with a fall rule (the pose model loads only if one has)."""
-    face_path = face_model_path(config.models_dir)
     pose_models = PoseModels(
         models_dir=config.models_dir, providers=config.model.providers
     )
@@ -62,7 +89,7 @@ def build_analysers(
                 camera,
                 node_id=config.node_id,
                 model=model,
-                snapshotter=Snapshotter(camera_id=camera.id, face_model_path=face_path),
+                snapshotter=Snapshotter(camera_id=camera.id, face_blur=face_blur),
             ),
         )
     return analysers
@@ -97,9 +124,7 @@ def build_node(
             may leave the node with faces unblurred, so the node does not start).
         ConfigError: central's token cannot be read.
     """
-    face_model = require_face_model(
-        FACE_MODEL, config.models_dir, score_threshold=config.media.face_score
-    )
+    face_blur = load_face_blur(config)
     for line in config_advice(config):
         logger.warning("node %s: %s", config.node_id, line)
     loaded = (
@@ -118,9 +143,11 @@ def build_node(
         config=config,
         detectors=loaded,
         publisher=publisher,
-        analysers=build_analysers(config, labels=list(loaded[0].labels), model=model),
+        analysers=build_analysers(
+            config, labels=list(loaded[0].labels), model=model, face_blur=face_blur
+        ),
         closers=closers,
-        media=MediaPipeline.from_config(config, metrics=metrics, face_model=face_model),
+        media=MediaPipeline.from_config(config, metrics=metrics, face_blur=face_blur),
         metrics=metrics,
     )
 

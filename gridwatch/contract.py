@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 DEFAULT_TOPIC_PREFIX = "gw/v1"
 EVENT_SCHEMA: Final = "gw.event/1"
@@ -24,7 +24,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Event types are an open set: a rule plug-in names its own type (lower-case
+# words joined by `_`) and central's matter list says how to handle it. At most
+# 32 characters: central stores the type in 32-character columns.
+EVENT_TYPE_PATTERN: Final = r"^[a-z][a-z0-9_]{0,31}$"
+
+
 class EventType(StrEnum):
+    """The event types of the built-in rules (a plug-in rule may send others)."""
+
     CROWDING = "crowding"
     INTRUSION = "intrusion"
     LITTERING = "littering"
@@ -32,6 +40,23 @@ class EventType(StrEnum):
     FALL = "fall"
     PRESENCE = "presence"
     ILLEGAL_PARKING = "illegal_parking"
+
+
+def as_known_event_type(event_type: str) -> str:
+    """The `EventType` member of a built-in type, any other type unchanged.
+
+    A parsed built-in type is then the member itself (`event.type is
+    EventType.FALL`); on the wire both are the same string.
+    """
+    try:
+        return EventType(event_type)
+    except ValueError:
+        return event_type
+
+
+EventTypeName = Annotated[
+    str, Field(pattern=EVENT_TYPE_PATTERN), AfterValidator(as_known_event_type)
+]
 
 
 class EventPhase(StrEnum):
@@ -95,7 +120,7 @@ class EventMessage(WireModel):
 
     schema_: Literal["gw.event/1"] = Field(default=EVENT_SCHEMA, alias="schema")
     event_id: str = Field(min_length=8, max_length=64)
-    type: EventType
+    type: EventTypeName
     phase: EventPhase = EventPhase.START
     node_id: str = Field(min_length=1)
     camera_id: str = Field(min_length=1)

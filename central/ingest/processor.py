@@ -49,9 +49,10 @@ from central.db.models import (
 from central.matters import Matter
 from central.media import MediaRejected, MediaStore
 from central.tickets.dispatch import choose_worker, open_ticket_counts
-from central.tickets.model import HoldReason, NewTicket, ticket_notice
+from central.tickets.model import NewTicket, ticket_notice
 from central.tickets.states import OPEN_STATES
 from gridwatch.contract import DeadLetterMessage, EventMessage, TicketNotice
+from gridwatch.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +182,7 @@ class EventProcessor:
         try:
             event = EventMessage.model_validate_json(inbound.payload)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-                for e in exc.errors()[:5]
-            )
+            problems = describe_validation_error(exc, limit=5, top="(body)")
             return f"invalid gw.event/1 message: {problems}", None
         if event.node_id != topic_node:
             return (
@@ -651,17 +649,18 @@ class EventProcessor:
             grid_code=grid,
             now=now,
         )
-        if grid is None:
-            ticket.hold(HoldReason.UNASSIGNED_GRID)
-        elif matter.review.needs_review(item.message.confidence):
-            ticket.hold(HoldReason.REVIEW_POLICY)
-        else:
-            chosen = choose_worker(ctx.directory, grid, now, counts)
-            if chosen is None:
-                ticket.hold(HoldReason.NO_WORKER)
-            else:
+
+        def pick_worker(grid_code: str) -> str | None:
+            chosen = choose_worker(ctx.directory, grid_code, now, counts)
+            if chosen is not None:  # the next event of the batch weighs it
                 counts[chosen] = counts.get(chosen, 0) + 1
-                ticket.dispatch(chosen, now)
+            return chosen
+
+        ticket.dispatch_or_hold(
+            needs_review=matter.review.needs_review(item.message.confidence),
+            pick_worker=pick_worker,
+            now=now,
+        )
         return ticket
 
     def _open_counts(

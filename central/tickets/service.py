@@ -17,12 +17,9 @@ from central.db.models import Event, Ticket, UserRole
 from central.matters import MatterList
 from central.notify import Notifier
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
-from central.tickets.model import (
-    HistoryEntry,
-    HoldReason,
-    ManualTicket,
-    NewTicket,
-    ticket_notice,
+from central.tickets.model import HistoryEntry, NewTicket, ticket_notice
+from central.tickets.model import (  # the API names reports by this module
+    ManualTicket as ManualTicket,
 )
 from central.tickets.states import (
     OPEN_STATES,
@@ -66,9 +63,6 @@ class Actor:
 
 
 SYSTEM = Actor("system", UserRole.ADMIN)
-
-
-__all__ = ["ManualTicket", "TicketService", "add_history"]
 
 
 def add_history(
@@ -252,7 +246,11 @@ class TicketService:
             now=now,
         )
         with self._write() as session:
-            self._auto_dispatch(session, new, now)
+            new.dispatch_or_hold(
+                needs_review=False,  # a person reported it: no AI review policy
+                pick_worker=lambda grid: self._pick_worker(session, grid, now),
+                now=now,
+            )
             ticket = new.to_orm()
             session.add(ticket)
             session.flush()
@@ -441,19 +439,6 @@ class TicketService:
             ticket.dispatched_at = now
             ticket.due_at = now + timedelta(minutes=ticket.time_limit_min)
         self._move(session, ticket, action, actor, now, note or f"to {worker_id}")
-
-    def _auto_dispatch(
-        self, session: Session, ticket: NewTicket, now: datetime
-    ) -> None:
-        """Dispatch a new ticket to the grid's worker, or hold it for review."""
-        if ticket.grid_code is None:
-            ticket.hold(HoldReason.UNASSIGNED_GRID)
-            return
-        chosen = self._pick_worker(session, ticket.grid_code, now)
-        if chosen is None:
-            ticket.hold(HoldReason.NO_WORKER)
-            return
-        ticket.dispatch(chosen, now)
 
     def _notify(
         self,

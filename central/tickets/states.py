@@ -34,6 +34,8 @@ class TicketAction(StrEnum):
     OBSERVE = "observe"
 
 
+# Every ticket is created in review; `dispatch` or `confirm` move it on.
+CREATED_STATE = TicketState.PENDING_REVIEW
 OPEN_STATES: frozenset[TicketState] = frozenset(
     {
         TicketState.PENDING_REVIEW,

@@ -4,7 +4,7 @@ from edge.events.builder import EventBuilder, person_boxes
 from edge.events.geo import GroundProjector, LocalTangentPlane, Locator
 from edge.events.snapshot import (
     BOX_COLOR_BGR,
-    FaceBlurrer,
+    FaceAndHeadBlur,
     Snapshot,
     SnapshotSettings,
     Snapshotter,
@@ -13,7 +13,7 @@ from edge.events.snapshot import (
 __all__ = [
     "BOX_COLOR_BGR",
     "EventBuilder",
-    "FaceBlurrer",
+    "FaceAndHeadBlur",
     "GroundProjector",
     "LocalTangentPlane",
     "Locator",

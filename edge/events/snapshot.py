@@ -7,21 +7,13 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.media.faces import (
-    FaceBlur,
-    FaceBlurSettings,
-    FaceDetector,
-    FaceModelError,
-    expand_boxes,
-    obscure,
-)
+from edge.media.faces import FaceBlur, expand_boxes, obscure
 from gridwatch.contract import SnapshotRef
 
 logger = logging.getLogger(__name__)
@@ -32,7 +24,7 @@ _MAX_SHRINKS = 4
 _CHECK_ROUNDS = 3  # obscuring rounds after encoding; the last one is whole-image
 
 __all__ = [
-    "FaceBlurrer",
+    "FaceAndHeadBlur",
     "Snapshot",
     "SnapshotSettings",
     "Snapshotter",
@@ -52,11 +44,6 @@ class SnapshotSettings:
         max_side_px: Frames larger than this on their long side are downscaled.
         jpeg_quality: First JPEG quality tried (lower ones follow if too large).
         max_bytes: Largest JPEG allowed; quality, then size, drop to fit.
-        face_score_threshold: YuNet score to blur a face; low on purpose, a
-            blurred non-face costs nothing, a missed face leaks identity (see
-            `FaceBlurSettings`).
-        face_margin: Each face box grows by this fraction per side before blurring.
-        face_max_passes: Blur-and-look-again rounds after the first blur.
         head_fraction: Without a face model, this top fraction of every person
             box is blurred instead.
     """
@@ -64,9 +51,6 @@ class SnapshotSettings:
     max_side_px: int = 1280
     jpeg_quality: int = 80
     max_bytes: int = 200_000
-    face_score_threshold: float = 0.3
-    face_margin: float = 0.4
-    face_max_passes: int = 4
     head_fraction: float = 0.35
 
     def __post_init__(self) -> None:
@@ -137,37 +121,35 @@ def _contains_any_center(
     return np.asarray(inside.any(axis=1), dtype=bool)
 
 
-class FaceBlurrer:
-    """Blurs faces found by YuNet; without the model, blurs the heads of people.
+class FaceAndHeadBlur:
+    """A snapshot's blur: faces YuNet finds plus the heads of people with no face
+    found; only heads without a face detector.
 
-    The node refuses to start without the face model (`edge.media.faces`), so
-    the head fallback covers a model that fails at run time.
+    The node refuses to start without the face model, so the head-only mode is
+    for tools that run without it and for a detector failing at run time. Clip
+    frames use `FaceBlur` alone (no person boxes travel with them).
     """
 
     def __init__(
-        self, *, camera_id: str, model_path: Path | None, settings: SnapshotSettings
+        self, *, camera_id: str, face_blur: FaceBlur | None, head_fraction: float
     ) -> None:
         self.camera_id = camera_id
-        self._settings = settings
+        self._head_fraction = head_fraction
         self._warned = False
-        self._detector = self._load(model_path)
-        self._verify = (
+        self._faces = (
             None
-            if self._detector is None
-            else FaceBlur(
-                detector=self._detector,
-                settings=FaceBlurSettings(
-                    score_threshold=settings.face_score_threshold,
-                    margin=settings.face_margin,
-                    max_passes=settings.face_max_passes,
-                ),
-                label=f"camera {camera_id} snapshot",
-            )
+            if face_blur is None
+            else face_blur.with_label(f"camera {camera_id} snapshot")
         )
+        if face_blur is None:
+            logger.warning(
+                "camera %s: no face model; blurring heads of people instead",
+                camera_id,
+            )
 
     @property
-    def has_face_model(self) -> bool:
-        return self._detector is not None
+    def face_blur(self) -> FaceBlur | None:
+        return self._faces
 
     def blur(
         self, image: npt.NDArray[np.uint8], person_xyxy: npt.NDArray[np.floating]
@@ -182,27 +164,27 @@ class FaceBlurrer:
         Returns:
             Number of regions obscured.
         """
-        heads = head_boxes(person_xyxy, self._settings.head_fraction)
+        heads = head_boxes(person_xyxy, self._head_fraction)
         faces = self._detect(image)
-        if faces is None or self._verify is None:
+        if faces is None or self._faces is None:
             return sum(obscure(image, box) for box in heads)
-        found = expand_boxes(faces, self._settings.face_margin)
+        found = expand_boxes(faces, self._faces.settings.margin)
         # A face the detector missed (small, turned away) still must not leave
         # the node: blur the head of every person box with no face found in it.
         regions = np.concatenate([found, heads[~_contains_any_center(heads, found)]])
         obscured = sum(obscure(image, box) for box in regions)
         # Pixelating a face can leave a face-like patch beside it: look again.
-        return obscured + self._verify.blur(image)
+        return obscured + self._faces.blur(image)
 
     def find_in_jpeg(self, jpeg: bytes) -> npt.NDArray[np.float32] | None:
         """Face boxes YuNet finds in the encoded JPEG (pixels of the JPEG), or
         None without a face model."""
-        if self._verify is None:
+        if self._faces is None:
             return None
         image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError("the snapshot JPEG does not decode")
-        return self._verify.find(np.asarray(image, dtype=np.uint8))
+        return self._faces.find(np.asarray(image, dtype=np.uint8))
 
     def cover(
         self,
@@ -212,36 +194,17 @@ class FaceBlurrer:
         whole: bool,
     ) -> int:
         """Obscure face boxes (or the whole image) in place; regions obscured."""
-        if self._verify is None:
+        if self._faces is None:
             return 0
         if whole:
-            return self._verify.cover_all(image)
-        return self._verify.cover(image, faces_xyxy)
-
-    def _load(self, model_path: Path | None) -> FaceDetector | None:
-        if model_path is None:
-            logger.warning(
-                "camera %s: no face model; blurring heads of people instead",
-                self.camera_id,
-            )
-            return None
-        try:
-            return FaceDetector.from_model(
-                model_path, score_threshold=self._settings.face_score_threshold
-            )
-        except FaceModelError as error:
-            logger.warning(
-                "camera %s: %s; blurring heads of people instead",
-                self.camera_id,
-                error,
-            )
-            return None
+            return self._faces.cover_all(image)
+        return self._faces.cover(image, faces_xyxy)
 
     def _detect(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
-        if self._detector is None:
+        if self._faces is None:
             return None
         try:
-            return self._detector.detect(image)
+            return self._faces.detect(image)
         except cv2.error as error:
             # Keep the privacy guarantee: fall back to head blurring, say so once.
             if not self._warned:
@@ -259,24 +222,37 @@ class Snapshotter:
 
     Cost is one YuNet pass on an image of at most `max_side_px`, a few draws and
     a JPEG encode: meant for event start/update, not every frame.
+
+    Args:
+        camera_id: For log lines.
+        face_blur: The node's face blur (its detector shared by every camera
+            and the clips), or None to blur only the heads of people.
+        settings: Size and encoding; defaults when None.
     """
 
     def __init__(
         self,
         *,
         camera_id: str,
-        face_model_path: Path | None,
+        face_blur: FaceBlur | None,
         settings: SnapshotSettings | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.settings = settings or SnapshotSettings()
-        self._faces = FaceBlurrer(
-            camera_id=camera_id, model_path=face_model_path, settings=self.settings
+        self._faces = FaceAndHeadBlur(
+            camera_id=camera_id,
+            face_blur=face_blur,
+            head_fraction=self.settings.head_fraction,
         )
 
     @property
+    def face_blur(self) -> FaceBlur | None:
+        """The face blur snapshots use (None: heads only)."""
+        return self._faces.face_blur
+
+    @property
     def has_face_model(self) -> bool:
-        return self._faces.has_face_model
+        return self._faces.face_blur is not None
 
     def render(
         self,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from edge.face_settings import FaceBlurSettings
 from edge.media.clip import ClipEncodeError, EncodedClip, EncodeSettings, encode_mp4
-from edge.media.faces import FaceBlur, FaceBlurSettings, FaceDetector, FaceModelError
+from edge.media.faces import FaceBlur, FaceDetector, FaceModelError, face_blur_settings
 from edge.media.recorder import Clip, ClipRecorder, ClipRequest
 from edge.media.ring import BufferedFrame, FrameRing
 from edge.media.stage import MediaPipeline, clip_dir, require_face_model
@@ -29,6 +30,7 @@ __all__ = [
     "UploadOutcome",
     "clip_dir",
     "encode_mp4",
+    "face_blur_settings",
     "read_token",
     "require_face_model",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -12,7 +11,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ConfigError
+from edge.config import ConfigError, MediaConfig
+from edge.face_settings import FaceBlurSettings
 
 logger = logging.getLogger(__name__)
 
@@ -25,33 +25,9 @@ class FaceModelError(ConfigError):
     """The face model cannot be loaded, so no media may leave the node."""
 
 
-@dataclass(frozen=True, slots=True)
-class FaceBlurSettings:
-    """How faces are found and obscured.
-
-    Attributes:
-        score_threshold: YuNet score to blur a face. Low on purpose: a blurred
-            non-face costs nothing, a missed face leaks identity. Measured on the
-            shared clips: at 0.3, no face is found again at 0.5 after JPEG
-            (quality 40 to 85) or H.264 compression; at 0.4 a few were.
-        margin: Each face box grows by this fraction of its size per side.
-        max_passes: Blur-and-look-again rounds; a frame with faces still found
-            after the last one is obscured whole.
-    """
-
-    score_threshold: float = 0.3
-    margin: float = 0.4
-    max_passes: int = 4
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(
-                f"score_threshold must be in (0, 1), got {self.score_threshold}"
-            )
-        if self.margin < 0:
-            raise ValueError(f"margin must be >= 0, got {self.margin}")
-        if self.max_passes < 1:
-            raise ValueError(f"max_passes must be >= 1, got {self.max_passes}")
+def face_blur_settings(media: MediaConfig) -> FaceBlurSettings:
+    """The node's face settings: `media.face_score` and `media.face_margin`."""
+    return FaceBlurSettings(score_threshold=media.face_score, margin=media.face_margin)
 
 
 def obscure(image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.floating]) -> bool:
@@ -117,6 +93,8 @@ class FaceDetector:
 
     def __init__(self, detector: Any) -> None:
         self._detector = detector
+        # cv2.FaceDetectorYN keeps per-call state (input size, blobs) and is not
+        # thread-safe; the node's one instance serves the events and clips threads.
         self._lock = threading.Lock()
         self._input_wh = (0, 0)
 
@@ -124,6 +102,12 @@ class FaceDetector:
     def from_model(cls, path: Path, *, score_threshold: float) -> FaceDetector:
         """Load YuNet (raises `FaceModelError`)."""
         return cls(load_face_detector(path, score_threshold=score_threshold))
+
+    @property
+    def score_threshold(self) -> float:
+        """The YuNet score a face needs to be found (set at load)."""
+        with self._lock:
+            return float(self._detector.getScoreThreshold())
 
     def detect(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Face boxes of a BGR image.
@@ -157,6 +141,9 @@ class FaceBlur:
     face-like patch beside it. A frame still holding a face after `max_passes`
     is obscured whole, and so is a frame the detector fails on: media with a
     face never leaves the node.
+
+    A node loads one (`from_model`) and shares its detector between the clip
+    recorder and every camera's snapshots (`with_label`, for their log lines).
     """
 
     def __init__(
@@ -170,11 +157,19 @@ class FaceBlur:
     def from_model(
         cls, path: Path, settings: FaceBlurSettings, *, label: str = "-"
     ) -> FaceBlur:
-        """Load YuNet from `path` (raises `FaceModelError`)."""
+        """Load YuNet from `path` at the settings' score (raises `FaceModelError`)."""
         detector = FaceDetector.from_model(
             path, score_threshold=settings.score_threshold
         )
         return cls(detector=detector, settings=settings, label=label)
+
+    @property
+    def detector(self) -> FaceDetector:
+        return self._detector
+
+    def with_label(self, label: str) -> FaceBlur:
+        """The same detector and settings, naming `label` in its log lines."""
+        return FaceBlur(detector=self._detector, settings=self.settings, label=label)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(N, 4) face boxes in pixels (raises cv2.error on a failure)."""

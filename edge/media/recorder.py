@@ -102,7 +102,7 @@ class ClipRecorder:
     Args:
         cameras: Ids of the cameras to record (others are ignored).
         config: Clip lengths, buffer bounds, sizes and queue bounds.
-        blur: Face blur run on every clip frame (own YuNet instance).
+        blur: Face blur run on every clip frame.
         store: Where clip files go.
         on_clip: Called on the recorder thread with each finished clip.
         metrics: Clip counters.

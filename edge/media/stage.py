@@ -21,12 +21,7 @@ import httpx
 
 from edge.config import MediaConfig, NodeConfig, SourceKind
 from edge.media.clip import CONTENT_TYPE
-from edge.media.faces import (
-    FaceBlur,
-    FaceBlurSettings,
-    FaceModelError,
-    load_face_detector,
-)
+from edge.media.faces import FaceBlur, FaceModelError
 from edge.media.recorder import Clip, ClipRecorder, ClipRequest
 from edge.media.store import LocalClipStore
 from edge.media.uploader import MEDIA_PATH, MediaUploader, read_token
@@ -46,14 +41,12 @@ logger = logging.getLogger(__name__)
 _REMEMBERED_CLIPS: Final = 512  # clip refs kept for the events' `end` messages
 
 
-def require_face_model(
-    name: str, models_dir: Path | None, *, score_threshold: float
-) -> Path:
-    """Find and load the face model once, before anything starts.
+def require_face_model(name: str, models_dir: Path | None) -> Path:
+    """Find the face model before anything starts (`FaceBlur.from_model` loads it).
 
     Raises:
-        FaceModelError: it cannot be found or loaded: the node must not start,
-            as its snapshots and clips would carry unblurred faces.
+        FaceModelError: it cannot be found: the node must not start, as its
+            snapshots and clips would carry unblurred faces.
     """
     try:
         path = resolve_model(name, models_dir)
@@ -63,7 +56,6 @@ def require_face_model(
             "may leave the node unblurred (get it with `gridwatch models fetch` "
             "or set models_dir)"
         ) from None
-    load_face_detector(path, score_threshold=score_threshold)
     return path
 
 
@@ -90,7 +82,7 @@ class MediaPipeline:
         node_id: For log lines.
         config: The node's `media` section.
         cameras: Ids of the cameras to record.
-        blur: Face blur for clip frames (its own YuNet instance).
+        blur: Face blur for clip frames.
         store: The local clip folder.
         metrics: Clip and upload metrics.
         upload: Queue and uploader, or None to keep clips local only.
@@ -129,26 +121,25 @@ class MediaPipeline:
         config: NodeConfig,
         *,
         metrics: NodeMetrics,
-        face_model: Path,
+        face_blur: FaceBlur,
         client: httpx.Client | None = None,
     ) -> MediaPipeline | None:
         """The media stage of a node, or None when clips are off.
 
+        Args:
+            config: The node's config.
+            metrics: The node's metrics.
+            face_blur: The node's face blur (its detector is shared with the
+                snapshots).
+            client: HTTP client for uploads (tests); a new one when None.
+
         Raises:
-            FaceModelError: the face model cannot be loaded.
             ConfigError: central's token cannot be read.
         """
         media = config.media
         if not media.clips:
             return None
-        settings = FaceBlurSettings(
-            score_threshold=media.face_score, margin=media.face_margin
-        )
-        blur = FaceBlur.from_model(
-            face_model,
-            settings,
-            label=f"node {config.node_id} clips",
-        )
+        blur = face_blur.with_label(f"node {config.node_id} clips")
         central = config.central
         token = read_token(central) if central is not None else ""
         queue = (

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from pydantic import BaseModel
 
-from edge.config import CameraConfig, FallRuleConfig
+from edge.config import CameraConfig
 from edge.events.builder import EventBuilder
 from edge.pipeline.analysis import AnalysisOutput
 from edge.pipeline.event_stage import EventThunk
@@ -20,6 +19,7 @@ from edge.pose.stage import PoseSettings, PoseStage
 from edge.pose.types import PersonPoses
 from edge.rules.base import RuleSignal
 from edge.rules.engine import CameraRules, RulesResult
+from edge.rules.fall import FallRuleConfig
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Detections, Frame
 from edge.zones import Zone
@@ -160,8 +160,7 @@ def build_pose_stage(camera: CameraConfig, *, models: PoseModels) -> PoseStage |
     zones: list[Zone] = []
     falls: list[FallRuleConfig] = []
     for zone in camera.zones:
-        configs: list[BaseModel] = list(zone.rules)
-        rules = [rule for rule in configs if isinstance(rule, FallRuleConfig)]
+        rules = [rule for rule in zone.rules if isinstance(rule, FallRuleConfig)]
         if rules:
             zones.append(Zone.from_points(zone.id, zone.polygon_norm))
             falls.extend(rules)

@@ -1,4 +1,11 @@
-"""Zone rules: plug-in interface, built-in rules and the per-camera engine."""
+"""Zone rules: the plug-in interface and registry, one module per built-in rule.
+
+This package re-exports what a rule plug-in needs. The built-in rules
+(`edge.rules.crowding`, ...) are found by the registry and the per-camera engine
+is `edge.rules.engine`; neither is imported here: `edge.config` validates rule
+configs through the registry, and the engine (and, through the pose stage, the
+fall rule) import `edge.config`.
+"""
 
 from edge.rules.base import (
     AttributeValue,
@@ -9,37 +16,37 @@ from edge.rules.base import (
     RuleScope,
     RuleSignal,
     ZoneObservation,
+    expect_config,
 )
-from edge.rules.crowding import CrowdingRule
-from edge.rules.engine import CameraRules, RulesResult, ZoneRules
-from edge.rules.fall import FallRule
-from edge.rules.intrusion import IntrusionRule
-from edge.rules.littering import AbandonedObjectRule, LitteringRule
-from edge.rules.occupancy import OccupancyRule, count_by_label
-from edge.rules.registry import build_rule, rule_types
-from edge.zones import Zone, points_in_polygon
+from edge.rules.registry import (
+    RulePluginError,
+    build_rule,
+    event_types,
+    load_rule_plugin,
+    rule_types,
+)
+from edge.rules.rule_config import (
+    DwellRuleConfig,
+    RuleConfigBase,
+    StaticObjectRuleConfig,
+)
 
 __all__ = [
-    "AbandonedObjectRule",
     "AttributeValue",
     "BoxNorm",
-    "CameraRules",
-    "CrowdingRule",
+    "DwellRuleConfig",
     "Episode",
-    "FallRule",
-    "IntrusionRule",
     "Involved",
-    "LitteringRule",
-    "OccupancyRule",
     "Rule",
+    "RuleConfigBase",
+    "RulePluginError",
     "RuleScope",
     "RuleSignal",
-    "RulesResult",
-    "Zone",
+    "StaticObjectRuleConfig",
     "ZoneObservation",
-    "ZoneRules",
     "build_rule",
-    "count_by_label",
-    "points_in_polygon",
+    "event_types",
+    "expect_config",
+    "load_rule_plugin",
     "rule_types",
 ]

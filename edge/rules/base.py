@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
@@ -12,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
+from edge.rules.rule_config import RuleConfigBase
 from edge.types import Detections
-from gridwatch.contract import EventPhase, EventType
+from gridwatch.contract import EVENT_TYPE_PATTERN, EventPhase
 
 if TYPE_CHECKING:  # edge.pose imports edge.zones
     from edge.pose.types import PersonPoses
@@ -187,7 +189,8 @@ class RuleSignal:
     Attributes:
         event_id: Id minted when the episode started; the same for its updates
             and its end.
-        event_type: Contract event type.
+        event_type: Contract event type (an `EventType` member for the
+            built-in rules, any valid type name for a plug-in's).
         rule_type: `type_key` of the rule that decided.
         phase: start, update or end.
         camera_id: Camera id.
@@ -200,7 +203,7 @@ class RuleSignal:
     """
 
     event_id: str
-    event_type: EventType
+    event_type: str
     rule_type: str
     phase: EventPhase
     camera_id: str
@@ -231,7 +234,7 @@ class Episode:
         self,
         *,
         scope: RuleScope,
-        event_type: EventType,
+        event_type: str,
         rule_type: str,
         cooldown_s: float,
     ) -> None:
@@ -326,12 +329,18 @@ class Episode:
 class Rule(ABC):
     """A per-zone rule plug-in.
 
-    Subclasses set `type_key` to the `type` of their config class; defining one
-    registers the subclass, so a new rule module in `edge/rules/` needs no change
-    to the engine or the node.
+    A rule module says everything about its rule: the `Rule` subclass, its
+    config class (`config_class`, whose `type` is the `type_key`) and the event
+    type it raises (`event_type`). Defining the subclass registers it; the
+    zone's `rules` list in the node config and the engine find it by its
+    `type_key`, so a new rule needs no change anywhere else on the edge.
     """
 
     type_key: ClassVar[str]
+    config_class: ClassVar[type[RuleConfigBase]]
+    # The contract event type raised; left out by rules that only measure
+    # (occupancy).
+    event_type: ClassVar[str]
     # True for rules that need `ZoneObservation.pixels`; the engine downscales
     # a camera's frames only when one of its rules does.
     uses_pixels: ClassVar[bool] = False
@@ -340,6 +349,7 @@ class Rule(ABC):
         super().__init_subclass__(**kwargs)
         key = cls.__dict__.get("type_key")
         if isinstance(key, str):
+            _verify_plugin(cls, key)
             existing = _RULE_TYPES.get(key)
             if existing is not None and existing.__qualname__ != cls.__qualname__:
                 raise TypeError(f"rule type {key!r} already registered by {existing}")
@@ -350,7 +360,7 @@ class Rule(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> Rule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> Rule:
         """Build the rule from its config model.
 
         Raises:
@@ -369,6 +379,31 @@ class Rule(ABC):
     def occupancy(self) -> Mapping[str, int] | None:
         """Counts by label from the last update, for rules that measure; else None."""
         return None
+
+
+def _verify_plugin(rule: type[Rule], key: str) -> None:
+    """Fail at class definition when a rule's parts do not fit together."""
+    config_class = getattr(rule, "config_class", None)
+    if not (
+        isinstance(config_class, type) and issubclass(config_class, RuleConfigBase)
+    ):
+        raise TypeError(
+            f"rule {rule.__qualname__}: config_class must be a RuleConfigBase subclass"
+        )
+    type_field = config_class.model_fields.get("type")
+    if type_field is None or type_field.default != key:
+        raise TypeError(
+            f"rule {rule.__qualname__}: {config_class.__name__}.type must default "
+            f"to its type_key {key!r}"
+        )
+    event_type = getattr(rule, "event_type", None)
+    if event_type is not None and not (
+        isinstance(event_type, str) and re.fullmatch(EVENT_TYPE_PATTERN, event_type)
+    ):
+        raise TypeError(
+            f"rule {rule.__qualname__}: event_type {event_type!r} must match "
+            f"{EVENT_TYPE_PATTERN}"
+        )
 
 
 def registered_rule_types() -> Mapping[str, type[Rule]]:

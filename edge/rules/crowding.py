@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
+from pydantic import Field
 
-from edge.config import CrowdingRuleConfig
 from edge.rules.base import (
     AttributeValue,
     Episode,
@@ -17,7 +18,26 @@ from edge.rules.base import (
     ZoneObservation,
     expect_config,
 )
+from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import EventType
+
+
+class CrowdingRuleConfig(RuleConfigBase):
+    type: Literal["crowding"] = "crowding"
+    label: str = "person"
+    threshold: int = Field(
+        default=10, ge=1, description="Objects in zone to count as a crowd."
+    )
+    dwell_s: float = Field(
+        default=10.0, ge=0, description="Sustained for at least this long."
+    )
+    clear_s: float = Field(
+        default=5.0, ge=0, description="Below threshold this long ends it."
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="No new event this long after an end."
+    )
+    update_interval_s: float = Field(default=30.0, gt=0)
 
 
 class CrowdingRule(Rule):
@@ -30,6 +50,8 @@ class CrowdingRule(Rule):
     """
 
     type_key = "crowding"
+    config_class = CrowdingRuleConfig
+    event_type = EventType.CROWDING
 
     def __init__(self, config: CrowdingRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
@@ -37,7 +59,7 @@ class CrowdingRule(Rule):
         self._labels = (config.label,)
         self._episode = Episode(
             scope=scope,
-            event_type=EventType.CROWDING,
+            event_type=self.event_type,
             rule_type=self.type_key,
             cooldown_s=config.cooldown_s,
         )
@@ -47,7 +69,7 @@ class CrowdingRule(Rule):
         self._peak = 0
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> CrowdingRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> CrowdingRule:
         return cls(expect_config(config, CrowdingRuleConfig), scope=scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:

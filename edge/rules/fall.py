@@ -7,12 +7,12 @@ import math
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
+from pydantic import Field, model_validator
 
-from edge.config import FallRuleConfig
 from edge.pose.posture import (
     Baseline,
     Posture,
@@ -35,6 +35,7 @@ from edge.rules.base import (
     label_mask,
     union_box_norm,
 )
+from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import EventType
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,92 @@ _DROP_START = 0.05  # within this share of the scale of the top, the drop has no
 _LYING_GAP_S = 0.5  # lying goes on through other readings this short
 _POSE_FRESH_S = 0.6  # a pose reading this recent stands in for a frame without one
 _HANDOVER_IOU = 0.3  # a new track this close to a missing one is the same person
+
+
+class FallRuleConfig(RuleConfigBase):
+    """Settings of the `fall` rule (see docs/edge.md, "Falls")."""
+
+    type: Literal["fall"] = "fall"
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"],
+        min_length=1,
+        title="Labels",
+        description="Detector labels that can fall.",
+    )
+    down_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        title="Down time",
+        description="Seconds a person must stay lying after the fall before the "
+        "event starts.",
+    )
+    transition_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        title="Transition time",
+        description="Longest time from upright to lying that still counts as a "
+        "fall; lying down more slowly is deliberate (a bed, a mat).",
+    )
+    drop_ratio: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        title="Drop",
+        description="How far the hips (the box centre when the hips are not "
+        "seen) must drop within transition_s, as a share of the person's upright "
+        "height.",
+    )
+    min_keypoint_score: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        title="Keypoint score",
+        description="Pose keypoints scoring lower are treated as not seen.",
+    )
+    upright_max_deg: float = Field(
+        default=35.0,
+        gt=0,
+        lt=90,
+        title="Upright angle",
+        description="A torso within this angle of vertical is upright.",
+    )
+    lying_min_deg: float = Field(
+        default=55.0,
+        gt=0,
+        le=90,
+        title="Lying angle",
+        description="A torso at least this far from vertical (and low) is lying.",
+    )
+    clear_s: float = Field(
+        default=2.0,
+        ge=0,
+        title="Clear time",
+        description="The event ends once the person has stood, or been gone, "
+        "this long.",
+    )
+    cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        title="Cooldown",
+        description="No new fall of the same person this long after an end.",
+    )
+    pose_model: str = Field(
+        default="movenet_lightning",
+        min_length=1,
+        title="Pose model",
+        description="Manifest name of the pose model.",
+    )
+
+    @model_validator(mode="after")
+    def verify_angles(self) -> FallRuleConfig:
+        if self.lying_min_deg <= self.upright_max_deg:
+            raise ValueError(
+                f"lying_min_deg ({self.lying_min_deg}) must be above "
+                f"upright_max_deg ({self.upright_max_deg})"
+            )
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +205,8 @@ class FallRule(Rule):
     """
 
     type_key = "fall"
+    config_class = FallRuleConfig
+    event_type = EventType.FALL
 
     def __init__(self, config: FallRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
@@ -131,7 +220,7 @@ class FallRule(Rule):
         self._persons: dict[int, _Person] = {}
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> FallRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> FallRule:
         return cls(expect_config(config, FallRuleConfig), scope=scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:
@@ -168,7 +257,7 @@ class FallRule(Rule):
         person = self._persons[tid] = _Person(
             episode=Episode(
                 scope=self.scope,
-                event_type=EventType.FALL,
+                event_type=self.event_type,
                 rule_type=self.type_key,
                 cooldown_s=self.config.cooldown_s,
             ),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
-from edge.config import DwellRuleConfig, IntrusionRuleConfig
 from edge.rules.base import (
     AttributeValue,
     Episode,
@@ -17,7 +17,12 @@ from edge.rules.base import (
     ZoneObservation,
     expect_config,
 )
+from edge.rules.rule_config import DwellRuleConfig, RuleConfigBase
 from gridwatch.contract import EventType
+
+
+class IntrusionRuleConfig(DwellRuleConfig):
+    type: Literal["intrusion"] = "intrusion"
 
 
 class IntrusionRule(Rule):
@@ -30,6 +35,8 @@ class IntrusionRule(Rule):
     """
 
     type_key = "intrusion"
+    # Wider than IntrusionRuleConfig: presence and parking bring their own.
+    config_class: ClassVar[type[RuleConfigBase]] = IntrusionRuleConfig
     event_type = EventType.INTRUSION
 
     def __init__(self, config: DwellRuleConfig, *, scope: RuleScope) -> None:
@@ -48,7 +55,7 @@ class IntrusionRule(Rule):
         self._episode_track_ids: set[int] = set()
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> IntrusionRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> IntrusionRule:
         return cls(expect_config(config, IntrusionRuleConfig), scope=scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:

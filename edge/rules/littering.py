@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
+from pydantic import Field
 
-from edge.config import (
-    AbandonedObjectRuleConfig,
-    LitteringRuleConfig,
-    StaticObjectRuleConfig,
-)
 from edge.rules.base import (
     AttributeValue,
     Episode,
@@ -37,6 +32,7 @@ from edge.rules.base import (
     label_mask,
     union_box_norm,
 )
+from edge.rules.rule_config import RuleConfigBase, StaticObjectRuleConfig
 from edge.rules.static_objects import (
     LedgerSettings,
     LeftObject,
@@ -77,7 +73,6 @@ class StaticObjectRule(Rule):
     """
 
     uses_pixels: ClassVar[bool] = True
-    event_type: ClassVar[EventType]
 
     def __init__(self, config: StaticObjectRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
@@ -321,21 +316,74 @@ class StaticObjectRule(Rule):
         }
 
 
+class LitteringRuleConfig(StaticObjectRuleConfig):
+    """Small items dropped and left: bottles, cups, bags of rubbish, unknown blobs."""
+
+    type: Literal["littering"] = "littering"
+    labels: list[str] = Field(
+        default_factory=lambda: ["bottle", "cup", "wine glass"],
+        min_length=1,
+        description="Detector labels of litter.",
+    )
+    unknown_objects: bool = Field(
+        default=True, description="Unlabelled static objects count as litter."
+    )
+    exclude_labels: list[str] = Field(
+        default_factory=lambda: ["backpack", "handbag", "suitcase"],
+        description="Labels of luggage: left luggage is no litter.",
+    )
+
+
 class LitteringRule(StaticObjectRule):
     type_key = "littering"
+    config_class = LitteringRuleConfig
     event_type = EventType.LITTERING
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> LitteringRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> LitteringRule:
         return cls(expect_config(config, LitteringRuleConfig), scope=scope)
+
+
+class AbandonedObjectRuleConfig(StaticObjectRuleConfig):
+    """Bags and luggage left behind by their owner."""
+
+    type: Literal["abandoned_object"] = "abandoned_object"
+    labels: list[str] = Field(
+        default_factory=lambda: ["backpack", "handbag", "suitcase"],
+        min_length=1,
+        description="Detector labels of luggage.",
+    )
+    unknown_objects: bool = Field(
+        default=False,
+        description="Unlabelled static objects count as abandoned objects (for a "
+        "zone where anything left is luggage, e.g. a station hall).",
+    )
+    exclude_labels: list[str] = Field(
+        default_factory=lambda: ["bottle", "cup", "wine glass"],
+        description="Labels of litter: a bottle left behind is no luggage.",
+    )
+    static_s: float = Field(
+        default=10.0, ge=0, description="The object stays unmoved at least this long."
+    )
+    owner_away_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Its owner stays away (or out of view) at least this long.",
+    )
+    max_area_frac: float = Field(
+        default=0.05, gt=0, le=1, description="Largest object, fraction of frame."
+    )
 
 
 class AbandonedObjectRule(StaticObjectRule):
     type_key = "abandoned_object"
+    config_class = AbandonedObjectRuleConfig
     event_type = EventType.ABANDONED_OBJECT
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> AbandonedObjectRule:
+    def from_config(
+        cls, config: RuleConfigBase, *, scope: RuleScope
+    ) -> AbandonedObjectRule:
         return cls(expect_config(config, AbandonedObjectRuleConfig), scope=scope)
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import Field
 
-from edge.config import OccupancyRuleConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation, expect_config
+from edge.rules.rule_config import RuleConfigBase
+
+
+class OccupancyRuleConfig(RuleConfigBase):
+    type: Literal["occupancy"] = "occupancy"
+    labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
 
 
 def count_by_label(obs: ZoneObservation, labels: tuple[str, ...]) -> dict[str, int]:
@@ -31,6 +37,7 @@ class OccupancyRule(Rule):
     """Keeps the latest per-label counts of its zone; emits no signals."""
 
     type_key = "occupancy"
+    config_class = OccupancyRuleConfig
 
     def __init__(self, config: OccupancyRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
@@ -38,7 +45,7 @@ class OccupancyRule(Rule):
         self._counts: dict[str, int] = dict.fromkeys(self._labels, 0)
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> OccupancyRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> OccupancyRule:
         return cls(expect_config(config, OccupancyRuleConfig), scope=scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:

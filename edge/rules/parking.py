@@ -8,19 +8,41 @@ traffic driving through (or queueing and moving on) never fires.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
+from pydantic import Field
 
-from edge.config import IllegalParkingRuleConfig
 from edge.rules.base import RuleScope, ZoneObservation, expect_config
 from edge.rules.intrusion import IntrusionRule
+from edge.rules.rule_config import DwellRuleConfig, RuleConfigBase
 from gridwatch.contract import EventType
+
+
+class IllegalParkingRuleConfig(DwellRuleConfig):
+    """A vehicle stopped in a no-stopping zone for `min_s`."""
+
+    type: Literal["illegal_parking"] = "illegal_parking"
+    labels: list[str] = Field(
+        default_factory=lambda: ["car", "truck", "bus", "motorcycle"], min_length=1
+    )
+    min_s: float = Field(
+        default=60.0, ge=0, description="Stopped in the zone at least this long."
+    )
+    max_move_frac: float = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Moving more than this fraction of the frame diagonal from "
+        "where it stopped restarts its clock (it was driving, not parked).",
+    )
+    cooldown_s: float = Field(default=300.0, ge=0)
 
 
 class IllegalParkingRule(IntrusionRule):
     type_key = "illegal_parking"
+    config_class = IllegalParkingRuleConfig
     event_type = EventType.ILLEGAL_PARKING
 
     def __init__(self, config: IllegalParkingRuleConfig, *, scope: RuleScope) -> None:
@@ -29,7 +51,9 @@ class IllegalParkingRule(IntrusionRule):
         self._anchor: dict[int, tuple[float, float]] = {}
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> IllegalParkingRule:
+    def from_config(
+        cls, config: RuleConfigBase, *, scope: RuleScope
+    ) -> IllegalParkingRule:
         return cls(expect_config(config, IllegalParkingRuleConfig), scope=scope)
 
     def _remember_tracks(

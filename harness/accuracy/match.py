@@ -100,7 +100,7 @@ def is_in_region(expected: ExpectedEvent, event: ObservedEvent) -> bool:
 def can_match(expected: ExpectedEvent, event: ObservedEvent) -> bool:
     """Same type, raised inside the window, and in the region when one is given."""
     return (
-        event.type == expected.type.value
+        event.type == expected.type
         and is_in_window(expected, event)
         and is_in_region(expected, event)
     )
@@ -163,7 +163,7 @@ def _window_distance_s(expected: ExpectedEvent, event: ObservedEvent) -> float:
 def _miss(
     index: int, expected: ExpectedEvent, observed: Sequence[ObservedEvent]
 ) -> Miss:
-    kind = expected.type.value
+    kind = expected.type
     same = [e for e in observed if e.type == kind]
     if not same:
         return Miss(index, expected, f"no {kind} event raised")
@@ -254,7 +254,7 @@ def tally(matching: EventMatching) -> dict[str, TypeTally]:
     for match in matching.matches:
         add(match.event.type, TypeTally(tp=1, latencies_s=(match.latency_s,)))
     for miss in matching.misses:
-        add(miss.expected.type.value, TypeTally(fn=1))
+        add(miss.expected.type, TypeTally(fn=1))
     for event in matching.false_alarms:
         add(event.type, TypeTally(fp=1))
     return dict(sorted(out.items()))

@@ -69,8 +69,8 @@ def _clip_end(result: ScenarioResult) -> float:
 def _event_lanes(result: ScenarioResult, scale: _Scale, top: float) -> list[str]:
     matching = result.matching
     kinds = sorted(
-        {m.expected.type.value for m in matching.matches}
-        | {m.expected.type.value for m in matching.misses}
+        {m.expected.type for m in matching.matches}
+        | {m.expected.type for m in matching.misses}
         | {e.type for e in matching.false_alarms}
     )
     parts: list[str] = []
@@ -83,8 +83,8 @@ def _event_lanes(result: ScenarioResult, scale: _Scale, top: float) -> list[str]
         )
         windows = [(m.expected.window, GOOD_FILL, GOOD) for m in matching.matches]
         windows += [(m.expected.window, BAD_FILL, BAD) for m in matching.misses]
-        kinds_of = [m.expected.type.value for m in matching.matches]
-        kinds_of += [m.expected.type.value for m in matching.misses]
+        kinds_of = [m.expected.type for m in matching.matches]
+        kinds_of += [m.expected.type for m in matching.misses]
         for (window, fill, stroke), of in zip(windows, kinds_of, strict=True):
             if of != kind:
                 continue
@@ -192,8 +192,8 @@ def timeline_svg(result: ScenarioResult) -> str | None:
     scale = _Scale(_clip_end(result))
     parts = _event_lanes(result, scale, GAP)
     lanes = len(
-        {m.expected.type.value for m in matching.matches}
-        | {m.expected.type.value for m in matching.misses}
+        {m.expected.type for m in matching.matches}
+        | {m.expected.type for m in matching.misses}
         | {e.type for e in matching.false_alarms}
     )
     top = GAP + lanes * LANE_H + (GAP if lanes else 0)

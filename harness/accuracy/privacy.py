@@ -16,8 +16,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.face_settings import FACE_BLUR_DEFAULTS
 from edge.factory import face_model_path
-from edge.media.faces import FaceBlurSettings, FaceDetector, FaceModelError
+from edge.media.faces import FaceDetector, FaceModelError
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class SnapshotFaceCheck:
         path = face_model_path(models_dir)
         if path is None:
             return None
-        threshold = FaceBlurSettings().score_threshold
+        threshold = FACE_BLUR_DEFAULTS.score_threshold
         try:
             return cls(FaceDetector.from_model(path, score_threshold=threshold))
         except FaceModelError as error:

@@ -377,7 +377,7 @@ def to_run(
         (
             ObservedEvent(
                 event_id=m.event_id,
-                type=m.type.value,
+                type=str(m.type),
                 t_s=clip_s(m.detected_at.timestamp()),
                 image_box=m.image_box,
                 zone_id=m.zone_id,

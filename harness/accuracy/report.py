@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.events.snapshot import Snapshotter
-from edge.factory import face_model_path
+from edge.factory import find_face_blur
 from harness.accuracy.match import (
     Miss,
     ObservedEvent,
@@ -174,7 +174,7 @@ def _privacy_line(summary: EvalSummary) -> str:
 
 def _miss_title(miss: Miss) -> str:
     start, end = miss.expected.window
-    return f"{miss.expected.type.value} expected in [{start:g}, {end:g}] s"
+    return f"{miss.expected.type} expected in [{start:g}, {end:g}] s"
 
 
 def _alarm_title(event: ObservedEvent) -> str:
@@ -408,7 +408,7 @@ def write_images(
             (folder / file_name).write_bytes(event.snapshot_jpeg)
             written[false_alarm_key(name, event)] = file_name
     snapshotter = Snapshotter(
-        camera_id="eval", face_model_path=face_model_path(models_dir)
+        camera_id="eval", face_blur=find_face_blur(models_dir, label="eval images")
     )
     for number, (name, miss) in enumerate(summary.misses(), start=1):
         scenario = scenarios.get(name)
@@ -451,7 +451,7 @@ def miss_image(
     if miss.expected.region is not None:
         boxes = np.array([miss.expected.region], dtype=np.float32) * [w, h, w, h]
     snapshot = snapshotter.render(
-        frame, boxes_xyxy=boxes, texts=(f"expected {miss.expected.type.value}",)
+        frame, boxes_xyxy=boxes, texts=(f"expected {miss.expected.type}",)
     )
     return snapshot.jpeg
 

@@ -248,7 +248,7 @@ def miss_dict(scenario: str, miss: Miss, image: str | None) -> dict[str, Any]:
     expected = miss.expected
     row: dict[str, Any] = {
         "scenario": scenario,
-        "type": expected.type.value,
+        "type": str(expected.type),
         "window": list(expected.window),
         "region": list(expected.region) if expected.region else None,
         "reason": miss.reason,

@@ -6,13 +6,14 @@ import fnmatch
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from edge.config import CameraConfig
-from gridwatch.contract import EventType
+from edge.rules.registry import event_types
+from gridwatch.contract import EventTypeName
 from gridwatch.validation import StrictModel, validation_problems
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -34,10 +35,22 @@ class ScenarioError(ValueError):
         super().__init__(f"{path}: " + "; ".join(self.problems))
 
 
+def _raised_by_a_rule(event_type: str) -> str:
+    """`event_type` unchanged when a registered rule raises it."""
+    known = sorted(set(event_types().values()))
+    if event_type not in known:
+        raise ValueError(
+            f"no rule raises event type {event_type!r} (known: {', '.join(known)})"
+        )
+    return event_type
+
+
 class ExpectedEvent(StrictModel):
     """One incident the pipeline should report, with when (and where) it may."""
 
-    type: EventType = Field(description="Event type, e.g. crowding, intrusion, fall.")
+    type: Annotated[EventTypeName, AfterValidator(_raised_by_a_rule)] = Field(
+        description="Event type a rule raises, e.g. crowding, intrusion, fall."
+    )
     window: tuple[float, float] = Field(
         description="Clip seconds [start, end] in which the event should be raised; "
         "latency is measured from start."
@@ -333,5 +346,5 @@ def rule_types(camera: CameraConfig) -> set[str]:
 def unconfigured_types(scenario: LoadedScenario) -> list[str]:
     """Expected event types with no rule of the same name: likely all misses."""
     configured = rule_types(scenario.camera)
-    wanted = {event.type.value for event in scenario.scenario.expected.events}
+    wanted = {event.type for event in scenario.scenario.expected.events}
     return sorted(wanted - configured)

@@ -115,7 +115,7 @@ def replay(
             events += [
                 ObservedEvent(
                     event_id=s.event_id,
-                    type=s.event_type.value,
+                    type=str(s.event_type),
                     t_s=round(s.timestamp - T0, 3),
                     image_box=s.box_norm,
                     zone_id=s.zone_id,
@@ -161,7 +161,7 @@ def score_line(score: SceneScore) -> str:
         got = [c.observed for c in score.counts]
         line += f", counts {ok}/{len(score.counts)} {got}"
     for miss in score.matching.misses:
-        line += f"; missed {miss.expected.type.value}: {miss.reason}"
+        line += f"; missed {miss.expected.type}: {miss.reason}"
     return line + f", {score.seconds:.1f} s"
 
 

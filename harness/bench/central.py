@@ -9,6 +9,7 @@ topics. Prints figures (JSON with --json):
 
 - events_per_s: events stored and pushed per second (first publish → last push)
 - dispatch_ms_p50/p99: event published → ticket notice received by the worker
+  (percentiles interpolate linearly between the closest ranks)
 - lost: events with no ticket notice; duplicates: events with more than one
 - central_cpu_percent / bench_cpu_percent: CPU of central / of this process
   (publisher and listener), in % of one core, while publishing and draining
@@ -24,7 +25,6 @@ import logging
 import os
 import random
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +55,8 @@ from gridwatch.contract import (
     ModelInfo,
     Topics,
 )
-from harness.bench.report import write_figures
+from gridwatch.stats import percentile
+from harness.bench.report import rounded, write_figures
 from harness.services import MosquittoBroker, PostgresServer, stop_process
 from simulators.city import generate_city, spec_for, write_city
 
@@ -193,7 +194,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             [
                 sys.executable,
                 "-m",
-                "gridwatch",
+                "harness",
                 "--log-level",
                 "WARNING",
                 "central",
@@ -399,12 +400,8 @@ def _publish_and_wait(
         "target_rate": args.rate,
         "publish_rate": round(args.events / publish_s, 1),
         "events_per_s": round(len(received) / max(last - first, 1e-9), 1),
-        "dispatch_ms_p50": round(statistics.median(latencies), 1)
-        if latencies
-        else None,
-        "dispatch_ms_p99": round(latencies[int(0.99 * (len(latencies) - 1))], 1)
-        if latencies
-        else None,
+        "dispatch_ms_p50": rounded(percentile(latencies, 0.5)),
+        "dispatch_ms_p99": rounded(percentile(latencies, 0.99)),
         "dispatch_ms_max": round(latencies[-1], 1) if latencies else None,
         "lost": args.events - len(received),
         "duplicates": sum(n - 1 for n, c in counts.items() for _ in range(c) if n > 1),

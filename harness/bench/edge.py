@@ -25,9 +25,10 @@ import psutil
 from edge.config import NodeConfig, parse_config
 from edge.factory import build_node, load_detectors
 from edge.node import EdgeNode
+from gridwatch.stats import percentile
 from harness.bench.ceiling import measure_ceiling
 from harness.bench.events import EventLatencyCollector
-from harness.bench.report import percentile, write_figures
+from harness.bench.report import rounded, write_figures
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
@@ -178,8 +179,8 @@ def _measure_node(
         "analysed_fps": round((after.analysed - before.analysed) / elapsed, 2),
         "mean_batch": round(frames / batches, 2) if batches else None,
         "detector_busy_fraction": round(busy_s / elapsed / len(node.runners), 3),
-        "frame_latency_ms_p50": percentile(node.analysis.latencies_ms, 50),
-        "frame_latency_ms_p95": percentile(node.analysis.latencies_ms, 95),
+        "frame_latency_ms_p50": rounded(percentile(node.analysis.latencies_ms, 0.5)),
+        "frame_latency_ms_p95": rounded(percentile(node.analysis.latencies_ms, 0.95)),
         "cpu_percent": round(me.cpu_percent(), 1),
         "sim_cpu_percent": round(sim.cpu_percent(), 1) if sim else None,
         "system_cpu_percent": round(psutil.cpu_percent(), 1),
@@ -251,8 +252,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio": round(measured["analysed_fps"] / ceiling, 3)
                 if ceiling
                 else None,
-                "latency_ms_p50": collector.percentile(50),
-                "latency_ms_p95": collector.percentile(95),
+                "latency_ms_p50": rounded(percentile(collector.collected_ms(), 0.5)),
+                "latency_ms_p95": rounded(percentile(collector.collected_ms(), 0.95)),
                 "events": collector.count,
                 "machine": machine_summary(),
             }

@@ -11,7 +11,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gridwatch.contract import Topics
-from harness.bench import report
 
 
 class EventLatencyCollector:
@@ -42,10 +41,10 @@ class EventLatencyCollector:
         with self._lock:
             self.latencies_ms.append((arrived - detected) * 1000.0)
 
-    def percentile(self, q: float) -> float | None:
+    def collected_ms(self) -> list[float]:
+        """A copy of the latencies so far, in ms (the listener thread appends)."""
         with self._lock:
-            values = list(self.latencies_ms)
-        return report.percentile(values, q)
+            return list(self.latencies_ms)
 
     def __enter__(self) -> EventLatencyCollector:
         self._client.connect(self._host, self._port)

@@ -1,18 +1,16 @@
-"""What every benchmark prints: percentiles of its samples and its figures."""
+"""What every benchmark prints: its figures, rounded (percentiles come from
+`gridwatch.stats.percentile`, linear interpolation)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The `q`-th percentile (linear interpolation), to 0.1; None without values."""
-    return round(float(np.percentile(values, q)), 1) if values else None
+def rounded(value: float | None, digits: int = 1) -> float | None:
+    """`value` rounded for printing (to 0.1 by default); None stays None."""
+    return None if value is None else round(value, digits)
 
 
 def write_figures(figures: dict[str, Any], *, as_json: bool) -> None:

@@ -61,11 +61,13 @@ def make_context(
     clock: ManualClock,
     media_dir: Path,
     mqtt: MqttSettings | None = None,
+    matter_list: Path | None = None,
 ) -> tuple[CentralContext, RecordingNotifier]:
     notifier = RecordingNotifier()
     context = build_context(
         CentralSettings(
             database_url=url,
+            matter_list=matter_list,
             media=MediaSettings(dir=media_dir),
             mqtt=mqtt or MqttSettings(),
             scheduler=SchedulerSettings(interval_s=0.2),

@@ -40,7 +40,6 @@ from central.performance import (
     daily_counts,
     evaluate,
     false_positives,
-    percentile,
     period_bounds,
     period_end,
     period_start,
@@ -435,14 +434,6 @@ def test_period_start_rejects_naive_times_and_unknown_zones() -> None:
         period_start(BASE, Period.DAY, "Mars/Olympus")
     with pytest.raises(ValueError, match="'fortnight' is not a valid Period"):
         period_start(BASE, "fortnight")
-
-
-def test_percentile_interpolates_linearly() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([7.0], 0.9) == 7.0
-    assert percentile([60.0, 120.0, 180.0], 0.5) == 120.0
-    assert percentile([60.0, 120.0, 180.0], 0.9) == pytest.approx(168.0)
-    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
 
 
 # -- evaluate ----------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
         [
             sys.executable,
             "-m",
-            "gridwatch",
+            "harness",
             "central",
             "run",
             "--database-url",

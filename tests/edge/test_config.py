@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from edge.config import ConfigError, load_config, parse_config
+from harness.cli import main
 from tests.conftest import REPO_ROOT
+from tests.edge.rules.plugins import STAMP_PLUGIN, write_module
 
 MINIMAL: dict[str, Any] = {
     "node_id": "n1",
@@ -93,3 +96,57 @@ def test_load_config_given_missing_file_should_name_it(tmp_path: Path) -> None:
 def test_load_config_given_shipped_examples_should_validate(example: str) -> None:
     config = load_config(REPO_ROOT / example)
     assert config.cameras
+
+
+def _with_plugin_rule(plugins: list[str]) -> dict[str, Any]:
+    zones = [{"id": "z", "rules": [{"type": "stamp_test"}]}]
+    data = _with(["cameras", 0, "zones"], zones)
+    data["plugins"] = plugins
+    return data
+
+
+def test_parse_config_given_a_plug_in_should_validate_its_rule_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = write_module(tmp_path, "gw_test_stamp_plugin", STAMP_PLUGIN)
+
+    config = parse_config(_with_plugin_rule([module]))
+
+    assert config.plugins == [module]
+    [rule] = config.cameras[0].zones[0].rules
+    assert rule.type == "stamp_test"
+    assert type(rule).__module__ == module
+
+
+@pytest.mark.parametrize(
+    ("plugins", "named"),
+    [
+        (["gw_test_absent.rules"], "plugins.0: cannot import rule plug-in module "
+         "'gw_test_absent.rules': ModuleNotFoundError"),
+        (["json"], "plugins.0: rule plug-in module 'json' defines no rule"),
+        (["not a module"], "plugins.0: String should match pattern"),
+    ],
+)  # fmt: skip
+def test_parse_config_given_a_bad_plug_in_should_raise_naming_it(
+    plugins: list[str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(_with_plugin_rule(plugins))
+
+    assert named in str(error.value)
+
+
+def test_check_config_given_a_plug_in_should_name_its_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = write_module(tmp_path, "gw_test_stamp_plugin", STAMP_PLUGIN)
+    path = tmp_path / "node.yaml"
+    path.write_text(yaml.safe_dump(_with_plugin_rule([module])), encoding="utf-8")
+
+    assert main(["edge", "check-config", str(path)]) == 0
+
+    out = capsys.readouterr().out
+    assert ": ok: node n1, 1 cameras, 1 rules" in out
+    assert f"plug-in {module}: rule stamp_test, event type stamp" in out

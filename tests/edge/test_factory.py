@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from edge.config import parse_config
-from edge.factory import MAX_AUTO_WORKERS, inference_plan
+from edge.events.snapshot import Snapshotter
+from edge.face_settings import FaceBlurSettings
+from edge.factory import MAX_AUTO_WORKERS, build_node, inference_plan
+from edge.media.faces import load_face_detector
+from edge.publish.base import PublisherStats
+from edge.types import Detections
+from gridwatch.contract import EventMessage
 
 CAMERA = {"id": "c", "url": "rtsp://x/y", "location": {"lat": 1, "lon": 2}}
 
@@ -52,3 +62,73 @@ def test_inference_plan_given_gpu_provider_should_use_one_worker(
     )
     workers, _ = inference_plan(_config())
     assert workers == 1
+
+
+class _NoDetector:
+    name = "none"
+
+    @property
+    def labels(self) -> list[str]:
+        return ["person"]
+
+    def detect_batch(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
+        return [Detections.empty() for _ in images]
+
+
+class _NoPublisher:
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def publish_event(self, event: EventMessage) -> bool:
+        return True
+
+    def publish_state(
+        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
+    ) -> None: ...
+
+    def publish_transient(
+        self, topic: str, payload: bytes | str, *, qos: int = 0
+    ) -> bool:
+        return True
+
+    def stats(self) -> PublisherStats:
+        return PublisherStats()
+
+
+def test_build_node_given_media_face_settings_should_load_yunet_once_for_all(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[float] = []
+
+    def counting_load(path: Path, *, score_threshold: float) -> Any:
+        loads.append(score_threshold)
+        return load_face_detector(path, score_threshold=score_threshold)
+
+    snapshotters: list[Snapshotter] = []
+
+    class RecordingSnapshotter(Snapshotter):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            snapshotters.append(self)
+
+    monkeypatch.setattr("edge.media.faces.load_face_detector", counting_load)
+    monkeypatch.setattr("edge.factory.Snapshotter", RecordingSnapshotter)
+    config = _config(
+        cameras=[CAMERA, {**CAMERA, "id": "d"}],
+        models_dir=str(models_dir),
+        outbox={"path": str(tmp_path / "outbox.db")},
+        media={"face_score": 0.55, "face_margin": 0.8},
+    )
+
+    node = build_node(config, detectors=[_NoDetector()], publisher=_NoPublisher())
+
+    assert loads == [0.55], "one YuNet for the node, at media.face_score"
+    assert node.media is not None
+    blurs = [s.face_blur for s in snapshotters]
+    assert len(blurs) == 2
+    for blur in blurs:
+        assert blur is not None
+        assert blur.settings == FaceBlurSettings(score_threshold=0.55, margin=0.8)
+        assert blur.detector.score_threshold == pytest.approx(0.55)
+    assert len({id(blur.detector) for blur in blurs if blur is not None}) == 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gridwatch.contract import EventMessage, EventPhase, Topics
+from gridwatch.contract import EventMessage, EventPhase, EventType, Topics
 
 BODY: dict[str, Any] = {
     "schema": "gw.event/1",
@@ -37,7 +37,7 @@ def test_event_given_valid_body_should_round_trip() -> None:
     ("key", "value"),
     [
         ("schema", "gw.event/2"),
-        ("type", "dancing"),
+        ("type", "Dancing!"),
         ("confidence", 1.5),
         ("event_id", "short"),
         ("surprise", 1),
@@ -49,6 +49,27 @@ def test_event_given_one_bad_field_should_raise_naming_it(
 ) -> None:
     with pytest.raises(ValidationError, match=key):
         EventMessage.model_validate({**BODY, key: value})
+
+
+@pytest.mark.parametrize("name", ["graffiti", "overflowing_bin", "a", "x" * 32])
+def test_event_given_a_plug_in_type_should_keep_it_on_the_wire(name: str) -> None:
+    event = EventMessage.model_validate({**BODY, "type": name})
+    assert event.type == name
+    assert json.loads(event.to_json())["type"] == name
+
+
+@pytest.mark.parametrize("name", ["", "Graffiti", "9lives", "bad-name", "x" * 33])
+def test_event_given_a_type_that_is_no_name_should_raise(name: str) -> None:
+    with pytest.raises(ValidationError, match="type"):
+        EventMessage.model_validate({**BODY, "type": name})
+
+
+def test_event_given_a_built_in_type_should_give_its_enum_member() -> None:
+    parsed = EventMessage.model_validate_json(
+        EventMessage.model_validate(BODY).to_json()
+    )
+    assert parsed.type is EventType.CROWDING
+    assert json.loads(parsed.to_json())["type"] == "crowding"
 
 
 def test_dedupe_key_given_updates_should_differ_by_time_and_start_should_not() -> None:

@@ -15,7 +15,7 @@ def test_bench_central_prints_figures_and_loses_nothing() -> None:
         [
             sys.executable,
             "-m",
-            "gridwatch",
+            "harness",
             "--log-level",
             "WARNING",
             "bench",

@@ -21,12 +21,13 @@ import numpy.typing as npt
 import pytest
 import yaml
 
-from edge.config import CameraConfig, FallRuleConfig, ModelConfig, ZoneConfig
+from edge.config import CameraConfig, ModelConfig, ZoneConfig
 from edge.events.builder import EventBuilder
 from edge.infer.session import OnnxDetector
 from edge.pipeline.camera import CameraAnalysis, TrackedRulesAnalyser, build_pose_stage
 from edge.pose.movenet import PoseModels
 from edge.rules.engine import CameraRules
+from edge.rules.fall import FallRuleConfig
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Frame
 from gridwatch.contract import EventMessage, EventPhase, EventType, ModelInfo

@@ -144,11 +144,7 @@ def test_an_event_type_without_words_gets_a_readable_title(central: Central) -> 
 def test_a_plug_in_event_type_needs_only_a_matter_list_entry(central: Central) -> None:
     context, _ = central
     body = json.loads(make_event(*grid_centre(context, GRID_1)).to_json())
-    body["type"] = "toy_rule"
-    try:
-        EventMessage.model_validate(body)
-    except ValueError:
-        pytest.skip("the contract's event types are still a closed set")
+    body["type"] = "toy_rule"  # a rule plug-in's own type
     message = InboundMessage("gw/v1/edge/node-01/events", json.dumps(body).encode())
     refused = EventProcessor(context).process([message])
     assert "no matter list entry for event type 'toy_rule'" in (

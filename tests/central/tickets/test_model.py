@@ -151,3 +151,30 @@ def test_rows_are_ticket_columns_and_the_notice_is_the_same_for_row_and_orm() ->
         False,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("grid_code", "needs_review", "on_duty", "expected"),
+    [
+        (None, False, "w1", ("pending_review", "unassigned_grid", None)),
+        ("440106001001001", True, "w1", ("pending_review", "review_policy", None)),
+        ("440106001001001", False, None, ("pending_review", "no_worker", None)),
+        ("440106001001001", False, "w1", ("dispatched", None, "w1")),
+    ],
+)
+def test_dispatch_or_hold_says_why_a_ticket_waits(
+    grid_code: str | None,
+    needs_review: bool,
+    on_duty: str | None,
+    expected: tuple[str, str | None, str | None],
+) -> None:
+    ticket = ai_ticket(grid_code=grid_code)
+    asked: list[str] = []
+
+    def pick_worker(grid: str) -> str | None:
+        asked.append(grid)
+        return on_duty
+
+    ticket.dispatch_or_hold(needs_review=needs_review, pick_worker=pick_worker, now=NOW)
+    assert (ticket.state, ticket.review_reason, ticket.assignee_id) == expected
+    assert asked == ([grid_code] if grid_code and not needs_review else [])

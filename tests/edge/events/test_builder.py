@@ -13,6 +13,8 @@ import pytest
 from edge.config import CameraConfig, GeoPoint, HomographyConfig
 from edge.events.builder import EventBuilder, person_boxes
 from edge.events.snapshot import Snapshotter
+from edge.face_settings import FaceBlurSettings
+from edge.media.faces import FaceBlur
 from edge.rules.base import RuleSignal
 from edge.rules.engine import CameraRules
 from edge.types import Detections, Frame
@@ -89,7 +91,9 @@ def _episode(camera: CameraConfig) -> list[tuple[RuleSignal, Frame]]:
 def _builder_with_snapshots(camera: CameraConfig, models_dir: Path) -> EventBuilder:
     snapshotter = Snapshotter(
         camera_id=camera.id,
-        face_model_path=models_dir / "face_detection_yunet_2026may.onnx",
+        face_blur=FaceBlur.from_model(
+            models_dir / "face_detection_yunet_2026may.onnx", FaceBlurSettings()
+        ),
     )
     return EventBuilder.from_camera(
         camera, node_id="node-a", model=MODEL, snapshotter=snapshotter
@@ -130,7 +134,7 @@ def test_event_builder_given_start_should_fill_event_fields(models_dir: Path) ->
         "cam-1",
         "plaza",
     )
-    assert start.type.value == "crowding"
+    assert start.type == "crowding"
     assert start.confidence == pytest.approx(0.8)
     assert start.image_box == pytest.approx((40 / 320, 100 / 240, 120 / 320, 210 / 240))
     assert start.location.source is LocationSource.GROUND

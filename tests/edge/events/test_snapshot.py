@@ -21,6 +21,8 @@ from edge.events.snapshot import (
     expand_boxes,
     head_boxes,
 )
+from edge.face_settings import FaceBlurSettings
+from edge.media.faces import FaceBlur
 
 FACE_MODEL = "face_detection_yunet_2026may.onnx"
 GIF = "face-demographics-walking.gif"
@@ -40,6 +42,11 @@ def _grey_frame(h: int = 480, w: int = 640) -> npt.NDArray[np.uint8]:
 @pytest.fixture(scope="module")
 def face_model(models_dir: Path) -> Path:
     return models_dir / FACE_MODEL
+
+
+@pytest.fixture(scope="module")
+def face_blur(face_model: Path) -> FaceBlur:
+    return FaceBlur.from_model(face_model, FaceBlurSettings(), label="test")
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +80,9 @@ def face_frame(videos_dir: Path, yunet: Any) -> npt.NDArray[np.uint8]:
 
 
 def test_snapshotter_given_frame_should_encode_valid_jpeg_with_hash(
-    face_model: Path,
+    face_blur: FaceBlur,
 ) -> None:
-    snapshot = Snapshotter(camera_id="cam-1", face_model_path=face_model).render(
+    snapshot = Snapshotter(camera_id="cam-1", face_blur=face_blur).render(
         _grey_frame(), boxes_xyxy=np.zeros((0, 4)), texts=()
     )
     assert snapshot.jpeg[:2] == b"\xff\xd8"
@@ -89,11 +96,11 @@ def test_snapshotter_given_frame_should_encode_valid_jpeg_with_hash(
 
 
 def test_snapshotter_given_box_should_draw_it_in_red_and_leave_input_alone(
-    face_model: Path,
+    face_blur: FaceBlur,
 ) -> None:
     frame = _grey_frame()
     before = frame.copy()
-    snapshot = Snapshotter(camera_id="cam-1", face_model_path=face_model).render(
+    snapshot = Snapshotter(camera_id="cam-1", face_blur=face_blur).render(
         frame, boxes_xyxy=np.array([[200.0, 150.0, 400.0, 400.0]]), texts=["person #3"]
     )
     image = _decode(snapshot.jpeg).astype(int)
@@ -105,10 +112,10 @@ def test_snapshotter_given_box_should_draw_it_in_red_and_leave_input_alone(
 
 
 def test_snapshotter_given_faces_should_make_them_undetectable(
-    face_model: Path, face_frame: npt.NDArray[np.uint8], yunet: Any
+    face_blur: FaceBlur, face_frame: npt.NDArray[np.uint8], yunet: Any
 ) -> None:
     faces_before = _faces(yunet, face_frame)
-    snapshot = Snapshotter(camera_id="cam-1", face_model_path=face_model).render(
+    snapshot = Snapshotter(camera_id="cam-1", face_blur=face_blur).render(
         face_frame, boxes_xyxy=faces_before, texts=()
     )
     assert snapshot.faces_blurred >= len(faces_before)
@@ -129,9 +136,7 @@ def test_snapshotter_given_no_face_model_should_blur_heads_and_warn_once(
         axis=1,
     )
     with caplog.at_level(logging.WARNING):
-        snapshotter = Snapshotter(
-            camera_id="cam-7", face_model_path=tmp_path / "missing.onnx"
-        )
+        snapshotter = Snapshotter(camera_id="cam-7", face_blur=None)
         for _ in range(2):
             snapshot = snapshotter.render(
                 face_frame, boxes_xyxy=persons, person_xyxy=persons
@@ -145,11 +150,11 @@ def test_snapshotter_given_no_face_model_should_blur_heads_and_warn_once(
 
 
 def test_snapshotter_given_large_noisy_frame_should_stay_under_max_bytes(
-    face_model: Path,
+    face_blur: FaceBlur,
 ) -> None:
     rng = np.random.default_rng(7)
     frame = rng.integers(0, 256, size=(2160, 3840, 3), dtype=np.uint8)
-    snapshot = Snapshotter(camera_id="cam-1", face_model_path=face_model).render(
+    snapshot = Snapshotter(camera_id="cam-1", face_blur=face_blur).render(
         frame, boxes_xyxy=np.array([[100.0, 100.0, 900.0, 900.0]])
     )
     assert len(snapshot.jpeg) <= 200_000
@@ -211,9 +216,9 @@ def test_snapshot_settings_given_values_should_validate(
 
 
 def test_snapshotter_given_grey_image_of_wrong_shape_should_raise(
-    face_model: Path,
+    face_blur: FaceBlur,
 ) -> None:
-    snapshotter = Snapshotter(camera_id="cam-1", face_model_path=face_model)
+    snapshotter = Snapshotter(camera_id="cam-1", face_blur=face_blur)
     with pytest.raises(ValueError, match="uint8"):
         snapshotter.render(
             np.zeros((10, 10), dtype=np.uint8), boxes_xyxy=np.zeros((0, 4))

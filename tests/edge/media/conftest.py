@@ -8,7 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.media.faces import FaceBlur, FaceBlurSettings
+from edge.face_settings import FaceBlurSettings
+from edge.media.faces import FaceBlur
 from tests.edge.media.faces import FACE_GIF, FACE_MODEL, FaceCounter, read_frames
 
 

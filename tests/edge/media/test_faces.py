@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from edge.face_settings import FaceBlurSettings
 from edge.media.clip import EncodeSettings, TimedImage, encode_mp4
 from edge.media.faces import (
     FaceBlur,
-    FaceBlurSettings,
     FaceDetector,
     FaceModelError,
     expand_boxes,
@@ -106,23 +104,6 @@ def test_load_face_detector_given_missing_or_broken_file_should_refuse(
     broken.write_bytes(b"not an onnx model")
     with pytest.raises(FaceModelError, match="cannot be loaded"):
         load_face_detector(broken, score_threshold=0.3)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "expectation"),
-    [
-        ({}, nullcontext()),
-        ({"score_threshold": 0.0}, pytest.raises(ValueError, match="score")),
-        ({"score_threshold": 1.0}, pytest.raises(ValueError, match="score")),
-        ({"margin": -0.1}, pytest.raises(ValueError, match="margin")),
-        ({"max_passes": 0}, pytest.raises(ValueError, match="max_passes")),
-    ],
-)
-def test_face_blur_settings_given_values_should_validate(
-    kwargs: dict[str, Any], expectation: AbstractContextManager[Any]
-) -> None:
-    with expectation:
-        FaceBlurSettings(**kwargs)
 
 
 def test_expand_boxes_given_margin_should_grow_each_side() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge.config import NodeConfig, parse_config
-from edge.media.faces import FaceModelError
+from edge.media.faces import FaceBlur, FaceModelError
 from edge.media.stage import MediaPipeline, clip_dir, require_face_model
 from edge.metrics import NodeMetrics
 from edge.types import Frame
@@ -66,12 +66,10 @@ def _record_one_clip(pipeline: MediaPipeline, t0: float) -> None:
 
 
 def test_media_pipeline_given_no_central_should_keep_clips_local(
-    tmp_path: Path, face_model: Path
+    tmp_path: Path, blur: FaceBlur
 ) -> None:
     config = _config(tmp_path)
-    pipeline = MediaPipeline.from_config(
-        config, metrics=NodeMetrics(), face_model=face_model
-    )
+    pipeline = MediaPipeline.from_config(config, metrics=NodeMetrics(), face_blur=blur)
     assert pipeline is not None
     assert pipeline.stages == {"clips": False}
     pipeline.start()
@@ -83,7 +81,7 @@ def test_media_pipeline_given_no_central_should_keep_clips_local(
 
 
 def test_media_pipeline_given_central_should_queue_upload_and_name_clip_in_end(
-    tmp_path: Path, face_model: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, blur: FaceBlur, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GW_TOKEN", "t")
     config = _config(
@@ -98,7 +96,7 @@ def test_media_pipeline_given_central_should_queue_upload_and_name_clip_in_end(
     pipeline = MediaPipeline.from_config(
         config,
         metrics=NodeMetrics(),
-        face_model=face_model,
+        face_blur=blur,
         client=httpx.Client(transport=httpx.MockTransport(central)),
     )
     assert pipeline is not None
@@ -123,12 +121,11 @@ def test_media_pipeline_given_central_should_queue_upload_and_name_clip_in_end(
 
 
 def test_media_pipeline_given_clips_off_should_be_none(
-    tmp_path: Path, face_model: Path
+    tmp_path: Path, blur: FaceBlur
 ) -> None:
     config = _config(tmp_path, media={"clips": False})
     assert (
-        MediaPipeline.from_config(config, metrics=NodeMetrics(), face_model=face_model)
-        is None
+        MediaPipeline.from_config(config, metrics=NodeMetrics(), face_blur=blur) is None
     )
 
 
@@ -141,7 +138,7 @@ def test_clip_dir_given_config_should_default_beside_the_outbox(tmp_path: Path) 
 def test_require_face_model_given_model_should_return_its_path(
     models_dir: Path,
 ) -> None:
-    path = require_face_model("yunet_face", models_dir, score_threshold=0.3)
+    path = require_face_model("yunet_face", models_dir)
     assert path.name == "face_detection_yunet_2026may.onnx"
 
 
@@ -153,4 +150,4 @@ def test_require_face_model_given_no_model_should_refuse_to_start(
 
     monkeypatch.setattr("edge.media.stage.resolve_model", missing)
     with pytest.raises(FaceModelError, match="refusing to start, no face"):
-        require_face_model("yunet_face", None, score_threshold=0.3)
+        require_face_model("yunet_face", None)

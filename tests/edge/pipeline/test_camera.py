@@ -9,12 +9,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import CameraConfig, FallRuleConfig, ZoneConfig
+from edge.config import CameraConfig, ZoneConfig
 from edge.events.builder import EventBuilder
 from edge.pipeline.camera import CameraAnalysis, TrackedRulesAnalyser, build_pose_stage
 from edge.pose.movenet import PoseModels
 from edge.pose.stage import PoseStage
 from edge.rules.engine import CameraRules
+from edge.rules.fall import FallRuleConfig
 from edge.track.bytetrack import ObjectTracker
 from edge.types import Detections, Frame
 from edge.zones import Zone

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.config import CrowdingRuleConfig, OccupancyRuleConfig
 from edge.rules.base import (
     Episode,
     Involved,
@@ -13,6 +12,8 @@ from edge.rules.base import (
     expect_config,
     union_box_norm,
 )
+from edge.rules.crowding import CrowdingRuleConfig
+from edge.rules.occupancy import OccupancyRuleConfig
 from gridwatch.contract import EventPhase, EventType
 from tests.edge.rules.factories import observe
 

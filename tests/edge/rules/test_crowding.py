@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import CrowdingRuleConfig
 from edge.rules.base import RuleScope, RuleSignal
-from edge.rules.crowding import CrowdingRule
+from edge.rules.crowding import CrowdingRule, CrowdingRuleConfig
 from gridwatch.contract import EventPhase, EventType
 from tests.edge.rules.factories import T0, observe, persons
 

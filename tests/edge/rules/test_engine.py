@@ -7,12 +7,13 @@ from typing import Literal
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 
-from edge.config import CameraConfig, OccupancyRuleConfig
+from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.engine import CameraRules, ZoneRules
+from edge.rules.occupancy import OccupancyRuleConfig
 from edge.rules.registry import build_rule, rule_types
+from edge.rules.rule_config import RuleConfigBase
 from edge.types import Detections, Frame
 from edge.zones import Zone
 from gridwatch.contract import EventPhase
@@ -110,7 +111,7 @@ class _BrokenRule(Rule):
         raise RuntimeError("bug in a plug-in")
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> _BrokenRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> _BrokenRule:
         return cls(scope)
 
 
@@ -127,15 +128,16 @@ def test_camera_rules_given_failing_rule_should_log_and_run_the_others(
     assert "bug in a plug-in" in caplog.text
 
 
-class _PresenceConfig(BaseModel):
+class _PresenceConfig(RuleConfigBase):
     type: Literal["test_presence"] = "test_presence"
 
 
 class _PresenceRule(Rule):
     type_key = "test_presence"
+    config_class = _PresenceConfig
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> _PresenceRule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> _PresenceRule:
         return cls(scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:
@@ -151,7 +153,7 @@ def test_build_rule_given_plugin_subclass_should_find_it_by_type() -> None:
     assert {"occupancy", "crowding", "intrusion", "test_presence"} <= set(rule_types())
 
 
-class _UnknownConfig(BaseModel):
+class _UnknownConfig(RuleConfigBase):
     type: str = "teleportation"
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge.config import CrowdingRuleConfig, FallRuleConfig
 from edge.pose.types import PersonPoses, empty_keypoints
 from edge.rules.base import RuleScope, RuleSignal, ZoneObservation
-from edge.rules.fall import FallRule
+from edge.rules.crowding import CrowdingRuleConfig
+from edge.rules.fall import FallRule, FallRuleConfig
 from edge.rules.registry import build_rule, rule_types
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType

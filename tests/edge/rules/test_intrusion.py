@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import IntrusionRuleConfig
 from edge.rules.base import RuleScope, RuleSignal
-from edge.rules.intrusion import IntrusionRule
+from edge.rules.intrusion import IntrusionRule, IntrusionRuleConfig
 from gridwatch.contract import EventPhase, EventType
 from tests.edge.rules.factories import T0, observe
 

@@ -13,14 +13,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from edge.config import (
-    AbandonedObjectRuleConfig,
-    CameraConfig,
-    LitteringRuleConfig,
-)
+from edge.config import CameraConfig
 from edge.rules.base import RuleScope, RuleSignal, ZoneObservation
 from edge.rules.engine import CameraRules
-from edge.rules.littering import AbandonedObjectRule, LitteringRule
+from edge.rules.littering import (
+    AbandonedObjectRule,
+    AbandonedObjectRuleConfig,
+    LitteringRule,
+    LitteringRuleConfig,
+)
 from edge.rules.registry import build_rule
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType
@@ -71,7 +72,7 @@ def _run(scene: Scene, duration_s: float, *rules: dict[str, Any]) -> list[RuleSi
     return signals
 
 
-def _starts(signals: list[RuleSignal]) -> list[tuple[float, EventType]]:
+def _starts(signals: list[RuleSignal]) -> list[tuple[float, str]]:
     return [
         (round(s.timestamp - T0, 2), s.event_type)
         for s in signals

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import OccupancyRuleConfig
 from edge.rules.base import RuleScope
-from edge.rules.occupancy import OccupancyRule, count_by_label
+from edge.rules.occupancy import OccupancyRule, OccupancyRuleConfig, count_by_label
 from tests.edge.rules.factories import observe
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from pydantic import BaseModel
 
 from edge.config import CameraConfig
 from edge.rules.base import Rule, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.engine import CameraRules, ZoneRules
 from edge.rules.pixels import PIXELS_WIDTH_PX, PixelsCache, small_bgr, zone_mask
+from edge.rules.rule_config import RuleConfigBase
 from edge.types import Detections, Frame
 from edge.zones import Zone
 from tests.edge.rules.factories import LABELS, T0
@@ -59,8 +59,17 @@ def test_pixels_cache_given_no_frame_should_raise() -> None:
         PixelsCache().for_zone(zone, Detections.empty())
 
 
+class _PixelProbeConfig(RuleConfigBase):
+    type: Literal["pixel_probe_test"] = "pixel_probe_test"
+
+
+class _BlindProbeConfig(RuleConfigBase):
+    type: Literal["blind_probe_test"] = "blind_probe_test"
+
+
 class _PixelProbe(Rule):
     type_key = "pixel_probe_test"
+    config_class: ClassVar[type[RuleConfigBase]] = _PixelProbeConfig
     uses_pixels: ClassVar[bool] = True
 
     def __init__(self, scope: RuleScope) -> None:
@@ -68,7 +77,7 @@ class _PixelProbe(Rule):
         self.seen: list[ZoneObservation] = []
 
     @classmethod
-    def from_config(cls, config: BaseModel, *, scope: RuleScope) -> Rule:
+    def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> Rule:
         return cls(scope)
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:
@@ -78,6 +87,7 @@ class _PixelProbe(Rule):
 
 class _BlindProbe(_PixelProbe):
     type_key = "blind_probe_test"
+    config_class = _BlindProbeConfig
     uses_pixels: ClassVar[bool] = False
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from edge.config import IllegalParkingRuleConfig, PresenceRuleConfig, ZoneConfig
+from edge.config import ZoneConfig
 from edge.rules.base import RuleScope, RuleSignal, ZoneObservation
-from edge.rules.parking import IllegalParkingRule
-from edge.rules.presence import PresenceRule
+from edge.rules.parking import IllegalParkingRule, IllegalParkingRuleConfig
+from edge.rules.presence import PresenceRule, PresenceRuleConfig
 from edge.rules.registry import build_rule
 from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType

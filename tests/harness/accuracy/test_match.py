@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gridwatch.contract import EventType
 from harness.accuracy.match import (
     EventMatching,
     OccupancySample,
@@ -166,7 +167,7 @@ def test_match_events_given_many_types_should_match_each_type_apart() -> None:
     result = match_events(truth, events)
 
     assert {m.event.type for m in result.matches} == {"fall", "intrusion"}
-    assert [m.expected.type.value for m in result.misses] == ["crowding"]
+    assert [m.expected.type for m in result.misses] == ["crowding"]
     assert [(e.type, e.t_s) for e in result.false_alarms] == [
         ("fall", 12.0),
         ("littering", 13.0),
@@ -313,7 +314,7 @@ def test_count_mae_given_no_checks_should_be_none() -> None:
 def test_expected_event_type_is_the_contract_enum() -> None:
     item: ExpectedEvent = expected("fall", 0.0, 1.0)
 
-    assert item.type.value == "fall"
+    assert item.type is EventType.FALL
 
 
 def test_count_mae_by_label_should_keep_labels_apart() -> None:

@@ -91,9 +91,7 @@ def test_committed_scenarios_should_be_the_catalogue_and_load_in_the_harness() -
         assert loaded.scenario.clip == f"composited/{spec.name}.mp4"
         wanted = sorted(d.expect.value for d in spec.drops if d.expect is not None)
         got = sorted(
-            e.type.value
-            for e in loaded.scenario.expected.events
-            if e.type.value != "crowding"
+            str(e.type) for e in loaded.scenario.expected.events if e.type != "crowding"
         )
         assert got == wanted
         assert loaded.scenario.composited
