@@ -88,6 +88,16 @@ class IllegalTransition(Exception):
         )
 
 
+def actions_from(state: TicketState) -> frozenset[TicketAction]:
+    """The actions `state` allows whoever takes them: every action of
+    TRANSITIONS that moves on from it, and escalate while the ticket is open
+    (escalating raises the level and keeps the state)."""
+    allowed = {action for action, moves in TRANSITIONS.items() if state in moves}
+    if state in OPEN_STATES:
+        allowed.add(TicketAction.ESCALATE)
+    return frozenset(allowed)
+
+
 def next_state(
     ticket_id: int | None, action: TicketAction, state: TicketState
 ) -> TicketState:

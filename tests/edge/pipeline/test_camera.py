@@ -26,12 +26,8 @@ LOCATION = {"lat": 23.1, "lon": 113.3}
 
 
 def _camera(zones: list[dict[str, Any]]) -> CameraConfig:
-    """A camera whose zones may hold fall rules.
-
-    The rules go into their zones after validation: `FallRuleConfig` is not
-    (yet) a member of `edge.config.RuleConfig`, so a validated zone cannot hold
-    one.
-    """
+    """A camera whose zones may hold fall rules, given as config objects (they
+    go into their zones after validation)."""
     camera = CameraConfig.model_validate(
         {"id": "cam-1", "url": "rtsp://example/1", "location": LOCATION}
     )

@@ -1,27 +1,10 @@
 // The central API: bearer token in localStorage, JSON in and out, 401 → login.
+import { ApiError, apiFetch } from "/common/api-fetch.js";
 import { createMediaLinks } from "/common/media-links.js";
 
+export { ApiError };
 export const API = "/api/v1";
 const TOKEN_KEY = "gridwatch.console.token";
-
-export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detailText(detail) || `HTTP ${status}`);
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-function detailText(detail) {
-  if (!detail) return "";
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    return detail
-      .map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`.replace(/^: /, ""))
-      .join("; ");
-  }
-  return JSON.stringify(detail);
-}
 
 export function getToken() {
   return localStorage.getItem(TOKEN_KEY);
@@ -54,23 +37,11 @@ export function qs(params = {}) {
  * sent as JSON), form (URLSearchParams / FormData), raw (return the Response).
  */
 export async function api(path, { method = "GET", query, json, form, raw = false, signal } = {}) {
-  const headers = { Accept: "application/json" };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let body;
-  if (json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    body = form;
-  }
-  let response;
-  try {
-    response = await fetch(`${API}${path}${qs(query)}`, { method, headers, body, signal });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError(0, "cannot reach the server");
-  }
+  const response = await apiFetch(
+    `${API}${path}${qs(query)}`,
+    { method, bearer: getToken(), json, form, signal },
+    () => new ApiError(0, "cannot reach the server"),
+  );
   if (response.status === 401) {
     window.dispatchEvent(new CustomEvent("gw:unauthorized"));
   }

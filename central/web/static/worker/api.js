@@ -1,7 +1,11 @@
 // The gridwatch central API as the worker terminal uses it: the token in
 // localStorage, JSON requests with the bearer header, and errors in plain words.
+import { ApiError, apiFetch, detailText } from "/common/api-fetch.js";
 import { createMediaLinks } from "/common/media-links.js";
 
+/** An API failure: `status` (0 when the network failed), `detail`, the server's
+ * detail as text, and `message`, a sentence for the worker (`plainWords`). */
+export { ApiError };
 export const API = "/api/v1";
 const STORE_KEY = "gridwatch.worker.session";
 
@@ -27,31 +31,6 @@ export function clearSession() {
 
 export function token() {
   return loadSession()?.token ?? null;
-}
-
-/** An API failure: `status` (0 when the network failed), `detail` from the server
- * and `message`, a sentence for the worker. */
-export class ApiError extends Error {
-  constructor(status, detail, message) {
-    super(message);
-    this.name = "ApiError";
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-function detailText(detail) {
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    // FastAPI validation errors: [{loc, msg}, ...]
-    return detail
-      .map((d) => {
-        const field = Array.isArray(d.loc) ? d.loc[d.loc.length - 1] : "";
-        return field ? `${field}: ${d.msg}` : d.msg;
-      })
-      .join("; ");
-  }
-  return detail ? JSON.stringify(detail) : "";
 }
 
 const STATE_WORDS = {
@@ -104,23 +83,11 @@ export function setUnauthorizedHandler(handler) {
 /** fetch() against the API with the bearer token; JSON in and out.
  * `doing` names the action for error messages ("accept the ticket"). */
 export async function request(path, { method = "GET", json, form, doing, auth = true, signal } = {}) {
-  const headers = { Accept: "application/json" };
-  const bearer = token();
-  if (auth && bearer) headers.Authorization = `Bearer ${bearer}`;
-  let body;
-  if (json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    body = form; // FormData or URLSearchParams: the browser sets the type
-  }
-  let response;
-  try {
-    response = await fetch(API + path, { method, headers, body, signal, cache: "no-store" });
-  } catch (err) {
-    if (err?.name === "AbortError") throw err;
-    throw new ApiError(0, String(err?.message || err), plainWords(0, "", doing));
-  }
+  const response = await apiFetch(
+    API + path,
+    { method, bearer: auth ? token() : null, json, form, signal, cache: "no-store" },
+    (err) => new ApiError(0, String(err?.message || err), plainWords(0, "", doing)),
+  );
   if (response.status === 204) return null;
   let data = null;
   const type = response.headers.get("content-type") || "";

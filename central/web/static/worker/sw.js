@@ -3,12 +3,13 @@
 // responses (/api/...) are never cached or even intercepted. The shell is fetched
 // network-first, so a new release is used as soon as the server can be reached.
 
-const CACHE = "gridwatch-worker-shell-v3";
+const CACHE = "gridwatch-worker-shell-v4";
 const SHELL = [
   "/worker/",
   "/worker/index.html",
   "/worker/app.js",
   "/worker/api.js",
+  "/common/api-fetch.js",
   "/common/media-links.js",
   "/common/labels.js",
   "/worker/map.js",
