@@ -33,7 +33,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "Import departments, workers and cameras.",
     ),
     ("central", "user"): ("central.commands.users", "Create a login (and a token)."),
-    ("models", None): ("harness.models_command", "List, fetch, verify and rewrite ONNX models."),
+    ("models", None): (
+        "harness.models_command",
+        "List, fetch, verify and rewrite ONNX models.",
+    ),
     ("bench", "edge"): (
         "harness.bench.edge",
         "Benchmark the edge node on N streams.",

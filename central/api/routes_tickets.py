@@ -29,6 +29,7 @@ from central.db.models import (
 from central.matters import PRIORITY_RANK, Priority
 from central.media import MediaRejected
 from central.tickets.service import (
+    Actor,
     InvalidRequest,
     ManualTicket,
     PermissionDenied,
@@ -38,6 +39,7 @@ from central.tickets.states import (
     WORKING_STATES,
     TicketAction,
     TicketState,
+    actions_from,
     next_state,
 )
 
@@ -45,6 +47,20 @@ router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 GRID_CODE_PATTERN = r"^\d{15}$"
 MAX_PAGE = 500
+TOP_ESCALATION_LEVEL = 3
+
+# Who takes which action (each a POST /tickets/{id}/{action}), as these routes
+# and the ticket service check it: the assigned worker accepts and resolves;
+# staff do the rest. In the order the pages offer them.
+WORKER_ACTIONS: tuple[TicketAction, ...] = (TicketAction.ACCEPT, TicketAction.RESOLVE)
+STAFF_ACTIONS: tuple[TicketAction, ...] = (
+    TicketAction.CLOSE,
+    TicketAction.RETURN,
+    TicketAction.CONFIRM,
+    TicketAction.REASSIGN,
+    TicketAction.ESCALATE,
+    TicketAction.REJECT,
+)
 
 
 # -- response models -------------------------------------------------------------
@@ -163,6 +179,14 @@ class EventOut(BaseModel):
 class TicketDetail(TicketOut):
     history: list[HistoryOut] = Field(description="Every transition, oldest first.")
     events: list[EventOut] = Field(description="Camera events of the ticket.")
+    actions: list[TicketAction] = Field(
+        default_factory=list,
+        description="What the caller may do to the ticket now, each a POST "
+        "/tickets/{id}/{action}: from the ticket's state (the transition table), "
+        "the caller's role (the assigned worker: accept, resolve; staff: close, "
+        "return, confirm, reassign, escalate, reject) and, for escalate, a level "
+        "left to raise it to.",
+    )
 
 
 class ReviewItem(TicketOut):
@@ -238,7 +262,9 @@ class ReassignIn(BaseModel):
 
 class EscalateIn(BaseModel):
     level: int = Field(
-        ge=1, le=3, description="1 grid leader, 2 street, 3 handling department."
+        ge=1,
+        le=TOP_ESCALATION_LEVEL,
+        description="1 grid leader, 2 street, 3 handling department.",
     )
     note: str = Field(min_length=1, max_length=2000, description="Why.")
 
@@ -294,6 +320,20 @@ def ticket_fields(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "resolution_photo_url": media_url(ticket.resolution_photo_sha256),
         "time_left_s": time_left_s(ticket, now),
     }
+
+
+def allowed_actions(actor: Actor, ticket: Ticket) -> list[TicketAction]:
+    """The actions `actor` may take on `ticket` now (TicketDetail.actions)."""
+    if actor.is_staff:
+        offered = STAFF_ACTIONS
+    elif actor.role is UserRole.WORKER and ticket.assignee_id == actor.worker_id:
+        offered = WORKER_ACTIONS
+    else:
+        return []
+    allowed = actions_from(TicketState(ticket.state))
+    if ticket.escalation_level >= TOP_ESCALATION_LEVEL:
+        allowed -= {TicketAction.ESCALATE}
+    return [action for action in offered if action in allowed]
 
 
 def ticket_out(ticket: Ticket, now: datetime) -> TicketOut:
@@ -496,8 +536,9 @@ def my_tickets(
 @router.get(
     "/tickets/{ticket_id}",
     response_model=TicketDetail,
-    summary="One ticket with its history and events",
-    description="Workers see only their own tickets; any other id answers 404.",
+    summary="One ticket with its history, events and the caller's actions",
+    description="Workers see only their own tickets; any other id answers 404. "
+    "`actions` lists what the caller may do to it now (the pages offer those).",
     responses={404: {"description": "No such ticket (or not yours)"}},
 )
 def get_ticket(context: ContextDep, actor: MemberDep, ticket_id: int) -> TicketDetail:
@@ -523,7 +564,10 @@ def get_ticket(context: ContextDep, actor: MemberDep, ticket_id: int) -> TicketD
         ]
         events = events_by_ticket(session, [ticket_id])[ticket_id]
         return TicketDetail(
-            **ticket_fields(ticket, now), history=history, events=events
+            **ticket_fields(ticket, now),
+            history=history,
+            events=events,
+            actions=allowed_actions(actor, ticket),
         )
 
 

@@ -218,6 +218,14 @@ def test_return_reassign_and_escalate_from_the_ticket_panel(
         go(page, f"tickets?id={ticket['id']}")
         drawer = page.locator("#ticket-drawer")
         expect(drawer).to_have_attribute("data-state", "resolved")
+        # The buttons are the actions central lists for a resolved ticket.
+        assert state_of(operator, ticket["id"])["actions"] == [
+            "close",
+            "return",
+            "escalate",
+        ]
+        for gone in ("confirm", "reassign", "reject"):
+            expect(drawer.locator(f"#action-{gone}")).to_have_count(0)
 
         # Return for rework: the reason is required and reaches the ticket.
         drawer.locator("#action-return").click()
@@ -256,6 +264,7 @@ def test_return_reassign_and_escalate_from_the_ticket_panel(
         expect(raising).to_have_count(0)
         expect(drawer.locator(".chip.esc")).to_contain_text("L2")
         assert state_of(operator, ticket["id"])["escalation_level"] == 2
+        expect(drawer.locator("#action-escalate")).to_be_visible()  # L3 is left
     finally:
         end_ticket(operator, ticket["id"])
 

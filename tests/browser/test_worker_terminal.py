@@ -290,6 +290,7 @@ def test_returned_ticket_shows_the_reason(
         page.get_by_role("button", name=re.compile("Accept again")).click()
         expect(page.locator("#detail")).to_have_attribute("data-state", "accepted")
         expect(page.get_by_label(re.compile("What did you do"))).to_be_visible()
+        expect(page.locator("#accept")).to_have_count(0)  # central offers resolve
 
 
 def test_other_workers_ticket_is_not_visible(
@@ -397,6 +398,7 @@ def test_installable_app_shell(page_factory: PageFactory, stack: DemoStack) -> N
         }"""
     )
     assert any(url.endswith("/worker/app.js") for url in cached)
+    assert any(url.endswith("/common/api-fetch.js") for url in cached)
     assert not [url for url in cached if "/api/" in url]
     # What Chromium itself says about installing it (an incognito context aside).
     cdp = page.context.new_cdp_session(page)
@@ -486,6 +488,7 @@ def test_an_action_the_ticket_no_longer_allows_is_explained(
         # ...and the terminal shows the ticket as it is now.
         expect(page.locator("#detail")).to_have_attribute("data-state", "accepted")
         expect(page.get_by_label(re.compile("What did you do"))).to_be_visible()
+        expect(page.locator("#accept")).to_have_count(0)  # central offers resolve
 
         # An empty note is refused before anything is sent.
         page.get_by_role("button", name=re.compile("Mark resolved")).click()

@@ -357,17 +357,9 @@ function boxNode(ev) {
 
 // -- actions --------------------------------------------------------------------
 
-const CAN = {
-  confirm: ["pending_review"],
-  close: ["resolved"],
-  return: ["resolved"],
-  reassign: ["pending_review", "dispatched", "accepted", "returned"],
-  reject: ["pending_review", "dispatched", "accepted", "returned"],
-  escalate: ["pending_review", "dispatched", "accepted", "resolved", "returned"],
-};
-
 function actionButtons(t, options) {
-  const can = (action) => CAN[action].includes(t.state);
+  // Central says what this operator may do now (its transition table and roles).
+  const can = (action) => Array.isArray(t.actions) && t.actions.includes(action);
   const btn = (label, cls, iconName, run, id) =>
     h(
       "button",
@@ -382,9 +374,7 @@ function actionButtons(t, options) {
       ? btn("Confirm & dispatch", "btn-success", "check", doConfirm, "action-confirm")
       : null,
     can("reassign") ? btn("Reassign", "", null, doReassign, "action-reassign") : null,
-    can("escalate") && t.escalation_level < 3
-      ? btn("Escalate", "", "arrowUp", doEscalate, "action-escalate")
-      : null,
+    can("escalate") ? btn("Escalate", "", "arrowUp", doEscalate, "action-escalate") : null,
     can("reject") ? btn("Reject", "btn-danger", "x", doReject, "action-reject") : null,
   ].filter(Boolean);
 }

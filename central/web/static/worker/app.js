@@ -911,7 +911,9 @@ function renderActions(t) {
   const below = $("detail-resolve");
   const typedNote = $("note")?.value;
   area.replaceChildren();
-  if (t.state === "dispatched" || t.state === "returned") {
+  // Central says what I may do now (its transition table, for the ticket's worker).
+  const can = (action) => Array.isArray(t.actions) && t.actions.includes(action);
+  if (can("accept")) {
     below.replaceChildren();
     const button = h(
       "button",
@@ -928,7 +930,7 @@ function renderActions(t) {
         button,
       ),
     );
-  } else if (t.state === "accepted") {
+  } else if (can("resolve")) {
     const jump = h("button", { type: "button", id: "jump-resolve", class: "btn btn-ghost btn-small btn-jump" }, "Resolve ", zh("去办结"), " ↓");
     jump.addEventListener("click", () => {
       $("resolve-form")?.scrollIntoView({ behavior: "smooth", block: "start" });
