@@ -44,7 +44,25 @@ class IngestSettings(StrictModel):
     batch_wait_ms: float = Field(default=20.0, ge=0)
     nearest_grid_m: float = Field(default=50.0, ge=0)
     max_inflight: int = Field(default=2000, ge=1)
-    retry_s: float = Field(default=1.0, gt=0)
+    retry_s: float = Field(
+        default=1.0, gt=0, description="First wait after a database failure."
+    )
+    tries_per_message: int = Field(
+        default=3,
+        ge=1,
+        description="Tries to store a message that fails on its own (not the "
+        "database) before it is dead-lettered.",
+    )
+    stuck_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="/healthz says degraded once storing has failed this long.",
+    )
+    lag_degraded_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="/healthz says degraded once the oldest waiting event is this old.",
+    )
 
 
 class MediaSettings(StrictModel):
@@ -100,8 +118,19 @@ class HttpSettings(StrictModel):
     links: LinkSettings = LinkSettings()
 
 
+class DatabaseLimits(StrictModel):
+    """Time-outs for PostgreSQL, so that a stalled server shows as a failure
+    (retried, reported by /healthz) instead of a thread waiting for ever."""
+
+    connect_timeout_s: int = Field(default=10, ge=1)
+    statement_timeout_s: float = Field(
+        default=120.0, gt=0, description="Longest a single SQL statement may run."
+    )
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
+    database: DatabaseLimits = DatabaseLimits()
     matter_list: Path | None = Field(
         default=None, description="Matter list YAML; the shipped one when unset."
     )

@@ -17,6 +17,7 @@ from central.db.migrate import upgrade
 from central.db.models import Area, AreaLevel, Department, MetaValue
 from central.db.session import make_engine, make_session_factory
 from central.grids.index import GridIndex
+from central.ingest.stats import IngestStats
 from central.live import LiveState
 from central.matters import MatterList, load_matter_list
 from central.notify import Notifier, RecordingNotifier
@@ -43,6 +44,9 @@ class CentralContext:
     grid_index: GridIndex | None = None
     departments: dict[str, str] = field(default_factory=dict)
     live: LiveState = field(default_factory=LiveState)
+    # Written by this process's ingest (if it runs one), read by /healthz, /metrics.
+    ingest_stats: IngestStats = field(default_factory=IngestStats)
+    runs_ingest: bool = False
 
     def lookup_grid(self, lat: float, lon: float) -> str | None:
         if self.grid_index is None:
@@ -100,7 +104,11 @@ def build_context(
     migrate: bool = True,
 ) -> CentralContext:
     """Open the database (migrating it), load the reference data, wire services."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout_s=settings.database.connect_timeout_s,
+        statement_timeout_s=settings.database.statement_timeout_s,
+    )
     if settings.database_url.startswith("sqlite:///"):
         db_path = settings.database_url.removeprefix("sqlite:///")
         if db_path and db_path != ":memory:":

@@ -24,7 +24,7 @@ from edge.rules.registry import (
     validate_rule_config,
 )
 from edge.rules.rule_config import RuleConfigBase
-from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from gridwatch.contract import DEFAULT_TOPIC_PREFIX, ID_MAX_CHARS
 from gridwatch.validation import StrictModel, validation_problems
 from models.family import ModelFamily
 
@@ -76,7 +76,7 @@ RuleConfig = Annotated[
 
 
 class ZoneConfig(StrictModel):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(min_length=1, max_length=ID_MAX_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     polygon_norm: list[PointNorm] = Field(
         default_factory=lambda: [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)],
         min_length=3,
@@ -86,7 +86,7 @@ class ZoneConfig(StrictModel):
 
 
 class CameraConfig(StrictModel):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(min_length=1, max_length=ID_MAX_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     url: str = Field(
         min_length=1, description="rtsp:// URL, file path, or snapshot id."
     )
@@ -339,7 +339,9 @@ class NodeConfig(StrictModel):
         description="Modules outside edge/rules to import for more rule types, "
         "e.g. `my_company.rules.graffiti`; each must define at least one rule.",
     )
-    node_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    node_id: str = Field(
+        min_length=1, max_length=ID_MAX_CHARS, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     extra_models: list[ModelConfig] = Field(

@@ -243,7 +243,7 @@ class EdgeNode:
             fps_analysed=round(self.fps_analysed[camera_id].rate(now), 2),
             last_frame_at=_utc(state.last_frame_at),
             reconnects=state.reconnects,
-            error=state.error,
+            error=state.error[:2000] if state.error else None,
         )
 
     def _publish_camera_statuses(self, now: float) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 DEFAULT_TOPIC_PREFIX = "gw/v1"
 EVENT_SCHEMA: Final = "gw.event/1"
@@ -17,6 +17,47 @@ TICKET_SCHEMA: Final = "gw.ticket/1"
 DEADLETTER_SCHEMA: Final = "gw.deadletter/1"
 
 NormFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+# What central can store, checked on the wire so that one message can never
+# stop a batch: lengths are the widths of central's columns.
+ID_MAX_CHARS: Final = 64
+MODEL_TEXT_MAX_CHARS: Final = 100
+URL_MAX_CHARS: Final = 2048
+ATTRIBUTES_MAX: Final = 32
+ATTRIBUTE_KEY_MAX_CHARS: Final = 64
+ATTRIBUTE_TEXT_MAX_CHARS: Final = 256
+ATTRIBUTE_LIST_MAX: Final = 256
+# An integer JSON parsers everywhere read exactly (JavaScript's safe range).
+ATTRIBUTE_INT_MAX: Final = 2**53 - 1
+EARLIEST_EVENT_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+# Clocks of edge nodes may run ahead; a day ahead is a broken clock, not skew.
+MAX_CLOCK_AHEAD: Final = timedelta(days=1)
+
+
+def _in_time_window(value: datetime) -> datetime:
+    if value < EARLIEST_EVENT_TIME:
+        raise ValueError(f"before {EARLIEST_EVENT_TIME.date().isoformat()}")
+    latest = datetime.now(UTC) + MAX_CLOCK_AHEAD
+    if value > latest:
+        raise ValueError("more than a day ahead of central's clock")
+    return value
+
+
+WireTime = Annotated[AwareDatetime, AfterValidator(_in_time_window)]
+"""A time with its UTC offset (a naive time is refused), from 2000 to a day ahead."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+AttributeText = Annotated[str, Field(max_length=ATTRIBUTE_TEXT_MAX_CHARS)]
+AttributeValue = (
+    Annotated[int, Field(ge=-ATTRIBUTE_INT_MAX, le=ATTRIBUTE_INT_MAX)]
+    | FiniteFloat
+    | AttributeText
+    | bool
+    | Annotated[list[AttributeText], Field(max_length=ATTRIBUTE_LIST_MAX)]
+)
+"""One value of an event's `attributes`: finite, and of bounded size."""
+AttributeKey = Annotated[str, Field(min_length=1, max_length=ATTRIBUTE_KEY_MAX_CHARS)]
 
 
 def utc_now() -> datetime:
@@ -87,22 +128,22 @@ class WireModel(BaseModel):
 
 
 class Location(WireModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     source: LocationSource
 
 
 class SnapshotRef(WireModel):
     sha256: str = Field(min_length=64, max_length=64)
-    content_type: str = "image/jpeg"
+    content_type: str = Field(default="image/jpeg", max_length=ID_MAX_CHARS)
     bytes_b64: str | None = Field(default=None, description="Inline JPEG, base64.")
-    url: str | None = None
+    url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
 
 
 class ClipRef(WireModel):
     sha256: str = Field(min_length=64, max_length=64)
-    url: str
-    duration_s: float = Field(ge=0)
+    url: str = Field(max_length=URL_MAX_CHARS)
+    duration_s: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Media(WireModel):
@@ -111,8 +152,8 @@ class Media(WireModel):
 
 
 class ModelInfo(WireModel):
-    name: str
-    version: str
+    name: str = Field(max_length=MODEL_TEXT_MAX_CHARS)
+    version: str = Field(max_length=MODEL_TEXT_MAX_CHARS)
 
 
 class EventMessage(WireModel):
@@ -122,17 +163,17 @@ class EventMessage(WireModel):
     event_id: str = Field(min_length=8, max_length=64)
     type: EventTypeName
     phase: EventPhase = EventPhase.START
-    node_id: str = Field(min_length=1)
-    camera_id: str = Field(min_length=1)
-    started_at: datetime
-    detected_at: datetime
-    ended_at: datetime | None = None
+    node_id: Identifier
+    camera_id: Identifier
+    started_at: WireTime
+    detected_at: WireTime
+    ended_at: WireTime | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     location: Location
     image_box: tuple[NormFloat, NormFloat, NormFloat, NormFloat] | None = None
-    zone_id: str | None = None
-    attributes: dict[str, float | int | str | bool | list[str]] = Field(
-        default_factory=dict
+    zone_id: Identifier | None = None
+    attributes: dict[AttributeKey, AttributeValue] = Field(
+        default_factory=dict, max_length=ATTRIBUTES_MAX
     )
     media: Media = Field(default_factory=Media)
     model: ModelInfo
@@ -155,14 +196,14 @@ class CameraStatusMessage(WireModel):
     schema_: Literal["gw.camera_status/1"] = Field(
         default=CAMERA_STATUS_SCHEMA, alias="schema"
     )
-    node_id: str
-    camera_id: str
+    node_id: Identifier
+    camera_id: Identifier
     health: CameraHealth
     fps_in: float = Field(ge=0)
     fps_analysed: float = Field(ge=0)
     last_frame_at: datetime | None = None
     reconnects: int = Field(ge=0, default=0)
-    error: str | None = None
+    error: str | None = Field(default=None, max_length=2000)
     at: datetime = Field(default_factory=utc_now)
 
 

@@ -13,12 +13,15 @@ from central.api.deps import build_link_signer
 from central.api.routes_activity import router as activity_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_media import router as media_router
+from central.api.routes_metrics import build_metrics_registry
+from central.api.routes_metrics import router as metrics_router
 from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
 from central.auth.links import LinkSigner
 from central.context import CentralContext
+from central.ingest.stats import judge
 from central.media import MediaStore
 from central.tickets.service import (
     ConcurrentChange,
@@ -77,6 +80,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    app.state.metrics_registry = build_metrics_registry(context)
     app.state.media = media or MediaStore(context.settings.media.dir)
     app.state.link_signer = link_signer or build_link_signer(
         context.settings.http.links
@@ -85,7 +89,14 @@ def create_app(
     for kind in _ERROR_STATUS:
         app.add_exception_handler(kind, _service_error)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness, database and ingest check",
+        description="200 `ok`; 503 `unavailable` when the database cannot be "
+        "reached, 503 `degraded` (with the reasons) when this process's ingest is "
+        "stuck or lagging.",
+    )
     def healthz() -> JSONResponse:
         try:
             with context.engine.connect() as conn:
@@ -99,14 +110,24 @@ def create_app(
                 },
                 status_code=503,
             )
-        return JSONResponse(
-            {
-                "status": "ok",
-                "database": "ok",
-                "version": app.version,
-                "matter_list": context.matters.version,
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ok",
+            "database": "ok",
+            "version": app.version,
+            "matter_list": context.matters.version,
+        }
+        if context.runs_ingest:
+            ingest = context.settings.ingest
+            verdict = judge(
+                context.ingest_stats,
+                stuck_after_s=ingest.stuck_after_s,
+                lag_after_s=ingest.lag_degraded_s,
+            )
+            body["ingest"] = {"status": verdict.status, **verdict.details}
+            if verdict.reasons:
+                body.update(status="degraded", reasons=list(verdict.reasons))
+                return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     # The stream router goes before the tickets router so that
     # /tickets/stream is not taken for /tickets/{ticket_id}.
@@ -117,5 +138,6 @@ def create_app(
     app.include_router(reference_router)
     app.include_router(stats_router)
     app.include_router(activity_router)
+    app.include_router(metrics_router)
     mount_web(app)
     return app

@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from central.context import CentralContext
 from central.ingest.camera_status import CameraStatusRecorder
 from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
+from central.ingest.storer import BatchStorer
 from central.notify import MqttNotifier
 from gridwatch.contract import TicketNotice
 
@@ -50,18 +50,6 @@ def _freeze_heap() -> None:
         gc.freeze()
 
 
-@dataclass
-class IngestStats:
-    received: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    deadlettered: int = 0
-    tickets_created: int = 0
-    merged: int = 0
-    batches: int = 0
-    failed_batches: int = 0
-
-
 class CentralMqtt:
     """One MQTT connection per central process: ingest, pushes and the stream."""
 
@@ -73,10 +61,26 @@ class CentralMqtt:
         self.ingest = context.settings.ingest
         self.processor = processor
         self.topics = context.topics
-        self.stats = IngestStats()
+        self.stats = context.ingest_stats
+        context.runs_ingest = processor is not None
         self.camera_status = CameraStatusRecorder(context)
         self._queue: queue.Queue[InboundMessage] = queue.Queue(self.ingest.max_inflight)
         self._stop = threading.Event()
+        # When the oldest message of the batch being stored was queued.
+        self._storing_since: float | None = None
+        self.stats.lag_probe = self._lag_s
+        self.stats.queue_probe = self._queue.qsize
+        self._storer = (
+            BatchStorer(
+                processor.process,
+                stats=self.stats,
+                stop=self._stop,
+                retry_s=self.ingest.retry_s,
+                tries_per_message=self.ingest.tries_per_message,
+            )
+            if processor is not None
+            else None
+        )
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
         self._shared = True
@@ -105,6 +109,7 @@ class CentralMqtt:
             clean_start=False,
             properties=properties,
         )
+        self.camera_status.start()
         self.client.loop_start()
         if self.processor is not None:
             _freeze_heap()
@@ -124,6 +129,7 @@ class CentralMqtt:
         if self._worker is not None:
             self._worker.join(timeout=10)
         self.client.disconnect()
+        self.camera_status.stop()
         self.client.loop_stop()
 
     @property
@@ -236,7 +242,7 @@ class CentralMqtt:
             elif topic.endswith("/occupancy"):
                 self.context.live.record_occupancy(topic, payload)
             elif topic.endswith("/status") and "/cameras/" in topic:
-                self.camera_status.record(topic, payload)
+                self.camera_status.submit(topic, payload)
             elif topic.endswith("/status"):
                 self.context.live.record_node_status(topic, payload)
         except Exception:
@@ -290,12 +296,14 @@ class CentralMqtt:
         return batch
 
     def _run(self) -> None:
-        assert self.processor is not None
+        assert self._storer is not None
         while not self._stop.is_set():
             batch = self._next_batch()
             if not batch:
                 continue
-            result = self._process_until_stored(batch)
+            self._storing_since = batch[0].queued_at or time.monotonic()
+            result = self._storer.store(batch)
+            self._storing_since = None
             if result is None:
                 return  # stopping: unacknowledged messages will be redelivered
             self._publish(result)
@@ -303,22 +311,13 @@ class CentralMqtt:
                 self.client.ack(message.token, 1)
             self._count(result)
 
-    def _process_until_stored(self, batch: list[InboundMessage]) -> BatchResult | None:
-        assert self.processor is not None
-        delay = self.ingest.retry_s
-        while not self._stop.is_set():
-            try:
-                return self.processor.process(batch)
-            except Exception:
-                self.stats.failed_batches += 1
-                log.exception(
-                    "central: batch of %d events not stored; retrying in %.1f s",
-                    len(batch),
-                    delay,
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-        return None
+    def _lag_s(self) -> float:
+        """Age of the oldest event taken from the broker and not yet stored."""
+        oldest = self._storing_since
+        with self._queue.mutex:
+            if oldest is None and self._queue.queue:
+                oldest = self._queue.queue[0].queued_at or None
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
     def _publish(self, result: BatchResult) -> None:
         notifier = self.context.notifier

@@ -51,7 +51,7 @@ from central.media import MediaRejected, MediaStore
 from central.tickets.dispatch import choose_worker, open_ticket_counts
 from central.tickets.model import NewTicket, ticket_notice
 from central.tickets.states import OPEN_STATES
-from gridwatch.contract import DeadLetterMessage, EventMessage, TicketNotice
+from gridwatch.contract import DeadLetterMessage, EventMessage, TicketNotice, utc_now
 from gridwatch.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class EventProcessor:
         for inbound in messages:
             reason, event = self._validate(inbound)
             if event is None:
-                result.deadletters.append(_deadletter(inbound, reason, now))
+                result.deadletters.append(dead_letter_for(inbound, reason, now))
                 continue
             # The stored copy leaves out inline snapshot bytes (media store).
             payload: dict[str, Any] | RawJson
@@ -846,9 +846,11 @@ def _topic_node(topic: str, prefix: str) -> str | None:
     return node if node and "/" not in node else None
 
 
-def _deadletter(
-    inbound: InboundMessage, reason: str, now: datetime
+def dead_letter_for(
+    inbound: InboundMessage, reason: str, now: datetime | None = None
 ) -> DeadLetterMessage:
+    """The refused message as it goes to the dead-letter topic, with the reason."""
+    now = now or utc_now()
     try:
         text = inbound.payload.decode("utf-8")[:64_000]
     except UnicodeDecodeError:

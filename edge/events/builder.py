@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -14,7 +15,16 @@ from edge.events.geo import Locator
 from edge.events.snapshot import Snapshotter
 from edge.rules.base import AttributeValue, RuleSignal, label_mask
 from edge.types import Detections, Frame
-from gridwatch.contract import EventMessage, EventPhase, Media, ModelInfo
+from gridwatch.contract import (
+    ATTRIBUTE_KEY_MAX_CHARS,
+    ATTRIBUTE_LIST_MAX,
+    ATTRIBUTE_TEXT_MAX_CHARS,
+    ATTRIBUTES_MAX,
+    EventMessage,
+    EventPhase,
+    Media,
+    ModelInfo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +167,20 @@ def person_boxes(
 
 
 def _copy_attributes(signal: RuleSignal) -> dict[str, AttributeValue]:
-    return {
-        key: list(value) if isinstance(value, list) else value
-        for key, value in signal.attributes.items()
-    }
+    """The signal's attributes within the contract's bounds: a rule's odd value
+    (NaN, a very long id list) must cost that value, not the whole event."""
+    attributes: dict[str, AttributeValue] = {}
+    for key, value in list(signal.attributes.items())[:ATTRIBUTES_MAX]:
+        if isinstance(value, float) and not math.isfinite(value):
+            logger.warning(
+                "camera %s: attribute %s=%s left out", signal.camera_id, key, value
+            )
+            continue
+        if isinstance(value, str):
+            value = value[:ATTRIBUTE_TEXT_MAX_CHARS]
+        elif isinstance(value, list):
+            value = [
+                item[:ATTRIBUTE_TEXT_MAX_CHARS] for item in value[:ATTRIBUTE_LIST_MAX]
+            ]
+        attributes[key[:ATTRIBUTE_KEY_MAX_CHARS]] = value
+    return attributes

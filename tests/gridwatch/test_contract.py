@@ -91,3 +91,50 @@ def test_topics_given_prefix_should_build_every_topic() -> None:
     assert topics.camera_status("n1", "c1") == "city/v1/edge/n1/cameras/c1/status"
     assert topics.occupancy("n1", "c1") == "city/v1/edge/n1/cameras/c1/occupancy"
     assert topics.all_events() == "city/v1/edge/+/events"
+
+
+@pytest.mark.parametrize(
+    ("patch", "named"),
+    [
+        ({"started_at": "2026-01-01T00:00:00"}, "started_at"),  # no time zone
+        ({"detected_at": "1970-01-01T00:00:00Z"}, "detected_at"),
+        ({"detected_at": "2999-01-01T00:00:00Z"}, "detected_at"),
+        ({"ended_at": "2026-01-01 10:00"}, "ended_at"),
+        ({"node_id": "n" * 65}, "node_id"),
+        ({"camera_id": ""}, "camera_id"),
+        ({"zone_id": "z" * 65}, "zone_id"),
+        ({"model": {"name": "m" * 101, "version": "1"}}, "model.name"),
+        ({"attributes": {"count": float("nan")}}, "attributes.count"),
+        ({"attributes": {"dwell_s": float("inf")}}, "attributes.dwell_s"),
+        ({"attributes": {"label": "x" * 257}}, "attributes.label"),
+        ({"attributes": {"ids": ["1"] * 257}}, "attributes.ids"),
+        ({"attributes": {f"k{i}": i for i in range(33)}}, "attributes"),
+        ({"attributes": {"": 1}}, "attributes"),
+    ],
+)
+def test_event_given_what_central_cannot_store_should_refuse_it(
+    patch: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        EventMessage.model_validate({**BODY, **patch})
+    where = {".".join(str(p) for p in e["loc"]) for e in caught.value.errors()}
+    assert any(w == named or w.startswith(f"{named}.") for w in where), where
+
+
+def test_event_given_nan_in_json_should_refuse_it() -> None:
+    text = json.dumps({**BODY, "attributes": {"count": float("nan")}})
+    assert "NaN" in text
+    with pytest.raises(ValidationError):
+        EventMessage.model_validate_json(text)
+
+
+def test_event_given_the_bounds_exactly_should_accept_it() -> None:
+    event = EventMessage.model_validate(
+        {
+            **BODY,
+            "node_id": "n" * 64,
+            "started_at": "2026-01-01T08:00:00+08:00",
+            "attributes": {f"k{i}": ["7"] * 256 for i in range(32)},
+        }
+    )
+    assert event.started_at == datetime(2026, 1, 1, tzinfo=UTC)

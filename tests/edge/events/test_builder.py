@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,14 @@ from edge.media.faces import FaceBlur
 from edge.rules.base import RuleSignal
 from edge.rules.engine import CameraRules
 from edge.types import Detections, Frame
-from gridwatch.contract import EventMessage, EventPhase, LocationSource, ModelInfo
+from gridwatch.contract import (
+    ATTRIBUTE_LIST_MAX,
+    ATTRIBUTE_TEXT_MAX_CHARS,
+    EventMessage,
+    EventPhase,
+    LocationSource,
+    ModelInfo,
+)
 
 LABELS = ("person", "bicycle", "car")
 T0 = 1_700_000_000.0
@@ -168,6 +176,28 @@ def test_event_builder_given_signal_of_other_camera_should_raise() -> None:
     )
     with pytest.raises(ValueError, match=r"'cam-1'.*'cam-2'"):
         other.build(signal, frame=frame)
+
+
+def test_event_builder_given_odd_attributes_should_keep_the_event_within_bounds() -> (
+    None
+):
+    camera = _camera(calibrated=False)
+    signal, frame = _episode(camera)[0]
+    odd = dataclasses.replace(
+        signal,
+        attributes={
+            "count": 3,
+            "torso_angle_deg": float("nan"),
+            "label": "x" * 1000,
+            "track_ids": [str(i) for i in range(1000)],
+        },
+    )
+    builder = EventBuilder.from_camera(camera, node_id="node-a", model=MODEL)
+    event = builder.build(odd, frame=frame)
+    assert event.attributes["count"] == 3
+    assert "torso_angle_deg" not in event.attributes
+    assert len(str(event.attributes["label"])) == ATTRIBUTE_TEXT_MAX_CHARS
+    assert event.attributes["track_ids"] == [str(i) for i in range(ATTRIBUTE_LIST_MAX)]
 
 
 @pytest.mark.parametrize(
