@@ -170,6 +170,19 @@ class HttpConfig(StrictModel):
 class OutboxConfig(StrictModel):
     path: Path = Path("var/outbox.sqlite")
     max_rows: int = Field(default=100_000, ge=100)
+    max_bytes: int = Field(
+        default=2 << 30,
+        ge=1 << 20,
+        description="Most bytes of messages held (events carry snapshot JPEGs); "
+        "size it below the free space of the outbox's disk.",
+    )
+    reserve_fraction: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Share of both limits kept for the ends of events already "
+        "started; new events are refused (and counted) once only the reserve is left.",
+    )
 
 
 class CentralConfig(StrictModel):

@@ -53,6 +53,14 @@ class NodeMetrics:
         self.outbox_depth = Gauge(
             "gw_outbox_depth", "Messages waiting in the outbox", registry=r
         )
+        self.outbox_bytes = Gauge(
+            "gw_outbox_bytes", "Bytes of the messages waiting in the outbox", registry=r
+        )
+        self.events_refused = Gauge(
+            "gw_events_refused",
+            "Events not stored because the outbox was full (since start)",
+            registry=r,
+        )
         self.events = Counter(
             "gw_events_total", "Events raised", ["camera", "type", "phase"], registry=r
         )

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_QUEUE_SIZE = 64
 SOURCE_STOP_S = 10.0
+# /healthz says degraded for this long after the outbox refused an event.
+REFUSALS_DEGRADE_S = 300.0
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -256,6 +258,8 @@ class EdgeNode:
             self._export_camera_metrics(camera_id, source, status)
         stats = self._publisher.stats()
         self.metrics.outbox_depth.set(stats.outbox_depth)
+        self.metrics.outbox_bytes.set(stats.outbox_bytes)
+        self.metrics.events_refused.set(stats.refused)
         self.metrics.mqtt_reconnects.set(stats.reconnects)
 
     def _export_camera_metrics(
@@ -296,13 +300,30 @@ class EdgeNode:
             for cid in self.sources
         }
         dead = self._dead_stages()
-        alive = not self._stop.is_set() and not dead
-        status = "stopping" if self._stop.is_set() else "ok"
-        return alive, {
+        publisher = self._publisher.stats()
+        refused_lately = (
+            publisher.last_refused_at is not None
+            and now - publisher.last_refused_at < REFUSALS_DEGRADE_S
+        )
+        healthy = not self._stop.is_set() and not dead and not refused_lately
+        if dead:
+            status = f"stages down: {', '.join(dead)}"
+        elif self._stop.is_set():
+            status = "stopping"
+        elif refused_lately:
+            status = (
+                f"degraded: outbox full, {publisher.refused} events not stored "
+                "since start"
+            )
+        else:
+            status = "ok"
+        return healthy, {
             "node_id": self.config.node_id,
-            "status": f"stages down: {', '.join(dead)}" if dead else status,
+            "status": status,
             "model": self._detector.name,
-            "outbox_depth": self._publisher.stats().outbox_depth,
+            "outbox_depth": publisher.outbox_depth,
+            "outbox_bytes": publisher.outbox_bytes,
+            "events_refused": publisher.refused,
             "cameras": cameras,
         }
 

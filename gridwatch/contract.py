@@ -46,9 +46,16 @@ def _in_time_window(value: datetime) -> datetime:
 WireTime = Annotated[AwareDatetime, AfterValidator(_in_time_window)]
 """A time with its UTC offset (a naive time is refused), from 2000 to a day ahead."""
 
-Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS)]
+# No control characters in names, no NUL anywhere: PostgreSQL text cannot hold NUL.
+_NAME_PATTERN: Final = r"^[^\x00-\x1f\x7f]+$"
+_TEXT_PATTERN: Final = r"^[^\x00]*$"
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=ID_MAX_CHARS, pattern=_NAME_PATTERN)
+]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-AttributeText = Annotated[str, Field(max_length=ATTRIBUTE_TEXT_MAX_CHARS)]
+AttributeText = Annotated[
+    str, Field(max_length=ATTRIBUTE_TEXT_MAX_CHARS, pattern=_TEXT_PATTERN)
+]
 AttributeValue = (
     Annotated[int, Field(ge=-ATTRIBUTE_INT_MAX, le=ATTRIBUTE_INT_MAX)]
     | FiniteFloat
@@ -57,7 +64,9 @@ AttributeValue = (
     | Annotated[list[AttributeText], Field(max_length=ATTRIBUTE_LIST_MAX)]
 )
 """One value of an event's `attributes`: finite, and of bounded size."""
-AttributeKey = Annotated[str, Field(min_length=1, max_length=ATTRIBUTE_KEY_MAX_CHARS)]
+AttributeKey = Annotated[
+    str, Field(min_length=1, max_length=ATTRIBUTE_KEY_MAX_CHARS, pattern=_NAME_PATTERN)
+]
 
 
 def utc_now() -> datetime:
@@ -152,8 +161,8 @@ class Media(WireModel):
 
 
 class ModelInfo(WireModel):
-    name: str = Field(max_length=MODEL_TEXT_MAX_CHARS)
-    version: str = Field(max_length=MODEL_TEXT_MAX_CHARS)
+    name: str = Field(max_length=MODEL_TEXT_MAX_CHARS, pattern=_TEXT_PATTERN)
+    version: str = Field(max_length=MODEL_TEXT_MAX_CHARS, pattern=_TEXT_PATTERN)
 
 
 class EventMessage(WireModel):
@@ -203,7 +212,7 @@ class CameraStatusMessage(WireModel):
     fps_analysed: float = Field(ge=0)
     last_frame_at: datetime | None = None
     reconnects: int = Field(ge=0, default=0)
-    error: str | None = Field(default=None, max_length=2000)
+    error: str | None = Field(default=None, max_length=2000, pattern=_TEXT_PATTERN)
     at: datetime = Field(default_factory=utc_now)
 
 

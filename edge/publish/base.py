@@ -19,8 +19,10 @@ class PublisherStats:
             events stay in the outbox and are retried on the next connection.
         dropped: Transient messages dropped because the broker was unreachable.
         refused: Events refused because the outbox was full (`OutboxFullError`).
+        last_refused_at: Unix time of the last refusal, None when none.
         reconnects: Successful connections after the first one.
         outbox_depth: Gauge: events on disk waiting for a PUBACK.
+        outbox_bytes: Gauge: their bytes.
         in_flight: Gauge: events sent and waiting for their PUBACK.
         is_connected: Gauge: connected to the broker now.
     """
@@ -29,8 +31,10 @@ class PublisherStats:
     failed: int = 0
     dropped: int = 0
     refused: int = 0
+    last_refused_at: float | None = None
     reconnects: int = 0
     outbox_depth: int = 0
+    outbox_bytes: int = 0
     in_flight: int = 0
     is_connected: bool = False
 

@@ -38,7 +38,13 @@ from edge.publish.base import PublisherStats
 from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
-from gridwatch.contract import EventMessage, NodeStatusMessage, Topics, utc_now
+from gridwatch.contract import (
+    EventMessage,
+    EventPhase,
+    NodeStatusMessage,
+    Topics,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +103,7 @@ class MqttPublisher:
         self._state_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._published = self._failed = self._dropped = self._refused = 0
+        self._last_refused_at: float | None = None
         self._connects = 0
         self._client = self._build_client(read_password(broker))
         self._drain = OutboxDrain(
@@ -220,10 +227,13 @@ class MqttPublisher:
                 qos=1,
                 retain=False,
                 dedupe_key=event.dedupe_key,
+                # An event that started must be able to end, even when full.
+                reserved=event.phase is EventPhase.END,
             )
         except OutboxFullError:
             with self._stats_lock:
                 self._refused += 1
+                self._last_refused_at = time.time()
             raise
         if is_stored:
             self._drain.wake()
@@ -272,17 +282,19 @@ class MqttPublisher:
     def stats(self) -> PublisherStats:
         """A snapshot of the counters (for Prometheus)."""
         try:
-            depth = self._outbox.depth()
+            depth, size = self._outbox.depth(), self._outbox.size_bytes()
         except OutboxClosedError:
-            depth = 0
+            depth = size = 0
         with self._stats_lock:
             return PublisherStats(
                 published=self._published + self._drain.acked,
                 failed=self._failed + self._drain.failed,
                 dropped=self._dropped,
                 refused=self._refused,
+                last_refused_at=self._last_refused_at,
                 reconnects=max(self._connects - 1, 0),
                 outbox_depth=depth,
+                outbox_bytes=size,
                 in_flight=self._drain.in_flight,
                 is_connected=self._connected.is_set(),
             )

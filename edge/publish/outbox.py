@@ -42,7 +42,7 @@ _SCHEMA = (
 
 
 class OutboxFullError(RuntimeError):
-    """The outbox already holds `max_rows` rows; the new row was NOT stored.
+    """The outbox is full (rows or bytes); the new row was NOT stored.
 
     The outbox refuses rather than dropping its oldest row: an event must never
     vanish silently, so the caller decides (count it, log it, retry later).
@@ -91,18 +91,40 @@ class Outbox:
     Args:
         path: SQLite file; parent folders are created.
         max_rows: Most rows held; `put` beyond it raises `OutboxFullError`.
+        max_bytes: Most payload bytes held (events carry JPEGs), likewise.
+        reserve_fraction: Share of both limits only `put(..., reserved=True)`
+            may use: room kept so that the end of an event already started can
+            still be stored when new events no longer can.
         node_id: Node id used in log lines.
 
     Raises:
-        ValueError: `max_rows` is below 1.
+        ValueError: `max_rows` or `max_bytes` is below 1, or the reserve is
+            not within [0, 1).
         sqlite3.Error: the file cannot be opened or is not an outbox database.
     """
 
-    def __init__(self, path: Path, max_rows: int, *, node_id: str = "-") -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_rows: int,
+        *,
+        max_bytes: int = 1 << 30,
+        reserve_fraction: float = 0.0,
+        node_id: str = "-",
+    ) -> None:
         if max_rows < 1:
             raise ValueError(f"outbox max_rows must be >= 1, got {max_rows}")
+        if max_bytes < 1:
+            raise ValueError(f"outbox max_bytes must be >= 1, got {max_bytes}")
+        if not 0.0 <= reserve_fraction < 1.0:
+            raise ValueError(
+                f"outbox reserve must be in [0, 1), got {reserve_fraction}"
+            )
         self._path = path
         self._max_rows = max_rows
+        self._max_bytes = max_bytes
+        self._open_rows = max(1, int(max_rows * (1.0 - reserve_fraction)))
+        self._open_bytes = max(1, int(max_bytes * (1.0 - reserve_fraction)))
         self._node_id = node_id
         self._db = LockedConnection(
             path,
@@ -114,18 +136,31 @@ class Outbox:
         )
         with self._db.locked() as conn:
             self._depth = count_rows(conn, table="outbox")
+            self._bytes = int(
+                conn.execute(
+                    "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+                ).fetchone()[0]
+            )
         logger.info(
-            "node %s: outbox %s opened with %s pending rows (max %s)",
+            "node %s: outbox %s opened with %s pending rows, %s bytes (max %s, %s)",
             node_id,
             path,
             self._depth,
+            self._bytes,
             max_rows,
+            max_bytes,
         )
 
     @classmethod
     def from_config(cls, config: OutboxConfig, *, node_id: str) -> Outbox:
         """Open the outbox described by a node's `outbox` config section."""
-        return cls(config.path, config.max_rows, node_id=node_id)
+        return cls(
+            config.path,
+            config.max_rows,
+            max_bytes=config.max_bytes,
+            reserve_fraction=config.reserve_fraction,
+            node_id=node_id,
+        )
 
     @property
     def path(self) -> Path:
@@ -145,6 +180,7 @@ class Outbox:
         qos: int = 1,
         retain: bool = False,
         dedupe_key: str | None = None,
+        reserved: bool = False,
     ) -> bool:
         """Store a message durably (committed and fsynced when this returns).
 
@@ -156,13 +192,15 @@ class Outbox:
             dedupe_key: Idempotency key; a key already pending, or acked recently
                 (the last `max_rows` acked keys are remembered), is not stored
                 again. `None` never dedupes.
+            reserved: May use the room kept in reserve (the end of an event).
 
         Returns:
             True when a new row was stored, False when `dedupe_key` was known.
 
         Raises:
             ValueError: `qos` is not 0, 1 or 2.
-            OutboxFullError: the outbox holds `max_rows` rows; nothing was stored.
+            OutboxFullError: the outbox is full (rows or bytes, the reserve
+                counted only for `reserved` rows); nothing was stored.
             OutboxClosedError: the outbox was closed.
         """
         if qos not in (0, 1, 2):
@@ -173,17 +211,22 @@ class Outbox:
                     "node %s: outbox already has %s", self._node_id, dedupe_key
                 )
                 return False
-            if self._depth >= self._max_rows:
+            row_limit = self._max_rows if reserved else self._open_rows
+            byte_limit = self._max_bytes if reserved else self._open_bytes
+            if self._depth >= row_limit or self._bytes + len(payload) > byte_limit:
                 logger.error(
-                    "node %s: outbox %s full (%s rows), refusing message for %s",
+                    "node %s: outbox %s full (%s rows, %s bytes), refusing message "
+                    "for %s",
                     self._node_id,
                     self._path,
                     self._depth,
+                    self._bytes,
                     topic,
                 )
                 raise OutboxFullError(
-                    f"outbox {self._path} is full ({self._depth} of {self._max_rows} "
-                    f"rows); message for {topic!r} not stored"
+                    f"outbox {self._path} is full ({self._depth} of {row_limit} rows, "
+                    f"{self._bytes} + {len(payload)} of {byte_limit} bytes); "
+                    f"message for {topic!r} not stored"
                 )
             with conn:
                 conn.execute(
@@ -192,6 +235,7 @@ class Outbox:
                     (topic, payload, qos, int(retain), dedupe_key, time.time()),
                 )
             self._depth += 1
+            self._bytes += len(payload)
             return True
 
     def peek(self, limit: int) -> list[OutboxRow]:
@@ -236,9 +280,11 @@ class Outbox:
             return 0
         with self._db.locked() as conn:
             with conn:
-                deleted = sum(_delete_row(conn, row_id) for row_id in ids)
+                freed = [_delete_row(conn, row_id) for row_id in ids]
                 _prune_delivered(conn, keep=self._max_rows)
+            deleted = sum(1 for size in freed if size is not None)
             self._depth -= deleted
+            self._bytes -= sum(size for size in freed if size is not None)
             return deleted
 
     def mark_attempted(self, row_ids: Iterable[int]) -> None:
@@ -259,6 +305,11 @@ class Outbox:
         """Rows waiting for an ack."""
         with self._db.lock:
             return self._depth
+
+    def size_bytes(self) -> int:
+        """Payload bytes waiting for an ack."""
+        with self._db.lock:
+            return self._bytes
 
     def close(self) -> None:
         """Close the database; rows stay on disk. Closing twice is harmless."""
@@ -281,19 +332,20 @@ def _is_known_key(conn: sqlite3.Connection, dedupe_key: str) -> bool:
     return found is not None
 
 
-def _delete_row(conn: sqlite3.Connection, row_id: int) -> int:
+def _delete_row(conn: sqlite3.Connection, row_id: int) -> int | None:
+    """Delete a row; its payload size, or None when there was no such row."""
     found = conn.execute(
-        "SELECT dedupe_key FROM outbox WHERE id = ?", (row_id,)
+        "SELECT dedupe_key, LENGTH(payload) FROM outbox WHERE id = ?", (row_id,)
     ).fetchone()
     if found is None:
-        return 0
+        return None
     conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
     if found[0] is not None:
         conn.execute(
             "INSERT OR IGNORE INTO delivered (dedupe_key, acked_at) VALUES (?, ?)",
             (found[0], time.time()),
         )
-    return 1
+    return int(found[1])
 
 
 def _prune_delivered(conn: sqlite3.Connection, *, keep: int) -> None:

@@ -180,3 +180,42 @@ def test_outbox_given_closed_should_raise_closed(outbox: Outbox) -> None:
         outbox.put(TOPIC, payload=b"x")
     with pytest.raises(OutboxClosedError):
         outbox.peek(1)
+
+
+def test_outbox_given_bytes_over_the_limit_should_refuse_and_free_on_ack(
+    tmp_path: Path,
+) -> None:
+    with Outbox(tmp_path / "o.sqlite", max_rows=100, max_bytes=1000) as box:
+        box.put(TOPIC, payload=b"x" * 600)
+        with pytest.raises(OutboxFullError, match="bytes"):
+            box.put(TOPIC, payload=b"y" * 500)
+        assert box.size_bytes() == 600
+        box.put(TOPIC, payload=b"z" * 400)
+        assert box.size_bytes() == 1000
+        box.ack(box.peek(1)[0].row_id)
+        assert box.size_bytes() == 400
+        box.put(TOPIC, payload=b"y" * 500)
+
+
+def test_outbox_given_reserve_should_keep_room_for_event_ends(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, max_rows=100, max_bytes=1000, reserve_fraction=0.2) as box:
+        box.put(TOPIC, payload=b"s" * 700, dedupe_key="e1:start")
+        with pytest.raises(OutboxFullError):
+            box.put(TOPIC, payload=b"s" * 200, dedupe_key="e2:start")  # 900 > 800
+        assert box.put(TOPIC, payload=b"e" * 200, dedupe_key="e1:end", reserved=True)
+        with pytest.raises(OutboxFullError):
+            box.put(TOPIC, payload=b"e" * 200, dedupe_key="e3:end", reserved=True)
+    with Outbox(path, max_rows=100, max_bytes=1000, reserve_fraction=0.2) as again:
+        assert again.size_bytes() == 900 and again.depth() == 2  # counted on reopen
+
+
+def test_outbox_given_row_reserve_should_keep_rows_for_event_ends(
+    tmp_path: Path,
+) -> None:
+    with Outbox(tmp_path / "o.sqlite", max_rows=10, reserve_fraction=0.2) as box:
+        for i in range(8):
+            box.put(TOPIC, payload=b"s", dedupe_key=f"e{i}:start")
+        with pytest.raises(OutboxFullError, match="rows"):
+            box.put(TOPIC, payload=b"s", dedupe_key="e8:start")
+        assert box.put(TOPIC, payload=b"e", dedupe_key="e0:end", reserved=True)
