@@ -33,8 +33,16 @@ class MqttSettings(StrictModel):
         default="central",
         description="MQTT 5 shared-subscription group; None subscribes directly.",
     )
-    username: str | None = None
-    password: str | None = None
+    username: str | None = Field(
+        default=None,
+        description="Central's broker login (the broker refuses anonymous clients).",
+    )
+    password: str | None = Field(
+        default=None, description="Prefer password_file: a config file is shared."
+    )
+    password_file: Path | None = Field(
+        default=None, description="File holding the broker password (first line)."
+    )
     keepalive_s: int = Field(default=30, ge=5)
     session_expiry_s: int = Field(default=24 * 3600, ge=0)
 
@@ -128,6 +136,22 @@ class DatabaseLimits(StrictModel):
     )
 
 
+class BrokerAccessSettings(StrictModel):
+    """Where central writes the broker's password and ACL files, and how it tells
+    the broker to reload them (`gridwatch central broker ...`)."""
+
+    dir: Path | None = Field(
+        default=None,
+        description="Folder of `passwd` and `acl`, shared with the broker "
+        "(Mosquitto's password_file and acl_file point here).",
+    )
+    pid_file: Path | None = Field(
+        default=None,
+        description="The broker's pid file (Mosquitto's pid_file): central sends it "
+        "SIGHUP after a change, so the broker follows without a restart.",
+    )
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -142,6 +166,7 @@ class CentralSettings(StrictModel):
     media: MediaSettings = MediaSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     http: HttpSettings = HttpSettings()
+    broker_access: BrokerAccessSettings = BrokerAccessSettings()
 
 
 def load_settings(path: Path | None) -> CentralSettings:
@@ -156,3 +181,22 @@ def load_settings(path: Path | None) -> CentralSettings:
     except ValidationError as exc:
         problems = describe_validation_error(exc)
         raise CentralConfigError(f"{path}: {problems}") from exc
+
+
+def broker_password(mqtt: MqttSettings) -> str | None:
+    """Central's broker password: `password_file` (first line), else `password`.
+
+    Raises:
+        CentralConfigError: the file cannot be read or is empty.
+    """
+    if mqtt.password_file is None:
+        return mqtt.password
+    try:
+        lines = mqtt.password_file.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise CentralConfigError(
+            f"mqtt.password_file {mqtt.password_file}: {error.strerror}"
+        ) from None
+    if not lines or not lines[0].strip():
+        raise CentralConfigError(f"mqtt.password_file {mqtt.password_file} is empty")
+    return lines[0].strip()

@@ -154,9 +154,17 @@ class BatchConfig(StrictModel):
 class BrokerConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
+    username: str | None = Field(
+        default=None,
+        description="This node's broker login (central provisions it; the broker "
+        "refuses anonymous clients).",
+    )
     password_env: str | None = Field(
         default=None, description="Environment variable holding the password."
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="File holding the password (first line); the variable wins.",
     )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     keepalive_s: int = Field(default=30, ge=5)

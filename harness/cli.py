@@ -32,6 +32,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "central.commands.import_city",
         "Import departments, workers and cameras.",
     ),
+    ("central", "broker"): (
+        "central.commands.broker",
+        "Broker logins: provision a node, rotate, revoke.",
+    ),
     ("central", "user"): ("central.commands.users", "Create a login (and a token)."),
     ("models", None): (
         "harness.models_command",

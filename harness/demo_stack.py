@@ -28,6 +28,7 @@ from edge.node import EdgeNode
 from gridwatch.contract import Topics
 from harness.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from harness.services import MosquittoBroker, RtspSimulatorProcess
+from harness.services.mosquitto import BrokerCredentials
 from simulators.city import generate_city, spec_for, write_city
 from simulators.clips import link_clips
 
@@ -89,7 +90,7 @@ def demo_cameras(city_path: Path, count: int) -> list[DemoCamera]:
 def edge_config(
     cameras: list[DemoCamera],
     *,
-    broker_port: int,
+    broker: dict[str, object],
     urls: dict[str, str],
     workdir: Path,
     models_dir: Path | None,
@@ -107,7 +108,7 @@ def edge_config(
         {
             "node_id": cameras[0].node_id,
             "central": central,
-            "broker": {"port": broker_port},
+            "broker": broker,
             "http": {"port": 0},
             "outbox": {"path": str(workdir / "outbox.sqlite")},
             "models_dir": str(models_dir) if models_dir else None,
@@ -141,7 +142,11 @@ class NoticeWatcher:
     to worker terminals; remembers when each first happened."""
 
     def __init__(
-        self, port: int, topics: Topics, on_line: LineSink | None = None
+        self,
+        port: int,
+        topics: Topics,
+        credentials: BrokerCredentials,
+        on_line: LineSink | None = None,
     ) -> None:
         self.event_counts: dict[str, int] = {}
         self.first_event_at: float | None = None
@@ -151,6 +156,7 @@ class NoticeWatcher:
         self._topics = topics
         self._lock = threading.Lock()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self._client.username_pw_set(credentials.username, credentials.password)
         self._client.on_message = self._on_message
         self._client.connect("127.0.0.1", port)
         self._client.subscribe(
@@ -254,7 +260,7 @@ class DemoStack:
         self.broker = self._stack.enter_context(
             MosquittoBroker(self.workdir / "broker")
         )
-        self.central = CentralService(self._central_settings(self.broker.port))
+        self.central = CentralService(self._central_settings(self.broker))
         self.cameras = demo_cameras(city_path, self.camera_count)
         self.seed = seed_city(
             self.central.context,
@@ -267,7 +273,9 @@ class DemoStack:
         )
         self.central.start()
         self._stack.callback(self.central.stop)
-        self.watcher = NoticeWatcher(self.broker.port, self.topics, self.on_line)
+        self.watcher = NoticeWatcher(
+            self.broker.port, self.topics, self.broker.observer(), self.on_line
+        )
         self._stack.callback(self.watcher.close)
         if self.cameras:
             self._start_edge()
@@ -282,14 +290,16 @@ class DemoStack:
                 return found.name
         return f"{stem}.mp4"
 
-    def _central_settings(self, broker_port: int) -> CentralSettings:
+    def _central_settings(self, broker: MosquittoBroker) -> CentralSettings:
         port = self.http_port
         if port is None or (port and not _port_is_free(self.http_host, port)):
             port = 0  # taken: any free one (the banner prints the real one)
         return CentralSettings(
             database_url=f"sqlite:///{self.workdir / 'central.db'}",
             media=MediaSettings(dir=self.workdir / "media"),
-            mqtt=MqttSettings(port=broker_port, client_id="central-demo"),
+            mqtt=MqttSettings.model_validate(
+                {**broker.central_config("central-demo"), "client_id": "central-demo"}
+            ),
             http=HttpSettings(host=self.http_host, port=port),
         )
 
@@ -310,7 +320,7 @@ class DemoStack:
         self.node = build_node(
             edge_config(
                 self.cameras,
-                broker_port=self.broker.port,
+                broker=self.broker.node_config(self.cameras[0].node_id),
                 urls=urls,
                 workdir=self.workdir,
                 models_dir=self.models_dir,

@@ -24,6 +24,8 @@ class BrokerRole(StrEnum):
     CENTRAL = "central"
     OBSERVER = "observer"
     WORKER = "worker"
+    # Publishes for any node: load generators and tests only, never a real node.
+    SIMULATOR = "simulator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class BrokerIdentity:
                 return [f"topic read {p}/#"]
             case BrokerRole.WORKER:
                 return [f"topic read {p}/workers/{self.subject}/tickets"]
+            case BrokerRole.SIMULATOR:
+                return [f"topic readwrite {p}/edge/#", f"topic read {p}/#"]
 
 
 def render_acl(identities: Iterable[BrokerIdentity], prefix: str) -> str:

@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-host", help="broker host (default from config)")
     parser.add_argument("--mqtt-port", type=int, help="broker port")
     parser.add_argument("--client-id", help="MQTT client id (unique per replica)")
+    parser.add_argument("--mqtt-username", help="central's broker login")
+    parser.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        help="file holding the broker password (never pass it on the command line)",
+    )
     parser.add_argument("--http-host", help="HTTP bind address")
     parser.add_argument("--http-port", type=int, help="HTTP port (0 = any free one)")
     parser.add_argument("--media-dir", type=Path, help="where media files are kept")
@@ -42,6 +48,8 @@ def run_cli(args: argparse.Namespace) -> int:
                 "host": args.mqtt_host,
                 "port": args.mqtt_port,
                 "client_id": args.client_id,
+                "username": args.mqtt_username,
+                "password_file": args.mqtt_password_file,
             }.items()
             if v is not None
         }

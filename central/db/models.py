@@ -317,6 +317,24 @@ class MetaValue(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class BrokerAccount(Base):
+    """A broker login central provisioned (an edge node, a central replica, ...).
+
+    Only the Mosquitto password hash is kept; the password is shown once, when
+    made. Revoked accounts stay (when, and who it was) but leave the broker's files.
+    """
+
+    __tablename__ = "broker_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(64), default=None)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:

@@ -23,6 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
+from central.config import broker_password
 from central.context import CentralContext
 from central.ingest.camera_status import CameraStatusRecorder
 from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
@@ -149,7 +150,9 @@ class CentralMqtt:
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(1, 10)
         if self.settings.username is not None:
-            client.username_pw_set(self.settings.username, self.settings.password)
+            client.username_pw_set(
+                self.settings.username, broker_password(self.settings)
+            )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

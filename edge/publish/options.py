@@ -50,14 +50,28 @@ def client_id_for(node_id: str) -> str:
 
 
 def read_password(broker: BrokerConfig) -> str | None:
-    """The broker password from the environment variable named by `password_env`.
+    """The broker password: from the variable `password_env`, else the first line
+    of `password_file`; None when neither is set.
 
     Raises:
-        ValueError: `password_env` names a variable that is not set.
+        ValueError: `password_env` names a variable that is not set, or
+            `password_file` cannot be read or is empty.
     """
-    if broker.password_env is None:
+    if broker.password_env is not None:
+        password = os.environ.get(broker.password_env)
+        if password is None:
+            raise ValueError(
+                f"broker password variable {broker.password_env!r} is not set"
+            )
+        return password
+    if broker.password_file is None:
         return None
-    password = os.environ.get(broker.password_env)
-    if password is None:
-        raise ValueError(f"broker password variable {broker.password_env!r} is not set")
-    return password
+    try:
+        lines = broker.password_file.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ValueError(
+            f"broker password file {broker.password_file}: {error.strerror}"
+        ) from None
+    if not lines or not lines[0].strip():
+        raise ValueError(f"broker password file {broker.password_file} is empty")
+    return lines[0].strip()

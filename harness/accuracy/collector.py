@@ -16,6 +16,7 @@ from gridwatch.contract import (
     OccupancyMessage,
     Topics,
 )
+from harness.services.mosquitto import BrokerCredentials
 
 _CONNECT_TIMEOUT_S = 10.0
 
@@ -45,9 +46,12 @@ class EvalCollector:
     Args:
         port: Broker port on 127.0.0.1.
         topics: Topic names (the node's prefix).
+        credentials: The broker login (an observer's: read everything).
     """
 
-    def __init__(self, port: int, topics: Topics) -> None:
+    def __init__(
+        self, port: int, topics: Topics, credentials: BrokerCredentials
+    ) -> None:
         self._topics = topics
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeMessages] = {}
@@ -55,6 +59,7 @@ class EvalCollector:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"gw-eval-{time.monotonic_ns()}"
         )
+        self._client.username_pw_set(credentials.username, credentials.password)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message

@@ -207,7 +207,9 @@ class ReplayStack:
         # The first start may transcode GIFs and other clips into the cache.
         self._sim = sim.start(timeout_s=_SIM_START_TIMEOUT_S)
         self._stack.callback(sim.stop)
-        self._collector = EvalCollector(self._broker.port, self.topics).start()
+        self._collector = EvalCollector(
+            self._broker.port, self.topics, self._broker.observer()
+        ).start()
         self._stack.callback(self._collector.stop)
         self._detectors = list(load_detectors(self._probe_config()))
 
@@ -228,7 +230,7 @@ class ReplayStack:
         data = {
             **base,
             "node_id": node_id,
-            "broker": {"port": self._broker.port},
+            "broker": self._broker.node_config(node_id),
             "http": {"port": 0},
             "outbox": {"path": str(outbox)},
             "models_dir": str(models_dir) if models_dir else None,

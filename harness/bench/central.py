@@ -58,6 +58,7 @@ from gridwatch.contract import (
 from gridwatch.stats import percentile
 from harness.bench.report import rounded, write_figures
 from harness.services import MosquittoBroker, PostgresServer, stop_process
+from harness.services.mosquitto import BrokerCredentials
 from simulators.city import generate_city, spec_for, write_city
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def _measure_lookups(index: GridIndex, n: int = 200_000) -> tuple[float, float]:
 class _Listener:
     """Receives ticket notices on every worker topic (persistent session)."""
 
-    def __init__(self, port: int, topics: Topics) -> None:
+    def __init__(
+        self, port: int, topics: Topics, credentials: BrokerCredentials
+    ) -> None:
         self.received: dict[str, list[float]] = {}
         self.lock = threading.Lock()
         self.client = mqtt.Client(
@@ -125,6 +128,7 @@ class _Listener:
             client_id="bench-terminals",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
+        self.client.username_pw_set(credentials.username, credentials.password)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(topics.worker_tickets("+"), qos=1)
@@ -204,6 +208,10 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 url,
                 "--mqtt-port",
                 str(broker.port),
+                "--mqtt-username",
+                "central",
+                "--mqtt-password-file",
+                str(broker.secret_file(broker.central())),
                 "--media-dir",
                 str(work / "media"),
             ],
@@ -211,11 +219,18 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             stdout=subprocess.PIPE,
         )
         topics = Topics()
-        listener = _Listener(broker.port, topics)
+        listener = _Listener(broker.port, topics, broker.observer())
         _wait_until_running(central, timeout_s=60.0)
         time.sleep(0.5)  # its subscriptions (sent before that line) take effect
         figures = _publish_and_wait(
-            args, broker.port, topics, centres, cameras, listener, central
+            args,
+            broker.port,
+            topics,
+            centres,
+            cameras,
+            listener,
+            central,
+            broker.simulator("bench-edge"),
         )
         listener.stop()
         figures.update(_database_counts(url))
@@ -330,6 +345,7 @@ def _publish_and_wait(
     cameras: list[tuple[str, str]],
     listener: _Listener,
     central: subprocess.Popen[bytes],
+    credentials: BrokerCredentials,
 ) -> dict[str, Any]:
     rng = random.Random(11)
     publisher = mqtt.Client(
@@ -338,6 +354,7 @@ def _publish_and_wait(
         protocol=MQTTProtocolVersion.MQTTv5,
     )
     publisher.max_inflight_messages_set(1000)
+    publisher.username_pw_set(credentials.username, credentials.password)
     publisher.connect("127.0.0.1", port)
     # No network thread: publish() writes from this thread and loop() reads the
     # PUBACKs while pacing, which spares the bench a thread hand-off per event.

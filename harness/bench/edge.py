@@ -102,7 +102,10 @@ class Counters:
 
 
 def node_config(
-    args: argparse.Namespace, urls: list[str], workdir: Path, port: int
+    args: argparse.Namespace,
+    urls: list[str],
+    workdir: Path,
+    broker: dict[str, object],
 ) -> NodeConfig:
     """A node with one camera per URL; crowding at 1 person so events happen."""
     rules = [
@@ -128,7 +131,7 @@ def node_config(
     return parse_config(
         {
             "node_id": "bench",
-            "broker": {"port": port},
+            "broker": broker,
             "model": model,
             "batch": {
                 "max_batch": args.max_batch,
@@ -223,13 +226,15 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             ) as sim,
         ):
             urls = [sim.url(m) for m in sim.mounts()][: args.streams]
-            config = node_config(args, urls, workdir, broker.port)
+            config = node_config(args, urls, workdir, broker.node_config("bench"))
             detectors = load_detectors(config)
             detector = detectors[0]
             ceiling = measure_ceiling(
                 detectors, batch=args.max_batch, seconds=args.ceiling_s
             )
-            collector = EventLatencyCollector(broker.port, config.broker.topic_prefix)
+            collector = EventLatencyCollector(
+                broker.port, config.broker.topic_prefix, broker.observer()
+            )
             node = build_node(config, detectors=detectors)
             with collector:
                 node.start()

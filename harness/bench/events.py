@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gridwatch.contract import Topics
+from harness.services.mosquitto import BrokerCredentials
 
 
 class EventLatencyCollector:
@@ -20,8 +21,15 @@ class EventLatencyCollector:
     latency covers queueing, inference, tracking, rules, snapshot, outbox and broker.
     """
 
-    def __init__(self, port: int, prefix: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        prefix: str,
+        credentials: BrokerCredentials,
+        host: str = "127.0.0.1",
+    ) -> None:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self._client.username_pw_set(credentials.username, credentials.password)
         self._client.on_message = self._on_message
         self._host, self._port = host, port
         self._topic = Topics(prefix).all_events()

@@ -1,4 +1,5 @@
-"""A real Mosquitto broker on 127.0.0.1 with on-disk persistence."""
+"""A real Mosquitto broker on 127.0.0.1 with on-disk persistence, secured as in
+production: no anonymous client, a password and an ACL per identity."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from central.broker.acl import BrokerIdentity, BrokerRole, render_acl, render_passwords
+from central.broker.passwords import mosquitto_hash, new_secret
+from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from harness.services.process import free_port, stop_process
 
 _MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -34,6 +39,22 @@ def find_mosquitto() -> Path:
     return Path(found)
 
 
+# Largest MQTT packet the broker takes: an event with its inline snapshot JPEG
+# (central takes snapshots up to 8 MiB, base64 adds a third) fits; more is refused.
+MAX_PACKET_BYTES = 12 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCredentials:
+    """A username and password for one broker identity."""
+
+    username: str
+    password: str = ""
+
+    def __repr__(self) -> str:  # never print the password
+        return f"BrokerCredentials(username={self.username!r})"
+
+
 class MosquittoBroker:
     """A real Mosquitto on 127.0.0.1 with on-disk persistence in `workdir`.
 
@@ -41,18 +62,146 @@ class MosquittoBroker:
     restarted broker keeps persistent sessions, subscriptions, queued QoS 1
     messages and retained messages (Mosquitto saves them on SIGTERM).
 
+    Anonymous clients are refused; every client logs in with credentials from
+    `account` (or the `node`, `central`, `observer`, `simulator` shortcuts),
+    and the ACL gives each identity only its own topics (`central.broker.acl`).
+    Accounts added while running take effect at once (SIGHUP reload).
+
     Args:
-        workdir: Folder for the config, persistence database and log.
+        workdir: Folder for the config, persistence database, log and pid file.
         port: TCP port; a free one when None.
+        prefix: Topic prefix the ACL is written for.
+        access_dir: A folder whose `passwd` and `acl` someone else writes
+            (central: `gridwatch central broker`); the account methods are then
+            not for use. None: this broker keeps its own accounts.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        prefix: str = DEFAULT_TOPIC_PREFIX,
+        access_dir: Path | None = None,
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.host = "127.0.0.1"
+        self.prefix = prefix
         self.log_path = workdir / "mosquitto.log"
+        self._own_access = access_dir is None
+        self.password_path = (access_dir or workdir) / "passwd"
+        self.acl_path = (access_dir or workdir) / "acl"
+        self.pid_path = workdir / "mosquitto.pid"
         self._binary = find_mosquitto()
         self._process: subprocess.Popen[bytes] | None = None
+        self._accounts: dict[str, tuple[BrokerIdentity, str]] = {}
+
+    # -- identities --------------------------------------------------------------
+
+    def account(self, identity: BrokerIdentity) -> BrokerCredentials:
+        """Credentials of `identity`, created (and the broker reloaded) if new."""
+        known = self._accounts.get(identity.username)
+        if known is not None:
+            if known[0] != identity:
+                raise ValueError(
+                    f"broker user {identity.username!r} exists as {known[0]}"
+                )
+            return BrokerCredentials(identity.username, known[1])
+        password = new_secret()
+        self._accounts[identity.username] = (identity, password)
+        self._write_access_files()
+        if self.is_running:
+            self.reload()
+        return BrokerCredentials(identity.username, password)
+
+    def node(self, node_id: str) -> BrokerCredentials:
+        """An edge node's login: writes only under its own topics."""
+        return self.account(BrokerIdentity(node_id, BrokerRole.EDGE_NODE, node_id))
+
+    def central(self, username: str = "central") -> BrokerCredentials:
+        return self.account(BrokerIdentity(username, BrokerRole.CENTRAL))
+
+    def observer(self, username: str = "observer") -> BrokerCredentials:
+        """Reads every topic, writes none (test collectors, dashboards)."""
+        return self.account(BrokerIdentity(username, BrokerRole.OBSERVER))
+
+    def simulator(self, username: str = "simulator") -> BrokerCredentials:
+        """Publishes for any node (load generators and tests only)."""
+        return self.account(BrokerIdentity(username, BrokerRole.SIMULATOR))
+
+    def secret_file(self, credentials: BrokerCredentials) -> Path:
+        """The password of `credentials` in a file only its owner can read (what
+        configs name instead of the password itself)."""
+        path = self.workdir / "secrets" / f"{credentials.username}.secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, credentials.password + "\n")
+        return path
+
+    def node_config(self, node_id: str) -> dict[str, object]:
+        """The `broker:` section of an edge node's config for `node_id`."""
+        credentials = self.node(node_id)
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": credentials.username,
+            "password_file": str(self.secret_file(credentials)),
+        }
+
+    def central_config(self, username: str = "central") -> dict[str, object]:
+        """Central's `mqtt:` settings (host, port and login) on this broker."""
+        credentials = self.central(username)
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": credentials.username,
+            "password_file": self.secret_file(credentials),
+        }
+
+    def revoke(self, username: str) -> None:
+        """Remove a login; the broker forgets it at once (clients already
+        connected keep their connection until they reconnect)."""
+        self._accounts.pop(username, None)
+        self._write_access_files()
+        if self.is_running:
+            self.reload()
+
+    def reload(self, timeout_s: float = 5.0) -> None:
+        """SIGHUP: Mosquitto re-reads the password and ACL files, no restart.
+
+        Raises:
+            TimeoutError: the broker did not log the reload in time.
+        """
+        if self._process is None:
+            return
+        before = self._reloads_logged()
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout_s
+        while self._reloads_logged() <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mosquitto on port {self.port} did not reload")
+            time.sleep(0.02)
+
+    def _reloads_logged(self) -> int:
+        if not self.log_path.exists():
+            return 0
+        return self.log_path.read_text(errors="replace").count("Reloading config")
+
+    def _write_access_files(self) -> None:
+        if not self._own_access:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        identities = [identity for identity, _ in self._accounts.values()]
+        hashes = [
+            (name, mosquitto_hash(pw)) for name, (_, pw) in self._accounts.items()
+        ]
+        _write_private(self.acl_path, render_acl(identities, self.prefix))
+        _write_private(self.password_path, render_passwords(hashes))
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def is_running(self) -> bool:
@@ -71,7 +220,11 @@ class MosquittoBroker:
                     # cannot write the test's persistence folder.
                     f"user {getpass.getuser()}",
                     f"listener {self.port} {self.host}",
-                    "allow_anonymous true",
+                    "allow_anonymous false",
+                    f"password_file {self.password_path}",
+                    f"acl_file {self.acl_path}",
+                    f"pid_file {self.pid_path}",
+                    f"max_packet_size {MAX_PACKET_BYTES}",
                     "persistence true",
                     f"persistence_location {persistence}/",
                     f"persistence_file {self.persistence_path.name}",
@@ -101,6 +254,7 @@ class MosquittoBroker:
         if self.is_running:
             raise RuntimeError(f"mosquitto on port {self.port} is already running")
         config = self.write_config()
+        self._write_access_files()
         self._process = subprocess.Popen(
             [str(self._binary), "-c", str(config)],
             stdout=subprocess.DEVNULL,
@@ -181,6 +335,14 @@ class MosquittoBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only, atomically."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.chmod(0o600)
+    os.replace(partial, path)
 
 
 def _is_listening(host: str, port: int) -> bool:

@@ -104,6 +104,9 @@ class SamplePublisher:
             stack.workdir / "city" / "city.json", 4
         )
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        # One test client publishes for every demo node: the simulator login.
+        login = stack.broker.simulator()
+        self._client.username_pw_set(login.username, login.password)
         self._client.connect("127.0.0.1", stack.broker.port)
         self._client.loop_start()
 

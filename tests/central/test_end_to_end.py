@@ -61,6 +61,9 @@ class Stack:
             client_id="test-edge",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
+        # Publishes for any node and any topic, as the tests need.
+        login = broker.simulator()
+        self.edge.username_pw_set(login.username, login.password)
         self.edge.connect(broker.host, broker.port)
         self.edge.loop_start()
 
@@ -114,8 +117,8 @@ def stack(
         demo_city,
         clock,
         tmp_path / "media",
-        mqtt=MqttSettings(
-            host=mosquitto.host, port=mosquitto.port, client_id="central-test"
+        mqtt=MqttSettings.model_validate(
+            {**mosquitto.central_config(), "client_id": "central-test"}
         ),
     )
     with context.sessions.begin() as session:

@@ -45,7 +45,7 @@ def test_service_ingests_pushes_and_serves_http(
     _import_city(url, demo_city)
     settings = CentralSettings(
         database_url=url,
-        mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port),
+        mqtt=MqttSettings.model_validate(mosquitto.central_config()),
         http=HttpSettings(port=0),
         media=MediaSettings(dir=tmp_path / "media"),
     )
@@ -67,6 +67,7 @@ def test_service_ingests_pushes_and_serves_http(
                 qos=1,
                 hostname=mosquitto.host,
                 port=mosquitto.port,
+                auth=_node_login(mosquitto, event.node_id),
             )
             [message] = terminal.wait_for(lambda m: len(m) >= 1, timeout_s=15)
     notice = TicketNotice.model_validate_json(message.payload)
@@ -90,6 +91,10 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
             url,
             "--mqtt-port",
             str(mosquitto.port),
+            "--mqtt-username",
+            "central",
+            "--mqtt-password-file",
+            str(mosquitto.central_config()["password_file"]),
             "--http-port",
             "0",
             "--media-dir",
@@ -119,6 +124,7 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
                 qos=1,
                 hostname=mosquitto.host,
                 port=mosquitto.port,
+                auth=_node_login(mosquitto, event.node_id),
             )
             [message] = terminal.wait_for(lambda m: len(m) >= 1, timeout_s=15)
         notice = TicketNotice.model_validate_json(message.payload)
@@ -130,3 +136,8 @@ def test_central_run_command_dispatches_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _node_login(broker: MosquittoBroker, node_id: str) -> publish.AuthParameter:
+    login = broker.node(node_id)
+    return {"username": login.username, "password": login.password}

@@ -99,7 +99,7 @@ def make_node(tmp_path: Path, models_dir: Path) -> Iterator[NodeFactory]:
         config: NodeConfig = parse_config(
             {
                 "node_id": extra.pop("node_id", "it-node"),
-                "broker": {"port": broker.port},
+                "broker": broker.node_config(extra.get("node_id", "it-node")),
                 "http": {"port": 0},
                 "outbox": {"path": str(tmp_path / f"outbox-{len(nodes)}.sqlite")},
                 "models_dir": str(models_dir),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,11 +25,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from harness.services.mosquitto import MosquittoBroker
+from harness.services.mosquitto import BrokerCredentials, MosquittoBroker
 
 __all__ = [
     "MosquittoBroker",
     "MqttCollector",
+    "ProbeClient",
     "ReceivedMessage",
     "mosquitto",
     "mosquitto_session",
@@ -87,6 +89,7 @@ class MqttCollector:
         topic_filter: What to subscribe to.
         client_id: Client id; a unique one when None.
         session_expiry_s: How long the broker keeps the session when cut off.
+        credentials: The login (the broker refuses anonymous clients).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class MqttCollector:
         topic_filter: str,
         client_id: str | None = None,
         session_expiry_s: int = 300,
+        credentials: BrokerCredentials | None = None,
     ) -> None:
         self.topic_filter = topic_filter
         self._host, self._port = host, port
@@ -110,6 +114,8 @@ class MqttCollector:
             client_id=client_id or f"test-collector-{suffix}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
+        if credentials is not None:
+            self._client.username_pw_set(credentials.username, credentials.password)
         self._client.reconnect_delay_set(1, 1)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
@@ -117,8 +123,13 @@ class MqttCollector:
 
     @classmethod
     def for_broker(cls, broker: MosquittoBroker, topic_filter: str) -> MqttCollector:
-        """A collector on `broker` (not started)."""
-        return cls(host=broker.host, port=broker.port, topic_filter=topic_filter)
+        """A collector on `broker` (not started), logged in as its observer."""
+        return cls(
+            host=broker.host,
+            port=broker.port,
+            topic_filter=topic_filter,
+            credentials=broker.observer(),
+        )
 
     def start(self, timeout_s: float = 5.0) -> MqttCollector:
         """Connect, subscribe and wait for the SUBACK.
@@ -223,3 +234,63 @@ class MqttCollector:
         with self._condition:
             self._messages.append(received)
             self._condition.notify_all()
+
+
+class ProbeClient:
+    """A connected paho client that records its CONNACK and PUBACK reason codes
+    (to see what the broker allows an identity)."""
+
+    def __init__(
+        self, broker: MosquittoBroker, login: BrokerCredentials | None
+    ) -> None:
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        if login is not None:
+            self.client.username_pw_set(login.username, login.password)
+        self.connack: ReasonCode | None = None
+        self.pubacks: dict[int, ReasonCode] = {}
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self.client.on_connect = self._on_connect
+        self.client.on_publish = self._on_publish
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert self._connected.wait(5), "no CONNACK"
+
+    def _on_connect(
+        self,
+        c: mqtt.Client,
+        u: object,
+        f: object,
+        reason: ReasonCode,
+        p: Properties | None,
+    ) -> None:
+        self.connack = reason
+        self._connected.set()
+
+    def _on_publish(
+        self,
+        c: mqtt.Client,
+        u: object,
+        mid: int,
+        reason: ReasonCode,
+        p: Properties | None,
+    ) -> None:
+        with self._lock:
+            self.pubacks[mid] = reason
+
+    def publish(self, topic: str, payload: bytes) -> ReasonCode:
+        info = self.client.publish(topic, payload, qos=1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self._lock:
+                if info.mid in self.pubacks:
+                    return self.pubacks[info.mid]
+            time.sleep(0.01)
+        raise TimeoutError(f"no PUBACK for {topic}")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

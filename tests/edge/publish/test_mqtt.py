@@ -39,7 +39,7 @@ def running_publisher(
     with Outbox(outbox_path, max_rows=1000, node_id=node_id) as outbox:
         publisher = MqttPublisher(
             node_id=node_id,
-            broker=BrokerConfig(host=broker.host, port=broker.port),
+            broker=BrokerConfig.model_validate(broker.node_config(node_id)),
             outbox=outbox,
             options=FAST,
         )
@@ -148,10 +148,10 @@ _CHILD = textwrap.dedent(
     from edge.publish.mqtt import MqttPublisher
     from edge.publish.outbox import Outbox
 
-    port, path = int(sys.argv[1]), Path(sys.argv[2])
+    port, path, secret = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     publisher = MqttPublisher(
         node_id="n-lwt",
-        broker=BrokerConfig(port=port),
+        broker=BrokerConfig(port=port, username="n-lwt", password_file=secret),
         outbox=Outbox(path, max_rows=10),
     )
     publisher.start()
@@ -173,6 +173,7 @@ def test_mqtt_publisher_given_killed_process_should_leave_lwt_offline(
                 _CHILD,
                 str(mosquitto_session.port),
                 str(tmp_path / "o.db"),
+                str(mosquitto_session.node_config("n-lwt")["password_file"]),
             ],
             cwd=REPO_ROOT,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},

@@ -1,0 +1,184 @@
+"""`gridwatch central broker`: provision, rotate and revoke broker logins.
+
+Central is the authority: `add-node` makes an edge node's broker login and its
+API token in one step; every change rewrites the broker's password and ACL files
+(`broker_access.dir`) and signals the broker to reload them
+(`broker_access.pid_file`). Secrets are written to files readable by their
+owner only, never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from central.auth.users import create_user, issue_token
+from central.broker.accounts import (
+    BrokerAccountError,
+    IssuedSecret,
+    active_accounts,
+    provision,
+    reload_broker,
+    revoke,
+    rotate,
+    write_broker_files,
+)
+from central.broker.acl import BrokerIdentity, BrokerRole
+from central.commands.common import add_settings_arguments, settings_from
+from central.config import CentralSettings
+from central.context import CentralContext, build_context
+from central.db.models import ApiToken, User, UserRole
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    node = actions.add_parser(
+        "add-node", help="An edge node's broker login and API token, in one step."
+    )
+    node.add_argument("node_id")
+    node.add_argument(
+        "--secret-out", type=Path, required=True, help="broker password file"
+    )
+    node.add_argument("--token-out", type=Path, required=True, help="API token file")
+    other = actions.add_parser(
+        "add", help="Another broker login (central, observer, worker)."
+    )
+    other.add_argument("username")
+    other.add_argument(
+        "--role",
+        required=True,
+        choices=[BrokerRole.CENTRAL, BrokerRole.OBSERVER, BrokerRole.WORKER],
+    )
+    other.add_argument("--subject", help="the worker id of a worker's login")
+    other.add_argument("--secret-out", type=Path, required=True, help="password file")
+    again = actions.add_parser(
+        "rotate", help="A new password; the old one stops working."
+    )
+    again.add_argument("username")
+    again.add_argument("--secret-out", type=Path, required=True, help="password file")
+    gone = actions.add_parser(
+        "revoke", help="Take a login away (and a node's API tokens)."
+    )
+    gone.add_argument("username")
+    actions.add_parser("list", help="Active logins and what they may do.")
+    actions.add_parser(
+        "write-files", help="Write the broker's files now and reload it."
+    )
+    for sub in actions.choices.values():
+        add_settings_arguments(sub)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    context = build_context(settings)
+    try:
+        message = _run(args, context)
+        _publish(context, settings)
+    except (BrokerAccountError, ValueError) as error:
+        print(f"central broker: {error}", file=sys.stderr)
+        return 2
+    finally:
+        context.engine.dispose()
+    print(message)
+    return 0
+
+
+def _run(args: argparse.Namespace, context: CentralContext) -> str:
+    now = context.clock.now()
+    with context.sessions.begin() as session:
+        match args.action:
+            case "add-node":
+                identity = BrokerIdentity(
+                    args.node_id, BrokerRole.EDGE_NODE, args.node_id
+                )
+                secret = provision(session, identity, now)
+                user = session.scalars(
+                    select(User).where(User.username == args.node_id)
+                ).first() or create_user(
+                    session,
+                    args.node_id,
+                    None,
+                    UserRole.EDGE_NODE,
+                    node_id=args.node_id,
+                )
+                token = issue_token(session, user, now=now, ttl=None, label="provision")
+                _write_secret(args.secret_out, secret.password)
+                _write_secret(args.token_out, token)
+                return (
+                    f"node {args.node_id}: broker login and API token made; "
+                    f"password in {args.secret_out}, token in {args.token_out}"
+                )
+            case "add":
+                identity = BrokerIdentity(
+                    args.username, BrokerRole(args.role), args.subject
+                )
+                return _issued(provision(session, identity, now), args.secret_out)
+            case "rotate":
+                return _issued(rotate(session, args.username, now), args.secret_out)
+            case "revoke":
+                revoke(session, args.username, now)
+                tokens = _revoke_node_tokens(session, args.username)
+                return f"{args.username}: revoked (and {tokens} API tokens)"
+            case "list":
+                return json.dumps(
+                    [
+                        {
+                            "username": i.username,
+                            "role": i.role.value,
+                            "subject": i.subject,
+                        }
+                        for i, _ in active_accounts(session)
+                    ]
+                )
+            case _:
+                return "broker files written"
+
+
+def _revoke_node_tokens(session: Session, username: str) -> int:
+    """An edge node's API tokens end with its broker login."""
+    user = session.scalars(
+        select(User).where(
+            User.username == username, User.role == UserRole.EDGE_NODE.value
+        )
+    ).first()
+    if user is None:
+        return 0
+    result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _issued(secret: IssuedSecret, path: Path) -> str:
+    _write_secret(path, secret.password)
+    return f"{secret.username}: password in {path}"
+
+
+def _publish(context: CentralContext, settings: CentralSettings) -> None:
+    """Rewrite the broker's files and have it reload them, where configured."""
+    access = settings.broker_access
+    if access.dir is None:
+        return
+    with context.sessions() as session:
+        write_broker_files(session, access.dir, settings.mqtt.topic_prefix)
+    if access.pid_file is not None:
+        try:
+            reload_broker(access.pid_file)
+        except BrokerAccountError as error:
+            # Not running (yet): it reads the files when it starts.
+            print(
+                f"central broker: files written, broker not signalled ({error})",
+                file=sys.stderr,
+            )
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    path.chmod(0o600)
