@@ -161,7 +161,8 @@ def _print_banner(stack: DemoStack) -> None:
         + (f" (grid of {first})" if first else ""),
         f"                    every worker w00001..w00020 uses {DEMO_PASSWORD}",
         f"  API docs          {url}/api/docs",
-        f"  MQTT broker       mqtt://127.0.0.1:{stack.broker.port} (topics gw/v1/#)",
+        f"  MQTT broker       mqtt://127.0.0.1:{stack.broker.port} (topics gw/v1/#; "
+        f"read-only login 'observer', password in {stack.observer_secret})",
     ]
     if stack.node is not None:
         lines.append(f"  edge node         {stack.node.http_url}/healthz")

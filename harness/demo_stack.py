@@ -232,6 +232,7 @@ class DemoStack:
         self.topics = Topics()
         self.started_at = 0.0
         self.broker: MosquittoBroker | None = None
+        self.observer_secret: Path | None = None
         self.central: CentralService | None = None
         self.node: EdgeNode | None = None
         self.watcher: NoticeWatcher | None = None
@@ -260,6 +261,8 @@ class DemoStack:
         self.broker = self._stack.enter_context(
             MosquittoBroker(self.workdir / "broker")
         )
+        # A read-only login for people who want to watch the topics.
+        self.observer_secret = self.broker.secret_file(self.broker.observer())
         self.central = CentralService(self._central_settings(self.broker))
         self.cameras = demo_cameras(city_path, self.camera_count)
         self.seed = seed_city(

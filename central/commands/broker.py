@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser(
         "write-files", help="Write the broker's files now and reload it."
     )
+    for sub in (node, other):
+        sub.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="do nothing (exit 0) when the login is already active (setup scripts)",
+        )
     for sub in actions.choices.values():
         add_settings_arguments(sub)
 
@@ -93,6 +99,10 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
     now = context.clock.now()
     with context.sessions.begin() as session:
         match args.action:
+            case "add-node" | "add" if args.if_missing and _is_active(
+                session, args.node_id if args.action == "add-node" else args.username
+            ):
+                return "already there: nothing changed"
             case "add-node":
                 identity = BrokerIdentity(
                     args.node_id, BrokerRole.EDGE_NODE, args.node_id
@@ -138,6 +148,10 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                 )
             case _:
                 return "broker files written"
+
+
+def _is_active(session: Session, username: str) -> bool:
+    return any(i.username == username for i, _ in active_accounts(session))
 
 
 def _revoke_node_tokens(session: Session, username: str) -> int:

@@ -84,6 +84,7 @@ class _Parsed:
     payload: dict[str, Any] | RawJson  # the stored copy
     received_at: datetime
     key: str  # message.dedupe_key
+    inbound: InboundMessage  # as received, for a dead letter
 
 
 _NO_SNAPSHOT_BYTES: Any = {"media": {"snapshot": {"bytes_b64"}}}
@@ -171,7 +172,13 @@ class EventProcessor:
                     exclude=_NO_SNAPSHOT_BYTES,
                 )
             parsed.append(
-                _Parsed(event, payload, inbound.received_at or now, event.dedupe_key)
+                _Parsed(
+                    event,
+                    payload,
+                    inbound.received_at or now,
+                    event.dedupe_key,
+                    inbound,
+                )
             )
         return parsed
 
@@ -213,12 +220,13 @@ class EventProcessor:
         for attempt in range(1, _RACE_ATTEMPTS + 1):
             result = BatchResult(
                 duplicates=parsed_result.duplicates,
-                deadletters=parsed_result.deadletters,
+                deadletters=list(parsed_result.deadletters),
             )
             try:
                 with self.context.engine.begin() as conn:
-                    fresh = self._store_messages(conn, items)
-                    result.duplicates += len(items) - len(fresh)
+                    owned = self._refuse_foreign(conn, items, now, result)
+                    fresh = self._store_messages(conn, owned) if owned else []
+                    result.duplicates += len(owned) - len(fresh)
                     result.accepted = len(fresh)
                     if fresh:
                         self._apply(conn, fresh, now, result)
@@ -230,8 +238,45 @@ class EventProcessor:
                     raise RuntimeError(f"event race not settled: {race}") from race
                 log.info("batch raced another replica (%s); trying again", race)
         if self.media is not None:
-            self._store_snapshots(items, now)
+            self._store_snapshots(owned, now)
         return result
+
+    def _refuse_foreign(
+        self, conn: Connection, items: list[_Parsed], now: datetime, result: BatchResult
+    ) -> list[_Parsed]:
+        """The items whose event is new or was raised by the same node; the others
+        (an update or end of another node's event) are dead-lettered unstored."""
+        owners = self._event_nodes(conn, sorted({p.message.event_id for p in items}))
+        owned = []
+        for item in items:
+            owner = owners.get(item.message.event_id, item.message.node_id)
+            if owner == item.message.node_id:
+                owned.append(item)
+                continue
+            reason = (
+                f"event {item.message.event_id} was raised by node {owner!r}, "
+                f"not {item.message.node_id!r}"
+            )
+            result.deadletters.append(dead_letter_for(item.inbound, reason, now))
+        return owned
+
+    def _event_nodes(self, conn: Connection, event_ids: list[str]) -> dict[str, str]:
+        """The node of each stored event among `event_ids`."""
+        if is_postgresql(conn):
+            rows: Sequence[Any] = pg_execute(
+                conn,
+                "SELECT e.event_id, e.node_id FROM unnest(%b::text[]) AS k(event_id) "
+                "CROSS JOIN LATERAL (SELECT event_id, node_id FROM events "
+                "WHERE events.event_id = k.event_id OFFSET 0) AS e",
+                [event_ids],
+            )
+        else:
+            rows = conn.execute(
+                select(Event.event_id, Event.node_id).where(
+                    Event.event_id.in_(event_ids)
+                )
+            ).all()
+        return {event_id: node_id for event_id, node_id in rows}
 
     def _store_messages(self, conn: Connection, items: list[_Parsed]) -> list[_Parsed]:
         rows = [

@@ -96,10 +96,11 @@ def make_node(tmp_path: Path, models_dir: Path) -> Iterator[NodeFactory]:
     def _make(
         broker: MosquittoBroker, cameras: list[dict[str, Any]], **extra: Any
     ) -> tuple[EdgeNode, RecordingPublisher]:
+        node_id = extra.pop("node_id", "it-node")
         config: NodeConfig = parse_config(
             {
-                "node_id": extra.pop("node_id", "it-node"),
-                "broker": broker.node_config(extra.get("node_id", "it-node")),
+                "node_id": node_id,
+                "broker": broker.node_config(node_id),
                 "http": {"port": 0},
                 "outbox": {"path": str(tmp_path / f"outbox-{len(nodes)}.sqlite")},
                 "models_dir": str(models_dir),

@@ -72,7 +72,7 @@ def _node_config(
     return parse_config(
         {
             "node_id": demo.node_id,
-            "broker": {"port": stack.broker.port},
+            "broker": stack.broker.node_config(demo.node_id),
             "http": {"port": 0},
             "outbox": {"path": str(workdir / "outbox.sqlite")},
             "models_dir": str(models_dir),

@@ -132,6 +132,9 @@ def test_logins_are_listed_never_printed_and_not_made_twice(
     args = ["add", "central-1", "--role", "central", "--secret-out", str(secret)]
     assert _broker(args, config) == 0
     assert _broker(args, config) == 2
+    first = secret.read_text()
+    assert _broker([*args, "--if-missing"], config) == 0  # setup scripts re-run
+    assert secret.read_text() == first
     assert _broker(["list"], config) == 0
     out, err = capsys.readouterr()
     assert "exists; rotate or revoke it" in err

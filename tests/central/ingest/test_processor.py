@@ -210,6 +210,34 @@ def test_updates_and_end_are_observations_of_the_same_ticket(central: Central) -
 
 
 @pytest.mark.integration
+def test_an_update_from_another_node_is_dead_lettered_unstored(
+    central: Central,
+) -> None:
+    context, _ = central
+    processor = EventProcessor(context)
+    start = make_event(*grid_centre(context, GRID_1), node="node-01")
+    processor.process([inbound(start)])
+    forged = start.model_copy(
+        update={
+            "node_id": "node-02",
+            "phase": EventPhase.END,
+            "detected_at": start.detected_at + timedelta(seconds=5),
+            "ended_at": start.detected_at + timedelta(seconds=5),
+        }
+    )
+    result = processor.process([inbound(forged)])
+    [letter] = result.deadletters
+    assert "raised by node 'node-01', not 'node-02'" in letter.reason
+    assert (result.accepted, result.observations) == (0, 0)
+    with context.sessions() as session:
+        stored = session.get(Event, start.event_id)
+    assert stored is not None and stored.phase == "start"
+    # The real end from the node that raised it is still taken afterwards.
+    real_end = forged.model_copy(update={"node_id": "node-01"})
+    assert processor.process([inbound(real_end)]).observations == 1
+
+
+@pytest.mark.integration
 def test_a_nearby_event_of_the_same_type_merges_a_far_one_does_not(
     central: Central,
 ) -> None:
