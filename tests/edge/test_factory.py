@@ -15,9 +15,8 @@ from edge.events.snapshot import Snapshotter
 from edge.face_settings import FaceBlurSettings
 from edge.factory import MAX_AUTO_WORKERS, build_node, inference_plan
 from edge.media.faces import load_face_detector
-from edge.publish.base import PublisherStats
 from edge.types import Detections
-from gridwatch.contract import EventMessage
+from tests.edge.publish.factories import NullPublisher
 
 CAMERA = {"id": "c", "url": "rtsp://x/y", "location": {"lat": 1, "lon": 2}}
 
@@ -75,27 +74,6 @@ class _NoDetector:
         return [Detections.empty() for _ in images]
 
 
-class _NoPublisher:
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def publish_event(self, event: EventMessage) -> bool:
-        return True
-
-    def publish_state(
-        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
-    ) -> None: ...
-
-    def publish_transient(
-        self, topic: str, payload: bytes | str, *, qos: int = 0
-    ) -> bool:
-        return True
-
-    def stats(self) -> PublisherStats:
-        return PublisherStats()
-
-
 def test_build_node_given_media_face_settings_should_load_yunet_once_for_all(
     models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,7 +99,7 @@ def test_build_node_given_media_face_settings_should_load_yunet_once_for_all(
         media={"face_score": 0.55, "face_margin": 0.8},
     )
 
-    node = build_node(config, detectors=[_NoDetector()], publisher=_NoPublisher())
+    node = build_node(config, detectors=[_NoDetector()], publisher=NullPublisher())
 
     assert loads == [0.55], "one YuNet for the node, at media.face_score"
     assert node.media is not None

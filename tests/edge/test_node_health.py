@@ -9,10 +9,11 @@ import pytest
 
 from edge.factory import build_node
 from edge.publish.base import PublisherStats
-from tests.edge.test_factory import _config, _NoDetector, _NoPublisher
+from tests.edge.publish.factories import NullPublisher
+from tests.edge.test_factory import _config, _NoDetector
 
 
-class _RefusingPublisher(_NoPublisher):
+class _RefusingPublisher(NullPublisher):
     def __init__(self, last_refused_at: float | None) -> None:
         self.last_refused_at = last_refused_at
 

@@ -14,38 +14,21 @@ from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisOutput, AnalysisStage
 from edge.pipeline.event_stage import EventStage
 from edge.pipeline.runner import DetectedFrame
-from edge.publish.base import PublisherStats
 from edge.types import Detections, Frame
 from gridwatch.contract import (
     EventMessage,
     EventPhase,
 )
-from tests.edge.publish.factories import event_message
+from tests.edge.publish.factories import NullPublisher, event_message
 
 
-class StoringPublisher:
+class StoringPublisher(NullPublisher):
     def __init__(self) -> None:
         self.stored: list[EventMessage] = []
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
     def publish_event(self, event: EventMessage) -> bool:
         self.stored.append(event)
         return True
-
-    def publish_state(
-        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
-    ) -> None: ...
-
-    def publish_transient(
-        self, topic: str, payload: bytes | str, *, qos: int = 0
-    ) -> bool:
-        return True
-
-    def stats(self) -> PublisherStats:
-        return PublisherStats()
 
 
 class Hook:

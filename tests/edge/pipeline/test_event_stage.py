@@ -8,23 +8,18 @@ from functools import partial
 
 from edge.metrics import NodeMetrics
 from edge.pipeline.event_stage import EventStage
-from edge.publish.base import PublisherStats
 from gridwatch.contract import (
     EventMessage,
 )
-from tests.edge.publish.factories import event_message
+from tests.edge.publish.factories import NullPublisher, event_message
 
 
-class FlakyPublisher:
+class FlakyPublisher(NullPublisher):
     """Raises a storage error for event ids starting with 'bad'."""
 
     def __init__(self) -> None:
         self.stored: list[str] = []
         self.lock = threading.Lock()
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
     def publish_event(self, event: EventMessage) -> bool:
         if event.event_id.startswith("bad"):
@@ -32,18 +27,6 @@ class FlakyPublisher:
         with self.lock:
             self.stored.append(event.event_id)
         return True
-
-    def publish_state(
-        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
-    ) -> None: ...
-
-    def publish_transient(
-        self, topic: str, payload: bytes | str, *, qos: int = 0
-    ) -> bool:
-        return True
-
-    def stats(self) -> PublisherStats:
-        return PublisherStats()
 
 
 def _failing_build() -> EventMessage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from edge.publish.base import PublisherStats
 from gridwatch.contract import (
     EventMessage,
     EventPhase,
@@ -58,3 +59,27 @@ def build_event(
         attributes={"count": 12, "threshold": 10},
         model=ModelInfo(name="yolox_nano", version="1"),
     )
+
+
+class NullPublisher:
+    """A publisher that takes everything and sends nothing; fakes override
+    `publish_event` (or `stats`) to record or fail."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def publish_event(self, event: EventMessage) -> bool:
+        return True
+
+    def publish_state(
+        self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
+    ) -> None: ...
+
+    def publish_transient(
+        self, topic: str, payload: bytes | str, *, qos: int = 0
+    ) -> bool:
+        return True
+
+    def stats(self) -> PublisherStats:
+        return PublisherStats()
