@@ -119,11 +119,91 @@ class LinkSettings(StrictModel):
     )
 
 
+class LoginLimitSettings(StrictModel):
+    """Login throttling (`central/api/limits.py`), kept in memory per process: each
+    API replica counts on its own, and a restart forgets the counts."""
+
+    window_s: float = Field(
+        default=900.0,
+        gt=0,
+        title="Failure window",
+        description="Failed logins older than this no longer count.",
+    )
+    max_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        title="Failures per username",
+        description="Failed logins for one username (from any address) within "
+        "the window that lock that username.",
+    )
+    max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        title="Failures per client address",
+        description="Failed logins from one client address (any username) within "
+        "the window that lock that address.",
+    )
+    lockout_s: float = Field(
+        default=60.0,
+        gt=0,
+        title="First lockout",
+        description="Length of the first lockout; each further lockout of the "
+        "same username or address doubles it, up to max_lockout_s.",
+    )
+    max_lockout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        title="Longest lockout",
+        description="Upper bound of a lockout.",
+    )
+    max_concurrent_hashes: int = Field(
+        default=4,
+        ge=1,
+        title="Concurrent password checks",
+        description="Logins whose Argon2 check (64 MiB, tens of ms each) may run "
+        "at once; more wait up to hash_wait_s, then get 503.",
+    )
+    hash_wait_s: float = Field(
+        default=0.5,
+        ge=0,
+        title="Wait for a password-check slot",
+        description="Longest a login waits for a free slot before answering 503.",
+    )
+    max_tracked: int = Field(
+        default=100_000,
+        ge=100,
+        title="Tracked usernames and addresses",
+        description="Bound on the memory the counts take; the oldest are dropped.",
+    )
+
+
+class BodyLimitSettings(StrictModel):
+    """Request-body bounds enforced before routing and authentication
+    (`central/api/limits.py`)."""
+
+    max_api_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        title="API body limit",
+        description="Largest body of a JSON or form request (bytes).",
+    )
+    max_upload_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        title="Upload body limit",
+        description="Largest body of a media upload (PUT /api/v1/media/..., "
+        "POST /api/v1/tickets/{id}/resolve); default: the largest media limit "
+        "plus 1 MiB for multipart framing. The per-kind media limits still apply.",
+    )
+
+
 class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token_ttl_h: float = Field(default=12.0, gt=0)
+    token_ttl_h: float = Field(default=12.0, gt=0, le=24 * 366)
     links: LinkSettings = LinkSettings()
+    login: LoginLimitSettings = LoginLimitSettings()
+    body: BodyLimitSettings = BodyLimitSettings()
 
 
 class DatabaseLimits(StrictModel):

@@ -100,7 +100,27 @@ class CameraConfig(StrictModel):
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     loop: bool = Field(default=False, description="Loop a file source (kind: file).")
+    push_secret_file: Path | None = Field(
+        default=None,
+        description="kind snapshot: file holding the checkpoint's secret (first "
+        "line); pushes must send `Authorization: Bearer <secret>`.",
+    )
+    push_secret_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="kind snapshot: environment variable holding that secret.",
+    )
     zones: list[ZoneConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def verify_push_secret(self) -> CameraConfig:
+        has_secret = self.push_secret_file is not None or self.push_secret_env
+        if self.kind is SourceKind.SNAPSHOT and not has_secret:
+            raise ValueError(
+                f"snapshot camera {self.id!r}: set push_secret_file or "
+                "push_secret_env (pushes without the checkpoint's secret are refused)"
+            )
+        return self
 
     @model_validator(mode="after")
     def verify_zone_ids_unique(self) -> CameraConfig:

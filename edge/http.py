@@ -27,6 +27,10 @@ class UnknownCameraError(KeyError):
     """No snapshot camera with that id is configured."""
 
 
+class PushUnauthorizedError(PermissionError):
+    """A push without the checkpoint's secret."""
+
+
 class NodeHttpApi(Protocol):
     """What the HTTP face needs from the node."""
 
@@ -34,6 +38,9 @@ class NodeHttpApi(Protocol):
     def registry(self) -> CollectorRegistry: ...
 
     def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def authorize_push(self, camera_id: str, authorization: str | None) -> None:
+        """Raises UnknownCameraError or PushUnauthorizedError."""
 
     def push_snapshot(
         self,
@@ -82,6 +89,21 @@ def build_app(node: NodeHttpApi) -> FastAPI:
         x_checkpoint_id: Annotated[str | None, Header()] = None,
         x_captured_at: Annotated[str | None, Header()] = None,
     ) -> dict[str, str]:
+        # Who it is first, before a byte of the body is read.
+        try:
+            node.authorize_push(camera_id, request.headers.get("authorization"))
+        except UnknownCameraError:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail=f"no snapshot camera {camera_id!r} on this node",
+            ) from None
+        except PushUnauthorizedError:
+            logger.warning("snapshot push for %s refused: no valid secret", camera_id)
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="the checkpoint's secret is missing or wrong",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
         captured_at = _parse_captured_at(x_captured_at)
         declared = request.headers.get("content-length")
         if (
@@ -93,7 +115,7 @@ def build_app(node: NodeHttpApi) -> FastAPI:
                 TOO_LARGE,
                 detail=f"snapshot over {MAX_SNAPSHOT_BYTES} bytes",
             )
-        body = await request.body()
+        body = await _read_at_most(request, MAX_SNAPSHOT_BYTES)
         try:
             # JPEG decoding takes milliseconds: keep it off the event loop.
             await run_in_threadpool(
@@ -109,6 +131,19 @@ def build_app(node: NodeHttpApi) -> FastAPI:
         return {"status": "accepted"}
 
     return app
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes `limit` bytes, also when it
+    comes chunked without a Content-Length."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(TOO_LARGE, detail=f"snapshot over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class HttpServer:

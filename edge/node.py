@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from edge.config import NodeConfig
-from edge.http import HttpServer, UnknownCameraError, build_app
+from edge.http import HttpServer, PushUnauthorizedError, UnknownCameraError, build_app
 from edge.infer.base import BatchDetector
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
 from edge.ingest.base import RateMeter
@@ -335,6 +335,13 @@ class EdgeNode:
             {f"inference-{i}": r.is_alive for i, r in enumerate(self.runners)}
         )
         return [name for name, is_alive in stages.items() if not is_alive]
+
+    def authorize_push(self, camera_id: str, authorization: str | None) -> None:
+        source = self.sources.get(camera_id)
+        if not isinstance(source, SnapshotSource):
+            raise UnknownCameraError(camera_id)
+        if not source.accepts(authorization):
+            raise PushUnauthorizedError(camera_id)
 
     def push_snapshot(
         self,

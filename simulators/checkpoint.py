@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +47,7 @@ class FeedConfig:
             at wall time t shows the clip at ``t * speed``.
         jpeg_quality: JPEG quality, 1..100.
         timeout_s: HTTP timeout per snapshot in seconds.
+        secret: The checkpoint's push secret, sent as ``Authorization: Bearer``.
     """
 
     clip: Path
@@ -59,6 +60,7 @@ class FeedConfig:
     speed: float = 1.0
     jpeg_quality: int = 85
     timeout_s: float = 2.0
+    secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         checks = {
@@ -241,6 +243,8 @@ class CheckpointFeeder:
             "X-Checkpoint-Id": self.config.checkpoint_id,
             "X-Captured-At": _rfc3339_utc(captured_at),
         }
+        if self.config.secret:
+            headers["Authorization"] = f"Bearer {self.config.secret}"
         try:
             response = self._client.post(self.config.url, content=jpeg, headers=headers)
         except httpx.HTTPError as exc:
@@ -364,6 +368,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=2.0, help="HTTP timeout per snapshot (s)"
     )
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="file holding the checkpoint's push secret (the node refuses pushes "
+        "without it)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> FeedConfig:
@@ -383,7 +394,17 @@ def config_from_args(args: argparse.Namespace) -> FeedConfig:
         speed=args.speed,
         jpeg_quality=args.jpeg_quality,
         timeout_s=args.timeout,
+        secret=_read_secret(args.secret_file),
     )
+
+
+def _read_secret(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return next(iter(path.read_text(encoding="utf-8").splitlines()), "").strip()
+    except OSError as error:
+        raise FeedError(f"--secret-file {path}: {error.strerror}") from None
 
 
 def run_cli(args: argparse.Namespace) -> int:

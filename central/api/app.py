@@ -9,7 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gridwatch
+from central.api.body_limit import BodySizeLimit, limit_for, upload_limit_bytes
 from central.api.deps import build_link_signer
+from central.api.headers import SecurityHeaders
+from central.api.login_throttle import LoginThrottle, PasswordCheckSlots
 from central.api.routes_activity import router as activity_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_media import router as media_router
@@ -52,6 +55,26 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
 
+def _add_http_protection(app: FastAPI, context: CentralContext) -> None:
+    """Login throttling state, body-size limits and security headers.
+
+    Middleware added last runs first: the headers wrap everything (413s
+    included), and the body limit runs before routing and authentication."""
+    http = context.settings.http
+    app.state.login_throttle = LoginThrottle(http.login)
+    app.state.password_check_slots = PasswordCheckSlots(
+        slots=http.login.max_concurrent_hashes, wait_s=http.login.hash_wait_s
+    )
+    api_bytes = http.body.max_api_bytes
+    upload_bytes = upload_limit_bytes(http.body, context.settings.media)
+
+    def limit_of(method: str, path: str) -> int:
+        return limit_for(method, path, api_bytes=api_bytes, upload_bytes=upload_bytes)
+
+    app.add_middleware(BodySizeLimit, limit_of=limit_of)
+    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)
+
+
 def create_app(
     context: CentralContext,
     media: MediaStore | None = None,
@@ -85,6 +108,8 @@ def create_app(
     app.state.link_signer = link_signer or build_link_signer(
         context.settings.http.links
     )
+
+    _add_http_protection(app, context)
 
     for kind in _ERROR_STATUS:
         app.add_exception_handler(kind, _service_error)

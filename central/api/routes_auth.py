@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from central.api.deps import ActorDep, ContextDep, TokenDep
+from central.api.login_throttle import (
+    HashingBusy,
+    LoginThrottle,
+    PasswordCheckSlots,
+)
 from central.auth.users import authenticate, issue_token, revoke_token
 from central.db.models import User, Worker, WorkerArea
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -55,26 +63,68 @@ class MeResponse(BaseModel):
     )
 
 
+def client_address(request: Request) -> str:
+    """The peer address as the server saw it (a proxy's own address unless the
+    server is told to trust its forwarded headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
     summary="Log in with username and password (OAuth2 password form)",
-    responses={401: {"description": "Wrong username or password"}},
+    description="Too many failed logins for one username or from one address "
+    "lock them out for a while (429 with `Retry-After`, doubling each time); "
+    "503 when too many password checks are running at once.",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Locked out after failed logins; see Retry-After"},
+        503: {"description": "Too many logins at once; see Retry-After"},
+    },
 )
 def login(
     context: ContextDep,
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> TokenResponse:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = client_address(request)
+    wait_s = throttle.retry_after_s(address=address, username=form.username)
+    if wait_s is not None:
+        log.warning(
+            "login refused (locked out) for user %r from %s", form.username, address
+        )
+        raise HTTPException(
+            429,
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(wait_s)},
+        )
     now = context.clock.now()
     ttl = timedelta(hours=context.settings.http.token_ttl_h)
+    slots: PasswordCheckSlots = request.app.state.password_check_slots
     with context.sessions() as session:
-        user = authenticate(session, form.username, form.password)
+        try:
+            with slots:
+                user = authenticate(session, form.username, form.password)
+        except HashingBusy:
+            log.warning(
+                "login refused (server busy) for user %r from %s",
+                form.username,
+                address,
+            )
+            raise HTTPException(
+                503,
+                "too many logins at once; try again shortly",
+                headers={"Retry-After": "1"},
+            ) from None
         if user is None:
+            _record_failure(throttle, username=form.username, address=address)
             raise HTTPException(
                 401,
                 "incorrect username or password",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        throttle.record_success(username=form.username)
         token = issue_token(session, user, now=now, ttl=ttl, label="login")
         response = TokenResponse(
             access_token=token,
@@ -86,6 +136,18 @@ def login(
         )
         session.commit()
     return response
+
+
+def _record_failure(throttle: LoginThrottle, *, username: str, address: str) -> None:
+    lockout_s = throttle.record_failure(address=address, username=username)
+    log.warning("failed login for user %r from %s", username, address)
+    if lockout_s is not None:
+        log.warning(
+            "login locked for %d s for user %r or address %s",
+            lockout_s,
+            username,
+            address,
+        )
 
 
 @router.post(

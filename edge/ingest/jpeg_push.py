@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 import time
 from datetime import datetime
 from typing import NoReturn
@@ -12,11 +14,14 @@ import numpy as np
 
 from edge.config import CameraConfig
 from edge.ingest.base import FrameSource
+from edge.ingest.image_header import ImageHeaderError, image_size
 from edge.ingest.slot import FreshestFrameSlot
 
 logger = logging.getLogger(__name__)
 
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+MAX_SNAPSHOT_PIXELS = 4096 * 4096
+MIN_SECRET_CHARS = 16
 MAX_CLOCK_SKEW_S = 60.0
 
 
@@ -33,8 +38,20 @@ class SnapshotSource(FrameSource):
     """
 
     def __init__(self, camera: CameraConfig, slot: FreshestFrameSlot) -> None:
+        """
+        Raises:
+            SnapshotError: the checkpoint's secret cannot be read.
+        """
         super().__init__(camera, slot)
         self.checkpoint_id: str | None = None
+        self._secret = _read_push_secret(camera)
+
+    def accepts(self, authorization: str | None) -> bool:
+        """Whether an `Authorization` header carries this checkpoint's secret."""
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return False
+        return hmac.compare_digest(given.strip().encode(), self._secret.encode())
 
     def push(
         self, jpeg: bytes, checkpoint_id: str | None, captured_at: datetime | None
@@ -48,6 +65,15 @@ class SnapshotSource(FrameSource):
             self._refuse("empty body")
         if len(jpeg) > MAX_SNAPSHOT_BYTES:
             self._refuse(f"{len(jpeg)} bytes is over the {MAX_SNAPSHOT_BYTES} limit")
+        try:
+            width, height = image_size(jpeg)
+        except ImageHeaderError as error:
+            self._refuse(f"body is not a decodable JPEG/PNG image ({error})")
+        if width * height > MAX_SNAPSHOT_PIXELS or not width or not height:
+            self._refuse(
+                f"a {width}x{height} image is over the {MAX_SNAPSHOT_PIXELS} pixel "
+                "limit (checked before decoding)"
+            )
         image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             self._refuse("body is not a decodable JPEG/PNG image")
@@ -83,3 +109,27 @@ class SnapshotSource(FrameSource):
     def _read_until_failure(self) -> bool:
         self._stop.wait()
         return False
+
+
+def _read_push_secret(camera: CameraConfig) -> str:
+    """The checkpoint's secret from `push_secret_env`, else `push_secret_file`."""
+    where = ""
+    secret: str | None = None
+    if camera.push_secret_env is not None:
+        where = f"variable {camera.push_secret_env}"
+        secret = os.environ.get(camera.push_secret_env)
+    elif camera.push_secret_file is not None:
+        where = f"file {camera.push_secret_file}"
+        try:
+            text = camera.push_secret_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise SnapshotError(
+                f"camera {camera.id}: push secret {where}: {error.strerror}"
+            ) from None
+        secret = next(iter(text.splitlines()), "").strip()
+    if not secret or len(secret) < MIN_SECRET_CHARS:
+        raise SnapshotError(
+            f"camera {camera.id}: push secret ({where or 'not configured'}) is unset "
+            f"or shorter than {MIN_SECRET_CHARS} characters"
+        )
+    return secret

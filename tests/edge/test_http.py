@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -14,12 +17,16 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter
 
 from edge.config import CameraConfig, GeoPoint, SourceKind
-from edge.http import UnknownCameraError, build_app
+from edge.http import PushUnauthorizedError, UnknownCameraError, build_app
 from edge.ingest import FreshestFrameSlot, SnapshotSource
+from edge.ingest.image_header import ImageHeaderError, image_size
+
+SECRET = "checkpoint-gate-secret-0123456789"
+AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 class FakeNode:
-    def __init__(self) -> None:
+    def __init__(self, secret_file: Path) -> None:
         self._registry = CollectorRegistry()
         Counter("gw_test_total", "test", registry=self._registry).inc()
         camera = CameraConfig(
@@ -27,6 +34,7 @@ class FakeNode:
             url="gate",
             kind=SourceKind.SNAPSHOT,
             location=GeoPoint(lat=23.1, lon=113.2),
+            push_secret_file=secret_file,
         )
         self.slot = FreshestFrameSlot("gate", threading.Condition())
         self.source = SnapshotSource(camera, self.slot)
@@ -38,6 +46,12 @@ class FakeNode:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         return self.healthy, {"status": "ok" if self.healthy else "stopping"}
+
+    def authorize_push(self, camera_id: str, authorization: str | None) -> None:
+        if camera_id != "gate":
+            raise UnknownCameraError(camera_id)
+        if not self.source.accepts(authorization):
+            raise PushUnauthorizedError(camera_id)
 
     def push_snapshot(
         self,
@@ -52,13 +66,15 @@ class FakeNode:
 
 
 @pytest.fixture
-def node() -> FakeNode:
-    return FakeNode()
+def node(tmp_path: Path) -> FakeNode:
+    secret_file = tmp_path / "gate.secret"
+    secret_file.write_text(SECRET + "\n")
+    return FakeNode(secret_file)
 
 
 @pytest.fixture
 def client(node: FakeNode) -> TestClient:
-    return TestClient(build_app(node))
+    return TestClient(build_app(node), headers=AUTH)
 
 
 def _jpeg() -> bytes:
@@ -147,3 +163,69 @@ def test_snapshot_given_bad_push_should_refuse_with_reason(
     assert response.status_code == status
     assert detail in response.json()["detail"]
     assert node.slot.take() is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-secret-0123456789"},
+        {"Authorization": f"Basic {SECRET}"},
+        # Refused for who it is before the size of what it sends is looked at.
+        {"Content-Length": str(10**9)},
+    ],
+)
+def test_snapshot_without_the_checkpoint_secret_should_be_refused(
+    node: FakeNode, headers: dict[str, str]
+) -> None:
+    anonymous = TestClient(build_app(node))
+    response = anonymous.post("/snapshots/gate", content=_jpeg(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert node.slot.take() is None
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A JPEG start whose frame header declares width x height (no pixel data)."""
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + sof + b"\xff\xd9"
+
+
+def test_snapshot_declaring_a_huge_image_is_refused_before_decoding(
+    client: TestClient, node: FakeNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_decode(*_: object) -> None:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr("edge.ingest.jpeg_push.cv2.imdecode", no_decode)
+    response = client.post("/snapshots/gate", content=_jpeg_declaring(30000, 20000))
+    assert response.status_code == 422
+    assert "30000x20000" in response.json()["detail"]
+    assert node.slot.take() is None
+
+
+def test_snapshot_streamed_without_length_over_the_limit_is_refused(
+    client: TestClient, node: FakeNode
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(9):
+            yield b"\xff" * (1024 * 1024)
+
+    response = client.post("/snapshots/gate", content=chunks())
+    assert response.status_code == 413
+    assert node.slot.take() is None
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_image_size_reads_the_header_of_real_images(ext: str) -> None:
+    ok, data = cv2.imencode(ext, np.zeros((37, 91, 3), dtype=np.uint8))
+    assert ok
+    assert image_size(bytes(data)) == (91, 37)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"GIF89a", b"\xff\xd8\xff\xda\x00\x02", b"\x89PNG\r\n\x1a\n"]
+)
+def test_image_size_refuses_what_it_cannot_read(data: bytes) -> None:
+    with pytest.raises(ImageHeaderError):
+        image_size(data)

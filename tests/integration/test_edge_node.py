@@ -46,7 +46,10 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
     rtsp_sim: RtspSimulatorProcess,
     make_node: NodeFactory,
     videos_dir: Path,
+    tmp_path: Path,
 ) -> None:
+    gate_secret = tmp_path / "gate.secret"
+    gate_secret.write_text("gate-3-push-secret-0123456789\n")
     with MqttCollector.for_broker(mosquitto, "gw/v1/#") as collector:
         node, publisher = make_node(
             mosquitto,
@@ -56,7 +59,8 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
                        [crowding_zone("ceiling", CORNER)]),
                 camera("parking", rtsp_sim.url(f"{EMPTY_CLIP}-0"), [crowding_zone()]),
                 camera("dead", "rtsp://127.0.0.1:9/no-such-camera", [crowding_zone()]),
-                camera("gate", "gate", [crowding_zone()], kind="snapshot"),
+                camera("gate", "gate", [crowding_zone()], kind="snapshot",
+                       push_secret_file=str(gate_secret)),
             ],
             # Two inference workers with their own sessions, as on a CPU box.
             batch={"workers": 2},
@@ -69,6 +73,7 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
             fps=2,
             max_seconds=60,
             loop=True,
+            secret="gate-3-push-secret-0123456789",
         )
         stop_feed = threading.Event()
         feeder = threading.Thread(

@@ -27,6 +27,7 @@ from simulators.checkpoint import (
     FeedConfig,
     FeedError,
     add_arguments,
+    config_from_args,
     run_cli,
 )
 
@@ -120,6 +121,28 @@ def test_checkpoint_feeder_given_live_endpoint_should_post_jpegs_with_headers(
         assert image.shape == (270, 480, 3)
     gaps = np.diff([p.at for p in receiver.received])
     assert statistics.median(gaps) == pytest.approx(0.1, abs=0.03)
+
+
+def test_checkpoint_feeder_given_a_secret_should_send_it_as_bearer(
+    videos_dir: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "cp.secret"
+    secret_file.write_text("cp-12-push-secret-0123456789\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        [
+            *("--clip", str(videos_dir / GIF), "--url", receiver.url),
+            *("--frames", "2", "--secret-file", str(secret_file)),
+        ]
+    )
+    config = config_from_args(args)
+    assert "secret" not in repr(config)
+    with CheckpointFeeder(config) as feeder:
+        assert feeder.run().sent == 2
+    assert {p.headers["Authorization"] for p in receiver.received} == {
+        "Bearer cp-12-push-secret-0123456789"
+    }
 
 
 def test_checkpoint_feeder_given_endpoint_down_should_keep_going_and_recover(

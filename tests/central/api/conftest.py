@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from central.auth.links import MEDIA_TTL_ENV, SECRET_ENV, STREAM_TTL_ENV
 from central.auth.passwords import hash_password
 from central.auth.users import issue_token
 from central.clock import ManualClock
-from central.config import CentralSettings, MediaSettings
+from central.config import CentralSettings, HttpSettings, MediaSettings
 from central.context import CentralContext, build_context
 from central.db.models import (
     Area,
@@ -205,8 +206,11 @@ def seed(context: CentralContext, password_hash: str, now: datetime) -> None:
             )
 
 
-@pytest.fixture
-def api(tmp_path: Path, password_hash: str) -> Iterator[Api]:
+@contextmanager
+def open_api(
+    tmp_path: Path, password_hash: str, *, http: HttpSettings | None = None
+) -> Iterator[Api]:
+    """The tiny city behind a TestClient; `http` overrides the HTTP settings."""
     clock = ManualClock(START)
     notifier = RecordingNotifier()
     settings = CentralSettings(
@@ -217,6 +221,7 @@ def api(tmp_path: Path, password_hash: str) -> Iterator[Api]:
             max_clip_bytes=MAX_CLIP,
             max_photo_bytes=MAX_PHOTO,
         ),
+        http=http or HttpSettings(),
     )
     context = build_context(settings, clock=clock, notifier=notifier)
     seed(context, password_hash, clock.now())
@@ -233,6 +238,12 @@ def api(tmp_path: Path, password_hash: str) -> Iterator[Api]:
     finally:
         client.close()
         context.engine.dispose()
+
+
+@pytest.fixture
+def api(tmp_path: Path, password_hash: str) -> Iterator[Api]:
+    with open_api(tmp_path, password_hash) as opened:
+        yield opened
 
 
 def add_event(
