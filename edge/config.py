@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -248,6 +249,28 @@ class CentralConfig(StrictModel):
         "it only when uploaded after the event: re-upload (with back-off) this "
         "long while central answers `event_known: false`.",
     )
+
+    allow_plain_http: bool = Field(
+        default=False,
+        description="Send the token and clips over plain http to a host that is not "
+        "this machine (only behind a network you trust).",
+    )
+
+    @model_validator(mode="after")
+    def verify_transport(self) -> CentralConfig:
+        host = urlsplit(self.url).hostname or ""
+        is_local = host in ("localhost", "::1") or host.startswith("127.")
+        if (
+            self.url.startswith("http://")
+            and not is_local
+            and not self.allow_plain_http
+        ):
+            raise ValueError(
+                f"central.url {self.url!r} is plain http to another host: the node's "
+                "token and clips would cross the network unencrypted; use https, or "
+                "set allow_plain_http: true"
+            )
+        return self
 
     @model_validator(mode="after")
     def verify_one_token_source(self) -> CentralConfig:

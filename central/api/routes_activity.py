@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from central.activity import (
@@ -48,7 +48,11 @@ def recent_events(
     context: ContextDep,
     _actor: StaffDep,
     since: Annotated[
-        datetime | None, Query(description="Only events received after this.")
+        AwareDatetime | None,
+        Query(
+            description="Only events received after this (ISO 8601 with a time "
+            "zone, e.g. 2024-03-01T08:00:00+08:00)."
+        ),
     ] = None,
     type_: Annotated[str | None, Query(alias="type", description="Event type.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

@@ -397,13 +397,17 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+MAX_TOKEN_TTL_H = 10 * 366 * 24
+
+
 class TokenIn(BaseModel):
     label: str = Field(default="", max_length=100, description="What the token is for.")
     ttl_h: float | None = Field(
         default=None,
         gt=0,
-        description="Hours until it expires; omitted or null: it never expires "
-        "(edge nodes), until revoked.",
+        le=MAX_TOKEN_TTL_H,
+        description="Hours until it expires (at most ten years); omitted or "
+        "null: it never expires (edge nodes), until revoked.",
     )
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
 from central.performance import (
@@ -135,7 +136,7 @@ def _csv(
     rows: Sequence[BaseModel], row_type: type[BaseModel], filename: str
 ) -> Response:
     return Response(
-        content=to_csv(rows, row_type),
+        content=to_csv(neutralise_rows(rows), row_type),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

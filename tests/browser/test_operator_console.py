@@ -621,3 +621,32 @@ def test_usable_at_1280_by_800(
             "document.documentElement.scrollWidth <= window.innerWidth"
         ), route
     screenshot(page, "console-stats-1280")
+
+
+HOSTILE_NAME = '<img src=x onerror="window.__gridwatchXss=1">Grid'
+
+
+def test_a_grid_name_with_markup_shows_as_text_on_the_map(
+    page_factory: PageFactory,
+) -> None:
+    """Names come from imported GeoJSON: the map's tooltips and labels must
+    show them as text, never run them as HTML."""
+    page = page_factory(viewport=DESKTOP)
+
+    def rename_grids(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for feature in body["features"]:
+            feature["properties"]["name"] = HOSTILE_NAME
+        route.fulfill(response=response, json=body)
+
+    page.route("**/api/v1/grids*", rename_grids)
+    log_in(page)
+    go(page, "map")
+    polygon = page.locator(".leaflet-overlay-pane path[data-grid]").first
+    expect(polygon).to_be_visible()
+    polygon.hover(force=True)
+    tooltip = page.locator(".leaflet-tooltip", has_text="<img").first
+    expect(tooltip).to_be_attached()
+    assert page.locator(".leaflet-pane img[src='x']").count() == 0
+    assert page.evaluate("window.__gridwatchXss") is None

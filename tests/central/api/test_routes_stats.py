@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from central.api.csv_safety import neutralise_cell, neutralise_rows
 from central.api.deps import current_actor
 from central.api.routes_stats import router
 from central.clock import ManualClock
@@ -248,3 +249,55 @@ def test_openapi_documents_the_reports(client: TestClient) -> None:
     assert "returns / resolves" in row["rework_rate"]["description"]
     params = {p["name"] for p in paths["/api/v1/stats/evaluation"]["get"]["parameters"]}
     assert {"period", "by", "start", "end", "format"} <= params
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
+    client: TestClient, context: CentralContext
+) -> None:
+    from central.db.models import Area
+
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    with context.sessions.begin() as session:
+        area = session.get(Area, G3)
+        assert area is not None
+        original, area.name = area.name, hostile
+    try:
+        response = client.get(
+            "/api/v1/stats/evaluation", params={"by": "grid", "format": "csv"}
+        )
+    finally:
+        with context.sessions.begin() as session:
+            restored = session.get(Area, G3)
+            assert restored is not None
+            restored.name = original
+    assert response.status_code == 200, response.text
+    rows = {row["key"]: row for row in csv.DictReader(io.StringIO(response.text))}
+    assert rows[G3]["name"] == "'" + hostile
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("北京一格", "北京一格"),
+        ("a=b", "a=b"),
+    ],
+)
+def test_neutralise_cell(cell: str, expected: str) -> None:
+    assert neutralise_cell(cell) == expected
+
+
+def test_numbers_are_left_alone_even_when_negative() -> None:
+    from central.performance import DailyCountRow
+
+    fields: dict[str, object] = dict.fromkeys(DailyCountRow.model_fields)
+    fields.update(day="2024-03-01", category_name="-x")
+    row = DailyCountRow.model_construct(None, **fields)
+    (safe,) = neutralise_rows([row])
+    assert safe.category_name == "'-x"
+    assert safe.day == "2024-03-01"

@@ -10,7 +10,7 @@ import pytest
 from edge.config import ConfigError, parse_config
 
 CAMERA = {"id": "c", "url": "rtsp://x/y", "location": {"lat": 1, "lon": 2}}
-CENTRAL = {"url": "http://central:8080", "token_env": "GW_NODE_TOKEN"}
+CENTRAL = {"url": "https://central:8080", "token_env": "GW_NODE_TOKEN"}
 
 
 def _parse(**extra: Any) -> Any:
@@ -40,8 +40,14 @@ def test_config_given_no_media_section_should_record_clips_locally() -> None:
         ({"clip": True}, None, pytest.raises(ConfigError, match=r"media\.clip")),
         ({}, {**CENTRAL, "token_file": "/t"},
          pytest.raises(ConfigError, match="exactly one of token_file or token_env")),
-        ({}, {"url": "http://c"},
+        ({}, {"url": "https://c"},
          pytest.raises(ConfigError, match="exactly one of token_file or token_env")),
+        ({}, {**CENTRAL, "url": "http://central:8080"},
+         pytest.raises(ConfigError, match="plain http to another host")),
+        ({}, {**CENTRAL, "url": "http://central:8080", "allow_plain_http": True},
+         nullcontext()),
+        ({}, {**CENTRAL, "url": "http://127.0.0.1:8080"}, nullcontext()),
+        ({}, {**CENTRAL, "url": "http://localhost:8080"}, nullcontext()),
         ({}, {**CENTRAL, "url": "central:8080"},
          pytest.raises(ConfigError, match=r"central\.url")),
         ({}, {**CENTRAL, "token_env": "1BAD"},

@@ -28,6 +28,7 @@ GATE = {
     "id": "gate",
     "url": "gate",
     "kind": "snapshot",
+    "push_secret_env": "GW_TEST_GATE_SECRET",
     "location": {"lat": 1, "lon": 2},
 }
 
@@ -85,7 +86,12 @@ def test_media_pipeline_given_central_should_queue_upload_and_name_clip_in_end(
 ) -> None:
     monkeypatch.setenv("GW_TOKEN", "t")
     config = _config(
-        tmp_path, central={"url": "http://central.test", "token_env": "GW_TOKEN"}
+        tmp_path,
+        central={
+            "url": "http://central.test",
+            "token_env": "GW_TOKEN",
+            "allow_plain_http": True,
+        },
     )
     answered: list[httpx.Request] = []
 

@@ -46,6 +46,7 @@ class FakeCentral:
 def _central(**extra: Any) -> CentralConfig:
     return CentralConfig.model_validate(
         {"url": "http://central.test:8080", "token_env": "GW_TOKEN",
+         "allow_plain_http": True,
          "retry_min_s": 0.01, "retry_max_s": 0.02, **extra}
     )  # fmt: skip
 

@@ -466,7 +466,7 @@ function drawGrids() {
         interactive: false,
       })
         .setLatLng(center)
-        .setContent(shortName(name));
+        .setContent(h("span", {}, shortName(name)));
     }),
   );
 }
@@ -478,7 +478,13 @@ function shortName(name) {
 
 function gridTooltip(p) {
   const counts = heat.get(p.code) || { events: 0, open_tickets: 0 };
-  return `<strong>${escapeHtml(p.name)}</strong><br><span>${counts.events} events · ${counts.open_tickets} open tickets</span>`;
+  return h(
+    "div",
+    {},
+    h("strong", {}, p.name),
+    h("br"),
+    h("span", {}, `${counts.events} events · ${counts.open_tickets} open tickets`),
+  );
 }
 
 function gridPopup(p) {
@@ -502,13 +508,6 @@ function gridPopup(p) {
     ),
   );
   return node;
-}
-
-function escapeHtml(text) {
-  return String(text ?? "").replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
-  );
 }
 
 function drawOutlines() {
@@ -676,7 +675,10 @@ function ticketMarker(t) {
     fillOpacity: 0.95,
     className: `ticket-marker state-${t.state}`,
   });
-  marker.bindTooltip(`#${t.id} ${escapeHtml(t.title)}`, { direction: "top", offset: [0, -6] });
+  marker.bindTooltip(() => h("span", {}, `#${t.id} ${t.title}`), {
+    direction: "top",
+    offset: [0, -6],
+  });
   marker.bindPopup(() =>
     h(
       "div",
@@ -815,7 +817,12 @@ async function loadEvents() {
       className: "event-marker",
     });
     marker.bindTooltip(
-      `${eventTypeLabel(ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
+      () =>
+        h(
+          "span",
+          {},
+          `${eventTypeLabel(ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
+        ),
       { direction: "top" },
     );
     marker.bindPopup(() =>

@@ -149,7 +149,7 @@ export async function newTicketDialog(ctx) {
       {
         style: () => GRID_STYLE,
         onEachFeature: (f, layer) => {
-          layer.bindTooltip(f.properties.name, { sticky: true });
+          layer.bindTooltip(() => h("span", {}, f.properties.name), { sticky: true });
           layer.on("add", () => layer.getElement()?.setAttribute("data-grid", f.properties.code));
         },
       },

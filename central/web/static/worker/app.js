@@ -1127,17 +1127,19 @@ function renderEvidence(t) {
     const b = shot?.image_box;
     if (Array.isArray(b) && b.length === 4) {
       const [x1, y1, x2, y2] = b.map((v) => Math.min(Math.max(Number(v), 0), 1));
-      frame.append(
-        h(
-          "div",
-          {
-            class: "bbox",
-            "aria-hidden": "true",
-            style: `left:${x1 * 100}%;top:${y1 * 100}%;width:${(x2 - x1) * 100}%;height:${(y2 - y1) * 100}%`,
-          },
-          h("span", { class: "bbox-label", text: `${typeName} ${Math.round((shot.confidence || 0) * 100)}%` }),
-        ),
+      const box = h(
+        "div",
+        { class: "bbox", "aria-hidden": "true" },
+        h("span", { class: "bbox-label", text: `${typeName} ${Math.round((shot.confidence || 0) * 100)}%` }),
       );
+      // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+      Object.assign(box.style, {
+        left: `${x1 * 100}%`,
+        top: `${y1 * 100}%`,
+        width: `${(x2 - x1) * 100}%`,
+        height: `${(y2 - y1) * 100}%`,
+      });
+      frame.append(box);
     }
     box.append(
       h(
