@@ -55,6 +55,12 @@ class IngestSettings(StrictModel):
     retry_s: float = Field(
         default=1.0, gt=0, description="First wait after a database failure."
     )
+    max_message_bytes: int = Field(
+        default=12 * 1024 * 1024,
+        ge=1024,
+        description="Larger event messages are dead-lettered unparsed (the broker's "
+        "max_packet_size should be the same).",
+    )
     tries_per_message: int = Field(
         default=3,
         ge=1,

@@ -186,6 +186,12 @@ class EventProcessor:
         topic_node = _topic_node(inbound.topic, self.prefix)
         if topic_node is None:
             return f"not an event topic: {inbound.topic}", None
+        limit = self.context.settings.ingest.max_message_bytes
+        if len(inbound.payload) > limit:
+            return (
+                f"message of {len(inbound.payload)} bytes is over the {limit} byte "
+                "limit"
+            ), None
         try:
             event = EventMessage.model_validate_json(inbound.payload)
         except ValidationError as exc:

@@ -210,6 +210,25 @@ def test_updates_and_end_are_observations_of_the_same_ticket(central: Central) -
 
 
 @pytest.mark.integration
+def test_a_message_over_the_size_limit_is_dead_lettered_unparsed(
+    central: Central,
+) -> None:
+    context, _ = central
+    ingest = context.settings.ingest.model_copy(update={"max_message_bytes": 2048})
+    context.settings = context.settings.model_copy(update={"ingest": ingest})
+    event = make_event(*grid_centre(context, GRID_1))
+    big = event.model_copy(
+        update={
+            "attributes": {"note": "x" * 200} | {f"k{i}": "y" * 200 for i in range(10)}
+        }
+    )
+    result = EventProcessor(context).process([inbound(big), inbound(event)])
+    [letter] = result.deadletters
+    assert "over the 2048 byte limit" in letter.reason
+    assert result.accepted == 1
+
+
+@pytest.mark.integration
 def test_an_update_from_another_node_is_dead_lettered_unstored(
     central: Central,
 ) -> None:
