@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from central.auth.links import (
     DEFAULT_MEDIA_TTL_S,
@@ -15,6 +15,7 @@ from central.auth.links import (
     SECRET_ENV,
     STREAM_TTL_ENV,
 )
+from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.validation import StrictModel, describe_validation_error
@@ -206,10 +207,36 @@ class BodyLimitSettings(StrictModel):
 class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token_ttl_h: float = Field(default=12.0, gt=0, le=24 * 366)
+    token_ttl_h: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 366,
+        title="Login token lifetime",
+        description="Hours a token from POST /api/v1/auth/token works; at most "
+        "max_token_ttl_h.",
+    )
+    max_token_ttl_h: float = Field(
+        default=DEFAULT_MAX_TOKEN_TTL_H,
+        gt=0,
+        le=24 * 366,
+        title="Longest token lifetime for a person",
+        description="Hours at most that a token of a person (every role but "
+        "edge_node) works, however it is issued (login, CLI, admin API); a "
+        "person's token always expires. Edge nodes may keep tokens that never "
+        "expire, until revoked.",
+    )
     links: LinkSettings = LinkSettings()
     login: LoginLimitSettings = LoginLimitSettings()
     body: BodyLimitSettings = BodyLimitSettings()
+
+    @model_validator(mode="after")
+    def verify_token_lifetimes(self) -> HttpSettings:
+        if self.token_ttl_h > self.max_token_ttl_h:
+            raise ValueError(
+                f"token_ttl_h ({self.token_ttl_h:g} h) is longer than "
+                f"max_token_ttl_h ({self.max_token_ttl_h:g} h)"
+            )
+        return self
 
 
 class DatabaseLimits(StrictModel):

@@ -36,7 +36,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "central.commands.broker",
         "Broker logins: provision a node, rotate, revoke.",
     ),
-    ("central", "user"): ("central.commands.users", "Create a login (and a token)."),
+    ("central", "user"): (
+        "central.commands.users",
+        "Create a login (and a token); disable, enable, tokens, password reset.",
+    ),
     ("models", None): (
         "harness.models_command",
         "List, fetch, verify and rewrite ONNX models.",
@@ -48,6 +51,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("bench", "central"): (
         "harness.bench.central",
         "Benchmark central: N events through the broker.",
+    ),
+    ("bench", "fuzz"): (
+        "harness.bench.fuzz",
+        "Fuzz central: valid and malformed messages through the broker.",
     ),
     ("demo", None): ("harness.demo", "Run the whole stack on embedded defaults."),
     ("eval", None): (

@@ -13,7 +13,9 @@ from central.api.body_limit import BodySizeLimit, limit_for, upload_limit_bytes
 from central.api.deps import build_link_signer
 from central.api.headers import SecurityHeaders
 from central.api.login_throttle import LoginThrottle, PasswordCheckSlots
+from central.api.routes_account import router as account_router
 from central.api.routes_activity import router as activity_router
+from central.api.routes_admin import router as admin_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_media import router as media_router
 from central.api.routes_metrics import build_metrics_registry
@@ -22,7 +24,15 @@ from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
+from central.auth.accounts import (
+    AccountError,
+    UnknownToken,
+    UnknownUser,
+    WrongPassword,
+)
 from central.auth.links import LinkSigner
+from central.auth.passwords import WeakPasswordError
+from central.auth.users import TokenLifetimeError
 from central.context import CentralContext
 from central.ingest.stats import judge
 from central.media import MediaStore
@@ -45,6 +55,13 @@ _ERROR_STATUS: dict[type[Exception], int] = {
     TicketNotFound: 404,
     PermissionDenied: 403,
     InvalidRequest: 422,
+    # Subclasses before AccountError: the first match wins.
+    UnknownUser: 404,
+    UnknownToken: 404,
+    WrongPassword: 403,
+    AccountError: 409,
+    WeakPasswordError: 422,
+    TokenLifetimeError: 422,
 }
 
 
@@ -157,6 +174,8 @@ def create_app(
     # The stream router goes before the tickets router so that
     # /tickets/stream is not taken for /tickets/{ticket_id}.
     app.include_router(auth_router)
+    app.include_router(account_router)
+    app.include_router(admin_router)
     app.include_router(stream_router)
     app.include_router(tickets_router)
     app.include_router(media_router)

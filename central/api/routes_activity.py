@@ -1,5 +1,5 @@
-"""Recent events, grid hotspots, ticket durations and edge nodes: what the console's
-map, camera page and charts show live."""
+"""Recent events, grid hotspots, ticket durations, edge nodes and central's ingest:
+what the console's map, camera page and charts show live."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from central.api.deps import ContextDep, StaffDep
 from central.api.routes_stats import city_zone, time_range
 from central.api.routes_tickets import EventOut, event_out
 from central.db.models import Event
+from central.ingest.stats import judge
 
 router = APIRouter(prefix="/api/v1", tags=["activity"])
 
@@ -37,6 +38,32 @@ class NodeOut(BaseModel):
     model: str = ""
     cameras: list[str] = Field(default_factory=list)
     at: datetime = Field(description="When the node said so.")
+
+
+class IngestHealth(BaseModel):
+    """What `/healthz` says of this process's ingest, for the console."""
+
+    runs_ingest: bool = Field(
+        description="Whether this process runs ingest; false in a process that "
+        "only serves the API (its ingest runs in another replica)."
+    )
+    status: str | None = Field(
+        default=None, description="ok or degraded; null without ingest here."
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="Why degraded (stuck, lagging)."
+    )
+    lag_s: float | None = Field(
+        default=None, description="Age of the oldest event not yet stored."
+    )
+    queued: int | None = Field(default=None, description="Events waiting for a batch.")
+    received: int | None = Field(default=None, description="Taken from the broker.")
+    stored: int | None = Field(default=None, description="New event messages stored.")
+    deadlettered: int | None = Field(
+        default=None, description="Messages refused to the dead-letter topic."
+    )
+    failed_batches: int | None = None
+    storage_retries: int | None = None
 
 
 @router.get(
@@ -122,3 +149,28 @@ def nodes(context: ContextDep, _actor: StaffDep) -> list[NodeOut]:
     return [
         NodeOut.model_validate(n, from_attributes=True) for n in context.live.nodes()
     ]
+
+
+@router.get(
+    "/system/ingest",
+    response_model=IngestHealth,
+    tags=["health"],
+    summary="This process's ingest: ok or degraded, lag, queue, dead letters (staff)",
+)
+def ingest_health(context: ContextDep, _actor: StaffDep) -> IngestHealth:
+    """The verdict and counters of `/healthz`, always with 200 (a report, not a
+    probe); counts since this process started."""
+    if not context.runs_ingest:
+        return IngestHealth(runs_ingest=False)
+    limits = context.settings.ingest
+    verdict = judge(
+        context.ingest_stats,
+        stuck_after_s=limits.stuck_after_s,
+        lag_after_s=limits.lag_degraded_s,
+    )
+    return IngestHealth(
+        runs_ingest=True,
+        status=verdict.status,
+        reasons=list(verdict.reasons),
+        **verdict.details,
+    )

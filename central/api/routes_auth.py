@@ -125,7 +125,14 @@ def login(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         throttle.record_success(username=form.username)
-        token = issue_token(session, user, now=now, ttl=ttl, label="login")
+        token = issue_token(
+            session,
+            user,
+            now=now,
+            ttl=ttl,
+            label="login",
+            max_person_ttl=timedelta(hours=context.settings.http.max_token_ttl_h),
+        )
         response = TokenResponse(
             access_token=token,
             token_type="bearer",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -24,6 +25,8 @@ from central.db.models import (
     WorkerArea,
 )
 from central.tickets.states import OPEN_STATES
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])
 
@@ -406,8 +409,9 @@ class TokenIn(BaseModel):
         default=None,
         gt=0,
         le=MAX_TOKEN_TTL_H,
-        description="Hours until it expires (at most ten years); omitted or "
-        "null: it never expires (edge nodes), until revoked.",
+        description="Hours until it expires (at most ten years; for a person, at "
+        "most `http.max_token_ttl_h`); omitted or null: it never expires, until "
+        "revoked (edge nodes only).",
     )
 
 
@@ -462,9 +466,15 @@ def create_user_route(context: ContextDep, actor: AdminDep, body: UserIn) -> Use
     "/users/{username}/tokens",
     response_model=IssuedToken,
     status_code=201,
-    summary="Issue an API token for a user, e.g. an edge node (admin)",
-    description="The token is returned once; only its digest is stored.",
-    responses={404: {"description": "No such user"}},
+    summary="Issue an API token for an edge node, or for yourself (admin)",
+    description="The token is returned once; only its digest is stored. Not for "
+    "another person (403): an admin never acts as someone else; people log in.",
+    responses={
+        403: {"description": "Another person's account"},
+        404: {"description": "No such user"},
+        409: {"description": "The user is disabled"},
+        422: {"description": "A lifetime a person's token may not have"},
+    },
 )
 def issue_user_token(
     context: ContextDep,
@@ -480,8 +490,25 @@ def issue_user_token(
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise HTTPException(404, f"no user {username!r}")
-        token = issue_token(session, user, now=now, ttl=ttl, label=label)
+        if user.role != UserRole.EDGE_NODE.value and user.username != actor.name:
+            raise HTTPException(
+                403,
+                f"{username!r} is a person ({user.role}): an admin may not take a "
+                "token for someone else; they log in themselves",
+            )
+        try:
+            token = issue_token(
+                session,
+                user,
+                now=now,
+                ttl=ttl,
+                label=label,
+                max_person_ttl=timedelta(hours=context.settings.http.max_token_ttl_h),
+            )
+        except UserError as exc:
+            raise HTTPException(409, str(exc)) from None
         session.commit()
+    log.info("token %r issued for user %s by %s", label, username, actor.name)
     return IssuedToken(
         token=token,
         username=username,

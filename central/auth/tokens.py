@@ -11,6 +11,9 @@ import secrets
 
 TOKEN_PREFIX = "gw_"
 TOKEN_BYTES = 32
+# Longest lifetime of a person's token unless `http.max_token_ttl_h` says otherwise.
+DEFAULT_MAX_TOKEN_TTL_H = 30 * 24.0
+TOKEN_ID_CHARS = 16
 
 
 def new_token() -> tuple[str, str]:
@@ -22,3 +25,13 @@ def new_token() -> tuple[str, str]:
 def token_digest(token: str) -> str:
     """SHA-256 of the token as 64 lowercase hex characters (what the DB stores)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_id(digest: str) -> str:
+    """The public id of a stored token: `TOKEN_ID_CHARS` hex characters of SHA-256
+    over its digest.
+
+    Lists and revocations name a token by it, so that neither the token nor the
+    digest it is checked against is ever shown; it needs no column of its own.
+    """
+    return hashlib.sha256(f"gw-token-id:{digest}".encode()).hexdigest()[:TOKEN_ID_CHARS]

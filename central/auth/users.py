@@ -18,7 +18,7 @@ from central.auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from central.auth.tokens import new_token, token_digest
+from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H, new_token, token_digest
 from central.db.models import ApiToken, User, UserRole, Worker
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -34,6 +34,10 @@ class UserError(ValueError):
 
 class UserExists(UserError):
     """The username is taken."""
+
+
+class TokenLifetimeError(ValueError):
+    """A token's lifetime breaks the rule for its user (the message says which)."""
 
 
 def create_user(
@@ -137,15 +141,29 @@ def issue_token(
     now: datetime,
     ttl: timedelta | None,
     label: str = "",
+    max_person_ttl: timedelta = timedelta(hours=DEFAULT_MAX_TOKEN_TTL_H),
 ) -> str:
     """A new bearer token for `user` (only its digest is stored; flushed).
 
-    `ttl` None issues a token that never expires (edge nodes); revoke it to end it.
+    Args:
+        ttl: how long it works; None: never expires (edge nodes only), until
+            revoked.
+        max_person_ttl: the longest `ttl` for a person (every role but
+            edge_node): `http.max_token_ttl_h`.
+
+    Raises:
+        TokenLifetimeError: `ttl` is not positive, or a person's token would
+            never expire or outlive `max_person_ttl`.
+        UserError: the user is disabled.
     """
     if ttl is not None and ttl <= timedelta(0):
-        raise ValueError(f"token lifetime must be positive, got {ttl}")
+        raise TokenLifetimeError(f"token lifetime must be positive, got {ttl}")
     if user.id is None:
         session.flush()
+    if not user.active:
+        raise UserError(f"user {user.username!r} is disabled: enable it first")
+    if user.role != UserRole.EDGE_NODE.value:
+        _check_person_ttl(user, ttl=ttl, max_ttl=max_person_ttl)
     token, digest = new_token()
     session.add(
         ApiToken(
@@ -158,6 +176,20 @@ def issue_token(
     )
     session.flush()
     return token
+
+
+def _check_person_ttl(user: User, *, ttl: timedelta | None, max_ttl: timedelta) -> None:
+    max_h = max_ttl / timedelta(hours=1)
+    if ttl is None:
+        raise TokenLifetimeError(
+            f"a token for {user.username!r} ({user.role}) must expire: only edge "
+            f"nodes may have tokens that never do (at most {max_h:g} h)"
+        )
+    if ttl > max_ttl:
+        raise TokenLifetimeError(
+            f"token lifetime {ttl / timedelta(hours=1):g} h for {user.username!r} "
+            f"is over the maximum for a person, {max_h:g} h (http.max_token_ttl_h)"
+        )
 
 
 def revoke_token(session: Session, token: str) -> bool:

@@ -484,6 +484,67 @@ def test_cameras_show_health_and_occupancy(
     assert_accessible(page)
 
 
+HOSTILE_REASON = '<img src=x onerror="window.__gridwatchXss=1">ingest stuck'
+
+
+def test_cameras_page_shows_central_ingest_health_as_text(
+    page_factory: PageFactory, screenshot: Screenshot
+) -> None:
+    """The real answer first (this stack's central runs ingest), then a degraded
+    one whose reason carries markup, then an API-only replica's."""
+    page = page_factory(viewport=DESKTOP)
+    answer: dict[str, Any] = {}
+
+    def ingest(route: Any) -> None:
+        if answer:
+            route.fulfill(json=answer)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/system/ingest", ingest)
+    log_in(page)
+    go(page, "cameras")
+    line = page.locator("#ingest-health")
+    expect(line).to_have_attribute("data-status", "ok")
+    expect(line.locator(".chip.health")).to_have_text("OK")
+    expect(line).to_contain_text("dead letters")
+    expect(line).to_contain_text("received")
+    assert_accessible(page)
+
+    refresh = page.locator("#page-actions").get_by_role("button", name="Refresh")
+    answer.update(
+        runs_ingest=True,
+        status="degraded",
+        reasons=[HOSTILE_REASON, "ingest lagging: oldest waiting event 42 s old"],
+        lag_s=42.4,
+        queued=1500,
+        received=9000,
+        stored=7000,
+        deadlettered=3,
+        failed_batches=12,
+        storage_retries=11,
+    )
+    refresh.click()
+    expect(line).to_have_attribute("data-status", "degraded")
+    expect(line.locator(".chip.health")).to_have_text("Degraded")
+    expect(line).to_contain_text("Lag 42 s")
+    expect(line).to_contain_text("3 dead letters")
+    expect(line).to_contain_text("12 failed batches")
+    reasons = line.locator(".ingest-reasons li")
+    expect(reasons).to_have_count(2)
+    expect(reasons.first).to_have_text(HOSTILE_REASON)  # as text, never as HTML
+    assert line.locator("img").count() == 0
+    assert page.evaluate("window.__gridwatchXss") is None
+    screenshot(page, "console-cameras-ingest-degraded")
+    assert_accessible(page)
+
+    answer.clear()
+    answer.update(runs_ingest=False, status=None, reasons=[])
+    refresh.click()
+    expect(line).to_have_attribute("data-status", "elsewhere")
+    expect(line).to_contain_text("Ingest not in this process")
+
+
 # -- statistics --------------------------------------------------------------------
 
 CHART_POINTS = """(id) => {

@@ -128,3 +128,60 @@ def test_broken_files_are_refused_naming_the_problem(
         ["central", "migrate", "--config", str(tmp_path / "missing.yaml")], capsys
     )
     assert code == 2 and "missing.yaml" in err
+
+
+def test_user_command_should_manage_the_account_lifecycle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database-url", f"sqlite:///{tmp_path}/c.db"]
+
+    def user(*argv: str) -> tuple[int, str, str]:
+        return run(["central", "user", *argv, *db], capsys)
+
+    code, out, _ = user("boss", "--role", "admin", "--password", "boss-pass-1")
+    assert code == 0 and json.loads(out) == {"username": "boss", "role": "admin"}
+    code, out, _ = user("op", "--role", "operator", "--password", "op-pass-123")
+    assert code == 0
+    code, out, _ = user("op", "--token")  # an existing user needs no --role
+    token = json.loads(out)["token"]
+    code, _, err = user("op", "--token", "--token-ttl-h", "100000")
+    assert code == 2 and "over the maximum for a person" in err
+    code, out, _ = user("node", "--role", "edge_node", "--node-id", "n1", "--token")
+    assert code == 0 and json.loads(out)["token"].startswith("gw_")
+
+    code, out, _ = user("op", "--list-tokens")
+    (listed,) = json.loads(out)["tokens"]
+    assert code == 0 and token not in out
+    assert listed["label"].startswith("cli (cli:") and listed["expires_at"]
+    code, out, _ = user("node", "--list-tokens")
+    assert json.loads(out)["tokens"][0]["expires_at"] is None  # nodes may keep one
+
+    code, out, _ = user("op", "--revoke-token", listed["id"])
+    assert code == 0 and json.loads(out)["revoked"] == listed["id"]
+    code, _, err = user("op", "--revoke-token", listed["id"])
+    assert code == 2 and "has no token" in err
+
+    user("op", "--token")
+    code, out, _ = user("op", "--disable")
+    assert code == 0 and json.loads(out) == {
+        "username": "op",
+        "active": False,
+        "revoked_tokens": 1,
+    }
+    code, _, err = user("op", "--token")
+    assert code == 2 and "disabled" in err
+    code, out, _ = user("op", "--enable")
+    assert code == 0 and json.loads(out)["active"] is True
+
+    code, _, err = user("boss", "--disable")
+    assert code == 2 and "last active admin" in err
+    code, out, _ = user("op", "--reset-password", "--password", "op-pass-456")
+    assert code == 0 and json.loads(out)["password_reset"] is True
+    code, _, err = user("op", "--reset-password", "--password", "short")
+    assert code == 2 and "8" in err
+    code, _, err = user("ghost", "--disable")
+    assert code == 2 and "no user 'ghost'" in err
+    code, _, err = user("ghost")
+    assert code == 2 and "give --role" in err
+    code, _, err = user("op", "--disable", "--token")
+    assert code == 2 and "--token" in err

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from central.auth.passwords import WeakPasswordError, verify_password
 from central.auth.tokens import token_digest
 from central.auth.users import (
+    TokenLifetimeError,
     UserError,
     UserExists,
     authenticate,
@@ -113,3 +114,33 @@ def test_issue_and_revoke_tokens(session: Session) -> None:
     assert revoke_token(session, forever) is True
     assert revoke_token(session, forever) is False
     assert {t.digest for t in session.query(ApiToken)} == {token_digest(hour)}
+
+
+@pytest.mark.parametrize(
+    ("role", "ttl", "error"),
+    [
+        (UserRole.OPERATOR, None, "must expire"),
+        (UserRole.OPERATOR, timedelta(hours=49), "over the maximum for a person, 48 h"),
+        (UserRole.ADMIN, timedelta(hours=48), None),
+        (UserRole.EDGE_NODE, None, None),
+        (UserRole.EDGE_NODE, timedelta(days=3650), None),
+    ],
+)
+def test_issue_token_given_a_person_should_cap_its_lifetime(
+    session: Session, role: UserRole, ttl: timedelta | None, error: str | None
+) -> None:
+    node_id = "node-01" if role is UserRole.EDGE_NODE else None
+    user = create_user(session, "u", PASSWORD, role, node_id=node_id)
+    max_ttl = timedelta(hours=48)
+    if error is None:
+        issue_token(session, user, now=START, ttl=ttl, max_person_ttl=max_ttl)
+        return
+    with pytest.raises(TokenLifetimeError, match=error):
+        issue_token(session, user, now=START, ttl=ttl, max_person_ttl=max_ttl)
+
+
+def test_issue_token_given_a_disabled_user_should_refuse(session: Session) -> None:
+    user = create_user(session, "n1", None, UserRole.EDGE_NODE, node_id="node-01")
+    user.active = False
+    with pytest.raises(UserError, match="'n1' is disabled"):
+        issue_token(session, user, now=START, ttl=None)

@@ -1,4 +1,5 @@
-// Cameras and edge nodes: health, frame rates, last event, live zone occupancy.
+// Cameras and edge nodes: health, frame rates, last event, live zone occupancy;
+// and central's own ingest (ok or degraded, lag, queue, dead letters).
 // Polls every 5 s while shown.
 
 import { api, apiOptional } from "./api.js";
@@ -23,6 +24,8 @@ let ctx = null;
 let timer = null;
 let cameras = [];
 let nodes = null; // null: the server has no /nodes
+let ingest = null; // null: the server has no /system/ingest; {failed} on an error
+let lastIngestSignature = "";
 let loadedAt = null;
 let failed = null;
 let els = {};
@@ -40,8 +43,10 @@ const view = {
     ctx = context;
     cameras = [];
     nodes = null;
+    ingest = null;
     failed = null;
     lastSignature = "";
+    lastIngestSignature = "";
     filters = { health: params.health || "", q: params.q || "", node: params.node || "" };
     build();
     poll();
@@ -80,6 +85,7 @@ function build() {
   );
   els.kpis = h("div", { class: "kpis", "aria-label": "Camera health summary", role: "group" });
   els.nodes = h("div", { class: "nodes" });
+  els.ingest = h("div", { class: "ingest", id: "ingest-health" });
   els.search = h("input", {
     class: "input search",
     type: "search",
@@ -122,6 +128,17 @@ function build() {
       "div",
       { class: "page-pad" },
       els.kpis,
+      h(
+        "section",
+        { class: "card", style: { marginBottom: "16px" }, "aria-labelledby": "ingest-title" },
+        h(
+          "div",
+          { class: "card-head" },
+          icon("stats"),
+          h("h2", { id: "ingest-title" }, "Central ingest"),
+        ),
+        h("div", { class: "card-body" }, els.ingest),
+      ),
       h(
         "section",
         { class: "card", style: { marginBottom: "16px" }, "aria-labelledby": "nodes-title" },
@@ -185,10 +202,15 @@ function build() {
 
 async function poll() {
   try {
-    const [cams, nodeList] = await Promise.all([api("/cameras"), apiOptional("/nodes")]);
+    const [cams, nodeList, ingestHealth] = await Promise.all([
+      api("/cameras"),
+      apiOptional("/nodes"),
+      apiOptional("/system/ingest").catch((error) => ({ failed: error.message })),
+    ]);
     if (!root) return;
     cameras = cams;
     nodes = nodeList;
+    ingest = ingestHealth;
     failed = null;
     loadedAt = Date.now();
   } catch (error) {
@@ -202,6 +224,7 @@ let lastSignature = "";
 let lastRenderAt = 0;
 
 function renderAll() {
+  renderIngest();
   // Re-render only when something changed (or every 30 s, for the relative
   // times), so that focus and screen readers are not disturbed every 5 s.
   const signature = JSON.stringify([cameras, nodes, failed?.message]);
@@ -265,6 +288,77 @@ function renderKpis() {
     kpi("Offline", count("offline"), "var(--red)"),
     kpi("No report", count("unknown"), "var(--muted)"),
     kpi("Frames analysed", `${fpsAn.toFixed(1)}/s`, null, `of ${fpsIn.toFixed(1)}/s received`),
+  );
+}
+
+// -- central's ingest ----------------------------------------------------------------
+
+function fmtCount(value) {
+  return Number(value ?? 0).toLocaleString();
+}
+
+function fmtLag(seconds) {
+  const s = Number(seconds ?? 0);
+  return s < 10 ? `${s.toFixed(1)} s` : `${Math.round(s)} s`;
+}
+
+function renderIngest() {
+  // Only when something changed (the lag to the second), so the text is not
+  // rewritten every 5 s under a reader.
+  const signature = JSON.stringify(ingest && { ...ingest, lag_s: Math.round(ingest.lag_s || 0) });
+  if (signature === lastIngestSignature) return;
+  lastIngestSignature = signature;
+  const box = clear(els.ingest);
+  if (ingest === null) {
+    box.dataset.status = "unknown";
+    box.append(h("p", { class: "muted" }, "This server does not report its ingest."));
+    return;
+  }
+  if (ingest.failed) {
+    box.dataset.status = "error";
+    box.append(h("p", { class: "err" }, `Could not load the ingest health: ${ingest.failed}`));
+    return;
+  }
+  if (!ingest.runs_ingest) {
+    box.dataset.status = "elsewhere";
+    box.append(
+      h(
+        "p",
+        { class: "muted" },
+        "Ingest not in this process: this server answers the API only; " +
+          "the ingest replicas report on their /healthz and /metrics.",
+      ),
+    );
+    return;
+  }
+  const ok = ingest.status === "ok";
+  box.dataset.status = ingest.status;
+  const figures = [
+    `Lag ${fmtLag(ingest.lag_s)}`,
+    `${fmtCount(ingest.queued)} queued`,
+    `${fmtCount(ingest.deadlettered)} dead letters`,
+    `${fmtCount(ingest.stored)} stored of ${fmtCount(ingest.received)} received`,
+  ];
+  if (ingest.failed_batches) figures.push(`${fmtCount(ingest.failed_batches)} failed batches`);
+  box.append(
+    h(
+      "div",
+      { class: "ingest-line" },
+      h(
+        "span",
+        { class: `chip health ${ok ? "health-online" : "health-stalled"}` },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        ok ? "OK" : "Degraded",
+      ),
+      h("span", { class: "ingest-figures" }, figures.join(" · ")),
+    ),
+    ingest.reasons?.length
+      ? h(
+          "ul",
+          { class: "ingest-reasons err" },
+          ingest.reasons.map((reason) => h("li", {}, reason)),
+        )
+      : null,
   );
 }
 
