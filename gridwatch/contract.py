@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 DEFAULT_TOPIC_PREFIX = "gw/v1"
 EVENT_SCHEMA: Final = "gw.event/1"
@@ -56,13 +63,24 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 AttributeText = Annotated[
     str, Field(max_length=ATTRIBUTE_TEXT_MAX_CHARS, pattern=_TEXT_PATTERN)
 ]
-AttributeValue = (
+
+
+def _exact_integer(value: object) -> object:
+    # Without this a too-large integer would slip through as a float.
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and abs(value) > ATTRIBUTE_INT_MAX:  # type: ignore[arg-type]
+        raise ValueError(f"integer beyond ±{ATTRIBUTE_INT_MAX}")
+    return value
+
+
+AttributeValue = Annotated[
     Annotated[int, Field(ge=-ATTRIBUTE_INT_MAX, le=ATTRIBUTE_INT_MAX)]
     | FiniteFloat
     | AttributeText
     | bool
-    | Annotated[list[AttributeText], Field(max_length=ATTRIBUTE_LIST_MAX)]
-)
+    | Annotated[list[AttributeText], Field(max_length=ATTRIBUTE_LIST_MAX)],
+    BeforeValidator(_exact_integer),
+]
 """One value of an event's `attributes`: finite, and of bounded size."""
 AttributeKey = Annotated[
     str, Field(min_length=1, max_length=ATTRIBUTE_KEY_MAX_CHARS, pattern=_NAME_PATTERN)

@@ -251,11 +251,13 @@ class EventProcessor:
         self, conn: Connection, items: list[_Parsed], now: datetime, result: BatchResult
     ) -> list[_Parsed]:
         """The items whose event is new or was raised by the same node; the others
-        (an update or end of another node's event) are dead-lettered unstored."""
+        (an update or end of another node's event, stored or earlier in this
+        batch) are dead-lettered unstored."""
         owners = self._event_nodes(conn, sorted({p.message.event_id for p in items}))
         owned = []
         for item in items:
-            owner = owners.get(item.message.event_id, item.message.node_id)
+            # A new event belongs to the node of its first message in the batch.
+            owner = owners.setdefault(item.message.event_id, item.message.node_id)
             if owner == item.message.node_id:
                 owned.append(item)
                 continue

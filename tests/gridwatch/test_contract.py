@@ -110,6 +110,7 @@ def test_topics_given_prefix_should_build_every_topic() -> None:
         ({"attributes": {"ids": ["1"] * 257}}, "attributes.ids"),
         ({"attributes": {f"k{i}": i for i in range(33)}}, "attributes"),
         ({"attributes": {"": 1}}, "attributes"),
+        ({"attributes": {"count": 2**60}}, "attributes.count"),
         ({"zone_id": "a\x00b"}, "zone_id"),
         ({"camera_id": "cam\n1"}, "camera_id"),
         ({"attributes": {"label": "a\x00"}}, "attributes.label"),

@@ -257,6 +257,25 @@ def test_an_update_from_another_node_is_dead_lettered_unstored(
 
 
 @pytest.mark.integration
+def test_an_update_from_another_node_in_the_same_batch_is_dead_lettered(
+    central: Central,
+) -> None:
+    context, _ = central
+    start = make_event(*grid_centre(context, GRID_1), node="node-01")
+    forged = start.model_copy(
+        update={
+            "node_id": "node-02",
+            "phase": EventPhase.UPDATE,
+            "detected_at": start.detected_at + timedelta(seconds=5),
+        }
+    )
+    result = EventProcessor(context).process([inbound(start), inbound(forged)])
+    [letter] = result.deadletters
+    assert "raised by node 'node-01', not 'node-02'" in letter.reason
+    assert (result.accepted, result.tickets_created) == (1, 1)
+
+
+@pytest.mark.integration
 def test_a_nearby_event_of_the_same_type_merges_a_far_one_does_not(
     central: Central,
 ) -> None:
