@@ -19,6 +19,7 @@ from central.auth.accounts import (
     list_tokens,
     revoke_token_by_id,
 )
+from central.auth.audit import AuditAction, record
 from central.auth.tokens import token_digest
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,17 @@ def my_tokens(
     responses={404: {"description": "No such token of mine"}},
 )
 def revoke_my_token(
-    context: ContextDep, principal: PrincipalDep, token_id: str
+    context: ContextDep, request: Request, principal: PrincipalDep, token_id: str
 ) -> Response:
     with context.sessions() as session:
         user = find_user(session, principal.actor.name)
-        revoke_token_by_id(session, user, token_id, by=user.username)
+        revoke_token_by_id(
+            session,
+            user,
+            token_id,
+            by=user.username,
+            address=client_address(request),
+        )
         session.commit()
     return Response(status_code=204)
 
@@ -134,6 +141,7 @@ def change_my_password(
                     old_password=body.old_password,
                     new_password=body.new_password,
                     keep_digest=token_digest(token) if token else None,
+                    address=address,
                 )
         except HashingBusy:
             raise HTTPException(
@@ -146,6 +154,11 @@ def change_my_password(
                 address,
             )
             throttle.record_failure(address=address, username=username)
+            session.rollback()
+            record(
+                session, username, AuditAction.PASSWORD_CHANGE_FAILED, username, address
+            )
+            session.commit()
             raise
         session.commit()
     throttle.record_success(username=username)

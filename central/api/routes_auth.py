@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from central.api.deps import ActorDep, ContextDep, TokenDep
 from central.api.login_throttle import (
@@ -17,6 +18,7 @@ from central.api.login_throttle import (
     LoginThrottle,
     PasswordCheckSlots,
 )
+from central.auth.audit import ANONYMOUS, AuditAction, record
 from central.auth.users import authenticate, issue_token, revoke_token
 from central.db.models import User, Worker, WorkerArea
 
@@ -118,13 +120,15 @@ def login(
                 headers={"Retry-After": "1"},
             ) from None
         if user is None:
-            _record_failure(throttle, username=form.username, address=address)
+            _record_failure(session, throttle, username=form.username, address=address)
+            session.commit()
             raise HTTPException(
                 401,
                 "incorrect username or password",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         throttle.record_success(username=form.username)
+        record(session, user.username, AuditAction.LOGIN, user.username, address)
         token = issue_token(
             session,
             user,
@@ -132,6 +136,7 @@ def login(
             ttl=ttl,
             label="login",
             max_person_ttl=timedelta(hours=context.settings.http.max_token_ttl_h),
+            address=address,
         )
         response = TokenResponse(
             access_token=token,
@@ -145,9 +150,20 @@ def login(
     return response
 
 
-def _record_failure(throttle: LoginThrottle, *, username: str, address: str) -> None:
+def _record_failure(
+    session: Session, throttle: LoginThrottle, *, username: str, address: str
+) -> None:
+    """Count, log and audit a failed login (the audit row is flushed: commit)."""
     lockout_s = throttle.record_failure(address=address, username=username)
     log.warning("failed login for user %r from %s", username, address)
+    record(
+        session,
+        ANONYMOUS,
+        AuditAction.LOGIN_FAILED,
+        username,
+        address,
+        {"locked_for_s": lockout_s} if lockout_s is not None else None,
+    )
     if lockout_s is not None:
         log.warning(
             "login locked for %d s for user %r or address %s",
@@ -162,10 +178,12 @@ def _record_failure(throttle: LoginThrottle, *, username: str, address: str) -> 
     status_code=204,
     summary="Revoke the token this request was made with",
 )
-def logout(context: ContextDep, _actor: ActorDep, token: TokenDep) -> Response:
+def logout(
+    context: ContextDep, request: Request, _actor: ActorDep, token: TokenDep
+) -> Response:
     if token:  # always set: ActorDep has answered 401 without one
         with context.sessions() as session:
-            revoke_token(session, token)
+            revoke_token(session, token, address=client_address(request))
             session.commit()
     return Response(status_code=204)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +25,8 @@ from central.api.deps import (
     not_authenticated,
     oauth2,
 )
+from central.api.routes_auth import client_address
+from central.auth.audit import AuditAction, record
 from central.auth.links import LinkRefused
 from central.context import CentralContext
 from central.db.models import Event, MediaObject, Ticket, UserRole
@@ -364,12 +366,35 @@ def get_media_file(
     sha256: str,
 ) -> FileResponse:
     found = _visible_media(context, media, actor, sha256)
+    _audit_download(request, context, actor, sha256)
     return FileResponse(
         found.path,
         media_type=found.content_type,
         headers={"Cache-Control": _cache_control(request, context)},
         content_disposition_type="inline",
     )
+
+
+def _audit_download(
+    request: Request, context: CentralContext, actor: Actor, sha256: str
+) -> None:
+    """One audit row per fetch (each range request of a video too)."""
+    detail: dict[str, Any] = {
+        "via": "bearer" if "authorization" in request.headers else "signed_link"
+    }
+    ranged = request.headers.get("range")
+    if ranged is not None:
+        detail["range"] = ranged[:100]
+    with context.sessions() as session:
+        record(
+            session,
+            actor.name,
+            AuditAction.MEDIA_DOWNLOADED,
+            sha256,
+            client_address(request),
+            detail,
+        )
+        session.commit()
 
 
 def _cache_control(request: Request, context: CentralContext) -> str:

@@ -444,6 +444,7 @@ def create_user_route(context: ContextDep, actor: AdminDep, body: UserIn) -> Use
                 node_id=body.node_id,
                 display_name=body.display_name,
                 now=context.clock.now(),
+                by=actor.name,
             )
         except UserExists as exc:
             raise HTTPException(409, str(exc)) from None
@@ -504,6 +505,7 @@ def issue_user_token(
                 ttl=ttl,
                 label=label,
                 max_person_ttl=timedelta(hours=context.settings.http.max_token_ttl_h),
+                by=actor.name,
             )
         except UserError as exc:
             raise HTTPException(409, str(exc)) from None

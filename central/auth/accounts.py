@@ -2,7 +2,9 @@
 and revoke a user's tokens.
 
 Every change names who made it (`by`: an admin's username, or `cli:<os user>`)
-and is logged with that name, so that no admin acts unseen. Like
+and is logged and written to the audit log (`central.auth.audit`, with the
+client's `address` where there is one) with that name, so that no admin acts
+unseen. Like
 `central.auth.users`, these functions only flush; the caller commits.
 """
 
@@ -15,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from central.auth.audit import AuditAction, record
 from central.auth.passwords import hash_password, verify_password
 from central.auth.tokens import token_id
 from central.db.models import ApiToken, User, UserRole
@@ -61,7 +64,14 @@ def find_user(session: Session, username: str) -> User:
     return user
 
 
-def set_active(session: Session, user: User, *, active: bool, by: str) -> int:
+def set_active(
+    session: Session,
+    user: User,
+    *,
+    active: bool,
+    by: str,
+    address: str | None = None,
+) -> int:
     """Enable or disable `user` (flushed); the number of tokens revoked.
 
     Disabling revokes every token of the user, so that enabling it again does
@@ -83,6 +93,14 @@ def set_active(session: Session, user: User, *, active: bool, by: str) -> int:
         revoked = revoke_all_tokens(session, user)
     user.active = active
     session.flush()
+    record(
+        session,
+        by,
+        AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
+        user.username,
+        address,
+        {"tokens_revoked": revoked},
+    )
     log.info(
         "user %s %s by %s (%d tokens revoked)",
         user.username,
@@ -129,7 +147,12 @@ def list_tokens(
 
 
 def revoke_token_by_id(
-    session: Session, user: User, public_id: str, *, by: str
+    session: Session,
+    user: User,
+    public_id: str,
+    *,
+    by: str,
+    address: str | None = None,
 ) -> None:
     """Revoke the user's token with this public id (flushed).
 
@@ -144,6 +167,14 @@ def revoke_token_by_id(
         raise UnknownToken(f"user {user.username!r} has no token {public_id!r}")
     session.execute(delete(ApiToken).where(ApiToken.digest == digest))
     session.flush()
+    record(
+        session,
+        by,
+        AuditAction.TOKEN_REVOKED,
+        user.username,
+        address,
+        {"token_id": public_id},
+    )
     log.info("token %s of user %s revoked by %s", public_id, user.username, by)
 
 
@@ -166,6 +197,7 @@ def change_password(
     old_password: str,
     new_password: str,
     keep_digest: str | None,
+    address: str | None = None,
 ) -> int:
     """The user's own password change (flushed); the number of their other
     tokens revoked (all but `keep_digest`, the one making the change).
@@ -181,6 +213,14 @@ def change_password(
         raise WrongPassword("the old password is wrong")
     user.password_hash = hash_password(new_password)
     revoked = revoke_all_tokens(session, user, keep_digest=keep_digest)
+    record(
+        session,
+        user.username,
+        AuditAction.PASSWORD_CHANGED,
+        user.username,
+        address,
+        {"tokens_revoked": revoked},
+    )
     log.info(
         "user %s changed their password (%d other tokens revoked)",
         user.username,
@@ -189,7 +229,14 @@ def change_password(
     return revoked
 
 
-def reset_password(session: Session, user: User, *, new_password: str, by: str) -> int:
+def reset_password(
+    session: Session,
+    user: User,
+    *,
+    new_password: str,
+    by: str,
+    address: str | None = None,
+) -> int:
     """Set another user's password (flushed) and revoke all their tokens; how
     many were revoked.
 
@@ -204,6 +251,14 @@ def reset_password(session: Session, user: User, *, new_password: str, by: str) 
         )
     user.password_hash = hash_password(new_password)
     revoked = revoke_all_tokens(session, user)
+    record(
+        session,
+        by,
+        AuditAction.PASSWORD_RESET,
+        user.username,
+        address,
+        {"tokens_revoked": revoked},
+    )
     log.info(
         "password of user %s reset by %s (%d tokens revoked)",
         user.username,

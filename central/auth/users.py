@@ -12,13 +12,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from central.auth.audit import SYSTEM, AuditAction, record
 from central.auth.passwords import (
     WeakPasswordError,
     hash_password,
     needs_rehash,
     verify_password,
 )
-from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H, new_token, token_digest
+from central.auth.tokens import (
+    DEFAULT_MAX_TOKEN_TTL_H,
+    new_token,
+    token_digest,
+    token_id,
+)
 from central.db.models import ApiToken, User, UserRole, Worker
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -50,8 +56,9 @@ def create_user(
     node_id: str | None = None,
     display_name: str = "",
     now: datetime | None = None,
+    by: str = SYSTEM,
 ) -> User:
-    """Add a user (flushed, not committed) and return it.
+    """Add a user (flushed, not committed) and return it; audited as made by `by`.
 
     `password` None makes a user that cannot log in with a password and only
     uses tokens issued for it (edge nodes).
@@ -103,6 +110,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record(session, by, AuditAction.USER_CREATED, username, detail={"role": user.role})
     return user
 
 
@@ -142,8 +150,11 @@ def issue_token(
     ttl: timedelta | None,
     label: str = "",
     max_person_ttl: timedelta = timedelta(hours=DEFAULT_MAX_TOKEN_TTL_H),
+    by: str | None = None,
+    address: str | None = None,
 ) -> str:
-    """A new bearer token for `user` (only its digest is stored; flushed).
+    """A new bearer token for `user` (only its digest is stored; flushed),
+    audited as issued by `by` (default: the user) from `address`.
 
     Args:
         ttl: how long it works; None: never expires (edge nodes only), until
@@ -175,6 +186,18 @@ def issue_token(
         )
     )
     session.flush()
+    record(
+        session,
+        by or user.username,
+        AuditAction.TOKEN_ISSUED,
+        user.username,
+        address,
+        {
+            "token_id": token_id(digest),
+            "label": label[:100],
+            "expires_at": (now + ttl).isoformat() if ttl is not None else None,
+        },
+    )
     return token
 
 
@@ -192,10 +215,25 @@ def _check_person_ttl(user: User, *, ttl: timedelta | None, max_ttl: timedelta) 
         )
 
 
-def revoke_token(session: Session, token: str) -> bool:
-    """Forget the token (flushed); whether it existed."""
-    result = session.execute(
-        delete(ApiToken).where(ApiToken.digest == token_digest(token))
+def revoke_token(session: Session, token: str, *, address: str | None = None) -> bool:
+    """Forget the token (flushed; audited as revoked by its user); whether it
+    existed."""
+    digest = token_digest(token)
+    username = session.scalar(
+        select(User.username)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.digest == digest)
     )
+    result = session.execute(delete(ApiToken).where(ApiToken.digest == digest))
     session.flush()
-    return bool(getattr(result, "rowcount", 0))
+    revoked = bool(getattr(result, "rowcount", 0))
+    if revoked and username is not None:
+        record(
+            session,
+            username,
+            AuditAction.TOKEN_REVOKED,
+            username,
+            address,
+            {"token_id": token_id(digest), "how": "logout"},
+        )
+    return revoked

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from central.auth.audit import AuditAction, cli_actor, record
 from central.auth.users import create_user, issue_token
 from central.broker.accounts import (
     BrokerAccountError,
@@ -97,6 +98,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, context: CentralContext) -> str:
     now = context.clock.now()
+    by = cli_actor()
     with context.sessions.begin() as session:
         match args.action:
             case "add-node" | "add" if args.if_missing and _is_active(
@@ -108,6 +110,13 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                     args.node_id, BrokerRole.EDGE_NODE, args.node_id
                 )
                 secret = provision(session, identity, now)
+                record(
+                    session,
+                    by,
+                    AuditAction.BROKER_LOGIN_ADDED,
+                    args.node_id,
+                    detail={"role": BrokerRole.EDGE_NODE.value},
+                )
                 user = session.scalars(
                     select(User).where(User.username == args.node_id)
                 ).first() or create_user(
@@ -116,8 +125,11 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                     None,
                     UserRole.EDGE_NODE,
                     node_id=args.node_id,
+                    by=by,
                 )
-                token = issue_token(session, user, now=now, ttl=None, label="provision")
+                token = issue_token(
+                    session, user, now=now, ttl=None, label="provision", by=by
+                )
                 _write_secret(args.secret_out, secret.password)
                 _write_secret(args.token_out, token)
                 return (
@@ -128,12 +140,29 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                 identity = BrokerIdentity(
                     args.username, BrokerRole(args.role), args.subject
                 )
-                return _issued(provision(session, identity, now), args.secret_out)
+                issued = provision(session, identity, now)
+                record(
+                    session,
+                    by,
+                    AuditAction.BROKER_LOGIN_ADDED,
+                    args.username,
+                    detail={"role": identity.role.value, "subject": args.subject},
+                )
+                return _issued(issued, args.secret_out)
             case "rotate":
-                return _issued(rotate(session, args.username, now), args.secret_out)
+                issued = rotate(session, args.username, now)
+                record(session, by, AuditAction.BROKER_LOGIN_ROTATED, args.username)
+                return _issued(issued, args.secret_out)
             case "revoke":
                 revoke(session, args.username, now)
                 tokens = _revoke_node_tokens(session, args.username)
+                record(
+                    session,
+                    by,
+                    AuditAction.BROKER_LOGIN_REVOKED,
+                    args.username,
+                    detail={"api_tokens_revoked": tokens},
+                )
                 return f"{args.username}: revoked (and {tokens} API tokens)"
             case "list":
                 return json.dumps(

@@ -108,6 +108,7 @@ def _create_or_token(session: Session, request: _Request) -> Result:
             UserRole(args.role),
             worker_id=args.worker_id,
             node_id=args.node_id,
+            by=request.by,
         )
     result: Result = {"username": user.username, "role": user.role}
     if args.token:
@@ -122,6 +123,7 @@ def _create_or_token(session: Session, request: _Request) -> Result:
             ttl=ttl,
             label=f"cli ({request.by})",
             max_person_ttl=max_ttl,
+            by=request.by,
         )
     return result
 

@@ -335,10 +335,36 @@ class BrokerAccount(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class AuditEntry(Base):
+    """One audited action (`central.auth.audit`): who did what to whom, from where.
+
+    Append-only: migration 0003 makes the database itself refuse UPDATE and
+    DELETE (triggers), whoever sends them; the ORM refuses them too (below). A
+    later SQLite batch migration that recreates this table must recreate the
+    triggers.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(200), default=None)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:
     raise PermissionError("ticket_history is append-only")
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _audit_is_append_only(*_: object) -> None:
+    raise PermissionError("audit_log is append-only")
 
 
 def table_of(model: type[Base]) -> Table:

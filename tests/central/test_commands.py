@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from central.db.models import AuditEntry
+from central.db.session import make_engine
 from harness.cli import main
 
 
@@ -185,3 +189,21 @@ def test_user_command_should_manage_the_account_lifecycle(
     assert code == 2 and "give --role" in err
     code, _, err = user("op", "--disable", "--token")
     assert code == 2 and "--token" in err
+
+    # every change is in the audit log, made by cli:<os user>; refused ones not
+    engine = make_engine(db[1])
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == "op").order_by(AuditEntry.id)
+        ).all()
+    engine.dispose()
+    changes = [r.action for r in rows if r.actor.startswith("cli:")]
+    assert changes == [
+        "user_created",
+        "token_issued",
+        "token_revoked",
+        "token_issued",
+        "user_disabled",
+        "user_enabled",
+        "password_reset",
+    ]

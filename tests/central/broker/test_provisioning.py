@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from central.broker.passwords import mosquitto_hash, verify
 from central.config import load_settings
 from central.context import build_context
-from central.db.models import ApiToken, User
+from central.db.models import ApiToken, AuditEntry, User
 from gridwatch.contract import Topics
 from harness.cli import main
 from harness.services.mosquitto import BrokerCredentials, MosquittoBroker
@@ -143,3 +144,35 @@ def test_logins_are_listed_never_printed_and_not_made_twice(
     acl = (tmp_path / "access" / "acl").read_text()
     assert "user central-1\ntopic read gw/v1/edge/+/events" in acl
     assert _broker(["revoke", "nobody"], config) == 2
+
+
+def test_broker_login_changes_are_audited_as_the_cli_user(tmp_path: Path) -> None:
+    config = tmp_path / "central.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database_url": f"sqlite:///{tmp_path}/central.db",
+                "broker_access": {"dir": str(tmp_path / "access")},
+            }
+        )
+    )
+    out = tmp_path / "secrets"
+    node = ["--secret-out", str(out / "n.secret"), "--token-out", str(out / "n.tok")]
+    assert _broker(["add-node", "node-a", *node], config) == 0
+    assert _broker(["rotate", "node-a", "--secret-out", str(out / "r")], config) == 0
+    assert _broker(["revoke", "node-a"], config) == 0
+    context = build_context(load_settings(config))
+    with context.sessions() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    context.engine.dispose()
+    assert [(r.action, r.target) for r in rows] == [
+        ("broker_login_added", "node-a"),
+        ("user_created", "node-a"),
+        ("token_issued", "node-a"),
+        ("broker_login_rotated", "node-a"),
+        ("broker_login_revoked", "node-a"),
+    ]
+    assert all(r.actor.startswith("cli:") for r in rows)
+    assert rows[-1].detail == {"api_tokens_revoked": 1}
+    secret = (out / "n.secret").read_text().strip()
+    assert all(secret not in str(r.detail) for r in rows)
