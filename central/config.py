@@ -18,6 +18,7 @@ from central.auth.links import (
 from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from gridwatch.secrets import SecretError, read_secret_file
 from gridwatch.validation import StrictModel, describe_validation_error
 
 
@@ -305,11 +306,6 @@ def broker_password(mqtt: MqttSettings) -> str | None:
     if mqtt.password_file is None:
         return mqtt.password
     try:
-        lines = mqtt.password_file.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise CentralConfigError(
-            f"mqtt.password_file {mqtt.password_file}: {error.strerror}"
-        ) from None
-    if not lines or not lines[0].strip():
-        raise CentralConfigError(f"mqtt.password_file {mqtt.password_file} is empty")
-    return lines[0].strip()
+        return read_secret_file(mqtt.password_file)
+    except SecretError as error:
+        raise CentralConfigError(f"mqtt.password_file {error}") from None

@@ -67,8 +67,11 @@ AttributeText = Annotated[
 
 def _exact_integer(value: object) -> object:
     # Without this a too-large integer would slip through as a float.
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if is_int and abs(value) > ATTRIBUTE_INT_MAX:  # type: ignore[arg-type]
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) > ATTRIBUTE_INT_MAX
+    ):
         raise ValueError(f"integer beyond ±{ATTRIBUTE_INT_MAX}")
     return value
 

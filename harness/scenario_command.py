@@ -8,8 +8,6 @@ import argparse
 from harness.accuracy import scene_check
 from simulators.scenario import command as scene_build
 
-__doc__ = scene_build.__doc__
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

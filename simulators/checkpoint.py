@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from gridwatch.secrets import SecretError, read_secret_file
 from simulators.cli import run_module_cli
 from simulators.signals import stop_on_signals
 from simulators.transcode import FALLBACK_FPS, ClipError, probe_clip
@@ -402,9 +403,9 @@ def _read_secret(path: Path | None) -> str:
     if path is None:
         return ""
     try:
-        return next(iter(path.read_text(encoding="utf-8").splitlines()), "").strip()
-    except OSError as error:
-        raise FeedError(f"--secret-file {path}: {error.strerror}") from None
+        return read_secret_file(path)
+    except SecretError as error:
+        raise FeedError(f"--secret-file {error}") from None
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from central.broker.acl import BrokerIdentity, BrokerRole, render_acl, render_passwords
 from central.broker.passwords import mosquitto_hash, new_secret
 from central.db.models import BrokerAccount
+from gridwatch.secrets import write_private
 
 PASSWORD_FILE = "passwd"
 ACL_FILE = "acl"
@@ -115,8 +116,8 @@ def write_broker_files(
     folder.mkdir(parents=True, exist_ok=True)
     passwords = folder / PASSWORD_FILE
     acl = folder / ACL_FILE
-    _write_private(passwords, render_passwords((i.username, h) for i, h in accounts))
-    _write_private(acl, render_acl((i for i, _ in accounts), prefix))
+    write_private(passwords, render_passwords((i.username, h) for i, h in accounts))
+    write_private(acl, render_acl((i for i, _ in accounts), prefix))
     return passwords, acl
 
 
@@ -136,15 +137,14 @@ def reload_broker(pid_file: Path) -> int:
     return pid
 
 
+def is_active(session: Session, username: str) -> bool:
+    """Whether `username` is a login the broker accepts now."""
+    account = session.get(BrokerAccount, username)
+    return account is not None and account.revoked_at is None
+
+
 def _active(session: Session, username: str) -> BrokerAccount:
     account = session.get(BrokerAccount, username)
     if account is None or account.revoked_at is not None:
         raise BrokerAccountError(f"no active broker login {username!r}")
     return account
-
-
-def _write_private(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.chmod(0o600)
-    os.replace(partial, path)

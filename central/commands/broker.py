@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from central.broker.accounts import (
     BrokerAccountError,
     IssuedSecret,
     active_accounts,
+    is_active,
     provision,
     reload_broker,
     revoke,
@@ -35,6 +35,7 @@ from central.commands.common import add_settings_arguments, settings_from
 from central.config import CentralSettings
 from central.context import CentralContext, build_context
 from central.db.models import ApiToken, User, UserRole
+from gridwatch.secrets import write_private
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,7 +102,7 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
     by = cli_actor()
     with context.sessions.begin() as session:
         match args.action:
-            case "add-node" | "add" if args.if_missing and _is_active(
+            case "add-node" | "add" if args.if_missing and is_active(
                 session, args.node_id if args.action == "add-node" else args.username
             ):
                 return "already there: nothing changed"
@@ -130,8 +131,8 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                 token = issue_token(
                     session, user, now=now, ttl=None, label="provision", by=by
                 )
-                _write_secret(args.secret_out, secret.password)
-                _write_secret(args.token_out, token)
+                write_private(args.secret_out, secret.password + "\n")
+                write_private(args.token_out, token + "\n")
                 return (
                     f"node {args.node_id}: broker login and API token made; "
                     f"password in {args.secret_out}, token in {args.token_out}"
@@ -179,10 +180,6 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                 return "broker files written"
 
 
-def _is_active(session: Session, username: str) -> bool:
-    return any(i.username == username for i, _ in active_accounts(session))
-
-
 def _revoke_node_tokens(session: Session, username: str) -> int:
     """An edge node's API tokens end with its broker login."""
     user = session.scalars(
@@ -197,7 +194,7 @@ def _revoke_node_tokens(session: Session, username: str) -> int:
 
 
 def _issued(secret: IssuedSecret, path: Path) -> str:
-    _write_secret(path, secret.password)
+    write_private(path, secret.password + "\n")
     return f"{secret.username}: password in {path}"
 
 
@@ -217,11 +214,3 @@ def _publish(context: CentralContext, settings: CentralSettings) -> None:
                 f"central broker: files written, broker not signalled ({error})",
                 file=sys.stderr,
             )
-
-
-def _write_secret(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secret + "\n")
-    path.chmod(0o600)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, case, func, or_, select, update
@@ -88,6 +88,12 @@ class _Parsed:
 
 
 _NO_SNAPSHOT_BYTES: Any = {"media": {"snapshot": {"bytes_b64"}}}
+
+
+class _StoredEvent(NamedTuple):
+    ticket_id: int | None
+    detected_at: datetime
+    node_id: str
 
 
 _RACE_ATTEMPTS = 5
@@ -230,12 +236,15 @@ class EventProcessor:
             )
             try:
                 with self.context.engine.begin() as conn:
-                    owned = self._refuse_foreign(conn, items, now, result)
+                    stored = self._known_events(
+                        conn, sorted({p.message.event_id for p in items})
+                    )
+                    owned = self._refuse_foreign(items, stored, now, result)
                     fresh = self._store_messages(conn, owned) if owned else []
                     result.duplicates += len(owned) - len(fresh)
                     result.accepted = len(fresh)
                     if fresh:
-                        self._apply(conn, fresh, now, result)
+                        self._apply(conn, fresh, stored, now, result)
                 break
             except _EventRace as race:
                 # Another replica stored one of these events meanwhile; the
@@ -247,13 +256,17 @@ class EventProcessor:
             self._store_snapshots(owned, now)
         return result
 
+    @staticmethod
     def _refuse_foreign(
-        self, conn: Connection, items: list[_Parsed], now: datetime, result: BatchResult
+        items: list[_Parsed],
+        stored: dict[str, _StoredEvent],
+        now: datetime,
+        result: BatchResult,
     ) -> list[_Parsed]:
         """The items whose event is new or was raised by the same node; the others
         (an update or end of another node's event, stored or earlier in this
         batch) are dead-lettered unstored."""
-        owners = self._event_nodes(conn, sorted({p.message.event_id for p in items}))
+        owners = {event_id: event.node_id for event_id, event in stored.items()}
         owned = []
         for item in items:
             # A new event belongs to the node of its first message in the batch.
@@ -267,24 +280,6 @@ class EventProcessor:
             )
             result.deadletters.append(dead_letter_for(item.inbound, reason, now))
         return owned
-
-    def _event_nodes(self, conn: Connection, event_ids: list[str]) -> dict[str, str]:
-        """The node of each stored event among `event_ids`."""
-        if is_postgresql(conn):
-            rows: Sequence[Any] = pg_execute(
-                conn,
-                "SELECT e.event_id, e.node_id FROM unnest(%b::text[]) AS k(event_id) "
-                "CROSS JOIN LATERAL (SELECT event_id, node_id FROM events "
-                "WHERE events.event_id = k.event_id OFFSET 0) AS e",
-                [event_ids],
-            )
-        else:
-            rows = conn.execute(
-                select(Event.event_id, Event.node_id).where(
-                    Event.event_id.in_(event_ids)
-                )
-            ).all()
-        return {event_id: node_id for event_id, node_id in rows}
 
     def _store_messages(self, conn: Connection, items: list[_Parsed]) -> list[_Parsed]:
         rows = [
@@ -310,12 +305,17 @@ class EventProcessor:
         return [p for p in items if p.key in stored]
 
     def _apply(
-        self, conn: Connection, fresh: list[_Parsed], now: datetime, result: BatchResult
+        self,
+        conn: Connection,
+        fresh: list[_Parsed],
+        stored: dict[str, _StoredEvent],
+        now: datetime,
+        result: BatchResult,
     ) -> None:
         by_event: dict[str, list[_Parsed]] = defaultdict(list)
         for item in fresh:
             by_event[item.message.event_id].append(item)
-        known = self._known_events(conn, list(by_event))
+        known = {e: stored[e] for e in by_event if e in stored}
         if known:
             self._observe_existing(conn, {e: by_event[e] for e in known}, known, result)
         new = [items for eid, items in by_event.items() if eid not in known]
@@ -383,26 +383,26 @@ class EventProcessor:
 
     def _known_events(
         self, conn: Connection, event_ids: list[str]
-    ) -> dict[str, tuple[int | None, datetime]]:
-        """Events already stored: event id → (ticket id, detected_at)."""
+    ) -> dict[str, _StoredEvent]:
+        """Events already stored, by event id."""
         if is_postgresql(conn):
             rows: Sequence[Any] = pg_execute(
                 conn,
                 # One index probe per id (OFFSET 0: not flattened into a join);
                 # `event_id = ANY(...)` may scan every event with a linear search.
-                "SELECT e.event_id, e.ticket_id, e.detected_at "
+                "SELECT e.event_id, e.ticket_id, e.detected_at, e.node_id "
                 "FROM unnest(%b::text[]) AS k(event_id) "
-                "CROSS JOIN LATERAL (SELECT event_id, ticket_id, detected_at "
+                "CROSS JOIN LATERAL (SELECT event_id, ticket_id, detected_at, node_id "
                 "FROM events WHERE events.event_id = k.event_id OFFSET 0) AS e",
                 [event_ids],
             )
         else:
             rows = conn.execute(
-                select(Event.event_id, Event.ticket_id, Event.detected_at).where(
-                    Event.event_id.in_(event_ids)
-                )
+                select(
+                    Event.event_id, Event.ticket_id, Event.detected_at, Event.node_id
+                ).where(Event.event_id.in_(event_ids))
             ).all()
-        return {e: (t, _utc(d)) for e, t, d in rows}
+        return {e: _StoredEvent(t, _utc(d), n) for e, t, d, n in rows}
 
     @staticmethod
     def _event_row(
@@ -446,14 +446,14 @@ class EventProcessor:
         self,
         conn: Connection,
         by_event: dict[str, list[_Parsed]],
-        known: dict[str, tuple[int | None, datetime]],
+        known: dict[str, _StoredEvent],
         result: BatchResult,
     ) -> None:
         """More messages of events already stored: count them on event and ticket."""
         event_updates = []
         ticket_updates: dict[int, dict[str, Any]] = {}
         for event_id, items in by_event.items():
-            ticket_id, detected_at = known[event_id]
+            ticket_id, detected_at, _ = known[event_id]
             latest = max(items, key=lambda p: p.message.detected_at).message
             ended = next(
                 (p.message.ended_at for p in items if p.message.ended_at), None

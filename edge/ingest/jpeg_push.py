@@ -16,6 +16,7 @@ from edge.config import CameraConfig
 from edge.ingest.base import FrameSource
 from edge.ingest.image_header import ImageHeaderError, image_size
 from edge.ingest.slot import FreshestFrameSlot
+from gridwatch.secrets import SecretError, read_secret_file
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +122,11 @@ def _read_push_secret(camera: CameraConfig) -> str:
     elif camera.push_secret_file is not None:
         where = f"file {camera.push_secret_file}"
         try:
-            text = camera.push_secret_file.read_text(encoding="utf-8")
-        except OSError as error:
+            secret = read_secret_file(camera.push_secret_file)
+        except SecretError as error:
             raise SnapshotError(
-                f"camera {camera.id}: push secret {where}: {error.strerror}"
+                f"camera {camera.id}: push secret file {error}"
             ) from None
-        secret = next(iter(text.splitlines()), "").strip()
     if not secret or len(secret) < MIN_SECRET_CHARS:
         raise SnapshotError(
             f"camera {camera.id}: push secret ({where or 'not configured'}) is unset "

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from edge.config import BrokerConfig
+from gridwatch.secrets import SecretError, read_secret_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +68,6 @@ def read_password(broker: BrokerConfig) -> str | None:
     if broker.password_file is None:
         return None
     try:
-        lines = broker.password_file.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ValueError(
-            f"broker password file {broker.password_file}: {error.strerror}"
-        ) from None
-    if not lines or not lines[0].strip():
-        raise ValueError(f"broker password file {broker.password_file} is empty")
-    return lines[0].strip()
+        return read_secret_file(broker.password_file)
+    except SecretError as error:
+        raise ValueError(f"broker password file {error}") from None

@@ -16,6 +16,7 @@ from pathlib import Path
 from central.broker.acl import BrokerIdentity, BrokerRole, render_acl, render_passwords
 from central.broker.passwords import mosquitto_hash, new_secret
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from gridwatch.secrets import write_private
 from harness.services.process import free_port, stop_process
 
 _MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -135,7 +136,7 @@ class MosquittoBroker:
         configs name instead of the password itself)."""
         path = self.workdir / "secrets" / f"{credentials.username}.secret"
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(path, credentials.password + "\n")
+        write_private(path, credentials.password + "\n")
         return path
 
     def node_config(self, node_id: str) -> dict[str, object]:
@@ -155,7 +156,7 @@ class MosquittoBroker:
             "host": self.host,
             "port": self.port,
             "username": credentials.username,
-            "password_file": self.secret_file(credentials),
+            "password_file": str(self.secret_file(credentials)),
         }
 
     def revoke(self, username: str) -> None:
@@ -195,8 +196,8 @@ class MosquittoBroker:
         hashes = [
             (name, mosquitto_hash(pw)) for name, (_, pw) in self._accounts.items()
         ]
-        _write_private(self.acl_path, render_acl(identities, self.prefix))
-        _write_private(self.password_path, render_passwords(hashes))
+        write_private(self.acl_path, render_acl(identities, self.prefix))
+        write_private(self.password_path, render_passwords(hashes))
 
     @property
     def pid(self) -> int | None:
@@ -335,14 +336,6 @@ class MosquittoBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a secret file readable by its owner only, atomically."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.chmod(0o600)
-    os.replace(partial, path)
 
 
 def _is_listening(host: str, port: int) -> bool:

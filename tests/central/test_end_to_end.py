@@ -300,10 +300,10 @@ def test_a_message_that_cannot_be_stored_costs_only_itself(
     bad = make_event(*grid_centre(stack.context, GRID_1), camera="cam-bad")
     real_apply = processor._apply
 
-    def apply_failing_on_bad(conn, fresh, now, result):  # type: ignore[no-untyped-def]
+    def apply_failing_on_bad(conn, fresh, *rest):  # type: ignore[no-untyped-def]
         if any(item.message.event_id == bad.event_id for item in fresh):
             raise ValueError("cannot store this one")
-        return real_apply(conn, fresh, now, result)
+        return real_apply(conn, fresh, *rest)
 
     monkeypatch.setattr(processor, "_apply", apply_failing_on_bad)
     # Four types: events of one type in one grid would merge into one ticket.
