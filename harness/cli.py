@@ -56,6 +56,14 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.fuzz",
         "Fuzz central: valid and malformed messages through the broker.",
     ),
+    ("bench", "chaos"): (
+        "harness.bench.chaos",
+        "Inject faults (killed replicas, database, broker, edge) and count losses.",
+    ),
+    ("bench", "soak"): (
+        "harness.bench.soak",
+        "Run the stack under steady load; report memory and file handles over time.",
+    ),
     ("demo", None): ("harness.demo", "Run the whole stack on embedded defaults."),
     ("eval", None): (
         "harness.accuracy.command",
