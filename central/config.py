@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -19,6 +21,13 @@ from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.secrets import SecretError, read_secret_file
+from gridwatch.tls import (
+    MQTT_TLS_PORT,
+    ExistingFile,
+    MqttTls,
+    verify_mqtt_transport,
+    with_default_mqtt_port,
+)
 from gridwatch.validation import StrictModel, describe_validation_error
 
 
@@ -47,6 +56,32 @@ class MqttSettings(StrictModel):
     )
     keepalive_s: int = Field(default=30, ge=5)
     session_expiry_s: int = Field(default=24 * 3600, ge=0)
+    tls: MqttTls | None = Field(
+        default=None,
+        title="TLS",
+        description="Connect over TLS (`ca_file`, optional `cert_file`/`key_file`, "
+        f"`verify_hostname`); the port is then {MQTT_TLS_PORT} unless set.",
+    )
+    allow_plain_mqtt: bool = Field(
+        default=False,
+        description="Connect without TLS to a host that is not this machine (the "
+        "login, events and ticket notices cross the network unencrypted).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def default_tls_port(cls, data: Any) -> Any:
+        return with_default_mqtt_port(data)
+
+    @model_validator(mode="after")
+    def verify_transport(self) -> MqttSettings:
+        verify_mqtt_transport(
+            host=self.host,
+            tls=self.tls,
+            allow_plain=self.allow_plain_mqtt,
+            section="mqtt",
+        )
+        return self
 
 
 class IngestSettings(StrictModel):
@@ -205,6 +240,31 @@ class BodyLimitSettings(StrictModel):
     )
 
 
+class HttpTlsSettings(StrictModel):
+    """Serve the API and pages over HTTPS (uvicorn's own TLS)."""
+
+    cert_file: ExistingFile = Field(
+        title="Certificate file",
+        description="PEM server certificate naming the host clients use (from "
+        "`gridwatch central tls issue`); intermediates may follow it.",
+    )
+    key_file: ExistingFile = Field(
+        title="Key file", description="PEM private key of cert_file (owner-only)."
+    )
+
+    @model_validator(mode="after")
+    def verify_pair_loads(self) -> HttpTlsSettings:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"cert_file {self.cert_file} / key_file {self.key_file}: not a "
+                f"matching PEM certificate and key ({error})"
+            ) from None
+        return self
+
+
 class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -229,6 +289,12 @@ class HttpSettings(StrictModel):
     links: LinkSettings = LinkSettings()
     login: LoginLimitSettings = LoginLimitSettings()
     body: BodyLimitSettings = BodyLimitSettings()
+    tls: HttpTlsSettings | None = Field(
+        default=None,
+        title="HTTPS",
+        description="Serve HTTPS with this certificate and key; without it plain "
+        "HTTP (put a TLS proxy in front, as docker/compose.yaml does).",
+    )
 
     @model_validator(mode="after")
     def verify_token_lifetimes(self) -> HttpSettings:
@@ -266,6 +332,58 @@ class BrokerAccessSettings(StrictModel):
     )
 
 
+class RetentionSettings(StrictModel):
+    """How long each class of data is kept (`central/retention.py`, run by the
+    scheduler). A number of days, or null: kept for ever."""
+
+    interval_h: float = Field(
+        default=6.0,
+        gt=0,
+        le=24 * 7,
+        title="Retention run interval",
+        description="Hours between two retention runs of the scheduler.",
+    )
+    event_media_days: int | None = Field(
+        default=90,
+        ge=1,
+        title="Event snapshots and clips",
+        description="Days an event's snapshot or clip is kept; then its file is "
+        "deleted and the API answers 410 (media expired). Media of an open ticket "
+        "is kept until the ticket is closed or rejected.",
+    )
+    resolution_photo_days: int | None = Field(
+        default=None,
+        ge=1,
+        title="Workers' resolution photos",
+        description="Days a worker's resolution photo is kept (same rules as "
+        "event media); null: as long as its ticket.",
+    )
+    event_messages_days: int | None = Field(
+        default=30,
+        ge=2,
+        title="Raw event messages",
+        description="Days each accepted event message (event_messages, the dedupe "
+        "record) is kept. At least 2, longer than the broker keeps a session, "
+        "so a redelivered message is still recognised.",
+    )
+    citizen_contact_days: int | None = Field(
+        default=365,
+        ge=1,
+        title="Reporters' contact data",
+        description="Days after a ticket is closed or rejected that its reporter "
+        "(a citizen's name or contact) is erased.",
+    )
+    audit_days: int | None = Field(
+        default=None,
+        ge=180,
+        title="Audit log",
+        description="Days audit rows are kept; null (the default): for ever. Set, "
+        "older rows are purged through the one controlled path past the "
+        "append-only triggers, and each purge is itself audited. At least 180 "
+        "(network logs are kept six months or more).",
+    )
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -281,6 +399,7 @@ class CentralSettings(StrictModel):
     scheduler: SchedulerSettings = SchedulerSettings()
     http: HttpSettings = HttpSettings()
     broker_access: BrokerAccessSettings = BrokerAccessSettings()
+    retention: RetentionSettings = RetentionSettings()
 
 
 def load_settings(path: Path | None) -> CentralSettings:

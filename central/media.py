@@ -4,7 +4,10 @@ A file is stored once under its SHA-256 at ``dir/ab/abcdef….ext`` (the first
 two hex digits name the sub-folder), written to a temporary file and renamed
 into place, so a reader never sees half a file and saving the same bytes twice
 is a no-op. What a file is comes from its first bytes, never from what the
-uploader claims.
+uploader claims. Before anything is stored it is screened for faces
+(`central/media_scrub.py`): a worker's photo is stored re-encoded, metadata
+gone and faces blurred; an edge node's snapshot or clip that still shows a face
+is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 MediaKind = Literal["snapshot", "clip", "photo"]
 MEDIA_KINDS: tuple[MediaKind, ...] = ("snapshot", "clip", "photo")
@@ -38,6 +41,22 @@ _IMAGE_KINDS = frozenset({"snapshot", "photo"})
 
 class MediaRejected(ValueError):
     """The bytes are not an accepted format for their kind; the message says what."""
+
+
+class MediaShowsFace(MediaRejected):
+    """An edge node's snapshot or clip still shows a face: refused, never stored."""
+
+
+class MediaCheckUnavailable(MediaRejected):
+    """Media cannot be screened for faces (no face model), so none is stored."""
+
+
+class MediaScreen(Protocol):
+    """What screens media before it is stored (`central.media_scrub.MediaScrubber`)."""
+
+    def screen(self, data: bytes, kind: MediaKind) -> bytes:
+        """The bytes to store for `data` (raises MediaRejected to refuse it)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,17 +143,35 @@ def sniff(data: bytes, kind: MediaKind) -> tuple[str, str]:
 
 
 class MediaStore:
-    """Media files under one directory, addressed by their SHA-256."""
+    """Media files under one directory, addressed by their SHA-256.
 
-    def __init__(self, directory: Path | str) -> None:
+    Args:
+        directory: Where the files are kept.
+        screen: What screens each file for faces before it is stored; None: the
+            process's shared `MediaScrubber`, loaded at the first save (YuNet
+            from the model folders, `models.manifest.search_dirs`).
+    """
+
+    def __init__(
+        self, directory: Path | str, *, screen: MediaScreen | None = None
+    ) -> None:
         self.directory = Path(directory)
+        self._screen = screen
 
     def save(self, data: bytes, kind: MediaKind) -> StoredMedia:
-        """Check and store `data` (atomically; a no-op when already stored).
+        """Check, screen and store `data` (atomically; a no-op when already stored).
+
+        A photo is stored as the screen re-encodes it (a JPEG without metadata,
+        faces blurred), so its id is the hash of those bytes, not of the upload.
 
         Raises:
-            MediaRejected: empty, or not an accepted format for `kind`.
+            MediaRejected: empty, not an accepted format for `kind`, or not
+                decodable.
+            MediaShowsFace: a snapshot or clip in which a face still shows.
+            MediaCheckUnavailable: no face model to screen it with.
         """
+        sniff(data, kind)
+        data = self._screener().screen(data, kind)
         ext, content_type = sniff(data, kind)
         sha256 = hashlib.sha256(data).hexdigest()
         path = self._path(sha256, ext)
@@ -154,6 +191,13 @@ class MediaStore:
                     os.unlink(tmp_name)
                 raise
         return StoredMedia(sha256, content_type, len(data), path)
+
+    def _screener(self) -> MediaScreen:
+        if self._screen is None:
+            from central.media_scrub import shared_scrubber  # YuNet: loaded once
+
+            self._screen = shared_scrubber()
+        return self._screen
 
     def path_for(self, sha256: str) -> Path | None:
         """The stored file of `sha256`, or None (also for a malformed id)."""

@@ -1,4 +1,5 @@
-"""Time limits: mark overdue tickets and raise their escalation level.
+"""Time limits: mark overdue tickets and raise their escalation level; and the
+periodic jobs that ride on the same thread (retention, `central/retention.py`).
 
 Level 1 notifies the grid leader, level 2 the street, level 3 the handling
 department ("whistle"). A ticket reaches level n once it is
@@ -7,15 +8,18 @@ department ("whistle"). A ticket reaches level n once it is
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from central.auth.audit import record_config
 from central.context import CentralContext
 from central.db.models import Ticket
 from central.matters import Matter
+from central.retention import RetentionJob
 from central.tickets.service import SYSTEM, ConcurrentChange, InvalidRequest
 from central.tickets.states import WORKING_STATES
 
@@ -40,6 +44,7 @@ def due_level(minutes_past_due: float, steps: list[float]) -> int:
 class DeadlineWatcher:
     def __init__(self, context: CentralContext) -> None:
         self.context = context
+        self.retention = RetentionJob(context)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -97,6 +102,7 @@ class DeadlineWatcher:
     # -- background thread -----------------------------------------------------------
 
     def start(self) -> None:
+        audit_configuration(self.context)
         self._thread = threading.Thread(
             target=self._loop, name="deadlines", daemon=True
         )
@@ -114,3 +120,23 @@ class DeadlineWatcher:
                 self.run_once()
             except Exception:
                 log.exception("deadline check failed; trying again next round")
+            try:
+                self.retention.run_if_due()
+            except Exception:
+                log.exception("retention run failed; trying again next round")
+
+
+def audit_configuration(context: CentralContext) -> None:
+    """Audit the matter list and the retention settings this process runs with
+    when they differ from those recorded last (`config_changed`): a change made
+    by editing a file leaves a trace at the next start. Retention matters most:
+    it decides when audit rows themselves may go."""
+    matters = context.matters
+    matter_list = {
+        "version": matters.version,
+        "file": str(context.settings.matter_list or "shipped"),
+        "sha256": hashlib.sha256(matters.model_dump_json().encode()).hexdigest(),
+    }
+    with context.sessions.begin() as session:
+        record_config(session, "matter_list", matter_list)
+        record_config(session, "retention", context.settings.retention.model_dump())

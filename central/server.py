@@ -63,10 +63,13 @@ class CentralService:
 
     def _start_http(self, timeout_s: float) -> None:
         app = create_app(self.context, self.media, link_signer=self.link_signer)
+        tls = self.settings.http.tls
         config = uvicorn.Config(
             app,
             host=self.settings.http.host,
             port=self.settings.http.port,
+            ssl_certfile=str(tls.cert_file) if tls is not None else None,
+            ssl_keyfile=str(tls.key_file) if tls is not None else None,
             log_level="warning",
             lifespan="off",
             # SSE streams never end by themselves; don't wait for them forever.

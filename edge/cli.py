@@ -12,6 +12,7 @@ from types import FrameType
 from edge.check_config import load_or_report
 from edge.config import ConfigError
 from edge.factory import build_node
+from models.faces import FaceModelError
 from models.manifest import NotFoundError, UnknownEntryError
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     try:
         node = build_node(config)
-    except (ConfigError, NotFoundError, UnknownEntryError) as error:
+    except (ConfigError, FaceModelError, NotFoundError, UnknownEntryError) as error:
         # A missing model, face model or token: one line naming it, no traceback.
         sys.stderr.write(f"edge run: {error}\n")
         return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,6 +26,12 @@ from edge.rules.registry import (
 )
 from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX, ID_MAX_CHARS
+from gridwatch.tls import (
+    MQTT_TLS_PORT,
+    MqttTls,
+    verify_mqtt_transport,
+    with_default_mqtt_port,
+)
 from gridwatch.validation import StrictModel, validation_problems
 from models.family import ModelFamily
 
@@ -86,6 +92,73 @@ class ZoneConfig(StrictModel):
     rules: list[RuleConfig] = Field(default_factory=list)
 
 
+def _verify_bounds(label: str, name: str, low: float, high: float | None) -> None:
+    if high is not None and low > high:
+        raise ValueError(
+            f"filter {label!r}: min_{name} ({low}) must not exceed max_{name} ({high})"
+        )
+
+
+class ObjectFilterConfig(StrictModel):
+    """Which detections of one label count at all (Frigate's `objects.filters`).
+
+    Applied right after detection, before tracking: a box that fails any
+    bound is dropped as if the detector had not seen it.
+    """
+
+    min_score: float = Field(
+        default=0.0, ge=0, le=1, description="Lowest detector score kept."
+    )
+    min_area_px: float = Field(
+        default=0.0, ge=0, description="Smallest box area kept, in frame pixels."
+    )
+    max_area_px: float | None = Field(
+        default=None, gt=0, description="Largest box area kept, in frame pixels."
+    )
+    min_area_norm: float = Field(
+        default=0.0, ge=0, le=1, description="Smallest box area, share of the frame."
+    )
+    max_area_norm: float = Field(
+        default=1.0, gt=0, le=1, description="Largest box area, share of the frame."
+    )
+    min_ratio: float = Field(
+        default=0.0, ge=0, description="Smallest width / height of the box."
+    )
+    max_ratio: float | None = Field(
+        default=None, gt=0, description="Largest width / height of the box."
+    )
+    masks_norm: list[Annotated[list[PointNorm], Field(min_length=3)]] = Field(
+        default_factory=list,
+        description="Polygons (normalised image coordinates) where this label "
+        "never counts: a box whose bottom-centre is inside one is dropped.",
+    )
+
+    def verify_for(self, label: str) -> None:
+        """Raise ValueError naming `label` when a min exceeds its max."""
+        _verify_bounds(label, "area_px", self.min_area_px, self.max_area_px)
+        _verify_bounds(label, "area_norm", self.min_area_norm, self.max_area_norm)
+        _verify_bounds(label, "ratio", self.min_ratio, self.max_ratio)
+
+
+class ObjectsConfig(StrictModel):
+    """Per-camera object settings: filters by detector label."""
+
+    filters: dict[
+        Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS)],
+        ObjectFilterConfig,
+    ] = Field(
+        default_factory=dict,
+        description="Detector label -> filter, e.g. `person: {min_score: 0.5}`; "
+        "labels without one are kept as detected.",
+    )
+
+    @model_validator(mode="after")
+    def verify_filters(self) -> ObjectsConfig:
+        for label, item in self.filters.items():
+            item.verify_for(label)
+        return self
+
+
 class CameraConfig(StrictModel):
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     url: str = Field(
@@ -112,6 +185,11 @@ class CameraConfig(StrictModel):
         description="kind snapshot: environment variable holding that secret.",
     )
     zones: list[ZoneConfig] = Field(default_factory=list)
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        description="Detection filters per label (min score, area, aspect ratio, "
+        "masks), applied before tracking.",
+    )
 
     @model_validator(mode="after")
     def verify_push_secret(self) -> CameraConfig:
@@ -189,6 +267,32 @@ class BrokerConfig(StrictModel):
     )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     keepalive_s: int = Field(default=30, ge=5)
+    tls: MqttTls | None = Field(
+        default=None,
+        title="TLS",
+        description="Connect over TLS (`ca_file`, optional `cert_file`/`key_file`, "
+        f"`verify_hostname`); the port is then {MQTT_TLS_PORT} unless set.",
+    )
+    allow_plain_mqtt: bool = Field(
+        default=False,
+        description="Connect without TLS to a host that is not this machine (the "
+        "login and events cross the network unencrypted).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def default_tls_port(cls, data: Any) -> Any:
+        return with_default_mqtt_port(data)
+
+    @model_validator(mode="after")
+    def verify_transport(self) -> BrokerConfig:
+        verify_mqtt_transport(
+            host=self.host,
+            tls=self.tls,
+            allow_plain=self.allow_plain_mqtt,
+            section="broker",
+        )
+        return self
 
 
 class HttpConfig(StrictModel):

@@ -40,6 +40,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "central.commands.users",
         "Create a login (and a token); disable, enable, tokens, password reset.",
     ),
+    ("central", "tls"): (
+        "central.commands.tls",
+        "Private CA and certificates for the broker's and central's TLS.",
+    ),
     ("models", None): (
         "harness.models_command",
         "List, fetch, verify and rewrite ONNX models.",

@@ -1,7 +1,8 @@
 """`gridwatch demo`: the whole system on one machine, on embedded defaults.
 
-Mosquitto, central on SQLite with the demo city, the RTSP simulator replaying the
-shared clips and an edge node watching them. Prints the URLs and demo logins, then
+Mosquitto (TLS only, with a CA made for the run), central on SQLite with the demo
+city, the RTSP simulator replaying the shared clips and an edge node watching them,
+edge and central reaching the broker over TLS. Prints the URLs and demo logins, then
 each event and ticket notice until Ctrl-C (or --seconds). `--check` runs headless
 and prints a JSON summary; it exits 1 when no AI event became a dispatched ticket.
 """
@@ -153,6 +154,7 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
 def _print_banner(stack: DemoStack) -> None:
     assert stack.broker is not None
     url = stack.central_url
+    endpoint = stack.broker.endpoint
     first = stack.cameras[0].camera_id if stack.cameras else None
     lines = [
         "gridwatch demo running (Ctrl-C stops it)",
@@ -161,8 +163,9 @@ def _print_banner(stack: DemoStack) -> None:
         + (f" (grid of {first})" if first else ""),
         f"                    every worker w00001..w00020 uses {DEMO_PASSWORD}",
         f"  API docs          {url}/api/docs",
-        f"  MQTT broker       mqtt://127.0.0.1:{stack.broker.port} (topics gw/v1/#; "
-        f"read-only login 'observer', password in {stack.observer_secret})",
+        f"  MQTT broker       mqtts://{endpoint.host}:{endpoint.port} (TLS, CA "
+        f"{stack.broker.ca_file}; topics gw/v1/#; read-only login 'observer', "
+        f"password in {stack.observer_secret})",
     ]
     if stack.node is not None:
         lines.append(f"  edge node         {stack.node.http_url}/healthz")

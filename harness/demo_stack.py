@@ -26,9 +26,10 @@ from edge.config import NodeConfig, parse_config
 from edge.factory import build_node
 from edge.node import EdgeNode
 from gridwatch.contract import Topics
+from gridwatch.tls import apply_mqtt_tls
 from harness.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from harness.services import MosquittoBroker, RtspSimulatorProcess
-from harness.services.mosquitto import BrokerCredentials
+from harness.services.mosquitto import BrokerCredentials, BrokerEndpoint
 from simulators.city import generate_city, spec_for, write_city
 from simulators.clips import link_clips
 
@@ -143,7 +144,7 @@ class NoticeWatcher:
 
     def __init__(
         self,
-        port: int,
+        endpoint: BrokerEndpoint,
         topics: Topics,
         credentials: BrokerCredentials,
         on_line: LineSink | None = None,
@@ -157,8 +158,9 @@ class NoticeWatcher:
         self._lock = threading.Lock()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self._client.username_pw_set(credentials.username, credentials.password)
+        apply_mqtt_tls(self._client, endpoint.tls)
         self._client.on_message = self._on_message
-        self._client.connect("127.0.0.1", port)
+        self._client.connect(endpoint.host, endpoint.port)
         self._client.subscribe(
             [(topics.all_events(), 1), (topics.worker_tickets("+"), 1)]
         )
@@ -258,8 +260,10 @@ class DemoStack:
     def _start(self) -> None:
         clips = [self._clip_file(stem) for stem in DEMO_CLIP_RULES]
         grids_path, city_path = write_demo_city(self.workdir / "city", clips)
+        # Secure as in production: TLS only (a CA made for this run), no
+        # plaintext listener at all.
         self.broker = self._stack.enter_context(
-            MosquittoBroker(self.workdir / "broker")
+            MosquittoBroker(self.workdir / "broker", tls=True, plaintext=False)
         )
         # A read-only login for people who want to watch the topics.
         self.observer_secret = self.broker.secret_file(self.broker.observer())
@@ -277,7 +281,7 @@ class DemoStack:
         self.central.start()
         self._stack.callback(self.central.stop)
         self.watcher = NoticeWatcher(
-            self.broker.port, self.topics, self.broker.observer(), self.on_line
+            self.broker.endpoint, self.topics, self.broker.observer(), self.on_line
         )
         self._stack.callback(self.watcher.close)
         if self.cameras:

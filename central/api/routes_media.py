@@ -30,7 +30,15 @@ from central.auth.audit import AuditAction, record
 from central.auth.links import LinkRefused
 from central.context import CentralContext
 from central.db.models import Event, MediaObject, Ticket, UserRole
-from central.media import MediaKind, MediaRejected, MediaStore, StoredMedia, is_sha256
+from central.media import (
+    MediaCheckUnavailable,
+    MediaKind,
+    MediaRejected,
+    MediaShowsFace,
+    MediaStore,
+    StoredMedia,
+    is_sha256,
+)
 from central.tickets.service import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
@@ -85,6 +93,16 @@ def record_media(
         row.ticket_id = row.ticket_id or ticket_id
     session.flush()
     return row
+
+
+def media_refusal(error: MediaRejected) -> HTTPException:
+    """The HTTP answer to media the store refused: 503 when it cannot screen
+    media for faces (retry later), 422 for a face still showing, else 415."""
+    if isinstance(error, MediaCheckUnavailable):
+        return HTTPException(503, str(error))
+    if isinstance(error, MediaShowsFace):
+        return HTTPException(422, str(error))
+    return HTTPException(415, str(error))
 
 
 class UploadResult(BaseModel):
@@ -172,12 +190,19 @@ def _link_once(
     response_model=UploadResult,
     summary="Upload an event's snapshot or clip (edge node or admin)",
     description="The raw bytes are the body: a JPEG/PNG/WebP snapshot, or an "
-    "MP4/MOV/WebM clip; the format is read from the bytes. Idempotent: the same "
-    "bytes again answer the same result.",
+    "MP4/MOV/WebM clip; the format is read from the bytes. Central looks for "
+    "faces again (the whole snapshot; clip frames sampled twice a second) and "
+    "refuses media in which one still shows. Idempotent: the same bytes again "
+    "answer the same result.",
     responses={
         403: {"description": "The event belongs to another edge node"},
         413: {"description": "Over the size limit of that kind"},
-        415: {"description": "Not an accepted format; the message says what it is"},
+        415: {
+            "description": "Not an accepted format, or not decodable; the message "
+            "says what it is"
+        },
+        422: {"description": "A face still shows: refused, not stored"},
+        503: {"description": "No face model to check media with; retry later"},
     },
     openapi_extra={
         "requestBody": {
@@ -218,7 +243,7 @@ async def upload_media(
     try:
         stored = await run_in_threadpool(media.save, data, kind)
     except MediaRejected as exc:
-        raise HTTPException(415, str(exc)) from None
+        raise media_refusal(exc) from None
     event_known = await run_in_threadpool(_link, context, stored, kind, event_id, actor)
     return UploadResult(
         sha256=stored.sha256,
@@ -273,7 +298,13 @@ def _visible_media(
             raise not_found
         row = session.get(MediaObject, sha256)
         content_type = row.content_type if row is not None else None
+        expired_at = row.expired_at if row is not None else None
     found = media.find(sha256)
+    if found is None and expired_at is not None:
+        # Deleted by retention (central/retention.py): say so, not "not found".
+        raise HTTPException(
+            410, f"media {sha256} expired on {expired_at:%Y-%m-%d} (retention)"
+        )
     if found is None:
         raise not_found
     if content_type and content_type != found.content_type:

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from central.api.deps import ActorDep, ContextDep, MemberDep, StaffDep, WorkerDep
-from central.api.routes_media import MediaDep, media_url, record_media
+from central.api.deps import ContextDep, MemberDep, StaffDep, WorkerDep
+from central.api.routes_media import MediaDep, media_refusal, media_url, record_media
 from central.context import CentralContext
 from central.db.models import (
     Area,
@@ -47,6 +47,10 @@ router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 GRID_CODE_PATTERN = r"^\d{15}$"
 MAX_PAGE = 500
+# PostgreSQL's INTEGER: a larger id or offset would fail in the database (a 500),
+# so it is refused as invalid input (422) instead.
+MAX_ROW_ID = 2**31 - 1
+TicketId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Ticket number.")]
 TOP_ESCALATION_LEVEL = 3
 
 # Who takes which action (each a POST /tickets/{id}/{action}), as these routes
@@ -459,7 +463,7 @@ def list_tickets(
         ),
     ] = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> TicketPage:
     query = select(Ticket)
     if state:
@@ -541,7 +545,9 @@ def my_tickets(
     "`actions` lists what the caller may do to it now (the pages offer those).",
     responses={404: {"description": "No such ticket (or not yours)"}},
 )
-def get_ticket(context: ContextDep, actor: MemberDep, ticket_id: int) -> TicketDetail:
+def get_ticket(
+    context: ContextDep, actor: MemberDep, ticket_id: TicketId
+) -> TicketDetail:
     now = context.clock.now()
     with context.sessions() as session:
         ticket = context.tickets.visible(session, actor, ticket_id)
@@ -582,7 +588,7 @@ def review_queue(
     context: ContextDep,
     _actor: StaffDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> ReviewPage:
     query = (
         select(Ticket)
@@ -644,7 +650,7 @@ def create_ticket(
     summary="Accept a dispatched ticket (the assigned worker)",
     responses={409: {"description": "Not dispatched or returned"}},
 )
-def accept(context: ContextDep, actor: ActorDep, ticket_id: int) -> TicketOut:
+def accept(context: ContextDep, actor: MemberDep, ticket_id: TicketId) -> TicketOut:
     ticket = context.tickets.accept(actor, ticket_id)
     return ticket_out(ticket, context.clock.now())
 
@@ -659,13 +665,15 @@ def accept(context: ContextDep, actor: ActorDep, ticket_id: int) -> TicketOut:
         409: {"description": "Not accepted"},
         413: {"description": "Photo too large"},
         415: {"description": "Photo is not a JPEG, PNG or WebP image"},
+        422: {"description": "A face still shows in the photo: refused, not stored"},
+        503: {"description": "No face model to check the photo with; retry later"},
     },
 )
 def resolve(
     context: ContextDep,
-    actor: ActorDep,
+    actor: MemberDep,
     media: MediaDep,
-    ticket_id: int,
+    ticket_id: TicketId,
     note: Annotated[str, Form(min_length=1, description="What was done.")],
     photo: Annotated[
         UploadFile | None, File(description="Photo of the result (optional).")
@@ -693,7 +701,7 @@ def resolve(
         try:
             stored = media.save(data, "photo")
         except MediaRejected as exc:
-            raise HTTPException(415, str(exc)) from None
+            raise media_refusal(exc) from None
         photo_sha = stored.sha256
     ticket = context.tickets.resolve(actor, ticket_id, note, photo_sha)
     now = context.clock.now()
@@ -724,7 +732,7 @@ def resolve(
 def confirm(
     context: ContextDep,
     actor: StaffDep,
-    ticket_id: int,
+    ticket_id: TicketId,
     body: ConfirmIn | None = None,
 ) -> TicketOut:
     worker_id = body.worker_id if body else None
@@ -739,7 +747,7 @@ def confirm(
     responses={409: {"description": "Already resolved, closed or rejected"}},
 )
 def reject(
-    context: ContextDep, actor: StaffDep, ticket_id: int, body: ReasonIn
+    context: ContextDep, actor: StaffDep, ticket_id: TicketId, body: ReasonIn
 ) -> TicketOut:
     ticket = context.tickets.reject(actor, ticket_id, body.reason)
     return ticket_out(ticket, context.clock.now())
@@ -754,7 +762,7 @@ def reject(
 def close(
     context: ContextDep,
     actor: StaffDep,
-    ticket_id: int,
+    ticket_id: TicketId,
     body: CloseIn | None = None,
 ) -> TicketOut:
     ticket = context.tickets.close(actor, ticket_id, body.note if body else None)
@@ -768,7 +776,7 @@ def close(
     responses={409: {"description": "Not resolved"}},
 )
 def return_for_rework(
-    context: ContextDep, actor: StaffDep, ticket_id: int, body: ReasonIn
+    context: ContextDep, actor: StaffDep, ticket_id: TicketId, body: ReasonIn
 ) -> TicketOut:
     ticket = context.tickets.return_for_rework(actor, ticket_id, body.reason)
     return ticket_out(ticket, context.clock.now())
@@ -783,7 +791,7 @@ def return_for_rework(
     responses={409: {"description": "Resolved, closed or rejected"}},
 )
 def reassign(
-    context: ContextDep, actor: StaffDep, ticket_id: int, body: ReassignIn
+    context: ContextDep, actor: StaffDep, ticket_id: TicketId, body: ReassignIn
 ) -> TicketOut:
     if body.grid_code is not None:
         _known_grid(context, body.grid_code)
@@ -802,7 +810,7 @@ def reassign(
     responses={422: {"description": "Closed, or already at that level"}},
 )
 def escalate(
-    context: ContextDep, actor: StaffDep, ticket_id: int, body: EscalateIn
+    context: ContextDep, actor: StaffDep, ticket_id: TicketId, body: EscalateIn
 ) -> TicketOut:
     with context.sessions() as session:
         current = context.tickets.visible(session, actor, ticket_id)

@@ -12,6 +12,8 @@ Actors are usernames, `cli:<os user>` for the command line, `system`, or
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from central.db.models import AuditEntry
+from central.db.models import AuditEntry, MetaValue
 
 SYSTEM = "system"
 ANONYMOUS = "anonymous"
@@ -45,6 +47,10 @@ class AuditAction(StrEnum):
     BROKER_LOGIN_ADDED = "broker_login_added"
     BROKER_LOGIN_ROTATED = "broker_login_rotated"
     BROKER_LOGIN_REVOKED = "broker_login_revoked"
+    GRIDS_IMPORTED = "grids_imported"
+    CITY_IMPORTED = "city_imported"
+    CONFIG_CHANGED = "config_changed"
+    AUDIT_PURGED = "audit_purged"
 
 
 def record(
@@ -71,6 +77,44 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_config(
+    session: Session,
+    key: str,
+    value: Mapping[str, Any],
+    *,
+    by: str = SYSTEM,
+) -> AuditEntry | None:
+    """Audit a piece of configuration (`config_changed`, target `key`) when it
+    differs from the one recorded last (its digest is kept in `meta` as
+    `config:<key>`); None when unchanged. Flushed, not committed.
+
+    `value` must be JSON-serialisable and hold no secret: it is stored in the
+    audit row as the new value.
+    """
+    canonical = json.dumps(value, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    meta_key = f"config:{key}"
+    stored = session.get(MetaValue, meta_key)
+    previous = stored.value if stored is not None else None
+    if previous == digest:
+        return None
+    if stored is None:
+        session.add(MetaValue(key=meta_key, value=digest))
+    else:
+        stored.value = digest
+    return record(
+        session,
+        by,
+        AuditAction.CONFIG_CHANGED,
+        key,
+        detail={
+            "value": json.loads(canonical),
+            "digest": digest,
+            "previous_digest": previous,
+        },
+    )
 
 
 def cli_actor() -> str:

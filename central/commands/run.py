@@ -9,9 +9,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from pydantic import ValidationError
+
 from central.commands.common import add_settings_arguments, settings_from
-from central.config import CentralConfigError
+from central.config import CentralConfigError, MqttSettings
 from central.matters import MatterListError
+from gridwatch.validation import describe_validation_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,19 +44,24 @@ def run_cli(args: argparse.Namespace) -> int:
     except CentralConfigError as exc:
         print(f"central run: {exc}", file=sys.stderr)
         return 2
-    mqtt = settings.mqtt.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "host": args.mqtt_host,
-                "port": args.mqtt_port,
-                "client_id": args.client_id,
-                "username": args.mqtt_username,
-                "password_file": args.mqtt_password_file,
-            }.items()
-            if v is not None
-        }
-    )
+    overrides = {
+        k: v
+        for k, v in {
+            "host": args.mqtt_host,
+            "port": args.mqtt_port,
+            "client_id": args.client_id,
+            "username": args.mqtt_username,
+            "password_file": args.mqtt_password_file,
+        }.items()
+        if v is not None
+    }
+    try:  # validated again: another host may need TLS
+        mqtt = MqttSettings.model_validate(
+            {**settings.mqtt.model_dump(exclude_unset=True), **overrides}
+        )
+    except ValidationError as exc:
+        print(f"central run: {describe_validation_error(exc)}", file=sys.stderr)
+        return 2
     http = settings.http.model_copy(
         update={
             k: v
@@ -83,10 +91,12 @@ def run_cli(args: argparse.Namespace) -> int:
     api = (
         "ingest only (no API)"
         if args.no_api
-        else f"http://{settings.http.host}:{service.http_port}/api/docs"
+        else f"{'https' if settings.http.tls else 'http'}://{settings.http.host}:"
+        f"{service.http_port}/api/docs"
     )
     print(
-        f"central: {api}, broker {settings.mqtt.host}:{settings.mqtt.port}, "
+        f"central: {api}, broker {settings.mqtt.host}:{settings.mqtt.port}"
+        f"{' (TLS)' if settings.mqtt.tls else ''}, "
         f"database {service.context.engine.url.render_as_string(hide_password=True)}",
         flush=True,
     )

@@ -305,7 +305,10 @@ class MediaObject(Base):
     event_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     ticket_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     uploaded_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    # Set when retention deleted the file (`central.retention`): the API answers
+    # 410 for it rather than 404.
+    expired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class MetaValue(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import queue
+import sys
 import threading
 import time
 from typing import Any
@@ -23,13 +24,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
-from central.config import broker_password
+from central.config import CentralConfigError, broker_password
 from central.context import CentralContext
 from central.ingest.camera_status import CameraStatusRecorder
 from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
 from central.ingest.storer import BatchStorer
 from central.notify import MqttNotifier
 from gridwatch.contract import TicketNotice
+from gridwatch.tls import TlsError, apply_mqtt_tls
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,12 @@ class CentralMqtt:
             client.username_pw_set(
                 self.settings.username, broker_password(self.settings)
             )
+        try:
+            apply_mqtt_tls(client, self.settings.tls)
+        except TlsError as error:
+            raise CentralConfigError(f"mqtt.tls.{error}") from None
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -214,6 +221,16 @@ class CentralMqtt:
         if failed:
             log.error("central: broker refused subscriptions: %s", failed)
         self._connected.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this inside its `except`: the error (a refused TLS
+        # certificate, say) is the one being handled.
+        log.warning(
+            "central: cannot reach broker %s:%s (%s); retrying",
+            self.settings.host,
+            self.settings.port,
+            sys.exception() or "no error given",
+        )
 
     def _on_disconnect(
         self,

@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.config import CameraConfig
 from edge.ingest.base import FrameSource
+from edge.ingest.sampler import FrameSampler
 from edge.ingest.slot import FreshestFrameSlot
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class CaptureSource(FrameSource):
         super().__init__(camera, slot)
         self._capture: cv2.VideoCapture | None = None
         self._is_file = camera.kind == "file"
-        self._analysis_interval_s = 1.0 / camera.analysis_fps
+        self._sampler = FrameSampler(camera.analysis_fps)
 
     def _open(self) -> cv2.VideoCapture | None:
         if self._is_file and not Path(self.camera.url).is_file():
@@ -80,7 +81,7 @@ class CaptureSource(FrameSource):
 
     def _pump(self, capture: cv2.VideoCapture, file_period_s: float) -> bool:
         had_frames = False
-        last_retrieved = 0.0
+        self._sampler.reset()
         next_due = time.monotonic()
         while not self._stop.is_set():
             if not capture.grab():
@@ -92,14 +93,13 @@ class CaptureSource(FrameSource):
                 )
                 return had_frames
             now = time.monotonic()
-            due = (
-                now - last_retrieved >= self._analysis_interval_s * 0.9
-                and self.slot.peek_time() is None
-            )
+            # A frame due while analysis still holds the previous one waits
+            # for the next frame (the tick stays open), as before.
+            due = self._sampler.is_due(now) and self.slot.peek_time() is None
             if due:
                 ok, image = capture.retrieve()
                 if ok and image is not None:
-                    last_retrieved = now
+                    self._sampler.take(now)
                     self._emit(image.astype(np.uint8, copy=False))
             else:
                 self._count_frame(time.time())

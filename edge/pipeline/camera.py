@@ -14,6 +14,7 @@ from edge.config import CameraConfig
 from edge.events.builder import EventBuilder
 from edge.pipeline.analysis import AnalysisOutput
 from edge.pipeline.event_stage import EventThunk
+from edge.pipeline.object_filter import ObjectFilter
 from edge.pose.movenet import PoseModels
 from edge.pose.stage import PoseSettings, PoseStage
 from edge.pose.types import PersonPoses
@@ -57,6 +58,7 @@ class CameraAnalysis:
         rules: CameraRules,
         labels: Sequence[str],
         pose: PoseStage | None = None,
+        object_filter: ObjectFilter | None = None,
     ) -> None:
         """Wire the stages of one camera.
 
@@ -65,11 +67,14 @@ class CameraAnalysis:
             rules: The camera's zone rules.
             labels: Model label names indexed by `class_id`.
             pose: Pose stage, for cameras with a fall rule; None costs nothing.
+            object_filter: The camera's `objects.filters`, applied before
+                tracking; None keeps every detection.
         """
         self._tracker = tracker
         self._rules = rules
         self.labels = tuple(labels)
         self._pose = pose
+        self._filter = object_filter or ObjectFilter.none()
 
     @classmethod
     def from_camera(
@@ -78,7 +83,8 @@ class CameraAnalysis:
         """The camera's tracker, zone rules and (with a fall rule) pose stage.
 
         Raises:
-            ValueError: The camera's fall rules name different pose models.
+            ValueError: The camera's fall rules name different pose models, or
+                an object filter names a label the model does not have.
             LookupError, OSError: The pose model cannot be found.
         """
         return cls(
@@ -86,9 +92,13 @@ class CameraAnalysis:
             rules=CameraRules.from_config(camera),
             labels=labels,
             pose=build_pose_stage(camera, models=pose_models),
+            object_filter=ObjectFilter.from_camera(camera, labels=labels),
         )
 
     def step(self, frame: Frame, detections: Detections) -> CameraStep:
+        # Filtered boxes never reach the tracker: a masked "person" on a poster
+        # must not open a track that pose, rules or snapshots would then see.
+        detections = self._filter.apply(detections, frame.resolution_wh)
         tracked = self._tracker.update(detections, timestamp=frame.captured_at)
         poses = self._estimate_poses(frame, tracked)
         result = self._rules.update(frame, tracked, self.labels, poses=poses)

@@ -22,6 +22,7 @@ with exponential back-off by paho's loop thread.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from gridwatch.contract import (
     Topics,
     utc_now,
 )
+from gridwatch.tls import TlsError, apply_mqtt_tls
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,8 @@ class MqttPublisher:
             cameras); `state` and `at` are filled in on each publish.
 
     Raises:
-        ValueError: the password variable is unset, or `online_status` is for
-            another node.
+        ValueError: the password variable is unset, a TLS file cannot be used,
+            or `online_status` is for another node.
     """
 
     def __init__(
@@ -160,10 +162,11 @@ class MqttPublisher:
         )
         self._drain_thread.start()
         logger.info(
-            "node %s: publisher started for %s:%s",
+            "node %s: publisher started for %s:%s (%s)",
             self._node_id,
             self._broker.host,
             self._broker.port,
+            "TLS" if self._broker.tls is not None else "plain MQTT",
         )
 
     def stop(self) -> None:
@@ -318,6 +321,10 @@ class MqttPublisher:
         )
         if self._broker.username is not None:
             client.username_pw_set(self._broker.username, password)
+        try:
+            apply_mqtt_tls(client, self._broker.tls)
+        except TlsError as error:
+            raise TlsError(f"broker.tls.{error}") from None
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -400,11 +407,14 @@ class MqttPublisher:
             )
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this inside its `except`: the error (a refused TLS
+        # certificate, say) is the one being handled.
         logger.warning(
-            "node %s: cannot reach broker %s:%s; retrying with back-off",
+            "node %s: cannot reach broker %s:%s (%s); retrying with back-off",
             self._node_id,
             self._broker.host,
             self._broker.port,
+            sys.exception() or "no error given",
         )
 
     def _on_disconnect(

@@ -184,6 +184,7 @@ class StaticObjectRule(Rule):
                 xyxy=np.asarray(blob.box, dtype=np.float32) / pixels.scale,
                 appeared_at=blob.appeared_at,
                 verdict=blob.verdict,
+                is_fragment=blob.is_fragment,
             )
             for blob in update.blobs
         ]
@@ -275,7 +276,7 @@ class StaticObjectRule(Rule):
                 continue
             # Left for good: it is part of the scene now.
             models.ledger.forget(obj.object_id)
-            models.scene.relearn(_to_small(obj.xyxy, scale))
+            models.scene.relearn(_to_small(obj.xyxy, scale), shelve=False)
             signals.append(self._end(obj, now))
         return signals
 

@@ -4,6 +4,13 @@ The ledger matches each frame's sightings (static regions of the pixel model,
 stationary detections) to the objects it knows, confirms an object after two
 frames that look like one, names its owner (the person nearest to it when it
 appeared) and keeps, per object, since when that owner has been away.
+
+Nothing is rejected on a glimpse: a fragment (a region a person still stands
+over) votes neither way, and a candidate is dropped as a ghost or a lighting
+change only after `_REJECT_VOTES` whole-region verdicts spread over at least
+`_REJECT_SPAN_S` with no object verdict among them. Even then the pixel model
+keeps the former background and can bring the object back (see
+`static_scene`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ _LABEL_IOU = 0.3
 _LABEL_SIZE = (0.25, 4.0)  # detection area over object area, to label it
 _MIN_LABEL_VOTES = 2
 _CONFIRM_VOTES = 2
-_REJECT_VOTES = 2
+_REJECT_VOTES = 3
+_REJECT_SPAN_S = 0.5  # the rejecting verdicts span at least this long
 _OWNER_WINDOW_S = (1.0, 2.0)  # person positions searched around the appearance
 _HISTORY_S = 300.0
 _STILL_DETECTION_S = 1.0
@@ -71,6 +79,8 @@ class Sighting:
         verdict: What the evidence says it is.
         label: Detector label for a detector sighting, None for a pixel one.
         confidence: Detector score, 0 for a pixel sighting.
+        is_fragment: Only part of it is in view (a person stands over the
+            rest): it keeps the object alive but its verdict does not count.
     """
 
     xyxy: BoxXyxy
@@ -78,6 +88,7 @@ class Sighting:
     verdict: BlobVerdict
     label: str | None = None
     confidence: float = 0.0
+    is_fragment: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -122,7 +133,9 @@ class LeftObject:
         last_seen: Latest sighting (or the time a person hid it until).
         appeared_at: When it appeared (see `Sighting.appeared_at`).
         object_votes: Sightings that looked like an object.
-        other_votes: Sightings that looked like a ghost or a lighting change.
+        other_votes: Whole-region sightings that looked like a ghost or a
+            lighting change.
+        other_since: Time of the first of those, None before one.
         is_confirmed: Two sightings looked like an object.
         is_person: It is a person who stood still (not an object).
         owner_id: Owner's track id, None when nobody was near.
@@ -143,6 +156,7 @@ class LeftObject:
     appeared_at: float
     object_votes: int = 0
     other_votes: int = 0
+    other_since: float | None = None
     is_confirmed: bool = False
     is_person: bool = False
     owner_id: int | None = None
@@ -234,7 +248,7 @@ class ObjectLedger:
         gone = self._expire(people, now)
         relearn: list[BoxXyxy] = []
         for obj in list(self._objects.values()):
-            relearn.extend(self._decide(obj))
+            relearn.extend(self._decide(obj, now))
         for obj in self._objects.values():
             if obj.is_confirmed and not obj.is_person:
                 self._follow_owner(obj, people, now)
@@ -278,10 +292,13 @@ class ObjectLedger:
             self._see(obj, sighting, now)
 
     def _best_match(self, xyxy: BoxXyxy) -> LeftObject | None:
+        # A region that grew around a candidate (the rest of a bag its owner
+        # stood over, now in view) is that candidate, whole.
         best, best_iou = None, _MATCH_IOU
         for obj in self._objects.values():
             iou = _iou(obj.xyxy, xyxy)
-            if iou >= best_iou or (best is None and _centre_inside(xyxy, obj.xyxy)):
+            nested = _centre_inside(xyxy, obj.xyxy) or _centre_inside(obj.xyxy, xyxy)
+            if iou >= best_iou or (best is None and nested):
                 best, best_iou = obj, max(iou, best_iou)
         return best
 
@@ -304,10 +321,14 @@ class ObjectLedger:
         # keep the object's own box.
         if 0.5 <= ratio <= 2.0 or not obj.is_confirmed:
             obj.xyxy = sighting.xyxy.copy()
-        if sighting.verdict is BlobVerdict.OBJECT:
+        if sighting.is_fragment:
+            pass  # part of it is under a person: no verdict on the whole
+        elif sighting.verdict is BlobVerdict.OBJECT:
             obj.object_votes += 1
         elif sighting.verdict in (BlobVerdict.GHOST, BlobVerdict.LIGHT):
             obj.other_votes += 1
+            if obj.other_since is None:
+                obj.other_since = now
         if sighting.label is not None:
             self._vote(obj, sighting.label, sighting.confidence)
 
@@ -338,14 +359,19 @@ class ObjectLedger:
                 gone.append(self._objects.pop(obj.object_id))
         return gone
 
-    def _decide(self, obj: LeftObject) -> list[BoxXyxy]:
+    def _decide(self, obj: LeftObject, now: float) -> list[BoxXyxy]:
         if obj.is_confirmed:
             return []
         if obj.object_votes >= _CONFIRM_VOTES:
             obj.is_confirmed = True
             self._assign_owner(obj)
             return []
-        if obj.other_votes >= _REJECT_VOTES and obj.object_votes == 0:
+        if (
+            obj.other_votes >= _REJECT_VOTES
+            and obj.object_votes == 0
+            and obj.other_since is not None
+            and now - obj.other_since >= _REJECT_SPAN_S
+        ):
             self._objects.pop(obj.object_id)
             return [obj.xyxy]
         return []

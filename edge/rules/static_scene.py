@@ -18,6 +18,16 @@ to tell them apart:
   the frame over the background (per channel); a change over most of the zone
   that the gain does not explain re-learns the background at once.
 
+No verdict is final on a fragment: a region whose border runs along a person
+(its owner still standing over it) says so (`occluded_frac`), and border pixels
+on a person or on an edge that frame and background share (a kerb, a wall, a
+bench the object was put against) do not count towards the ghost test. And
+relearning is reversible: a region taken into the background keeps its former
+background on a *shelf* for `shelf_s`; while the picture there keeps differing
+from the shelf and the whole region, unoccluded, looks like an object against
+it for `revive_frames` frames, the shelf is put back and the object returns
+with its first appearance time.
+
 Differences are the largest over the three colour channels: an object can have
 the brightness of the floor it lies on and still differ in colour.
 """
@@ -70,6 +80,14 @@ class SceneSettings:
             at the blob's border) from which a blob is an object.
         same_texture: Correlation of frame and background inside the blob from
             which it is the same surface, differently lit.
+        occluded_frac: A blob with more of its border than this on people is a
+            fragment (see `StaticBlob.is_fragment`).
+        shelf_s: A relearned region keeps its former background this long.
+        revive_frames: Frames in a row a shelved region must look like an
+            object against its former background to be put back.
+        shared_edge: Border pixels whose gradient is this strong (levels of the
+            summed Sobel magnitude) in both frame and background, within a
+            factor of two, are a structure both show, not the object's outline.
     """
 
     short_s: float = 0.8
@@ -83,6 +101,10 @@ class SceneSettings:
     min_area_px: int = 6
     object_contrast: float = 0.12
     same_texture: float = 0.75
+    occluded_frac: float = 0.1
+    shelf_s: float = 60.0
+    revive_frames: int = 3
+    shared_edge: float = 200.0
 
     def __post_init__(self) -> None:
         for name in ("short_s", "background_s"):
@@ -92,6 +114,12 @@ class SceneSettings:
             raise ValueError(f"relearn_frac must be in (0, 1], got {self.relearn_frac}")
         if self.min_area_px < 1:
             raise ValueError(f"min_area_px must be >= 1, got {self.min_area_px}")
+        if self.revive_frames < 1:
+            raise ValueError(f"revive_frames must be >= 1, got {self.revive_frames}")
+        if not 0 <= self.occluded_frac <= 1:
+            raise ValueError(
+                f"occluded_frac must be in [0, 1], got {self.occluded_frac}"
+            )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -108,6 +136,11 @@ class StaticBlob:
         texture_corr: Correlation of frame and background inside the region,
             in [-1, 1]; 0 when either is flat.
         verdict: What it most likely is.
+        occluded_frac: Share of the ring just outside the region that people
+            cover, in [0, 1]: the region may go on under them.
+        is_fragment: More than `SceneSettings.occluded_frac` of its border is
+            on people: only part of it is in view, so its verdict is no
+            verdict on the whole.
     """
 
     box: Box
@@ -116,6 +149,8 @@ class StaticBlob:
     edge_contrast: float
     texture_corr: float
     verdict: BlobVerdict
+    occluded_frac: float = 0.0
+    is_fragment: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,12 +162,14 @@ class SceneUpdate:
         is_warm: The warm-up is over (blobs are reported).
         relearned: The background was re-learned on this frame.
         gain: Global brightness of the frame over the background.
+        revived: Small-frame boxes of shelved regions put back on this frame.
     """
 
     blobs: tuple[StaticBlob, ...] = ()
     is_warm: bool = False
     relearned: bool = False
     gain: float = 1.0
+    revived: tuple[Box, ...] = ()
 
 
 class StaticScene:
@@ -149,6 +186,14 @@ class StaticScene:
         self._changed_since: TimeMap | None = None
         self._covered_at: TimeMap | None = None
         self._frame: FloatMap | None = None
+        self._covered: BoolMap | None = None
+        # The shelf: former background of relearned pixels, until when it is
+        # kept, their first change time, and frames in a row they looked like
+        # an object against it.
+        self._shelf: FloatMap | None = None
+        self._shelf_until: TimeMap | None = None
+        self._shelf_since: TimeMap | None = None
+        self._revive_votes: npt.NDArray[np.int32] | None = None
         self._started_at = 0.0
         self._last_t = 0.0
 
@@ -197,17 +242,59 @@ class StaticScene:
         self._last_t = timestamp
         self._frame = frame
         covered = self._cover(person_boxes, timestamp)
+        self._covered = covered
         return self._step(
             frame, timestamp, max(dt, 0.0), covered, keep_boxes, zone_mask
         )
 
-    def relearn(self, box: Box) -> None:
-        """Take the current frame as background inside `box` (a ghost, a shadow)."""
+    @property
+    def shelved_px(self) -> int:
+        """Pixels whose former background is still kept (see `relearn`)."""
+        if self._shelf_until is None:
+            return 0
+        return int(np.count_nonzero(self._shelf_until > self._last_t))
+
+    def relearn(self, box: Box, *, shelve: bool = True) -> None:
+        """Take the current frame as background inside `box` (a ghost, a shadow).
+
+        Pixels a person covers keep their background. With `shelve`, the former
+        background stays on the shelf for `shelf_s`, so that evidence (the
+        region, in full view, still differing from it and looking like an
+        object) can undo the decision; without, it is final (an object left so
+        long that it is part of the scene).
+        """
         if self._long is None or self._frame is None or self._changed_since is None:
             return
-        x1, y1, x2, y2 = box
-        self._long[y1:y2, x1:x2] = self._frame[y1:y2, x1:x2]
-        self._changed_since[y1:y2, x1:x2] = np.inf
+        height, width = self._long.shape[:2]
+        x1, y1, x2, y2 = max(0, box[0]), max(0, box[1]), box[2], box[3]
+        cut = (slice(y1, min(height, y2)), slice(x1, min(width, x2)))
+        take = np.ones(self._long[cut].shape[:2], dtype=np.bool_)
+        if self._covered is not None:
+            take &= ~self._covered[cut]
+        if shelve:
+            self._shelve(cut, take)
+        elif self._shelf_until is not None:
+            self._shelf_until[cut][take] = -np.inf
+        self._long[cut][take] = self._frame[cut][take]
+        self._changed_since[cut][take] = np.inf
+
+    def _shelve(self, cut: tuple[slice, slice], take: BoolMap) -> None:
+        assert self._long is not None and self._changed_since is not None
+        if self._shelf is None:
+            self._shelf = self._long.copy()
+            shape = self._long.shape[:2]
+            self._shelf_until = np.full(shape, -np.inf, dtype=np.float64)
+            self._shelf_since = np.full(shape, np.inf, dtype=np.float64)
+            self._revive_votes = np.zeros(shape, dtype=np.int32)
+        assert self._shelf_until is not None and self._shelf_since is not None
+        assert self._revive_votes is not None
+        # A pixel shelved twice keeps its first background: the one from
+        # before anything was decided.
+        fresh = take & (self._shelf_until[cut] <= self._last_t)
+        self._shelf[cut][fresh] = self._long[cut][fresh]
+        self._shelf_since[cut][fresh] = self._changed_since[cut][fresh]
+        self._shelf_until[cut][take] = self._last_t + self.settings.shelf_s
+        self._revive_votes[cut][fresh] = 0
 
     def _start(self, frame: FloatMap, timestamp: float) -> None:
         self._long = frame.copy()
@@ -272,10 +359,104 @@ class StaticScene:
         alpha_short = 1.0 - math.exp(-dt / settings.short_s)
         cv2.accumulateWeighted(frame, self._short, alpha_short)
         if not warm or relearned:
+            if relearned and self._shelf_until is not None:
+                self._shelf_until[:] = -np.inf
             return SceneUpdate(is_warm=warm, relearned=relearned, gain=gain)
-        static = changed & ~moving & ~covered & zone_mask
-        blobs = self._blobs(static, frame)
-        return SceneUpdate(blobs=blobs, is_warm=True, gain=gain)
+        usable = ~moving & ~covered & zone_mask
+        revived = self._revive(frame, now, usable, covered)
+        if revived:
+            changed = self._known & (
+                _difference(frame, self._long) > settings.diff_level
+            )
+        blobs = self._blobs(changed & usable, frame, covered)
+        return SceneUpdate(blobs=blobs, is_warm=True, gain=gain, revived=revived)
+
+    def _revive(
+        self, frame: FloatMap, now: float, usable: BoolMap, covered: BoolMap
+    ) -> tuple[Box, ...]:
+        """Put shelved backgrounds back where the evidence says they were right.
+
+        A shelved region whose pixels still differ from their former background,
+        seen whole (no person along its border) and judged an object against
+        that background on `revive_frames` frames in a row, was an object: the
+        relearn is undone and its pixels get back their first change time.
+        """
+        if self._shelf_until is None:
+            return ()
+        assert self._shelf is not None and self._shelf_since is not None
+        assert self._revive_votes is not None and self._long is not None
+        assert self._changed_since is not None
+        active = self._shelf_until > now
+        if not np.any(active):
+            return ()
+        reference = np.where(active[:, :, None], self._shelf, self._long)
+        differs = _difference(frame, reference) > self.settings.diff_level
+        # The picture went back to the former background: nothing to revive.
+        self._shelf_until[active & ~differs & usable] = -np.inf
+        active &= self._shelf_until > now
+        revived: list[Box] = []
+        for blob, region_px in self._regions(differs & usable, covered, active):
+            blob_verdict = self._judge(blob, region_px, frame, reference, covered)
+            x1, y1, x2, y2 = blob
+            votes = self._revive_votes[y1:y2, x1:x2]
+            shelf = region_px & active[y1:y2, x1:x2]
+            if blob_verdict is not BlobVerdict.OBJECT:
+                votes[shelf] = 0
+                continue
+            votes[shelf] += 1
+            if int(votes[shelf].max()) < self.settings.revive_frames:
+                continue
+            cut = (slice(y1, y2), slice(x1, x2))
+            self._long[cut][shelf] = self._shelf[cut][shelf]
+            self._changed_since[cut][shelf] = np.minimum(
+                self._shelf_since[cut][shelf], now
+            )
+            self._shelf_until[cut][shelf] = -np.inf
+            votes[shelf] = 0
+            revived.append(blob)
+        return tuple(revived)
+
+    def _regions(
+        self, mask: BoolMap, covered: BoolMap, touching: BoolMap
+    ) -> list[tuple[Box, BoolMap]]:
+        """Cleaned connected regions of `mask` that overlap `touching`, as
+        (box, region mask within the box)."""
+        raster = _clean(mask)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            raster, connectivity=8
+        )
+        regions = []
+        for index in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[index])
+            if area < self.settings.min_area_px:
+                continue
+            region = labels[y : y + h, x : x + w] == index
+            if not np.any(region & touching[y : y + h, x : x + w]):
+                continue
+            regions.append(((x, y, x + w, y + h), region))
+        return regions
+
+    def _judge(
+        self,
+        box: Box,
+        region: BoolMap,
+        frame: FloatMap,
+        background: FloatMap,
+        covered: BoolMap,
+    ) -> BlobVerdict:
+        """The verdict on a whole region against `background`; UNSURE for a
+        fragment (people along its border)."""
+        contrast, corr, occluded = _evidence(
+            box,
+            region,
+            frame,
+            background,
+            covered,
+            shared_edge=self.settings.shared_edge,
+        )
+        if occluded > self.settings.occluded_frac:
+            return BlobVerdict.UNSURE
+        return self._verdict(contrast, corr)
 
     def _compensate(self, frame: FloatMap, visible: BoolMap) -> float:
         # A global brightness change (clouds, lights dimmed, auto exposure)
@@ -297,13 +478,11 @@ class StaticScene:
         share = np.count_nonzero(changed & visible_zone) / total
         return bool(share > self.settings.relearn_frac)
 
-    def _blobs(self, static: BoolMap, frame: FloatMap) -> tuple[StaticBlob, ...]:
+    def _blobs(
+        self, static: BoolMap, frame: FloatMap, covered: BoolMap
+    ) -> tuple[StaticBlob, ...]:
         assert self._long is not None and self._changed_since is not None
-        kernel = np.ones((3, 3), dtype=np.uint8)
-        opened = cv2.morphologyEx(static.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-        raster = np.asarray(
-            cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel), dtype=np.uint8
-        )
+        raster = _clean(static)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             raster, connectivity=8
         )
@@ -315,7 +494,7 @@ class StaticScene:
             box = (x, y, x + w, y + h)
             region = labels[y : y + h, x : x + w] == index
             since = self._changed_since[y : y + h, x : x + w][region]
-            blobs.append(self._describe(box, region, frame, int(area), since))
+            blobs.append(self._describe(box, region, frame, covered, int(area), since))
         return tuple(blobs)
 
     def _describe(
@@ -323,23 +502,18 @@ class StaticScene:
         box: Box,
         region: BoolMap,
         frame: FloatMap,
+        covered: BoolMap,
         area: int,
         since: TimeMap,
     ) -> StaticBlob:
         assert self._long is not None
-        pad = 3
-        height, width = frame.shape[:2]
-        x1, y1, x2, y2 = box
-        p1, q1 = max(0, x1 - pad), max(0, y1 - pad)
-        p2, q2 = min(width, x2 + pad), min(height, y2 + pad)
-        mask = np.zeros((q2 - q1, p2 - p1), dtype=np.uint8)
-        mask[y1 - q1 : y2 - q1, x1 - p1 : x2 - p1] = region
-        contrast = _edge_contrast(
-            frame[q1:q2, p1:p2], self._long[q1:q2, p1:p2], mask.astype(np.bool_)
-        )
-        inner = _interior(region)
-        corr = _texture_correlation(
-            frame[y1:y2, x1:x2][inner], self._long[y1:y2, x1:x2][inner]
+        contrast, corr, occluded = _evidence(
+            box,
+            region,
+            frame,
+            self._long,
+            covered,
+            shared_edge=self.settings.shared_edge,
         )
         finite = since[np.isfinite(since)]
         appeared = float(np.median(finite)) if finite.size else self._last_t
@@ -350,6 +524,8 @@ class StaticScene:
             edge_contrast=contrast,
             texture_corr=corr,
             verdict=self._verdict(contrast, corr),
+            occluded_frac=occluded,
+            is_fragment=occluded > self.settings.occluded_frac,
         )
 
     def _verdict(self, contrast: float, corr: float) -> BlobVerdict:
@@ -361,6 +537,58 @@ class StaticScene:
         if contrast <= -settings.object_contrast:
             return BlobVerdict.GHOST
         return BlobVerdict.UNSURE
+
+
+def _clean(mask: BoolMap) -> npt.NDArray[np.uint8]:
+    """`mask` opened then closed with a 3x3 square, uint8 0/1."""
+    kernel = np.ones((3, 3), dtype=np.uint8)
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    return np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel), np.uint8)
+
+
+def _evidence(
+    box: Box,
+    region: BoolMap,
+    frame: FloatMap,
+    background: FloatMap,
+    covered: BoolMap,
+    *,
+    shared_edge: float,
+) -> tuple[float, float, float]:
+    """Edge contrast, texture correlation and occluded share of one region.
+
+    Args:
+        box: The region's small-frame box.
+        region: The region inside `box`, bool.
+        frame: Current frame (blurred), (h, w, 3).
+        background: What it is compared with, (h, w, 3).
+        covered: Pixels people cover, (h, w).
+        shared_edge: See `SceneSettings.shared_edge`.
+    """
+    pad = 3
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = box
+    p1, q1 = max(0, x1 - pad), max(0, y1 - pad)
+    p2, q2 = min(width, x2 + pad), min(height, y2 + pad)
+    mask = np.zeros((q2 - q1, p2 - p1), dtype=np.uint8)
+    mask[y1 - q1 : y2 - q1, x1 - p1 : x2 - p1] = region
+    people = covered[q1:q2, p1:p2]
+    contrast = _edge_contrast(
+        frame[q1:q2, p1:p2],
+        background[q1:q2, p1:p2],
+        mask.astype(np.bool_),
+        ignore=people,
+        shared_edge=shared_edge,
+    )
+    kernel = np.ones((3, 3), dtype=np.uint8)
+    ring = (cv2.dilate(mask, kernel, iterations=2) > 0) & (mask == 0)
+    ring_px = int(np.count_nonzero(ring))
+    occluded = float(np.count_nonzero(ring & people)) / float(max(1, ring_px))
+    inner = _interior(region)
+    corr = _texture_correlation(
+        frame[y1:y2, x1:x2][inner], background[y1:y2, x1:x2][inner]
+    )
+    return contrast, corr, occluded
 
 
 def _boxes_mask(boxes: list[Box], shape: tuple[int, ...]) -> BoolMap:
@@ -385,15 +613,41 @@ def _gradient(image: FloatMap) -> FloatMap:
     return magnitude
 
 
-def _edge_contrast(frame: FloatMap, background: FloatMap, region: BoolMap) -> float:
-    """Gradient of frame vs background along the border band of `region`."""
+_MIN_BAND_SHARE = 0.25
+
+
+def _edge_contrast(
+    frame: FloatMap,
+    background: FloatMap,
+    region: BoolMap,
+    *,
+    ignore: BoolMap | None = None,
+    shared_edge: float = math.inf,
+) -> float:
+    """Gradient of frame vs background along the border band of `region`.
+
+    Band pixels in `ignore` (people: their outline is not the region's) and
+    pixels on an edge that frame and background both show about as strongly
+    (a kerb, a wall, a marking the object was put against) say nothing about
+    which of the two holds the object, and are left out while at least a
+    quarter of the band remains.
+    """
     raster = region.astype(np.uint8)
     kernel = np.ones((3, 3), dtype=np.uint8)
     band = cv2.dilate(raster, kernel, iterations=2) > cv2.erode(raster, kernel)
+    if ignore is not None:
+        band &= ~ignore
     if not np.any(band):
         return 0.0
-    e_frame = float(_gradient(frame)[band].mean())
-    e_background = float(_gradient(background)[band].mean())
+    g_frame = _gradient(frame)[band]
+    g_background = _gradient(background)[band]
+    low = np.minimum(g_frame, g_background)
+    high = np.maximum(g_frame, g_background)
+    shared = (low >= shared_edge) & (low >= 0.5 * high)
+    if np.count_nonzero(~shared) >= _MIN_BAND_SHARE * band.sum():
+        g_frame, g_background = g_frame[~shared], g_background[~shared]
+    e_frame = float(g_frame.mean())
+    e_background = float(g_background.mean())
     return (e_frame - e_background) / (e_frame + e_background + _EPS)
 
 

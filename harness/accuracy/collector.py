@@ -16,6 +16,7 @@ from gridwatch.contract import (
     OccupancyMessage,
     Topics,
 )
+from gridwatch.tls import MqttTls, apply_mqtt_tls
 from harness.services.mosquitto import BrokerCredentials
 
 _CONNECT_TIMEOUT_S = 10.0
@@ -47,10 +48,19 @@ class EvalCollector:
         port: Broker port on 127.0.0.1.
         topics: Topic names (the node's prefix).
         credentials: The broker login (an observer's: read everything).
+        tls: The broker's TLS listener is on `port` (`MosquittoBroker.endpoint`).
+
+    Raises:
+        TlsError: a TLS file cannot be used.
     """
 
     def __init__(
-        self, port: int, topics: Topics, credentials: BrokerCredentials
+        self,
+        port: int,
+        topics: Topics,
+        credentials: BrokerCredentials,
+        *,
+        tls: MqttTls | None = None,
     ) -> None:
         self._topics = topics
         self._lock = threading.Lock()
@@ -60,6 +70,7 @@ class EvalCollector:
             CallbackAPIVersion.VERSION2, client_id=f"gw-eval-{time.monotonic_ns()}"
         )
         self._client.username_pw_set(credentials.username, credentials.password)
+        apply_mqtt_tls(self._client, tls)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from harness.accuracy.perturb_command import run_conditions
 from harness.accuracy.privacy import SnapshotFaceCheck
 from harness.accuracy.replay import (
     ReplayError,
@@ -111,6 +112,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="keep the node's and simulator's logs"
     )
+    parser.add_argument(
+        "--perturb",
+        default=None,
+        metavar="NAMES",
+        help="replay every scenario under each camera condition (comma-separated, "
+        "or all: none, h264, half_res, low_light, uneven_fps, shake, drop_burst) "
+        "and report P/R/F1 per event type under each",
+    )
+    parser.add_argument(
+        "--sampling",
+        default=None,
+        metavar="FPS",
+        help="in process: replay every scenario at each analysis rate "
+        "(comma-separated, e.g. 5,10,15) from every start frame offset",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --perturb: feed frames straight into the node's detector, "
+        "tracker and rules (no RTSP, broker or real-time pacing)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -132,6 +154,11 @@ def run_cli(args: argparse.Namespace) -> int:
             f"(--only {args.only})\n"
         )
         return 2
+    if args.perturb is not None or args.sampling is not None:
+        with _quiet_pipeline(args.verbose):
+            return run_conditions(
+                load, args, node_config=base_config, run_stack=run_scenarios
+            )
     with _quiet_pipeline(args.verbose):
         summary = run_scenarios(
             load,

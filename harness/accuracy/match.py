@@ -289,10 +289,16 @@ class CountCheck:
     at_s: float | None
 
     @property
-    def abs_error(self) -> int | None:
+    def error(self) -> int | None:
+        """Observed minus expected: positive when the node counted too many."""
         if self.observed is None:
             return None
-        return abs(self.observed - self.expected.count)
+        return self.observed - self.expected.count
+
+    @property
+    def abs_error(self) -> int | None:
+        error = self.error
+        return None if error is None else abs(error)
 
     @property
     def is_within_tolerance(self) -> bool:
@@ -308,6 +314,7 @@ class CountCheck:
             "tolerance": self.expected.tolerance,
             "observed": self.observed,
             "at_s": _round(self.at_s),
+            "error": self.error,
             "abs_error": self.abs_error,
             "ok": self.is_within_tolerance,
         }
@@ -351,12 +358,29 @@ def count_mae(checks: Iterable[CountCheck]) -> float | None:
     return statistics.fmean(errors) if errors else None
 
 
-def count_mae_by_label(checks: Iterable[CountCheck]) -> dict[str, float | None]:
-    """`count_mae` per counted label (persons, cars, bottles), labels sorted."""
+def count_bias(checks: Iterable[CountCheck]) -> float | None:
+    """Mean signed count error (observed − expected) over the checks that had a
+    message; None if none. MAE says how far off, bias which way: a false person
+    that never goes away shows as a bias near +MAE, misses near −MAE."""
+    errors = [c.error for c in checks if c.error is not None]
+    return statistics.fmean(errors) if errors else None
+
+
+def _by_label(checks: Iterable[CountCheck]) -> dict[str, list[CountCheck]]:
     by_label: dict[str, list[CountCheck]] = {}
     for check in checks:
         by_label.setdefault(check.expected.label, []).append(check)
-    return {label: count_mae(by_label[label]) for label in sorted(by_label)}
+    return {label: by_label[label] for label in sorted(by_label)}
+
+
+def count_mae_by_label(checks: Iterable[CountCheck]) -> dict[str, float | None]:
+    """`count_mae` per counted label (persons, cars, bottles), labels sorted."""
+    return {label: count_mae(items) for label, items in _by_label(checks).items()}
+
+
+def count_bias_by_label(checks: Iterable[CountCheck]) -> dict[str, float | None]:
+    """`count_bias` per counted label, labels sorted."""
+    return {label: count_bias(items) for label, items in _by_label(checks).items()}
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

@@ -20,6 +20,8 @@ from harness.accuracy.match import (
     Miss,
     ObservedEvent,
     TypeTally,
+    count_bias,
+    count_bias_by_label,
     count_mae,
     count_mae_by_label,
     total,
@@ -150,14 +152,22 @@ def _counts_line(summary: EvalSummary) -> str:
     checks = summary.count_checks
     measured = [c for c in checks if c.observed is not None]
     ok = sum(c.is_within_tolerance for c in checks)
+    bias = count_bias_by_label(checks)
     by_label = ", ".join(
-        f"{label} {_num(mae)}" for label, mae in count_mae_by_label(checks).items()
+        f"{label} {_num(mae)} (bias {_signed(bias[label])})"
+        for label, mae in count_mae_by_label(checks).items()
     )
     return (
-        f"count MAE: {_num(count_mae(checks))} over {len(measured)} checks "
+        f"count MAE: {_num(count_mae(checks))}, bias {_signed(count_bias(checks))} "
+        f"over {len(measured)} checks "
         f"({ok} within tolerance, {len(checks) - len(measured)} unmeasured)"
         + (f"; by label: {by_label}" if by_label else "")
     )
+
+
+def _signed(value: float | None) -> str:
+    """A bias with its sign (+0.25, -1.00), or the dash when unmeasured."""
+    return DASH if value is None else f"{value:+.2f}"
 
 
 def _privacy_line(summary: EvalSummary) -> str:

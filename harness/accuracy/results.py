@@ -14,6 +14,8 @@ from harness.accuracy.match import (
     ObservedEvent,
     TypeTally,
     check_counts,
+    count_bias,
+    count_bias_by_label,
     count_mae,
     count_mae_by_label,
     match_events,
@@ -95,6 +97,7 @@ class ScenarioResult:
             by_type={k: v.to_dict() for k, v in self.tallies.items()},
             counts=[c.to_dict() for c in self.counts],
             count_mae=_round(count_mae(self.counts)),
+            count_bias=_round(count_bias(self.counts)),
             seconds=_round(timing.seconds if timing else None, 2),
             clip_s=_round(timing.clip_s if timing else None, 2),
             start_s=_round(timing.start_s if timing else None, 2),
@@ -214,6 +217,11 @@ class EvalSummary:
             "count_mae": _round(count_mae(checks)),
             "count_mae_by_label": {
                 label: _round(mae) for label, mae in count_mae_by_label(checks).items()
+            },
+            "count_bias": _round(count_bias(checks)),
+            "count_bias_by_label": {
+                label: _round(bias)
+                for label, bias in count_bias_by_label(checks).items()
             },
             "counts_checked": len(measured),
             "counts_within_tolerance": sum(c.is_within_tolerance for c in checks),

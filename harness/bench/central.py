@@ -2,7 +2,9 @@
 
 Starts a throw-away PostgreSQL and Mosquitto, loads a Guangzhou-scale city
 (20,031 grids, 22,367 workers; everyone on duty so every ticket is dispatched),
-runs `gridwatch central run --no-api` as a separate process, publishes N events
+runs `gridwatch central run --no-api` as a separate process (`--replicas N`: N
+of them on the one PostgreSQL, sharing the MQTT 5 shared subscription under
+distinct client ids `central-bench-1..N`), publishes N events
 at a target rate from random points of the city (QoS 1, as edge nodes do), some
 of them twice (as a broker redelivers), and listens on the workers' ticket
 topics. Prints figures (JSON with --json):
@@ -11,8 +13,11 @@ topics. Prints figures (JSON with --json):
 - dispatch_ms_p50/p99: event published → ticket notice received by the worker
   (percentiles interpolate linearly between the closest ranks)
 - lost: events with no ticket notice; duplicates: events with more than one
-- central_cpu_percent / bench_cpu_percent: CPU of central / of this process
-  (publisher and listener), in % of one core, while publishing and draining
+- central_cpu_percent / bench_cpu_percent: CPU of central (all replicas) / of
+  this process (publisher and listener), in % of one core, while publishing and
+  draining; replica_cpu_percent: per replica; database_cpu_percent: PostgreSQL's
+  postmaster and backends; broker_cpu_percent: Mosquitto; machine_cpu_percent:
+  the whole machine (cpu_count × 100 is every core busy)
 - grid_lookups_per_s: GridIndex.lookup_many over the city's grids
 """
 
@@ -79,11 +84,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", choices=["postgresql", "sqlite"], default="postgresql"
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="central processes sharing the subscription (PostgreSQL only)",
+    )
     parser.add_argument("--timeout-s", type=float, default=120.0, help="give up after")
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        sys.stderr.write("bench central: --replicas is 1, or more on postgresql\n")
+        return 2
     with tempfile.TemporaryDirectory(prefix="gw-bench-central-") as tmp:
         result = run_bench(args, Path(tmp))
     write_figures(result, as_json=args.json)
@@ -165,7 +179,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         url = f"sqlite:///{work}/central.db"
     broker = MosquittoBroker(work / "mosquitto")
     broker.start()
-    central: subprocess.Popen[bytes] | None = None
+    centrals: list[subprocess.Popen[bytes]] = []
     try:
         started = time.perf_counter()
         context = build_context(CentralSettings(database_url=url))
@@ -194,34 +208,16 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             ]
         context.engine.dispose()
 
-        central = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "harness",
-                "--log-level",
-                "WARNING",
-                "central",
-                "run",
-                "--no-api",
-                "--database-url",
-                url,
-                "--mqtt-port",
-                str(broker.port),
-                "--mqtt-username",
-                "central",
-                "--mqtt-password-file",
-                str(broker.secret_file(broker.central())),
-                "--media-dir",
-                str(work / "media"),
-            ],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.PIPE,
-        )
+        centrals = [
+            _start_central(url, broker, work, replica)
+            for replica in range(1, args.replicas + 1)
+        ]
         topics = Topics()
         listener = _Listener(broker.port, topics, broker.observer())
-        _wait_until_running(central, timeout_s=60.0)
+        for central in centrals:
+            _wait_until_running(central, timeout_s=60.0)
         time.sleep(0.5)  # its subscriptions (sent before that line) take effect
+        usage = _Usage(centrals, broker, pg)
         figures = _publish_and_wait(
             args,
             broker.port,
@@ -229,7 +225,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             centres,
             cameras,
             listener,
-            central,
+            usage,
             broker.simulator("bench-edge"),
         )
         listener.stop()
@@ -242,16 +238,117 @@ def run_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "city_generate_s": round(city_s, 1),
                 "city_import_s": round(import_s, 1),
                 "database": args.database,
+                "replicas": args.replicas,
                 "cpu_count": os.cpu_count(),
             }
         )
         return figures
     finally:
-        if central is not None:
+        for central in centrals:
             stop_process(central, timeout_s=15)
         broker.stop()
         if pg is not None:
             pg.stop()
+
+
+def _start_central(
+    url: str, broker: MosquittoBroker, work: Path, replica: int
+) -> subprocess.Popen[bytes]:
+    """`gridwatch central run --no-api` as replica `replica` (1-based): its own
+    stable client id, the default shared-subscription group."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "--log-level",
+            "WARNING",
+            "central",
+            "run",
+            "--no-api",
+            "--database-url",
+            url,
+            "--mqtt-port",
+            str(broker.port),
+            "--client-id",
+            f"central-bench-{replica}",
+            "--mqtt-username",
+            "central",
+            "--mqtt-password-file",
+            str(broker.secret_file(broker.central())),
+            "--media-dir",
+            str(work / "media"),
+        ],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+    )
+
+
+def _tree_cpu_s(root: psutil.Process) -> dict[int, float]:
+    """CPU seconds (user + system) of `root` and its children, per pid."""
+    found: dict[int, float] = {}
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # a backend that just exited
+            continue
+        found[proc.pid] = times.user + times.system
+    return found
+
+
+class _Usage:
+    """CPU used between `start` and `stop` by central's replicas, PostgreSQL (the
+    postmaster and every backend), the broker, this process and the machine."""
+
+    def __init__(
+        self,
+        centrals: list[subprocess.Popen[bytes]],
+        broker: MosquittoBroker,
+        pg: PostgresServer | None,
+    ) -> None:
+        self.centrals = centrals
+        self.roots: dict[str, psutil.Process] = {
+            f"replica-{n}": psutil.Process(c.pid) for n, c in enumerate(centrals, 1)
+        }
+        if broker.pid is not None:
+            self.roots["broker"] = psutil.Process(broker.pid)
+        if pg is not None and pg.data_dir is not None:
+            pid_file = pg.data_dir / "postmaster.pid"
+            self.roots["database"] = psutil.Process(
+                int(pid_file.read_text().split()[0])
+            )
+        self.roots["bench"] = psutil.Process()
+        self._before: dict[str, dict[int, float]] = {}
+        self._started = 0.0
+
+    def start(self) -> None:
+        psutil.cpu_percent()
+        self._before = {name: _tree_cpu_s(p) for name, p in self.roots.items()}
+        self._started = time.perf_counter()
+
+    def check_alive(self) -> None:
+        for central in self.centrals:
+            if central.poll() is not None:
+                raise RuntimeError(f"central exited with {central.returncode}")
+
+    def stop(self) -> dict[str, Any]:
+        wall = max(time.perf_counter() - self._started, 1e-9)
+        machine = psutil.cpu_percent() * (os.cpu_count() or 1)
+        used: dict[str, float] = {}
+        for name, root in self.roots.items():
+            before = self._before.get(name, {})
+            after = _tree_cpu_s(root)
+            seconds = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+            used[name] = round(100 * seconds / wall, 1)
+        replicas = [used[f"replica-{n}"] for n in range(1, len(self.centrals) + 1)]
+        return {
+            "central_cpu_percent": round(sum(replicas), 1),
+            "replica_cpu_percent": replicas,
+            "database_cpu_percent": used.get("database"),
+            "broker_cpu_percent": used.get("broker"),
+            "bench_cpu_percent": used["bench"],
+            "machine_cpu_percent": round(machine, 1),
+        }
 
 
 def _wait_until_running(central: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -344,7 +441,7 @@ def _publish_and_wait(
     centres: list[Any],
     cameras: list[tuple[str, str]],
     listener: _Listener,
-    central: subprocess.Popen[bytes],
+    usage: _Usage,
     credentials: BrokerCredentials,
 ) -> dict[str, Any]:
     rng = random.Random(11)
@@ -363,10 +460,7 @@ def _publish_and_wait(
     # (pauses that would show up as latency on the listener's clock).
     gc.collect()
     gc.freeze()
-    proc = psutil.Process(central.pid)
-    proc.cpu_percent()
-    me = psutil.Process()
-    me.cpu_percent()
+    usage.start()
     bodies = _EventBodies()
     sent_at: dict[str, float] = {}
     interval = 1.0 / args.rate
@@ -396,11 +490,9 @@ def _publish_and_wait(
     publish_s = time.time() - first
     deadline = time.time() + args.timeout_s
     while listener.count() < args.events and time.time() < deadline:
-        if central.poll() is not None:
-            raise RuntimeError(f"central exited with {central.returncode}")
+        usage.check_alive()
         publisher.loop(timeout=0.05)
-    cpu = proc.cpu_percent()
-    bench_cpu = me.cpu_percent()
+    cpu = usage.stop()
     publisher.disconnect()
     time.sleep(0.5)  # late duplicates, if any, would arrive now
     with listener.lock:
@@ -422,8 +514,7 @@ def _publish_and_wait(
         "dispatch_ms_max": round(latencies[-1], 1) if latencies else None,
         "lost": args.events - len(received),
         "duplicates": sum(n - 1 for n, c in counts.items() for _ in range(c) if n > 1),
-        "central_cpu_percent": round(cpu, 1),
-        "bench_cpu_percent": round(bench_cpu, 1),
+        **cpu,
     }
 
 

@@ -50,7 +50,7 @@ from central.importer import import_city, import_grids, load_city_file
 from central.server import CentralService
 from harness.bench.poison import FuzzMessage, fuzz_messages
 from harness.bench.report import write_figures
-from harness.services import MosquittoBroker
+from harness.services import MosquittoBroker, PostgresServer
 from simulators.city import generate_city, spec_for, write_city
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generator")
     parser.add_argument("--timeout-s", type=float, default=120.0, help="give up after")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres", "postgresql"],
+        default="sqlite",
+        help="central's database: SQLite (default) or a throw-away PostgreSQL",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    database = "sqlite" if args.database == "sqlite" else "postgresql"
     with (
         tempfile.TemporaryDirectory(prefix="gw-bench-fuzz-") as tmp,
-        FuzzStack(Path(tmp)) as stack,
+        FuzzStack(Path(tmp), database=database) as stack,
     ):
         started = time.perf_counter()
         messages = fuzz_messages(
@@ -149,12 +156,16 @@ class _QuietDeadLetters(logging.Filter):
 
 
 class FuzzStack:
-    """Mosquitto and a running central (ingest, pushes, HTTP API) on SQLite with
-    the demo city, in `workdir`; `points` are the city's grid centres. One `run`
-    per stack (its figures count from the start)."""
+    """Mosquitto and a running central (ingest, pushes, HTTP API) on SQLite or a
+    throw-away PostgreSQL (`database` "sqlite" or "postgresql") with the demo
+    city, in `workdir`; `points` are the city's grid centres. One `run` per stack
+    (its figures count from the start)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, database: str = "sqlite") -> None:
+        if database not in ("sqlite", "postgresql"):
+            raise ValueError(f"database must be sqlite or postgresql, got {database!r}")
         self.workdir = workdir
+        self.database = database
         self.points: list[tuple[float, float]] = []
         self._exit = ExitStack()
         self._quiet = _QuietDeadLetters()
@@ -175,7 +186,7 @@ class FuzzStack:
         grids, city_file = write_city(generate_city(spec_for("demo")), work / "city")
         self.broker = self._exit.enter_context(MosquittoBroker(work / "broker"))
         settings = CentralSettings(
-            database_url=f"sqlite:///{work / 'central.db'}",
+            database_url=self._database_url(),
             media=MediaSettings(dir=work / "media"),
             mqtt=MqttSettings.model_validate(
                 {**self.broker.central_config(), "client_id": "central-fuzz"}
@@ -205,6 +216,12 @@ class FuzzStack:
         self.central.start()
         self.letters = DeadLetterCounter(self.broker, context.topics.deadletter())
         self._exit.callback(self.letters.stop)
+
+    def _database_url(self) -> str:
+        if self.database == "sqlite":
+            return f"sqlite:///{self.workdir / 'central.db'}"
+        server = self._exit.enter_context(PostgresServer(self.workdir / "pg"))
+        return server.create_database("central")
 
     @property
     def base_url(self) -> str:
@@ -270,7 +287,7 @@ class FuzzStack:
             **self._health(),
             "bad_kinds": dict(sorted(kinds.items())),
             "dead_letter_reasons": dict(self.letters.reasons),
-            "database": "sqlite",
+            "database": self.database,
             "cpu_count": os.cpu_count(),
         }
         figures["ok"] = (

@@ -1,5 +1,6 @@
 """A real Mosquitto broker on 127.0.0.1 with on-disk persistence, secured as in
-production: no anonymous client, a password and an ACL per identity."""
+production: no anonymous client, a password and an ACL per identity, and
+optionally a TLS listener with a CA of its own."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from central.broker.acl import BrokerIdentity, BrokerRole, render_acl, render_passwords
 from central.broker.passwords import mosquitto_hash, new_secret
+from central.pki import IssuedFiles, init_ca, issue
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.secrets import write_private
+from gridwatch.tls import MqttTls
 from harness.services.process import free_port, stop_process
 
 _MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -56,6 +60,20 @@ class BrokerCredentials:
         return f"BrokerCredentials(username={self.username!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerEndpoint:
+    """Where a client connects: host, port and, for the TLS listener, the CA."""
+
+    host: str
+    port: int
+    tls: MqttTls | None = None
+
+
+# The names the broker's certificate carries by default: what clients on this
+# machine connect to.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
 class MosquittoBroker:
     """A real Mosquitto on 127.0.0.1 with on-disk persistence in `workdir`.
 
@@ -75,6 +93,12 @@ class MosquittoBroker:
         access_dir: A folder whose `passwd` and `acl` someone else writes
             (central: `gridwatch central broker`); the account methods are then
             not for use. None: this broker keeps its own accounts.
+        tls: Also listen with TLS on `tls_port`, with a CA made for this broker
+            (in `workdir/tls`) and a certificate naming `tls_names`; the
+            `endpoint` and the config helpers then point clients there.
+        tls_names: Host names and addresses the broker's certificate names.
+        plaintext: Listen without TLS on `port` (127.0.0.1 only); False needs
+            `tls`.
     """
 
     def __init__(
@@ -84,9 +108,16 @@ class MosquittoBroker:
         *,
         prefix: str = DEFAULT_TOPIC_PREFIX,
         access_dir: Path | None = None,
+        tls: bool = False,
+        tls_names: Sequence[str] = LOOPBACK_NAMES,
+        plaintext: bool = True,
     ) -> None:
+        if not (tls or plaintext):
+            raise ValueError("a broker needs a plaintext or a TLS listener")
         self.workdir = workdir
         self.port = port or free_port()
+        self.tls_port = _another_free_port(self.port) if tls else None
+        self.plaintext = plaintext
         self.host = "127.0.0.1"
         self.prefix = prefix
         self.log_path = workdir / "mosquitto.log"
@@ -97,6 +128,52 @@ class MosquittoBroker:
         self._binary = find_mosquitto()
         self._process: subprocess.Popen[bytes] | None = None
         self._accounts: dict[str, tuple[BrokerIdentity, str]] = {}
+        self.ca_file: Path | None = None
+        self._server_files: IssuedFiles | None = None
+        if tls:
+            self.ca_file = init_ca(workdir / "tls" / "ca", replace=True).cert
+            self._server_files = self.issue_server_cert(tls_names)
+
+    # -- TLS -----------------------------------------------------------------------
+
+    def issue_server_cert(self, names: Sequence[str]) -> IssuedFiles:
+        """A new server certificate naming `names`, signed by this broker's CA
+        (a rotation: the broker uses it after `reload` or `restart`).
+
+        Raises:
+            RuntimeError: the broker has no TLS listener.
+        """
+        if self.ca_file is None:
+            raise RuntimeError("this broker has no TLS listener")
+        files = issue(
+            self.ca_file.parent, self.workdir / "tls", "broker", hostnames=names
+        )
+        self._server_files = files
+        return files
+
+    @property
+    def client_tls(self) -> MqttTls | None:
+        """What a client needs to trust the TLS listener; None without one."""
+        return MqttTls(ca_file=self.ca_file) if self.ca_file is not None else None
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        """The TLS listener when there is one, else the plaintext one."""
+        if self.tls_port is not None:
+            return BrokerEndpoint(self.host, self.tls_port, self.client_tls)
+        return BrokerEndpoint(self.host, self.port)
+
+    def _client_section(self, credentials: BrokerCredentials) -> dict[str, object]:
+        endpoint = self.endpoint
+        section: dict[str, object] = {
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "username": credentials.username,
+            "password_file": str(self.secret_file(credentials)),
+        }
+        if endpoint.tls is not None:
+            section["tls"] = {"ca_file": str(endpoint.tls.ca_file)}
+        return section
 
     # -- identities --------------------------------------------------------------
 
@@ -140,24 +217,14 @@ class MosquittoBroker:
         return path
 
     def node_config(self, node_id: str) -> dict[str, object]:
-        """The `broker:` section of an edge node's config for `node_id`."""
-        credentials = self.node(node_id)
-        return {
-            "host": self.host,
-            "port": self.port,
-            "username": credentials.username,
-            "password_file": str(self.secret_file(credentials)),
-        }
+        """The `broker:` section of an edge node's config for `node_id` (the
+        TLS listener when there is one)."""
+        return self._client_section(self.node(node_id))
 
     def central_config(self, username: str = "central") -> dict[str, object]:
-        """Central's `mqtt:` settings (host, port and login) on this broker."""
-        credentials = self.central(username)
-        return {
-            "host": self.host,
-            "port": self.port,
-            "username": credentials.username,
-            "password_file": str(self.secret_file(credentials)),
-        }
+        """Central's `mqtt:` settings (host, port, login and, for the TLS
+        listener, `tls`) on this broker."""
+        return self._client_section(self.central(username))
 
     def revoke(self, username: str) -> None:
         """Remove a login; the broker forgets it at once (clients already
@@ -184,9 +251,13 @@ class MosquittoBroker:
             time.sleep(0.02)
 
     def _reloads_logged(self) -> int:
+        return self._logged("Reloading config")
+
+    def _logged(self, words: str) -> int:
+        """How many times the log says `words`."""
         if not self.log_path.exists():
             return 0
-        return self.log_path.read_text(errors="replace").count("Reloading config")
+        return self.log_path.read_text(errors="replace").count(words)
 
     def _write_access_files(self) -> None:
         if not self._own_access:
@@ -220,7 +291,7 @@ class MosquittoBroker:
                     # As root, mosquitto would switch to user "mosquitto", which
                     # cannot write the test's persistence folder.
                     f"user {getpass.getuser()}",
-                    f"listener {self.port} {self.host}",
+                    *self._listener_lines(),
                     "allow_anonymous false",
                     f"password_file {self.password_path}",
                     f"acl_file {self.acl_path}",
@@ -246,6 +317,25 @@ class MosquittoBroker:
         )
         return config
 
+    def _listener_lines(self) -> list[str]:
+        # Without per_listener_settings the login and ACL settings below hold
+        # for every listener; cafile/certfile/keyfile belong to the one above.
+        lines = [f"listener {self.port} {self.host}"] if self.plaintext else []
+        if self.tls_port is not None:
+            assert self.ca_file is not None and self._server_files is not None
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {self.ca_file}",
+                f"certfile {self._server_files.cert}",
+                f"keyfile {self._server_files.key}",
+                "tls_version tlsv1.2",
+            ]
+        return lines
+
+    def _listening_ports(self) -> list[int]:
+        ports = [self.port] if self.plaintext else []
+        return ports + ([self.tls_port] if self.tls_port is not None else [])
+
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the broker and wait until it accepts connections.
 
@@ -256,6 +346,7 @@ class MosquittoBroker:
             raise RuntimeError(f"mosquitto on port {self.port} is already running")
         config = self.write_config()
         self._write_access_files()
+        runs_before = self._logged("running")
         self._process = subprocess.Popen(
             [str(self._binary), "-c", str(config)],
             stdout=subprocess.DEVNULL,
@@ -265,7 +356,11 @@ class MosquittoBroker:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited early: {self._read_failure()}")
-            if _is_listening(self.host, self.port):
+            # "running" is logged once its signal handlers are in place: a
+            # SIGHUP (reload) before that would end the broker.
+            if self._logged("running") > runs_before and all(
+                _is_listening(self.host, p) for p in self._listening_ports()
+            ):
                 return
             time.sleep(0.02)
         self.stop()
@@ -336,6 +431,13 @@ class MosquittoBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _another_free_port(taken: int) -> int:
+    port = free_port()
+    while port == taken:
+        port = free_port()
+    return port
 
 
 def _is_listening(host: str, port: int) -> bool:

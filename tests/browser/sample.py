@@ -38,6 +38,7 @@ from gridwatch.contract import (
     OccupancyMessage,
     SnapshotRef,
 )
+from gridwatch.tls import apply_mqtt_tls
 from harness.demo_stack import DEMO_PASSWORD, DemoCamera, DemoStack, demo_cameras
 from simulators.signals import stop_on_signals
 
@@ -107,7 +108,9 @@ class SamplePublisher:
         # One test client publishes for every demo node: the simulator login.
         login = stack.broker.simulator()
         self._client.username_pw_set(login.username, login.password)
-        self._client.connect("127.0.0.1", stack.broker.port)
+        endpoint = stack.broker.endpoint  # the demo's broker listens with TLS only
+        apply_mqtt_tls(self._client, endpoint.tls)
+        self._client.connect(endpoint.host, endpoint.port)
         self._client.loop_start()
 
     def close(self) -> None:

@@ -90,7 +90,7 @@ def test_build_node_given_media_face_settings_should_load_yunet_once_for_all(
             super().__init__(**kwargs)
             snapshotters.append(self)
 
-    monkeypatch.setattr("edge.media.faces.load_face_detector", counting_load)
+    monkeypatch.setattr("models.faces.load_face_detector", counting_load)
     monkeypatch.setattr("edge.factory.Snapshotter", RecordingSnapshotter)
     config = _config(
         cameras=[CAMERA, {**CAMERA, "id": "d"}],

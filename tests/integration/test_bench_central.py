@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 
-@pytest.mark.integration
-def test_bench_central_prints_figures_and_loses_nothing() -> None:
+def _bench_central(*extra: str) -> dict[str, Any]:
     result = subprocess.run(
         [
             sys.executable,
@@ -22,20 +22,23 @@ def test_bench_central_prints_figures_and_loses_nothing() -> None:
             "central",
             "--scale",
             "demo",
-            "--events",
-            "30",
-            "--rate",
-            "100",
             "--json",
             "--timeout-s",
             "30",
+            *extra,
         ],
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+@pytest.mark.integration
+def test_bench_central_prints_figures_and_loses_nothing() -> None:
+    figures = _bench_central("--events", "30", "--rate", "100")
     assert figures["events"] == 30
     assert (figures["lost"], figures["duplicates"]) == (0, 0)
     assert figures["events_stored"] == figures["tickets_stored"] == 30
@@ -43,3 +46,31 @@ def test_bench_central_prints_figures_and_loses_nothing() -> None:
     assert 1 <= figures["cameras_with_events"] <= 30
     assert figures["dispatch_ms_p50"] > 0 and figures["grid_lookups_per_s"] > 0
     assert figures["database"] == "postgresql"
+    assert figures["replicas"] == 1 and len(figures["replica_cpu_percent"]) == 1
+    assert figures["database_cpu_percent"] > 0 and figures["broker_cpu_percent"] > 0
+
+
+@pytest.mark.integration
+def test_bench_central_given_two_replicas_should_share_events_without_loss() -> None:
+    # 36 events: the demo city has 12 grids and 3 types, so none merges.
+    figures = _bench_central("--events", "36", "--rate", "60", "--replicas", "2")
+    assert figures["replicas"] == 2
+    assert (figures["lost"], figures["duplicates"]) == (0, 0)
+    assert figures["events_stored"] == figures["tickets_stored"] == 36
+    # both replicas took part (the broker shares the subscription between them)
+    assert [cpu > 0 for cpu in figures["replica_cpu_percent"]] == [True, True]
+    assert figures["central_cpu_percent"] == pytest.approx(
+        sum(figures["replica_cpu_percent"]), abs=0.2
+    )
+
+
+def test_bench_central_given_replicas_on_sqlite_should_refuse() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "central", "--replicas", "2",
+         "--database", "sqlite"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--replicas" in result.stderr

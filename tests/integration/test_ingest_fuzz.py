@@ -1,7 +1,8 @@
-"""Fuzzed messages through a real Mosquitto into a running central (SQLite, the demo
-city): every valid message stored, every malformed one dead-lettered, ingest
-never stuck. The generator is `harness.bench.poison`, the stack and the figures
-are `gridwatch bench fuzz`'s (`harness.bench.fuzz`)."""
+"""Fuzzed messages through a real Mosquitto into a running central (SQLite, and
+PostgreSQL through the command; the demo city): every valid message stored, every
+malformed one dead-lettered, ingest never stuck. The generator is
+`harness.bench.poison`, the stack and the figures are `gridwatch bench fuzz`'s
+(`harness.bench.fuzz`)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,12 @@ def test_fuzzed_messages_through_the_broker_are_stored_or_dead_lettered(
 
 
 @pytest.mark.integration
-def test_bench_fuzz_command_prints_figures() -> None:
+@pytest.mark.parametrize(
+    ("database", "stored_in"), [("sqlite", "sqlite"), ("postgres", "postgresql")]
+)
+def test_bench_fuzz_command_given_database_should_print_its_figures(
+    database: str, stored_in: str
+) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -92,6 +98,8 @@ def test_bench_fuzz_command_prints_figures() -> None:
             "4",
             "--timeout-s",
             "30",
+            "--database",
+            database,
             "--json",
         ],
         capture_output=True,
@@ -101,6 +109,7 @@ def test_bench_fuzz_command_prints_figures() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["sent"] == 300 and figures["ok"]
+    assert figures["database"] == stored_in
     assert figures["stored"] == figures["valid"] > 0
     assert (
         figures["dead_lettered"] == figures["bad"] == sum(figures["bad_kinds"].values())

@@ -25,7 +25,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from harness.services.mosquitto import BrokerCredentials, MosquittoBroker
+from gridwatch.tls import MqttTls, apply_mqtt_tls
+from harness.services.mosquitto import (
+    BrokerCredentials,
+    BrokerEndpoint,
+    MosquittoBroker,
+)
 
 __all__ = [
     "MosquittoBroker",
@@ -34,6 +39,7 @@ __all__ = [
     "ReceivedMessage",
     "mosquitto",
     "mosquitto_session",
+    "mosquitto_tls",
 ]
 
 
@@ -41,6 +47,19 @@ __all__ = [
 def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A broker of its own for one test (may be stopped/restarted by the test)."""
     broker = MosquittoBroker(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto_tls(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker of its own for one test with a TLS listener (`tls_port`, a CA
+    made for it, a certificate naming 127.0.0.1 and localhost) beside the
+    loopback plaintext one; `endpoint` and the config helpers use TLS."""
+    broker = MosquittoBroker(tmp_path / "mosquitto-tls", tls=True)
     broker.start()
     try:
         yield broker
@@ -90,6 +109,7 @@ class MqttCollector:
         client_id: Client id; a unique one when None.
         session_expiry_s: How long the broker keeps the session when cut off.
         credentials: The login (the broker refuses anonymous clients).
+        tls: Connect over TLS (the broker's TLS listener is on `port`).
     """
 
     def __init__(
@@ -101,6 +121,7 @@ class MqttCollector:
         client_id: str | None = None,
         session_expiry_s: int = 300,
         credentials: BrokerCredentials | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.topic_filter = topic_filter
         self._host, self._port = host, port
@@ -116,6 +137,7 @@ class MqttCollector:
         )
         if credentials is not None:
             self._client.username_pw_set(credentials.username, credentials.password)
+        apply_mqtt_tls(self._client, tls)
         self._client.reconnect_delay_set(1, 1)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
@@ -123,12 +145,15 @@ class MqttCollector:
 
     @classmethod
     def for_broker(cls, broker: MosquittoBroker, topic_filter: str) -> MqttCollector:
-        """A collector on `broker` (not started), logged in as its observer."""
+        """A collector on `broker` (not started), logged in as its observer, on
+        its TLS listener when it has one."""
+        endpoint = broker.endpoint
         return cls(
-            host=broker.host,
-            port=broker.port,
+            host=endpoint.host,
+            port=endpoint.port,
             topic_filter=topic_filter,
             credentials=broker.observer(),
+            tls=endpoint.tls,
         )
 
     def start(self, timeout_s: float = 5.0) -> MqttCollector:
@@ -238,24 +263,35 @@ class MqttCollector:
 
 class ProbeClient:
     """A connected paho client that records its CONNACK and PUBACK reason codes
-    (to see what the broker allows an identity)."""
+    (to see what the broker allows an identity).
+
+    Connects to `endpoint`, by default the broker's (its TLS listener when it
+    has one); a refused TLS handshake raises from the constructor
+    (`ssl.SSLError`, an `OSError`).
+    """
 
     def __init__(
-        self, broker: MosquittoBroker, login: BrokerCredentials | None
+        self,
+        broker: MosquittoBroker,
+        login: BrokerCredentials | None,
+        *,
+        endpoint: BrokerEndpoint | None = None,
     ) -> None:
+        endpoint = endpoint or broker.endpoint
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         if login is not None:
             self.client.username_pw_set(login.username, login.password)
+        apply_mqtt_tls(self.client, endpoint.tls)
         self.connack: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
         self._connected = threading.Event()
         self._lock = threading.Lock()
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
-        self.client.connect(broker.host, broker.port)
+        self.client.connect(endpoint.host, endpoint.port)
         self.client.loop_start()
         assert self._connected.wait(5), "no CONNACK"
 

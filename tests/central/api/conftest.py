@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import httpx
 import numpy as np
@@ -81,8 +84,21 @@ def tiny_jpeg(value: int = 128) -> bytes:
     return bytes(buf.tobytes())
 
 
+@functools.cache
 def tiny_mp4() -> bytes:
-    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    """A real H.264 MP4 of four grey frames (central decodes clips to check
+    them for faces, so a header alone is refused)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for value in (60, 90, 120, 150):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((64, 64, 3), value, np.uint8), format="bgr24"
+            )
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
 
 
 @dataclass

@@ -130,17 +130,57 @@ def test_ledger_given_region_the_size_of_a_person_should_mark_it_a_person() -> N
     assert obj is not None and obj.is_person
 
 
-def test_ledger_given_ghost_or_light_should_drop_it_and_ask_to_relearn() -> None:
+@pytest.mark.parametrize("verdict", [BlobVerdict.GHOST, BlobVerdict.LIGHT])
+def test_ledger_given_ghost_or_light_over_time_should_drop_it_and_ask_to_relearn(
+    verdict: BlobVerdict,
+) -> None:
     ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
-    ghost = _seen(verdict=BlobVerdict.GHOST)
-    ledger.update(
-        [ghost], people=_people(0.0), others=Detections.empty(), labels=LABELS
-    )
-    update = ledger.update(
-        [ghost], people=_people(0.2), others=Detections.empty(), labels=LABELS
-    )
+    ghost = _seen(verdict=verdict)
+    updates = [
+        ledger.update(
+            [ghost], people=_people(t), others=Detections.empty(), labels=LABELS
+        )
+        for t in (0.0, 0.2, 0.4, 0.6)
+    ]
+    # Not on a glimpse: three verdicts spanning half a second.
+    assert [u.relearn for u in updates[:3]] == [(), (), ()]
     assert ledger.objects == []
-    assert [b.tolist() for b in update.relearn] == [OBJECT]
+    assert [b.tolist() for b in updates[3].relearn] == [OBJECT]
+
+
+def test_ledger_given_fragment_looking_like_ghost_should_keep_it_watchable() -> None:
+    # The owner stands over most of the bag: the visible part's border runs
+    # along a structure edge and reads as a ghost. Its votes do not count.
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    owner = (7, [195.0, 180.0, 215.0, 262.0])
+    fragment = Sighting(
+        xyxy=np.asarray([208.0, 250.0, 212.0, 265.0], dtype=np.float32),
+        appeared_at=T0,
+        verdict=BlobVerdict.GHOST,
+        is_fragment=True,
+    )
+    for i in range(20):
+        update = ledger.update(
+            [fragment],
+            people=_people(0.2 * i, owner),
+            others=Detections.empty(),
+            labels=LABELS,
+        )
+        assert update.relearn == ()
+    obj = ledger.objects[0]
+    assert not obj.is_confirmed and obj.other_votes == 0
+    # The owner steps away: the whole bag, in view, looks like an object.
+    for i in range(3):
+        obj = _step(ledger, 4.0 + 0.2 * i, [_seen()], (7, _person_at(300.0)))
+    assert obj is not None and obj.is_confirmed and obj.owner_id == 7
+
+
+def test_ledger_given_object_verdict_among_ghost_verdicts_should_not_drop_it() -> None:
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    _step(ledger, 0.0, [_seen()])
+    for i in range(1, 8):
+        obj = _step(ledger, 0.2 * i, [_seen(verdict=BlobVerdict.GHOST)])
+        assert obj is not None
 
 
 def test_ledger_given_object_unseen_for_clear_s_should_report_it_gone() -> None:

@@ -134,13 +134,100 @@ def test_static_scene_during_warmup_should_report_nothing() -> None:
     assert update.blobs == ()
 
 
-def test_static_scene_relearn_should_absorb_a_region() -> None:
+def test_static_scene_relearn_without_shelf_should_absorb_a_region() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=2.0)
+    scene.relearn(update.blobs[0].box, shelve=False)
+    assert _feed(scene, [_with_patch(base, 230.0)] * 6, start_s=4.0).blobs == ()
+    assert scene.shelved_px == 0
+
+
+def test_static_scene_given_object_relearned_by_mistake_should_revive_it() -> None:
+    # A relearn is undone by evidence: the region keeps differing from its
+    # former background and looks like an object against it, frame after frame.
     scene = StaticScene(SETTINGS)
     base = _floor()
     _feed(scene, [base] * 10)
     update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=2.0)
     scene.relearn(update.blobs[0].box)
-    assert _feed(scene, [_with_patch(base, 230.0)] * 3, start_s=4.0).blobs == ()
+    assert scene.shelved_px > 0
+    first = _feed(scene, [_with_patch(base, 230.0)], start_s=4.0)
+    assert first.blobs == ()  # relearned: gone for now
+    revived = [
+        _feed(scene, [_with_patch(base, 230.0)], start_s=4.2 + 0.2 * i)
+        for i in range(4)
+    ]
+    assert any(u.revived for u in revived)
+    back = revived[-1].blobs
+    assert [b.verdict for b in back] == [BlobVerdict.OBJECT]
+    # With its first appearance time, not the time it was revived.
+    assert 2.0 <= back[0].appeared_at - T0 <= 2.3
+    assert scene.shelved_px == 0
+
+
+def test_static_scene_given_ghost_relearned_should_not_revive_it() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [_with_patch(base, 230.0)] * 10)  # learned with the object
+    update = _feed(scene, [base] * 10, start_s=2.0)
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.GHOST]
+    scene.relearn(update.blobs[0].box)
+    after = [_feed(scene, [base], start_s=4.0 + 0.2 * i) for i in range(15)]
+    assert all(u.revived == () and u.blobs == () for u in after)
+
+
+def test_static_scene_given_object_picked_up_after_relearn_should_drop_shelf() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_with_patch(base, 230.0)] * 10, start_s=2.0)
+    scene.relearn(update.blobs[0].box)
+    # The floor shows again: the former background was right there.
+    _feed(scene, [base] * 12, start_s=4.0)
+    assert scene.shelved_px == 0
+
+
+def _kerb_floor() -> npt.NDArray[np.float32]:
+    image = _floor().copy()
+    image[:, 40:] = 200.0  # a kerb: a strong vertical edge at x = 40
+    return image
+
+
+def _bag_against_kerb(base: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    image = base.copy()
+    image[30:44, 28:40] = 30.0  # a dark bag whose right side lies on the edge
+    return image
+
+
+def test_static_scene_given_object_against_an_edge_should_report_an_object() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _kerb_floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_bag_against_kerb(base)] * 10, start_s=2.0)
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.OBJECT]
+    assert not update.blobs[0].is_fragment
+
+
+def test_static_scene_given_ghost_against_an_edge_should_report_a_ghost() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _kerb_floor()
+    _feed(scene, [_bag_against_kerb(base)] * 10)
+    update = _feed(scene, [base] * 10, start_s=2.0)
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.GHOST]
+
+
+def test_static_scene_given_owner_over_object_should_report_a_fragment() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _kerb_floor()
+    _feed(scene, [base] * 10)
+    owner = _bag_against_kerb(base)
+    owner[5:41, 22:36] = 60.0  # the owner stands over most of the bag
+    box = np.array([[22, 5, 36, 41]], dtype=np.float32)
+    update = _feed(scene, [owner] * 10, start_s=2.0, people=box)
+    assert update.blobs
+    assert all(b.is_fragment for b in update.blobs)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +262,14 @@ def test_static_scene_given_frame_size_change_should_raise() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"short_s": 0}, {"background_s": -1}, {"relearn_frac": 0}, {"min_area_px": 0}],
+    [
+        {"short_s": 0},
+        {"background_s": -1},
+        {"relearn_frac": 0},
+        {"min_area_px": 0},
+        {"revive_frames": 0},
+        {"occluded_frac": 1.5},
+    ],
 )
 def test_scene_settings_given_bad_value_should_raise(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):

@@ -10,6 +10,8 @@ from harness.accuracy.match import (
     OccupancySample,
     TypeTally,
     check_counts,
+    count_bias,
+    count_bias_by_label,
     count_mae,
     count_mae_by_label,
     match_events,
@@ -332,3 +334,26 @@ def test_count_mae_by_label_should_keep_labels_apart() -> None:
     )
 
     assert count_mae_by_label(checks) == {"bottle": None, "car": 2.0, "person": 1.0}
+
+
+def test_count_bias_given_errors_both_ways_should_keep_their_sign() -> None:
+    samples = [sample(1.0, room={"person": 5, "car": 2})]
+
+    checks = check_counts(
+        [
+            count(1.0, 4, label="person"),  # +1
+            count(1.0, 4, label="person"),  # +1
+            count(1.0, 7, label="person"),  # -2
+            count(1.0, 0, label="car"),  # +2
+            count(9.0, 1, label="bottle"),  # unmeasured
+        ],
+        samples,
+        max_gap_s=1.0,
+    )
+
+    assert [c.error for c in checks] == [1, 1, -2, 2, None]
+    assert count_mae(checks) == pytest.approx(1.5)
+    assert count_bias(checks) == pytest.approx(0.5)
+    assert count_bias_by_label(checks) == {"bottle": None, "car": 2.0, "person": 0.0}
+    assert checks[2].to_dict()["error"] == -2
+    assert count_bias([]) is None

@@ -109,6 +109,9 @@ def test_summary_to_dict_should_have_the_documented_fields(
         "latency_s_mean": 0.3, "latency_s_p50": 0.3, "latency_s_max": 0.3,
     }  # fmt: skip
     assert data["count_mae"] == 1.0
+    assert data["count_bias"] == -1.0  # counted 1 for 2
+    assert data["count_bias_by_label"] == {"person": -1.0}
+    assert data["scenarios"][0]["count_bias"] == -1.0
     assert data["misses"] == [
         {
             "scenario": "grey",
@@ -156,7 +159,7 @@ def test_format_text_should_list_tables_misses_alarms_and_errors(
     assert "misses:\n  grey: intrusion expected in [1, 1.5] s" in text
     assert "false alarms:\n  grey: intrusion at 1.8 s (zone floor" in text
     assert "errors:\n  falls/x: camera.zones.0.rules.0: unknown" in text
-    assert "count MAE: 1.00 over 1 checks" in text
+    assert "count MAE: 1.00, bias -1.00 over 1 checks" in text
 
 
 @pytest.mark.parametrize("name", ["report.md", "report.html"])

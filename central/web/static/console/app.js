@@ -8,6 +8,7 @@ import ticketsView from "./tickets.js";
 import mapView from "./map.js";
 import camerasView from "./cameras.js";
 import statsView from "./stats.js";
+import adminView from "./admin.js";
 
 const VIEWS = [
   { key: "r", view: reviewView, icon: "review" },
@@ -15,11 +16,18 @@ const VIEWS = [
   { key: "m", view: mapView, icon: "map" },
   { key: "c", view: camerasView, icon: "cameras" },
   { key: "s", view: statsView, icon: "stats" },
+  { key: "a", view: adminView, icon: "admin" }, // admins only (view.roles)
 ];
 const STAFF = new Set(["operator", "supervisor", "admin"]);
 const ROLE_LABELS = { operator: "Operator", supervisor: "Supervisor", admin: "Administrator" };
 
 const $ = (id) => document.getElementById(id);
+
+/** The views this user may open: a view with `roles` only for those roles (the
+ * API refuses the rest anyway; hiding them keeps the console honest). */
+function allowedViews() {
+  return VIEWS.filter(({ view }) => !view.roles || view.roles.includes(state.me?.role));
+}
 
 const state = {
   me: null,
@@ -74,7 +82,8 @@ const context = {
 
 function route() {
   const { name, params } = parseHash();
-  const entry = VIEWS.find((v) => v.view.id === name) || VIEWS[0];
+  const views = allowedViews();
+  const entry = views.find((v) => v.view.id === name) || views[0];
   for (const link of document.querySelectorAll("#nav-list a")) {
     if (link.dataset.view === entry.view.id) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -98,7 +107,7 @@ function route() {
 
 function buildNav() {
   const list = clear($("nav-list"));
-  for (const { key, view, icon: iconName } of VIEWS) {
+  for (const { key, view, icon: iconName } of allowedViews()) {
     const badge =
       view.id === "review"
         ? h("span", { class: "nav-badge", id: "review-badge", hidden: true })
@@ -201,7 +210,7 @@ function showHelp() {
     );
   const global = [
     [["?"], "Show this help"],
-    ...VIEWS.map(({ key, view }) => [["G", key.toUpperCase()], `Go to ${view.title}`]),
+    ...allowedViews().map(({ key, view }) => [["G", key.toUpperCase()], `Go to ${view.title}`]),
     [["Esc"], "Close a dialog or panel"],
   ];
   const view = state.current?.view;
@@ -231,7 +240,7 @@ function onKey(event) {
   }
   if (state.gPressed && Date.now() - state.gPressed < 1200) {
     state.gPressed = 0;
-    const target = VIEWS.find((v) => v.key === event.key.toLowerCase());
+    const target = allowedViews().find((v) => v.key === event.key.toLowerCase());
     if (target) {
       event.preventDefault();
       context.navigate(target.view.id);

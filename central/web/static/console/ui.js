@@ -72,6 +72,8 @@ const ICONS = {
   pin: '<path d="M8 14s4.5-4.3 4.5-7.5a4.5 4.5 0 0 0-9 0C3.5 9.7 8 14 8 14z"/><circle cx="8" cy="6.5" r="1.5"/>',
   layers:
     '<path d="M8 2l6 3.2-6 3.2-6-3.2z"/><path d="M2 8.3l6 3.2 6-3.2"/><path d="M2 11.3l6 3.2 6-3.2"/>',
+  admin:
+    '<path d="M8 1.8l5 2v4c0 3-2.2 5.4-5 6.4-2.8-1-5-3.4-5-6.4v-4z"/><path d="M5.8 8l1.6 1.6 3-3"/>',
   server:
     '<rect x="2.5" y="2.5" width="11" height="4.5" rx="1"/><rect x="2.5" y="9" width="11" height="4.5" rx="1"/><path d="M5 4.7h.01M5 11.2h.01"/>',
 };

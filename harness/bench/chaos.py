@@ -1,0 +1,440 @@
+"""`gridwatch bench chaos`: inject faults one at a time and count what they cost.
+
+Starts a real PostgreSQL (fsync on) and a real Mosquitto (secured, persistence
+as `MosquittoBroker` writes it: autosave every second), imports a city, runs two
+central replicas (`gridwatch central run --no-api`, separate processes, one
+database, one MQTT 5 shared-subscription group, stable client ids
+`central-chaos-a`/`-b`) and an edge publisher (`harness.bench.chaos_edge`: the
+edge's own outbox and MQTT publisher, its node login, QoS 1) sending a steady
+load. Then, one fault at a time (`--faults`, in this order by default):
+
+- replica_kill: kill -9 one replica under load, restart it after `--hold-s`
+- replicas_kill_both: kill -9 both, restart both after `--hold-s`
+- pg_freeze: SIGSTOP PostgreSQL (postmaster and backends) for `--freeze-s`
+- pg_restart: restart PostgreSQL (fast shutdown, start)
+- broker_kill: kill -9 Mosquitto, start it again on its persistence file
+- edge_kill: kill -9 the edge publisher, restart it on the same outbox
+- edge_disk_full: fill the outbox's disk (a tmpfs of its own) for `--hold-s`, free it
+- poison: malformed messages (`harness.bench.poison`) mixed into the load
+
+Each fault is a phase: load, fault, clear, load, then the load pauses until every
+event published in the phase has a ticket (or `--catch-up-s` passes). Prints
+(JSON with --json) one entry per fault: published (events the edge's outbox
+stored), tickets (those with a ticket in the database), lost, duplicates (ticket
+notices beyond one per event), recovery_s (fault cleared -> every event published
+before that ticketed), notices_missing, refused/not_stored (events the edge could
+not store); `poison` (sent, dead_lettered, good_after_bad, good_after_bad_ticketed)
+and `ok`. A progress line per fault goes to stderr. Exit status 1 unless ok.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from gridwatch.contract import Topics
+from harness.bench.chaos_count import (
+    PhaseLog,
+    PoisonResult,
+    count_fault,
+    count_poison,
+    grids_needed,
+    report,
+)
+from harness.bench.chaos_edge import AUTO_TYPES, EdgeLoadConfig
+from harness.bench.chaos_stack import (
+    EDGE_NODE,
+    REPLICAS,
+    EdgeChild,
+    EdgeDisk,
+    NoticeListener,
+    Replica,
+    TicketWatcher,
+    freeze_tree,
+    postmaster_pid,
+    prepare_city,
+    start_services,
+    wait_for,
+)
+from harness.bench.fuzz import DeadLetterCounter
+from harness.bench.poison import fuzz_messages
+from harness.bench.report import write_figures
+from harness.services import (
+    MosquittoBroker,
+    PostgresServer,
+    find_mosquitto,
+    find_postgres_bin,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long each part of a phase lasts, and the load."""
+
+    pre_s: float
+    hold_s: float
+    freeze_s: float
+    post_s: float
+    catch_up_s: float
+    rate: float
+    poison: int
+
+
+SMALL = Timing(
+    pre_s=1.0, hold_s=3.0, freeze_s=5.0, post_s=1.0, catch_up_s=90.0, rate=40.0,
+    poison=65,
+)  # fmt: skip
+FULL = Timing(
+    pre_s=5.0, hold_s=20.0, freeze_s=60.0, post_s=5.0, catch_up_s=240.0, rate=100.0,
+    poison=1300,
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class ChaosRun:
+    """The running stack and what a fault needs to hurt it."""
+
+    timing: Timing
+    pg: PostgresServer
+    broker: MosquittoBroker
+    replicas: list[Replica]
+    edge: EdgeChild
+    disk: EdgeDisk
+    watcher: TicketWatcher
+    letters: DeadLetterCounter
+    points: list[tuple[float, float]]
+    rng: random.Random
+    phase: PhaseLog = field(default_factory=lambda: PhaseLog("setup"))
+    poison_sent: int = 0
+    poison_letters: int = 0
+    poison_done_at: float | None = None
+
+    def cleared(self, note: str) -> None:
+        self.phase.cleared_at = time.monotonic()
+        self.phase.note = note
+
+
+# -- the faults -----------------------------------------------------------------------
+
+
+def _replica_kill(run: ChaosRun) -> None:
+    replica = run.replicas[0]
+    replica.kill()
+    time.sleep(run.timing.hold_s)
+    replica.start()
+    replica.wait_ready()
+    run.cleared(f"kill -9 {replica.client_id}; restarted after {run.timing.hold_s} s")
+
+
+def _replicas_kill_both(run: ChaosRun) -> None:
+    for replica in run.replicas:
+        replica.kill()
+    time.sleep(run.timing.hold_s)
+    for replica in run.replicas:
+        replica.start()
+    for replica in run.replicas:
+        replica.wait_ready()
+    run.cleared(f"kill -9 both replicas; restarted after {run.timing.hold_s} s")
+
+
+def _pg_freeze(run: ChaosRun) -> None:
+    run.watcher.held.set()
+    pid = postmaster_pid(run.pg)
+    frozen = freeze_tree(pid, signal.SIGSTOP)
+    try:
+        time.sleep(run.timing.freeze_s)
+    finally:
+        freeze_tree(pid, signal.SIGCONT)
+        run.watcher.held.clear()
+    run.cleared(f"SIGSTOP {frozen} PostgreSQL processes for {run.timing.freeze_s} s")
+
+
+def _pg_restart(run: ChaosRun) -> None:
+    run.watcher.held.set()
+    started = time.monotonic()
+    try:
+        run.pg.restart()
+    finally:
+        run.watcher.held.clear()
+    run.cleared(f"PostgreSQL restarted (took {time.monotonic() - started:.1f} s)")
+
+
+def _broker_kill(run: ChaosRun) -> None:
+    run.broker.kill()
+    time.sleep(run.timing.hold_s)
+    run.broker.start()
+    run.cleared(
+        f"kill -9 Mosquitto (autosave_interval 1 s); "
+        f"started again after {run.timing.hold_s} s"
+    )
+
+
+def _edge_kill(run: ChaosRun) -> None:
+    run.edge.kill()
+    time.sleep(run.timing.hold_s)
+    run.edge.start()
+    run.cleared(
+        f"kill -9 the edge; restarted on its outbox after {run.timing.hold_s} s"
+    )
+
+
+def _edge_disk_full(run: ChaosRun) -> None:
+    if not run.disk.available:
+        run.cleared(f"not run: no tmpfs could be mounted ({run.disk.why_not})")
+        return
+    written = run.disk.fill()
+    time.sleep(run.timing.hold_s)
+    run.disk.free()
+    run.cleared(
+        f"outbox disk (tmpfs {run.disk.size_bytes >> 20} MiB) filled with "
+        f"{written >> 10} KiB for {run.timing.hold_s} s, then freed"
+    )
+
+
+def _poison(run: ChaosRun) -> None:
+    messages = [
+        m
+        for m in fuzz_messages(
+            run.timing.poison, points=run.points, seed=run.rng.randrange(1 << 30),
+            bad_share=1.0,
+        )
+        if not m.valid
+    ]  # fmt: skip
+    credentials = run.broker.simulator("chaos-poison")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id="chaos-poison",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.username_pw_set(credentials.username, credentials.password)
+    client.connect(run.broker.host, run.broker.port)
+    client.loop_start()
+    run.poison_letters = run.letters.count
+    try:
+        infos = [client.publish(m.topic, m.payload, qos=1) for m in messages]
+        for info in infos:
+            info.wait_for_publish(30)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    run.poison_sent = len(messages)
+    run.poison_done_at = time.monotonic()
+    run.cleared(f"{len(messages)} malformed messages published among the events")
+
+
+FAULTS: dict[str, Callable[[ChaosRun], None]] = {
+    "replica_kill": _replica_kill,
+    "replicas_kill_both": _replicas_kill_both,
+    "pg_freeze": _pg_freeze,
+    "pg_restart": _pg_restart,
+    "broker_kill": _broker_kill,
+    "edge_kill": _edge_kill,
+    "edge_disk_full": _edge_disk_full,
+    "poison": _poison,
+}
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--small", action="store_true", help="CI-sized: seconds per fault"
+    )
+    parser.add_argument(
+        "--faults",
+        default=",".join(FAULTS),
+        help=f"comma-separated, in order; from {', '.join(FAULTS)}",
+    )
+    parser.add_argument("--hold-s", type=float, help="how long a fault lasts")
+    parser.add_argument(
+        "--freeze-s", type=float, help="how long PostgreSQL stays frozen"
+    )
+    parser.add_argument("--rate", type=float, help="events per second from the edge")
+    parser.add_argument("--seed", type=int, default=1, help="seed (poison, timing)")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+
+
+def parse_faults(text: str) -> list[str]:
+    """The fault names in `text` (comma-separated), checked.
+
+    Raises:
+        ValueError: an unknown name, or none at all.
+    """
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FAULTS]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown faults {unknown or text!r}; choose from {', '.join(FAULTS)}"
+        )
+    return names
+
+
+def timing_for(args: argparse.Namespace) -> Timing:
+    base = SMALL if args.small else FULL
+    changes = {
+        "hold_s": args.hold_s,
+        "freeze_s": args.freeze_s,
+        "rate": args.rate,
+    }
+    return replace(base, **{k: v for k, v in changes.items() if v is not None})
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        faults = parse_faults(args.faults)
+        find_mosquitto()
+        find_postgres_bin()
+    except (ValueError, RuntimeError) as error:
+        sys.stderr.write(f"gridwatch bench chaos: {error}\n")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="gw-bench-chaos-") as tmp:
+        figures = run_chaos(faults, timing_for(args), Path(tmp), seed=args.seed)
+    figures["small"] = bool(args.small)
+    write_figures(figures, as_json=args.json)
+    return 0 if figures["ok"] else 1
+
+
+def _phase_seconds(name: str, timing: Timing) -> float:
+    hold = timing.freeze_s if name == "pg_freeze" else timing.hold_s
+    return 2 * timing.pre_s + hold + timing.post_s + 15.0  # restarts, catch-up
+
+
+def run_chaos(
+    faults: list[str], timing: Timing, work: Path, *, seed: int = 1
+) -> dict[str, Any]:
+    """Start the stack in `work`, run `faults` in order, return the report."""
+    seconds = 5.0 + sum(_phase_seconds(name, timing) for name in faults)
+    grids = grids_needed(int(seconds * timing.rate), len(AUTO_TYPES))
+    with ExitStack() as cleanup:
+        pg, broker, url = start_services(work)
+        cleanup.callback(pg.stop)
+        cleanup.callback(broker.stop)
+        points = prepare_city(url, work, grids)
+        replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
+        for replica in replicas:
+            cleanup.callback(replica.stop)
+            replica.start()
+        for replica in replicas:
+            replica.wait_ready()
+        disk = EdgeDisk(work / "edge-disk")
+        cleanup.callback(disk.release)
+        credentials = broker.node(EDGE_NODE)
+        edge = EdgeChild(
+            EdgeLoadConfig(
+                node_id=EDGE_NODE,
+                host=broker.host,
+                port=broker.port,
+                password_file=str(broker.secret_file(credentials)),
+                outbox=str(disk.path / "outbox.sqlite"),
+                points=points,
+                rate=timing.rate,
+                start_index=0,
+                outbox_max_bytes=disk.size_bytes * 4 if disk.available else 64 << 20,
+            ),
+            work,
+        )
+        cleanup.callback(edge.stop)
+        watcher = TicketWatcher(pg.dsn("central"))
+        cleanup.callback(watcher.stop)
+        notices = NoticeListener(broker)
+        cleanup.callback(notices.stop)
+        letters = DeadLetterCounter(broker, Topics().deadletter())
+        cleanup.callback(letters.stop)
+        edge.start()
+        run = ChaosRun(
+            timing, pg, broker, replicas, edge, disk, watcher, letters, points,
+            random.Random(seed),
+        )  # fmt: skip
+        _run_phase(run, "warm-up", None)
+        phases = [_run_phase(run, name, FAULTS[name]) for name in faults]
+        time.sleep(1.0)  # a late redelivery would be counted now
+        results = [
+            count_fault(p, ticketed_at=watcher.snapshot(), notices=notices.snapshot())
+            for p in phases
+        ]
+        poison = _poison_figures(run, phases)
+        settings = {
+            "seed": seed,
+            "rate": timing.rate,
+            "hold_s": timing.hold_s,
+            "freeze_s": timing.freeze_s,
+            "grids": len(points),
+            "replicas": len(replicas),
+            "database": "postgresql",
+            "edge_disk": f"tmpfs {disk.size_bytes >> 20} MiB"
+            if disk.available
+            else f"none ({disk.why_not})",
+            "broker_autosave_interval_s": 1,
+            "published_total": edge.published_total,
+        }
+        return report(results, poison, settings)
+    raise AssertionError("unreachable")  # ExitStack does not swallow
+
+
+def _poison_figures(run: ChaosRun, phases: list[PhaseLog]) -> PoisonResult | None:
+    phase = next((p for p in phases if p.name == "poison"), None)
+    if phase is None or run.poison_done_at is None:
+        return None
+    done = run.poison_done_at
+    return count_poison(
+        sent=run.poison_sent,
+        dead_lettered=run.letters.count - run.poison_letters,
+        good_after=[e for e, at in phase.published.items() if at > done],
+        ticketed_at=run.watcher.snapshot(),
+    )
+
+
+def _run_phase(
+    run: ChaosRun, name: str, fault: Callable[[ChaosRun], None] | None
+) -> PhaseLog:
+    """Load, the fault, load, then wait (load paused) until the phase's events
+    have tickets; prints a progress line."""
+    timing = run.timing
+    run.phase = PhaseLog(name)
+    run.edge.begin(run.phase)
+    run.edge.resume()
+    started = time.monotonic()
+    # A random moment, so a kill lands anywhere in a batch.
+    time.sleep(timing.pre_s * (1.0 + run.rng.random()))
+    run.phase.injected_at = time.monotonic()
+    if fault is None:
+        run.cleared("no fault")
+    else:
+        fault(run)
+    time.sleep(timing.post_s)
+    run.edge.pause()
+    time.sleep(0.3)  # lines on their way
+    published = run.phase.published
+    caught_up = wait_for(
+        lambda: published.keys() <= run.watcher.snapshot().keys(),
+        timing.catch_up_s,
+    )
+    if name == "poison":
+        wait_for(
+            lambda: run.letters.count - run.poison_letters >= run.poison_sent, 10.0
+        )
+    ticketed = run.watcher.snapshot()
+    sys.stderr.write(
+        f"chaos: {name}: published {len(published)}, ticketed "
+        f"{sum(1 for e in published if e in ticketed)}, "
+        f"{'caught up' if caught_up else 'NOT caught up'} after "
+        f"{time.monotonic() - started:.1f} s; {run.phase.note}\n"
+    )
+    sys.stderr.flush()
+    return run.phase

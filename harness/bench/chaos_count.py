@@ -1,0 +1,217 @@
+"""Counting for `gridwatch bench chaos`: what one fault cost, from published events,
+ticketed events and ticket notices (pure functions, no services)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class PhaseLog:
+    """What happened while one fault ran (filled in as it runs).
+
+    Attributes:
+        name: The fault's name.
+        published: event id -> when the edge's outbox stored it (monotonic s).
+        refused: Events the edge's outbox refused (full), never published.
+        not_stored: Events the edge could not write (disk error), never published.
+        injected_at: When the fault began (monotonic s); None before.
+        cleared_at: When the fault was cleared (monotonic s); None before.
+        note: What the fault did, in words (for the report).
+    """
+
+    name: str
+    published: dict[str, float] = field(default_factory=dict)
+    refused: int = 0
+    not_stored: int = 0
+    injected_at: float | None = None
+    cleared_at: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultResult:
+    """End-to-end figures of one fault (see `count_fault`)."""
+
+    name: str
+    published: int
+    tickets: int
+    lost: int
+    duplicates: int
+    recovery_s: float | None
+    notices_missing: int = 0
+    refused: int = 0
+    not_stored: int = 0
+    note: str = ""
+    lost_window_s: tuple[float, float] | None = None
+
+    @property
+    def is_clean(self) -> bool:
+        """Nothing lost, nothing twice, and ingest caught up."""
+        return self.lost == 0 and self.duplicates == 0 and self.recovery_s is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "published": self.published,
+            "tickets": self.tickets,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "recovery_s": self.recovery_s,
+            "notices_missing": self.notices_missing,
+            "refused": self.refused,
+            "not_stored": self.not_stored,
+            "note": self.note,
+            "lost_window_s": None
+            if self.lost_window_s is None
+            else list(self.lost_window_s),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonResult:
+    """The poison batch: sent, dead-lettered, and the good events behind it."""
+
+    sent: int
+    dead_lettered: int
+    good_after_bad: int
+    good_after_bad_ticketed: int
+
+    @property
+    def is_clean(self) -> bool:
+        return (
+            self.dead_lettered == self.sent
+            and self.good_after_bad_ticketed == self.good_after_bad
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "dead_lettered": self.dead_lettered,
+            "good_after_bad": self.good_after_bad,
+            "good_after_bad_ticketed": self.good_after_bad_ticketed,
+        }
+
+
+def recovery_s(
+    published: Mapping[str, float],
+    ticketed_at: Mapping[str, float],
+    cleared_at: float | None,
+) -> float | None:
+    """Seconds from `cleared_at` until every event published before it had a
+    ticket (0.0 when they all had one already; None when one never did, or the
+    fault was never cleared).
+
+    Args:
+        published: event id -> when it was published (monotonic s).
+        ticketed_at: event id -> when its ticket was first seen (monotonic s).
+        cleared_at: When the fault was cleared (monotonic s).
+    """
+    if cleared_at is None:
+        return None
+    latest = cleared_at
+    for event_id, at in published.items():
+        if at > cleared_at:
+            continue
+        seen = ticketed_at.get(event_id)
+        if seen is None:
+            return None
+        latest = max(latest, seen)
+    return round(latest - cleared_at, 2)
+
+
+def count_fault(
+    phase: PhaseLog,
+    *,
+    ticketed_at: Mapping[str, float],
+    notices: Mapping[str, int],
+) -> FaultResult:
+    """Figures of one fault.
+
+    Args:
+        phase: What was published while the fault ran.
+        ticketed_at: event id -> when a ticket in the database first named it.
+        notices: event id -> ticket notices received that named it.
+
+    Returns:
+        lost: published events with no ticket; duplicates: ticket notices beyond
+        the first, per published event; notices_missing: ticketed events whose
+        notice never arrived (the ticket is there, its push is not);
+        lost_window_s: when the first and the last lost event were published,
+        in seconds from the fault's start.
+    """
+    ids = phase.published
+    tickets = sum(1 for event_id in ids if event_id in ticketed_at)
+    duplicates = sum(max(0, notices.get(event_id, 0) - 1) for event_id in ids)
+    missing = sum(
+        1 for event_id in ids if event_id in ticketed_at and not notices.get(event_id)
+    )
+    return FaultResult(
+        name=phase.name,
+        published=len(ids),
+        tickets=tickets,
+        lost=len(ids) - tickets,
+        duplicates=duplicates,
+        recovery_s=recovery_s(ids, ticketed_at, phase.cleared_at),
+        notices_missing=missing,
+        refused=phase.refused,
+        not_stored=phase.not_stored,
+        note=phase.note,
+        lost_window_s=_lost_window(phase, ticketed_at),
+    )
+
+
+def _lost_window(
+    phase: PhaseLog, ticketed_at: Mapping[str, float]
+) -> tuple[float, float] | None:
+    start = phase.injected_at
+    lost = [at for e, at in phase.published.items() if e not in ticketed_at]
+    if not lost or start is None:
+        return None
+    return round(min(lost) - start, 2), round(max(lost) - start, 2)
+
+
+def count_poison(
+    *,
+    sent: int,
+    dead_lettered: int,
+    good_after: Sequence[str],
+    ticketed_at: Mapping[str, float],
+) -> PoisonResult:
+    """Figures of the poison batch: `good_after` are the edge's events published
+    after the last malformed message was acknowledged by the broker."""
+    return PoisonResult(
+        sent=sent,
+        dead_lettered=dead_lettered,
+        good_after_bad=len(good_after),
+        good_after_bad_ticketed=sum(1 for e in good_after if e in ticketed_at),
+    )
+
+
+def grids_needed(events: int, types: int) -> int:
+    """Grids a city needs so that `events` events, one per grid and type, never
+    share a grid and a type (a quarter spare for the pace running ahead)."""
+    if events < 0 or types < 1:
+        raise ValueError(f"need events >= 0 and types >= 1, got {events}, {types}")
+    return max(12, math.ceil(events * 1.25 / types))
+
+
+def report(
+    faults: Sequence[FaultResult],
+    poison: PoisonResult | None,
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The bench's JSON: one entry per fault, the poison figures, `ok` when
+    every fault is clean and every malformed message was dead-lettered."""
+    ok = bool(faults) and all(f.is_clean for f in faults)
+    if poison is not None:
+        ok = ok and poison.is_clean
+    return {
+        "faults": [f.to_json() for f in faults],
+        "poison": None if poison is None else poison.to_json(),
+        "ok": ok,
+        **settings,
+    }
