@@ -3,7 +3,9 @@
 `record` adds one row in the caller's session and only flushes: the caller
 commits, so that a row is kept exactly when the change it records is (a failed
 login commits its row on its own). The table is append-only in the database
-itself: migration 0003 makes it refuse UPDATE and DELETE, raw SQL included.
+itself: migration 0003 makes it refuse UPDATE and DELETE, raw SQL included;
+the one way past that is `central.retention.purge_audit` (only when
+`retention.audit_days` is set), which audits itself.
 
 Actors are usernames, `cli:<os user>` for the command line, `system`, or
 `anonymous` (a failed login: the username tried is the target, not the actor).
@@ -17,6 +19,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -115,6 +118,14 @@ def record_config(
             "previous_digest": previous,
         },
     )
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of an imported file, for its audit row (None when unreadable)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def cli_actor() -> str:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from central.auth.audit import AuditAction, cli_actor, file_sha256, record
 from central.commands.common import add_settings_arguments, settings_from
 from central.config import CentralConfigError
 from central.context import build_context
@@ -39,6 +40,13 @@ def run_cli(args: argparse.Namespace) -> int:
                 now=context.clock.now(),
                 worker_password=args.worker_password,
                 nearest_grid_m=settings.ingest.nearest_grid_m,
+            )
+            record(
+                session,
+                cli_actor(),
+                AuditAction.CITY_IMPORTED,
+                str(args.file),
+                detail={"sha256": file_sha256(args.file), **report.as_dict()},
             )
     except (CityFileError, ValueError) as exc:
         print(f"import-city: refused {args.file}: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from central.auth.audit import AuditAction, cli_actor, file_sha256, record
 from central.commands.common import add_settings_arguments, settings_from
 from central.config import CentralConfigError
 from central.context import build_context
@@ -29,5 +30,12 @@ def run_cli(args: argparse.Namespace) -> int:
     context = build_context(settings)
     with context.sessions.begin() as session:
         report = import_grids(session, features)
+        record(
+            session,
+            cli_actor(),
+            AuditAction.GRIDS_IMPORTED,
+            str(args.file),
+            detail={"sha256": file_sha256(args.file), **report.as_dict()},
+        )
     print(json.dumps({"file": str(args.file), **report.as_dict()}, ensure_ascii=False))
     return 0

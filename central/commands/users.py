@@ -110,6 +110,13 @@ def _create_or_token(session: Session, request: _Request) -> Result:
             node_id=args.node_id,
             by=request.by,
         )
+    elif args.role is not None and args.role != user.role:
+        # A role is never changed in place: the new role gets a new login (both
+        # audited), and no token of the old role carries over.
+        raise ValueError(
+            f"user {args.username!r} exists with role {user.role}: roles are not "
+            "changed; --disable it and create a login with the new role"
+        )
     result: Result = {"username": user.username, "role": user.role}
     if args.token:
         max_ttl = timedelta(hours=request.context.settings.http.max_token_ttl_h)

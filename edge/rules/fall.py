@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 _SCALE_PER_TORSO = 3.2  # stature / shoulder-to-hip length, when never seen upright
 _BASELINE_S = 3.0  # upright samples this long before the latest one set the scale
 _DROP_START = 0.05  # within this share of the scale of the top, the drop has not begun
-_LYING_GAP_S = 0.5  # lying goes on through other readings this short
+_LYING_GAP_S = 0.5  # lying goes on through other readings this short...
+_LYING_GAP_FRAMES = 2.5  # ...or this many frame intervals, when frames are sparser
 _POSE_FRESH_S = 0.6  # a pose reading this recent stands in for a frame without one
 _HANDOVER_IOU = 0.3  # a new track this close to a missing one is the same person
 
@@ -167,6 +168,13 @@ class _Person:
     drop: float = 0.0
     standing_since: float | None = None
     is_held: bool = False
+    frame_interval_s: float = 0.0  # recent time between this person's frames
+    upright_run: int = 0  # consecutive upright readings up to this frame
+
+    def lying_gap_s(self) -> float:
+        """How long other readings may interrupt lying before it has ended: a
+        misread frame or two must not, whatever the frame rate."""
+        return max(_LYING_GAP_S, _LYING_GAP_FRAMES * self.frame_interval_s)
 
     def baseline(self) -> Baseline:
         if not self.upright:
@@ -276,6 +284,10 @@ class FallRule(Rule):
     ) -> list[RuleSignal]:
         now = obs.timestamp
         person.xyxy = persons.persons.xyxy[row].copy()
+        if now > person.last_seen:
+            interval = min(now - person.last_seen, 1.0)
+            previous = person.frame_interval_s or interval
+            person.frame_interval_s = 0.7 * previous + 0.3 * interval
         person.last_seen = now
         person.is_held = bool(persons.is_held[row])
         keypoints = persons.keypoints[row] if persons.has_pose[row] else None
@@ -316,6 +328,8 @@ class FallRule(Rule):
     def _remember(self, person: _Person, reading: Reading, now: float) -> None:
         top, bottom = float(person.xyxy[1]), float(person.xyxy[3])
         person.reading = reading
+        is_upright = reading.posture is Posture.UPRIGHT
+        person.upright_run = person.upright_run + 1 if is_upright else 0
         fresh = reading.torso if reading.is_fresh else None
         hip_y = fresh.hip_y_px if fresh is not None else math.nan
         person.samples.append(_Sample(now, hip_y, (top + bottom) / 2.0))
@@ -336,7 +350,7 @@ class FallRule(Rule):
             person.last_lying_at = now
         elif (
             reading.posture is Posture.UPRIGHT
-            or now - person.last_lying_at > _LYING_GAP_S
+            or now - person.last_lying_at > person.lying_gap_s()
         ):
             person.lying_since = None  # a misread frame or two does not count
 
@@ -356,13 +370,22 @@ class FallRule(Rule):
                     # (someone already lying, e.g. rolling off a bed).
                     person.fallen_at = max(person.lying_since, drop_began)
             return False
-        if reading.posture is Posture.UPRIGHT or (
+        if _is_up_again(person) or (
             not lying and now - person.last_lying_at > self.config.down_s
         ):
             person.fallen_at = None  # up again: a dip, not a fall
             return False
+        # Still down: lying now, or read as neither within the lying spell (a
+        # box-shape or pose misread between lying frames). Requiring a lying
+        # reading on the very frame at `down_s` made the outcome hang on which
+        # frames the sampler happened to pick (5 fps, one start offset of six,
+        # missed subject_1_fall_13: lying, other, lying, other, other, ...).
+        is_down = lying or (
+            reading.posture is not Posture.UPRIGHT
+            and now - person.last_lying_at <= person.lying_gap_s()
+        )
         return (
-            lying
+            is_down
             and now - person.fallen_at >= self.config.down_s
             and person.episode.can_start(now)
         )
@@ -435,6 +458,21 @@ class FallRule(Rule):
         if torso is not None:
             attributes["torso_angle_deg"] = round(torso.angle_deg, 1)
         return attributes
+
+
+def _is_up_again(person: _Person) -> bool:
+    """Upright twice running, or once in a box no wider than tall.
+
+    One upright pose reading of someone on the floor whose box is wider than
+    tall is a misread (seen on subject_4_fall_02: a torso read at 20° in a box
+    1.8 times wider than tall); ending the fall on it made the outcome hang on
+    whether the sampler picked that frame.
+    """
+    if person.upright_run >= 2:
+        return True
+    width = float(person.xyxy[2] - person.xyxy[0])
+    height = float(person.xyxy[3] - person.xyxy[1])
+    return person.upright_run == 1 and height >= width
 
 
 def persons_of(obs: ZoneObservation, labels: Collection[str]) -> PersonPoses:

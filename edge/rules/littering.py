@@ -59,6 +59,9 @@ class _Models:
 
 
 UNKNOWN_LABEL = "unknown"
+# COCO vehicles: parked, they are static objects that are neither litter nor
+# luggage, whatever else the detector calls them now and then.
+VEHICLES = ("bicycle", "motorcycle", "car", "bus", "truck")
 _UNKNOWN_CONFIDENCE = 0.5  # no detector score: leave the call to a reviewer
 
 
@@ -330,8 +333,9 @@ class LitteringRuleConfig(StaticObjectRuleConfig):
         default=True, description="Unlabelled static objects count as litter."
     )
     exclude_labels: list[str] = Field(
-        default_factory=lambda: ["backpack", "handbag", "suitcase"],
-        description="Labels of luggage: left luggage is no litter.",
+        default_factory=lambda: ["backpack", "handbag", "suitcase", *VEHICLES],
+        description="Labels of luggage (left luggage is no litter) and of "
+        "vehicles (a parked bicycle or car is neither).",
     )
 
 
@@ -360,8 +364,9 @@ class AbandonedObjectRuleConfig(StaticObjectRuleConfig):
         "zone where anything left is luggage, e.g. a station hall).",
     )
     exclude_labels: list[str] = Field(
-        default_factory=lambda: ["bottle", "cup", "wine glass"],
-        description="Labels of litter: a bottle left behind is no luggage.",
+        default_factory=lambda: ["bottle", "cup", "wine glass", *VEHICLES],
+        description="Labels of litter (a bottle left behind is no luggage) and "
+        "of vehicles (a parked car is none either).",
     )
     static_s: float = Field(
         default=10.0, ge=0, description="The object stays unmoved at least this long."

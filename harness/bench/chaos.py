@@ -137,8 +137,8 @@ def _replica_kill(run: ChaosRun) -> None:
     replica.kill()
     time.sleep(run.timing.hold_s)
     replica.start()
-    replica.wait_ready()
     run.cleared(f"kill -9 {replica.client_id}; restarted after {run.timing.hold_s} s")
+    replica.wait_ready()
 
 
 def _replicas_kill_both(run: ChaosRun) -> None:
@@ -147,9 +147,9 @@ def _replicas_kill_both(run: ChaosRun) -> None:
     time.sleep(run.timing.hold_s)
     for replica in run.replicas:
         replica.start()
+    run.cleared(f"kill -9 both replicas; restarted after {run.timing.hold_s} s")
     for replica in run.replicas:
         replica.wait_ready()
-    run.cleared(f"kill -9 both replicas; restarted after {run.timing.hold_s} s")
 
 
 def _pg_freeze(run: ChaosRun) -> None:

@@ -18,6 +18,8 @@ class PhaseLog:
         published: event id -> when the edge's outbox stored it (monotonic s).
         refused: Events the edge's outbox refused (full), never published.
         not_stored: Events the edge could not write (disk error), never published.
+        unrouted: PUBACKs to the edge saying "no matching subscribers" (the
+            broker dropped the event: no consumer session was active).
         injected_at: When the fault began (monotonic s); None before.
         cleared_at: When the fault was cleared (monotonic s); None before.
         note: What the fault did, in words (for the report).
@@ -27,6 +29,7 @@ class PhaseLog:
     published: dict[str, float] = field(default_factory=dict)
     refused: int = 0
     not_stored: int = 0
+    unrouted: int = 0
     injected_at: float | None = None
     cleared_at: float | None = None
     note: str = ""
@@ -47,6 +50,8 @@ class FaultResult:
     not_stored: int = 0
     note: str = ""
     lost_window_s: tuple[float, float] | None = None
+    pending_at_clear: int = 0
+    unrouted: int = 0
 
     @property
     def is_clean(self) -> bool:
@@ -62,6 +67,8 @@ class FaultResult:
             "duplicates": self.duplicates,
             "recovery_s": self.recovery_s,
             "notices_missing": self.notices_missing,
+            "pending_at_clear": self.pending_at_clear,
+            "unrouted": self.unrouted,
             "refused": self.refused,
             "not_stored": self.not_stored,
             "note": self.note,
@@ -141,7 +148,9 @@ def count_fault(
         the first, per published event; notices_missing: ticketed events whose
         notice never arrived (the ticket is there, its push is not);
         lost_window_s: when the first and the last lost event were published,
-        in seconds from the fault's start.
+        in seconds from the fault's start; pending_at_clear: events published
+        before the clear that had no ticket yet when it came (held up by the
+        fault, e.g. queued in a dead replica's session).
     """
     ids = phase.published
     tickets = sum(1 for event_id in ids if event_id in ticketed_at)
@@ -161,6 +170,20 @@ def count_fault(
         not_stored=phase.not_stored,
         note=phase.note,
         lost_window_s=_lost_window(phase, ticketed_at),
+        pending_at_clear=_pending_at(phase.cleared_at, ids, ticketed_at),
+        unrouted=phase.unrouted,
+    )
+
+
+def _pending_at(
+    at: float | None, published: Mapping[str, float], ticketed_at: Mapping[str, float]
+) -> int:
+    if at is None:
+        return 0
+    return sum(
+        1
+        for event_id, when in published.items()
+        if when <= at and ticketed_at.get(event_id, math.inf) > at
     )
 
 

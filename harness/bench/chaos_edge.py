@@ -10,7 +10,8 @@ and none merges into another's ticket.
 Each line on stdout reports one event, written only after the outbox committed
 (or refused) it, so a line that reached the parent is an event the edge owns:
 `ok <index> <event_id>`, `refused <index>` (outbox full: refused and counted,
-as the node does), `error <index> <reason>` (the disk refused the write).
+as the node does), `error <index> <reason>` (the disk refused the write), and
+`unrouted <mid>` for each PUBACK with reason "no matching subscribers".
 SIGUSR1 pauses the load, SIGUSR2 resumes it, SIGTERM stops cleanly.
 
 Run as `python -m harness.bench.chaos_edge --config FILE` (JSON, `EdgeLoadConfig`).
@@ -31,6 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
 
 from edge.config import BrokerConfig
 from edge.publish import MqttPublisher, Outbox, OutboxFullError
@@ -87,9 +91,31 @@ class EdgeLoadConfig:
         )
 
 
+_say_lock = threading.Lock()
+NO_MATCHING_SUBSCRIBERS = 16  # MQTT 5 PUBACK reason code 0x10
+
+
 def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    with _say_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _count_unrouted(publisher: MqttPublisher) -> None:
+    """Report each PUBACK saying "no matching subscribers": the broker took the
+    event (the outbox deletes it) and handed it to nobody. Bench-only: peeks at
+    the publisher's client to see a reason code the publisher does not act on."""
+    client: mqtt.Client = publisher._client
+    inner = client.on_publish
+
+    def on_publish(*args: Any) -> None:
+        mid, reason = args[2], args[3]
+        if getattr(reason, "value", 0) == NO_MATCHING_SUBSCRIBERS:
+            _say(f"unrouted {mid}")
+        if inner is not None:
+            inner(*args)
+
+    client.on_publish = on_publish
 
 
 def run(config: EdgeLoadConfig, stop: threading.Event, paused: threading.Event) -> None:
@@ -108,6 +134,7 @@ def run(config: EdgeLoadConfig, stop: threading.Event, paused: threading.Event) 
         password_file=Path(config.password_file),
     )
     publisher = MqttPublisher(node_id=config.node_id, broker=broker, outbox=outbox)
+    _count_unrouted(publisher)
     publisher.start()
     _say(f"ready {outbox.depth()}")
     index = config.start_index

@@ -197,6 +197,9 @@ class EdgeChild:
         if kind == "ready":
             self._ready.set()
             return
+        if kind == "unrouted":
+            self.phase.unrouted += 1
+            return
         index = int(parts[1])
         # A line lost to kill -9 must not have its index reused: skip ahead.
         self.next_index = max(self.next_index, index + 10)

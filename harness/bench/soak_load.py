@@ -168,6 +168,12 @@ class Operator:
 
     def _fetch_media(self, path: str) -> None:
         link = self.client.post(f"{path}/link", headers=self.headers)
+        if link.status_code == 404:
+            # The event names its snapshot or clip before the node's upload has
+            # arrived (a clip waits for its post-roll); the page shows a
+            # placeholder then.
+            self.counters.add("media_not_there_yet")
+            return
         link.raise_for_status()
         media = self.client.get(link.json()["url"])  # no bearer: the signed link
         media.raise_for_status()

@@ -102,6 +102,14 @@ OBJECT_SOURCES: tuple[ObjectSource, ...] = (
         height_frac=0.2,
         description="small black shoulder bag hanging on a bedroom wall",
     ),
+    ObjectSource(
+        name="car_top",
+        clip="person-bicycle-car-detection.gif",
+        frame=20,
+        box=(95, 62, 163, 174),
+        height_frac=1.0,
+        description="a grey hatchback seen from a drone, driving across a car park",
+    ),
 )
 
 

@@ -171,6 +171,7 @@ def cut_objects(
     """The object cut-outs the scenes use, also written as PNGs to `folder`."""
     wanted = {d.asset for s in scenes for d in s.drops}
     wanted |= {p.asset for s in scenes for p in s.placed}
+    wanted |= {m.asset for s in scenes for m in s.movers}
     cutouts = {}
     for source in OBJECT_SOURCES:
         if source.name in wanted:
@@ -181,8 +182,9 @@ def cut_objects(
 
 
 def cut_crowd(scenes: list[SceneSpec], *, media_dir: Path) -> dict[str, Sprite]:
-    """The person sprites the crowd scenes use."""
+    """The person sprites the crowd scenes and the walkers use."""
     wanted = {m.person for s in scenes for m in s.crowd}
+    wanted |= {w.person for s in scenes for w in s.walkers}
     by_clip: dict[str, list[PersonSource]] = {}
     for source in PERSON_SOURCES:
         if source.name in wanted:

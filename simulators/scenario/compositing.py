@@ -9,9 +9,10 @@ crowd scene's footage shows.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -27,16 +28,25 @@ from simulators.scenario.footage import (
     people_in,
     read_frames,
 )
-from simulators.scenario.scenes import Drop, Lighting, Placed, SceneSpec
+from simulators.scenario.scenes import (
+    Drop,
+    Lighting,
+    Mover,
+    Placed,
+    SceneSpec,
+    Walker,
+)
 from simulators.transcode import probe_clip
 
 Canvas = npt.NDArray[np.float32]
 BoxPx = tuple[float, float, float, float]
+BoxInt = tuple[int, int, int, int]
 
 _MOVE_S = 0.5  # putting an object down or picking it up takes this long
 _SHADOW = 0.35  # contact shadow darkens the floor under an object this much
 _OBJECT_NOISE = 1.5  # sensor noise (grey levels) on pasted pixels
 _PLATE = -1  # source index of the empty plate (lead-in frames)
+_CROUCH = 0.6  # a crouching walker's height over their standing height
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +101,7 @@ class _DropPlan:
     drop: Drop
     cutout: Cutout
     size_wh: tuple[int, int]
-    owner: tuple[Blob | None, ...]
+    owner: tuple[BoxInt | None, ...]
     ground_box: BoxPx | None
 
 
@@ -137,6 +147,7 @@ class SceneRenderer:
         self._blobs = [blobs_of[i] for i in self._sources]
         height, width = self._plate.shape[:2]
         self.resolution_wh = (width, height)
+        self._walker_boxes = [self._walk(walker) for walker in spec.walkers]
         self._plans = [self._plan(drop) for drop in spec.drops]
 
     @property
@@ -159,29 +170,79 @@ class SceneRenderer:
             real_people=tuple(len(blobs) for blobs in self._blobs),
         )
 
-    def _plan(self, drop: Drop) -> _DropPlan:
+    def _walk(self, walker: Walker) -> list[BoxInt | None]:
+        """A pasted walker's box in each written frame (None: out of view)."""
+        width, height = self.resolution_wh
+        sprite = self._sprites[walker.person]
+        crop = sprite.frames[0][0]
+        aspect = crop.shape[1] / crop.shape[0]
+        boxes: list[BoxInt | None] = []
+        for index in range(self.frame_count):
+            t = index / self.spec.fps
+            feet = walker.feet_at(t)
+            if feet is None:
+                boxes.append(None)
+                continue
+            h = walker.height_at(feet[1])
+            if walker.crouch is not None and walker.crouch[0] <= t < walker.crouch[1]:
+                h *= _CROUCH
+            fx, fy = feet[0] * width, feet[1] * height
+            w = h * aspect / (_CROUCH if h < walker.height_at(feet[1]) else 1.0)
+            boxes.append(
+                (round(fx - w / 2), round(fy - h), round(fx + w / 2), round(fy))
+            )
+        return boxes
+
+    def _owner_track(self, drop: Drop) -> tuple[tuple[BoxInt | None, ...], int]:
+        """The owner's box per frame and a frame in which they are in view."""
+        if drop.walker is not None:
+            if not 0 <= drop.walker < len(self._walker_boxes):
+                raise ValueError(
+                    f"scene {self.spec.name}: no walker {drop.walker} to carry "
+                    f"{drop.asset}"
+                )
+            track = tuple(self._walker_boxes[drop.walker])
+            seen = [i for i, box in enumerate(track) if box is not None]
+            if not seen:
+                raise ValueError(f"scene {self.spec.name}: walker never in view")
+            return track, seen[0]
+        if drop.owner_near is None:
+            raise ValueError(
+                f"scene {self.spec.name}: {drop.asset} has neither owner_near "
+                "nor walker"
+            )
         width, height = self.resolution_wh
         t, x, y = drop.owner_near
         start = self._index_at(t)
-        owner = tuple(follow(self._blobs, start=start, near_xy=(x * width, y * height)))
-        if owner[start] is None:
+        blobs = follow(self._blobs, start=start, near_xy=(x * width, y * height))
+        if blobs[start] is None:
             raise ValueError(
                 f"scene {self.spec.name}: nobody near ({x}, {y}) at {t} s "
                 "to carry the object"
             )
+        return tuple(b.box if b is not None else None for b in blobs), start
+
+    def _plan(self, drop: Drop) -> _DropPlan:
+        width, height = self.resolution_wh
+        owner, start = self._owner_track(drop)
         cutout = self._cutouts[drop.asset]
-        at = self._index_at(drop.drop_s if drop.drop_s is not None else t)
+        at = self._index_at(drop.drop_s) if drop.drop_s is not None else start
         holder = owner[at] or owner[start]
-        assert holder is not None
-        obj_h = max(8, round(cutout.height_frac * holder.height))
+        if holder is None:
+            raise ValueError(f"scene {self.spec.name}: owner not in view at the drop")
+        holder_h = holder[3] - holder[1]
+        obj_h = drop.height_px or max(8, round(cutout.height_frac * holder_h))
         obj_w = max(3, round(obj_h * cutout.bgr.shape[1] / cutout.bgr.shape[0]))
         ground = None
-        if drop.drop_s is not None:
-            x1, _, x2, y2 = holder.box
+        if drop.drop_s is not None and drop.at is not None:
+            gx, gy = drop.at[0] * width, drop.at[1] * height
+            ground = (gx - obj_w / 2, gy - obj_h, gx + obj_w / 2, gy)
+        elif drop.drop_s is not None:
+            x1, _, x2, y2 = holder
             feet_x = (x1 + x2) / 2
             gx = feet_x + drop.side * (0.3 * (x2 - x1) + 0.5 * obj_w)
             gx = min(max(gx, obj_w / 2), width - obj_w / 2)
-            gy = min(float(y2) + 0.01 * holder.height, height - 1.0)
+            gy = min(float(y2) + 0.01 * holder_h, height - 1.0)
             ground = (gx - obj_w / 2, gy - obj_h, gx + obj_w / 2, gy)
         return _DropPlan(drop, cutout, (obj_w, obj_h), owner, ground)
 
@@ -198,10 +259,33 @@ class SceneRenderer:
             canvas += noise.astype(np.float32)
         self._draw_crowd(canvas, t)
         blobs = self._blobs[index]
+        # Painter's order: what stands lower in the picture is nearer.
+        layers: list[tuple[float, int, Callable[[], None]]] = []
         for placed in self.spec.placed:
-            self._draw_placed(canvas, placed, blobs)
+            if placed.until_s is None or t < placed.until_s:
+                layers.append(
+                    (
+                        self._placed_box(placed)[3],
+                        len(layers),
+                        partial(self._draw_placed, canvas, placed, blobs),
+                    )
+                )
         for plan in self._plans:
-            self._draw_drop(canvas, plan, index, t, blobs)
+            depth = self._drop_depth(plan, index, t)
+            drop = partial(self._draw_drop, canvas, plan, index, t, blobs)
+            layers.append((depth, len(layers), drop))
+        for number, walker in enumerate(self.spec.walkers):
+            box = self._walker_boxes[number][index]
+            if box is not None:
+                person = partial(self._draw_walker, canvas, walker, box, t)
+                layers.append((box[3], len(layers), person))
+        for mover in self.spec.movers:
+            feet = mover.feet_at(t)
+            if feet is not None:
+                move = partial(self._draw_mover, canvas, mover, feet)
+                layers.append((feet[1] * self.resolution_wh[1], len(layers), move))
+        for _, _, paint in sorted(layers, key=lambda layer: layer[:2]):
+            paint()
         for light in self.spec.lighting:
             _relight(canvas, light, t)
         return np.asarray(np.clip(canvas + 0.5, 0, 255), dtype=np.uint8)
@@ -219,6 +303,44 @@ class SceneRenderer:
             left = round(feet[0] - bgr.shape[1] / 2)
             top = round(feet[1] - bgr.shape[0])
             paste(canvas, bgr, alpha, top_left=(left, top))
+
+    def _drop_depth(self, plan: _DropPlan, index: int, t: float) -> float:
+        """Bottom of the object in the picture; carried: just before its holder."""
+        drop = plan.drop
+        holder = plan.owner[index]
+        on_ground = (
+            plan.ground_box is not None
+            and drop.drop_s is not None
+            and t >= drop.drop_s + 0.5
+            and (drop.pick_s is None or t < drop.pick_s)
+        )
+        if on_ground and plan.ground_box is not None:
+            return plan.ground_box[3]
+        return float(holder[3]) + 0.5 if holder is not None else 0.0
+
+    def _draw_walker(
+        self, canvas: Canvas, walker: Walker, box: BoxInt, t: float
+    ) -> None:
+        sprite = self._sprites[walker.person]
+        bgr, alpha = sprite.at(t)
+        w, h = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+        mode = cv2.INTER_AREA if h < bgr.shape[0] else cv2.INTER_LINEAR
+        bgr = np.asarray(cv2.resize(bgr, (w, h), interpolation=mode), dtype=np.uint8)
+        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=mode), np.float32)
+        if walker.flip:
+            bgr, alpha = bgr[:, ::-1], alpha[:, ::-1]
+        paste(canvas, bgr, alpha, top_left=(box[0], box[1]))
+
+    def _draw_mover(
+        self, canvas: Canvas, mover: Mover, feet: tuple[float, float]
+    ) -> None:
+        width, height = self.resolution_wh
+        cutout = self._cutouts[mover.asset]
+        obj_h = mover.height_px
+        obj_w = obj_h * cutout.bgr.shape[1] / cutout.bgr.shape[0]
+        gx, gy = feet[0] * width, feet[1] * height
+        box = (gx - obj_w / 2, gy - obj_h, gx + obj_w / 2, gy)
+        self._paste_object(canvas, cutout, box, behind=None)
 
     def _draw_placed(self, canvas: Canvas, placed: Placed, blobs: list[Blob]) -> None:
         box = self._placed_box(placed)
@@ -255,7 +377,7 @@ class SceneRenderer:
         holder = plan.owner[index]
         if holder is None:
             return None
-        x1, y1, x2, y2 = holder.box
+        x1, y1, x2, y2 = holder
         obj_w, obj_h = plan.size_wh
         hand_x = x2 - 0.12 * (x2 - x1) if plan.drop.side > 0 else x1 + 0.12 * (x2 - x1)
         hand_y = y1 + 0.5 * (y2 - y1)
@@ -318,7 +440,7 @@ class SceneRenderer:
         away_from = None
         for index in range(self._index_at(plan.drop.drop_s), end):
             holder = plan.owner[index]
-            is_away = holder is None or _gap(holder.box, plan.ground_box) > limit
+            is_away = holder is None or _gap(holder, plan.ground_box) > limit
             if not is_away:
                 away_from = None
             elif away_from is None:
@@ -332,7 +454,7 @@ class SceneRenderer:
             expect=None,
             ground_box=self._placed_box(placed),
             drop_s=0.0,
-            pick_s=None,
+            pick_s=placed.until_s,
             owner_away_from_s=None,
         )
 

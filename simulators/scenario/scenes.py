@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from gridwatch.contract import EventType
 
 Segment = tuple[float, float]
 PointNorm = tuple[float, float]
+Keyframe = tuple[float, float, float]  # (scene s, x, y), normalised
 BoxNorm = tuple[float, float, float, float]
 SceneKind = Literal["positive", "negative", "crowd"]
 
@@ -65,20 +68,30 @@ class Drop:
 
     Attributes:
         asset: Object asset name (see `assets.OBJECT_SOURCES`).
-        owner_near: (scene s, x, y): the owner is the person whose feet are
-            nearest this normalised point at that time.
+        owner_near: (scene s, x, y): the owner is the person of the footage
+            whose feet are nearest this normalised point at that time; None
+            when `walker` names the owner.
         drop_s: Scene time it is put on the ground; None: carried throughout.
         pick_s: Scene time it is picked up again, None if never.
         side: +1 puts it right of the owner's feet, -1 left.
         expect: Event type it should raise, None when it must raise none.
+        walker: Index into `SceneSpec.walkers` of a pasted owner, None for a
+            person of the footage.
+        at: Normalised bottom centre of the object on the ground (against a
+            kerb, a pillar, a marking), None for beside the owner's feet.
+        height_px: Its height in pixels, None for its `height_frac` of the
+            owner's height.
     """
 
     asset: str
-    owner_near: tuple[float, float, float]
+    owner_near: tuple[float, float, float] | None
     drop_s: float | None
     pick_s: float | None = None
     side: int = 1
     expect: EventType | None = None
+    walker: int | None = None
+    at: PointNorm | None = None
+    height_px: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +102,14 @@ class Placed:
         asset: Object asset name.
         feet: Normalised point of its bottom centre.
         height_px: Its height in pixels.
+        until_s: Scene time it is taken away (what is left is a ghost), None
+            if it stays.
     """
 
     asset: str
     feet: PointNorm
     height_px: int
+    until_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +159,73 @@ class CrowdMember:
 
 
 @dataclass(frozen=True, slots=True)
+class Walker:
+    """A real person, cut from the footage, pasted in and moved along a path.
+
+    Their standing loop is kept (no stride): they slide between keyframes, which
+    the detector does not mind and the pixel model sees as motion.
+
+    Attributes:
+        person: Person asset name (see `assets.PERSON_SOURCES`).
+        path: Feet keyframes (scene s, x, y), linear between; out of view
+            before the first and after the last.
+        height_px: Their height with the feet at the top (y 0) and at the
+            bottom (y 1) of the picture; equal for a view from above.
+        flip: Mirror them.
+        crouch: Scene seconds during which they crouch (the sprite at 60 % of
+            its height: a stand-in for sitting on a kerb), None if never.
+    """
+
+    person: str
+    path: tuple[Keyframe, ...]
+    height_px: tuple[int, int]
+    flip: bool = False
+    crouch: Segment | None = None
+
+    def __post_init__(self) -> None:
+        times = [k[0] for k in self.path]
+        if not self.path or times != sorted(times):
+            raise ValueError(f"walker {self.person}: path must be in time order")
+
+    def feet_at(self, t: float) -> PointNorm | None:
+        """Normalised feet at scene time `t`, None out of view."""
+        times = [k[0] for k in self.path]
+        if t < times[0] or t > times[-1]:
+            return None
+        x = float(np.interp(t, times, [k[1] for k in self.path]))
+        y = float(np.interp(t, times, [k[2] for k in self.path]))
+        return (x, y)
+
+    def height_at(self, y: float) -> float:
+        top, bottom = self.height_px
+        return top + (bottom - top) * y
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    """An object cut-out moved along a path on its own (a car parking).
+
+    Attributes:
+        asset: Object asset name.
+        path: Bottom-centre keyframes (scene s, x, y), linear between; out of
+            view outside them.
+        height_px: Its height in pixels.
+    """
+
+    asset: str
+    path: tuple[Keyframe, ...]
+    height_px: int
+
+    def feet_at(self, t: float) -> PointNorm | None:
+        times = [k[0] for k in self.path]
+        if t < times[0] or t > times[-1]:
+            return None
+        x = float(np.interp(t, times, [k[1] for k in self.path]))
+        y = float(np.interp(t, times, [k[2] for k in self.path]))
+        return (x, y)
+
+
+@dataclass(frozen=True, slots=True)
 class SceneSpec:
     """One composited scene.
 
@@ -157,6 +240,8 @@ class SceneSpec:
         lighting: Changes of light.
         crowd: People pasted in (crowd scenes).
         fps: Frame rate of the written clip.
+        walkers: People pasted in and moved along paths (owners, passers-by).
+        movers: Objects moving on their own (vehicles).
     """
 
     name: str
@@ -169,6 +254,8 @@ class SceneSpec:
     lighting: tuple[Lighting, ...] = ()
     crowd: tuple[CrowdMember, ...] = ()
     fps: float = 10.0
+    walkers: tuple[Walker, ...] = ()
+    movers: tuple[Mover, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -571,7 +658,15 @@ CROWD_SCENES: tuple[SceneSpec, ...] = (
     ),
 )
 
-SCENES: tuple[SceneSpec, ...] = LITTER_SCENES + CROWD_SCENES
+
+def _outdoor() -> tuple[SceneSpec, ...]:
+    # Imported here: the outdoor scenes build on the helpers above.
+    from simulators.scenario.outdoor_scenes import OUTDOOR_SCENES
+
+    return OUTDOOR_SCENES
+
+
+SCENES: tuple[SceneSpec, ...] = LITTER_SCENES + CROWD_SCENES + _outdoor()
 
 
 def scene_by_name(name: str) -> SceneSpec:

@@ -200,14 +200,16 @@ def composited_note(spec: SceneSpec, truth: SceneTruth) -> str:
         if obj.ground_box is not None:
             x1, y1, x2, y2 = (round(v) for v in obj.ground_box)
             where = f" on the ground at ({x1},{y1})-({x2},{y2})"
+        placed = obj.drop_s == 0.0 and obj.expect is None
         when = (
             "from the first frame"
-            if obj.drop_s == 0.0 and obj.pick_s is None and obj.expect is None
+            if placed
             else f"carried, put down at {obj.drop_s:.1f} s"
             if obj.drop_s is not None
             else "carried throughout"
         )
-        pick = f", picked up at {obj.pick_s:.1f} s" if obj.pick_s is not None else ""
+        taken = "taken away" if placed else "picked up"
+        pick = f", {taken} at {obj.pick_s:.1f} s" if obj.pick_s is not None else ""
         parts.append(f"{obj.asset} ({obj.origin}){where}, {when}{pick}")
     if spec.crowd:
         sources = [
@@ -219,6 +221,26 @@ def composited_note(spec: SceneSpec, truth: SceneTruth) -> str:
         parts.append(
             f"{len(spec.crowd)} people standing, cut out of the footage by their "
             f"difference to its empty frames ({cut}; some mirrored)"
+        )
+    for walker in spec.walkers:
+        source = person_source(walker.person)
+        start, end = walker.path[0][0], walker.path[-1][0]
+        crouch = (
+            f", crouched {walker.crouch[0]:g}-{walker.crouch[1]:g} s"
+            if walker.crouch is not None
+            else ""
+        )
+        parts.append(
+            f"a person ({source.clip} {source.standing[0]:g}-"
+            f"{source.standing[1]:g} s, cut out by difference to its empty frames"
+            f"{', mirrored' if walker.flip else ''}) moved along "
+            f"{len(walker.path)} keyframes from {start:g} to {end:g} s{crouch}"
+        )
+    for mover in spec.movers:
+        start, end = mover.path[0][0], mover.path[-1][0]
+        parts.append(
+            f"{mover.asset} moved along {len(mover.path)} keyframes from "
+            f"{start:g} to {end:g} s"
         )
     for light in spec.lighting:
         where = (
@@ -234,6 +256,12 @@ def composited_note(spec: SceneSpec, truth: SceneTruth) -> str:
     segments = ", ".join(f"{a:g}-{b:g} s" for a, b in spec.background.segments[:3])
     more = " (then back and forth)" if len(spec.background.segments) > 3 else ""
     background = f"background {spec.background.clip} {segments}{more}"
+    if not spec.background.segments and spec.background.plate is not None:
+        a, b = spec.background.plate
+        background = (
+            f"background the empty plate of {spec.background.clip} (median of "
+            f"{a:g}-{b:g} s without its people) with sensor noise"
+        )
     return "; ".join([*parts, background]) if parts else f"nothing pasted; {background}"
 
 

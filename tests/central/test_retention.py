@@ -110,11 +110,21 @@ def upload_snapshot(api: Api, value: int, *, state: str) -> tuple[int, str]:
     return ticket_id, hashlib.sha256(jpeg).hexdigest()
 
 
+def made_before(context: CentralContext, shas: list[str], *, days: int) -> None:
+    """Make media look stored `days` ago."""
+    with context.sessions.begin() as session:
+        session.execute(
+            update(MediaObject)
+            .where(MediaObject.sha256.in_(shas))
+            .values(created_at=context.clock.now() - timedelta(days=days))
+        )
+
+
 def test_old_event_media_should_expire_and_the_api_should_say_so(api: Api) -> None:
     closed_id, old = upload_snapshot(api, 10, state="closed")
     _open_id, old_of_open = upload_snapshot(api, 20, state="dispatched")
-    advance(api.context, 91)
     _, fresh = upload_snapshot(api, 30, state="closed")
+    made_before(api.context, [old, old_of_open], days=91)
     media: MediaStore = api.client.app.state.media
     settings = KEEP_ALL.model_copy(update={"event_media_days": 90})
 
@@ -144,7 +154,7 @@ def test_old_event_media_should_expire_and_the_api_should_say_so(api: Api) -> No
 
 def test_media_without_a_setting_should_be_kept(api: Api) -> None:
     _, sha = upload_snapshot(api, 40, state="closed")
-    advance(api.context, 3650)
+    made_before(api.context, [sha], days=3650)
     media: MediaStore = api.client.app.state.media
     assert apply_retention(api.context, media, KEEP_ALL).media_expired == 0
     assert media.find(sha) is not None
@@ -169,7 +179,7 @@ def add_message(context: CentralContext, key: str, received_at: datetime) -> Non
 
 def test_old_event_messages_should_be_deleted(context: CentralContext) -> None:
     add_message(context, "old-1", START)
-    add_message(context, "old-2", START + timedelta(days=1))
+    add_message(context, "old-2", START + timedelta(hours=12))
     add_message(context, "new-1", START + timedelta(days=29))
     advance(context, 31)
     settings = KEEP_ALL.model_copy(update={"event_messages_days": 30})

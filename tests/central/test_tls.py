@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -260,3 +261,33 @@ def test_an_edge_event_becomes_a_ticket_over_tls_end_to_end(
             httpx.get(f"{https}/healthz")  # the system's CAs never signed it
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{service.http_port}/healthz", timeout=5)
+
+
+# -- the compose deployment --------------------------------------------------------
+
+
+def test_compose_should_use_tls_for_the_broker_and_central() -> None:
+    docker = Path(__file__).resolve().parents[2] / "docker"
+    services = yaml.safe_load((docker / "compose.yaml").read_text("utf-8"))["services"]
+    assert services["broker"]["ports"] == ["8883:8883"]
+    assert "ports" not in services["central"]  # reached through the proxy only
+    assert services["proxy"]["ports"] == ["8443:8443"]
+    assert services["edge"]["environment"]["SSL_CERT_FILE"] == "/tls/ca.crt"
+    # Only the one-shot setup mounts the CA's key.
+    holders = [
+        name
+        for name, service in services.items()
+        if any(str(v).startswith("tls-ca:") for v in service.get("volumes", []))
+    ]
+    assert holders == ["central-setup"]
+    listeners = [
+        line
+        for line in (docker / "mosquitto.conf").read_text("utf-8").splitlines()
+        if line.startswith("listener")
+    ]
+    assert listeners == ["listener 8883 0.0.0.0"]
+    node = yaml.safe_load((docker / "node.compose.yaml").read_text("utf-8"))
+    assert node["central"]["url"].startswith("https://")
+    assert node["broker"]["tls"] == {"ca_file": "/tls/ca.crt"}
+    central = yaml.safe_load((docker / "central.compose.yaml").read_text("utf-8"))
+    assert central["mqtt"]["tls"] == {"ca_file": "/tls/ca.crt"}

@@ -35,6 +35,7 @@ from central.context import CentralContext
 from harness.cli import main
 from tests.central.api.conftest import START, Api
 from tests.central.api.test_media_links import link_of, stored_snapshot
+from tests.utils.tls import with_local_tls_files
 
 FILE_SECRET = "f" * 64
 ENV_SECRET = "e" * 32
@@ -116,12 +117,14 @@ def test_loading_the_config_should_not_read_the_secret_file(tmp_path: Path) -> N
     assert load_settings(config).http.links.secret_file == Path("/no/such/file")
 
 
-def test_the_compose_config_should_read_the_compose_secret() -> None:
+def test_the_compose_config_should_read_the_compose_secret(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[3]
     compose = yaml.safe_load((root / "docker/compose.yaml").read_text("utf-8"))
     assert compose["secrets"]["link_secret"] == {"file": "./link-secret.txt"}
     assert "link_secret" in compose["services"]["central"]["secrets"]
-    settings = load_settings(root / "docker/central.compose.yaml")
+    # Its TLS files exist in the container; a CA made here stands in.
+    config = with_local_tls_files(root / "docker/central.compose.yaml", tmp_path)
+    settings = load_settings(config)
     assert settings.http.links.secret_file == Path("/run/secrets/link_secret")
 
 

@@ -3,9 +3,10 @@ the schema allows a client to send, central never answers 5xx.
 
 Cases come from the OpenAPI document (`schemathesis.openapi.from_asgi`), a
 bounded number per operation and role, derandomised so that CI sees the same
-cases every run. Each case gets a token of its own (a generated logout or
-password change must not decide the next case). The two event streams are left
-out: an allowed caller's stream never ends; `test_role_matrix.py` calls them.
+cases every run. A generated logout or password change must not decide the
+next case: the role's token is made again after any 401 and after the
+operations that can spend it. The two event streams are left out: an allowed
+caller's stream never ends (`test_role_matrix.py` calls them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from tests.central.api.conftest import Api, add_ai_ticket, open_api
 
 ROLES = ("admin", "operator", "supervisor", "worker1", "node01")
 STREAMS = frozenset({"/api/v1/me/tickets/stream", "/api/v1/tickets/stream"})
+# Operations after which the token may be gone (a logout, a password change).
+SPENDS_TOKEN = frozenset(
+    {"/api/v1/auth/logout", "/api/v1/me/password", "/api/v1/me/tokens/{token_id}"}
+)
 EXAMPLES_PER_OPERATION = 12
 
 
@@ -66,8 +71,7 @@ def fresh_token(api: Api, username: str) -> str:
 
 def describe(case: Any) -> str:
     return (
-        f"{case.method} {case.formatted_path} query={case.query!r} "
-        f"body={case.body!r}"
+        f"{case.method} {case.formatted_path} query={case.query!r} body={case.body!r}"
     )
 
 
@@ -75,15 +79,15 @@ def describe(case: Any) -> str:
 def test_no_generated_request_should_get_a_server_error(
     fuzz_api: Api, username: str
 ) -> None:
-    schema = schemathesis.openapi.from_asgi(
-        "/api/v1/openapi.json", fuzz_api.client.app
-    )
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", fuzz_api.client.app)
     operations = [
         result.ok()
         for result in schema.get_all_operations()
         if result.ok().path not in STREAMS
     ]
     assert len(operations) >= 40, "the schema lost its operations"
+
+    tokens: list[str] = []  # this role's token, made again once spent
 
     for operation in operations:
 
@@ -97,8 +101,11 @@ def test_no_generated_request_should_get_a_server_error(
         )
         @given(case=operation.as_strategy())
         def call(case: Any) -> None:
-            token = fresh_token(fuzz_api, username)
-            response = case.call(headers={"Authorization": f"Bearer {token}"})
+            if not tokens:
+                tokens.append(fresh_token(fuzz_api, username))
+            response = case.call(headers={"Authorization": f"Bearer {tokens[0]}"})
+            if response.status_code == 401 or case.path in SPENDS_TOKEN:
+                tokens.clear()  # logged out, or its password changed
             assert response.status_code < 500, (
                 f"{username}: {describe(case)} answered {response.status_code}: "
                 f"{response.text[:500]}"

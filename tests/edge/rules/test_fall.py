@@ -341,3 +341,51 @@ def test_config_given_change_should_validate(
         return
     with pytest.raises(ValidationError, match=error):
         FallRuleConfig.model_validate({**VALID, **change})
+
+
+def _frames_5fps(postures: list[str], start_s: float = 0.0) -> list[Step]:
+    """One person at 5 fps, one posture per frame."""
+    return [(round(start_s + i * 0.2, 6), [(7, p, PERSON)]) for i, p in enumerate(postures)]
+
+
+STOOD = ["standing"] * 10  # 0.0 .. 1.8 s
+
+
+def test_fall_given_lying_readings_alternating_with_misreads_should_start() -> None:
+    # Seen at 5 fps on subject_1_fall_13 from one start frame of six: lying
+    # and other readings alternate, and the frame at down_s reads "other".
+    lying = ["lying", "bending", "lying", "bending", "lying", "bending", "bending"]
+    steps = _frames_5fps(STOOD + lying + ["bending"] * 5)
+
+    assert _summary([s for s in _run(_rule(), steps) if s.phase.value == "start"]) == [
+        (3.0, "start")
+    ]
+
+
+def test_fall_given_one_upright_misread_in_a_wide_box_should_keep_the_fall() -> None:
+    # Seen at 5 fps on subject_4_fall_02: one pose reading at 20 degrees of a
+    # person on the floor, in a box 1.8 times wider than tall.
+    lying = ["lying"] * 5 + ["sitting_floor"] + ["lying"] * 5
+    steps = _frames_5fps(STOOD + lying)
+
+    starts = [s for s in _run(_rule(), steps) if s.phase.value == "start"]
+
+    assert _summary(starts) == [(3.2, "start")]
+
+
+def test_fall_given_sitting_up_after_a_short_drop_should_not_start() -> None:
+    steps = _frames_5fps(STOOD + ["lying"] * 3 + ["sitting_floor"] * 15)
+
+    assert _run(_rule(), steps) == []
+
+
+@pytest.mark.parametrize("offset", range(6))
+def test_fall_given_any_sampling_phase_should_start_once(offset: int) -> None:
+    # A 30 fps fall seen at 5 fps: every sixth frame, from each start offset.
+    frames = ["standing"] * 60 + ["bending"] * 6 + ["lying"] * 90
+    rule = _rule()
+    signals: list[RuleSignal] = []
+    for i in range(offset, len(frames), 6):
+        signals += rule.update(_observe(i / 30.0, [(7, frames[i], PERSON)]))
+
+    assert [s.phase.value for s in signals if s.phase.value == "start"] == ["start"]

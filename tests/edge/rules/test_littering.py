@@ -271,3 +271,12 @@ def test_abandoned_config_defaults_should_take_luggage_and_ignore_unknown() -> N
     assert set(config.labels) == {"backpack", "handbag", "suitcase"}
     assert config.unknown_objects is False
     assert config.owner_away_s > LitteringRuleConfig().owner_away_s
+
+
+def test_static_object_configs_should_exclude_vehicles_by_default() -> None:
+    # A parked bicycle or car is a static object, and neither litter nor luggage.
+    for config in (
+        LitteringRuleConfig.model_validate({}),
+        AbandonedObjectRuleConfig.model_validate({}),
+    ):
+        assert {"bicycle", "car", "motorcycle"} <= set(config.exclude_labels)

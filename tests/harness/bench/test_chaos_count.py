@@ -137,8 +137,23 @@ def test_report_given_faults_should_have_one_entry_each_and_ok_only_when_clean(
     assert figures["ok"] is ok
     assert figures["seed"] == 7
     assert [f["name"] for f in figures["faults"]] == [f.name for f in faults]
-    assert all(FAULT_KEYS <= set(f) for f in figures["faults"])
+    assert all(set(f) >= FAULT_KEYS for f in figures["faults"])
     if poison is None:
         assert figures["poison"] is None
     else:
-        assert POISON_KEYS <= set(figures["poison"])
+        assert set(figures["poison"]) >= POISON_KEYS
+
+
+def test_count_fault_given_events_held_up_by_the_fault_should_count_them_pending() -> (
+    None
+):
+    # a: ticketed before the clear; b: after it; c: published after the clear
+    phase = _phase({"a": 1.0, "b": 2.0, "c": 11.0}, cleared_at=10.0)
+    phase.injected_at = 0.5
+    result = count_fault(
+        phase, ticketed_at={"a": 3.0, "b": 12.0, "c": 11.5}, notices={}
+    )
+    assert result.pending_at_clear == 1
+    assert result.lost_window_s is None
+    lost = count_fault(phase, ticketed_at={"a": 3.0}, notices={})
+    assert lost.lost_window_s == (1.5, 10.5)
