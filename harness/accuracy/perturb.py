@@ -254,6 +254,26 @@ def drop_burst(
         yield item
 
 
+def paste_still(
+    frames: Iterator[TimedFrame], patch: Image, at_xy: tuple[int, int]
+) -> Iterator[TimedFrame]:
+    """Every frame with the same `patch` pasted at `at_xy` (top-left, pixels):
+    a poster, statue or mannequin the detector may call a person.
+
+    Raises:
+        ValueError: The patch does not fit in the frame at `at_xy`.
+    """
+    x, y = at_xy
+    ph, pw = patch.shape[:2]
+    for item in frames:
+        h, w = item.image.shape[:2]
+        if x < 0 or y < 0 or x + pw > w or y + ph > h:
+            raise ValueError(f"patch {pw}x{ph} at {at_xy} does not fit in {w}x{h}")
+        image = item.image.copy()
+        image[y : y + ph, x : x + pw] = patch
+        yield TimedFrame(item.t_s, image)
+
+
 def _none(
     frames: Iterator[TimedFrame], rng: np.random.Generator
 ) -> Iterator[TimedFrame]:

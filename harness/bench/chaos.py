@@ -80,6 +80,7 @@ from harness.services import (
 )
 
 log = logging.getLogger(__name__)
+SNAPSHOT_BYTES = 48 << 10  # inline snapshot of the disk-full fault's events
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +198,27 @@ def _edge_disk_full(run: ChaosRun) -> None:
     if not run.disk.available:
         run.cleared(f"not run: no tmpfs could be mounted ({run.disk.why_not})")
         return
+    # A full disk only matters once the outbox must grow past the space SQLite
+    # already holds (its WAL keeps a few MiB): so events carry snapshots here,
+    # as real ones do, and the broker is paused (SIGSTOP) while the disk is
+    # full, so they pile up in the outbox.
+    run.edge.stop()
+    run.edge.start(snapshot_bytes=SNAPSHOT_BYTES)
     written = run.disk.fill()
-    time.sleep(run.timing.hold_s)
-    run.disk.free()
+    run.broker.pause()
+    try:
+        time.sleep(run.timing.hold_s)
+    finally:
+        run.broker.resume()
+        run.disk.free()
     run.cleared(
         f"outbox disk (tmpfs {run.disk.size_bytes >> 20} MiB) filled with "
-        f"{written >> 10} KiB for {run.timing.hold_s} s, then freed"
+        f"{written >> 10} KiB and the broker paused for {run.timing.hold_s} s, "
+        f"then both freed; events with {SNAPSHOT_BYTES >> 10} KiB snapshots"
     )
+    time.sleep(run.timing.post_s)
+    run.edge.stop()  # back to events without snapshots
+    run.edge.start()
 
 
 def _poison(run: ChaosRun) -> None:
@@ -329,8 +344,9 @@ def run_chaos(
         replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
         for replica in replicas:
             cleanup.callback(replica.stop)
+            # One after the other: two first starts at once race on recording
+            # the configuration (central/scheduler.py, `audit_configuration`).
             replica.start()
-        for replica in replicas:
             replica.wait_ready()
         disk = EdgeDisk(work / "edge-disk")
         cleanup.callback(disk.release)

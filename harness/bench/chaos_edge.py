@@ -20,8 +20,11 @@ Run as `python -m harness.bench.chaos_edge --config FILE` (JSON, `EdgeLoadConfig
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
+import math
 import secrets
 import signal
 import sqlite3
@@ -34,6 +37,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import cv2
+import numpy as np
 import paho.mqtt.client as mqtt
 
 from edge.config import BrokerConfig
@@ -43,7 +48,9 @@ from gridwatch.contract import (
     EventType,
     Location,
     LocationSource,
+    Media,
     ModelInfo,
+    SnapshotRef,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ class EdgeLoadConfig:
     rate: float
     start_index: int
     outbox_max_bytes: int = 64 << 20
+    snapshot_bytes: int = 0  # about this big an inline JPEG on every event (0: none)
 
     @classmethod
     def from_file(cls, path: Path) -> EdgeLoadConfig:
@@ -72,7 +80,24 @@ class EdgeLoadConfig:
         raw["points"] = [(float(lat), float(lon)) for lat, lon in raw["points"]]
         return cls(**raw)
 
-    def event(self, index: int) -> EventMessage:
+    def media(self) -> Media:
+        """A noise JPEG of about `snapshot_bytes`, inline, as nodes send snapshots."""
+        if self.snapshot_bytes <= 0:
+            return Media()
+        side = max(8, int(math.sqrt(self.snapshot_bytes / 0.92)))
+        noise = np.random.default_rng(7).integers(0, 256, (side, side, 3), np.uint8)
+        ok, encoded = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise RuntimeError("could not encode the snapshot")
+        data = encoded.tobytes()
+        return Media(
+            snapshot=SnapshotRef(
+                sha256=hashlib.sha256(data).hexdigest(),
+                bytes_b64=base64.b64encode(data).decode("ascii"),
+            )
+        )
+
+    def event(self, index: int, media: Media | None = None) -> EventMessage:
         """Event number `index` (see the module docstring)."""
         lat, lon = self.points[index % len(self.points)]
         kind = AUTO_TYPES[(index // len(self.points)) % len(AUTO_TYPES)]
@@ -88,6 +113,7 @@ class EdgeLoadConfig:
             location=Location(lat=lat, lon=lon, source=LocationSource.GROUND),
             attributes={"count": 4},
             model=ModelInfo(name="chaos", version="1"),
+            media=media or Media(),
         )
 
 
@@ -136,6 +162,7 @@ def run(config: EdgeLoadConfig, stop: threading.Event, paused: threading.Event) 
     publisher = MqttPublisher(node_id=config.node_id, broker=broker, outbox=outbox)
     _count_unrouted(publisher)
     publisher.start()
+    media = config.media()
     _say(f"ready {outbox.depth()}")
     index = config.start_index
     interval = 1.0 / config.rate
@@ -146,7 +173,7 @@ def run(config: EdgeLoadConfig, stop: threading.Event, paused: threading.Event) 
                 stop.wait(0.05)
                 next_at = time.monotonic()
                 continue
-            _publish_one(publisher, config.event(index), index)
+            _publish_one(publisher, config.event(index, media), index)
             index += 1
             next_at += interval
             stop.wait(max(0.0, next_at - time.monotonic()))

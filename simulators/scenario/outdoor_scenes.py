@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from gridwatch.contract import EventType
-from simulators.scenario.scenes import (
+from simulators.scenario.spec import (
     OWNER_AWAY_S,
     STATIC_S,
     Background,

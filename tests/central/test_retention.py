@@ -8,9 +8,10 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -125,7 +126,7 @@ def test_old_event_media_should_expire_and_the_api_should_say_so(api: Api) -> No
     _open_id, old_of_open = upload_snapshot(api, 20, state="dispatched")
     _, fresh = upload_snapshot(api, 30, state="closed")
     made_before(api.context, [old, old_of_open], days=91)
-    media: MediaStore = api.client.app.state.media
+    media: MediaStore = cast(FastAPI, api.client.app).state.media
     settings = KEEP_ALL.model_copy(update={"event_media_days": 90})
 
     report = apply_retention(api.context, media, settings)
@@ -155,7 +156,7 @@ def test_old_event_media_should_expire_and_the_api_should_say_so(api: Api) -> No
 def test_media_without_a_setting_should_be_kept(api: Api) -> None:
     _, sha = upload_snapshot(api, 40, state="closed")
     made_before(api.context, [sha], days=3650)
-    media: MediaStore = api.client.app.state.media
+    media: MediaStore = cast(FastAPI, api.client.app).state.media
     assert apply_retention(api.context, media, KEEP_ALL).media_expired == 0
     assert media.find(sha) is not None
 

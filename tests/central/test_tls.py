@@ -186,6 +186,15 @@ def test_plain_mqtt_to_another_host_needs_allow_plain_mqtt(tmp_path: Path) -> No
     assert load_settings(path).mqtt.port == 1883
 
 
+def test_central_run_given_another_broker_host_without_tls_should_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/central.db"
+    args = ["central", "run", "--database-url", url, "--mqtt-host", "broker.example"]
+    assert main(args) == 2
+    assert "mqtt.tls is not set" in capsys.readouterr().err
+
+
 # -- end to end ------------------------------------------------------------------
 
 

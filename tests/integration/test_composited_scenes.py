@@ -6,6 +6,14 @@ The scenes are built here from the shared real footage (see
 worker-zone-detection.gif, and a real black bag put down and left (or picked
 up again) by real visitors of one-by-one-person-detection.mp4. The objects are
 composited; the people, their movements and the rooms are not.
+
+Two of the outdoor scenes (issue 14) are here as well, on the warehouse floor's
+empty plate: a plastic bag put down against a pillar by a pasted person who
+stands over it (the pixel model first sees a fragment of it along the pillar's
+edge), and a bag taken away from the same pillar (a ghost). The pasted people
+are visitors cut out of the room's footage and moved along paths. The other 22
+outdoor scenes run through `gridwatch sim scenario check` and `gridwatch eval`
+(docs/eval.md): all of them here would add several minutes to the suite.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ SCENES = (
     "litter_bottle_worker",  # littering due
     "abandoned_black_bag_visit6",  # abandoned object due
     "neg_pickup_black_bag_visit2",  # put down, picked up again: nothing due
+    "out_bag_pillar_owner_over",  # against a pillar, owner over it: littering
+    "out_neg_ghost_pillar",  # taken away from the pillar (a ghost): nothing due
 )
 
 
@@ -58,4 +68,4 @@ def test_composited_scene_should_raise_exactly_the_expected_events(
     assert score.matching.misses == (), [m.reason for m in score.matching.misses]
     assert score.matching.false_alarms == ()
     expected = len(score.matching.matches)
-    assert expected == (0 if name.startswith("neg_") else 1)
+    assert expected == (0 if scene_by_name(name).kind == "negative" else 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edge.config import ModelConfig
+from edge.infer.session import OnnxDetector
+from edge.pose.movenet import PoseModels
+from harness.accuracy.perturb import paste_still, read_clip
+from harness.accuracy.perturb_run import replay_frames
+from harness.accuracy.scenario import load_scenarios
 from harness.cli import main
 
 pytestmark = pytest.mark.integration
@@ -227,3 +235,47 @@ def test_eval_given_sampling_should_find_the_fall_from_every_start_frame(
     assert row["runs"] == 6
     fall = row["by_type"]["fall"]
     assert (fall["tp"], fall["fp"], fall["fn"]) == (6, 0, 0), row["problems"]
+
+
+def test_occupancy_given_a_still_person_shaped_patch_should_stop_counting_it(
+    videos_dir: Path, models_dir: Path
+) -> None:
+    """A visitor's crop pasted still into the room (a poster the detector calls a
+    person) inflates the count until it has been inert for `inert_after_s`;
+    the real visitor, standing at the table, is counted throughout."""
+    loaded = load_scenarios(SHIPPED / "one_by_one.yaml", media_dir=videos_dir)
+    (scenario,) = loaded.scenarios
+    frame = next(f for f in read_clip(scenario.clip_path) if f.t_s >= 33.0).image
+    poster = frame[12:377, 383:550].copy()  # the visitor at the table, 33 s
+    detector = OnnxDetector.from_config(ModelConfig(intra_op_threads=1), models_dir)
+
+    def counts(inert_after_s: float) -> list[int | None]:
+        zones = [
+            zone.model_copy(
+                update={
+                    "rules": [
+                        rule.model_copy(update={"inert_after_s": inert_after_s})
+                        if rule.type == "occupancy"
+                        else rule
+                        for rule in zone.rules
+                    ]
+                }
+            )
+            for zone in scenario.camera.zones
+        ]
+        camera = scenario.camera.model_copy(update={"zones": zones})
+        frames = itertools.takewhile(
+            lambda f: f.t_s < 22.0,
+            paste_still(read_clip(scenario.clip_path), poster, (20, 40)),
+        )
+        outcome = replay_frames(
+            dataclasses.replace(scenario, camera=camera),
+            frames,
+            detector=detector,
+            pose_models=PoseModels(models_dir=models_dir),
+        )
+        return [c.observed for c in outcome.counts if c.expected.t < 22.0]
+
+    # truth at 3, 13 and 21.3 s: 0, 1, 0
+    assert counts(0) == [1, 2, 1]  # the poster counts as a person throughout
+    assert counts(10) == [1, 1, 0]  # left out from ~10 s on; the visitor stays

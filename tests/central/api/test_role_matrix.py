@@ -16,10 +16,11 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from central.api.app import create_app
@@ -27,6 +28,7 @@ from central.api.routes_media import record_media
 from central.auth.tokens import token_digest, token_id
 from central.auth.users import issue_token
 from central.db.models import Ticket, User, UserRole
+from central.media import MediaStore
 from tests.central.api.conftest import (
     PASSWORD,
     Api,
@@ -174,9 +176,14 @@ def _ticket(api: Api, state: str, assignee: str | None = "w1") -> int:
     )
 
 
+def app_of(api: Api) -> FastAPI:
+    return cast(FastAPI, api.client.app)
+
+
 def _workers_media(api: Api) -> str:
     """A snapshot of a ticket of worker w1 (stored, recorded, linked)."""
-    stored = api.client.app.state.media.save(tiny_jpeg(next(_NAMES) % 250), "snapshot")
+    store: MediaStore = app_of(api).state.media
+    stored = store.save(tiny_jpeg(next(_NAMES) % 250), "snapshot")
     ticket_id = _ticket(api, "dispatched")
     with api.context.sessions.begin() as session:
         session.get_one(Ticket, ticket_id).snapshot_sha256 = stored.sha256
@@ -467,7 +474,8 @@ def send(api: Api, method: str, call: Call, token: str | None) -> int:
         response: httpx.Response
         with api.client.stream(method, call.url, **request) as response:
             return response.status_code
-    return api.client.request(method, call.url, **request).status_code
+    answered: httpx.Response = api.client.request(method, call.url, **request)
+    return answered.status_code
 
 
 def operations(openapi: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -481,7 +489,7 @@ def operations(openapi: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_every_operation_should_be_in_the_matrix(matrix_api: Api) -> None:
-    documented = operations(matrix_api.client.app.openapi())
+    documented = operations(app_of(matrix_api).openapi())
     missing = sorted(documented - MATRIX.keys())
     assert not missing, f"operations without a declared role matrix entry: {missing}"
     stale = sorted(MATRIX.keys() - documented)

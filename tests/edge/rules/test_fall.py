@@ -345,7 +345,9 @@ def test_config_given_change_should_validate(
 
 def _frames_5fps(postures: list[str], start_s: float = 0.0) -> list[Step]:
     """One person at 5 fps, one posture per frame."""
-    return [(round(start_s + i * 0.2, 6), [(7, p, PERSON)]) for i, p in enumerate(postures)]
+    return [
+        (round(start_s + i * 0.2, 6), [(7, p, PERSON)]) for i, p in enumerate(postures)
+    ]
 
 
 STOOD = ["standing"] * 10  # 0.0 .. 1.8 s

@@ -161,7 +161,9 @@ def test_engine_should_hand_occupancy_the_pixels_it_needs() -> None:
             "id": "cam-1",
             "url": "rtsp://h/x",
             "location": {"lat": 1, "lon": 2},
-            "zones": [{"id": "z1", "rules": [{"type": "occupancy", "inert_after_s": 5}]}],
+            "zones": [
+                {"id": "z1", "rules": [{"type": "occupancy", "inert_after_s": 5}]}
+            ],
         }
     )
     rules = CameraRules.from_config(camera)

@@ -167,12 +167,13 @@ def test_ledger_given_fragment_looking_like_ghost_should_keep_it_watchable() -> 
             labels=LABELS,
         )
         assert update.relearn == ()
-    obj = ledger.objects[0]
-    assert not obj.is_confirmed and obj.other_votes == 0
+    watched = ledger.objects[0]
+    assert not watched.is_confirmed and watched.other_votes == 0
     # The owner steps away: the whole bag, in view, looks like an object.
     for i in range(3):
         obj = _step(ledger, 4.0 + 0.2 * i, [_seen()], (7, _person_at(300.0)))
     assert obj is not None and obj.is_confirmed and obj.owner_id == 7
+    assert [o.object_id for o in ledger.objects] == [watched.object_id]
 
 
 def test_ledger_given_object_verdict_among_ghost_verdicts_should_not_drop_it() -> None:
