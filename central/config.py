@@ -384,6 +384,56 @@ class RetentionSettings(StrictModel):
     )
 
 
+class CitizenSettings(StrictModel):
+    """The public citizen report page and its limits (`central/citizens/`)."""
+
+    reopen_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        title="Reopen window",
+        description="Days after a ticket is closed in which the citizen who "
+        "reported it may reopen it (returned to its worker for rework); 0: never.",
+    )
+    window_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86400,
+        title="Rate-limit window",
+        description="Seconds over which each client address's requests are counted.",
+    )
+    max_reports_per_address: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        title="Reports per address",
+        description="Reports one client address may send within the window (429).",
+    )
+    max_lookups_per_address: int = Field(
+        default=120,
+        ge=1,
+        le=100_000,
+        title="Tracking calls per address",
+        description="Tracking-link reads, ratings and reopens one address may make "
+        "within the window (429).",
+    )
+    max_reports_total: int = Field(
+        default=500,
+        ge=1,
+        le=1_000_000,
+        title="Reports from everyone",
+        description="Anonymous reports accepted within the window from all "
+        "addresses together (429): a flood from many addresses still cannot fill "
+        "the review queue.",
+    )
+    max_tracked: int = Field(
+        default=100_000,
+        ge=100,
+        title="Addresses remembered",
+        description="Client addresses the limiter remembers (oldest dropped).",
+    )
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -400,6 +450,7 @@ class CentralSettings(StrictModel):
     http: HttpSettings = HttpSettings()
     broker_access: BrokerAccessSettings = BrokerAccessSettings()
     retention: RetentionSettings = RetentionSettings()
+    citizen: CitizenSettings = CitizenSettings()
 
 
 def load_settings(path: Path | None) -> CentralSettings:

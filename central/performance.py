@@ -15,7 +15,8 @@ Definitions (per bucket and key):
   `now` is given) it is still open past its due time.
 - on_time_closed: closed and not overdue; on_time_close_rate = on_time_closed /
   closed.
-- rework_rate: `return` history rows / `resolve` history rows.
+- rework_rate: `return` and `reopen` (a citizen reopened the closed ticket)
+  history rows / `resolve` history rows.
 - dispatch_s: dispatched_at − created_at; accept_s: accepted_at − dispatched_at;
   close_s: closed_at − created_at (seconds; mean, median, 90th percentile with
   linear interpolation between the closest ranks, as PostgreSQL's percentile_cont).
@@ -259,7 +260,10 @@ class EvaluationRow(_Row):
         description="on_time_closed / closed; null when nothing was closed."
     )
     resolves: int = Field(description="Resolutions reported by workers.")
-    returns: int = Field(description="Resolutions returned for rework.")
+    returns: int = Field(
+        description="Resolutions returned for rework (by staff, or reopened by "
+        "the citizen who reported it)."
+    )
     rework_rate: float | None = Field(
         description="returns / resolves; null when nothing was resolved."
     )
@@ -443,9 +447,13 @@ def evaluate(
         ).where(*_ticket_range(start, end))
     ).all()
     history = _history_counts(
-        session, start, end, (TicketAction.RESOLVE, TicketAction.RETURN)
+        session,
+        start,
+        end,
+        (TicketAction.RESOLVE, TicketAction.RETURN, TicketAction.REOPEN),
     )
     resolve, give_back = TicketAction.RESOLVE.value, TicketAction.RETURN.value
+    reopen = TicketAction.REOPEN.value
     ai, rejected_state = TicketSource.AI.value, TicketState.REJECTED.value
 
     groups: dict[tuple[date, str | None], _Acc] = defaultdict(_Acc)
@@ -495,7 +503,9 @@ def evaluate(
             acc.on_time += not late
             acc.close_s.append((closed_at - created_at).total_seconds())
         acc.resolves += history.get((ticket_id, resolve), 0)
+        # A citizen's reopening counts against the handler like a return.
         acc.returns += history.get((ticket_id, give_back), 0)
+        acc.returns += history.get((ticket_id, reopen), 0)
 
     names = _dimension_names(session, by, {key for _, key in groups if key})
     rows = []

@@ -8,8 +8,9 @@ Run by the scheduler every `retention.interval_h` (`RetentionJob.run_if_due`):
   Media of a ticket that is still open is kept until the ticket ends;
 - raw event messages (`event_messages_days`): `event_messages` rows, the dedupe
   record of each accepted message;
-- reporters' contact data (`citizen_contact_days`): `tickets.reporter` erased
-  once the ticket has been closed or rejected that long;
+- reporters' contact data (`citizen_contact_days`): `tickets.reporter` and
+  `citizen_reports.contact` erased once the ticket has been closed or rejected
+  that long;
 - audit rows (`audit_days`, unset by default: kept for ever): `purge_audit`, the
   one path past the append-only triggers, in a single transaction that also
   writes an `audit_purged` row.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, or_, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, union, update
 from sqlalchemy.orm import Session
 
 from central.auth.audit import SYSTEM, AuditAction, record
@@ -34,6 +35,7 @@ from central.config import RetentionSettings
 from central.context import CentralContext
 from central.db.models import (
     AuditEntry,
+    CitizenReport,
     Event,
     EventMessageRow,
     MediaObject,
@@ -72,22 +74,24 @@ class RetentionReport:
     audit_rows_purged: int = 0
 
 
-def _open_ticket_uses(sha256: Any) -> Any:
-    """SQL: an open ticket shows this media (its own, or one of its events')."""
-    open_states = [state.value for state in OPEN_STATES]
-    by_ticket = exists().where(
-        Ticket.state.in_(open_states),
-        or_(
-            Ticket.snapshot_sha256 == sha256,
-            Ticket.resolution_photo_sha256 == sha256,
-        ),
+def _open_ticket_media() -> Any:
+    """SQL: the media ids open tickets show (their own, or their events').
+
+    A set computed once per query (open tickets are few; `events.ticket_id` and
+    `tickets.state` are indexed) rather than a lookup per media row, which would
+    scan the unindexed media columns of `events` for each one."""
+    is_open = Ticket.state.in_([state.value for state in OPEN_STATES])
+    columns = (
+        (Ticket.snapshot_sha256, None),
+        (Ticket.resolution_photo_sha256, None),
+        (Event.snapshot_sha256, Event.ticket_id == Ticket.id),
+        (Event.clip_sha256, Event.ticket_id == Ticket.id),
     )
-    by_event = exists().where(
-        Event.ticket_id == Ticket.id,
-        Ticket.state.in_(open_states),
-        or_(Event.snapshot_sha256 == sha256, Event.clip_sha256 == sha256),
-    )
-    return or_(by_ticket, by_event)
+    selects = []
+    for column, join in columns:
+        query = select(column).where(is_open, column.is_not(None))
+        selects.append(query.where(join) if join is not None else query)
+    return union(*selects)
 
 
 def expire_media(
@@ -112,7 +116,7 @@ def expire_media(
                     MediaObject.kind.in_(kinds),
                     MediaObject.created_at < before,
                     MediaObject.expired_at.is_(None),
-                    ~_open_ticket_uses(MediaObject.sha256),
+                    MediaObject.sha256.not_in(_open_ticket_media()),
                 )
                 .limit(BATCH)
             )
@@ -166,8 +170,24 @@ def erase_reporters(session: Session, *, ended_before: datetime) -> int:
         .values(reporter=None, version=Ticket.version + 1)
         .execution_options(synchronize_session=False)
     )
+    # Citizens' and Open311 reporters' contacts (`citizen_reports.contact`).
+    contacts = session.execute(
+        update(CitizenReport)
+        .where(
+            CitizenReport.contact.is_not(None),
+            CitizenReport.ticket_id.in_(
+                select(Ticket.id).where(
+                    Ticket.state.in_(ENDED_STATES), ended_at < ended_before
+                )
+            ),
+        )
+        .values(contact=None)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0) + int(
+        getattr(contacts, "rowcount", 0) or 0
+    )
 
 
 def purge_audit(session: Session, *, before: datetime, by: str) -> int:

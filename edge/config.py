@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +29,9 @@ from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX, ID_MAX_CHARS
 from gridwatch.tls import (
     MQTT_TLS_PORT,
+    ExistingFile,
     MqttTls,
+    TlsError,
     verify_mqtt_transport,
     with_default_mqtt_port,
 )
@@ -298,6 +301,27 @@ class BrokerConfig(StrictModel):
 class HttpConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535, description="0 picks a free port.")
+    monitor_token_file: Path | None = Field(
+        default=None,
+        title="Monitoring token file",
+        description="File holding the bearer token (first line, at least 16 "
+        "characters) that `/metrics` and the detailed `/healthz` require; "
+        "without a token `/metrics` answers 403 and `/healthz` only its status.",
+    )
+    monitor_token_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        title="Monitoring token variable",
+        description="Environment variable holding that token (instead of the file).",
+    )
+
+    @model_validator(mode="after")
+    def verify_one_monitor_token_source(self) -> HttpConfig:
+        if self.monitor_token_file is not None and self.monitor_token_env:
+            raise ValueError(
+                "http: set monitor_token_file or monitor_token_env, not both"
+            )
+        return self
 
 
 class OutboxConfig(StrictModel):
@@ -316,6 +340,24 @@ class OutboxConfig(StrictModel):
         description="Share of both limits kept for the ends of events already "
         "started; new events are refused (and counted) once only the reserve is left.",
     )
+
+
+def https_client_context(ca_file: Path) -> ssl.SSLContext:
+    """A client context trusting only the CA(s) in `ca_file`: TLS 1.2 or later,
+    the server's certificate required and its host name checked.
+
+    Raises:
+        TlsError: `ca_file` is not a PEM CA certificate (the message names it).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as error:
+        raise TlsError(
+            f"ca_file {ca_file}: not a PEM CA certificate ({error})"
+        ) from None
+    return context
 
 
 class CentralConfig(StrictModel):
@@ -359,6 +401,24 @@ class CentralConfig(StrictModel):
         description="Send the token and clips over plain http to a host that is not "
         "this machine (only behind a network you trust).",
     )
+    ca_file: ExistingFile | None = Field(
+        default=None,
+        title="CA certificate file",
+        description="PEM file of the CA(s) that sign central's https certificate "
+        "(the deployment's private CA); only these are then trusted. Without it "
+        "the system's CAs (or SSL_CERT_FILE) are.",
+    )
+
+    @model_validator(mode="after")
+    def verify_ca_file(self) -> CentralConfig:
+        if self.ca_file is None:
+            return self
+        if not self.url.startswith("https://"):
+            raise ValueError(
+                f"central.ca_file is for https, but central.url is {self.url!r}"
+            )
+        https_client_context(self.ca_file)  # a bad PEM fails now, naming the file
+        return self
 
     @model_validator(mode="after")
     def verify_transport(self) -> CentralConfig:

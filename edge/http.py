@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
 import socket
 import threading
 from datetime import datetime
@@ -14,13 +16,21 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from edge.config import ConfigError, HttpConfig
 from edge.ingest.jpeg_push import MAX_SNAPSHOT_BYTES, SnapshotError
+from gridwatch.secrets import SecretError, read_secret_file
 
 logger = logging.getLogger(__name__)
 
 # These constants' names differ across Starlette versions.
 UNPROCESSABLE = 422
 TOO_LARGE = 413
+
+MIN_MONITOR_TOKEN_CHARS = 16
+NO_MONITOR_TOKEN = (
+    "no monitoring token is configured on this node: set http.monitor_token_file "
+    "or http.monitor_token_env to enable /metrics and the detailed /healthz"
+)
 
 
 class UnknownCameraError(KeyError):
@@ -63,15 +73,82 @@ def _parse_captured_at(value: str | None) -> datetime | None:
         ) from None
 
 
-def build_app(node: NodeHttpApi) -> FastAPI:
-    """FastAPI app bound to one node."""
+def read_monitor_token(http: HttpConfig) -> str | None:
+    """The monitoring token from `monitor_token_env` or `monitor_token_file`;
+    None when neither is set (then `/metrics` is refused to everyone).
+
+    Raises:
+        ConfigError: the file or variable is set but unreadable, empty or
+            shorter than MIN_MONITOR_TOKEN_CHARS (the message names where it
+            looked, never the token).
+    """
+    if http.monitor_token_env:
+        where = f"http.monitor_token_env variable {http.monitor_token_env}"
+        token = os.environ.get(http.monitor_token_env, "").strip()
+    elif http.monitor_token_file is not None:
+        where = f"http.monitor_token_file {http.monitor_token_file}"
+        try:
+            token = read_secret_file(http.monitor_token_file)
+        except SecretError as error:
+            raise ConfigError(f"http.monitor_token_file {error}") from None
+    else:
+        return None
+    if len(token) < MIN_MONITOR_TOKEN_CHARS:
+        raise ConfigError(
+            f"{where} is unset or shorter than {MIN_MONITOR_TOKEN_CHARS} characters"
+        )
+    return token
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class _MonitorGate:
+    """Checks the monitoring token, in constant time."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token.encode() if token is not None else None
+
+    def require(self, authorization: str | None) -> None:
+        """Raise 403 without a configured token, 401 for a missing or wrong one."""
+        if self._token is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=NO_MONITOR_TOKEN)
+        given = _bearer(authorization)
+        # compare_digest: the time taken says nothing about how much matched.
+        if given is None or not hmac.compare_digest(given.encode(), self._token):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="the monitoring token is missing or wrong",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+def build_app(node: NodeHttpApi, *, monitor_token: str | None = None) -> FastAPI:
+    """FastAPI app bound to one node.
+
+    Args:
+        node: what the endpoints read and feed.
+        monitor_token: the bearer token `/metrics` and the detailed `/healthz`
+            need; None refuses `/metrics` (403) and keeps `/healthz` to its status.
+    """
     app = FastAPI(title="gridwatch edge node", version="1")
+    gate = _MonitorGate(monitor_token)
 
     @app.get("/healthz")
-    def healthz() -> Response:
+    def healthz(authorization: Annotated[str | None, Header()] = None) -> Response:
+        # Anonymous liveness probes get the verdict only; the details (cameras,
+        # their URLs' errors, outbox) need the monitoring token.
+        if authorization is not None:
+            gate.require(authorization)
         ok, body = node.health()
+        shown = body if authorization is not None else {"status": body["status"]}
         return Response(
-            content=json.dumps(body),
+            content=json.dumps(shown),
             media_type="application/json",
             status_code=status.HTTP_200_OK
             if ok
@@ -79,7 +156,8 @@ def build_app(node: NodeHttpApi) -> FastAPI:
         )
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        gate.require(authorization)
         return Response(generate_latest(node.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/snapshots/{camera_id}", status_code=status.HTTP_202_ACCEPTED)

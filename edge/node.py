@@ -13,7 +13,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from edge.config import NodeConfig
-from edge.http import HttpServer, PushUnauthorizedError, UnknownCameraError, build_app
+from edge.http import (
+    HttpServer,
+    PushUnauthorizedError,
+    UnknownCameraError,
+    build_app,
+    read_monitor_token,
+)
 from edge.infer.base import BatchDetector
 from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
 from edge.ingest.base import RateMeter
@@ -143,7 +149,9 @@ class EdgeNode:
         try:
             # Bind the port first: a port in use fails before anything runs.
             self.http = HttpServer(
-                build_app(self), self.config.http.host, self.config.http.port
+                build_app(self, monitor_token=read_monitor_token(self.config.http)),
+                self.config.http.host,
+                self.config.http.port,
             )
             self._publisher.start()
             if self.media is not None:

@@ -169,6 +169,10 @@ def _print_banner(stack: DemoStack) -> None:
     ]
     if stack.node is not None:
         lines.append(f"  edge node         {stack.node.http_url}/healthz")
+        lines.append(
+            f"                    details and /metrics: -H 'Authorization: Bearer "
+            f"$(cat {stack.monitor_token_file})'"
+        )
     for camera, camera_url in zip(stack.cameras, stack.camera_urls, strict=True):
         lines.append(f"  camera {camera.camera_id:<10} {camera_url}")
     lines.append("events and tickets:")

@@ -7,6 +7,7 @@ simulator and an edge node watching the demo clips.
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from edge.config import NodeConfig, parse_config
 from edge.factory import build_node
 from edge.node import EdgeNode
 from gridwatch.contract import Topics
+from gridwatch.secrets import write_private
 from gridwatch.tls import apply_mqtt_tls
 from harness.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from harness.services import MosquittoBroker, RtspSimulatorProcess
@@ -97,9 +99,11 @@ def edge_config(
     models_dir: Path | None,
     central_url: str | None = None,
     token_file: Path | None = None,
+    monitor_token_file: Path | None = None,
 ) -> NodeConfig:
     """One edge node for `cameras` (all on one node id) with the demo rules;
-    clips go to `central_url` with the token in `token_file` when given."""
+    clips go to `central_url` with the token in `token_file` when given, and
+    `/metrics` answers the bearer token in `monitor_token_file` when given."""
     central = (
         {"url": central_url, "token_file": str(token_file)}
         if central_url and token_file
@@ -110,7 +114,12 @@ def edge_config(
             "node_id": cameras[0].node_id,
             "central": central,
             "broker": broker,
-            "http": {"port": 0},
+            "http": {"port": 0}
+            | (
+                {"monitor_token_file": str(monitor_token_file)}
+                if monitor_token_file
+                else {}
+            ),
             "outbox": {"path": str(workdir / "outbox.sqlite")},
             "models_dir": str(models_dir) if models_dir else None,
             "cameras": [
@@ -235,6 +244,7 @@ class DemoStack:
         self.started_at = 0.0
         self.broker: MosquittoBroker | None = None
         self.observer_secret: Path | None = None
+        self.monitor_token_file: Path | None = None
         self.central: CentralService | None = None
         self.node: EdgeNode | None = None
         self.watcher: NoticeWatcher | None = None
@@ -324,6 +334,9 @@ class DemoStack:
         token_file = self.workdir / f"edge-{node_id}.token"
         token_file.write_text(self.seed.edge_tokens[node_id] + "\n", encoding="utf-8")
         token_file.chmod(0o600)
+        # The node's /metrics and detailed /healthz need this; printed as a path.
+        self.monitor_token_file = self.workdir / f"edge-{node_id}.monitor-token"
+        write_private(self.monitor_token_file, secrets.token_urlsafe(32) + "\n")
         self.node = build_node(
             edge_config(
                 self.cameras,
@@ -333,6 +346,7 @@ class DemoStack:
                 models_dir=self.models_dir,
                 central_url=self.central_url,
                 token_file=token_file,
+                monitor_token_file=self.monitor_token_file,
             )
         )
         self.node.start()

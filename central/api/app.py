@@ -17,9 +17,12 @@ from central.api.routes_account import router as account_router
 from central.api.routes_activity import router as activity_router
 from central.api.routes_admin import router as admin_router
 from central.api.routes_auth import router as auth_router
+from central.api.routes_citizen import router as citizen_router
 from central.api.routes_media import router as media_router
 from central.api.routes_metrics import build_metrics_registry
 from central.api.routes_metrics import router as metrics_router
+from central.api.routes_open311 import admin_router as open311_admin_router
+from central.api.routes_open311 import router as open311_router
 from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
@@ -78,7 +81,7 @@ def _add_http_protection(app: FastAPI, context: CentralContext) -> None:
     Middleware added last runs first: the headers wrap everything (413s
     included), and the body limit runs before routing and authentication."""
     http = context.settings.http
-    app.state.login_throttle = LoginThrottle(http.login)
+    app.state.login_throttle = LoginThrottle(http.login, sessions=context.sessions)
     app.state.password_check_slots = PasswordCheckSlots(
         slots=http.login.max_concurrent_hashes, wait_s=http.login.hash_wait_s
     )
@@ -183,5 +186,8 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(activity_router)
     app.include_router(metrics_router)
+    app.include_router(citizen_router)
+    app.include_router(open311_router)
+    app.include_router(open311_admin_router)
     mount_web(app)
     return app

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from central.api.deps import ContextDep, PrincipalDep, TokenDep
 from central.api.login_throttle import HashingBusy, LoginThrottle, PasswordCheckSlots
-from central.api.routes_auth import client_address
+from central.api.routes_auth import client_address, refuse_locked_out
 from central.auth.accounts import (
     TokenInfo,
     WrongPassword,
@@ -124,12 +124,15 @@ def change_my_password(
     throttle: LoginThrottle = request.app.state.login_throttle
     slots: PasswordCheckSlots = request.app.state.password_check_slots
     username, address = principal.actor.name, client_address(request)
-    wait_s = throttle.retry_after_s(address=address, username=username)
-    if wait_s is not None:
-        raise HTTPException(
-            429,
-            "too many failed attempts; try again later",
-            {"Retry-After": str(wait_s)},
+    lockout = throttle.check(address=address, username=username)
+    if lockout is not None:
+        refuse_locked_out(
+            context,
+            lockout,
+            actor=username,
+            username=username,
+            address=address,
+            what="password change",
         )
     with context.sessions() as session:
         user = find_user(session, username)

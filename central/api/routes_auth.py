@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 from central.api.deps import ActorDep, ContextDep, TokenDep
 from central.api.login_throttle import (
     HashingBusy,
+    Lockout,
     LoginThrottle,
     PasswordCheckSlots,
 )
 from central.auth.audit import ANONYMOUS, AuditAction, record
 from central.auth.users import authenticate, issue_token, revoke_token
+from central.context import CentralContext
 from central.db.models import User, Worker, WorkerArea
 
 log = logging.getLogger(__name__)
@@ -91,15 +93,15 @@ def login(
 ) -> TokenResponse:
     throttle: LoginThrottle = request.app.state.login_throttle
     address = client_address(request)
-    wait_s = throttle.retry_after_s(address=address, username=form.username)
-    if wait_s is not None:
-        log.warning(
-            "login refused (locked out) for user %r from %s", form.username, address
-        )
-        raise HTTPException(
-            429,
-            "too many failed logins; try again later",
-            headers={"Retry-After": str(wait_s)},
+    lockout = throttle.check(address=address, username=form.username)
+    if lockout is not None:
+        refuse_locked_out(
+            context,
+            lockout,
+            actor=ANONYMOUS,
+            username=form.username,
+            address=address,
+            what="login",
         )
     now = context.clock.now()
     ttl = timedelta(hours=context.settings.http.token_ttl_h)
@@ -148,6 +150,47 @@ def login(
         )
         session.commit()
     return response
+
+
+def refuse_locked_out(
+    context: CentralContext,
+    lockout: Lockout,
+    *,
+    actor: str,
+    username: str,
+    address: str,
+    what: str,
+) -> NoReturn:
+    """Answer 429 to a `what` (login, password change) during a lockout: logged
+    each time, audited at the lockout's first refusal in this process (later
+    ones are cheap for a client to send and would only fill the audit log)."""
+    log.warning(
+        "%s refused (locked out by %s) for user %r from %s",
+        what,
+        lockout.locked_by,
+        username,
+        address,
+    )
+    if lockout.is_first_refusal:
+        with context.sessions.begin() as session:
+            record(
+                session,
+                actor,
+                AuditAction.LOGIN_LOCKED,
+                username,
+                address,
+                {
+                    "refused": what,
+                    "locked_by": str(lockout.locked_by),
+                    "retry_after_s": lockout.retry_after_s,
+                },
+            )
+    raise HTTPException(
+        429,
+        f"too many failed {'logins' if what == 'login' else 'attempts'}; "
+        "try again later",
+        headers={"Retry-After": str(lockout.retry_after_s)},
+    )
 
 
 def _record_failure(

@@ -38,6 +38,7 @@ ADDRESS_MAX = 64
 class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"  # a login refused (429) during a lockout
     TOKEN_ISSUED = "token_issued"
     TOKEN_REVOKED = "token_revoked"
     USER_CREATED = "user_created"

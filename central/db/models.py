@@ -69,6 +69,7 @@ class TicketSource(StrEnum):
     AI = "ai"
     CITIZEN = "citizen"
     PATROL = "patrol"
+    OPEN311 = "open311"  # another system's order (a 12345 hotline, a civic app)
 
 
 class Area(Base):
@@ -356,6 +357,70 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200), default=None)
     address: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CitizenReport(Base):
+    """A report from outside: the public page or an Open311 client.
+
+    One row per reported ticket: how the reporter follows it (the SHA-256 of
+    their tracking token, never the token), their optional contact (personal
+    data: staff only, erased by retention's `citizen_contact_days`), their
+    rating, and reopenings. Open311 orders keep the client and its own id.
+    """
+
+    __tablename__ = "citizen_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id"), unique=True, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))  # web | open311
+    token_digest: Mapped[str | None] = mapped_column(
+        String(64), unique=True, default=None
+    )
+    contact: Mapped[str | None] = mapped_column(String(200), default=None)
+    open311_client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("open311_clients.id"), index=True, default=None
+    )
+    external_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime]
+    rating: Mapped[str | None] = mapped_column(String(24), default=None)
+    rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(default=None)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopened_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Open311Client(Base):
+    """A system allowed to use the Open311 endpoints (a 12345 hotline, a civic
+    app): its name and the SHA-256 of its API key (the key is shown once)."""
+
+    __tablename__ = "open311_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    review_first: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottleEntry(Base):
+    """Recent failed logins of one username or client address, and its lockout
+    (`central.api.login_throttle`), shared by every API replica.
+
+    Times are epoch seconds (the throttle's wall clock). `failures_s` holds the
+    times of the failures still inside the window, at most the limit's count.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures_s: Mapped[list[float]] = mapped_column(JSON, default=list)
+    locked_until_s: Mapped[float] = mapped_column(Float, default=0.0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_s: Mapped[float] = mapped_column(Float, index=True)
 
 
 @event.listens_for(TicketHistory, "before_update")

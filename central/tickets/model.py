@@ -10,7 +10,7 @@ they store them (bulk rows or ORM objects).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ class HoldReason(StrEnum):
     UNASSIGNED_GRID = "unassigned_grid"  # outside every grid
     REVIEW_POLICY = "review_policy"  # the matter asks operators first
     NO_WORKER = "no_worker"  # nobody on duty for the grid
+    CITIZEN_REPORT = "citizen_report"  # from outside: an operator looks first
 
 
 @dataclass
@@ -156,6 +157,32 @@ class NewTicket:
             last_observed_at=now,
             opening_note=f"{spec.source.value} report{by}",
         )
+
+    @classmethod
+    def from_citizen(
+        cls,
+        spec: ManualTicket,
+        *,
+        matter: Matter,
+        matters: MatterList,
+        departments: Mapping[str, str],
+        grid_code: str | None,
+        now: datetime,
+    ) -> NewTicket:
+        """A ticket from outside (the public page, an Open311 client). Unlike
+        `from_report` it never writes who reported it into the ticket or its
+        history: a citizen's contact is kept apart (`citizen_reports.contact`)
+        for staff only, and erased by retention."""
+        new = cls.from_report(
+            replace(spec, reporter=None),
+            matter=matter,
+            matters=matters,
+            departments=departments,
+            grid_code=grid_code,
+            now=now,
+        )
+        new.opening_note = f"{spec.source.value} report"
+        return new
 
     @property
     def is_dispatched(self) -> bool:

@@ -17,7 +17,7 @@ from central.db.models import Event, Ticket, UserRole
 from central.matters import MatterList
 from central.notify import Notifier
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
-from central.tickets.model import HistoryEntry, NewTicket, ticket_notice
+from central.tickets.model import HistoryEntry, HoldReason, NewTicket, ticket_notice
 from central.tickets.model import (  # the API names reports by this module
     ManualTicket as ManualTicket,
 )
@@ -259,6 +259,69 @@ class TicketService:
             session.flush()
         if new.assignee_id:
             self._notify(ticket, "dispatched", [new.assignee_id])
+        return ticket
+
+    def open_from_outside(
+        self,
+        new: NewTicket,
+        *,
+        actor_name: str,
+        review_first: bool,
+        attach: Callable[[Session, Ticket], None],
+    ) -> Ticket:
+        """Store a ticket reported from outside (the citizen page, an Open311
+        client): held for an operator when `review_first` (or outside every
+        grid), else dispatched like a manual ticket. `attach` adds what belongs
+        to it (the citizen report row) in the same transaction."""
+        now = new.created_at
+        with self._write() as session:
+            if review_first and new.grid_code is not None:
+                new.hold(HoldReason.CITIZEN_REPORT)
+            else:
+                new.dispatch_or_hold(
+                    needs_review=False,
+                    pick_worker=lambda grid: self._pick_worker(session, grid, now),
+                    now=now,
+                )
+            ticket = new.to_orm()
+            session.add(ticket)
+            session.flush()
+            for entry in new.opening_history(ticket.id, at=now, actor=actor_name):
+                session.add(entry.to_orm())
+            attach(session, ticket)
+            session.flush()
+        if new.assignee_id:
+            self._notify(ticket, "dispatched", [new.assignee_id])
+        return ticket
+
+    def reopen(self, ticket_id: int, *, reason: str, actor_name: str) -> Ticket:
+        """The reporter reopens a closed ticket: back to its worker for rework
+        (closed → returned), counted as rework, with a fresh time limit."""
+        with self._write() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise TicketNotFound(f"ticket {ticket_id} not found")
+            now = self.clock.now()
+            before = ticket.state
+            ticket.state = next_state(
+                ticket.id, TicketAction.REOPEN, TicketState(before)
+            ).value
+            ticket.rework_count += 1
+            ticket.return_reason = reason
+            ticket.closed_at = None
+            ticket.overdue = False
+            ticket.due_at = now + timedelta(minutes=ticket.time_limit_min)
+            add_history(
+                session,
+                ticket,
+                at=now,
+                actor=actor_name,
+                action=TicketAction.REOPEN,
+                from_state=before,
+                note=reason,
+            )
+            session.flush()
+        self._notify(ticket, "returned", [ticket.assignee_id], reason)
         return ticket
 
     def escalate(

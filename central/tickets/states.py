@@ -2,7 +2,9 @@
 
 pending_review → dispatched → accepted → resolved → closed, with resolved →
 returned (rework) → accepted again, rejected (false positive) from any state
-before resolution, and reassign (→ dispatched) while the ticket is open.
+before resolution, and reassign (→ dispatched) while the ticket is open. A
+citizen may reopen a closed ticket they reported (within the configured days):
+closed → returned, back to its worker for rework.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class TicketAction(StrEnum):
     REASSIGN = "reassign"
     ESCALATE = "escalate"
     OBSERVE = "observe"
+    REOPEN = "reopen"
 
 
 # Every ticket is created in review; `dispatch` or `confirm` move it on.
@@ -58,6 +61,8 @@ TRANSITIONS: dict[TicketAction, dict[TicketState, TicketState]] = {
     TicketAction.RESOLVE: {_S.ACCEPTED: _S.RESOLVED},
     TicketAction.CLOSE: {_S.RESOLVED: _S.CLOSED},
     TicketAction.RETURN: {_S.RESOLVED: _S.RETURNED},
+    # The reporting citizen, within `citizen.reopen_days` of the close.
+    TicketAction.REOPEN: {_S.CLOSED: _S.RETURNED},
     TicketAction.REJECT: {
         _S.PENDING_REVIEW: _S.REJECTED,
         _S.DISPATCHED: _S.REJECTED,

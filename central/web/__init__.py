@@ -20,7 +20,7 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).parent / "static"
 
 # path prefix → folder under STATIC_DIR
-_PAGES = {"/console": "console", "/worker": "worker"}
+_PAGES = {"/console": "console", "/worker": "worker", "/citizen": "citizen"}
 _SHARED = {"/vendor": "vendor", "/common": "common"}
 
 

@@ -6,10 +6,12 @@ from edge.config import CameraConfig, SourceKind
 from edge.ingest.base import FrameSource, RateMeter, SourceState
 from edge.ingest.capture import CaptureSource
 from edge.ingest.jpeg_push import SnapshotError, SnapshotSource
+from edge.ingest.sampler import FrameSampler
 from edge.ingest.slot import FreshestFrameSlot
 
 __all__ = [
     "CaptureSource",
+    "FrameSampler",
     "FrameSource",
     "FreshestFrameSlot",
     "RateMeter",

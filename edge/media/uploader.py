@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
-from edge.config import CentralConfig, ConfigError
+from edge.config import CentralConfig, ConfigError, https_client_context
 from edge.metrics import NodeMetrics
 from edge.publish.uploads import PendingUpload, UploadQueue
 
@@ -53,6 +53,16 @@ class AttemptResult:
     outcome: UploadOutcome
     reason: str = ""
     retry_after_s: float = 0.0
+
+
+def build_client(central: CentralConfig) -> httpx.Client:
+    """The HTTP client for central: trusting only `central.ca_file` when set,
+    else the system's CAs (and SSL_CERT_FILE)."""
+    if central.ca_file is None:
+        return httpx.Client(timeout=central.timeout_s)
+    return httpx.Client(
+        timeout=central.timeout_s, verify=https_client_context(central.ca_file)
+    )
 
 
 def read_token(central: CentralConfig) -> str:
@@ -121,7 +131,7 @@ class MediaUploader:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._node_id = node_id
         self._metrics = metrics
-        self._client = client or httpx.Client(timeout=central.timeout_s)
+        self._client = client or build_client(central)
         self._on_uploaded = on_uploaded
         self._stop = threading.Event()
         self._wake = threading.Event()

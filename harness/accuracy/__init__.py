@@ -9,6 +9,7 @@ from harness.accuracy.match import (
     OccupancySample,
     TypeTally,
     check_counts,
+    count_bias,
     count_mae,
     match_events,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ScenarioError",
     "TypeTally",
     "check_counts",
+    "count_bias",
     "count_mae",
     "load_scenario",
     "load_scenarios",

@@ -15,7 +15,7 @@ from typing import Any
 from edge.config import ModelConfig
 from edge.infer.session import OnnxDetector
 from edge.pose.movenet import PoseModels
-from harness.accuracy.match import TypeTally, merge_tallies, total
+from harness.accuracy.match import merge_tallies, total
 from harness.accuracy.perturb import Perturbation, parse_perturbations, read_clip
 from harness.accuracy.perturb_run import (
     ConditionOutcome,
@@ -221,6 +221,3 @@ def _print(args: argparse.Namespace, data: dict[str, Any], table: str) -> None:
 def _say(line: str) -> None:
     sys.stderr.write(f"eval: {line}\n")
     sys.stderr.flush()
-
-
-__all__ = ["TypeTally", "run_conditions", "sampling_study"]

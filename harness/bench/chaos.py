@@ -97,7 +97,7 @@ class Timing:
 
 
 SMALL = Timing(
-    pre_s=1.0, hold_s=3.0, freeze_s=5.0, post_s=1.0, catch_up_s=90.0, rate=40.0,
+    pre_s=1.0, hold_s=2.0, freeze_s=5.0, post_s=1.0, catch_up_s=90.0, rate=40.0,
     poison=65,
 )  # fmt: skip
 FULL = Timing(
@@ -327,7 +327,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _phase_seconds(name: str, timing: Timing) -> float:
     hold = timing.freeze_s if name == "pg_freeze" else timing.hold_s
-    return 2 * timing.pre_s + hold + timing.post_s + 15.0  # restarts, catch-up
+    return 2 * timing.pre_s + hold + timing.post_s + 10.0  # restarts
 
 
 def run_chaos(
@@ -336,6 +336,7 @@ def run_chaos(
     """Start the stack in `work`, run `faults` in order, return the report."""
     seconds = 5.0 + sum(_phase_seconds(name, timing) for name in faults)
     grids = grids_needed(int(seconds * timing.rate), len(AUTO_TYPES))
+    began = time.monotonic()
     with ExitStack() as cleanup:
         pg, broker, url = start_services(work)
         cleanup.callback(pg.stop)
@@ -377,6 +378,10 @@ def run_chaos(
             timing, pg, broker, replicas, edge, disk, watcher, letters, points,
             random.Random(seed),
         )  # fmt: skip
+        sys.stderr.write(
+            f"chaos: stack up ({len(points)} grids, 2 replicas, edge at "
+            f"{timing.rate:g} events/s) after {time.monotonic() - began:.1f} s\n"
+        )
         _run_phase(run, "warm-up", None)
         phases = [_run_phase(run, name, FAULTS[name]) for name in faults]
         time.sleep(1.0)  # a late redelivery would be counted now

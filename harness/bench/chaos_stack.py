@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -61,9 +61,9 @@ def start_services(work: Path) -> tuple[PostgresServer, MosquittoBroker, str]:
 
 
 def prepare_city(url: str, work: Path, grids: int) -> list[tuple[float, float]]:
-    """Migrate, import a city of `grids` grids (every worker on duty, so every
-    ticket is dispatched and pushed) and return the grid centres."""
-    city = generate_city(spec_for("demo", grids=grids))
+    """Migrate, import a Guangzhou-shaped city of `grids` grids (every worker on
+    duty, so every ticket is dispatched and pushed); return the grid centres."""
+    city = generate_city(spec_for("guangzhou", grids=grids))
     for worker in city.workers:
         worker["duty"] = []
     grids_path, city_path = write_city(city, work / "city")
@@ -161,9 +161,10 @@ class EdgeChild:
         self._lock = threading.Lock()
         self._ready = threading.Event()
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        config = EdgeLoadConfig(
-            **{**asdict(self.config), "start_index": self.next_index}
+    def start(self, timeout_s: float = 30.0, *, snapshot_bytes: int = 0) -> None:
+        """Start (again) where the last run left off, on the same outbox."""
+        config = replace(
+            self.config, start_index=self.next_index, snapshot_bytes=snapshot_bytes
         )
         self.config_path.write_text(json.dumps(asdict(config)), encoding="utf-8")
         self._ready.clear()

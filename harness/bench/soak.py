@@ -11,11 +11,13 @@ fetched through signed links) and `--event-rate` extra events a second
 resident memory and open file descriptors (psutil). Prints (JSON with --json):
 
 - samples: one row per reading (seconds since the start; per process rss_mb,
-  fds, and cpu_percent since the reading before, in % of one core)
+  fds, fd_kinds (socket, pipe, anon_inode, file), and cpu_percent since the
+  reading before, in % of one core)
 - processes: per process rss_mb_start/end/max, fds_start/end/max, the values
-  after the warm-up, rss_growth_second_half_pct, fds_growth_second_half_pct and
-  `flat` (both grew under 5 % over the second half after the warm-up; see
-  `harness.bench.soak_growth`), and alive (still running at the end)
+  after the warm-up, rss_growth_second_half_pct, fds_growth_second_half_pct
+  (and fds_growth_second_half, in descriptors) and `flat` (both grew under 5 %
+  over the second half after the warm-up, descriptors also when by fewer than
+  3; see `harness.bench.soak_growth`), and alive (still running at the end)
 - load: what the load did (events published, stream notices, page requests,
   media fetched, errors); central_ingest: central's ingest counters at the end
 - flat: every process flat and alive
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,6 +125,24 @@ def _progress(message: str) -> None:
     sys.stderr.flush()
 
 
+def fd_kinds(pid: int) -> dict[str, int]:
+    """Open descriptors of `pid` by kind (socket, pipe, anon_inode, file), read
+    from /proc (Linux); empty where that cannot be read."""
+    kinds: Counter[str] = Counter()
+    try:
+        entries = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+        except OSError:
+            continue  # closed between the listing and the read
+        kind = target.split(":", 1)[0] if ":" in target else "file"
+        kinds[kind if kind in ("socket", "pipe", "anon_inode") else "file"] += 1
+    return dict(sorted(kinds.items()))
+
+
 class Sampler:
     """Reads RSS and open file descriptors of named processes every interval."""
 
@@ -145,7 +167,12 @@ class Sampler:
                 row[name] = None  # gone: `alive` says so at the end
                 continue
             self.series[name].append(ProcessSample(t_s, rss_mb, fds))
-            row[name] = {"rss_mb": round(rss_mb, 1), "fds": fds, "cpu_percent": cpu}
+            row[name] = {
+                "rss_mb": round(rss_mb, 1),
+                "fds": fds,
+                "fd_kinds": fd_kinds(process.pid),
+                "cpu_percent": cpu,
+            }
         self.rows.append(row)
         return row
 

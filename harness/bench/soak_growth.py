@@ -1,9 +1,13 @@
 """Growth of a process's memory and open files over a soak (`gridwatch bench soak`).
 
-A series is flat when, after the warm-up, the second half of the run grew by less
-than `FLAT_GROWTH_PCT`. Growth is read off a least-squares line through the
-second half's samples, not off its first and last sample, so that one sample
-taken during a garbage collection or a burst of requests does not decide it.
+A process is flat when, after the warm-up, the second half of the run grew by
+less than `FLAT_GROWTH_PCT` in resident memory and in open file descriptors.
+Growth is read off a least-squares line through the second half's samples, not
+off its first and last sample, so that one sample taken during a garbage
+collection or a burst of requests does not decide it. Descriptors are few (20–30
+for central or an edge node) and a few come and go with connections (a live
+stream a page closed stays open at the server until its next keep-alive write),
+so descriptor growth below `FD_SLACK` descriptors also counts as flat.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FLAT_GROWTH_PCT = 5.0
+FD_SLACK = 3.0  # descriptors: growth below this is flat whatever its share
 MIN_SAMPLES = 3  # in the second half; fewer give no growth figure (None)
 
 
@@ -44,14 +49,12 @@ def second_half(
     return [t for t, _ in half], [v for _, v in half]
 
 
-def growth_pct(
+def fitted_growth(
     times_s: Sequence[float], values: Sequence[float], *, warmup_s: float
-) -> float | None:
-    """Growth over the second half after `warmup_s`, in % of its fitted start.
-
-    The least-squares line through the second half's samples, from its first to
-    its last sample time: 100 × (end − start) / start. None with fewer than
-    `MIN_SAMPLES` samples there, no time between them, or a start ≤ 0.
+) -> tuple[float, float] | None:
+    """(start, growth) of the least-squares line through the second half after
+    `warmup_s`, from its first to its last sample time. None with fewer than
+    `MIN_SAMPLES` samples there or no time between them.
 
     Raises:
         ValueError: `times_s` and `values` differ in length.
@@ -66,9 +69,24 @@ def growth_pct(
     slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, kept, strict=True))
     slope /= spread
     start = mean_v + slope * (times[0] - mean_t)
-    if start <= 0:
+    return start, slope * (times[-1] - times[0])
+
+
+def growth_pct(
+    times_s: Sequence[float], values: Sequence[float], *, warmup_s: float
+) -> float | None:
+    """Growth over the second half after `warmup_s`, in % of its fitted start
+    (`fitted_growth`): 100 × growth / start. None where `fitted_growth` is, or
+    with a start ≤ 0.
+
+    Raises:
+        ValueError: `times_s` and `values` differ in length.
+    """
+    fitted = fitted_growth(times_s, values, warmup_s=warmup_s)
+    if fitted is None or fitted[0] <= 0:
         return None
-    return 100.0 * slope * (times[-1] - times[0]) / start
+    start, growth = fitted
+    return 100.0 * growth / start
 
 
 def is_flat(*growths: float | None) -> bool:
@@ -76,12 +94,18 @@ def is_flat(*growths: float | None) -> bool:
     return all(g is not None and g < FLAT_GROWTH_PCT for g in growths)
 
 
+def fds_flat(pct: float | None, fitted: tuple[float, float] | None) -> bool:
+    """Descriptors grew under `FLAT_GROWTH_PCT`, or by fewer than `FD_SLACK`."""
+    return is_flat(pct) or (fitted is not None and fitted[1] < FD_SLACK)
+
+
 def summarise_process(
     samples: Sequence[ProcessSample], *, warmup_s: float
 ) -> dict[str, Any]:
     """The figures of one process: start, end and max of RSS and file
-    descriptors, their growth over the second half after `warmup_s`, and the
-    `flat` verdict. Empty samples give None figures and `flat` False."""
+    descriptors, their growth over the second half after `warmup_s` (in %, and
+    for descriptors also in descriptors), and the `flat` verdict. Empty samples
+    give no figures and `flat` False."""
     if not samples:
         return {"samples": 0, "flat": False}
     times = [s.t_s for s in samples]
@@ -89,6 +113,7 @@ def summarise_process(
     fds = [float(s.fds) for s in samples]
     rss_growth = growth_pct(times, rss, warmup_s=warmup_s)
     fds_growth = growth_pct(times, fds, warmup_s=warmup_s)
+    fds_fitted = fitted_growth(times, fds, warmup_s=warmup_s)
     warm = next((s for s in samples if s.t_s >= warmup_s), samples[-1])
     return {
         "samples": len(samples),
@@ -102,7 +127,8 @@ def summarise_process(
         "fds_after_warmup": warm.fds,
         "rss_growth_second_half_pct": _round(rss_growth),
         "fds_growth_second_half_pct": _round(fds_growth),
-        "flat": is_flat(rss_growth, fds_growth),
+        "fds_growth_second_half": _round(fds_fitted[1] if fds_fitted else None),
+        "flat": is_flat(rss_growth) and fds_flat(fds_growth, fds_fitted),
     }
 
 

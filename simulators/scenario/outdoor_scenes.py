@@ -171,7 +171,7 @@ def _positives() -> tuple[SceneSpec, ...]:
     return (
         _positive(
             "out_bag_pillar_owner_over",
-            "A man walks to the foot of a warehouse pillar, puts a plastic bag "
+            "Someone walks to the foot of a warehouse pillar, puts a plastic bag "
             "down against it while standing over it for 8 s, and walks off.",
             warehouse(40.0),
             asset="plastic_bag",
@@ -192,7 +192,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_black_bag_pillar_luggage",
-            "A woman leaves a black bag at the foot of a pillar, standing over "
+            "Someone leaves a black bag at the foot of a pillar, standing over "
             "it for 10 s first (a zone where anything left is luggage).",
             warehouse(42.0),
             asset="black_bag",
@@ -214,7 +214,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_bag_hazard_tape",
-            "A man drops a plastic bag on the hazard tape while standing on it, "
+            "Someone drops a plastic bag on the hazard tape while standing on it, "
             "leaves; later two people walk across in front of it.",
             warehouse(40.0),
             asset="plastic_bag",
@@ -246,7 +246,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_bottle_red_line_drift",
-            "A woman puts a bottle down on a red floor line and leaves; the "
+            "Someone puts a bottle down on a red floor line and leaves; the "
             "light drifts down to 75 % over 20 s.",
             warehouse(40.0),
             asset="bottle_clear",
@@ -268,7 +268,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_bag_against_bin",
-            "A man puts a black bag against a bin at the edge of the floor, "
+            "Someone puts a black bag against a bin at the edge of the floor, "
             "stands over it 7 s, leaves (the bin, and the bag, run out of view).",
             warehouse(40.0),
             asset="black_bag",
@@ -290,7 +290,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_bag_back_pillar_small",
-            "Far from the camera, a man leaves a plastic bag at the foot of the "
+            "Far from the camera, someone leaves a plastic bag at the foot of the "
             "back pillar (the bag is a few pixels tall).",
             warehouse(40.0),
             asset="plastic_bag",
@@ -311,7 +311,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_aerial_bag_bay_end",
-            "Seen from a drone: a man puts a plastic bag at the end of a bay "
+            "Seen from a drone: someone puts a plastic bag at the end of a bay "
             "line while standing over it, and walks off the car park.",
             aerial(40.0),
             asset="plastic_bag",
@@ -332,8 +332,8 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_aerial_black_bag_corner",
-            "A woman leaves a black bag in the corner of a bay bracket, standing "
-            "over it for 10 s first; a man walks past it later.",
+            "Someone leaves a black bag in the corner of a bay bracket, standing "
+            "over it for 10 s first; someone walks past it later.",
             aerial(40.0),
             asset="black_bag",
             at=BAY_CORNER,
@@ -357,7 +357,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_aerial_bottle_shadow",
-            "A man puts a bottle on a bay line and leaves; 12 s later a shadow "
+            "Someone puts a bottle on a bay line and leaves; 12 s later a shadow "
             "(a cloud, a lorry) falls over that part of the car park and stays.",
             aerial(40.0),
             asset="bottle_blue",
@@ -383,7 +383,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_car_park_bag_marking",
-            "Real car-park footage from above: a man puts a plastic bag below a "
+            "Real car-park footage from above: someone puts a plastic bag below a "
             "bay marking while standing over it, leaves; a car drives through.",
             car_park(36.0),
             asset="plastic_bag",
@@ -405,8 +405,8 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_car_park_black_bag_long_stand",
-            "Car park from above: a woman puts a black bag down below a marking "
-            "and stands over it for 16 s before she leaves it.",
+            "Car park from above: someone puts a black bag down below a marking "
+            "and stands over it for 16 s before leaving it.",
             car_park(44.0),
             asset="black_bag",
             at=MARKING_LEFT,
@@ -428,7 +428,7 @@ def _positives() -> tuple[SceneSpec, ...]:
         ),
         _positive(
             "out_car_park_bottle_passers",
-            "Car park from above: a man leaves a bottle below a marking; two "
+            "Car park from above: someone leaves a bottle below a marking; two "
             "people then walk past right in front of it.",
             car_park(40.0),
             asset="bottle_blue",
@@ -495,7 +495,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
     return (
         _negative(
             "out_neg_pickup_pillar",
-            "A man puts a black bag down against a pillar, stands over it, picks "
+            "Someone puts a black bag down against a pillar, stands over it, picks "
             "it up again after 12 s and walks off with it.",
             warehouse(36.0),
             rules=w_luggage,
@@ -516,8 +516,8 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_pickup_after_leaving",
-            "A woman leaves a plastic bag on the hazard tape, walks 4 s away, "
-            "comes back for it and takes it with her.",
+            "Someone leaves a plastic bag on the hazard tape, walks 4 s away, "
+            "comes back for it and takes it along.",
             warehouse(36.0),
             rules=w_rules,
             walkers=(
@@ -540,7 +540,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_carried_through",
-            "A man carries a black bag across the warehouse floor without stopping.",
+            "Someone carries a black bag across the warehouse floor without stopping.",
             warehouse(26.0),
             rules=w_luggage,
             walkers=(
@@ -576,7 +576,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_crouch_pillar",
-            "A man walks to the pillar, crouches there for a minute (a "
+            "Someone walks to the pillar, crouches there for a minute (a "
             "stand-in for sitting down), stands up and leaves.",
             warehouse(80.0),
             rules=w_luggage,
@@ -597,7 +597,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_owner_stays_bin",
-            "A man puts a black bag against the bin and stays beside it to the end.",
+            "Someone puts a black bag against the bin and stays beside it to the end.",
             warehouse(36.0),
             rules=w_luggage,
             walkers=(
@@ -617,7 +617,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_shadow_warehouse",
-            "A woman stands by the tape for 6 s; as she leaves, a shadow falls "
+            "Someone stands by the tape for 6 s; as they leave, a shadow falls "
             "across that part of the floor and stays; the light then drifts.",
             warehouse(36.0),
             rules=w_luggage,
@@ -643,7 +643,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_aerial_pickup",
-            "From a drone: a man puts a plastic bag at the end of a bay line, "
+            "From a drone: someone puts a plastic bag at the end of a bay line, "
             "stands over it, picks it up 14 s later and walks off.",
             aerial(36.0),
             rules=_rules(0.1),
@@ -685,7 +685,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_aerial_crouch",
-            "From a drone: a woman crouches in the corner of a bay bracket for "
+            "From a drone: someone crouches in the corner of a bay bracket for "
             "45 s, gets up and walks off.",
             aerial(60.0),
             rules=a_luggage,
@@ -706,7 +706,7 @@ def _negatives() -> tuple[SceneSpec, ...]:
         ),
         _negative(
             "out_neg_car_park_carried",
-            "Car park from above: a man carries a plastic bag across the lot, "
+            "Car park from above: someone carries a plastic bag across the lot, "
             "past the markings, without putting it down.",
             car_park(26.0),
             rules=_rules(0.12),

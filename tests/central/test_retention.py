@@ -5,6 +5,7 @@ purge is configured, and the purge keeps the append-only protection whole."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,12 @@ from central import retention
 from central.auth.audit import AuditAction
 from central.auth.passwords import hash_password
 from central.clock import ManualClock
-from central.config import CentralSettings, MediaSettings, RetentionSettings
+from central.config import (
+    CentralSettings,
+    MediaSettings,
+    RetentionSettings,
+    SchedulerSettings,
+)
 from central.context import CentralContext, build_context
 from central.db.models import (
     AuditEntry,
@@ -32,7 +38,7 @@ from central.db.models import (
 )
 from central.media import MediaStore
 from central.retention import RetentionJob, apply_retention, purge_audit
-from central.scheduler import audit_configuration
+from central.scheduler import DeadlineWatcher, audit_configuration
 from tests.central.api.conftest import (
     PASSWORD,
     START,
@@ -365,3 +371,65 @@ def test_retention_and_matter_list_changes_should_be_audited(
     assert rows[2].detail["value"]["audit_days"] == 400
     assert rows[2].detail["previous_digest"] == rows[1].detail["digest"]
     assert {"config:matter_list", "config:retention"} <= digests
+
+
+def test_the_scheduler_should_audit_its_settings_and_run_retention(
+    context: CentralContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = threading.Event()
+
+    def fake_apply(*_: Any) -> retention.RetentionReport:
+        ran.set()
+        return retention.RetentionReport()
+
+    monkeypatch.setattr(retention, "apply_retention", fake_apply)
+    context.settings = context.settings.model_copy(
+        update={"scheduler": SchedulerSettings(interval_s=0.01)}
+    )
+    watcher = DeadlineWatcher(context)
+    watcher.start()
+    try:
+        assert ran.wait(timeout=10), "the scheduler never ran retention"
+    finally:
+        watcher.stop()
+    assert "config_changed" in audit_actions(context)
+
+
+def test_media_rows_of_open_tickets_should_be_kept_on_either_database(
+    context: CentralContext, tmp_path: Path
+) -> None:
+    def sha(n: int) -> str:
+        return f"{n:064x}"
+
+    open_id = add_ai_ticket(
+        context, state="dispatched", event_id="evt-open", snapshot_sha256=sha(1)
+    )
+    closed_id = add_ai_ticket(
+        context, state="closed", event_id="evt-closed", snapshot_sha256=sha(3)
+    )
+    set_ticket(context, open_id, resolution_photo_sha256=sha(2))
+    set_ticket(context, closed_id, resolution_photo_sha256=sha(4))
+    with context.sessions.begin() as session:
+        for n, kind in ((1, "snapshot"), (2, "photo"), (3, "snapshot"), (4, "photo")):
+            session.add(
+                MediaObject(
+                    sha256=sha(n),
+                    kind=kind,
+                    content_type="image/jpeg",
+                    size=1,
+                    uploaded_by="node01",
+                    created_at=START - timedelta(days=400),
+                )
+            )
+    settings = KEEP_ALL.model_copy(
+        update={"event_media_days": 90, "resolution_photo_days": 90}
+    )
+    report = apply_retention(context, MediaStore(tmp_path / "none"), settings)
+    assert report.media_expired == 2
+    with context.sessions() as session:
+        expired = set(
+            session.scalars(
+                select(MediaObject.sha256).where(MediaObject.expired_at.is_not(None))
+            )
+        )
+    assert expired == {sha(3), sha(4)}

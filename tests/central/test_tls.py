@@ -281,7 +281,8 @@ def test_compose_should_use_tls_for_the_broker_and_central() -> None:
     assert services["broker"]["ports"] == ["8883:8883"]
     assert "ports" not in services["central"]  # reached through the proxy only
     assert services["proxy"]["ports"] == ["8443:8443"]
-    assert services["edge"]["environment"]["SSL_CERT_FILE"] == "/tls/ca.crt"
+    # The node trusts the CA by its config, not by SSL_CERT_FILE.
+    assert "SSL_CERT_FILE" not in services["edge"]["environment"]
     # Only the one-shot setup mounts the CA's key.
     holders = [
         name
@@ -297,6 +298,7 @@ def test_compose_should_use_tls_for_the_broker_and_central() -> None:
     assert listeners == ["listener 8883 0.0.0.0"]
     node = yaml.safe_load((docker / "node.compose.yaml").read_text("utf-8"))
     assert node["central"]["url"].startswith("https://")
+    assert node["central"]["ca_file"] == "/tls/ca.crt"
     assert node["broker"]["tls"] == {"ca_file": "/tls/ca.crt"}
     central = yaml.safe_load((docker / "central.compose.yaml").read_text("utf-8"))
     assert central["mqtt"]["tls"] == {"ca_file": "/tls/ca.crt"}

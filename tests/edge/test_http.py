@@ -15,14 +15,22 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter
+from pydantic import ValidationError
 
-from edge.config import CameraConfig, GeoPoint, SourceKind
-from edge.http import PushUnauthorizedError, UnknownCameraError, build_app
+from edge.config import CameraConfig, ConfigError, GeoPoint, HttpConfig, SourceKind
+from edge.http import (
+    PushUnauthorizedError,
+    UnknownCameraError,
+    build_app,
+    read_monitor_token,
+)
 from edge.ingest import FreshestFrameSlot, SnapshotSource
 from edge.ingest.image_header import ImageHeaderError, image_size
 
 SECRET = "checkpoint-gate-secret-0123456789"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
+MONITOR_TOKEN = "monitor-token-0123456789abcdef"
+MONITOR = {"Authorization": f"Bearer {MONITOR_TOKEN}"}
 
 
 class FakeNode:
@@ -45,7 +53,10 @@ class FakeNode:
         return self._registry
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        return self.healthy, {"status": "ok" if self.healthy else "stopping"}
+        return self.healthy, {
+            "status": "ok" if self.healthy else "stopping",
+            "cameras": {"gate": {"health": "online"}},
+        }
 
     def authorize_push(self, camera_id: str, authorization: str | None) -> None:
         if camera_id != "gate":
@@ -83,20 +94,114 @@ def _jpeg() -> bytes:
     return bytes(data)
 
 
+@pytest.fixture
+def monitored(node: FakeNode) -> TestClient:
+    """A client of an app with a monitoring token, sending no header by itself."""
+    return TestClient(build_app(node, monitor_token=MONITOR_TOKEN))
+
+
 def test_healthz_given_states_should_answer_200_then_503(
-    client: TestClient, node: FakeNode
+    monitored: TestClient, node: FakeNode
 ) -> None:
-    assert client.get("/healthz").status_code == 200
+    assert monitored.get("/healthz").status_code == 200
+    assert monitored.get("/healthz", headers=MONITOR).status_code == 200
     node.healthy = False
-    assert client.get("/healthz").status_code == 503
+    assert monitored.get("/healthz").status_code == 503
+    assert monitored.get("/healthz", headers=MONITOR).status_code == 503
 
 
-def test_metrics_given_registry_should_expose_prometheus_text(
-    client: TestClient,
+@pytest.mark.parametrize("token", [MONITOR_TOKEN, None])
+def test_healthz_given_no_token_should_answer_only_the_status(
+    node: FakeNode, token: str | None
 ) -> None:
-    response = client.get("/metrics")
+    anonymous = TestClient(build_app(node, monitor_token=token))
+    response = anonymous.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_given_the_monitor_token_should_answer_the_details(
+    monitored: TestClient,
+) -> None:
+    response = monitored.get("/healthz", headers=MONITOR)
+    assert response.status_code == 200
+    assert response.json()["cameras"] == {"gate": {"health": "online"}}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        f"Bearer {MONITOR_TOKEN}x",
+        f"Bearer {MONITOR_TOKEN[:-1]}",
+        f"Basic {MONITOR_TOKEN}",
+        "Bearer",
+        f"Bearer {SECRET}",  # the checkpoint's push secret is not the token
+    ],
+)
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_monitoring_given_a_wrong_token_should_answer_401(
+    monitored: TestClient, path: str, authorization: str
+) -> None:
+    response = monitored.get(path, headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "gw_test_total" not in response.text and "cameras" not in response.text
+
+
+def test_metrics_given_the_monitor_token_should_expose_prometheus_text(
+    monitored: TestClient,
+) -> None:
+    response = monitored.get("/metrics", headers=MONITOR)
     assert response.status_code == 200
     assert "gw_test_total 1.0" in response.text
+    assert monitored.get("/metrics").status_code == 401
+
+
+def test_metrics_given_no_configured_token_should_answer_403_saying_how(
+    client: TestClient,
+) -> None:
+    # `client` sends the push secret: without a configured token nothing passes.
+    for headers in ({}, MONITOR):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 403
+        assert "http.monitor_token_file" in response.json()["detail"]
+        assert "gw_test_total" not in response.text
+
+
+def test_read_monitor_token_given_file_or_env_should_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "monitor.token"
+    token_file.write_text(MONITOR_TOKEN + "\nignored\n")
+    assert read_monitor_token(HttpConfig(monitor_token_file=token_file)) == (
+        MONITOR_TOKEN
+    )
+    monkeypatch.setenv("GW_MONITOR", f" {MONITOR_TOKEN} ")
+    assert read_monitor_token(HttpConfig(monitor_token_env="GW_MONITOR")) == (
+        MONITOR_TOKEN
+    )
+    assert read_monitor_token(HttpConfig()) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [(None, "No such file"), ("", "empty"), ("short-token\n", "shorter than 16")],
+)
+def test_read_monitor_token_given_a_bad_file_should_raise_naming_it(
+    tmp_path: Path, text: str | None, where: str
+) -> None:
+    token_file = tmp_path / "monitor.token"
+    if text is not None:
+        token_file.write_text(text)
+    with pytest.raises(ConfigError, match=where) as raised:
+        read_monitor_token(HttpConfig(monitor_token_file=token_file))
+    assert str(token_file) in str(raised.value)
+    assert "short-token" not in str(raised.value)
+
+
+def test_http_config_given_both_token_sources_should_raise(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        HttpConfig(monitor_token_file=tmp_path / "t", monitor_token_env="GW_MONITOR")
 
 
 def test_snapshot_given_jpeg_should_reach_the_camera_slot(

@@ -50,6 +50,10 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
 ) -> None:
     gate_secret = tmp_path / "gate.secret"
     gate_secret.write_text("gate-3-push-secret-0123456789\n")
+    monitor_token = "it-node-monitor-token-0123456789"
+    monitor_file = tmp_path / "monitor.token"
+    monitor_file.write_text(monitor_token + "\n")
+    monitor = {"Authorization": f"Bearer {monitor_token}"}
     with MqttCollector.for_broker(mosquitto, "gw/v1/#") as collector:
         node, publisher = make_node(
             mosquitto,
@@ -65,6 +69,7 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
             # Two inference workers with their own sessions, as on a CPU box.
             batch={"workers": 2},
             model={"intra_op_threads": 1},
+            http={"port": 0, "monitor_token_file": str(monitor_file)},
         )  # fmt: skip
         feed = FeedConfig(
             clip=videos_dir / f"{PERSON_CLIP}.mp4",
@@ -125,9 +130,12 @@ def test_node_given_people_and_empty_scenes_should_raise_crowding_only_with_peop
     assert statuses["lobby"]["health"] == "online"
     assert statuses["gate"]["health"] == "online"
 
-    health = httpx.get(f"{node.http_url}/healthz", timeout=5).json()
+    health = httpx.get(f"{node.http_url}/healthz", headers=monitor, timeout=5).json()
     assert health["cameras"]["dead"]["health"] == "offline"
-    metrics = httpx.get(f"{node.http_url}/metrics", timeout=5).text
+    anonymous = httpx.get(f"{node.http_url}/healthz", timeout=5)
+    assert set(anonymous.json()) == {"status"}  # liveness probes see no details
+    assert httpx.get(f"{node.http_url}/metrics", timeout=5).status_code == 401
+    metrics = httpx.get(f"{node.http_url}/metrics", headers=monitor, timeout=5).text
     assert 'gw_camera_fps_in{camera="lobby"}' in metrics
     assert "gw_inference_ms_count" in metrics
     assert len(publisher.events) >= by_camera["lobby"]

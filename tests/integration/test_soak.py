@@ -30,6 +30,7 @@ PROCESS_KEYS = {
     "fds_after_warmup",
     "rss_growth_second_half_pct",
     "fds_growth_second_half_pct",
+    "fds_growth_second_half",
     "flat",
     "alive",
 }
@@ -87,7 +88,11 @@ def test_soak_should_print_per_process_figures_and_samples(
     rows = figures["samples"]
     assert len(rows) == figures["processes"]["central"]["samples"]
     assert rows[0]["t_s"] < 1 and 55 <= rows[-1]["t_s"] <= 70
-    assert set(rows[-1]["central"]) == {"rss_mb", "fds", "cpu_percent"}
+    assert set(rows[-1]["central"]) == {"rss_mb", "fds", "fd_kinds", "cpu_percent"}
+    assert (
+        sum(rows[-1]["central"]["fd_kinds"].values()) >= rows[-1]["central"]["fds"] - 2
+    )
+    assert rows[-1]["central"]["fd_kinds"]["socket"] >= 3  # broker, 2 live streams
     assert figures["warmup_s"] == 15  # a quarter of the minute
     assert "soak: t=" in stderr  # progress, on stderr
 

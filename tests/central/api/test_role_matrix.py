@@ -27,6 +27,8 @@ from central.api.app import create_app
 from central.api.routes_media import record_media
 from central.auth.tokens import token_digest, token_id
 from central.auth.users import issue_token
+from central.citizens.open311 import issue_client
+from central.citizens.reports import Channel, ReportDesk, ReportIn
 from central.db.models import Ticket, User, UserRole
 from central.media import MediaStore
 from tests.central.api.conftest import (
@@ -266,6 +268,117 @@ def media_file(api: Api, _caller: Caller) -> Call:
     return Call(f"/api/v1/media/{_workers_media(api)}")
 
 
+# -- citizen and Open311 (public routes: the bearer token changes nothing) -----------
+
+EVERYONE: frozenset[Caller] = frozenset(CALLERS)
+CITIZEN_POINT = {"lat": "23.1225", "lon": "113.3225"}
+
+
+def _fresh_citizen_limits(api: Api) -> None:
+    """Each call starts with empty per-address counts (all callers share one
+    address here, and the limits would decide the status instead of the role)."""
+    app_of(api).state.citizen_limits = None
+
+
+def citizen_report(api: Api, _caller: Caller) -> Call:
+    _fresh_citizen_limits(api)
+    return Call(
+        "/api/v1/citizen/reports",
+        data={"matter_key": "littering", "description": "bags", **CITIZEN_POINT},
+    )
+
+
+def _citizen_ticket(api: Api, *, closed: bool) -> tuple[int, str]:
+    _fresh_citizen_limits(api)
+    ticket, token = ReportDesk(api.context).submit(
+        ReportIn(matter_key="littering", description="bags", lat=23.1225, lon=113.3225)
+    )
+    assert token is not None
+    if closed:
+        with api.context.sessions.begin() as session:
+            row = session.get_one(Ticket, ticket.id)
+            row.state, row.assignee_id = "closed", "w1"
+            row.closed_at = api.clock.now()
+    return ticket.id, token
+
+
+def on_tracking(suffix: str, *, closed: bool = False, **kwargs: Any) -> Prepare:
+    """`/api/v1/citizen/track{suffix}` with a new report's token."""
+
+    def prepare(api: Api, _caller: Caller) -> Call:
+        _, token = _citizen_ticket(api, closed=closed)
+        headers = {"X-Tracking-Token": token}
+        return Call(f"/api/v1/citizen/track{suffix}", headers=headers, **kwargs)
+
+    return prepare
+
+
+def citizen_report_for_staff(api: Api, _caller: Caller) -> Call:
+    ticket_id, _ = _citizen_ticket(api, closed=False)
+    return Call(f"/api/v1/citizen/reports/{ticket_id}")
+
+
+def _open311_key(api: Api, *, name: str | None = None) -> tuple[int, str]:
+    with api.context.sessions.begin() as session:
+        issued = issue_client(
+            session,
+            name=name or fresh_name("client-"),
+            review_first=True,
+            by="admin",
+            now=api.clock.now(),
+        )
+        return issued.client.id, issued.api_key
+
+
+def open311_submit(api: Api, _caller: Caller) -> Call:
+    _, key = _open311_key(api)
+    return Call(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "service_code": "littering",
+            "lat": "23.1225",
+            "long": "113.3225",
+        },
+    )
+
+
+def _open311_request(api: Api) -> tuple[int, str]:
+    client_id, key = _open311_key(api)
+    ticket, _ = ReportDesk(api.context).submit(
+        ReportIn(
+            matter_key="littering",
+            description="bags",
+            lat=23.1225,
+            lon=113.3225,
+            channel=Channel.OPEN311,
+            open311_client_id=client_id,
+        )
+    )
+    return ticket.id, key
+
+
+def open311_one(api: Api, _caller: Caller) -> Call:
+    ticket_id, key = _open311_request(api)
+    return Call(f"/open311/v2/requests/{ticket_id}.json?api_key={key}")
+
+
+def open311_list(api: Api, _caller: Caller) -> Call:
+    ticket_id, key = _open311_request(api)
+    return Call(
+        f"/open311/v2/requests.json?api_key={key}&service_request_id={ticket_id}"
+    )
+
+
+def new_open311_client(api: Api, _caller: Caller) -> Call:
+    return Call("/api/v1/admin/open311-clients", json={"name": fresh_name("app-")})
+
+
+def revoke_open311_client(api: Api, _caller: Caller) -> Call:
+    client_id, _ = _open311_key(api)
+    return Call(f"/api/v1/admin/open311-clients/{client_id}")
+
+
 REASON = {"reason": "checked on site"}
 
 # (method, OpenAPI path) → how to call it and what each caller gets
@@ -422,6 +535,50 @@ MATRIX: dict[tuple[str, str], Rule] = {
         fixed("/api/v1/system/ingest"), answers(200, STAFF)
     ),
     ("GET", "/metrics"): Rule(fixed("/metrics"), answers(200, STAFF)),
+    ("GET", "/api/v1/citizen/categories"): Rule(
+        fixed("/api/v1/citizen/categories"), answers(200, EVERYONE, public=True)
+    ),
+    ("GET", "/api/v1/citizen/area"): Rule(
+        fixed("/api/v1/citizen/area"), answers(200, EVERYONE, public=True)
+    ),
+    ("POST", "/api/v1/citizen/reports"): Rule(
+        citizen_report, answers(201, EVERYONE, public=True)
+    ),
+    ("GET", "/api/v1/citizen/track"): Rule(
+        on_tracking(""), answers(200, EVERYONE, public=True)
+    ),
+    ("POST", "/api/v1/citizen/track/rating"): Rule(
+        on_tracking("/rating", closed=True, json={"rating": "satisfied"}),
+        answers(200, EVERYONE, public=True),
+    ),
+    ("POST", "/api/v1/citizen/track/reopen"): Rule(
+        on_tracking("/reopen", closed=True, json={"reason": "back again"}),
+        answers(200, EVERYONE, public=True),
+    ),
+    ("GET", "/api/v1/citizen/reports/{ticket_id}"): Rule(
+        citizen_report_for_staff, answers(200, STAFF)
+    ),
+    ("GET", "/open311/v2/services.json"): Rule(
+        fixed("/open311/v2/services.json"), answers(200, EVERYONE, public=True)
+    ),
+    ("POST", "/open311/v2/requests.json"): Rule(
+        open311_submit, answers(200, EVERYONE, public=True)
+    ),
+    ("GET", "/open311/v2/requests.json"): Rule(
+        open311_list, answers(200, EVERYONE, public=True)
+    ),
+    ("GET", "/open311/v2/requests/{service_request_id}.json"): Rule(
+        open311_one, answers(200, EVERYONE, public=True)
+    ),
+    ("GET", "/api/v1/admin/open311-clients"): Rule(
+        fixed("/api/v1/admin/open311-clients"), answers(200, ADMIN)
+    ),
+    ("POST", "/api/v1/admin/open311-clients"): Rule(
+        new_open311_client, answers(201, ADMIN)
+    ),
+    ("DELETE", "/api/v1/admin/open311-clients/{client_id}"): Rule(
+        revoke_open311_client, answers(204, ADMIN)
+    ),
 }
 
 

@@ -28,7 +28,8 @@ def test_actions_from_should_follow_the_transition_table() -> None:
         TicketAction.RETURN,
         TicketAction.ESCALATE,
     }
-    assert actions_from(TicketState.CLOSED) == frozenset()
+    # Only the reporting citizen reopens (central/citizens), never staff.
+    assert actions_from(TicketState.CLOSED) == {TicketAction.REOPEN}
     assert actions_from(TicketState.REJECTED) == frozenset()
 
 

@@ -4,19 +4,26 @@ other 4xx with the reason; waits for central to know the event; restart-safe."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
+import ssl
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from central.pki import init_ca, issue
 from edge.config import CentralConfig, ConfigError
 from edge.media.uploader import (
     MediaUploader,
     UploadOutcome,
     backoff_s,
+    build_client,
     media_url,
     read_token,
 )
@@ -270,3 +277,86 @@ def test_read_token_given_nothing_there_should_raise(
 def test_upload_outcome_values_should_be_stable() -> None:
     assert [o.value for o in UploadOutcome] == ["done", "retry", "failed"]
     assert json.dumps(UploadOutcome.DONE) == '"done"'
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def https_central(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Path, Path]]:
+    """An https server with a certificate from a private CA: its URL, that
+    CA's certificate and another CA's certificate."""
+    # The client must not find the private CA through the environment.
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ca = init_ca(tmp_path / "ca").cert
+    other = init_ca(tmp_path / "other-ca").cert
+    served = issue(
+        tmp_path / "ca", tmp_path / "srv", "central", hostnames=["127.0.0.1"]
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(served.cert), str(served.key))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", ca, other
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_build_client_given_ca_file_should_trust_central_signed_by_it(
+    https_central: tuple[str, Path, Path],
+) -> None:
+    url, ca, _ = https_central
+    central = CentralConfig(url=url, token_env="GW_TOKEN", ca_file=ca)
+    with build_client(central) as client:
+        assert client.get(url).text == "ok"
+
+
+@pytest.mark.parametrize("trust", ["other", "system"])
+def test_build_client_given_another_or_no_ca_should_refuse_central(
+    https_central: tuple[str, Path, Path], trust: str
+) -> None:
+    url, _, other = https_central
+    ca_file = other if trust == "other" else None
+    central = CentralConfig(url=url, token_env="GW_TOKEN", ca_file=ca_file)
+    with build_client(central) as client, pytest.raises(httpx.ConnectError) as raised:
+        client.get(url)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "ca_text", "message"),
+    [
+        ("https://central.test", None, "file not found"),
+        ("https://central.test", "not a certificate\n", "not a PEM CA certificate"),
+        ("http://127.0.0.1:8080", "", "central.ca_file is for https"),
+    ],
+)
+def test_central_config_given_a_bad_ca_file_should_raise_naming_it(
+    tmp_path: Path, url: str, ca_text: str | None, message: str
+) -> None:
+    ca_file = tmp_path / "ca.crt"
+    if ca_text is not None:
+        ca_file.write_text(ca_text or _valid_ca(tmp_path))
+    with pytest.raises(ValidationError, match=message) as raised:
+        CentralConfig(url=url, token_env="GW_TOKEN", ca_file=ca_file)
+    if "for https" not in message:
+        assert str(ca_file) in str(raised.value)
+
+
+def _valid_ca(tmp_path: Path) -> str:
+    return init_ca(tmp_path / "valid-ca").cert.read_text()

@@ -8,6 +8,8 @@ import pytest
 
 from harness.bench.soak_growth import (
     ProcessSample,
+    fds_flat,
+    fitted_growth,
     growth_pct,
     is_flat,
     second_half,
@@ -98,6 +100,26 @@ def test_is_flat_given_growths_should_need_all_under_five_pct(
     assert is_flat(*growths) is flat
 
 
+@pytest.mark.parametrize(
+    ("pct", "fitted", "flat"),
+    [
+        (4.0, (50.0, 2.0), True),  # under 5 %
+        (20.0, (10.0, 2.0), True),  # 20 %, but 2 descriptors
+        (12.0, (25.0, 3.0), False),  # 3 descriptors and 12 %
+        (None, None, False),  # too few samples
+    ],
+)
+def test_fds_flat_given_growth_should_allow_a_few_descriptors(
+    pct: float | None, fitted: tuple[float, float] | None, flat: bool
+) -> None:
+    assert fds_flat(pct, fitted) is flat
+
+
+def test_fitted_growth_should_give_start_and_growth_of_the_line() -> None:
+    fitted = fitted_growth(TIMES, [20.0 + t / 10 for t in TIMES], warmup_s=0.0)
+    assert fitted == pytest.approx((25.0, 5.0))
+
+
 def test_summarise_process_given_a_leak_of_handles_should_not_be_flat() -> None:
     samples = [ProcessSample(t, 200.0, 40 + int(t)) for t in TIMES]
     summary = summarise_process(samples, warmup_s=20.0)
@@ -111,7 +133,15 @@ def test_summarise_process_given_a_leak_of_handles_should_not_be_flat() -> None:
     assert summary["rss_mb_start"] == summary["rss_mb_end"] == 200.0
     assert summary["rss_growth_second_half_pct"] == 0.0
     assert summary["fds_growth_second_half_pct"] == pytest.approx(40 / 100 * 100)
+    assert summary["fds_growth_second_half"] == pytest.approx(40)
     assert summary["flat"] is False
+
+
+def test_summarise_process_given_two_more_descriptors_should_be_flat() -> None:
+    samples = [ProcessSample(t, 200.0, 23 if t < 80 else 25) for t in TIMES]
+    summary = summarise_process(samples, warmup_s=20.0)
+    assert summary["fds_growth_second_half_pct"] > 5  # 2 of 23 is 8.7 %
+    assert summary["flat"] is True
 
 
 def test_summarise_process_given_steady_readings_should_be_flat() -> None:

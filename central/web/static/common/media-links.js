@@ -40,11 +40,21 @@ export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
     return entry.url;
   }
 
+  /** What stands in for media that central answers 410 for (expired). */
+  function expiredNote() {
+    const note = document.createElement("div");
+    note.className = "media-missing media-expired";
+    note.textContent = "Media expired";
+    note.title = "Deleted after its retention period";
+    return note;
+  }
+
   /** Point an <img> or <video> at a media path through a signed link. A load
    * that fails (a link that expired while the element waited, say a lazy image
    * scrolled to late or a paused clip seeked) is retried once with a fresh link
    * before the element's own `error` handlers hear of it; a link that cannot be
-   * had fires `error` at once. A lazy <img> asks for its link once it nears the
+   * had fires `error` at once, one that has expired (410) is replaced by a
+   * "Media expired" note. A lazy <img> asks for its link once it nears the
    * viewport. Returns the element. */
   function showMedia(element, path) {
     let retried = false;
@@ -54,8 +64,13 @@ export function createMediaLinks(askLink, apiPrefix, owner = () => null) {
           element.src = url;
           if (element.autoplay) element.play?.().catch(() => {});
         },
-        () => {
+        (error) => {
           retried = true;
+          if (error?.status === 410) {
+            // Deleted by central's retention: say so instead of a broken image.
+            element.replaceWith(expiredNote());
+            return;
+          }
           element.dispatchEvent(new Event("error"));
         },
       );

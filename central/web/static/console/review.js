@@ -405,6 +405,7 @@ function renderDetail() {
         threshold ? `review below ${(threshold * 100).toFixed(0)}%` : "",
       ),
       fact("Review reason", labelOf(REVIEW_REASON_LABELS, t.review_reason)),
+      reporterFact(t),
       fact(
         "Grid",
         gridName || t.grid_code || "Outside every grid",
@@ -617,6 +618,23 @@ function fact(label, value, sub = "") {
     h("dd", {}, value),
     sub ? h("dd", { class: "muted", style: { fontSize: "12px" } }, sub) : null,
   );
+}
+
+// A citizen's or Open311 client's side of the ticket: contact (personal data,
+// staff only), channel and the hotline's own case number. Filled in when loaded.
+function reporterFact(t) {
+  if (t.source !== "citizen" && t.source !== "open311") return null;
+  const value = h("span", { id: "review-reporter" }, "…");
+  apiOptional(`/citizen/reports/${t.id}`).then((r) => {
+    if (!r) return void (value.textContent = "—");
+    const parts = [r.contact || "no contact given"];
+    if (r.open311_client) parts.push(`via ${r.open311_client}`);
+    if (r.external_id) parts.push(`their id ${r.external_id}`);
+    value.textContent = parts.join(" · ");
+  }).catch(() => {
+    value.textContent = "could not load";
+  });
+  return fact("Reporter", value, t.source === "citizen" ? "public report page" : "Open311");
 }
 
 let matterCache = [];

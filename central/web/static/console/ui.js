@@ -177,9 +177,15 @@ export const REVIEW_REASON_LABELS = {
   review_policy: "Matter needs review",
   unassigned_grid: "Outside every grid",
   no_worker: "Nobody on duty",
+  citizen_report: "Citizen report: check first",
 };
 
-export const SOURCE_LABELS = { ai: "AI camera", citizen: "Citizen", patrol: "Patrol" };
+export const SOURCE_LABELS = {
+  ai: "AI camera",
+  citizen: "Citizen",
+  patrol: "Patrol",
+  open311: "Open311 / hotline",
+};
 
 export const ESCALATION_LABELS = ["None", "Grid leader", "Street", "Department"];
 
