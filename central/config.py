@@ -163,8 +163,8 @@ class LinkSettings(StrictModel):
 
 
 class LoginLimitSettings(StrictModel):
-    """Login throttling (`central/api/limits.py`), kept in memory per process: each
-    API replica counts on its own, and a restart forgets the counts."""
+    """Login throttling (`central/api/login_throttle.py`): counts and lockouts in
+    the database (`login_throttle`), shared by every API replica."""
 
     window_s: float = Field(
         default=900.0,
@@ -215,8 +215,10 @@ class LoginLimitSettings(StrictModel):
     max_tracked: int = Field(
         default=100_000,
         ge=100,
-        title="Tracked usernames and addresses",
-        description="Bound on the memory the counts take; the oldest are dropped.",
+        title="Lockouts remembered in memory",
+        description="Bound on the running lockouts each process keeps in memory "
+        "(refused without a database query); the oldest are dropped there, not "
+        "in the database.",
     )
 
 

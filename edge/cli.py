@@ -42,7 +42,8 @@ def run_cli(args: argparse.Namespace) -> int:
     node.start()
     sys.stdout.write(
         f"node {config.node_id} running: {len(config.cameras)} cameras; "
-        f"health {node.http_url}/healthz, metrics {node.http_url}/metrics\n"
+        f"health {node.http_url}/healthz, metrics {node.http_url}/metrics "
+        "(monitoring token)\n"
     )
     sys.stdout.flush()
     node.wait()

@@ -299,6 +299,10 @@ def submit_report(
     _count(limits.reports_total, "*", "reports")
     if not description.strip():
         raise HTTPException(422, "description: say what is wrong")
+    try:
+        desk.place(matter_key, lat, lon)  # before a photo is stored for nothing
+    except CitizenError as exc:
+        raise HTTPException(422, str(exc)) from None
     photo_sha: str | None = None
     stored = None
     if photo:

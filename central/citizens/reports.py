@@ -99,6 +99,23 @@ class ReportDesk:
 
     # -- submitting ----------------------------------------------------------------
 
+    def place(self, matter_key: str, lat: float, lon: float) -> tuple[Matter, str]:
+        """The matter and grid of a report (checked before a photo is stored).
+
+        Raises:
+            CitizenError: unknown category, or a position outside every grid.
+        """
+        try:
+            matter = self.context.matters.by_key(matter_key)
+        except KeyError:
+            raise CitizenError(f"no category {matter_key!r}") from None
+        grid_code = self.context.lookup_grid(lat, lon)
+        if grid_code is None:
+            raise CitizenError(
+                f"the position {lat:.6f}, {lon:.6f} is outside the city's grids"
+            )
+        return matter, grid_code
+
     def submit(self, report: ReportIn) -> tuple[Ticket, str | None]:
         """Open the ticket of a report; the tracking token (web reports only)
         is returned once and only its digest is stored.
@@ -107,16 +124,7 @@ class ReportDesk:
             CitizenError: unknown category, or a position outside every grid.
         """
         context = self.context
-        try:
-            matter = context.matters.by_key(report.matter_key)
-        except KeyError:
-            raise CitizenError(f"no category {report.matter_key!r}") from None
-        grid_code = context.lookup_grid(report.lat, report.lon)
-        if grid_code is None:
-            raise CitizenError(
-                f"the position {report.lat:.6f}, {report.lon:.6f} is outside the "
-                "city's grids"
-            )
+        matter, grid_code = self.place(report.matter_key, report.lat, report.lon)
         source = (
             TicketSource.CITIZEN
             if report.channel is Channel.WEB

@@ -384,9 +384,14 @@ class FallRule(Rule):
             reading.posture is not Posture.UPRIGHT
             and now - person.last_lying_at <= person.lying_gap_s()
         )
+        # Down for `down_s` on the frame nearest that mark, not the first one
+        # after it: otherwise the wait is down_s plus up to a frame interval,
+        # depending on the sampling phase (and a clip ending 0.99 s after the
+        # fall, subject_4_fall_02, is missed from one start frame at 5 fps).
+        due_s = self.config.down_s - person.frame_interval_s / 2.0
         return (
             is_down
-            and now - person.fallen_at >= self.config.down_s
+            and now - person.fallen_at >= due_s
             and person.episode.can_start(now)
         )
 

@@ -18,6 +18,9 @@ topics. Prints figures (JSON with --json):
   draining; replica_cpu_percent: per replica; database_cpu_percent: PostgreSQL's
   postmaster and backends; broker_cpu_percent: Mosquitto; machine_cpu_percent:
   the whole machine (cpu_count × 100 is every core busy)
+- central_cpu_ms_per_event, database_cpu_ms_per_event, broker_cpu_ms_per_event:
+  CPU milliseconds each part spent per event published (all replicas together;
+  steadier than the percentages on a busy machine)
 - grid_lookups_per_s: GridIndex.lookup_many over the city's grids
 """
 
@@ -320,6 +323,7 @@ class _Usage:
         self.roots["bench"] = psutil.Process()
         self._before: dict[str, dict[int, float]] = {}
         self._started = 0.0
+        self.seconds: dict[str, float] = {}  # CPU seconds per part, after stop()
 
     def start(self) -> None:
         psutil.cpu_percent()
@@ -341,6 +345,8 @@ class _Usage:
             seconds = sum(t - before.get(pid, 0.0) for pid, t in after.items())
             used[name] = round(100 * seconds / wall, 1)
         replicas = [used[f"replica-{n}"] for n in range(1, len(self.centrals) + 1)]
+        self.seconds = {name: pct * wall / 100 for name, pct in used.items()}
+        self.seconds["central"] = sum(replicas) * wall / 100
         return {
             "central_cpu_percent": round(sum(replicas), 1),
             "replica_cpu_percent": replicas,
@@ -504,6 +510,11 @@ def _publish_and_wait(
     )
     last = max((times[0] for times in received.values()), default=first)
     counts = Counter(len(v) for v in received.values())
+    per_event = {
+        f"{name}_cpu_ms_per_event": round(1000 * usage.seconds[name] / args.events, 3)
+        for name in ("central", "database", "broker")
+        if name in usage.seconds
+    }
     return {
         "events": args.events,
         "target_rate": args.rate,
@@ -515,6 +526,7 @@ def _publish_and_wait(
         "lost": args.events - len(received),
         "duplicates": sum(n - 1 for n, c in counts.items() for _ in range(c) if n > 1),
         **cpu,
+        **per_event,
     }
 
 

@@ -352,24 +352,22 @@ class EdgeDisk:
         self.size_bytes = size_bytes
 
     def fill(self) -> int:
-        """Write ballast until the disk refuses; returns the bytes written."""
+        """Write ballast until the disk refuses even one byte; returns the bytes
+        written. Unbuffered, so no write is left over to fail at close."""
         written = 0
-        chunk = b"\0" * (64 << 10)
-        with self.ballast.open("wb") as out:
-            while True:
-                try:
-                    written += out.write(chunk)
-                    out.flush()
-                except OSError as error:
-                    if error.errno != errno.ENOSPC:
-                        raise
-                    break
-        # Page by page, until not even one more byte fits.
-        with self.ballast.open("ab", buffering=0) as out:
-            for size in (4096, 512, 1):
-                with contextlib.suppress(OSError):
-                    while True:
-                        written += out.write(b"\0" * size)
+        with self.ballast.open("wb", buffering=0) as out:
+            for size in (1 << 20, 64 << 10, 4096, 512, 1):
+                block = b"\0" * size
+                while True:
+                    try:
+                        count = out.write(block)
+                    except OSError as error:
+                        if error.errno != errno.ENOSPC:
+                            raise
+                        break
+                    if not count:
+                        break
+                    written += count
         return written
 
     def free(self) -> None:

@@ -48,6 +48,8 @@ def test_bench_central_prints_figures_and_loses_nothing() -> None:
     assert figures["database"] == "postgresql"
     assert figures["replicas"] == 1 and len(figures["replica_cpu_percent"]) == 1
     assert figures["database_cpu_percent"] > 0 and figures["broker_cpu_percent"] > 0
+    assert figures["central_cpu_ms_per_event"] > 0
+    assert figures["database_cpu_ms_per_event"] > 0
 
 
 @pytest.mark.integration

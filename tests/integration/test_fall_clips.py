@@ -176,7 +176,8 @@ def test_fall_rule_given_clip_should_raise_one_fall_per_labelled_fall(
         assert first <= second <= last, (second, (first, last))
         assert event.image_box is not None
         down_s = event.attributes["down_s"]
-        assert isinstance(down_s, float) and down_s >= 1.0
+        # on the frame nearest the 1 s mark: at most half a frame interval early
+        assert isinstance(down_s, float) and down_s >= 1.0 - 0.5 / 5
     # Every fall is closed again: the clip ends and the camera closes.
     ends = [e for e in events if e.phase is EventPhase.END]
     assert sorted(e.event_id for e in ends) == sorted(e.event_id for e in starts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,6 +20,7 @@ from central.api.routes_citizen import CitizenLimits
 from central.citizens import RateLimiter
 from central.citizens.reports import token_digest
 from central.db.models import CitizenReport, MediaObject, Ticket, TicketHistory
+from central.media import MediaStore
 from central.performance import Dimension, Period, evaluate
 from central.retention import erase_reporters
 from tests.central.api.conftest import (
@@ -27,6 +29,8 @@ from tests.central.api.conftest import (
     START,
     Api,
 )
+from tests.central.api.test_photo_scrub import Unavailable
+from tests.edge.media.faces import FACE_GIF, FACE_MODEL, FaceCounter, read_frames
 
 CONTACT = "Ms Zhou 13912345678"
 REPORTS = "/api/v1/citizen/reports"
@@ -148,12 +152,14 @@ def test_an_unknown_or_missing_token_should_be_refused(api: Api) -> None:
 
 
 def test_a_position_outside_the_city_should_be_refused(api: Api) -> None:
-    response = report(api, point=OUTSIDE_POINT)
+    response = report(api, point=OUTSIDE_POINT, photo=phone_photo())
     assert response.status_code == 422
     assert "outside the city's grids" in response.json()["detail"]
     assert report(api, matter_key="no_such").status_code == 422
     with api.context.sessions() as session:
         assert session.scalar(select(Ticket.id)) is None
+    media_dir = api.context.settings.media.dir
+    assert not any(p.is_file() for p in media_dir.rglob("*"))  # photo not kept
 
 
 def test_an_oversized_report_should_be_refused_before_it_is_read(api: Api) -> None:
@@ -201,6 +207,31 @@ def test_a_photo_should_be_stored_re_encoded_without_exif(api: Api) -> None:
     with api.context.sessions() as session:
         media = session.scalar(select(MediaObject).where(MediaObject.ticket_id == tid))
     assert media is not None and media.uploaded_by == "citizen"
+
+
+def test_faces_in_a_citizens_photo_should_be_blurred(
+    api: Api, videos_dir: Path, models_dir: Path
+) -> None:
+    frame = read_frames(videos_dir / FACE_GIF)[29]
+    counter = FaceCounter(models_dir / FACE_MODEL)
+    assert counter.count(frame) == 2
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    assert ok
+    tid, _ = submitted(api, photo=bytes(jpeg))
+    url = api.get("operator", f"/api/v1/tickets/{tid}").json()["snapshot_url"]
+    stored = api.get("operator", url).content
+    image = cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR)
+    assert counter.count(np.asarray(image, np.uint8)) == 0
+
+
+def test_without_a_face_model_a_photo_report_should_answer_503(api: Api) -> None:
+    app = api.client.app
+    app.state.media = MediaStore(  # type: ignore[attr-defined]
+        api.context.settings.media.dir, screen=Unavailable()
+    )
+    assert report(api, photo=phone_photo()).status_code == 503
+    with api.context.sessions() as session:
+        assert session.scalar(select(Ticket.id)) is None
 
 
 def test_a_closed_report_should_be_rated_once(api: Api) -> None:

@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.result import Ok
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from central.auth.users import issue_token
 from central.db.models import User, UserRole
@@ -41,6 +41,10 @@ def fuzz_api(
     """The tiny city with a supervisor and tickets in every working state, so
     that generated ids sometimes hit real rows."""
     with open_api(tmp_path_factory.mktemp("fuzz"), password_hash) as opened:
+        # Thousands of small commits: without an fsync each (central runs
+        # synchronous=FULL for durability, which this throw-away file needs not).
+        event.listen(opened.context.engine, "connect", _no_fsync)
+        opened.context.engine.dispose()
         with opened.context.sessions.begin() as session:
             session.add(
                 User(
@@ -60,6 +64,12 @@ def fuzz_api(
                 event_id=f"evt-fuzz-{number}",
             )
         yield opened
+
+
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
 
 
 def fresh_token(api: Api, username: str) -> str:

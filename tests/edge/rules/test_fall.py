@@ -391,3 +391,17 @@ def test_fall_given_any_sampling_phase_should_start_once(offset: int) -> None:
         signals += rule.update(_observe(i / 30.0, [(7, frames[i], PERSON)]))
 
     assert [s.phase.value for s in signals if s.phase.value == "start"] == ["start"]
+
+
+def test_fall_given_clip_ending_a_hair_before_down_s_should_start_on_last_frame() -> (
+    None
+):
+    # subject_4_fall_02 at 5 fps: its last frame comes 0.99 s after the fall
+    # (variable frame timing); the frame nearest the 1 s mark decides.
+    steps = _frames_5fps(STOOD) + [
+        (t, [(7, "lying", PERSON)]) for t in (2.0, 2.2, 2.4, 2.6, 2.79, 2.99)
+    ]
+
+    starts = [s for s in _run(_rule(), steps) if s.phase.value == "start"]
+
+    assert _summary(starts) == [(2.99, "start")]
