@@ -266,10 +266,12 @@ def _prf(item: TypeTally) -> str:
 
 
 def _progress(perturbation: Perturbation, scene: SceneOutcome) -> None:
-    tallies = total(scene.by_type)
+    kinds = ", ".join(
+        f"{kind} {t.tp}/{t.fp}/{t.fn}" for kind, t in scene.by_type.items()
+    )
     line = (
-        f"eval: [{perturbation.name}] {scene.name}: tp {tallies.tp} fp {tallies.fp} "
-        f"fn {tallies.fn}, {scene.frames} frames"
+        f"eval: [{perturbation.name}] {scene.name}: {kinds or 'no events'} "
+        f"(tp/fp/fn), {scene.frames} frames"
         + (f"; {'; '.join(scene.problems)}" if scene.problems else "")
     )
     sys.stderr.write(line + "\n")

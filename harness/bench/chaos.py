@@ -16,6 +16,8 @@ load. Then, one fault at a time (`--faults`, in this order by default):
 - edge_kill: kill -9 the edge publisher, restart it on the same outbox
 - edge_disk_full: fill the outbox's disk (a tmpfs of its own) for `--hold-s`, free it
 - poison: malformed messages (`harness.bench.poison`) mixed into the load
+- broker_restart_central_late (only when named): broker_kill with both replicas
+  frozen until 3 s after the broker is back (the edge reconnects first)
 
 Each fault is a phase: load, fault, clear, load, then the load pauses until every
 event published in the phase has a ticket (or `--catch-up-s` passes). Prints
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import signal
 import sys
@@ -81,6 +84,7 @@ from harness.services import (
 
 log = logging.getLogger(__name__)
 SNAPSHOT_BYTES = 48 << 10  # inline snapshot of the disk-full fault's events
+LATE_S = 3.0  # how long the replicas stay away after the broker is back
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,27 @@ def _broker_kill(run: ChaosRun) -> None:
     )
 
 
+def _broker_restart_central_late(run: ChaosRun) -> None:
+    # The order broker_kill leaves to chance, made certain: the edge is back
+    # on the restarted broker before either replica (their processes are
+    # stopped meanwhile), as after a broker restart their back-off can make it.
+    pids = [r.process.pid for r in run.replicas if r.process is not None]
+    run.broker.kill()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(run.timing.hold_s)
+        run.broker.start()
+        time.sleep(LATE_S)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    run.cleared(
+        f"kill -9 Mosquitto, started after {run.timing.hold_s} s; both replicas "
+        f"frozen until {LATE_S} s after that (known gap, see docs/reliability.md)"
+    )
+
+
 def _edge_kill(run: ChaosRun) -> None:
     run.edge.kill()
     time.sleep(run.timing.hold_s)
@@ -261,7 +286,11 @@ FAULTS: dict[str, Callable[[ChaosRun], None]] = {
     "edge_kill": _edge_kill,
     "edge_disk_full": _edge_disk_full,
     "poison": _poison,
+    # Not run by default: loses events until the edge handles "no matching
+    # subscribers" (docs/reliability.md, "Fault injection").
+    "broker_restart_central_late": _broker_restart_central_late,
 }
+DEFAULT_FAULTS = list(FAULTS)[:-1]
 
 
 # -- the command ----------------------------------------------------------------------
@@ -273,8 +302,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--faults",
-        default=",".join(FAULTS),
-        help=f"comma-separated, in order; from {', '.join(FAULTS)}",
+        default=",".join(DEFAULT_FAULTS),
+        help=f"comma-separated, in order; from {', '.join(FAULTS)} "
+        f"(default: all but the last)",
     )
     parser.add_argument("--hold-s", type=float, help="how long a fault lasts")
     parser.add_argument(

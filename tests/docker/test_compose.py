@@ -1,4 +1,5 @@
-"""docker/compose.yaml and its configs: monitoring token, trusted proxy, models."""
+"""docker/compose.yaml and its configs: monitoring token, trusted proxy, models,
+and central's database role (run on the PostgreSQL fixture)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from psycopg.errors import InsufficientPrivilege
+from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy.exc import ProgrammingError
+
+from central.auth.audit import SYSTEM, AuditAction, record
+from central.config import CentralSettings, MediaSettings
+from central.context import build_context
+from harness.cli import main
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
@@ -66,3 +76,59 @@ def test_central_services_should_mount_the_models_read_only() -> None:
         models_dir = service["environment"]["GRIDWATCH_MODELS_DIR"]
         mounts = [v for v in service["volumes"] if v.split(":")[1] == models_dir]
         assert mounts == [f"../../shared/data/models:{models_dir}:ro"], name
+
+
+def _central_url() -> URL:
+    central = yaml.safe_load((DOCKER / "central.compose.yaml").read_text("utf-8"))
+    return make_url(central["database_url"])
+
+
+def test_central_should_run_as_a_role_that_does_not_own_the_schema() -> None:
+    services = _services()
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+    app = _central_url()
+    assert app.username != owner
+    init = (DOCKER / "db-init.sql").read_text("utf-8")
+    assert f"CREATE ROLE {app.username} LOGIN PASSWORD '{app.password}'" in init
+    assert (
+        "./db-init.sql:/docker-entrypoint-initdb.d/10-app-role.sql:ro"
+        in (services["db"]["volumes"])
+    )
+    setup = " ".join(services["central-setup"]["command"])
+    migrate = setup[setup.index("gridwatch central migrate") :].split("&&")[0]
+    assert f"--database-url postgresql+psycopg://{owner}:" in migrate
+    assert f"--grant-app-role {app.username}" in migrate
+
+
+def test_the_compose_database_recipe_should_keep_audit_log_from_central(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """db-init.sql, then central-setup's migrate as the owner, then central with
+    central.compose.yaml's role: central works but cannot empty audit_log."""
+    app = _central_url()
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app.username}
+        )
+        if not exists:  # roles are per cluster: another test may have made it
+            connection.execute(text((DOCKER / "db-init.sql").read_text("utf-8")))
+    admin.dispose()
+    migrate = ["central", "migrate", "--database-url", postgres_url]
+    assert main([*migrate, "--grant-app-role", str(app.username)]) == 0
+    fixture = make_url(postgres_url)
+    app_url = fixture.set(username=app.username, password=app.password)
+    settings = CentralSettings(
+        database_url=app_url.render_as_string(hide_password=False),
+        media=MediaSettings(dir=tmp_path / "media"),
+    )
+    context = build_context(settings)
+    try:
+        with context.sessions.begin() as session:
+            record(session, SYSTEM, AuditAction.CONFIG_CHANGED, "compose")
+        with context.engine.connect() as connection:
+            with pytest.raises(ProgrammingError) as raised:
+                connection.execute(text("TRUNCATE audit_log"))
+            assert isinstance(raised.value.orig, InsufficientPrivilege)
+    finally:
+        context.engine.dispose()
