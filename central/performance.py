@@ -21,6 +21,22 @@ Definitions (per bucket and key):
   close_s: closed_at − created_at (seconds; mean, median, 90th percentile with
   linear interpolation between the closest ranks, as PostgreSQL's percentile_cont).
 - false_positive_rate: AI tickets rejected / AI tickets.
+- 三率 (the rates cities are judged by), with `as_of` = `now` when given, else
+  `end`, and a ticket's time limit ending at its `due_at`:
+  - response_rate (响应率) = responded_on_time / response_due: response_due
+    counts tickets dispatched to a worker, except those rejected before anyone
+    accepted them and those not yet accepted whose due time is still ahead of
+    `as_of` (they may yet respond in time); responded_on_time counts those
+    accepted (first acceptance) at or before the due time.
+  - resolution_rate (按期处置率) = resolved_on_time / resolution_due:
+    resolution_due counts dispatched tickets, rejected ones excepted, whose
+    resolution stands (resolved or closed) or whose due time has passed by
+    `as_of`; resolved_on_time counts those resolved or closed whose (latest)
+    resolution came at or before the due time. A returned ticket's resolution
+    does not stand until it is resolved again.
+  - satisfaction_rate (满意率) = satisfied / rated: rated counts tickets the
+    reporting citizen rated (`citizen_reports.rating`); satisfied those rated
+    satisfied or basically satisfied.
 """
 
 from __future__ import annotations
@@ -38,9 +54,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from central.citizens.reports import Rating
 from central.db.models import (
     Area,
     Camera,
+    CitizenReport,
     Department,
     Event,
     Ticket,
@@ -100,6 +118,10 @@ _AREA_PREFIX: Mapping[Dimension, int] = {
     Dimension.DISTRICT: 6,
 }
 _OPEN = frozenset(s.value for s in OPEN_STATES)
+_REJECTED = TicketState.REJECTED.value
+# States in which a worker's (latest) resolution stands.
+_RESOLUTION_STANDS = frozenset({TicketState.RESOLVED.value, TicketState.CLOSED.value})
+_SATISFIED = frozenset({Rating.SATISFIED.value, Rating.BASICALLY_SATISFIED.value})
 _CHUNK = 500  # bind parameters per IN (...) when looking names up
 
 
@@ -297,6 +319,34 @@ class EvaluationRow(_Row):
     false_positive_rate: float | None = Field(
         description="ai_rejected / ai_tickets; null without AI tickets."
     )
+    response_due: int = Field(
+        description="Dispatched tickets that were accepted or whose due time has "
+        "passed (not those rejected before anyone accepted them)."
+    )
+    responded_on_time: int = Field(
+        description="Of those, accepted at or before their due time."
+    )
+    response_rate: float | None = Field(
+        description="响应率: responded_on_time / response_due; null when none."
+    )
+    resolution_due: int = Field(
+        description="Dispatched tickets, not rejected, resolved or closed or past "
+        "their due time."
+    )
+    resolved_on_time: int = Field(
+        description="Of those, resolved or closed with the resolution at or "
+        "before their due time."
+    )
+    resolution_rate: float | None = Field(
+        description="按期处置率: resolved_on_time / resolution_due; null when none."
+    )
+    rated: int = Field(description="Tickets the reporting citizen rated.")
+    satisfied: int = Field(
+        description="Of those, rated satisfied or basically satisfied."
+    )
+    satisfaction_rate: float | None = Field(
+        description="满意率: satisfied / rated; null when nothing was rated."
+    )
 
 
 class FalsePositiveRow(_Row):
@@ -348,9 +398,15 @@ class _Acc:
         "on_time",
         "open_now",
         "overdue",
+        "rated",
         "rejected",
+        "resolution_due",
+        "resolved_on_time",
         "resolves",
+        "responded_on_time",
+        "response_due",
         "returns",
+        "satisfied",
         "tickets",
     )
 
@@ -358,6 +414,9 @@ class _Acc:
         self.tickets = self.ai = self.dispatched = self.closed = 0
         self.rejected = self.ai_rejected = self.open_now = self.overdue = 0
         self.on_time = self.resolves = self.returns = 0
+        self.response_due = self.responded_on_time = 0
+        self.resolution_due = self.resolved_on_time = 0
+        self.rated = self.satisfied = 0
         self.dispatch_s: list[float] = []
         self.accept_s: list[float] = []
         self.close_s: list[float] = []
@@ -444,8 +503,11 @@ def evaluate(
             Ticket.accepted_at,
             Ticket.closed_at,
             Ticket.due_at,
+            Ticket.resolved_at,
         ).where(*_ticket_range(start, end))
     ).all()
+    ratings = _ratings(session, start, end)
+    as_of = now if now is not None else end
     history = _history_counts(
         session,
         start,
@@ -472,6 +534,7 @@ def evaluate(
         accepted_at,
         closed_at,
         due_at,
+        resolved_at,
     ) in tickets:
         key = key_of(grid_code, category_code, assignee_id, department_code)
         acc = groups[(bucket_of(created_at), key)]
@@ -506,6 +569,19 @@ def evaluate(
         # A citizen's reopening counts against the handler like a return.
         acc.returns += history.get((ticket_id, give_back), 0)
         acc.returns += history.get((ticket_id, reopen), 0)
+        if dispatched_at is not None:
+            _count_rates(
+                acc,
+                state=state,
+                accepted_at=accepted_at,
+                resolved_at=resolved_at,
+                due_at=due_at,
+                as_of=as_of,
+            )
+        rating = ratings.get(ticket_id)
+        if rating is not None:
+            acc.rated += 1
+            acc.satisfied += rating in _SATISFIED
 
     names = _dimension_names(session, by, {key for _, key in groups if key})
     rows = []
@@ -544,9 +620,64 @@ def evaluate(
                 close_s_p50=close[1],
                 close_s_p90=close[2],
                 false_positive_rate=_ratio(acc.ai_rejected, acc.ai),
+                response_due=acc.response_due,
+                responded_on_time=acc.responded_on_time,
+                response_rate=_ratio(acc.responded_on_time, acc.response_due),
+                resolution_due=acc.resolution_due,
+                resolved_on_time=acc.resolved_on_time,
+                resolution_rate=_ratio(acc.resolved_on_time, acc.resolution_due),
+                rated=acc.rated,
+                satisfied=acc.satisfied,
+                satisfaction_rate=_ratio(acc.satisfied, acc.rated),
             )
         )
     return rows
+
+
+def _count_rates(
+    acc: _Acc,
+    *,
+    state: str,
+    accepted_at: datetime | None,
+    resolved_at: datetime | None,
+    due_at: datetime | None,
+    as_of: datetime,
+) -> None:
+    """Count a dispatched ticket into the response and resolution rates (see
+    the module docstring)."""
+    rejected = state == _REJECTED
+    past_due = due_at is not None and due_at <= as_of
+    if accepted_at is not None or (past_due and not rejected):
+        acc.response_due += 1
+        acc.responded_on_time += (
+            accepted_at is not None and due_at is not None and accepted_at <= due_at
+        )
+    if rejected:
+        return
+    stands = state in _RESOLUTION_STANDS
+    if stands or past_due:
+        acc.resolution_due += 1
+        acc.resolved_on_time += (
+            stands
+            and resolved_at is not None
+            and due_at is not None
+            and resolved_at <= due_at
+        )
+
+
+def _ratings(session: Session, start: datetime, end: datetime) -> dict[int, str]:
+    """ticket id → the reporting citizen's rating, for rated tickets created in
+    range."""
+    rows = (
+        session.connection()
+        .execute(
+            select(CitizenReport.ticket_id, CitizenReport.rating)
+            .join(Ticket, Ticket.id == CitizenReport.ticket_id)
+            .where(*_ticket_range(start, end), CitizenReport.rating.is_not(None))
+        )
+        .all()
+    )
+    return {ticket_id: rating for ticket_id, rating in rows if rating}
 
 
 _KeyFunction = Callable[[str | None, str, str | None, str | None], str | None]

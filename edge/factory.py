@@ -122,7 +122,8 @@ def build_node(
     Raises:
         FaceModelError: the face model cannot be loaded (no snapshot or clip
             may leave the node with faces unblurred, so the node does not start).
-        ConfigError: central's token cannot be read.
+        ConfigError: central's token or the monitoring token
+            (`http.monitor_token_file` / `_env`) cannot be read.
     """
     face_blur = load_face_blur(config)
     for line in config_advice(config):

@@ -131,6 +131,8 @@ class EdgeNode:
         self._status_thread: threading.Thread | None = None
         self._last_health: dict[str, CameraHealth] = {}
         self.http: HttpServer | None = None
+        # Read now: a missing or short token stops the node before anything runs.
+        self._monitor_token = read_monitor_token(config.http)
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -149,7 +151,7 @@ class EdgeNode:
         try:
             # Bind the port first: a port in use fails before anything runs.
             self.http = HttpServer(
-                build_app(self, monitor_token=read_monitor_token(self.config.http)),
+                build_app(self, monitor_token=self._monitor_token),
                 self.config.http.host,
                 self.config.http.port,
             )

@@ -23,6 +23,7 @@ from central.api.routes_metrics import build_metrics_registry
 from central.api.routes_metrics import router as metrics_router
 from central.api.routes_open311 import admin_router as open311_admin_router
 from central.api.routes_open311 import router as open311_router
+from central.api.routes_patrol import router as patrol_router
 from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
@@ -189,5 +190,6 @@ def create_app(
     app.include_router(citizen_router)
     app.include_router(open311_router)
     app.include_router(open311_admin_router)
+    app.include_router(patrol_router)
     mount_web(app)
     return app

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 UPLOAD_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PUT", re.compile(r"^/api/v1/media/[^/]+/[^/]+/?$")),
     ("POST", re.compile(r"^/api/v1/tickets/[^/]+/resolve/?$")),
+    ("POST", re.compile(r"^/api/v1/patrol/reports/?$")),
 )
 MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
 

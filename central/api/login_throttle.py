@@ -30,6 +30,7 @@ from central.db.models import LoginThrottleEntry, table_of
 
 KEY_MAX = 200
 PRUNE_EVERY_S = 60.0
+PRUNE_BATCH = 10_000
 
 
 class LockedBy(StrEnum):
@@ -145,7 +146,7 @@ class LoginThrottle:
                 lockout = self._count(session, key, now=now, max_failures=max_failures)
                 if lockout is not None:
                     started.append(lockout)
-            self._prune(session, now)
+        self._prune_if_due(now)
         return max(1, math.ceil(max(started))) if started else None
 
     def record_success(self, *, username: str) -> None:
@@ -194,18 +195,27 @@ class LoginThrottle:
             self._remember(key, now + lockout)
         return lockout
 
-    def _prune(self, session: Session, now: float) -> None:
+    def _prune_if_due(self, now: float) -> None:
         """Drop rows idle for longer than a window and the longest lockout
-        (their failures and lockouts no longer count), at most once a minute."""
-        if now - self._pruned_at_s < PRUNE_EVERY_S:
-            return
-        self._pruned_at_s = now
+        (their failures and lockouts no longer count), at most once a minute.
+
+        In a transaction of its own that skips rows another one holds: it never
+        waits while holding a lock, so it cannot deadlock with a count."""
+        with self._lock:
+            if now - self._pruned_at_s < PRUNE_EVERY_S:
+                return
+            self._pruned_at_s = now
         idle_since = now - self._settings.window_s - self._settings.max_lockout_s
-        session.execute(
-            delete(_TABLE).where(
-                _TABLE.c.updated_s < idle_since, _TABLE.c.locked_until_s < now
-            )
+        idle = (
+            select(_TABLE.c.key)
+            .where(_TABLE.c.updated_s < idle_since, _TABLE.c.locked_until_s < now)
+            .limit(PRUNE_BATCH)
+            .with_for_update(skip_locked=True)
         )
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(_TABLE).where(_TABLE.c.key.in_(idle.scalar_subquery()))
+            )
 
     def _remember(self, key: str, locked_until_s: float) -> None:
         known = self._known.get(key)

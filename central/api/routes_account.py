@@ -156,8 +156,8 @@ def change_my_password(
                 username,
                 address,
             )
+            session.rollback()  # before the throttle writes on its own connection
             throttle.record_failure(address=address, username=username)
-            session.rollback()
             record(
                 session, username, AuditAction.PASSWORD_CHANGE_FAILED, username, address
             )

@@ -406,6 +406,27 @@ class Open311Client(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class PatrolReport(Base):
+    """A case a grid worker found on patrol (网格员巡查上报): one row per ticket.
+
+    `client_key` is minted once by the worker's phone for the report, so a
+    report sent again (a retry, a queue replayed after being offline) finds this
+    row and its ticket instead of opening a second one.
+    """
+
+    __tablename__ = "patrol_reports"
+    __table_args__ = (UniqueConstraint("worker_id", "client_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id"), unique=True, index=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(64), ForeignKey("workers.id"))
+    client_key: Mapped[str] = mapped_column(String(64))
+    handled_self: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
 class LoginThrottleEntry(Base):
     """Recent failed logins of one username or client address, and its lockout
     (`central.api.login_throttle`), shared by every API replica.

@@ -9,17 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from central.clock import Clock
-from central.db.models import Event, Ticket, UserRole
+from central.db.models import Event, PatrolReport, Ticket, UserRole
 from central.matters import MatterList
 from central.notify import Notifier
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
 from central.tickets.model import HistoryEntry, HoldReason, NewTicket, ticket_notice
 from central.tickets.model import (  # the API names reports by this module
     ManualTicket as ManualTicket,
+)
+from central.tickets.patrol import (
+    HANDLED_ON_PATROL,
+    PatrolOutcome,
+    PatrolReportIn,
+    find_reported,
 )
 from central.tickets.states import (
     OPEN_STATES,
@@ -259,6 +266,110 @@ class TicketService:
             session.flush()
         if new.assignee_id:
             self._notify(ticket, "dispatched", [new.assignee_id])
+        return ticket
+
+    def report_on_patrol(self, actor: Actor, report: PatrolReportIn) -> PatrolOutcome:
+        """A case a worker found on patrol: dispatched through the matter list,
+        or (`handle_self`) opened, accepted and resolved by the worker at once.
+        A report whose key this worker sent before returns that ticket.
+
+        Raises:
+            PermissionDenied: the actor is not a worker.
+            InvalidRequest: unknown matter, a place outside every grid, or
+                handling it yourself without saying what was done.
+        """
+        if actor.role is not UserRole.WORKER or actor.worker_id is None:
+            raise PermissionDenied("only grid workers report from patrol")
+        worker_id = actor.worker_id
+        if report.handle_self and not (report.resolution_note or "").strip():
+            raise InvalidRequest("handling it yourself needs a note of what was done")
+        try:
+            matter = self.matters.by_key(report.matter_key)
+        except KeyError as exc:
+            raise InvalidRequest(str(exc.args[0])) from exc
+        lookup = self.grid_lookup
+        grid_code = lookup(report.lat, report.lon) if lookup else None
+        if grid_code is None:
+            raise InvalidRequest(
+                f"the position {report.lat:.6f}, {report.lon:.6f} is outside "
+                "the city's grids"
+            )
+        now = self.clock.now()
+        new = NewTicket.from_report(
+            report.as_manual(actor.name),
+            matter=matter,
+            matters=self.matters,
+            departments=self.departments,
+            grid_code=grid_code,
+            now=now,
+        )
+        try:
+            with self._write() as session:
+                known = find_reported(
+                    session, worker_id=worker_id, client_key=report.client_key
+                )
+                if known is not None:
+                    return PatrolOutcome(known, replayed=True)
+                ticket = self._store_patrol(session, new, actor, report, now)
+        except IntegrityError:
+            # The same report arrived twice at once: the other one stored it.
+            with self.sessions() as session:
+                known = find_reported(
+                    session, worker_id=worker_id, client_key=report.client_key
+                )
+            if known is None:
+                raise
+            return PatrolOutcome(known, replayed=True)
+        if report.handle_self:
+            self._notify(ticket, "resolved", [])
+        elif new.assignee_id:
+            self._notify(ticket, "dispatched", [new.assignee_id])
+        return PatrolOutcome(ticket, replayed=False)
+
+    def _store_patrol(
+        self,
+        session: Session,
+        new: NewTicket,
+        actor: Actor,
+        report: PatrolReportIn,
+        now: datetime,
+    ) -> Ticket:
+        """Dispatch (or hold) and store a patrol ticket; handled by the reporter,
+        it is dispatched to them, accepted and resolved, each by the table."""
+        worker_id = actor.worker_id or ""
+        if report.handle_self:
+            new.dispatch(worker_id, now)
+        else:
+            new.dispatch_or_hold(
+                needs_review=False,  # a person found it: no AI review policy
+                pick_worker=lambda grid: self._pick_worker(session, grid, now),
+                now=now,
+            )
+        ticket = new.to_orm()
+        session.add(ticket)
+        session.flush()
+        for entry in new.opening_history(ticket.id, at=now, actor=actor.name):
+            session.add(entry.to_orm())
+        if report.handle_self:
+            self._move(
+                session, ticket, TicketAction.ACCEPT, actor, now, HANDLED_ON_PATROL
+            )
+            ticket.accepted_at = now
+            note = (report.resolution_note or "").strip()
+            self._move(session, ticket, TicketAction.RESOLVE, actor, now, note)
+            ticket.resolved_at = now
+            ticket.resolution_note = note
+            ticket.resolution_photo_sha256 = report.after_photo_sha256
+        session.add(
+            PatrolReport(
+                ticket_id=ticket.id,
+                worker_id=worker_id,
+                client_key=report.client_key,
+                handled_self=report.handle_self,
+                created_at=now,
+            )
+        )
+        session.flush()
         return ticket
 
     def open_from_outside(

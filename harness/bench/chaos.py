@@ -14,13 +14,14 @@ load. Then, one fault at a time (`--faults`, in this order by default):
 - pg_restart: restart PostgreSQL (fast shutdown, start)
 - broker_kill: kill -9 Mosquitto, start it again on its persistence file
 - edge_kill: kill -9 the edge publisher, restart it on the same outbox
-- edge_disk_full: fill the outbox's disk (a tmpfs of its own) for `--hold-s`, free it
+- edge_disk_full: fill the outbox's disk (a tmpfs of its own) and pause the broker
+  for `--hold-s` (events with snapshots, so the outbox must grow), free both
 - poison: malformed messages (`harness.bench.poison`) mixed into the load
 - broker_restart_central_late (only when named): broker_kill with both replicas
   frozen until 3 s after the broker is back (the edge reconnects first)
 
 Each fault is a phase: load, fault, clear, load, then the load pauses until every
-event published in the phase has a ticket (or `--catch-up-s` passes). Prints
+event published in the phase has a ticket (or 90 s, 240 s in the full run, pass). Prints
 (JSON with --json) one entry per fault: published (events the edge's outbox
 stored), tickets (those with a ticket in the database), lost, duplicates (ticket
 notices beyond one per event), recovery_s (fault cleared -> every event published
@@ -366,76 +367,89 @@ def run_chaos(
     """Start the stack in `work`, run `faults` in order, return the report."""
     seconds = 5.0 + sum(_phase_seconds(name, timing) for name in faults)
     grids = grids_needed(int(seconds * timing.rate), len(AUTO_TYPES))
-    began = time.monotonic()
     with ExitStack() as cleanup:
-        pg, broker, url = start_services(work)
-        cleanup.callback(pg.stop)
-        cleanup.callback(broker.stop)
-        points = prepare_city(url, work, grids)
-        replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
-        for replica in replicas:
-            cleanup.callback(replica.stop)
-            # One after the other: two first starts at once race on recording
-            # the configuration (central/scheduler.py, `audit_configuration`).
-            replica.start()
-            replica.wait_ready()
-        disk = EdgeDisk(work / "edge-disk")
-        cleanup.callback(disk.release)
-        credentials = broker.node(EDGE_NODE)
-        edge = EdgeChild(
-            EdgeLoadConfig(
-                node_id=EDGE_NODE,
-                host=broker.host,
-                port=broker.port,
-                password_file=str(broker.secret_file(credentials)),
-                outbox=str(disk.path / "outbox.sqlite"),
-                points=points,
-                rate=timing.rate,
-                start_index=0,
-                outbox_max_bytes=disk.size_bytes * 4 if disk.available else 64 << 20,
-            ),
-            work,
-        )
-        cleanup.callback(edge.stop)
-        watcher = TicketWatcher(pg.dsn("central"))
-        cleanup.callback(watcher.stop)
-        notices = NoticeListener(broker)
-        cleanup.callback(notices.stop)
-        letters = DeadLetterCounter(broker, Topics().deadletter())
-        cleanup.callback(letters.stop)
-        edge.start()
-        run = ChaosRun(
-            timing, pg, broker, replicas, edge, disk, watcher, letters, points,
-            random.Random(seed),
-        )  # fmt: skip
-        sys.stderr.write(
-            f"chaos: stack up ({len(points)} grids, 2 replicas, edge at "
-            f"{timing.rate:g} events/s) after {time.monotonic() - began:.1f} s\n"
-        )
+        run, notices = _start(cleanup, work, timing, grids=grids, seed=seed)
         _run_phase(run, "warm-up", None)
         phases = [_run_phase(run, name, FAULTS[name]) for name in faults]
         time.sleep(1.0)  # a late redelivery would be counted now
-        results = [
-            count_fault(p, ticketed_at=watcher.snapshot(), notices=notices.snapshot())
-            for p in phases
-        ]
-        poison = _poison_figures(run, phases)
+        ticketed, counts = run.watcher.snapshot(), notices.snapshot()
+        results = [count_fault(p, ticketed_at=ticketed, notices=counts) for p in phases]
         settings = {
             "seed": seed,
             "rate": timing.rate,
             "hold_s": timing.hold_s,
             "freeze_s": timing.freeze_s,
-            "grids": len(points),
-            "replicas": len(replicas),
+            "grids": len(run.points),
+            "replicas": len(run.replicas),
             "database": "postgresql",
-            "edge_disk": f"tmpfs {disk.size_bytes >> 20} MiB"
-            if disk.available
-            else f"none ({disk.why_not})",
+            "edge_disk": f"tmpfs {run.disk.size_bytes >> 20} MiB"
+            if run.disk.available
+            else f"none ({run.disk.why_not})",
             "broker_autosave_interval_s": 1,
-            "published_total": edge.published_total,
+            "published_total": run.edge.published_total,
         }
-        return report(results, poison, settings)
+        return report(results, _poison_figures(run, phases), settings)
     raise AssertionError("unreachable")  # ExitStack does not swallow
+
+
+def _start(
+    cleanup: ExitStack, work: Path, timing: Timing, *, grids: int, seed: int
+) -> tuple[ChaosRun, NoticeListener]:
+    """PostgreSQL, Mosquitto, the city, two replicas, the edge and the bench's
+    watchers, each stopped by `cleanup`."""
+    began = time.monotonic()
+    pg, broker, url = start_services(work)
+    cleanup.callback(pg.stop)
+    cleanup.callback(broker.stop)
+    points = prepare_city(url, work, grids)
+    replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
+    for replica in replicas:
+        cleanup.callback(replica.stop)
+        # One after the other: two first starts at once race on recording the
+        # configuration (central/scheduler.py, `audit_configuration`).
+        replica.start()
+        replica.wait_ready()
+    disk = EdgeDisk(work / "edge-disk")
+    cleanup.callback(disk.release)
+    edge = EdgeChild(_edge_config(broker, disk, points, timing), work)
+    cleanup.callback(edge.stop)
+    watcher = TicketWatcher(pg.dsn("central"))
+    cleanup.callback(watcher.stop)
+    notices = NoticeListener(broker)
+    cleanup.callback(notices.stop)
+    letters = DeadLetterCounter(broker, Topics().deadletter())
+    cleanup.callback(letters.stop)
+    edge.start()
+    sys.stderr.write(
+        f"chaos: stack up ({len(points)} grids, {len(replicas)} replicas, edge at "
+        f"{timing.rate:g} events/s) after {time.monotonic() - began:.1f} s\n"
+    )
+    run = ChaosRun(
+        timing, pg, broker, replicas, edge, disk, watcher, letters, points,
+        random.Random(seed),
+    )  # fmt: skip
+    return run, notices
+
+
+def _edge_config(
+    broker: MosquittoBroker,
+    disk: EdgeDisk,
+    points: list[tuple[float, float]],
+    timing: Timing,
+) -> EdgeLoadConfig:
+    credentials = broker.node(EDGE_NODE)
+    return EdgeLoadConfig(
+        node_id=EDGE_NODE,
+        host=broker.host,
+        port=broker.port,
+        password_file=str(broker.secret_file(credentials)),
+        outbox=str(disk.path / "outbox.sqlite"),
+        points=points,
+        rate=timing.rate,
+        start_index=0,
+        # Above the disk's size: in edge_disk_full the disk fills first.
+        outbox_max_bytes=disk.size_bytes * 4 if disk.available else 64 << 20,
+    )
 
 
 def _poison_figures(run: ChaosRun, phases: list[PhaseLog]) -> PoisonResult | None:
@@ -471,11 +485,11 @@ def _run_phase(
     time.sleep(timing.post_s)
     run.edge.pause()
     time.sleep(0.3)  # lines on their way
-    published = run.phase.published
     caught_up = wait_for(
-        lambda: published.keys() <= run.watcher.snapshot().keys(),
+        lambda: run.edge.published().keys() <= run.watcher.snapshot().keys(),
         timing.catch_up_s,
     )
+    published = run.edge.published()
     if name == "poison":
         wait_for(
             lambda: run.letters.count - run.poison_letters >= run.poison_sent, 10.0

@@ -190,8 +190,8 @@ class EdgeChild:
             parts = raw.decode(errors="replace").split(maxsplit=2)
             if not parts:
                 continue
-            with self._lock:
-                self._file(parts)
+            with self._lock, contextlib.suppress(ValueError, IndexError):
+                self._file(parts)  # a stray line is not an event
 
     def _file(self, parts: list[str]) -> None:
         kind = parts[0]
@@ -200,6 +200,8 @@ class EdgeChild:
             return
         if kind == "unrouted":
             self.phase.unrouted += 1
+            return
+        if kind not in ("ok", "refused", "error"):
             return
         index = int(parts[1])
         # A line lost to kill -9 must not have its index reused: skip ahead.
@@ -215,6 +217,12 @@ class EdgeChild:
     def begin(self, phase: PhaseLog) -> None:
         with self._lock:
             self.phase = phase
+
+    def published(self) -> dict[str, float]:
+        """A copy of the current phase's published events (the reader thread
+        adds to them meanwhile)."""
+        with self._lock:
+            return dict(self.phase.published)
 
     def pause(self) -> None:
         self._signal(signal.SIGUSR1)

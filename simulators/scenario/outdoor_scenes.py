@@ -56,6 +56,9 @@ FLOOR: tuple[tuple[float, float], ...] = (
 _WAREHOUSE_H = (21, 150)
 _AERIAL_H = (52, 52)
 _CAR_PARK_H = (100, 100)
+# Seen from above, a person is foreshortened and what lies on the ground is
+# not: an object there is larger beside them than its share of their height.
+_AERIAL_OBJECT_PX = 16
 
 
 def _plate(clip: str, plate: tuple[float, float], duration_s: float) -> Background:
@@ -150,14 +153,18 @@ def _positive(
     extra: tuple[Walker, ...] = (),
     lighting: tuple[Lighting, ...] = (),
     fps: float = 10.0,
+    object_px: int | None = None,
 ) -> SceneSpec:
+    drop = Drop(
+        asset, None, drop_s, expect=expect, walker=0, at=at, height_px=object_px
+    )
     return SceneSpec(
         name=name,
         kind="positive",
         description=description,
         background=background,
         rules=rules,
-        drops=(Drop(asset, None, drop_s, expect=expect, walker=0, at=at),),
+        drops=(drop,),
         walkers=(walker, *extra),
         lighting=lighting,
         fps=fps,
@@ -328,6 +335,7 @@ def _positives() -> tuple[SceneSpec, ...]:
                 _AERIAL_H,
             ),
             drop_s=6.0,
+            object_px=_AERIAL_OBJECT_PX,
             rules=a_rules,
         ),
         _positive(
@@ -349,6 +357,7 @@ def _positives() -> tuple[SceneSpec, ...]:
                 _AERIAL_H,
             ),
             drop_s=6.0,
+            object_px=_AERIAL_OBJECT_PX,
             expect=EventType.ABANDONED_OBJECT,
             rules=_rules(0.1, luggage=True),
             extra=(
@@ -374,6 +383,7 @@ def _positives() -> tuple[SceneSpec, ...]:
                 _AERIAL_H,
             ),
             drop_s=6.0,
+            object_px=_AERIAL_OBJECT_PX,
             rules=a_rules,
             lighting=(
                 Lighting(
@@ -660,7 +670,17 @@ def _negatives() -> tuple[SceneSpec, ...]:
                     _AERIAL_H,
                 ),
             ),
-            drops=(Drop("plastic_bag", None, 6.0, pick_s=20.0, walker=0, at=BAY_END),),
+            drops=(
+                Drop(
+                    "plastic_bag",
+                    None,
+                    6.0,
+                    pick_s=20.0,
+                    walker=0,
+                    at=BAY_END,
+                    height_px=_AERIAL_OBJECT_PX,
+                ),
+            ),
         ),
         _negative(
             "out_neg_aerial_car_parks",

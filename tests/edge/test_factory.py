@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import parse_config
+from edge.config import ConfigError, parse_config
 from edge.events.snapshot import Snapshotter
 from edge.face_settings import FaceBlurSettings
 from edge.factory import MAX_AUTO_WORKERS, build_node, inference_plan
@@ -110,3 +110,16 @@ def test_build_node_given_media_face_settings_should_load_yunet_once_for_all(
         assert blur.settings == FaceBlurSettings(score_threshold=0.55, margin=0.8)
         assert blur.detector.score_threshold == pytest.approx(0.55)
     assert len({id(blur.detector) for blur in blurs if blur is not None}) == 1
+
+
+def test_build_node_given_an_unreadable_monitor_token_should_raise_naming_it(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "monitor.token"
+    config = _config(
+        models_dir=str(models_dir),
+        outbox={"path": str(tmp_path / "outbox.db")},
+        http={"port": 0, "monitor_token_file": str(missing)},
+    )
+    with pytest.raises(ConfigError, match=f"http.monitor_token_file {missing}"):
+        build_node(config, detectors=[_NoDetector()], publisher=NullPublisher())

@@ -379,6 +379,18 @@ def revoke_open311_client(api: Api, _caller: Caller) -> Call:
     return Call(f"/api/v1/admin/open311-clients/{client_id}")
 
 
+def patrol_report(_api: Api, _caller: Caller) -> Call:
+    """A worker's report for dispatch, with a key of its own (a replay is 200)."""
+    return Call(
+        "/api/v1/patrol/reports",
+        data={
+            "client_key": fresh_name("patrol-key-"),
+            "matter_key": "littering",
+            **CITIZEN_POINT,
+        },
+    )
+
+
 REASON = {"reason": "checked on site"}
 
 # (method, OpenAPI path) → how to call it and what each caller gets
@@ -579,6 +591,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/admin/open311-clients/{client_id}"): Rule(
         revoke_open311_client, answers(204, ADMIN)
     ),
+    ("POST", "/api/v1/patrol/reports"): Rule(patrol_report, answers(201, WORKERS)),
 }
 
 

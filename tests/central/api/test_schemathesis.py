@@ -31,7 +31,7 @@ STREAMS = frozenset({"/api/v1/me/tickets/stream", "/api/v1/tickets/stream"})
 SPENDS_TOKEN = frozenset(
     {"/api/v1/auth/logout", "/api/v1/me/password", "/api/v1/me/tokens/{token_id}"}
 )
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 10
 
 
 @pytest.fixture(scope="module")

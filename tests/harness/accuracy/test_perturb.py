@@ -106,3 +106,30 @@ def test_parse_perturbations_should_accept_all_and_lists_and_name_bad_ones() -> 
     assert [p.name for p in parse_perturbations("shake, none")] == ["shake", "none"]
     with pytest.raises(ValueError, match=r"unknown perturbation 'fog' \(known: none"):
         parse_perturbations("shake,fog")
+
+
+def test_format_table_should_give_prf_per_type_and_counts_per_condition() -> None:
+    from harness.accuracy.match import TypeTally
+    from harness.accuracy.perturb_run import (
+        ConditionOutcome,
+        SceneOutcome,
+        format_table,
+    )
+
+    scenes = (
+        SceneOutcome("a", {"fall": TypeTally(tp=1, fp=1)}, (), ()),
+        SceneOutcome(
+            "b", {"fall": TypeTally(fn=1), "crowding": TypeTally(tp=2)}, (), ()
+        ),
+    )
+    outcome = ConditionOutcome(PERTURBATIONS["shake"], scenes, seconds=3.0)
+
+    table = format_table([outcome])
+
+    assert table.splitlines()[0] == "| condition | crowding | fall | count MAE / bias |"
+    assert (
+        "| shake | 1.00 / 1.00 / 1.00 (2/0/0) | 0.50 / 0.50 / 0.50 (1/1/1) | – |"
+        in table
+    )
+    row = outcome.to_dict()
+    assert row["by_type"]["fall"]["f1"] == 0.5 and row["count_bias"] is None
