@@ -137,10 +137,13 @@ def test_uploader_given_transient_failure_should_retry(
     tmp_path: Path, failure: tuple[int, dict[str, Any]] | Exception
 ) -> None:
     uploader, queue, _, uploaded = _setup(tmp_path, FakeCentral([failure, _ok()]))
+    before = time.time()
     assert uploader.run_once()
     (pending,) = queue.pending()
     assert pending.attempts == 1 and pending.last_error
-    assert pending.next_attempt_at > time.time() - 0.001
+    # Scheduled at least the shortest back-off (0.01 s with 0.75 jitter) after
+    # the failure, measured from before the attempt: no race with a busy clock.
+    assert pending.next_attempt_at >= before + 0.0075 - 1e-6
     assert _drain(uploader, queue) == 1 and len(uploaded) == 1
 
 
