@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.accuracy.match import TypeTally
 from harness.accuracy.perturb import (
     PERTURBATIONS,
     TimedFrame,
@@ -18,6 +19,7 @@ from harness.accuracy.perturb import (
     uneven_fps,
     write_clip,
 )
+from harness.accuracy.perturb_run import ConditionOutcome, SceneOutcome, format_table
 
 FPS = 10
 W, H = 96, 64
@@ -109,13 +111,6 @@ def test_parse_perturbations_should_accept_all_and_lists_and_name_bad_ones() -> 
 
 
 def test_format_table_should_give_prf_per_type_and_counts_per_condition() -> None:
-    from harness.accuracy.match import TypeTally
-    from harness.accuracy.perturb_run import (
-        ConditionOutcome,
-        SceneOutcome,
-        format_table,
-    )
-
     scenes = (
         SceneOutcome("a", {"fall": TypeTally(tp=1, fp=1)}, (), ()),
         SceneOutcome(

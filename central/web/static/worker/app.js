@@ -3,6 +3,7 @@
 import { eventTypeLabel, setEventTypeLabels } from "/common/labels.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
+import { closeReport, initReport, openReport, sendQueued } from "./report.js";
 
 // -- labels (English first, Chinese second) ----------------------------------------
 
@@ -310,7 +311,8 @@ setInterval(() => {
 // -- views and routing ------------------------------------------------------------
 
 function show(view) {
-  for (const name of ["login", "list", "detail"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["login", "list", "detail", "report"]) $(`view-${name}`).hidden = name !== view;
+  if (view !== "report") closeReport();
   $("appbar").hidden = view === "login";
   document.body.dataset.view = view;
 }
@@ -325,6 +327,11 @@ function route() {
   const match = /^#\/ticket\/(\d+)$/.exec(location.hash);
   if (match) {
     openDetail(Number(match[1]));
+  } else if (location.hash === "#/report") {
+    closeDetail();
+    show("report");
+    document.title = "Report a case · gridwatch Worker";
+    openReport();
   } else {
     closeDetail();
     show("list");
@@ -429,7 +436,7 @@ api.setUnauthorizedHandler((message) => {
 
 async function startSession(fromLogin = false) {
   state.loggedIn = true;
-  show(location.hash.startsWith("#/ticket/") ? "detail" : "list");
+  show(location.hash.startsWith("#/ticket/") ? "detail" : location.hash === "#/report" ? "report" : "list");
   try {
     state.me = await api.request("/me", { doing: "load your profile" });
   } catch (err) {
@@ -450,6 +457,7 @@ async function startSession(fromLogin = false) {
   await typesLoaded; // the ticket view names the event type
   if (!state.loggedIn) return;
   route(); // after a 401 on a ticket, logging in again goes back to it
+  sendQueued(); // reports kept on the phone while it was offline
   await loadList();
   if (fromLogin) {
     if (document.body.dataset.view === "list") focusHeading($("list-title"));
@@ -1316,6 +1324,13 @@ function boot() {
   });
   $("filter-open").addEventListener("click", () => setFilter(false));
   $("filter-all").addEventListener("click", () => setFilter(true));
+  initReport({
+    toast,
+    announce,
+    gridsFor,
+    me: () => state.me,
+    onSent: () => loadList(),
+  });
   window.addEventListener("hashchange", route);
   // A restored session had no login click: the first touch or key allows sound.
   const unlock = () => {

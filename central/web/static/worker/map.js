@@ -101,3 +101,36 @@ function svgMap(box, features, ownCode, point) {
   }
   box.append(svg);
 }
+
+/** An interactive map to place a report: the grids of `grids` (GeoJSON), the
+ * point [lat, lon] (or null) as a marker, and `onPick(lat, lon)` on a tap.
+ * Returns {setPoint([lat, lon]), free()}; without Leaflet it says so in `box`
+ * and the typed position is used instead. */
+export function pickPointMap(box, grids, point, onPick) {
+  const L = window.L;
+  if (!L || typeof L.map !== "function") {
+    box.textContent = "No map here: type the position below.";
+    return { setPoint() {}, free() {} };
+  }
+  const features = grids?.features ?? [];
+  const map = L.map(box, { attributionControl: false, zoomControl: true, tap: false, zoomSnap: 0.25 });
+  const layer = L.geoJSON({ type: "FeatureCollection", features }, { style: OWN, interactive: false });
+  const bounds = features.length ? layer.getBounds() : null;
+  if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], maxZoom: 18 });
+  else if (point) map.setView(point, 16);
+  else map.setView([0, 0], 2);
+  layer.addTo(map);
+  let marker = null;
+  const setPoint = (where) => {
+    if (!where) return;
+    if (marker) marker.setLatLng(where);
+    else marker = L.circleMarker(where, { ...POINT, interactive: false }).addTo(map);
+  };
+  setPoint(point);
+  map.on("click", (event) => {
+    setPoint([event.latlng.lat, event.latlng.lng]);
+    onPick(event.latlng.lat, event.latlng.lng);
+  });
+  requestAnimationFrame(() => map.invalidateSize());
+  return { setPoint, free: () => map.remove() };
+}

@@ -3,7 +3,7 @@
 // responses (/api/...) are never cached or even intercepted. The shell is fetched
 // network-first, so a new release is used as soon as the server can be reached.
 
-const CACHE = "gridwatch-worker-shell-v5";
+const CACHE = "gridwatch-worker-shell-v6";
 const SHELL = [
   "/worker/",
   "/worker/index.html",
@@ -13,6 +13,8 @@ const SHELL = [
   "/common/media-links.js",
   "/common/labels.js",
   "/worker/map.js",
+  "/worker/report.js",
+  "/worker/outbox.js",
   "/worker/style.css",
   "/worker/manifest.webmanifest",
   "/worker/icon.svg",
