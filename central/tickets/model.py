@@ -139,8 +139,9 @@ class NewTicket:
         grid_code: str | None,
         now: datetime,
     ) -> NewTicket:
-        """A ticket a person reported (citizen, patrol), found now."""
-        by = f" by {spec.reporter}" if spec.reporter else ""
+        """A ticket a person reported (citizen, patrol), found now. Who reported
+        it stays in the `reporter` column, which retention can erase, never in
+        the append-only history."""
         return cls(
             **_matter_columns(matter, matters, departments),
             source=spec.source.value,
@@ -155,7 +156,7 @@ class NewTicket:
             found_at=now,
             created_at=now,
             last_observed_at=now,
-            opening_note=f"{spec.source.value} report{by}",
+            opening_note=f"{spec.source.value} report",
         )
 
     @classmethod

@@ -104,7 +104,7 @@ def test_dispatch_follows_the_transition_table_and_starts_the_time_limit() -> No
         (
             reported_ticket(),
             None,
-            [("create", None, "pending_review", "patrol report by Ms Li")],
+            [("create", None, "pending_review", "patrol report")],
         ),
         (
             reported_ticket(reporter=None),
