@@ -436,6 +436,81 @@ class CitizenSettings(StrictModel):
     )
 
 
+class WarningSettings(StrictModel):
+    """Hotspot early warning (`central/warnings/`): per grid × category, recent
+    ticket counts against the series' own baseline (see docs/central.md)."""
+
+    enabled: bool = Field(
+        default=True, title="Early warning", description="Run the detection job."
+    )
+    interval_min: float = Field(
+        default=60.0,
+        gt=0,
+        le=24 * 60,
+        title="Detection interval",
+        description="Minutes between two detection runs of the scheduler.",
+    )
+    baseline_weeks: int = Field(
+        default=8,
+        ge=2,
+        le=52,
+        title="Baseline weeks",
+        description="Whole weeks before the recent windows that form each "
+        "series' baseline (whole weeks, so each weekday counts alike).",
+    )
+    windows_days: list[int] = Field(
+        default_factory=lambda: [3, 7],
+        min_length=1,
+        max_length=4,
+        title="Recent windows",
+        description="Lengths in days of the recent windows tested (each at "
+        "alpha); a short one catches a sharp rise sooner, a week a slower one.",
+    )
+    alpha: float = Field(
+        default=0.0005,
+        gt=0,
+        lt=0.5,
+        title="Significance per window",
+        description="A window fires when the chance of at least its count, "
+        "given the baseline, is below this.",
+    )
+    min_count: int = Field(
+        default=3,
+        ge=1,
+        title="Minimum count",
+        description="A window with fewer tickets never fires (one event in a "
+        "quiet grid is not a rise).",
+    )
+    min_ratio: float = Field(
+        default=2.0,
+        ge=1.0,
+        title="Minimum ratio",
+        description="A window fires only at this many times its expected count "
+        "(a busy series' small, significant wiggle is not a hotspot).",
+    )
+    prior_days: float = Field(
+        default=28.0,
+        gt=0,
+        title="Prior strength",
+        description="Grid-days of the category's city-wide rate each series' "
+        "baseline is shrunk towards (a sparse series leans on the city).",
+    )
+    resolve_p: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        title="Back to normal",
+        description="An open or acknowledged warning is resolved once no window's "
+        "upper-tail probability is below this.",
+    )
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> WarningSettings:
+        if any(w < 1 or w > 28 for w in self.windows_days):
+            raise ValueError("windows_days must each be 1 to 28 days")
+        return self
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -453,6 +528,7 @@ class CentralSettings(StrictModel):
     broker_access: BrokerAccessSettings = BrokerAccessSettings()
     retention: RetentionSettings = RetentionSettings()
     citizen: CitizenSettings = CitizenSettings()
+    warnings: WarningSettings = WarningSettings()
 
 
 def load_settings(path: Path | None) -> CentralSettings:

@@ -1,5 +1,6 @@
 """Loading reference data: grids (GeoJSON) and the city file (departments, workers,
-cameras). Both are idempotent: importing the same file twice changes nothing."""
+cameras, IoT devices). Both are idempotent: importing the same file twice changes
+nothing."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from central.db.models import (
     AreaLevel,
     Camera,
     Department,
+    Device,
     MetaValue,
     User,
     UserRole,
@@ -33,6 +35,8 @@ from central.db.models import (
 from central.grids.codes import parse_grid_code
 from central.grids.geojson import GridFeature
 from central.tickets.duty import parse_duty
+from gridwatch.contract import Identifier
+from gridwatch.readings import DeviceType
 from gridwatch.validation import StrictModel, describe_validation_error
 
 log = logging.getLogger(__name__)
@@ -179,6 +183,17 @@ class CameraEntry(StrictModel):
     clip: str | None = None
 
 
+class DeviceEntry(StrictModel):
+    """An IoT sensor (docs/iot.md): its id, type, gateway and place."""
+
+    id: Identifier
+    type: DeviceType
+    gateway_id: Identifier
+    name: str = Field(default="", max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
 class CityFile(StrictModel):
     schema_: Literal["gw.city/1"] = Field(alias="schema")
     name: str
@@ -189,6 +204,7 @@ class CityFile(StrictModel):
     departments: list[DepartmentEntry] = Field(default_factory=list)
     workers: list[WorkerEntry] = Field(default_factory=list)
     cameras: list[CameraEntry] = Field(default_factory=list)
+    devices: list[DeviceEntry] = Field(default_factory=list)
 
 
 def load_city_file(path: Path) -> CityFile:
@@ -274,6 +290,7 @@ def import_city(
         session.execute(insert(WorkerArea), area_rows[start : start + CHUNK])
 
     report.add("cameras", *_import_cameras(session, city.cameras, nearest_grid_m))
+    report.add("devices", *_import_devices(session, city.devices, nearest_grid_m))
     if worker_password is not None:
         report.add(
             "users", _worker_users(session, city.workers, worker_password, now), 0
@@ -318,6 +335,53 @@ def _import_cameras(
     if old_rows:
         session.execute(update(Camera), old_rows)
     return len(new_rows), len(old_rows)
+
+
+def _import_devices(
+    session: Session, devices: Sequence[DeviceEntry], nearest_grid_m: float
+) -> tuple[int, int]:
+    """Devices by id: new ones start `unknown`; a re-import moves and renames a
+    device but keeps what central learnt of it (status, readings, rule state)."""
+    if not devices:
+        return 0, 0
+    index = load_grid_index(session, nearest_grid_m)
+    matches = (
+        index.lookup_many([d.lat for d in devices], [d.lon for d in devices])
+        if index
+        else [None] * len(devices)
+    )
+    rows = [
+        {
+            "id": d.id,
+            "device_type": d.type.value,
+            "gateway_id": d.gateway_id,
+            "name": d.name,
+            "lat": d.lat,
+            "lon": d.lon,
+            "grid_code": match.code if match else None,
+        }
+        for d, match in zip(devices, matches, strict=True)
+    ]
+    unique = list({r["id"]: r for r in rows}.values())
+    existing: set[str] = set()
+    ids = [r["id"] for r in unique]
+    for start in range(0, len(ids), CHUNK):
+        existing.update(
+            session.scalars(
+                select(Device.id).where(Device.id.in_(ids[start : start + CHUNK]))
+            )
+        )
+    new: list[dict[str, Any]] = [
+        {**r, "status": "unknown", "last_values": {}, "rule_state": {}, "recent": []}
+        for r in unique
+        if r["id"] not in existing
+    ]
+    old = [r for r in unique if r["id"] in existing]
+    for start in range(0, len(new), CHUNK):
+        session.execute(insert(Device), new[start : start + CHUNK])
+    if old:
+        session.execute(update(Device), old)
+    return len(new), len(old)
 
 
 def _worker_users(

@@ -1,5 +1,6 @@
 """Time limits: mark overdue tickets and raise their escalation level; and the
-periodic jobs that ride on the same thread (retention, `central/retention.py`).
+periodic jobs that ride on the same thread (retention, `central/retention.py`;
+hotspot early warning and its live feed, `central/warnings/job.py`).
 
 Level 1 notifies the grid leader, level 2 the street, level 3 the handling
 department ("whistle"). A ticket reaches level n once it is
@@ -12,6 +13,7 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -22,6 +24,7 @@ from central.matters import Matter
 from central.retention import RetentionJob
 from central.tickets.service import SYSTEM, ConcurrentChange, InvalidRequest
 from central.tickets.states import WORKING_STATES
+from central.warnings.job import WarningFeed, WarningJob
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,13 @@ class DeadlineWatcher:
     def __init__(self, context: CentralContext) -> None:
         self.context = context
         self.retention = RetentionJob(context)
+        self.warnings = WarningJob(context)
+        # Looks back two rounds and a minute: another replica's change made
+        # while this one's round ran (or its clock a little behind) is still seen.
+        self.warning_feed = WarningFeed(
+            context,
+            lookback=timedelta(seconds=2 * context.settings.scheduler.interval_s + 60),
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -124,6 +134,11 @@ class DeadlineWatcher:
                 self.retention.run_if_due()
             except Exception:
                 log.exception("retention run failed; trying again next round")
+            try:
+                self.warnings.run_if_due()
+                self.warning_feed.poll()
+            except Exception:
+                log.exception("hotspot warning run failed; trying again next round")
 
 
 def audit_configuration(context: CentralContext) -> None:

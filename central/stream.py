@@ -3,6 +3,8 @@
 Fed from MQTT (`{prefix}/workers/+/tickets` and `{prefix}/central/tickets`) so a
 terminal connected to any central replica hears tickets dispatched by any other.
 Publishing is thread-safe; each listener is an asyncio queue on the API's loop.
+Staff listeners also hear hotspot warnings (`warning_changed`, told by each
+replica's `central.warnings.job.WarningFeed`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gridwatch.contract import DeadLetterMessage, TicketNotice
+
+if TYPE_CHECKING:
+    from central.warnings.notice import WarningNotice
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +29,7 @@ ALL = "*"  # listeners keyed by ALL hear every notice (operator consoles)
 @dataclass(eq=False)
 class Listener:
     key: str
-    queue: asyncio.Queue[TicketNotice]
+    queue: asyncio.Queue[TicketNotice | WarningNotice]
     loop: asyncio.AbstractEventLoop
 
 
@@ -64,11 +70,18 @@ class TicketStream:
         for listener in targets:
             listener.loop.call_soon_threadsafe(self._offer, listener, notice)
 
+    def warning_changed(self, notice: WarningNotice) -> None:
+        """Deliver a hotspot warning change to every staff (ALL) listener."""
+        with self._lock:
+            targets = [lst for lst in self._listeners if lst.key == ALL]
+        for listener in targets:
+            listener.loop.call_soon_threadsafe(self._offer, listener, notice)
+
     def deadletter(self, message: DeadLetterMessage) -> None:
         """Dead letters are not streamed."""
 
     @staticmethod
-    def _offer(listener: Listener, notice: TicketNotice) -> None:
+    def _offer(listener: Listener, notice: TicketNotice | WarningNotice) -> None:
         try:
             listener.queue.put_nowait(notice)
         except asyncio.QueueFull:

@@ -111,6 +111,15 @@ class EventType(StrEnum):
     FALL = "fall"
     PRESENCE = "presence"
     ILLEGAL_PARKING = "illegal_parking"
+    # Raised by central's IoT rules from sensor readings (gridwatch/readings.py).
+    FIRE_ALARM = "fire_alarm"
+    WATERLOGGING = "waterlogging"
+    MANHOLE_DISPLACED = "manhole_displaced"
+    BIN_FULL = "bin_full"
+    NOISE = "noise"
+    AIR_QUALITY = "air_quality"
+    DOOR_OPEN = "door_open"
+    SENSOR_OFFLINE = "sensor_offline"
 
 
 def as_known_event_type(event_type: str) -> str:

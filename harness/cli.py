@@ -15,6 +15,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("sim", "rtsp"): ("simulators.rtsp_server", "Serve a folder of clips over RTSP."),
     ("sim", "checkpoint"): ("simulators.checkpoint", "Push a clip as JPEG snapshots."),
     ("sim", "city"): ("simulators.city", "Write a synthetic city (grids, workers)."),
+    ("sim", "sensors"): (
+        "simulators.sensors",
+        "Replay IoT sensor readings of a city's devices over MQTT.",
+    ),
     ("sim", "scenario"): (
         "harness.scenario_command",
         "Composite test scenes (littering, crowds) with ground truth.",
@@ -67,6 +71,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("bench", "soak"): (
         "harness.bench.soak",
         "Run the stack under steady load; report memory and file handles over time.",
+    ),
+    ("bench", "warnings"): (
+        "harness.bench.warnings",
+        "Backtest hotspot early warning on generated history with injected rises.",
     ),
     ("demo", None): ("harness.demo", "Run the whole stack on embedded defaults."),
     ("eval", None): (

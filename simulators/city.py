@@ -66,6 +66,7 @@ from typing import Any
 
 from central.grids.codes import Level
 from models.manifest import search_dirs
+from simulators.city_devices import make_devices
 from simulators.cli import run_module_cli
 from simulators.clips import MediaFolderError, discover_clips
 
@@ -345,12 +346,15 @@ class City:
         districts: The hierarchy, laid out.
         workers: Worker records as written to ``city.json``.
         cameras: Camera and checkpoint records as written to ``city.json``.
+        devices: IoT sensor records as written to ``city.json``
+            (``simulators/city_devices.py``).
     """
 
     spec: CitySpec
     districts: list[Area]
     workers: list[dict[str, Any]]
     cameras: list[dict[str, Any]]
+    devices: list[dict[str, Any]] = field(default_factory=list)
 
     def areas(self, level: Level) -> list[Area]:
         """All areas of a level (district and below), in code order."""
@@ -370,6 +374,7 @@ class City:
             ],
             "workers": self.workers,
             "cameras": self.cameras,
+            "devices": self.devices,
         }
 
     def grid_features(self) -> list[dict[str, Any]]:
@@ -464,8 +469,9 @@ def generate_city(spec: CitySpec, *, clips: Sequence[str] = ()) -> City:
     districts = _build_hierarchy(spec, rng)
     _lay_out(spec, districts)
     workers = _make_workers(spec, districts, rng)
-    cameras = _make_cameras(spec, _walk(districts, Level.GRID), rng, clips)
-    return City(spec, districts, workers, cameras)
+    grids = _walk(districts, Level.GRID)
+    cameras = _make_cameras(spec, grids, rng, clips)
+    return City(spec, districts, workers, cameras, make_devices(grids, spec.seed))
 
 
 def even_split(total: int, parts: int) -> list[int]:
@@ -832,6 +838,8 @@ def summarize(city: City, paths: Sequence[Path], elapsed_s: float) -> dict[str, 
         "checkpoints": kinds.count("checkpoint"),
         "nodes": len({device["node_id"] for device in city.cameras}),
         "with_clip": sum(1 for device in city.cameras if device["clip"]),
+        "devices": len(city.devices),
+        "gateways": len({device["gateway_id"] for device in city.devices}),
         "files": [str(p) for p in paths],
         "elapsed_s": round(elapsed_s, 3),
     }

@@ -18,6 +18,7 @@ from central.api.routes_activity import router as activity_router
 from central.api.routes_admin import router as admin_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_citizen import router as citizen_router
+from central.api.routes_devices import router as devices_router
 from central.api.routes_media import router as media_router
 from central.api.routes_metrics import build_metrics_registry
 from central.api.routes_metrics import router as metrics_router
@@ -28,6 +29,7 @@ from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
+from central.api.routes_warnings import router as warnings_router
 from central.auth.accounts import (
     AccountError,
     UnknownToken,
@@ -184,6 +186,7 @@ def create_app(
     app.include_router(tickets_router)
     app.include_router(media_router)
     app.include_router(reference_router)
+    app.include_router(devices_router)
     app.include_router(stats_router)
     app.include_router(activity_router)
     app.include_router(metrics_router)
@@ -191,5 +194,6 @@ def create_app(
     app.include_router(open311_router)
     app.include_router(open311_admin_router)
     app.include_router(patrol_router)
+    app.include_router(warnings_router)
     mount_web(app)
     return app

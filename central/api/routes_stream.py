@@ -1,6 +1,7 @@
 """Live ticket notices as Server-Sent Events (EventSource in the browser).
 
-Each notice is one `ticket` event whose data is the `TicketNotice` JSON; a
+Each notice is one `ticket` event whose data is the `TicketNotice` JSON (the
+staff stream also carries `warning` events, a `WarningNotice` each); a
 comment line every `KEEPALIVE_S` seconds keeps proxies from closing an idle
 stream and lets the server notice a client that went away. At each keep-alive
 the reader is checked again (still active, same role, and the bearer token,
@@ -41,6 +42,7 @@ from central.auth.links import LinkRefused
 from central.db.models import UserRole
 from central.stream import ALL, TicketStream
 from central.tickets.service import STAFF_ROLES, Actor
+from central.warnings.notice import WarningNotice
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -196,7 +198,8 @@ async def sse_events(
                     return
                 yield ": keep-alive\n\n"
                 continue
-            yield f"event: ticket\ndata: {notice.to_json()}\n\n"
+            kind = "warning" if isinstance(notice, WarningNotice) else "ticket"
+            yield f"event: {kind}\ndata: {notice.to_json()}\n\n"
     finally:
         stream.unsubscribe(listener)
 

@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     CITY_IMPORTED = "city_imported"
     CONFIG_CHANGED = "config_changed"
     AUDIT_PURGED = "audit_purged"
+    WARNING_ACKNOWLEDGED = "warning_acknowledged"  # a hotspot warning
 
 
 def record(

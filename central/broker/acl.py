@@ -4,7 +4,8 @@ Least privilege per identity: an edge node writes only under its own
 `{prefix}/edge/{node}/` and reads only commands addressed to it; central reads
 what the nodes publish and writes ticket notices and dead letters; an observer
 (a dashboard, the test harness) reads everything and writes nothing; a worker's
-terminal reads its own ticket topic. Nobody else anything: with an ACL file,
+terminal reads its own ticket topic; an IoT gateway writes only its own
+`{prefix}/iot/{gateway}/` readings. Nobody else anything: with an ACL file,
 Mosquitto refuses whatever no line grants, and anonymous clients are refused
 at connect (`allow_anonymous false`).
 """
@@ -26,6 +27,13 @@ class BrokerRole(StrEnum):
     WORKER = "worker"
     # Publishes for any node: load generators and tests only, never a real node.
     SIMULATOR = "simulator"
+    # A sensor gateway: publishes the readings of its own devices (docs/iot.md).
+    IOT_GATEWAY = "iot_gateway"
+
+
+_NEEDS_SUBJECT = frozenset(
+    {BrokerRole.EDGE_NODE, BrokerRole.WORKER, BrokerRole.IOT_GATEWAY}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +43,8 @@ class BrokerIdentity:
     Attributes:
         username: The MQTT username (also what the ACL names).
         role: What it may do.
-        subject: The node id of an edge node, the worker id of a worker.
+        subject: The node id of an edge node, the worker id of a worker, the
+            gateway id of an IoT gateway.
     """
 
     username: str
@@ -49,7 +58,7 @@ class BrokerIdentity:
                     f"broker {label} {value!r}: 1-64 of A-Z a-z 0-9 _ . - (no "
                     "wildcards, slashes or spaces)"
                 )
-        if self.role in (BrokerRole.EDGE_NODE, BrokerRole.WORKER) and not self.subject:
+        if self.role in _NEEDS_SUBJECT and not self.subject:
             raise ValueError(
                 f"broker identity {self.username!r}: {self.role} needs a subject"
             )
@@ -69,6 +78,7 @@ class BrokerIdentity:
                     f"topic read {p}/edge/+/status",
                     f"topic read {p}/edge/+/cameras/+/status",
                     f"topic read {p}/edge/+/cameras/+/occupancy",
+                    f"topic read {p}/iot/+/readings",
                     f"topic readwrite {p}/workers/+/tickets",
                     f"topic readwrite {p}/central/#",
                 ]
@@ -77,7 +87,13 @@ class BrokerIdentity:
             case BrokerRole.WORKER:
                 return [f"topic read {p}/workers/{self.subject}/tickets"]
             case BrokerRole.SIMULATOR:
-                return [f"topic readwrite {p}/edge/#", f"topic read {p}/#"]
+                return [
+                    f"topic readwrite {p}/edge/#",
+                    f"topic readwrite {p}/iot/#",
+                    f"topic read {p}/#",
+                ]
+            case BrokerRole.IOT_GATEWAY:
+                return [f"topic write {p}/iot/{self.subject}/#"]
 
 
 def render_acl(identities: Iterable[BrokerIdentity], prefix: str) -> str:

@@ -49,15 +49,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     node.add_argument("--token-out", type=Path, required=True, help="API token file")
     other = actions.add_parser(
-        "add", help="Another broker login (central, observer, worker)."
+        "add",
+        help="Another broker login (central, observer, worker, iot_gateway).",
     )
     other.add_argument("username")
     other.add_argument(
         "--role",
         required=True,
-        choices=[BrokerRole.CENTRAL, BrokerRole.OBSERVER, BrokerRole.WORKER],
+        choices=[
+            BrokerRole.CENTRAL,
+            BrokerRole.OBSERVER,
+            BrokerRole.WORKER,
+            BrokerRole.IOT_GATEWAY,
+        ],
     )
-    other.add_argument("--subject", help="the worker id of a worker's login")
+    other.add_argument(
+        "--subject",
+        help="the worker id of a worker's login, the gateway id of a gateway's "
+        "(default: the username)",
+    )
     other.add_argument("--secret-out", type=Path, required=True, help="password file")
     again = actions.add_parser(
         "rotate", help="A new password; the old one stops working."
@@ -138,16 +148,18 @@ def _run(args: argparse.Namespace, context: CentralContext) -> str:
                     f"password in {args.secret_out}, token in {args.token_out}"
                 )
             case "add":
-                identity = BrokerIdentity(
-                    args.username, BrokerRole(args.role), args.subject
-                )
+                role = BrokerRole(args.role)
+                subject = args.subject
+                if role is BrokerRole.IOT_GATEWAY and subject is None:
+                    subject = args.username  # a gateway's login is its id
+                identity = BrokerIdentity(args.username, role, subject)
                 issued = provision(session, identity, now)
                 record(
                     session,
                     by,
                     AuditAction.BROKER_LOGIN_ADDED,
                     args.username,
-                    detail={"role": identity.role.value, "subject": args.subject},
+                    detail={"role": identity.role.value, "subject": subject},
                 )
                 return _issued(issued, args.secret_out)
             case "rotate":

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -443,6 +444,63 @@ class LoginThrottleEntry(Base):
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     updated_s: Mapped[float] = mapped_column(Float, index=True)
 
+
+class Device(Base):
+    """An IoT sensor of the city (docs/iot.md), with what central knows of it now.
+
+    `rule_state` is the rules' memory of the device (`central.iot.rules`);
+    `recent` the last readings of its main quantity as `[iso time, value]` pairs,
+    oldest first, for the devices view.
+    """
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_type: Mapped[str] = mapped_column(String(32), index=True)
+    gateway_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rule_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recent: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class HotspotWarning(Base):
+    """A grid × category whose tickets are rising above its own baseline
+    (`central/warnings/`): open → acknowledged (by staff) → resolved (by the
+    job, once the series is back to normal). At most one warning per grid and
+    category is not resolved (a partial unique index)."""
+
+    __tablename__ = "hotspot_warnings"
+    __table_args__ = (
+        Index(
+            "uq_hotspot_warnings_active",
+            "grid_code",
+            "category_code",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grid_code: Mapped[str] = mapped_column(String(15), index=True)
+    category_code: Mapped[str] = mapped_column(String(8))
+    category_name: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    window_days: Mapped[int] = mapped_column(Integer)
+    observed: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float] = mapped_column(Float)
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
 
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")

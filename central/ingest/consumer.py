@@ -29,6 +29,7 @@ from central.context import CentralContext
 from central.ingest.camera_status import CameraStatusRecorder
 from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
 from central.ingest.storer import BatchStorer
+from central.iot.worker import ReadingWorker
 from central.notify import MqttNotifier
 from gridwatch.contract import TicketNotice
 from gridwatch.tls import TlsError, apply_mqtt_tls
@@ -84,6 +85,17 @@ class CentralMqtt:
             if processor is not None
             else None
         )
+        # Sensor readings: their own queue and thread (central/iot, docs/iot.md).
+        self._readings = (
+            ReadingWorker(
+                context,
+                processor,
+                publish=self._publish,
+                ack=lambda token: self.client.ack(token, 1),
+            )
+            if processor is not None
+            else None
+        )
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
         self._shared = True
@@ -120,6 +132,8 @@ class CentralMqtt:
                 target=self._run, name="central-ingest", daemon=True
             )
             self._worker.start()
+        if self._readings is not None:
+            self._readings.start()
         if not self._connected.wait(timeout_s):
             log.warning(
                 "central: broker %s:%s not reachable yet; retrying in the background",
@@ -131,6 +145,8 @@ class CentralMqtt:
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout=10)
+        if self._readings is not None:
+            self._readings.stop()
         self.client.disconnect()
         self.camera_status.stop()
         self.client.loop_stop()
@@ -199,6 +215,10 @@ class CentralMqtt:
         ]
         if self.processor is not None:
             subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
+        if self._readings is not None:
+            group = self.settings.shared_group if self._shared else None
+            readings = self._readings.subscription_filter(group)
+            subscriptions.insert(1, (readings, SubscribeOptions(qos=1)))
         client.subscribe(subscriptions)
         log.info(
             "central connected to %s:%s (session present: %s)",
@@ -253,6 +273,11 @@ class CentralMqtt:
             self.stats.received += 1
             # Blocks the network thread when central is behind: back-pressure.
             self._queue.put(
+                InboundMessage(topic, payload, message.mid, queued_at=time.monotonic())
+            )
+            return
+        if topic.endswith("/readings") and self._readings is not None:
+            self._readings.submit(
                 InboundMessage(topic, payload, message.mid, queued_at=time.monotonic())
             )
             return

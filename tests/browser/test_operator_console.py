@@ -586,6 +586,9 @@ def test_statistics_charts_have_data_and_export_csv(
             points = page.evaluate(CHART_POINTS, chart)
             assert points > 0, f"{chart} has no data points"
         expect(page.locator(".kpis")).to_contain_text("Tickets opened")
+        for rate in ("Response rate", "Resolution rate", "Satisfaction rate"):
+            expect(page.locator(".kpis")).to_contain_text(rate)  # 三率
+        expect(page.locator("#eval-table thead")).to_contain_text("Satisfaction")
         expect(page.locator("#eval-table tbody tr").first).to_be_visible()
         screenshot(page, "console-stats")
         assert_accessible(page)

@@ -49,7 +49,7 @@ def patrol_page(page_factory: PageFactory, point: tuple[float, float]) -> Page:
 
 
 def open_report_form(page: Page) -> None:
-    page.get_by_role("link", name=re.compile(r"\+ Report")).click()
+    page.get_by_role("link", name=re.compile(r"Report a case I found")).click()
     expect(page.locator("#report-title")).to_be_visible()
     expect(page.locator("#report-category option").first).to_be_attached()
     expect(page.locator("#report-lat")).not_to_have_value("")  # the faked GPS
@@ -82,6 +82,7 @@ def test_a_worker_reports_a_case_and_handles_it_herself(
     operator = api("operator")
     page = patrol_page(page_factory, grid_point(operator))
     log_in(page, WORKER)
+    screenshot(page, "worker-list-report-button")
     open_report_form(page)
     choose_littering(page)
     page.get_by_label(re.compile("^Photo of what you found")).set_input_files(
@@ -90,9 +91,9 @@ def test_a_worker_reports_a_case_and_handles_it_herself(
     expect(page.locator("#report-photo-preview")).to_be_visible()
     note = "patrol-browser bags by the kiosk"
     page.get_by_label(re.compile("^What did you find")).fill(note)
-    page.get_by_label(re.compile("^I handle it myself")).check()
-    page.get_by_label(re.compile("^What did you do")).fill("picked them up")
-    page.get_by_label(re.compile("^Photo of the result")).set_input_files(
+    page.get_by_label(re.compile("I handle it myself")).check()
+    page.get_by_label(re.compile("^How did you handle it")).fill("picked them up")
+    page.get_by_label(re.compile("^Photo after handling it")).set_input_files(
         photo_jpeg(tmp_path)
     )
     expect(page.locator("#report-after-preview")).to_be_visible()

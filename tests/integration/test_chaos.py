@@ -53,7 +53,11 @@ def test_chaos_small_given_every_fault_should_lose_and_duplicate_nothing() -> No
             assert fault["recovery_s"] is not None, fault
         assert fault["tickets"] == fault["published"] - fault["lost"], fault
         assert f"chaos: {name}: published" in stderr  # a progress line each
+    # The faults bit: the dead replica's share waited in its session, and the
+    # full disk refused the edge's new events (counted, never published).
+    assert faults["replica_kill"]["pending_at_clear"] > 0
     assert faults["edge_disk_full"]["note"].startswith("outbox disk (tmpfs")
+    assert faults["edge_disk_full"]["not_stored"] > 0
     poison = figures["poison"]
     assert poison["sent"] >= 13  # every malformation of harness.bench.poison
     assert poison["dead_lettered"] == poison["sent"]

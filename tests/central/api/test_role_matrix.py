@@ -29,7 +29,7 @@ from central.auth.tokens import token_digest, token_id
 from central.auth.users import issue_token
 from central.citizens.open311 import issue_client
 from central.citizens.reports import Channel, ReportDesk, ReportIn
-from central.db.models import Ticket, User, UserRole
+from central.db.models import HotspotWarning, Ticket, User, UserRole
 from central.media import MediaStore
 from tests.central.api.conftest import (
     PASSWORD,
@@ -391,6 +391,29 @@ def patrol_report(_api: Api, _caller: Caller) -> Call:
     )
 
 
+def on_warning(api: Api, _caller: Caller) -> Call:
+    """`POST /warnings/{id}/ack` on a new open warning (a category of its own:
+    one active warning per grid and category)."""
+    now = api.clock.now()
+    with api.context.sessions.begin() as session:
+        warning = HotspotWarning(
+            grid_code="440106001001001",
+            category_code=fresh_name("w"),
+            category_name="matrix",
+            state="open",
+            window_days=3,
+            observed=4,
+            expected=0.2,
+            p_value=1e-5,
+            opened_at=now,
+            updated_at=now,
+        )
+        session.add(warning)
+        session.flush()
+        warning_id = warning.id
+    return Call(f"/api/v1/warnings/{warning_id}/ack")
+
+
 REASON = {"reason": "checked on site"}
 
 # (method, OpenAPI path) → how to call it and what each caller gets
@@ -519,6 +542,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/grids"): Rule(fixed("/api/v1/grids"), answers(200, MEMBERS)),
     ("GET", "/api/v1/areas"): Rule(fixed("/api/v1/areas"), answers(200, MEMBERS)),
     ("GET", "/api/v1/cameras"): Rule(fixed("/api/v1/cameras"), answers(200, STAFF)),
+    ("GET", "/api/v1/devices"): Rule(fixed("/api/v1/devices"), answers(200, STAFF)),
     ("GET", "/api/v1/workers"): Rule(fixed("/api/v1/workers"), answers(200, STAFF)),
     ("GET", "/api/v1/matters"): Rule(fixed("/api/v1/matters"), answers(200, MEMBERS)),
     ("GET", "/api/v1/event-types"): Rule(
@@ -592,6 +616,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
         revoke_open311_client, answers(204, ADMIN)
     ),
     ("POST", "/api/v1/patrol/reports"): Rule(patrol_report, answers(201, WORKERS)),
+    ("GET", "/api/v1/warnings"): Rule(fixed("/api/v1/warnings"), answers(200, STAFF)),
+    ("POST", "/api/v1/warnings/{warning_id}/ack"): Rule(
+        on_warning, answers(200, STAFF)
+    ),
 }
 
 

@@ -119,7 +119,7 @@ export async function download(path, query, filename) {
  * fresh single-use stream ticket (POST /stream-tickets), never the token.
  * Returns a function that closes it.
  */
-export function openTicketStream(onNotice, onState) {
+export function openTicketStream(onNotice, onState, onWarning = () => {}) {
   let source = null;
   let closed = false;
   let retry = null;
@@ -154,6 +154,14 @@ export function openTicketStream(onNotice, onState) {
         onNotice(JSON.parse(event.data));
       } catch (error) {
         console.warn("bad ticket notice", error);
+      }
+    });
+    // Staff streams also carry hotspot early warnings (opened, acknowledged, resolved).
+    opened.addEventListener("warning", (event) => {
+      try {
+        onWarning(JSON.parse(event.data).warning);
+      } catch (error) {
+        console.warn("bad warning notice", error);
       }
     });
     opened.onerror = () => {

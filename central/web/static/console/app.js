@@ -195,6 +195,25 @@ function onNotice(notice) {
   if (view?.onNotice) view.onNotice(notice);
 }
 
+/** A hotspot warning opened (toast with Acknowledge), acknowledged or resolved. */
+function onWarning(warning) {
+  if (warning.state === "open") {
+    toast(`${ref.areaName(warning.grid_code) || warning.grid_code}: ${warning.category_name}`, {
+      title: `Rising: ${warning.observed} in ${warning.window_days} days`,
+      kind: "error",
+      action: {
+        label: "Acknowledge",
+        run: () =>
+          api(`/warnings/${warning.id}/ack`, { method: "POST" }).catch((error) =>
+            toast(error.message, { title: "Not acknowledged", kind: "error" }),
+          ),
+      },
+    });
+  }
+  const view = state.current?.view;
+  if (view?.onWarning) view.onWarning(warning);
+}
+
 function showHelp() {
   if (document.querySelector("dialog[open]")) return;
   const section = (title, rows) =>
@@ -305,7 +324,7 @@ async function startShell() {
   route();
   $("view").focus({ preventScroll: true });
   refreshBadge();
-  state.closeStream = openTicketStream(onNotice, setLive);
+  state.closeStream = openTicketStream(onNotice, setLive, onWarning);
 }
 
 async function onLoginSubmit(event) {

@@ -1,5 +1,6 @@
 // Map: the grid hierarchy drawn from GeoJSON (no tiles, offline), open tickets and
-// live events as markers, and a hotspot heat view (choropleth of counts per grid).
+// live events as markers, a hotspot heat view (choropleth of counts per grid), and
+// an amber outline on grids with an open hotspot early warning.
 
 /* global L */
 
@@ -51,6 +52,8 @@ let labelLayer = null;
 let ticketMarkers = new Map();
 let eventMarkers = new Map();
 let heat = new Map(); // grid code → { events, open_tickets }
+let warned = new Map(); // grid code → its open/acknowledged hotspot warnings
+const WARNING_STYLE = { color: "#ffb020", weight: 3, opacity: 1, dashArray: "6 4" };
 let heatSource = "";
 let openTickets = [];
 let eventsAvailable = true;
@@ -93,6 +96,7 @@ const view = {
     ticketMarkers = new Map();
     eventMarkers = new Map();
     heat = new Map();
+    warned = new Map();
     eventsAvailable = true;
     lastEventAt = null;
     selectedArea = params.area || null;
@@ -158,7 +162,7 @@ const view = {
     if (selectedArea) zoomTo(selectedArea);
     applyLayers();
     renderAreaList();
-    await Promise.allSettled([loadTickets(), loadHeat(), loadEvents()]);
+    await Promise.allSettled([loadTickets(), loadHeat(), loadEvents(), loadWarnings()]);
     if (!root) return;
     eventTimer = setInterval(() => loadEvents(), EVENT_POLL_MS);
   },
@@ -171,6 +175,9 @@ const view = {
   onNotice(notice) {
     updateTicketFromNotice(notice);
     reloadHeatSoon();
+  },
+  onWarning() {
+    loadWarnings();
   },
   onKey,
 };
@@ -484,7 +491,33 @@ function gridTooltip(p) {
     h("strong", {}, p.name),
     h("br"),
     h("span", {}, `${counts.events} events · ${counts.open_tickets} open tickets`),
+    (warned.get(p.code) || []).map((w) =>
+      h("div", { class: "grid-warning" }, `⚠ Rising: ${w.category_name} (${warningText(w)})`),
+    ),
   );
+}
+
+function warningText(w) {
+  return `${w.observed} in ${w.window_days} d, ~${w.expected.toFixed(1)} usual`;
+}
+
+/** Grids with an open or acknowledged hotspot warning get an amber outline. */
+async function loadWarnings() {
+  let page = null;
+  try {
+    page = await apiOptional("/warnings", {
+      query: { state: ["open", "acknowledged"], limit: 1000 },
+    });
+  } catch (error) {
+    console.warn("map: warnings", error);
+  }
+  if (!root) return;
+  warned = new Map();
+  for (const w of page?.data || []) {
+    if (!warned.has(w.grid_code)) warned.set(w.grid_code, []);
+    warned.get(w.grid_code).push(w);
+  }
+  styleGrids();
 }
 
 function gridPopup(p) {
@@ -541,11 +574,13 @@ function applyOutlineEmphasis() {
 
 function styleGrid(layer) {
   const code = layer.feature.properties.code;
+  const warning = warned.has(code) ? WARNING_STYLE : {};
   if (!settings.heat) {
     const selected = selectedArea && code.startsWith(selectedArea);
-    layer.setStyle(
-      selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE,
-    );
+    layer.setStyle({
+      ...(selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE),
+      ...warning,
+    });
     return;
   }
   const max = heatMax();
@@ -556,6 +591,7 @@ function styleGrid(layer) {
     opacity: 1,
     fillColor: heatColor(value, max),
     fillOpacity: 0.85,
+    ...warning,
   });
 }
 

@@ -359,8 +359,18 @@ function combine(rows) {
       "on_time_closed",
       "resolves",
       "returns",
+      "response_due",
+      "responded_on_time",
+      "resolution_due",
+      "resolved_on_time",
+      "rated",
+      "satisfied",
     ])
       out[f] = sum(list, f);
+    // 三率 (docs/central.md): each a count over a count, so it adds up across buckets.
+    out.response_rate = out.response_due ? out.responded_on_time / out.response_due : null;
+    out.resolution_rate = out.resolution_due ? out.resolved_on_time / out.resolution_due : null;
+    out.satisfaction_rate = out.rated ? out.satisfied / out.rated : null;
     out.on_time_close_rate = out.closed ? out.on_time_closed / out.closed : null;
     out.rework_rate = out.resolves ? out.returns / out.resolves : null;
     out.false_positive_rate = out.ai_tickets ? out.ai_rejected / out.ai_tickets : null;
@@ -397,6 +407,21 @@ function renderKpis(t, daily) {
       "On-time close rate",
       fmtPct(t?.on_time_close_rate),
       t?.closed ? `${t.on_time_closed} of ${t.closed} closed` : "nothing closed yet",
+    ),
+    kpi(
+      [`Response rate `, h("span", { lang: "zh-CN" }, "响应率")],
+      fmtPct(t?.response_rate),
+      t?.response_due ? `${t.responded_on_time} of ${t.response_due} accepted in time` : "nothing due yet",
+    ),
+    kpi(
+      [`Resolution rate `, h("span", { lang: "zh-CN" }, "处置率")],
+      fmtPct(t?.resolution_rate),
+      t?.resolution_due ? `${t.resolved_on_time} of ${t.resolution_due} resolved in time` : "nothing due yet",
+    ),
+    kpi(
+      [`Satisfaction rate `, h("span", { lang: "zh-CN" }, "满意率")],
+      fmtPct(t?.satisfaction_rate),
+      t?.rated ? `${t.satisfied} of ${t.rated} ratings` : "no ratings yet",
     ),
     kpi(
       "Rework rate",
@@ -893,6 +918,9 @@ function groupTable(grouped) {
             th("Overdue", "num"),
             th("On-time close", "num"),
             th("Rework", "num"),
+            th("Response", "num"),
+            th("Resolution", "num"),
+            th("Satisfaction", "num"),
             th("False positives", "num"),
             th("Dispatch p50", "num"),
             th("Accept p50", "num"),
@@ -932,6 +960,9 @@ function groupTable(grouped) {
                   h("td", { class: "num" }, String(r.overdue)),
                   h("td", { class: "num" }, fmtPct(r.on_time_close_rate)),
                   h("td", { class: "num" }, fmtPct(r.rework_rate)),
+                  h("td", { class: "num" }, fmtPct(r.response_rate)),
+                  h("td", { class: "num" }, fmtPct(r.resolution_rate)),
+                  h("td", { class: "num" }, fmtPct(r.satisfaction_rate)),
                   h("td", { class: "num" }, fmtPct(r.false_positive_rate)),
                   h("td", { class: "num" }, fmtDuration(r.dispatch_s_p50)),
                   h("td", { class: "num" }, fmtDuration(r.accept_s_p50)),
@@ -943,7 +974,7 @@ function groupTable(grouped) {
                 {},
                 h(
                   "td",
-                  { colspan: 11, class: "muted", style: { textAlign: "center" } },
+                  { colspan: 14, class: "muted", style: { textAlign: "center" } },
                   "No tickets in this period.",
                 ),
               ),

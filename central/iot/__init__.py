@@ -1,0 +1,1 @@
+"""IoT sensors: device-type rules turning readings into events (docs/iot.md)."""
