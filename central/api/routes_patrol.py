@@ -133,6 +133,12 @@ def report_on_patrol(
         return PatrolReportOut(
             replayed=True, ticket=ticket_out(known, context.clock.now())
         )
+    for name, text in (
+        ("description", description),
+        ("resolution_note", resolution_note),
+    ):
+        if text and "\x00" in text:  # PostgreSQL text cannot hold NUL: 422, not 500
+            raise InvalidRequest(f"{name}: contains a NUL character")
     label = _check_place(context, matter_key, lat, lon)
     handle_self = handling == "self"
     if handle_self and not (resolution_note or "").strip():

@@ -12,6 +12,12 @@ outbox: delivery is at least once when the process dies between the broker
 receiving a row and the ack reaching the disk, or when a PUBACK is lost in the
 cut; central dedupes on `EventMessage.dedupe_key` (`event_id` + phase).
 
+A PUBACK that says "no matching subscribers" (MQTT 5 reason 0x10) is a success to
+the broker but means nobody took the event: after a broker restart, persistent
+sessions match nothing until their clients reconnect (eclipse/mosquitto#769), so
+central would never see it. Such a row stays in the outbox and is sent again after
+`no_subscriber_retry_s` (retained state rows excepted: the broker keeps those).
+
 All bookkeeping lives in the drain thread; other threads only post notices to its
 queue, so paho's network thread never waits on the drain or on the disk, and a
 notice posted from a paho callback is always applied after the send it refers to.
@@ -44,6 +50,7 @@ class _Ack:
     mid: int
     is_failure: bool
     reason: str
+    no_subscribers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,7 @@ class OutboxDrain:
         node_id: Node id for log lines.
         window: Most rows sent and not yet acknowledged.
         poll_s: Longest sleep between looks at the outbox.
+        no_subscriber_retry_s: Wait before re-sending a row nobody subscribed to.
 
     Raises:
         ValueError: `window` below 1 or `poll_s` not positive.
@@ -93,6 +101,7 @@ class OutboxDrain:
         node_id: str,
         window: int = 16,
         poll_s: float = 0.5,
+        no_subscriber_retry_s: float = 5.0,
     ) -> None:
         if window < 1:
             raise ValueError(f"in-flight window must be >= 1, got {window}")
@@ -107,9 +116,13 @@ class OutboxDrain:
         self._notices: queue.SimpleQueue[_Notice] = queue.SimpleQueue()
         self._in_flight: dict[int, int] = {}  # MQTT mid -> outbox row id
         self._held: set[int] = set()  # rows refused this connection
+        self._retained: set[int] = set()  # in-flight rows sent with retain
+        self._deferred: dict[int, float] = {}  # row id -> monotonic time to retry
+        self._no_subscriber_retry_s = no_subscriber_retry_s
         self._is_paused = False
         self.acked = 0
         self.failed = 0
+        self.unheard = 0  # PUBACKs saying no subscriber took the row
 
     @property
     def in_flight(self) -> int:
@@ -117,10 +130,22 @@ class OutboxDrain:
         return len(self._in_flight)
 
     def notify_ack(
-        self, mid: int, *, is_failure: bool = False, reason: str = ""
+        self,
+        mid: int,
+        *,
+        is_failure: bool = False,
+        reason: str = "",
+        no_subscribers: bool = False,
     ) -> None:
         """Report a PUBACK (any message id; unknown ids are ignored)."""
-        self._notices.put(_Ack(mid=mid, is_failure=is_failure, reason=reason))
+        self._notices.put(
+            _Ack(
+                mid=mid,
+                is_failure=is_failure,
+                reason=reason,
+                no_subscribers=no_subscribers,
+            )
+        )
 
     def notify_resent(self, old_mid: int, new_mid: int) -> None:
         """Report that the message `old_mid` was sent again as `new_mid`."""
@@ -194,8 +219,12 @@ class OutboxDrain:
                 row_id = self._in_flight.pop(notice.mid, None)
                 if row_id is None:
                     continue  # a state/transient message, not an outbox row
+                retained = row_id in self._retained
+                self._retained.discard(row_id)
                 if notice.is_failure:
                     self._hold(row_id, reason=notice.reason)
+                elif notice.no_subscribers and not retained:
+                    self._defer(row_id)
                 else:
                     acked_rows.append(row_id)
         if acked_rows:
@@ -211,11 +240,25 @@ class OutboxDrain:
             reason,
         )
 
+    def _defer(self, row_id: int) -> None:
+        if not self._deferred:
+            logger.warning(
+                "node %s: broker has no subscriber for outbox row %s (central not "
+                "subscribed yet?); kept, sent again in %.0f s",
+                self._node_id,
+                row_id,
+                self._no_subscriber_retry_s,
+            )
+        self.unheard += 1
+        self._deferred[row_id] = time.monotonic() + self._no_subscriber_retry_s
+
     def _fill_window(self) -> None:
         free = self._window - len(self._in_flight)
         if free <= 0:
             return
-        busy = set(self._in_flight.values()) | self._held
+        now = time.monotonic()
+        self._deferred = {r: t for r, t in self._deferred.items() if t > now}
+        busy = set(self._in_flight.values()) | self._held | set(self._deferred)
         # In-flight and held rows are all still in the outbox, so this many
         # oldest rows contain every candidate that can fill the window.
         rows = self._outbox.peek(len(busy) + free)
@@ -227,5 +270,7 @@ class OutboxDrain:
                 self._hold(row.row_id, reason=str(error))
                 continue
             self._in_flight[mid] = row.row_id
+            if row.retain:
+                self._retained.add(row.row_id)
             sent.append(row.row_id)
         self._outbox.mark_attempted(sent)

@@ -22,6 +22,7 @@ with exponential back-off by paho's loop thread.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -49,6 +50,9 @@ from gridwatch.contract import (
 from gridwatch.tls import TlsError, apply_mqtt_tls
 
 logger = logging.getLogger(__name__)
+
+# MQTT 5 PUBACK reason 0x10: accepted, but no subscription matched (see drain.py).
+NO_MATCHING_SUBSCRIBERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,13 +238,23 @@ class MqttPublisher:
                 reserved=event.phase is EventPhase.END,
             )
         except OutboxFullError:
-            with self._stats_lock:
-                self._refused += 1
-                self._last_refused_at = time.time()
+            self._count_refusal()
             raise
+        except (sqlite3.Error, OSError) as error:
+            # A full or failing disk: the event is lost unless the caller knows,
+            # so it is counted (the node reports itself degraded) and raised.
+            self._count_refusal()
+            raise OutboxFullError(
+                f"outbox not writable ({type(error).__name__}: {error})"
+            ) from error
         if is_stored:
             self._drain.wake()
         return is_stored
+
+    def _count_refusal(self) -> None:
+        with self._stats_lock:
+            self._refused += 1
+            self._last_refused_at = time.time()
 
     def publish_state(
         self, topic: str, payload: bytes | str, *, retain: bool = True, qos: int = 1
@@ -449,7 +463,10 @@ class MqttPublisher:
         # Runs on paho's network thread while paho holds its message lock:
         # only post a notice, never touch the disk or our locks here.
         self._drain.notify_ack(
-            mid, is_failure=reason_code.is_failure, reason=str(reason_code)
+            mid,
+            is_failure=reason_code.is_failure,
+            reason=str(reason_code),
+            no_subscribers=reason_code.value == NO_MATCHING_SUBSCRIBERS,
         )
 
     def _send_row(self, row: OutboxRow) -> int:

@@ -161,6 +161,7 @@ def test_report_given_no_login_should_be_401(api: Api) -> None:
         ({"lat": "91"}, None, "lat"),
         ({"lon": "nan"}, None, "lon"),
         ({"client_key": "short"}, None, "client_key"),
+        ({"description": "bags\x00"}, None, "NUL"),
         ({"handling": "later"}, None, "handling"),
         ({"handling": "self", "resolution_note": "done"}, None, "after_photo"),
         ({"handling": "self"}, {"after_photo": photo()}, "resolution_note"),

@@ -11,6 +11,7 @@ from central.config import WarningSettings
 from central.warnings.detector import (
     SeriesCounts,
     assess,
+    dispersion_of,
     negative_binomial_sf,
     required_days,
     weekday_profile,
@@ -145,3 +146,16 @@ def test_bad_input_should_be_refused() -> None:
         )
     with pytest.raises(ValueError, match="windows_days"):
         WarningSettings(windows_days=[0])
+
+
+def test_a_bursty_series_should_need_a_bigger_jump() -> None:
+    """Quasi-Poisson: the same window fires on a steady baseline but not on a
+    bursty one with the same mean."""
+    steady = [4] * NEED
+    bursty = [0, 8] * (NEED // 2) + [4] * (NEED % 2)
+    for daily in (steady, bursty):
+        daily[-3:] = [10, 10, 10]
+    assert dispersion_of(steady[: NEED - 7]) == 1.0
+    assert dispersion_of(bursty[: NEED - 7]) > 3
+    assert assess(series(steady, prior_rate=4.0), SETTINGS).fired
+    assert not assess(series(bursty, prior_rate=4.0), SETTINGS).fired

@@ -13,6 +13,7 @@ from central.context import CentralContext
 from central.db.models import AuditEntry, HotspotWarning, Ticket, TicketSource
 from central.notify import RecordingNotifier
 from central.warnings.job import WarningFeed, WarningJob
+from central.warnings.notice import WarningNotice
 from central.warnings.store import (
     AlreadyAcknowledged,
     WarningNotFound,
@@ -158,13 +159,15 @@ def test_acknowledge_once_and_audit(central: Central, clock: ManualClock) -> Non
 
 
 def test_the_feed_should_tell_each_state_once(
-    central: Central, clock: ManualClock
+    central: Central, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context, _ = central
     told: list[tuple[int, str]] = []
-    context.stream.warning_changed = lambda n: told.append(  # type: ignore[method-assign]
-        (n.warning.id, n.warning.state)
-    )
+
+    def tell(notice: WarningNotice) -> None:
+        told.append((notice.warning.id, notice.warning.state))
+
+    monkeypatch.setattr(context.stream, "warning_changed", tell)
     feed = WarningFeed(context, lookback=timedelta(minutes=5))
     now = clock.now()
     add_tickets(context, GRID_1, monthly(now))

@@ -54,6 +54,7 @@ class DrainHarness:
             node_id="n1",
             window=window,
             poll_s=0.02,
+            no_subscriber_retry_s=0.2,
         )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.drain.run, args=(self.stop,))
@@ -170,6 +171,38 @@ def test_drain_given_failed_puback_should_keep_row_and_retry_on_reconnect(
     wait_until(lambda: len(harness.sender.sent) == 2)
     harness.drain.notify_ack(harness.sender.mids()[1])
     wait_until(lambda: harness.outbox.depth() == 0)
+
+
+def test_drain_given_no_subscriber_should_keep_the_row_and_send_it_again_later(
+    harness: DrainHarness,
+) -> None:
+    # After a broker restart Mosquitto answers 0x10 until central resubscribes.
+    harness.connected.set()
+    harness.put(b"a")
+    wait_until(lambda: harness.drain.in_flight == 1)
+
+    harness.drain.notify_ack(harness.sender.mids()[0], no_subscribers=True)
+    wait_until(lambda: harness.drain.unheard == 1)
+    assert harness.outbox.depth() == 1
+    assert len(harness.sender.sent) == 1  # not at once: after the retry pause
+
+    wait_until(lambda: len(harness.sender.sent) == 2)
+    harness.drain.notify_ack(harness.sender.mids()[1])
+    wait_until(lambda: harness.outbox.depth() == 0)
+    assert harness.drain.acked == 1
+
+
+def test_drain_given_no_subscriber_for_a_retained_row_should_ack_it(
+    harness: DrainHarness,
+) -> None:
+    harness.connected.set()
+    harness.outbox.put(TOPIC, payload=b"state", retain=True)
+    harness.drain.wake()
+    wait_until(lambda: harness.drain.in_flight == 1)
+
+    harness.drain.notify_ack(harness.sender.mids()[0], no_subscribers=True)
+    wait_until(lambda: harness.outbox.depth() == 0)
+    assert harness.drain.unheard == 0
 
 
 def test_drain_given_send_error_should_hold_row_and_send_the_rest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ import pytest
 from edge.config import BrokerConfig
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.options import MqttPublisherOptions
-from edge.publish.outbox import Outbox
+from edge.publish.outbox import Outbox, OutboxFullError
 from gridwatch.contract import EventMessage, EventPhase, NodeStatusMessage, Topics
 from tests.edge.publish.factories import build_event
 from tests.utils.broker import MosquittoBroker, MqttCollector, ReceivedMessage
@@ -378,6 +379,24 @@ def test_mqtt_publisher_given_two_updates_should_store_both(tmp_path: Path) -> N
 
     assert keys == [first.dedupe_key, later.dedupe_key]
     assert first.dedupe_key != later.dedupe_key
+
+
+def test_mqtt_publisher_given_a_failing_disk_should_count_the_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Outbox(tmp_path / "o.db", max_rows=10) as outbox:
+        publisher = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+
+        def disk_full(*_args: object, **_kwargs: object) -> bool:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(outbox, "put", disk_full)
+        with pytest.raises(OutboxFullError, match="disk is full"):
+            publisher.publish_event(build_event("n1", 1))
+
+        stats = publisher.stats()
+    # Counted as refused, so the node's /healthz turns degraded.
+    assert stats.refused == 1 and stats.last_refused_at is not None
 
 
 def test_mqtt_publisher_given_other_nodes_event_should_raise(tmp_path: Path) -> None:

@@ -409,17 +409,17 @@ function renderKpis(t, daily) {
       t?.closed ? `${t.on_time_closed} of ${t.closed} closed` : "nothing closed yet",
     ),
     kpi(
-      [`Response rate `, h("span", { lang: "zh-CN" }, "响应率")],
+      h("span", {}, "Response rate ", h("span", { lang: "zh-CN" }, "响应率")),
       fmtPct(t?.response_rate),
       t?.response_due ? `${t.responded_on_time} of ${t.response_due} accepted in time` : "nothing due yet",
     ),
     kpi(
-      [`Resolution rate `, h("span", { lang: "zh-CN" }, "处置率")],
+      h("span", {}, "Resolution rate ", h("span", { lang: "zh-CN" }, "处置率")),
       fmtPct(t?.resolution_rate),
       t?.resolution_due ? `${t.resolved_on_time} of ${t.resolution_due} resolved in time` : "nothing due yet",
     ),
     kpi(
-      [`Satisfaction rate `, h("span", { lang: "zh-CN" }, "满意率")],
+      h("span", {}, "Satisfaction rate ", h("span", { lang: "zh-CN" }, "满意率")),
       fmtPct(t?.satisfaction_rate),
       t?.rated ? `${t.satisfied} of ${t.rated} ratings` : "no ratings yet",
     ),
