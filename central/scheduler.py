@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from central.auth.audit import record_config
 from central.context import CentralContext
@@ -152,6 +153,19 @@ def audit_configuration(context: CentralContext) -> None:
         "file": str(context.settings.matter_list or "shipped"),
         "sha256": hashlib.sha256(matters.model_dump_json().encode()).hexdigest(),
     }
-    with context.sessions.begin() as session:
-        record_config(session, "matter_list", matter_list)
-        record_config(session, "retention", context.settings.retention.model_dump())
+    for attempt in (1, 2):
+        try:
+            with context.sessions.begin() as session:
+                record_config(session, "matter_list", matter_list)
+                record_config(
+                    session, "retention", context.settings.retention.model_dump()
+                )
+            return
+        except IntegrityError:
+            # Two replicas starting together on a fresh database both insert the
+            # first digest; the loser reads the winner's row on its second try.
+            if attempt == 2:
+                raise
+            log.info(
+                "configuration recorded by another replica meanwhile; checking again"
+            )

@@ -120,6 +120,7 @@ class EventType(StrEnum):
     AIR_QUALITY = "air_quality"
     DOOR_OPEN = "door_open"
     SENSOR_OFFLINE = "sensor_offline"
+    SENSOR_FAULT = "sensor_fault"
 
 
 def as_known_event_type(event_type: str) -> str:

@@ -33,8 +33,8 @@ class DevicePublic(BaseModel):
     lon: float
     grid_code: str | None = None
     status: DeviceStatus = Field(
-        description="unknown (never heard), ok, alarm (an episode open) or "
-        "offline (silent past its heartbeat)."
+        description="unknown (never heard), ok, alarm (an episode open), fault "
+        "(its value stuck) or offline (silent past its heartbeat)."
     )
     last_seen_at: datetime | None = Field(
         default=None, description="When central last received a reading of it."

@@ -87,6 +87,27 @@ def _check_place(
     return matter_label(matter)
 
 
+def _check_parts(
+    *,
+    handle_self: bool,
+    description: str,
+    resolution_note: str | None,
+    after_photo: UploadFile | None,
+) -> None:
+    """Refuse text that cannot be stored, and a self-handled case without its
+    note or photo, before any photo is stored."""
+    for name, text in (
+        ("description", description),
+        ("resolution_note", resolution_note),
+    ):
+        if text and "\x00" in text:  # PostgreSQL text cannot hold NUL: 422, not 500
+            raise InvalidRequest(f"{name}: contains a NUL character")
+    if handle_self and not (resolution_note or "").strip():
+        raise InvalidRequest("resolution_note: say what you did to handle it")
+    if handle_self and not _sent(after_photo):
+        raise InvalidRequest("after_photo: handling it yourself needs a photo of it")
+
+
 @router.post(
     "/reports",
     response_model=PatrolReportOut,
@@ -133,18 +154,14 @@ def report_on_patrol(
         return PatrolReportOut(
             replayed=True, ticket=ticket_out(known, context.clock.now())
         )
-    for name, text in (
-        ("description", description),
-        ("resolution_note", resolution_note),
-    ):
-        if text and "\x00" in text:  # PostgreSQL text cannot hold NUL: 422, not 500
-            raise InvalidRequest(f"{name}: contains a NUL character")
-    label = _check_place(context, matter_key, lat, lon)
     handle_self = handling == "self"
-    if handle_self and not (resolution_note or "").strip():
-        raise InvalidRequest("resolution_note: say what you did to handle it")
-    if handle_self and not _sent(after_photo):
-        raise InvalidRequest("after_photo: handling it yourself needs a photo of it")
+    _check_parts(
+        handle_self=handle_self,
+        description=description,
+        resolution_note=resolution_note,
+        after_photo=after_photo,
+    )
+    label = _check_place(context, matter_key, lat, lon)
     before = _read_photo(context, media, photo)
     after = _read_photo(context, media, after_photo)
     text = " ".join(description.split())

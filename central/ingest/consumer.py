@@ -86,7 +86,7 @@ class CentralMqtt:
             else None
         )
         # Sensor readings: their own queue and thread (central/iot, docs/iot.md).
-        self._readings = (
+        self.readings = (
             ReadingWorker(
                 context,
                 processor,
@@ -132,8 +132,8 @@ class CentralMqtt:
                 target=self._run, name="central-ingest", daemon=True
             )
             self._worker.start()
-        if self._readings is not None:
-            self._readings.start()
+        if self.readings is not None:
+            self.readings.start()
         if not self._connected.wait(timeout_s):
             log.warning(
                 "central: broker %s:%s not reachable yet; retrying in the background",
@@ -145,8 +145,8 @@ class CentralMqtt:
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout=10)
-        if self._readings is not None:
-            self._readings.stop()
+        if self.readings is not None:
+            self.readings.stop()
         self.client.disconnect()
         self.camera_status.stop()
         self.client.loop_stop()
@@ -215,9 +215,9 @@ class CentralMqtt:
         ]
         if self.processor is not None:
             subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
-        if self._readings is not None:
+        if self.readings is not None:
             group = self.settings.shared_group if self._shared else None
-            readings = self._readings.subscription_filter(group)
+            readings = self.readings.subscription_filter(group)
             subscriptions.insert(1, (readings, SubscribeOptions(qos=1)))
         client.subscribe(subscriptions)
         log.info(
@@ -276,8 +276,8 @@ class CentralMqtt:
                 InboundMessage(topic, payload, message.mid, queued_at=time.monotonic())
             )
             return
-        if topic.endswith("/readings") and self._readings is not None:
-            self._readings.submit(
+        if topic.endswith("/readings") and self.readings is not None:
+            self.readings.submit(
                 InboundMessage(topic, payload, message.mid, queued_at=time.monotonic())
             )
             return

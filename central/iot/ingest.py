@@ -74,6 +74,7 @@ class DeviceStatus(StrEnum):
     UNKNOWN = "unknown"
     OK = "ok"
     ALARM = "alarm"
+    FAULT = "fault"  # a stuck value
     OFFLINE = "offline"
 
 
@@ -268,6 +269,10 @@ class ReadingProcessor:
         }
         if transition.event_type == EventType.SENSOR_OFFLINE:
             attributes["heartbeat_s"] = profile.heartbeat_s
+        elif transition.event_type == EventType.SENSOR_FAULT:
+            attributes["stuck_after_s"] = profile.stuck_after_s or 0.0
+            if transition.value is not None:
+                attributes["value"] = transition.value
         else:
             attributes |= {
                 "quantity": profile.quantity,
@@ -342,6 +347,8 @@ def _mismatch(device: Device | None, item: _Item) -> str:
 def _status_of(state: RuleState) -> DeviceStatus:
     if state.offline_since is not None:
         return DeviceStatus.OFFLINE
+    if state.stuck_since is not None:
+        return DeviceStatus.FAULT
     if state.active_since is not None:
         return DeviceStatus.ALARM
     return DeviceStatus.OK

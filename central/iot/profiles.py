@@ -60,6 +60,8 @@ class DeviceProfile:
         threshold: The level rule.
         rate: The optional rise rule (raising the same event type).
         heartbeat_s: Silence longer than this is a `sensor_offline` episode.
+        stuck_after_s: The same value this long is a `sensor_fault` episode
+            (None: a constant value is normal, e.g. a dry gauge, a closed door).
     """
 
     device_type: DeviceType
@@ -68,6 +70,7 @@ class DeviceProfile:
     threshold: Threshold
     rate: RateOfChange | None = None
     heartbeat_s: float = 900.0
+    stuck_after_s: float | None = None
 
     def __post_init__(self) -> None:
         names = {q.name for q in QUANTITIES[self.device_type]}
@@ -75,6 +78,8 @@ class DeviceProfile:
             raise ValueError(f"{self.device_type} has no quantity {self.quantity!r}")
         if self.heartbeat_s <= 0:
             raise ValueError(f"heartbeat_s {self.heartbeat_s} must be > 0")
+        if self.stuck_after_s is not None and self.stuck_after_s <= 0:
+            raise ValueError(f"stuck_after_s {self.stuck_after_s} must be > 0")
 
     @property
     def unit(self) -> str:
@@ -124,6 +129,7 @@ PROFILES: Final[dict[DeviceType, DeviceProfile]] = {
             EventType.NOISE,
             Threshold(on_at=70, off_below=62, min_duration_s=600),
             heartbeat_s=900,
+            stuck_after_s=7200,  # street noise never holds to 0.1 dB for 2 h
         ),
         # 75 µg/m³ is China's grade II 24-hour limit for PM2.5.
         DeviceProfile(
@@ -132,6 +138,7 @@ PROFILES: Final[dict[DeviceType, DeviceProfile]] = {
             EventType.AIR_QUALITY,
             Threshold(on_at=75, off_below=50, min_duration_s=1800),
             heartbeat_s=1800,
+            stuck_after_s=7200,
         ),
         DeviceProfile(
             DeviceType.DOOR_CONTACT,

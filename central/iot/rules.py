@@ -22,6 +22,7 @@ class RuleKind(StrEnum):
     THRESHOLD = "threshold"
     RATE = "rate"
     HEARTBEAT = "heartbeat"
+    STUCK = "stuck"
 
 
 class Outcome(StrEnum):
@@ -63,6 +64,8 @@ class RuleState:
         active_rule: The rule that opened it.
         rate_hits: Successive readings rising faster than the rate rule allows.
         offline_since: Start of the open `sensor_offline` episode.
+        same_since: Device time since which the value has not changed.
+        stuck_since: Start of the open `sensor_fault` (stuck value) episode.
     """
 
     last_ts: datetime | None = None
@@ -73,6 +76,8 @@ class RuleState:
     active_rule: RuleKind | None = None
     rate_hits: int = 0
     offline_since: datetime | None = None
+    same_since: datetime | None = None
+    stuck_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -96,6 +101,8 @@ class RuleState:
                 "pending_since",
                 "active_since",
                 "offline_since",
+                "same_since",
+                "stuck_since",
             )
             if raw.get(name)
         }
@@ -147,9 +154,46 @@ def apply_reading(
     if value is None:
         return heard, transitions, Outcome.APPLIED
     rate_hits = _rate_hits(profile, state, ts=ts, value=value)
-    level = replace(heard, last_value=value, rate_hits=rate_hits)
+    stuck_state, stuck = _stuck_rule(
+        profile, heard, previous_ts=state.last_ts, ts=ts, value=value
+    )
+    level = replace(stuck_state, last_value=value, rate_hits=rate_hits)
     new_state, changes = _level_rules(profile, level, ts=ts, value=value)
-    return new_state, transitions + changes, Outcome.APPLIED
+    return new_state, transitions + stuck + changes, Outcome.APPLIED
+
+
+def _stuck_rule(
+    profile: DeviceProfile,
+    state: RuleState,
+    *,
+    previous_ts: datetime | None,
+    ts: datetime,
+    value: float,
+) -> tuple[RuleState, list[Transition]]:
+    """A value that never changes for `stuck_after_s` is a broken sensor (its
+    level rules go on: a stuck value may still be a true one)."""
+    if profile.stuck_after_s is None:
+        return state, []
+    if state.last_value is None or value != state.last_value:
+        if state.stuck_since is None:
+            return replace(state, same_since=None), []
+        end = Transition(
+            EventType.SENSOR_FAULT,
+            EventPhase.END,
+            state.stuck_since,
+            ts,
+            RuleKind.STUCK,
+            value,
+        )
+        return replace(state, same_since=None, stuck_since=None), [end]
+    same_since = state.same_since or previous_ts or ts
+    held = ts - same_since >= timedelta(seconds=profile.stuck_after_s)
+    if state.stuck_since is not None or not held:
+        return replace(state, same_since=same_since), []
+    start = Transition(
+        EventType.SENSOR_FAULT, EventPhase.START, same_since, ts, RuleKind.STUCK, value
+    )
+    return replace(state, same_since=same_since, stuck_since=same_since), [start]
 
 
 def _rate_hits(

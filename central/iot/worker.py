@@ -58,7 +58,9 @@ class ReadingWorker:
             tries_per_message=ingest.tries_per_message,
         )
         self._thread: threading.Thread | None = None
-        self._next_sweep = time.monotonic() + SWEEP_EVERY_S
+        # Seconds between heartbeat sweeps (tests shorten it).
+        self.sweep_every_s = SWEEP_EVERY_S
+        self._last_sweep = time.monotonic()
 
     def subscription_filter(self, shared_group: str | None) -> str:
         topic = all_readings_topic(self.context.topics.prefix)
@@ -105,9 +107,9 @@ class ReadingWorker:
         return batch
 
     def _sweep_when_due(self) -> None:
-        if time.monotonic() < self._next_sweep:
+        if time.monotonic() - self._last_sweep < self.sweep_every_s:
             return
-        self._next_sweep = time.monotonic() + SWEEP_EVERY_S
+        self._last_sweep = time.monotonic()
         try:
             result = self.processor.sweep()
         except Exception:

@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from central.config import WarningSettings
 from central.context import CentralContext
-from central.db.models import Area, AreaLevel, Ticket
+from central.db.models import Area, AreaLevel, HotspotWarning, Ticket
 from central.tickets.states import TicketState
 from central.warnings.detector import (
     DAYS_PER_WEEK,
+    FLAT_WEEK,
+    Assessment,
     SeriesCounts,
     assess,
     required_days,
@@ -126,11 +128,12 @@ class WarningJob:
         return self.run_once()
 
     def run_once(self) -> JobReport:
+        """Judge every series that could fire or has an active warning; open,
+        raise or resolve warnings in one transaction."""
         settings = self.settings
         now = self.context.clock.now()
         days = required_days(settings)
         longest = max(settings.windows_days)
-        baseline_days = settings.baseline_weeks * DAYS_PER_WEEK
         weekdays = _block_weekdays(now, self.context.directory.zone, days)
         with self.context.sessions.begin() as session:
             counts = count_tickets(session, now=now, days=days)
@@ -142,7 +145,7 @@ class WarningJob:
                 grids=max(1, grids or 0),
                 weekdays=weekdays,
                 longest=longest,
-                baseline_days=baseline_days,
+                baseline_days=settings.baseline_weeks * DAYS_PER_WEEK,
             )
             active = active_warnings(session)
             wanted = {
@@ -150,41 +153,56 @@ class WarningJob:
                 for key, daily in counts.series.items()
                 if sum(daily[-longest:]) >= settings.min_count
             } | set(active)
-            report = JobReport(judged=len(wanted))
-            opened = updated = resolved = 0
+            tally: dict[str, int] = defaultdict(int)
             for key in sorted(wanted, key=lambda k: (k.grid_code, k.category_code)):
                 verdict = assess(
                     SeriesCounts(
                         daily=counts.series.get(key, [0] * days),
                         last_weekday=weekdays[-1],
                         prior_rate=priors.get(key.category_code, 0.0),
-                        weekday_profile=profiles.get(key.category_code, (1.0,) * 7),
+                        weekday_profile=profiles.get(key.category_code, FLAT_WEEK),
                     ),
                     settings,
                 )
-                row = active.get(key)
-                if row is not None:
-                    if verdict.back_to_normal:
-                        resolve(row, now=now)
-                        resolved += 1
-                    elif verdict.fired and verdict.observed > row.observed:
-                        set_figures(row, verdict)
-                        updated += 1
-                elif verdict.fired:
-                    name = counts.names.get(key.category_code, key.category_code)
-                    if open_warning(
-                        session, key=key, category_name=name, verdict=verdict, now=now
-                    ):
-                        opened += 1
-        report = JobReport(report.judged, opened, updated, resolved)
-        if opened or resolved:
+                name = counts.names.get(key.category_code, key.category_code)
+                outcome = _apply(session, key, active.get(key), verdict, name, now)
+                tally[outcome] += 1
+        report = JobReport(
+            len(wanted), tally["opened"], tally["updated"], tally["resolved"]
+        )
+        if report.opened or report.resolved:
             log.info(
                 "hotspot warnings: %d opened, %d resolved (%d series judged)",
-                opened,
-                resolved,
+                report.opened,
+                report.resolved,
                 report.judged,
             )
         return report
+
+
+def _apply(
+    session: Session,
+    key: SeriesKey,
+    row: HotspotWarning | None,
+    verdict: Assessment,
+    category_name: str,
+    now: datetime,
+) -> str:
+    """Open, raise or resolve the series' warning; what was done, in a word."""
+    if row is None:
+        if not verdict.fired:
+            return "quiet"
+        opened = open_warning(
+            session, key=key, category_name=category_name, verdict=verdict, now=now
+        )
+        return "opened" if opened is not None else "taken"
+    if verdict.back_to_normal:
+        resolve(row, now=now)
+        return "resolved"
+    if verdict.fired and verdict.observed > row.observed:
+        set_figures(row, verdict)
+        return "updated"
+    return "active"
 
 
 def _city_baselines(

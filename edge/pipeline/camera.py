@@ -83,8 +83,9 @@ class CameraAnalysis:
         """The camera's tracker, zone rules and (with a fall rule) pose stage.
 
         Raises:
-            ValueError: The camera's fall rules name different pose models, or
-                an object filter names a label the model does not have.
+            ValueError: The camera's fall rules name different pose models;
+                `ConfigError` (a ValueError) when an object filter names a
+                label the model does not have.
             LookupError, OSError: The pose model cannot be found.
         """
         return cls(

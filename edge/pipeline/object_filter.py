@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import CameraConfig, ObjectFilterConfig
+from edge.config import CameraConfig, ConfigError, ObjectFilterConfig
 from edge.types import Detections
 from edge.zones import Zone, anchors_norm
 
@@ -73,7 +73,8 @@ class ObjectFilter:
         """Resolve each filter's label to the model's class id.
 
         Raises:
-            ValueError: A filter names a label the model does not have.
+            ConfigError: A filter names a label the model does not have (the
+                node stops with this message, like any config error).
         """
         index = {name: i for i, name in enumerate(labels)}
         built = []
@@ -81,7 +82,7 @@ class ObjectFilter:
             if label not in index:
                 close = difflib.get_close_matches(label, list(index), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise ValueError(
+                raise ConfigError(
                     f"camera {camera_id!r}: objects.filters.{label}: the model has "
                     f"no label {label!r} ({len(index)} labels){hint}"
                 )

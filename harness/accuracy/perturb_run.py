@@ -31,7 +31,9 @@ from harness.accuracy.match import (
     TypeTally,
     check_counts,
     count_bias,
+    count_bias_by_label,
     count_mae,
+    count_mae_by_label,
     match_events,
     merge_tallies,
     tally,
@@ -87,10 +89,16 @@ class ConditionOutcome:
             "overall": total(by_type).to_dict(),
             "count_mae": None if mae is None else round(mae, 3),
             "count_bias": None if bias is None else round(bias, 3),
+            "count_mae_by_label": _rounded(count_mae_by_label(self.counts)),
+            "count_bias_by_label": _rounded(count_bias_by_label(self.counts)),
             "counts_checked": sum(c.observed is not None for c in self.counts),
             "problems": [f"{s.name}: {p}" for s in self.scenes for p in s.problems],
             "seconds": round(self.seconds, 1),
         }
+
+
+def _rounded(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: None if v is None else round(v, 3) for k, v in values.items()}
 
 
 def skip_frames(frames: Iterator[TimedFrame], count: int) -> Iterator[TimedFrame]:

@@ -27,6 +27,7 @@ from tests.browser.test_worker_terminal import (
 )
 
 WORKER_GRID = "440106001001001"  # w00006's grid in the demo city
+OTHER_WORKER = "w00001"
 
 
 def grid_point(operator: httpx.Client, code: str = WORKER_GRID) -> tuple[float, float]:
@@ -151,6 +152,40 @@ def test_an_offline_report_is_queued_and_arrives_once(
         open_report_form(page)
         expect(page.locator("#report-queue")).to_be_hidden()
         assert len(patrol_tickets(operator, note)) == 1
+    finally:
+        for ticket in found:
+            end(operator, ticket)
+
+
+def test_a_queued_report_is_sent_only_as_the_worker_who_made_it(
+    page_factory: PageFactory, api: ApiFactory
+) -> None:
+    operator = api("operator")
+    page = patrol_page(page_factory, grid_point(operator))
+    log_in(page, WORKER)
+    open_report_form(page)
+    choose_littering(page)
+    note = "patrol-browser queued by one worker only"
+    page.get_by_label(re.compile("^What did you find")).fill(note)
+    page.context.set_offline(True)
+    page.get_by_role("button", name=re.compile("Send report")).click()
+    expect(page.locator("#report-queue")).to_contain_text("1 report waiting")
+    page.get_by_role("button", name="Log out").click()
+    page.context.set_offline(False)
+
+    log_in(page, OTHER_WORKER)  # the same phone, another worker: not theirs
+    open_report_form(page)
+    expect(page.locator("#report-queue")).to_be_hidden()
+    expect(page.locator("#report-note")).to_have_value("")
+    assert patrol_tickets(operator, note) == []
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, WORKER)
+    expect(page.locator("#toasts")).to_contain_text("Queued report sent")
+    found = patrol_tickets(operator, note)
+    try:
+        assert len(found) == 1, found
+        assert found[0]["reporter"] == WORKER
     finally:
         for ticket in found:
             end(operator, ticket)

@@ -52,6 +52,19 @@ def test_shipped_matter_list_words_every_event_type_as_before() -> None:
         "fall": ("Person fallen", "Person fallen"),
         "presence": ("Presence", "Watched object present"),
         "illegal_parking": ("Illegal parking", "Vehicle parked illegally"),
+        # IoT sensor events (docs/iot.md)
+        "fire_alarm": ("Fire alarm", "Smoke / fire alarm"),
+        "waterlogging": ("Waterlogging", "Water level high (waterlogging)"),
+        "manhole_displaced": (
+            "Manhole cover displaced",
+            "Manhole cover tilted or missing",
+        ),
+        "bin_full": ("Bin full", "Rubbish bin full"),
+        "noise": ("Noise", "Noise above the limit"),
+        "air_quality": ("Air quality", "PM2.5 above the limit"),
+        "door_open": ("Door open", "Door or gate left open"),
+        "sensor_offline": ("Sensor offline", "Sensor silent (maintenance)"),
+        "sensor_fault": ("Sensor stuck", "Sensor value stuck (maintenance)"),
     }
 
 

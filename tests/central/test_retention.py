@@ -373,6 +373,39 @@ def test_retention_and_matter_list_changes_should_be_audited(
     assert {"config:matter_list", "config:retention"} <= digests
 
 
+def test_a_replica_starting_at_the_same_time_should_not_fail_the_audit(
+    context: CentralContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two replicas on a fresh database: the other one commits the first digest
+    # between our read and our insert, and our insert hits the unique key.
+    import central.scheduler as scheduler
+
+    real = scheduler.record_config
+    raced: list[str] = []
+
+    def racing(session: Any, key: str, value: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(key)
+            with context.sessions.begin() as other:  # the other replica wins
+                real(other, key, value, **kwargs)
+            # ...after we looked: our read still sees no digest.
+            monkeypatch.setattr(session, "get", lambda *_a, **_k: None)
+        return real(session, key, value, **kwargs)
+
+    monkeypatch.setattr(scheduler, "record_config", racing)
+    audit_configuration(context)
+
+    with context.sessions() as session:
+        targets = [
+            r.target
+            for r in session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "config_changed")
+            )
+        ]
+    assert raced == ["matter_list"]
+    assert sorted(targets) == ["matter_list", "retention"]  # each once
+
+
 def test_the_scheduler_should_audit_its_settings_and_run_retention(
     context: CentralContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

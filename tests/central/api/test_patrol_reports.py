@@ -8,8 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from central.db.models import PatrolReport, Ticket, TicketHistory
+from central.db.models import PatrolReport, Ticket, TicketHistory, UserRole
+from central.tickets import service as service_module
+from central.tickets.patrol import PatrolReportIn, find_reported
+from central.tickets.service import Actor
 from tests.central.api.conftest import (
     GRID_1,
     GRID_1_POINT,
@@ -184,3 +188,40 @@ def test_report_given_a_file_that_is_not_a_photo_should_be_415(api: Api) -> None
     )
     assert response.status_code == 415, response.text
     assert patrol_tickets(api) == 0
+
+
+def test_report_given_a_race_with_the_same_key_should_store_one(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies arriving at once: the second one's look-up misses the first
+    (not committed yet), its insert then breaks the unique key, and it answers
+    the first one's ticket."""
+    data = form(GRID_1_POINT)
+    first = report(api, data)
+    assert first.status_code == 201, first.text
+    looked_up: list[str] = []
+
+    def blind_once(session: Session, *, worker_id: str, client_key: str) -> Any:
+        looked_up.append(client_key)
+        if len(looked_up) == 1:
+            return None  # as if the first copy were not committed yet
+        return find_reported(session, worker_id=worker_id, client_key=client_key)
+
+    monkeypatch.setattr(service_module, "find_reported", blind_once)
+    outcome = api.context.tickets.report_on_patrol(
+        Actor("worker1", UserRole.WORKER, "w1"),
+        PatrolReportIn(
+            matter_key="littering",
+            title="bags",
+            description="bags",
+            lat=GRID_1_POINT[0],
+            lon=GRID_1_POINT[1],
+            client_key=data["client_key"],
+        ),
+    )
+    assert looked_up == [data["client_key"]] * 2
+    assert outcome.replayed is True
+    assert outcome.ticket.id == first.json()["ticket"]["id"]
+    assert patrol_tickets(api) == 1
+    with api.context.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1

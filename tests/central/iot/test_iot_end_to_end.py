@@ -53,6 +53,8 @@ def central(
         ),
     )
     side = CentralMqtt(context, EventProcessor(context))
+    assert side.readings is not None
+    side.readings.sweep_every_s = 0.2  # heartbeats checked often, not every 30 s
     context.set_notifier(MqttNotifier(side.client, context.topics))
     side.start()
     assert side.is_connected
@@ -181,6 +183,54 @@ def test_gateway_given_another_gateways_topic_should_be_refused_by_the_broker(
         with central.sessions() as session:
             row = session.get(Device, victim.id)
             assert row is not None and row.last_seen_at is None
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_sensor_given_silence_past_its_heartbeat_should_open_a_maintenance_ticket(
+    central: CentralContext, mosquitto_tls: MosquittoBroker, clock: ManualClock
+) -> None:
+    by_gateway = devices_by_gateway(central)
+    gateway, devices = sorted(by_gateway.items())[0]
+    device = devices[0]
+    client = gateway_client(mosquitto_tls, gateway)
+    try:
+        heartbeat = {
+            "device_id": device.id,
+            "device_type": device.device_type,
+            "ts": clock.now().isoformat(),
+            "seq": 1,
+        }
+        body = {
+            "schema": "gw.reading/1",
+            "gateway_id": gateway,
+            "readings": [heartbeat],
+        }
+        sent = client.publish(readings_topic("gw/v1", gateway), json.dumps(body), qos=1)
+        sent.wait_for_publish(5)
+
+        def seen() -> bool:
+            with central.sessions() as session:
+                row = session.get(Device, device.id)
+                return row is not None and row.status == "ok"
+
+        wait_for(seen)
+        clock.advance(timedelta(hours=2))  # past every type's heartbeat
+
+        def maintenance() -> Ticket | None:
+            with central.sessions() as session:
+                return session.scalars(
+                    select(Ticket)
+                    .join(Event, Event.ticket_id == Ticket.id)
+                    .where(Event.camera_id == device.id, Ticket.category_code == "0203")
+                ).first()
+
+        ticket = wait_for(maintenance)
+        assert ticket.grid_code == device.grid_code
+        with central.sessions() as session:
+            row = session.get(Device, device.id)
+            assert row is not None and row.status == "offline"
     finally:
         client.loop_stop()
         client.disconnect()

@@ -193,3 +193,40 @@ def test_fire_alarm_given_alarm_then_reset_should_start_at_once_and_end() -> Non
     _, transitions = run(PROFILES[DeviceType.SMOKE_ALARM], [0, 1, 1, 0])
     assert phases(transitions) == ["fire_alarm:start", "fire_alarm:end"]
     assert transitions[0].phase is EventPhase.START
+
+
+STUCK = DeviceProfile(
+    DeviceType.NOISE,
+    "laeq",
+    EventType.NOISE,
+    Threshold(on_at=70, off_below=62),
+    stuck_after_s=600,
+)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], []),
+        ([50, 51, 50, 51, 50, 51, 50, 51, 50, 51, 50, 51], []),
+        ([50] * 10, []),  # 9 minutes the same: not yet
+        ([50] * 11, ["sensor_fault:start"]),
+        ([50] * 15, ["sensor_fault:start"]),  # once
+        ([50] * 12 + [52], ["sensor_fault:start", "sensor_fault:end"]),
+        ([50, 50, 50, None, 50, 50, 50, 50, 50, 50, 50, 50], ["sensor_fault:start"]),
+    ],
+)
+def test_stuck_given_values_should_open_a_fault_once_and_close_on_change(
+    values: list[float | None], expected: list[str]
+) -> None:
+    state, transitions = run(STUCK, values)
+    assert phases(transitions) == expected
+    if expected[:1] == ["sensor_fault:start"]:
+        assert transitions[0].started_at == T0  # since the value stopped moving
+        assert transitions[0].rule is RuleKind.STUCK
+    assert RuleState.from_json(state.to_json()) == state
+
+
+def test_stuck_given_a_profile_without_it_should_never_fault() -> None:
+    _, transitions = run(INSTANT, [5] * 100)
+    assert transitions == []

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from central.clock import ManualClock
+from central.config import WarningSettings
 from central.context import CentralContext
 from central.db.models import AuditEntry, HotspotWarning, Ticket, TicketSource
 from central.notify import RecordingNotifier
+from central.scheduler import DeadlineWatcher
 from central.warnings.job import WarningFeed, WarningJob
 from central.warnings.notice import WarningNotice
 from central.warnings.store import (
@@ -182,3 +184,20 @@ def test_the_feed_should_tell_each_state_once(
         acknowledge(session, warning_id=warning.id, by="sup", now=clock.now())
     feed.poll()
     assert told[-1] == (warning.id, "acknowledged") and len(told) == 2
+
+
+def test_the_scheduler_should_run_the_job_at_its_interval(
+    central: Central, clock: ManualClock
+) -> None:
+    context, _ = central
+    watcher = DeadlineWatcher(context)
+    assert watcher.warnings.run_if_due() is not None
+    clock.advance(timedelta(minutes=30))
+    assert watcher.warnings.run_if_due() is None  # interval_min is 60
+    clock.advance(timedelta(minutes=31))
+    assert watcher.warnings.run_if_due() is not None
+    context.settings = context.settings.model_copy(
+        update={"warnings": WarningSettings(enabled=False)}
+    )
+    clock.advance(timedelta(hours=2))
+    assert watcher.warnings.run_if_due() is None

@@ -7,6 +7,7 @@ import reviewView from "./review.js";
 import ticketsView from "./tickets.js";
 import mapView from "./map.js";
 import camerasView from "./cameras.js";
+import devicesView from "./devices.js";
 import statsView from "./stats.js";
 import adminView from "./admin.js";
 
@@ -15,6 +16,7 @@ const VIEWS = [
   { key: "t", view: ticketsView, icon: "tickets" },
   { key: "m", view: mapView, icon: "map" },
   { key: "c", view: camerasView, icon: "cameras" },
+  { key: "d", view: devicesView, icon: "devices" },
   { key: "s", view: statsView, icon: "stats" },
   { key: "a", view: adminView, icon: "admin" }, // admins only (view.roles)
 ];

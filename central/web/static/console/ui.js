@@ -57,6 +57,8 @@ const ICONS = {
   cameras:
     '<rect x="1.8" y="4.5" width="9" height="7" rx="1.5"/><path d="M10.8 7l3.4-2v6l-3.4-2"/>',
   stats: '<path d="M2.5 13.5h11"/><path d="M4.5 11V7.5M8 11V4M11.5 11V8.5"/>',
+  devices:
+    '<circle cx="8" cy="9.5" r="1.5"/><path d="M5.2 6.7a4 4 0 0 1 5.6 0M3.3 4.8a6.7 6.7 0 0 1 9.4 0"/>',
   logout: '<path d="M6 2.5H3.5v11H6"/><path d="M9.5 5l3 3-3 3M12.5 8H6"/>',
   check: '<path d="M3 8.5l3.2 3L13 4.5"/>',
   x: '<path d="M4 4l8 8M12 4l-8 8"/>',

@@ -3,7 +3,7 @@
 import { eventTypeLabel, setEventTypeLabels } from "/common/labels.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
-import { closeReport, initReport, openReport, sendQueued } from "./report.js";
+import { closeReport, forgetReport, initReport, openReport, sendQueued } from "./report.js";
 
 // -- labels (English first, Chinese second) ----------------------------------------
 
@@ -356,6 +356,7 @@ function showLogin(message = "", kind = "warn") {
   state.tickets = [];
   state.listLoaded = false;
   state.fresh.clear();
+  forgetReport();
   show("login");
   document.title = "Log in · gridwatch Worker";
   const box = $("login-message");

@@ -1,7 +1,8 @@
 // Patrol reports made without a connection, kept in IndexedDB (photos as Blobs)
 // until they can be sent. Each is stored under its client key, the key central
 // dedupes on, so a report is queued once and opens one ticket however often it
-// is sent.
+// is sent. Each is kept with the login that made it and sent only under that
+// login: a report is the worker's own, even on a phone two workers share.
 const DB_NAME = "gridwatch-worker";
 const STORE = "patrol-outbox";
 const listeners = new Set();
@@ -39,22 +40,21 @@ export function onChange(listener) {
   listeners.add(listener);
 }
 
-/** Keep a report (plain fields and Blobs) to send later. */
-export async function add(report) {
-  await run("readwrite", (store) => store.put({ key: report.client_key, report, queuedAt: Date.now() }));
+/** Keep a report (plain fields and Blobs) of `owner` (a username) to send later. */
+export async function add(report, owner) {
+  await run("readwrite", (store) => store.put({ key: report.client_key, owner, report, queuedAt: Date.now() }));
   changed();
 }
 
-/** Every queued item {key, report, queuedAt}, oldest first. */
-export async function all() {
+/** The items {key, owner, report, queuedAt} of `owner`, oldest first. */
+export async function all(owner) {
   if (typeof indexedDB === "undefined") return [];
   const items = (await run("readonly", (store) => store.getAll())) || [];
-  return items.sort((a, b) => a.queuedAt - b.queuedAt);
+  return items.filter((item) => item.owner === owner).sort((a, b) => a.queuedAt - b.queuedAt);
 }
 
-export async function count() {
-  if (typeof indexedDB === "undefined") return 0;
-  return (await run("readonly", (store) => store.count())) || 0;
+export async function count(owner) {
+  return (await all(owner)).length;
 }
 
 export async function remove(key) {

@@ -25,6 +25,11 @@ function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The login whose reports the queue sends now. */
+function owner() {
+  return api.loadSession()?.username || "";
+}
+
 function freshDraft() {
   draft = { key: newKey(), photo: null, after: null };
   return draft;
@@ -67,6 +72,17 @@ export async function openReport() {
   }
 }
 
+/** Forget the draft and what the form shows (logging out: the next worker on
+ * this phone starts empty). */
+export function forgetReport() {
+  draft = null;
+  $("report-form").reset();
+  $("report-self").hidden = true;
+  for (const id of ["report-photo-preview", "report-after-preview", "report-sent", "report-queue", "report-error"]) {
+    $(id).hidden = true;
+  }
+}
+
 export function closeReport() {
   picker?.free();
   picker = null;
@@ -104,6 +120,12 @@ function renderCategories() {
   const common = categories.filter((c) => c.common && match(c));
   const rest = categories.filter((c) => !c.common && match(c));
   select.replaceChildren();
+  if (!chosen || ![...common, ...rest].some((c) => c.key === chosen)) {
+    // Nothing picked yet: say so rather than preselect a category by accident.
+    const prompt = option({ key: "", label: "Choose a category", category_name: "请选择" });
+    prompt.selected = true;
+    select.append(prompt);
+  }
   if (common.length) select.append(group("Often reported 常见", common));
   if (rest.length) select.append(group(common.length ? "All others" : "Categories", rest));
   if (!common.length && !rest.length) {
@@ -266,7 +288,7 @@ async function submit(event) {
   } catch (err) {
     if (err.status === 401) return;
     if (err.status === 0) {
-      await outbox.add(report);
+      await outbox.add(report, owner());
       resetForm();
       kit.toast("No connection: the report is kept on this phone and sent when you are back online.", { kind: "warn", key: "report-queued" });
     } else {
@@ -320,7 +342,7 @@ function sent(answer) {
 // -- the offline queue ---------------------------------------------------------------
 
 async function showQueue() {
-  const count = await outbox.count();
+  const count = await outbox.count(owner());
   const box = $("report-queue");
   box.textContent = count
     ? `${count} report${count === 1 ? "" : "s"} waiting on this phone for the connection. 待发送`
@@ -336,7 +358,7 @@ export async function sendQueued() {
   if (sending || !navigator.onLine || !api.token()) return;
   sending = true;
   try {
-    for (const item of await outbox.all()) {
+    for (const item of await outbox.all(owner())) {
       try {
         const answer = await send(item.report);
         await outbox.remove(item.report.client_key);
