@@ -137,9 +137,12 @@ class DeadlineWatcher:
                 log.exception("retention run failed; trying again next round")
             try:
                 self.warnings.run_if_due()
-                self.warning_feed.poll()
             except Exception:
                 log.exception("hotspot warning run failed; trying again next round")
+            try:
+                self.warning_feed.poll()
+            except Exception:
+                log.exception("hotspot warning feed failed; trying again next round")
 
 
 def audit_configuration(context: CentralContext) -> None:

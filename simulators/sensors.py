@@ -3,8 +3,9 @@
 Reads the devices of a `city.json` (`gridwatch sim city`) and publishes
 `gw.reading/1` batches, one message per gateway and tick, on
 `{prefix}/iot/{gateway}/readings`. Simulated time runs from `--hours` ago up to
-now, `--speed` simulated seconds per wall second (then, with `--live`, on in
-real time), so the timestamps are ones central accepts. The series:
+now, `--speed` simulated seconds per wall second, then for `--live-hours` on
+in real time (a reading is never sent before its time), so the timestamps are
+ones central accepts. The series:
 
 - noise and PM2.5 follow the day (traffic peaks), with noise on top;
 - bins fill through the day and are emptied at 06:00 local time;
@@ -353,19 +354,20 @@ def publish_all(
     stop: threading.Event | None = None,
 ) -> dict[str, int]:
     """Publish in simulated-time order, `speed` simulated seconds per wall
-    second (0: as fast as the broker takes them); counts of what was sent."""
+    second (0: as fast as the broker takes them), and never a message before
+    its time (the live part of a replay); counts of what was sent."""
     counts: Counter[str] = Counter()
+    stop = stop or threading.Event()
     wall0 = time.monotonic()
     sim0: datetime | None = None
     for out in messages:
-        if stop is not None and stop.is_set():
-            break
         sim0 = sim0 or out.at
+        pause = (out.at - datetime.now(UTC)).total_seconds()
         if speed > 0:
             due = wall0 + (out.at - sim0).total_seconds() / speed
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
+            pause = max(pause, due - time.monotonic())
+        if (pause > 0 and stop.wait(pause)) or stop.is_set():
+            break
         info = client.publish(
             readings_topic(prefix, out.gateway_id), out.payload, qos=1
         )
@@ -388,7 +390,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gateway", help="only this gateway's devices (with the gateway's login)"
     )
-    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    parser.add_argument(
+        "--hours", type=float, default=24.0, help="simulated hours up to now"
+    )
+    parser.add_argument(
+        "--live-hours",
+        type=float,
+        default=0.0,
+        help="then go on in real time this long (a demo's running sensors)",
+    )
     parser.add_argument("--interval-s", type=float, default=60.0)
     parser.add_argument(
         "--speed",
@@ -416,7 +426,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         plan = SensorPlan(
             start=datetime.now(UTC) - timedelta(hours=args.hours),
-            hours=args.hours,
+            hours=args.hours + args.live_hours,
             interval_s=args.interval_s,
             seed=args.seed,
             timezone=timezone,

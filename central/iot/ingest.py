@@ -218,7 +218,11 @@ class ReadingProcessor:
             "ts": reading.ts.isoformat(),
             "seq": reading.seq,
             **{k: v.model_dump() for k, v in reading.values.items()},
-            **({"battery_pct": reading.battery_pct} if reading.battery_pct else {}),
+            **(
+                {"battery_pct": reading.battery_pct}
+                if reading.battery_pct is not None
+                else {}
+            ),
         }
         if value is not None:
             recent = [*device.recent, [reading.ts.isoformat(), value]]

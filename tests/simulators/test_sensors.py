@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from gridwatch.readings import DeviceType, Reading, ReadingBatch
-from simulators.sensors import SensorPlan, SimDevice, replay
+from simulators.sensors import Outgoing, SensorPlan, SimDevice, publish_all, replay
 
 START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # midnight in Guangzhou
 DEVICES = [
@@ -90,3 +92,34 @@ def test_plan_given_bad_values_should_raise() -> None:
 
 def test_replay_given_no_devices_should_send_nothing() -> None:
     assert list(replay([], SensorPlan(start=START, hours=1))) == []
+
+
+class _Sent:
+    def wait_for_publish(self, timeout: float) -> None:
+        return None
+
+
+class _Client:
+    """Records publishes (publish_all's only use of the client)."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> _Sent:
+        self.topics.append(topic)
+        return _Sent()
+
+
+def test_publish_given_a_message_from_the_future_should_wait_for_its_time() -> None:
+    now = datetime.now(UTC)
+    messages = [
+        Outgoing(now - timedelta(seconds=1), "gw-1", b"{}", 1, 0),
+        Outgoing(now + timedelta(minutes=5), "gw-2", b"{}", 1, 0),
+    ]
+    client = _Client()
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    client_any: Any = client
+    counts = publish_all(client_any, iter(messages), prefix="p", speed=0, stop=stop)
+    assert client.topics == ["p/iot/gw-1/readings"]
+    assert counts == {"messages": 1, "readings": 1, "bad_readings": 0}
