@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 
 import gridwatch
 from central.api.body_limit import BodySizeLimit, limit_for, upload_limit_bytes
@@ -78,6 +79,25 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
 
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses (a NUL character in text on PostgreSQL, a
+    number beyond a column's range) is the client's input, not a server fault:
+    422 for every route, whatever its own checks missed. The value is not logged."""
+    log.warning(
+        "%s %s: a value could not be stored (%s)",
+        request.method,
+        request.url.path,
+        type(getattr(exc, "orig", exc)).__name__,
+    )
+    return JSONResponse(
+        {
+            "detail": "a value cannot be stored: text with a NUL character "
+            "or a number out of range"
+        },
+        status_code=422,
+    )
+
+
 def _add_http_protection(app: FastAPI, context: CentralContext) -> None:
     """Login throttling state, body-size limits and security headers.
 
@@ -136,6 +156,7 @@ def create_app(
 
     for kind in _ERROR_STATUS:
         app.add_exception_handler(kind, _service_error)
+    app.add_exception_handler(DataError, _unstorable_value)
 
     @app.get(
         "/healthz",

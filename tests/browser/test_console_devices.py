@@ -25,3 +25,16 @@ def test_devices_view_lists_sensors_and_filters_by_type(
     expect(rows.first.locator(".chip.health")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "console-devices")
+
+
+def test_map_draws_devices_when_their_layer_is_on(page_factory: PageFactory) -> None:
+    page = page_factory(viewport=DESKTOP)
+    log_in(page)
+    go(page, "map")
+    markers = page.locator("path.device-marker")
+    toggle = page.get_by_label("IoT devices")
+    expect(toggle).not_to_be_checked()  # off by default: the map stays calm
+    expect(markers).to_have_count(0)
+    toggle.check()
+    expect(markers.first).to_be_attached()
+    assert markers.count() > 20

@@ -224,13 +224,18 @@ def seed(context: CentralContext, password_hash: str, now: datetime) -> None:
 
 @contextmanager
 def open_api(
-    tmp_path: Path, password_hash: str, *, http: HttpSettings | None = None
+    tmp_path: Path,
+    password_hash: str,
+    *,
+    http: HttpSettings | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Api]:
-    """The tiny city behind a TestClient; `http` overrides the HTTP settings."""
+    """The tiny city behind a TestClient; `http` overrides the HTTP settings,
+    `database_url` the database (SQLite in `tmp_path` by default)."""
     clock = ManualClock(START)
     notifier = RecordingNotifier()
     settings = CentralSettings(
-        database_url=f"sqlite:///{tmp_path}/c.db",
+        database_url=database_url or f"sqlite:///{tmp_path}/c.db",
         media=MediaSettings(
             dir=tmp_path / "media",
             max_snapshot_bytes=MAX_SNAPSHOT,

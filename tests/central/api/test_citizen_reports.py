@@ -28,6 +28,7 @@ from tests.central.api.conftest import (
     OUTSIDE_POINT,
     START,
     Api,
+    open_api,
 )
 from tests.central.api.test_photo_scrub import Unavailable
 from tests.edge.media.faces import FACE_GIF, FACE_MODEL, FaceCounter, read_frames
@@ -44,10 +45,11 @@ def report(
     photo: bytes | None = None,
     contact: str | None = CONTACT,
     matter_key: str = "littering",
+    description: str = "bags of rubbish left by the bus stop",
 ) -> httpx.Response:
     data: dict[str, Any] = {
         "matter_key": matter_key,
-        "description": "bags of rubbish left by the bus stop",
+        "description": description,
         "lat": str(point[0]),
         "lon": str(point[1]),
     }
@@ -347,3 +349,15 @@ def test_retention_should_erase_the_contact_of_an_ended_report(api: Api) -> None
             select(CitizenReport).where(CitizenReport.ticket_id == tid)
         )
     assert row is not None and row.contact is None
+
+
+def test_a_nul_character_should_be_refused_on_postgresql_not_fail(
+    tmp_path: Path, password_hash: str, postgres_url: str
+) -> None:
+    # PostgreSQL text cannot hold NUL; whatever a route's own checks miss, the
+    # database's refusal is the client's input: 422, never a 500.
+    with open_api(tmp_path, password_hash, database_url=postgres_url) as pg_api:
+        response = report(pg_api, description="rubbish\x00 by the gate")
+        assert response.status_code == 422, response.text
+        assert "NUL" in response.json()["detail"]
+        assert submitted(pg_api)[0] > 0  # the next report is taken

@@ -39,6 +39,14 @@ const LEVELS = ["district", "street", "community", "grid"];
 const EVENT_POLL_MS = 15000;
 const EVENT_WINDOW_H = 24;
 const EVENT_COLOR = "#e9eefc"; // live camera events: small white dots
+// IoT devices (docs/iot.md): a ring per sensor, coloured by its status.
+const DEVICE_COLORS = {
+  ok: "#7dd3fc",
+  alarm: "#f2555a",
+  fault: "#ffc24a",
+  offline: "#ffc24a",
+  unknown: "#6b7a99",
+};
 
 let root = null;
 let ctx = null;
@@ -49,6 +57,7 @@ let outlineLayers = {};
 let ticketLayer = null;
 let eventLayer = null;
 let labelLayer = null;
+let deviceLayer = null;
 let ticketMarkers = new Map();
 let eventMarkers = new Map();
 let heat = new Map(); // grid code → { events, open_tickets }
@@ -70,6 +79,7 @@ const defaults = () => ({
   events: true,
   heat: false,
   labels: true,
+  devices: false,
   metric: "events",
   days: 7,
 });
@@ -159,10 +169,17 @@ const view = {
     drawOutlines();
     ticketLayer = L.layerGroup();
     eventLayer = L.layerGroup();
+    deviceLayer = L.layerGroup();
     if (selectedArea) zoomTo(selectedArea);
     applyLayers();
     renderAreaList();
-    await Promise.allSettled([loadTickets(), loadHeat(), loadEvents(), loadWarnings()]);
+    await Promise.allSettled([
+      loadTickets(),
+      loadHeat(),
+      loadEvents(),
+      loadWarnings(),
+      loadDevices(),
+    ]);
     if (!root) return;
     eventTimer = setInterval(() => loadEvents(), EVENT_POLL_MS);
   },
@@ -313,6 +330,7 @@ function buildSide(side) {
         toggle("tickets", "Open tickets", STATE_COLORS.dispatched),
         toggle("events", `Live events (last ${EVENT_WINDOW_H} h)`, EVENT_COLOR),
         toggle("labels", "Grid labels"),
+        toggle("devices", "IoT devices", DEVICE_COLORS.ok),
       ),
       sideEls.eventsNote,
     ),
@@ -671,6 +689,7 @@ function applyLayers() {
   want(eventLayer, settings.events && eventsAvailable);
   want(ticketLayer, settings.tickets);
   want(labelLayer, settings.labels);
+  want(deviceLayer, settings.devices);
   styleGrids();
 }
 
@@ -817,6 +836,34 @@ function flash(marker) {
     else ring.remove();
   };
   requestAnimationFrame(step);
+}
+
+/** The city's sensors as rings coloured by status (a server without
+ * /api/v1/devices simply draws none). */
+async function loadDevices() {
+  let page;
+  try {
+    page = await apiOptional("/devices", { query: { limit: 1000 } });
+  } catch (error) {
+    console.warn("map: devices", error);
+    return;
+  }
+  if (!root || !page || !deviceLayer) return;
+  deviceLayer.clearLayers();
+  for (const d of page.data || []) {
+    const marker = L.circleMarker([d.lat, d.lon], {
+      radius: 4,
+      color: DEVICE_COLORS[d.status] || DEVICE_COLORS.unknown,
+      weight: 2,
+      fill: false,
+      className: `device-marker device-${d.status}`,
+    });
+    marker.bindTooltip(() => h("span", {}, `${d.id} · ${d.device_type} · ${d.status}`), {
+      direction: "top",
+    });
+    marker.on("click", () => ctx.navigate("devices", { type: d.device_type }));
+    deviceLayer.addLayer(marker);
+  }
 }
 
 async function loadEvents() {
