@@ -595,9 +595,13 @@ function styleGrid(layer) {
   const warning = warned.has(code) ? WARNING_STYLE : {};
   if (!settings.heat) {
     const selected = selectedArea && code.startsWith(selectedArea);
+    // Without the heat view a warned grid is also tinted amber (with it, the
+    // fill is the heat colour and the outline alone marks the warning).
+    const tint = warned.has(code) ? { fillColor: WARNING_STYLE.color, fillOpacity: 0.22 } : {};
     layer.setStyle({
       ...(selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE),
       ...warning,
+      ...tint,
     });
     return;
   }
