@@ -379,8 +379,8 @@ def test_a_replica_starting_at_the_same_time_should_not_fail_the_audit(
     # Two replicas on a fresh database: the other one commits the first digest
     # between our read and our insert, and our insert hits the unique key.
     import central.scheduler as scheduler
+    from central.auth.audit import record_config as real
 
-    real = scheduler.record_config
     raced: list[str] = []
 
     def racing(session: Any, key: str, value: Any, **kwargs: Any) -> Any:
@@ -397,7 +397,7 @@ def test_a_replica_starting_at_the_same_time_should_not_fail_the_audit(
 
     with context.sessions() as session:
         targets = [
-            r.target
+            r.target or ""
             for r in session.scalars(
                 select(AuditEntry).where(AuditEntry.action == "config_changed")
             )
