@@ -112,12 +112,15 @@ def test_demo_given_too_many_cameras_should_refuse(
 def test_edge_run_given_config_should_serve_health_and_stop_cleanly_on_sigterm(
     tmp_path: Path, mosquitto: MosquittoBroker, videos_dir: Path, models_dir: Path
 ) -> None:
+    monitor_token = "cli-node-monitor-token-0123456789"
+    monitor_file = tmp_path / "monitor-token"
+    monitor_file.write_text(monitor_token + "\n")
     config = tmp_path / "node.yaml"
     config.write_text(
         f"""
 node_id: cli-node
 broker: {{port: {mosquitto.port}}}
-http: {{port: 0}}
+http: {{port: 0, monitor_token_file: {monitor_file}}}
 outbox: {{path: {tmp_path / "outbox.sqlite"}}}
 models_dir: {models_dir}
 cameras:
@@ -143,7 +146,12 @@ cameras:
         deadline = time.monotonic() + 20
         health: dict[str, object] = {}
         while time.monotonic() < deadline:
-            health = httpx.get(health_url, timeout=5).json()
+            # Anonymous callers get only the status; the details need the token.
+            health = httpx.get(
+                health_url,
+                headers={"Authorization": f"Bearer {monitor_token}"},
+                timeout=5,
+            ).json()
             if health["cameras"]["lobby"]["health"] == "online":  # type: ignore[index]
                 break
             time.sleep(0.3)
