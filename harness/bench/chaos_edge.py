@@ -185,12 +185,16 @@ def run(config: EdgeLoadConfig, stop: threading.Event, paused: threading.Event) 
 def _publish_one(publisher: MqttPublisher, event: EventMessage, index: int) -> None:
     try:
         publisher.publish_event(event)
-    except OutboxFullError:
-        _say(f"refused {index}")
+    except OutboxFullError as refusal:
+        cause = refusal.__cause__
+        if isinstance(cause, (sqlite3.Error, OSError)):
+            # The disk refused the write: the publisher counted it as a refusal
+            # (the node turns degraded); the bench counts it as never stored.
+            _say(f"error {index} {str(cause).replace(chr(10), ' ')}")
+        else:
+            _say(f"refused {index}")
         return
     except (sqlite3.Error, OSError) as error:
-        # What a real node does here is not this (see docs/reliability.md):
-        # the bench counts the event as never stored and goes on.
         _say(f"error {index} {str(error).replace(chr(10), ' ')}")
         return
     _say(f"ok {index} {event.event_id}")
