@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -21,13 +21,7 @@ from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.secrets import SecretError, read_secret_file
-from gridwatch.tls import (
-    MQTT_TLS_PORT,
-    ExistingFile,
-    MqttTls,
-    verify_mqtt_transport,
-    with_default_mqtt_port,
-)
+from gridwatch.tls import ExistingFile, MqttTransport
 from gridwatch.validation import StrictModel, describe_validation_error
 
 
@@ -35,9 +29,9 @@ class CentralConfigError(ValueError):
     """The central config could not be read or is invalid."""
 
 
-class MqttSettings(StrictModel):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
+class MqttSettings(MqttTransport):
+    transport_section: ClassVar[str] = "mqtt"
+
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     client_id: str = Field(default="central-1", min_length=1)
     shared_group: str | None = Field(
@@ -56,32 +50,6 @@ class MqttSettings(StrictModel):
     )
     keepalive_s: int = Field(default=30, ge=5)
     session_expiry_s: int = Field(default=24 * 3600, ge=0)
-    tls: MqttTls | None = Field(
-        default=None,
-        title="TLS",
-        description="Connect over TLS (`ca_file`, optional `cert_file`/`key_file`, "
-        f"`verify_hostname`); the port is then {MQTT_TLS_PORT} unless set.",
-    )
-    allow_plain_mqtt: bool = Field(
-        default=False,
-        description="Connect without TLS to a host that is not this machine (the "
-        "login, events and ticket notices cross the network unencrypted).",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def default_tls_port(cls, data: Any) -> Any:
-        return with_default_mqtt_port(data)
-
-    @model_validator(mode="after")
-    def verify_transport(self) -> MqttSettings:
-        verify_mqtt_transport(
-            host=self.host,
-            tls=self.tls,
-            allow_plain=self.allow_plain_mqtt,
-            section="mqtt",
-        )
-        return self
 
 
 class IngestSettings(StrictModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -27,14 +27,7 @@ from edge.rules.registry import (
 )
 from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX, ID_MAX_CHARS
-from gridwatch.tls import (
-    MQTT_TLS_PORT,
-    ExistingFile,
-    MqttTls,
-    TlsError,
-    verify_mqtt_transport,
-    with_default_mqtt_port,
-)
+from gridwatch.tls import ExistingFile, MqttTransport, TlsError
 from gridwatch.validation import StrictModel, validation_problems
 from models.family import ModelFamily
 
@@ -253,9 +246,9 @@ class BatchConfig(StrictModel):
     )
 
 
-class BrokerConfig(StrictModel):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
+class BrokerConfig(MqttTransport):
+    transport_section: ClassVar[str] = "broker"
+
     username: str | None = Field(
         default=None,
         description="This node's broker login (central provisions it; the broker "
@@ -270,32 +263,6 @@ class BrokerConfig(StrictModel):
     )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     keepalive_s: int = Field(default=30, ge=5)
-    tls: MqttTls | None = Field(
-        default=None,
-        title="TLS",
-        description="Connect over TLS (`ca_file`, optional `cert_file`/`key_file`, "
-        f"`verify_hostname`); the port is then {MQTT_TLS_PORT} unless set.",
-    )
-    allow_plain_mqtt: bool = Field(
-        default=False,
-        description="Connect without TLS to a host that is not this machine (the "
-        "login and events cross the network unencrypted).",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def default_tls_port(cls, data: Any) -> Any:
-        return with_default_mqtt_port(data)
-
-    @model_validator(mode="after")
-    def verify_transport(self) -> BrokerConfig:
-        verify_mqtt_transport(
-            host=self.host,
-            tls=self.tls,
-            allow_plain=self.allow_plain_mqtt,
-            section="broker",
-        )
-        return self
 
 
 class HttpConfig(StrictModel):

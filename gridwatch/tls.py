@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import ssl
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 import paho.mqtt.client as mqtt
 from pydantic import AfterValidator, Field, model_validator
@@ -142,3 +142,40 @@ def verify_mqtt_transport(
             f"unencrypted; set {section}.tls (port {MQTT_TLS_PORT}), or "
             f"{section}.allow_plain_mqtt: true"
         )
+
+
+class MqttTransport(StrictModel):
+    """Where a client reaches the broker and how: the fields and checks edge and
+    central share. A subclass names its config section (`transport_section`)
+    for the error messages."""
+
+    transport_section: ClassVar[str] = "mqtt"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=MQTT_PORT, ge=1, le=65535)
+    tls: MqttTls | None = Field(
+        default=None,
+        title="TLS",
+        description="Connect over TLS (`ca_file`, optional `cert_file`/`key_file`, "
+        f"`verify_hostname`); the port is then {MQTT_TLS_PORT} unless set.",
+    )
+    allow_plain_mqtt: bool = Field(
+        default=False,
+        description="Connect without TLS to a host that is not this machine (the "
+        "login and every message cross the network unencrypted).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def default_tls_port(cls, data: Any) -> Any:
+        return with_default_mqtt_port(data)
+
+    @model_validator(mode="after")
+    def verify_transport(self) -> Self:
+        verify_mqtt_transport(
+            host=self.host,
+            tls=self.tls,
+            allow_plain=self.allow_plain_mqtt,
+            section=self.transport_section,
+        )
+        return self
