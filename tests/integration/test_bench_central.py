@@ -47,7 +47,9 @@ def test_bench_central_prints_figures_and_loses_nothing() -> None:
     assert figures["dispatch_ms_p50"] > 0 and figures["grid_lookups_per_s"] > 0
     assert figures["database"] == "postgresql"
     assert figures["replicas"] == 1 and len(figures["replica_cpu_percent"]) == 1
-    assert figures["database_cpu_percent"] > 0 and figures["broker_cpu_percent"] > 0
+    # Measured, not estimated; 30 events may cost the broker under one CPU tick.
+    assert figures["database_cpu_percent"] >= 0 and figures["broker_cpu_percent"] >= 0
+    assert figures["database_cpu_percent"] + figures["broker_cpu_percent"] > 0
     assert figures["central_cpu_ms_per_event"] > 0
     assert figures["database_cpu_ms_per_event"] > 0
 
