@@ -19,9 +19,27 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO
 
-MediaKind = Literal["snapshot", "clip", "photo"]
+from central.media_screen import (
+    MediaCheckUnavailable,
+    MediaKind,
+    MediaRejected,
+    MediaScreen,
+    MediaShowsFace,
+)
+
+__all__ = [
+    "MEDIA_KINDS",
+    "MediaCheckUnavailable",
+    "MediaKind",
+    "MediaRejected",
+    "MediaScreen",
+    "MediaShowsFace",
+    "MediaStore",
+    "StoredMedia",
+]
+
 MEDIA_KINDS: tuple[MediaKind, ...] = ("snapshot", "clip", "photo")
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -37,26 +55,6 @@ CONTENT_TYPES: dict[str, str] = {
 }
 
 _IMAGE_KINDS = frozenset({"snapshot", "photo"})
-
-
-class MediaRejected(ValueError):
-    """The bytes are not an accepted format for their kind; the message says what."""
-
-
-class MediaShowsFace(MediaRejected):
-    """An edge node's snapshot or clip still shows a face: refused, never stored."""
-
-
-class MediaCheckUnavailable(MediaRejected):
-    """Media cannot be screened for faces (no face model), so none is stored."""
-
-
-class MediaScreen(Protocol):
-    """What screens media before it is stored (`central.media_scrub.MediaScrubber`)."""
-
-    def screen(self, data: bytes, kind: MediaKind) -> bytes:
-        """The bytes to store for `data` (raises MediaRejected to refuse it)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

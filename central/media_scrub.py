@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from central.media import (
+from central.media_screen import (
     MediaCheckUnavailable,
     MediaKind,
     MediaRejected,
