@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +20,7 @@ from central.auth.tokens import DEFAULT_MAX_TOKEN_TTL_H
 from central.db.session import DEFAULT_SQLITE_URL
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from gridwatch.secrets import SecretError, read_secret_file
-from gridwatch.tls import ExistingFile, MqttTransport
+from gridwatch.tls import HttpsServerTls, MqttTransport
 from gridwatch.validation import StrictModel, describe_validation_error
 
 
@@ -210,29 +209,7 @@ class BodyLimitSettings(StrictModel):
     )
 
 
-class HttpTlsSettings(StrictModel):
-    """Serve the API and pages over HTTPS (uvicorn's own TLS)."""
-
-    cert_file: ExistingFile = Field(
-        title="Certificate file",
-        description="PEM server certificate naming the host clients use (from "
-        "`gridwatch central tls issue`); intermediates may follow it.",
-    )
-    key_file: ExistingFile = Field(
-        title="Key file", description="PEM private key of cert_file (owner-only)."
-    )
-
-    @model_validator(mode="after")
-    def verify_pair_loads(self) -> HttpTlsSettings:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        try:
-            context.load_cert_chain(str(self.cert_file), str(self.key_file))
-        except (OSError, ssl.SSLError) as error:
-            raise ValueError(
-                f"cert_file {self.cert_file} / key_file {self.key_file}: not a "
-                f"matching PEM certificate and key ({error})"
-            ) from None
-        return self
+HttpTlsSettings = HttpsServerTls  # the shared section, under its old name
 
 
 class HttpSettings(StrictModel):

@@ -27,7 +27,7 @@ from edge.rules.registry import (
 )
 from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX, ID_MAX_CHARS
-from gridwatch.tls import ExistingFile, MqttTransport, TlsError
+from gridwatch.tls import ExistingFile, HttpsServerTls, MqttTransport, TlsError
 from gridwatch.validation import StrictModel, validation_problems
 from models.family import ModelFamily
 
@@ -280,6 +280,13 @@ class HttpConfig(StrictModel):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         title="Monitoring token variable",
         description="Environment variable holding that token (instead of the file).",
+    )
+    tls: HttpsServerTls | None = Field(
+        default=None,
+        title="TLS",
+        description="Serve HTTPS (`cert_file`, `key_file`, e.g. from `gridwatch "
+        "central tls issue`): checkpoints' push secrets and the monitoring token "
+        "then never cross the network in clear.",
     )
 
     @model_validator(mode="after")

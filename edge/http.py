@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from edge.config import ConfigError, HttpConfig
 from edge.ingest.jpeg_push import MAX_SNAPSHOT_BYTES, SnapshotError
 from gridwatch.secrets import SecretError, read_secret_file
+from gridwatch.tls import HttpsServerTls
 
 logger = logging.getLogger(__name__)
 
@@ -227,19 +228,28 @@ async def _read_at_most(request: Request, limit: int) -> bytes:
 class HttpServer:
     """Runs the app with uvicorn in a background thread."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(
+        self, app: FastAPI, host: str, port: int, tls: HttpsServerTls | None = None
+    ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        self._scheme = "http" if tls is None else "https"
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(tls.cert_file) if tls is not None else None,
+            ssl_keyfile=str(tls.key_file) if tls is not None else None,
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self._scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -154,6 +154,7 @@ class EdgeNode:
                 build_app(self, monitor_token=self._monitor_token),
                 self.config.http.host,
                 self.config.http.port,
+                self.config.http.tls,
             )
             self._publisher.start()
             if self.media is not None:

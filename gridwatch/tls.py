@@ -179,3 +179,29 @@ class MqttTransport(StrictModel):
             section=self.transport_section,
         )
         return self
+
+
+class HttpsServerTls(StrictModel):
+    """Serve HTTPS with uvicorn's own TLS (central's pages and API, the edge
+    node's health, metrics and snapshot pushes)."""
+
+    cert_file: ExistingFile = Field(
+        title="Certificate file",
+        description="PEM server certificate naming the host clients use (from "
+        "`gridwatch central tls issue`); intermediates may follow it.",
+    )
+    key_file: ExistingFile = Field(
+        title="Key file", description="PEM private key of cert_file (owner-only)."
+    )
+
+    @model_validator(mode="after")
+    def verify_pair_loads(self) -> HttpsServerTls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"cert_file {self.cert_file} / key_file {self.key_file}: not a "
+                f"matching PEM certificate and key ({error})"
+            ) from None
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import struct
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 
 from edge.config import CameraConfig, ConfigError, GeoPoint, HttpConfig, SourceKind
 from edge.http import (
+    HttpServer,
     PushUnauthorizedError,
     UnknownCameraError,
     build_app,
@@ -334,3 +337,44 @@ def test_image_size_reads_the_header_of_real_images(ext: str) -> None:
 def test_image_size_refuses_what_it_cannot_read(data: bytes) -> None:
     with pytest.raises(ImageHeaderError):
         image_size(data)
+
+
+def test_http_server_given_tls_should_serve_https_that_the_ca_verifies(
+    node: FakeNode, tmp_path: Path
+) -> None:
+    # A checkpoint's push secret and the monitoring token never cross in clear.
+    from central.pki import init_ca, issue
+
+    init_ca(tmp_path)
+    issue(tmp_path, tmp_path, "edge", hostnames=["127.0.0.1"])
+    tls = HttpConfig.model_validate(
+        {"tls": {"cert_file": tmp_path / "edge.crt", "key_file": tmp_path / "edge.key"}}
+    ).tls
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    server = HttpServer(build_app(node), "127.0.0.1", 0, tls)
+    server.start()
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = httpx.get(f"{server.url}/healthz", verify=trusted, timeout=5)
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert response.status_code == 200
+        with pytest.raises(httpx.ConnectError):  # the system's CAs never signed it
+            httpx.get(f"{server.url}/healthz", timeout=5)
+        with pytest.raises(httpx.RemoteProtocolError):  # no plain HTTP on the port
+            httpx.get(server.url.replace("https", "http") + "/healthz", timeout=5)
+    finally:
+        server.stop()
+
+
+def test_http_config_given_a_missing_certificate_should_name_it(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"nope\.crt"):
+        HttpConfig.model_validate(
+            {"tls": {"cert_file": tmp_path / "nope.crt", "key_file": tmp_path / "k"}}
+        )
