@@ -209,9 +209,6 @@ class BodyLimitSettings(StrictModel):
     )
 
 
-HttpTlsSettings = HttpsServerTls  # the shared section, under its old name
-
-
 class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -236,7 +233,7 @@ class HttpSettings(StrictModel):
     links: LinkSettings = LinkSettings()
     login: LoginLimitSettings = LoginLimitSettings()
     body: BodyLimitSettings = BodyLimitSettings()
-    tls: HttpTlsSettings | None = Field(
+    tls: HttpsServerTls | None = Field(
         default=None,
         title="HTTPS",
         description="Serve HTTPS with this certificate and key; without it plain "

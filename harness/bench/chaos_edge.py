@@ -194,9 +194,6 @@ def _publish_one(publisher: MqttPublisher, event: EventMessage, index: int) -> N
         else:
             _say(f"refused {index}")
         return
-    except (sqlite3.Error, OSError) as error:
-        _say(f"error {index} {str(error).replace(chr(10), ' ')}")
-        return
     _say(f"ok {index} {event.event_id}")
 
 
