@@ -190,6 +190,21 @@ class MediaStore:
                 raise
         return StoredMedia(sha256, content_type, len(data), path)
 
+    def prepare(self) -> bool:
+        """Load the face screen now rather than at the first save, so that a
+        missing model shows in the log at start and the process's memory has
+        its working size before any load arrives.
+
+        Returns:
+            Whether media can be screened (and so stored); when not, the error
+            is logged and every save is refused until a model is found.
+        """
+        try:
+            self._screener()
+        except MediaCheckUnavailable:
+            return False
+        return True
+
     def _screener(self) -> MediaScreen:
         if self._screen is None:
             from central.media_scrub import shared_scrubber  # YuNet: loaded once

@@ -54,6 +54,7 @@ class CentralService:
         return int(sockets[0].getsockname()[1]) if sockets else self.settings.http.port
 
     def start(self, timeout_s: float = 15.0) -> None:
+        self.media.prepare()
         self.mqtt.start(timeout_s)
         if self.watcher is not None:
             self.watcher.start()

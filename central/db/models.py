@@ -225,6 +225,8 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_open_type_grid", "state", "event_type", "grid_code"),
         Index("ix_tickets_assignee_state", "assignee_id", "state"),
+        # Reports and events join the open ticket of their matter nearby.
+        Index("ix_tickets_open_matter_grid", "state", "matter_key", "grid_code"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -372,9 +374,8 @@ class CitizenReport(Base):
     __tablename__ = "citizen_reports"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id"), unique=True, index=True
-    )
+    # Several reports of one problem share its ticket (`central.tickets.merging`).
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # web | open311
     token_digest: Mapped[str | None] = mapped_column(
         String(64), unique=True, default=None
@@ -419,13 +420,48 @@ class PatrolReport(Base):
     __table_args__ = (UniqueConstraint("worker_id", "client_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id"), unique=True, index=True
-    )
+    # Several reports of one problem share its ticket (`central.tickets.merging`).
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     worker_id: Mapped[str] = mapped_column(String(64), ForeignKey("workers.id"))
     client_key: Mapped[str] = mapped_column(String(64))
     handled_self: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+
+
+class TicketMerge(Base):
+    """A report that joined an open ticket of the same problem (one ticket per
+    problem, `central.tickets.merging`): what it said and where, so that an
+    operator can split a wrong merge into a ticket of its own.
+
+    The report's row (`citizen_report_id` or `patrol_report_id`) points at the
+    ticket it belongs to now; a split moves it and records where to.
+    """
+
+    __tablename__ = "ticket_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    distance_m: Mapped[float] = mapped_column(Float)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reporter: Mapped[str | None] = mapped_column(String(200), default=None)
+    citizen_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizen_reports.id"), default=None
+    )
+    patrol_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patrol_reports.id"), default=None
+    )
+    merged_at: Mapped[datetime]
+    split_at: Mapped[datetime | None] = mapped_column(default=None)
+    split_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    split_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id"), default=None
+    )
 
 
 class LoginThrottleEntry(Base):

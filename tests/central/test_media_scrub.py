@@ -24,6 +24,7 @@ from central.media import (
     MediaKind,
     MediaRejected,
     MediaShowsFace,
+    MediaStore,
 )
 from central.media_scrub import CHECK_SCORE, MediaScrubber, ScrubSettings
 from models.faces import FACE_BLUR_DEFAULTS, FaceBlur
@@ -259,6 +260,29 @@ def test_without_the_face_model_nothing_should_be_stored(
     monkeypatch.setattr(media_scrub, "resolve_model", missing)
     with pytest.raises(MediaCheckUnavailable, match="yunet_face unavailable"):
         media_scrub.shared_scrubber.__wrapped__()
+
+
+def test_prepare_should_load_the_screen_at_start_and_say_when_it_cannot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scrubber: MediaScrubber
+) -> None:
+    loads: list[str] = []
+
+    def unavailable() -> MediaScrubber:
+        loads.append("tried")
+        raise MediaCheckUnavailable("face model yunet_face unavailable")
+
+    monkeypatch.setattr(media_scrub, "shared_scrubber", unavailable)
+    store = MediaStore(tmp_path)
+    assert store.prepare() is False
+    assert loads == ["tried"]
+    with pytest.raises(MediaCheckUnavailable):  # and every save is still refused
+        store.save(
+            cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes(), "snapshot"
+        )
+
+    monkeypatch.setattr(media_scrub, "shared_scrubber", lambda: scrubber)
+    assert store.prepare() is True
+    assert store._screener() is scrubber  # loaded once, at prepare
 
 
 @pytest.mark.parametrize(

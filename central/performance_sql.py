@@ -1,0 +1,247 @@
+"""The evaluation's aggregation done by PostgreSQL: set-based GROUP BY queries.
+
+`central.performance.evaluate` defines every figure; this module computes the
+same figures per (period bucket, key) inside the database, so a city-year of
+tickets is never loaded into Python: one grouped query over the tickets (with
+their citizen rating) using FILTER clauses and `percentile_cont`, and one over
+the rework history rows. Buckets are cut with `date_trunc` on the local time
+(`timezone(zone, created_at)`), which starts weeks on Monday and quarters in
+January/April/July/October, as `performance.period_start` does.
+
+PostgreSQL only: SQLite has neither time zones nor `percentile_cont`, so
+`evaluate` aggregates in Python there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from central.citizens.reports import Rating
+from central.db.models import CitizenReport, Ticket, TicketHistory, TicketSource
+from central.tickets.states import OPEN_STATES, TicketAction, TicketState
+
+__all__ = ["GroupFigures", "KeySpec", "Stats", "evaluation_groups"]
+
+Stats = tuple[float | None, float | None, float | None]
+GroupKey = tuple[date, str | None]
+
+_PERIOD_UNIT = {"day": "day", "week": "week", "month": "month", "quarter": "quarter"}
+_REWORK_ACTIONS = (TicketAction.RETURN.value, TicketAction.REOPEN.value)
+_SATISFIED = (Rating.SATISFIED.value, Rating.BASICALLY_SATISFIED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """What a row is keyed by: a grid code prefix of `prefix` characters, or a
+    ticket column (`column`: category_code, assignee_id, department_code), or
+    the constant 'total' (neither)."""
+
+    prefix: int | None = None
+    column: str | None = None
+
+
+@dataclass(slots=True)
+class GroupFigures:
+    """The counts and duration statistics of one (bucket, key) group."""
+
+    name: str | None = None
+    tickets: int = 0
+    ai: int = 0
+    dispatched: int = 0
+    closed: int = 0
+    rejected: int = 0
+    ai_rejected: int = 0
+    open_now: int = 0
+    overdue: int = 0
+    on_time: int = 0
+    resolves: int = 0
+    returns: int = 0
+    response_due: int = 0
+    responded_on_time: int = 0
+    resolution_due: int = 0
+    resolved_on_time: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    dispatch: Stats = (None, None, None)
+    accept: Stats = (None, None, None)
+    close: Stats = (None, None, None)
+
+
+def _key_expression(spec: KeySpec) -> ColumnElement[Any]:
+    if spec.prefix is not None:
+        return func.nullif(func.substr(Ticket.grid_code, 1, spec.prefix), "")
+    if spec.column is not None:
+        column: ColumnElement[Any] = getattr(Ticket, spec.column)
+        return column
+    return literal("total")
+
+
+def _seconds(later: Any, earlier: Any) -> ColumnElement[float]:
+    return cast(func.extract("epoch", later - earlier), Float)
+
+
+def _stats_columns(seconds: ColumnElement[float]) -> list[ColumnElement[Any]]:
+    return [
+        func.avg(seconds),
+        func.percentile_cont(0.5).within_group(seconds),
+        func.percentile_cont(0.9).within_group(seconds),
+    ]
+
+
+def evaluation_groups(
+    session: Session,
+    *,
+    period: str,
+    key: KeySpec,
+    start: datetime,
+    end: datetime,
+    zone_name: str,
+    now: datetime | None,
+    as_of: datetime,
+) -> dict[GroupKey, GroupFigures]:
+    """(bucket's first local day, key) → figures of the tickets created in
+    [start, end), as `performance.evaluate` defines them."""
+    unit = _PERIOD_UNIT[period]
+    bucket = cast(
+        func.date_trunc(unit, func.timezone(zone_name, Ticket.created_at)), Date
+    ).label("bucket")
+    group_key = _key_expression(key).label("key")
+    in_range = [Ticket.created_at >= start, Ticket.created_at < end]
+
+    open_states = [s.value for s in OPEN_STATES]
+    is_ai = Ticket.source == TicketSource.AI.value
+    is_rejected = Ticket.state == TicketState.REJECTED.value
+    is_open = Ticket.state.in_(open_states)
+    is_dispatched = Ticket.dispatched_at.is_not(None)
+    open_past_due: ColumnElement[bool] = (
+        and_(is_open, Ticket.due_at < now) if now is not None else false()
+    )
+    late = or_(
+        Ticket.overdue.is_(True),
+        and_(
+            Ticket.due_at.is_not(None),
+            or_(Ticket.closed_at > Ticket.due_at, open_past_due),
+        ),
+    )
+    past_due = Ticket.due_at <= as_of
+    stands = Ticket.state.in_(
+        [TicketState.RESOLVED.value, TicketState.CLOSED.value]
+    )
+    rating = CitizenReport.rating
+
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.count().filter(condition)
+
+    counts = select(
+        bucket,
+        group_key,
+        func.min(Ticket.category_name),
+        func.count(),
+        count_if(is_ai),
+        count_if(is_dispatched),
+        count_if(Ticket.closed_at.is_not(None)),
+        count_if(is_rejected),
+        count_if(and_(is_rejected, is_ai)),
+        count_if(is_open),
+        count_if(late),
+        count_if(and_(Ticket.closed_at.is_not(None), not_(late))),
+        count_if(
+            and_(
+                is_dispatched,
+                or_(
+                    Ticket.accepted_at.is_not(None),
+                    and_(past_due, not_(is_rejected)),
+                ),
+            )
+        ),
+        count_if(and_(is_dispatched, Ticket.accepted_at <= Ticket.due_at)),
+        count_if(
+            and_(is_dispatched, not_(is_rejected), or_(stands, past_due))
+        ),
+        count_if(
+            and_(
+                is_dispatched,
+                not_(is_rejected),
+                stands,
+                Ticket.resolved_at <= Ticket.due_at,
+            )
+        ),
+        count_if(and_(rating.is_not(None), rating != "")),
+        count_if(rating.in_(_SATISFIED)),
+        *_stats_columns(_seconds(Ticket.dispatched_at, Ticket.created_at)),
+        *_stats_columns(_seconds(Ticket.accepted_at, Ticket.dispatched_at)),
+        *_stats_columns(_seconds(Ticket.closed_at, Ticket.created_at)),
+    ).outerjoin(CitizenReport, CitizenReport.ticket_id == Ticket.id)
+    counts = counts.where(*in_range).group_by(bucket, group_key)
+
+    groups: dict[GroupKey, GroupFigures] = {}
+    for row in session.connection().execute(counts):
+        figures = GroupFigures(
+            name=row[2],
+            tickets=row[3],
+            ai=row[4],
+            dispatched=row[5],
+            closed=row[6],
+            rejected=row[7],
+            ai_rejected=row[8],
+            open_now=row[9],
+            overdue=row[10],
+            on_time=row[11],
+            response_due=row[12],
+            responded_on_time=row[13],
+            resolution_due=row[14],
+            resolved_on_time=row[15],
+            rated=row[16],
+            satisfied=row[17],
+            dispatch=_stats(row[18:21]),
+            accept=_stats(row[21:24]),
+            close=_stats(row[24:27]),
+        )
+        groups[(row[0], row[1])] = figures
+
+    action = TicketHistory.action
+    rework = (
+        select(
+            bucket,
+            group_key,
+            func.count().filter(action == TicketAction.RESOLVE.value),
+            func.count().filter(action.in_(_REWORK_ACTIONS)),
+        )
+        .join(Ticket, Ticket.id == TicketHistory.ticket_id)
+        .where(
+            *in_range,
+            action.in_([TicketAction.RESOLVE.value, *_REWORK_ACTIONS]),
+        )
+        .group_by(bucket, group_key)
+    )
+    for day, group, resolves, returns in session.connection().execute(rework):
+        found = groups.get((day, group))
+        if found is not None:
+            found.resolves, found.returns = resolves, returns
+    return groups
+
+
+def _stats(values: Any) -> Stats:
+    mean, p50, p90 = values
+    return (
+        None if mean is None else float(mean),
+        None if p50 is None else float(p50),
+        None if p90 is None else float(p90),
+    )
