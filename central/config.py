@@ -71,6 +71,12 @@ class IngestSettings(StrictModel):
         description="Tries to store a message that fails on its own (not the "
         "database) before it is dead-lettered.",
     )
+    slot_offline_alert_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A replica slot offline this long is reported (/healthz body, "
+        "/metrics, the console): its share of the events waits in the broker.",
+    )
     stuck_after_s: float = Field(
         default=60.0,
         gt=0,

@@ -17,6 +17,8 @@ from central.db.migrate import upgrade
 from central.db.models import Area, AreaLevel, Department, MetaValue
 from central.db.session import make_engine, make_session_factory
 from central.grids.index import GridIndex
+from central.grids.map_store import MapLayerCache
+from central.ingest.replicas import ReplicaRoster
 from central.ingest.stats import IngestStats
 from central.live import LiveState
 from central.matters import MatterList, load_matter_list
@@ -47,6 +49,10 @@ class CentralContext:
     # Written by this process's ingest (if it runs one), read by /healthz, /metrics.
     ingest_stats: IngestStats = field(default_factory=IngestStats)
     runs_ingest: bool = False
+    # Replica slots heard of on the broker (set by the MQTT side when it runs).
+    replicas: ReplicaRoster | None = None
+    # The grid hierarchy simplified per zoom for the console's map, built on demand.
+    map_layers: MapLayerCache = field(default_factory=MapLayerCache)
 
     def lookup_grid(self, lat: float, lon: float) -> str | None:
         if self.grid_index is None:

@@ -69,9 +69,22 @@ class ReviewPolicy(StrictModel):
         return confidence is not None and confidence < self.below_confidence
 
 
+MAX_MERGE_DISTANCE_M = 2_000.0
+MAX_MERGE_WINDOW_MIN = 7 * 24 * 60.0
+
+
 class MergePolicy(StrictModel):
-    distance_m: float = Field(default=30.0, ge=0)
-    window_min: float = Field(default=30.0, ge=0)
+    """When a new report or camera event joins an open ticket of its matter
+    (one ticket per problem): in the same grid, within `distance_m` metres of
+    the ticket and `window_min` minutes of its last observation. Either at 0
+    turns merging off for the matter."""
+
+    distance_m: float = Field(default=30.0, ge=0, le=MAX_MERGE_DISTANCE_M)
+    window_min: float = Field(default=30.0, ge=0, le=MAX_MERGE_WINDOW_MIN)
+
+    @property
+    def enabled(self) -> bool:
+        return self.distance_m > 0 and self.window_min > 0
 
 
 EscalationSteps = Annotated[list[float], Field(min_length=1, max_length=3)]
@@ -117,6 +130,13 @@ class Matter(StrictModel):
     review: ReviewPolicy = ReviewPolicy()
     merge: MergePolicy | None = None
     escalate_after_min: EscalationSteps | None = None
+    camera_check: Literal["close", "review"] | None = Field(
+        default=None,
+        description="After a worker resolves a camera ticket, ask the camera "
+        "to look again (central/verify/): `close` closes the ticket when the "
+        "camera sees the problem gone, `review` leaves that to an operator; "
+        "unset: no camera check.",
+    )
 
     @field_validator("event_types", mode="before")
     @classmethod

@@ -2,9 +2,12 @@
 
 Every figure comes from tickets *created* in the half-open range [start, end),
 bucketed by the local period (day, ISO week, month, quarter) of their creation
-time in the city's timezone. The needed columns are loaded with one query for
-the tickets and one grouped query for their history, and aggregated in Python,
-so the results are identical on SQLite and PostgreSQL.
+time in the city's timezone. On PostgreSQL the database aggregates
+(`central.performance_sql`: set-based GROUP BY with FILTER clauses and
+percentile_cont), so a city-year of tickets never travels to Python; on SQLite
+(and for a timezone without an IANA name) the needed columns are loaded and
+aggregated in Python (`evaluate_in_python`, also the reference the SQL is
+tested against). Both give the same rows.
 
 Definitions (per bucket and key):
 
@@ -45,7 +48,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +69,7 @@ from central.db.models import (
     TicketSource,
     Worker,
 )
+from central.performance_sql import GroupFigures, KeySpec, evaluation_groups
 from central.tickets.states import OPEN_STATES, TicketAction, TicketState
 from gridwatch.stats import percentile
 
@@ -78,6 +82,7 @@ __all__ = [
     "Period",
     "daily_counts",
     "evaluate",
+    "evaluate_in_python",
     "false_positives",
     "period_bounds",
     "period_end",
@@ -116,6 +121,12 @@ _AREA_PREFIX: Mapping[Dimension, int] = {
     Dimension.COMMUNITY: 12,
     Dimension.STREET: 9,
     Dimension.DISTRICT: 6,
+}
+# The ticket column each other dimension groups by (none for the total).
+_KEY_COLUMN: Mapping[Dimension, str] = {
+    Dimension.CATEGORY: "category_code",
+    Dimension.WORKER: "assignee_id",
+    Dimension.DEPARTMENT: "department_code",
 }
 _OPEN = frozenset(s.value for s in OPEN_STATES)
 _REJECTED = TicketState.REJECTED.value
@@ -422,6 +433,31 @@ class _Acc:
         self.close_s: list[float] = []
         self.name: str | None = None
 
+    def figures(self) -> GroupFigures:
+        return GroupFigures(
+            name=self.name,
+            tickets=self.tickets,
+            ai=self.ai,
+            dispatched=self.dispatched,
+            closed=self.closed,
+            rejected=self.rejected,
+            ai_rejected=self.ai_rejected,
+            open_now=self.open_now,
+            overdue=self.overdue,
+            on_time=self.on_time,
+            resolves=self.resolves,
+            returns=self.returns,
+            response_due=self.response_due,
+            responded_on_time=self.responded_on_time,
+            resolution_due=self.resolution_due,
+            resolved_on_time=self.resolved_on_time,
+            rated=self.rated,
+            satisfied=self.satisfied,
+            dispatch=_stats(self.dispatch_s),
+            accept=_stats(self.accept_s),
+            close=_stats(self.close_s),
+        )
+
 
 def _ticket_range(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
     return [Ticket.created_at >= start, Ticket.created_at < end]
@@ -483,9 +519,82 @@ def evaluate(
     if now is not None:
         _aware(now, "now")
     zone = resolve_timezone(timezone)
+    as_of = now if now is not None else end
+    zone_name = _zone_name(zone)
+    if session.get_bind().dialect.name == "postgresql" and zone_name is not None:
+        groups = evaluation_groups(
+            session,
+            period=period.value,
+            key=_key_spec(by),
+            start=start,
+            end=end,
+            zone_name=zone_name,
+            now=now,
+            as_of=as_of,
+        )
+    else:
+        groups = _groups_in_python(
+            session, period=period, by=by, start=start, end=end, zone=zone, now=now
+        )
+    return _evaluation_rows(session, by, groups)
+
+
+def evaluate_in_python(
+    session: Session,
+    *,
+    period: Period | str,
+    by: Dimension | str,
+    start: datetime,
+    end: datetime,
+    timezone: str | tzinfo = "UTC",
+    now: datetime | None = None,
+) -> list[EvaluationRow]:
+    """`evaluate` aggregating in Python on any database: the reference the
+    set-based PostgreSQL queries are checked against (tests, `bench city`)."""
+    period = Period(period)
+    by = Dimension(by)
+    _check_range(start, end)
+    if now is not None:
+        _aware(now, "now")
+    groups = _groups_in_python(
+        session,
+        period=period,
+        by=by,
+        start=start,
+        end=end,
+        zone=resolve_timezone(timezone),
+        now=now,
+    )
+    return _evaluation_rows(session, by, groups)
+
+
+def _zone_name(zone: tzinfo) -> str | None:
+    """The IANA name PostgreSQL knows the zone by; None for other tzinfos."""
+    if isinstance(zone, ZoneInfo):
+        return zone.key
+    return "UTC" if zone is UTC else None
+
+
+def _key_spec(by: Dimension) -> KeySpec:
+    if by in _AREA_PREFIX:
+        return KeySpec(prefix=_AREA_PREFIX[by])
+    column = _KEY_COLUMN.get(by)
+    return KeySpec(column=column)
+
+
+def _groups_in_python(
+    session: Session,
+    *,
+    period: Period,
+    by: Dimension,
+    start: datetime,
+    end: datetime,
+    zone: tzinfo,
+    now: datetime | None,
+) -> dict[tuple[date, str | None], GroupFigures]:
     bucket_of = _LocalDays(zone, period)
     key_of = _key_function(by)
-
+    as_of = now if now is not None else end
     db = session.connection()
     tickets = db.execute(
         select(
@@ -507,7 +616,6 @@ def evaluate(
         ).where(*_ticket_range(start, end))
     ).all()
     ratings = _ratings(session, start, end)
-    as_of = now if now is not None else end
     history = _history_counts(
         session,
         start,
@@ -538,8 +646,8 @@ def evaluate(
     ) in tickets:
         key = key_of(grid_code, category_code, assignee_id, department_code)
         acc = groups[(bucket_of(created_at), key)]
-        if by is Dimension.CATEGORY:
-            acc.name = category_name
+        # One name per key: the smallest, should versions of the matter differ.
+        acc.name = category_name if acc.name is None else min(acc.name, category_name)
         acc.tickets += 1
         is_ai = source == ai
         acc.ai += is_ai
@@ -582,16 +690,21 @@ def evaluate(
         if rating is not None:
             acc.rated += 1
             acc.satisfied += rating in _SATISFIED
+    return {group: acc.figures() for group, acc in groups.items()}
 
+
+def _evaluation_rows(
+    session: Session,
+    by: Dimension,
+    groups: Mapping[tuple[date, str | None], GroupFigures],
+) -> list[EvaluationRow]:
     names = _dimension_names(session, by, {key for _, key in groups if key})
     rows = []
     for (bucket, key), acc in sorted(
         groups.items(),
         key=lambda item: (item[0][0], item[0][1] is None, item[0][1] or ""),
     ):
-        dispatch = _stats(acc.dispatch_s)
-        accept = _stats(acc.accept_s)
-        close = _stats(acc.close_s)
+        dispatch, accept, close = acc.dispatch, acc.accept, acc.close
         rows.append(
             EvaluationRow(
                 period_start=bucket.isoformat(),

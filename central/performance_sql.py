@@ -141,9 +141,7 @@ def evaluation_groups(
         ),
     )
     past_due = Ticket.due_at <= as_of
-    stands = Ticket.state.in_(
-        [TicketState.RESOLVED.value, TicketState.CLOSED.value]
-    )
+    stands = Ticket.state.in_([TicketState.RESOLVED.value, TicketState.CLOSED.value])
     rating = CitizenReport.rating
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -172,9 +170,7 @@ def evaluation_groups(
             )
         ),
         count_if(and_(is_dispatched, Ticket.accepted_at <= Ticket.due_at)),
-        count_if(
-            and_(is_dispatched, not_(is_rejected), or_(stands, past_due))
-        ),
+        count_if(and_(is_dispatched, not_(is_rejected), or_(stands, past_due))),
         count_if(
             and_(
                 is_dispatched,

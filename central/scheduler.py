@@ -1,6 +1,7 @@
 """Time limits: mark overdue tickets and raise their escalation level; and the
 periodic jobs that ride on the same thread (retention, `central/retention.py`;
-hotspot early warning and its live feed, `central/warnings/job.py`).
+hotspot early warning and its live feed, `central/warnings/job.py`; camera
+checks past their time-out, `central/verify/`).
 
 Level 1 notifies the grid leader, level 2 the street, level 3 the handling
 department ("whistle"). A ticket reaches level n once it is
@@ -25,6 +26,7 @@ from central.matters import Matter
 from central.retention import RetentionJob
 from central.tickets.service import SYSTEM, ConcurrentChange, InvalidRequest
 from central.tickets.states import WORKING_STATES
+from central.verify import CameraCheckService
 from central.warnings.job import WarningFeed, WarningJob
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ class DeadlineWatcher:
             context,
             lookback=timedelta(seconds=2 * context.settings.scheduler.interval_s + 60),
         )
+        # Set by the central process: answers `cannot_verify` for camera checks
+        # past their time-out (central/verify/).
+        self.camera_checks: CameraCheckService | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -143,6 +148,11 @@ class DeadlineWatcher:
                 self.warning_feed.poll()
             except Exception:
                 log.exception("hotspot warning feed failed; trying again next round")
+            try:
+                if self.camera_checks is not None:
+                    self.camera_checks.expire_overdue()
+            except Exception:
+                log.exception("camera check time-outs failed; trying again next round")
 
 
 def audit_configuration(context: CentralContext) -> None:

@@ -18,6 +18,7 @@ from central.ingest.processor import EventProcessor
 from central.media import MediaStore
 from central.notify import MqttNotifier
 from central.scheduler import DeadlineWatcher
+from central.verify import CameraCheckService
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,17 @@ class CentralService:
         processor = EventProcessor(self.context, self.media) if ingest else None
         self.mqtt = CentralMqtt(self.context, processor)
         self.context.set_notifier(MqttNotifier(self.mqtt.client, self.context.topics))
+        # Closure the camera confirms: ask on resolve, apply answers, time out.
+        self.camera_checks = CameraCheckService(
+            self.context,
+            media=self.media,
+            publish=lambda topic, body: self.mqtt.client.publish(topic, body, qos=1),
+        )
+        self.context.tickets.resolve_hooks.append(self.camera_checks.on_resolved)
+        self.mqtt.on_verification = self.camera_checks.submit
         self.watcher = DeadlineWatcher(self.context) if scheduler else None
+        if self.watcher is not None:
+            self.watcher.camera_checks = self.camera_checks
         self._api_enabled = api
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
@@ -55,6 +66,7 @@ class CentralService:
 
     def start(self, timeout_s: float = 15.0) -> None:
         self.media.prepare()
+        self.camera_checks.start()
         self.mqtt.start(timeout_s)
         if self.watcher is not None:
             self.watcher.start()
@@ -100,6 +112,7 @@ class CentralService:
         if self.watcher is not None:
             self.watcher.stop()
         self.mqtt.stop()
+        self.camera_checks.stop()
         self.context.engine.dispose()
 
     def __enter__(self) -> CentralService:

@@ -47,6 +47,23 @@ class SourceKind(StrEnum):
     SNAPSHOT = "snapshot"
 
 
+class DecoderKind(StrEnum):
+    """Which library decodes an rtsp or file camera's video."""
+
+    OPENCV = "opencv"
+    PYAV = "pyav"
+
+
+class SkipFrames(StrEnum):
+    """Which frames a (pyav) decoder may leave undecoded when they will not be
+    analysed: `auto` skips non-reference frames when the analysis rate is at most
+    half the stream rate, and decodes key frames only when they alone come at
+    least at the analysis rate; `off` decodes every frame."""
+
+    AUTO = "auto"
+    OFF = "off"
+
+
 class GeoPoint(StrictModel):
     lat: float = Field(ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
     lon: float = Field(ge=-180, le=180, title="Longitude", description="WGS84 degrees.")
@@ -161,6 +178,26 @@ class CameraConfig(StrictModel):
         min_length=1, description="rtsp:// URL, file path, or snapshot id."
     )
     kind: SourceKind = SourceKind.RTSP
+    detect_url: str | None = Field(
+        default=None,
+        min_length=1,
+        title="Detection stream",
+        description="rtsp/file cameras: the stream decoded for analysis, e.g. the "
+        "camera's 640x360 sub-stream, while `url` names the main (recording) "
+        "stream. Default: `url`.",
+    )
+    decoder: DecoderKind = Field(
+        default=DecoderKind.OPENCV,
+        description="rtsp/file cameras: `opencv` (FFmpeg through OpenCV) or "
+        "`pyav` (FFmpeg through PyAV, which can skip frames, see `skip_frames`).",
+    )
+    skip_frames: SkipFrames = Field(
+        default=SkipFrames.AUTO,
+        description="`pyav` decoder: `auto` leaves frames that will not be "
+        "analysed undecoded where the codec allows (non-reference frames; key "
+        "frames only at very low analysis rates); `off` decodes every frame. "
+        "The `opencv` decoder always decodes every frame.",
+    )
     location: GeoPoint
     homography: HomographyConfig | None = None
     analysis_fps: float = Field(default=5.0, gt=0, le=60)
@@ -196,6 +233,27 @@ class CameraConfig(StrictModel):
                 "push_secret_env (pushes without the checkpoint's secret are refused)"
             )
         return self
+
+    @model_validator(mode="after")
+    def verify_video_options(self) -> CameraConfig:
+        if self.kind is not SourceKind.SNAPSHOT:
+            return self
+        if self.detect_url is not None:
+            raise ValueError(
+                f"snapshot camera {self.id!r}: detect_url is for rtsp/file "
+                "cameras (a checkpoint pushes its frames)"
+            )
+        if self.decoder is not DecoderKind.OPENCV:
+            raise ValueError(
+                f"snapshot camera {self.id!r}: decoder {self.decoder.value!r} is "
+                "for rtsp/file cameras (pushed JPEGs are decoded as images)"
+            )
+        return self
+
+    @property
+    def analysis_url(self) -> str:
+        """The stream decoded for analysis: `detect_url`, else `url`."""
+        return self.detect_url or self.url
 
     @model_validator(mode="after")
     def verify_zone_ids_unique(self) -> CameraConfig:

@@ -26,6 +26,7 @@ from edge.pose.movenet import PoseModels
 from edge.publish.base import Publisher
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.outbox import Outbox
+from edge.verify_mqtt import CameraChecks
 from gridwatch.contract import ModelInfo, NodeStatusMessage
 from models.manifest import NotFoundError, resolve_model
 
@@ -135,21 +136,28 @@ def build_node(
     )
     model = ModelInfo(name=loaded[0].name, version=gridwatch.__version__)
     closers = []
+    labels = list(loaded[0].labels)
+    camera_checks = None
     if publisher is None:
         mqtt_publisher = build_publisher(config, model_name=loaded[0].name)
         closers.append(mqtt_publisher.outbox.close)
         publisher = mqtt_publisher
+        # Central's camera checks come over the same broker (edge/verify.py).
+        camera_checks = CameraChecks.for_node(
+            config, labels=labels, face_blur=face_blur
+        )
     metrics = NodeMetrics()
     return EdgeNode(
         config=config,
         detectors=loaded,
         publisher=publisher,
         analysers=build_analysers(
-            config, labels=list(loaded[0].labels), model=model, face_blur=face_blur
+            config, labels=labels, model=model, face_blur=face_blur
         ),
         closers=closers,
         media=MediaPipeline.from_config(config, metrics=metrics, face_blur=face_blur),
         metrics=metrics,
+        camera_checks=camera_checks,
     )
 
 

@@ -30,6 +30,8 @@ from edge.pipeline.batcher import FrameBatcher
 from edge.pipeline.event_stage import EventStage
 from edge.pipeline.runner import DetectedFrame, InferenceRunner
 from edge.publish.base import Publisher
+from edge.verify_mqtt import CameraChecks
+from edge.verify_state import WatchedPublisher, watch_analysers
 from gridwatch.contract import (
     CameraHealth,
     CameraStatusMessage,
@@ -61,6 +63,8 @@ class EdgeNode:
         closers: Called after the publisher stopped (e.g. close its outbox).
         media: Event clips (ring buffers, writer, uploads), or None for none.
         metrics: The node's metrics (shared with `media`); new ones when None.
+        camera_checks: Answers central's camera checks after a resolution
+            (`edge.verify`), or None for none.
     """
 
     def __init__(
@@ -73,8 +77,14 @@ class EdgeNode:
         closers: Sequence[Callable[[], None]] = (),
         media: MediaPipeline | None = None,
         metrics: NodeMetrics | None = None,
+        camera_checks: CameraChecks | None = None,
     ) -> None:
         self.config = config
+        self.camera_checks = camera_checks
+        if camera_checks is not None:
+            # The checks see every analysed frame and every event stored.
+            analysers = watch_analysers(analysers, camera_checks.frames)
+            publisher = WatchedPublisher(publisher, camera_checks.episodes)
         self.metrics = metrics or NodeMetrics()
         self.media = media
         self.topics = Topics(config.broker.topic_prefix)
@@ -166,6 +176,8 @@ class EdgeNode:
             for source in self.sources.values():
                 source.start()
             self.http.start()
+            if self.camera_checks is not None:
+                self.camera_checks.start()
             self._status_thread = threading.Thread(
                 target=self._status_loop, name="status", daemon=True
             )
@@ -186,6 +198,8 @@ class EdgeNode:
             self._notify.notify_all()
         if self.http is not None:
             self.http.stop()
+        if self.camera_checks is not None:
+            self.camera_checks.stop()
         for runner in self.runners:
             runner.join()
         self.analysis.join()
@@ -243,6 +257,8 @@ class EdgeNode:
                     "node %s: camera %s is %s", self.config.node_id, camera_id, health
                 )
                 self._last_health[camera_id] = health
+                if self.camera_checks is not None:
+                    self.camera_checks.note_health(camera_id, health, now)
                 changed = True
         return changed
 

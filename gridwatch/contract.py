@@ -334,5 +334,12 @@ class Topics:
     def deadletter(self) -> str:
         return f"{self.prefix}/central/deadletter"
 
+    def replica_slot(self, client_id: str) -> str:
+        """Where a central replica says whether its slot is online (retained)."""
+        return f"{self.prefix}/central/replicas/{client_id}"
+
+    def replica_slots(self) -> str:
+        return f"{self.prefix}/central/replicas/+"
+
     def all_events(self) -> str:
         return f"{self.prefix}/edge/+/events"

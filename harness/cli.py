@@ -28,6 +28,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "Run central: ingest, dispatch, deadlines, HTTP API.",
     ),
     ("central", "migrate"): ("central.commands.migrate", "Migrate the database."),
+    ("central", "retire-slot"): (
+        "central.commands.retire_slot",
+        "End a replica slot: store what waited for it, end its session.",
+    ),
     ("central", "import-grids"): (
         "central.commands.import_grids",
         "Import grid polygons from GeoJSON.",
@@ -56,6 +60,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.edge",
         "Benchmark the edge node on N streams.",
     ),
+    ("bench", "density"): (
+        "harness.bench.density",
+        "The most camera streams one edge node sustains (cameras per core).",
+    ),
     ("bench", "central"): (
         "harness.bench.central",
         "Benchmark central: N events through the broker.",
@@ -75,6 +83,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("bench", "warnings"): (
         "harness.bench.warnings",
         "Backtest hotspot early warning on generated history with injected rises.",
+    ),
+    ("bench", "city"): (
+        "harness.bench.city",
+        "A city-year of cases in PostgreSQL: evaluation, lists, queue, exports.",
     ),
     ("demo", None): ("harness.demo", "Run the whole stack on embedded defaults."),
     ("eval", None): (

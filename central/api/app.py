@@ -20,7 +20,9 @@ from central.api.routes_admin import router as admin_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_citizen import router as citizen_router
 from central.api.routes_devices import router as devices_router
+from central.api.routes_map import router as map_router
 from central.api.routes_media import router as media_router
+from central.api.routes_merges import router as merges_router
 from central.api.routes_metrics import build_metrics_registry
 from central.api.routes_metrics import router as metrics_router
 from central.api.routes_open311 import admin_router as open311_admin_router
@@ -30,6 +32,7 @@ from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
 from central.api.routes_tickets import router as tickets_router
+from central.api.routes_verify import router as verify_router
 from central.api.routes_warnings import router as warnings_router
 from central.auth.accounts import (
     AccountError,
@@ -41,6 +44,7 @@ from central.auth.links import LinkSigner
 from central.auth.passwords import WeakPasswordError
 from central.auth.users import TokenLifetimeError
 from central.context import CentralContext
+from central.ingest.replicas import slot_warnings
 from central.ingest.stats import judge
 from central.media import MediaStore
 from central.tickets.service import (
@@ -185,6 +189,11 @@ def create_app(
             "version": app.version,
             "matter_list": context.matters.version,
         }
+        away = slot_warnings(
+            context.replicas, context.settings.ingest.slot_offline_alert_s
+        )
+        if away:  # reported, not a 503: see central/ingest/replicas.py
+            body["warnings"] = away
         if context.runs_ingest:
             ingest = context.settings.ingest
             verdict = judge(
@@ -205,8 +214,10 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(stream_router)
     app.include_router(tickets_router)
+    app.include_router(verify_router)
     app.include_router(media_router)
     app.include_router(reference_router)
+    app.include_router(map_router)
     app.include_router(devices_router)
     app.include_router(stats_router)
     app.include_router(activity_router)
@@ -215,6 +226,7 @@ def create_app(
     app.include_router(open311_router)
     app.include_router(open311_admin_router)
     app.include_router(patrol_router)
+    app.include_router(merges_router)
     app.include_router(warnings_router)
     mount_web(app)
     return app

@@ -20,6 +20,7 @@ from central.api.deps import ContextDep, StaffDep
 from central.api.routes_stats import city_zone, time_range
 from central.api.routes_tickets import EventOut, event_out
 from central.db.models import Event
+from central.ingest.replicas import slot_warnings
 from central.ingest.stats import judge
 
 router = APIRouter(prefix="/api/v1", tags=["activity"])
@@ -38,6 +39,13 @@ class NodeOut(BaseModel):
     model: str = ""
     cameras: list[str] = Field(default_factory=list)
     at: datetime = Field(description="When the node said so.")
+
+
+class ReplicaSlotOut(BaseModel):
+    client_id: str
+    state: str = Field(description="online or offline.")
+    since: datetime
+    away_s: float = Field(description="Seconds offline (0 when online).")
 
 
 class IngestHealth(BaseModel):
@@ -64,6 +72,15 @@ class IngestHealth(BaseModel):
     )
     failed_batches: int | None = None
     storage_retries: int | None = None
+    replica_slots: list[ReplicaSlotOut] = Field(
+        default_factory=list,
+        description="Central replicas' slots heard of on the broker (any process).",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Slots offline past ingest.slot_offline_alert_s: their share "
+        "of the events waits in the broker.",
+    )
 
 
 @router.get(
@@ -160,8 +177,15 @@ def nodes(context: ContextDep, _actor: StaffDep) -> list[NodeOut]:
 def ingest_health(context: ContextDep, _actor: StaffDep) -> IngestHealth:
     """The verdict and counters of `/healthz`, always with 200 (a report, not a
     probe); counts since this process started."""
+    slots = [
+        ReplicaSlotOut.model_validate(slot, from_attributes=True)
+        for slot in (context.replicas.slots() if context.replicas else [])
+    ]
+    warnings = slot_warnings(
+        context.replicas, context.settings.ingest.slot_offline_alert_s
+    )
     if not context.runs_ingest:
-        return IngestHealth(runs_ingest=False)
+        return IngestHealth(runs_ingest=False, replica_slots=slots, warnings=warnings)
     limits = context.settings.ingest
     verdict = judge(
         context.ingest_stats,
@@ -172,5 +196,7 @@ def ingest_health(context: ContextDep, _actor: StaffDep) -> IngestHealth:
         runs_ingest=True,
         status=verdict.status,
         reasons=list(verdict.reasons),
+        replica_slots=slots,
+        warnings=warnings,
         **verdict.details,
     )

@@ -8,6 +8,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from central.api.deps import StaffDep
 from central.context import CentralContext
+from central.ingest.replicas import ReplicaCollector
 from central.ingest.stats import IngestCollector
 
 router = APIRouter(tags=["health"])
@@ -17,6 +18,7 @@ def build_metrics_registry(context: CentralContext) -> CollectorRegistry:
     """This process's metrics: ingest counters and gauges, memory, CPU, open files."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(IngestCollector(context.ingest_stats))
+    registry.register(ReplicaCollector(lambda: context.replicas))
     ProcessCollector(registry=registry)
     return registry
 

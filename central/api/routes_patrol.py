@@ -26,6 +26,11 @@ class PatrolReportOut(BaseModel):
         description="The report had been received before (same client_key): "
         "this is the ticket it opened then, nothing new was stored."
     )
+    merged: bool = Field(
+        default=False,
+        description="An open ticket of the same problem was near: the report "
+        "joined it (one ticket per problem) instead of opening another.",
+    )
     ticket: TicketOut
 
 
@@ -187,5 +192,7 @@ def report_on_patrol(
         )
     response.status_code = 200 if outcome.replayed else 201
     return PatrolReportOut(
-        replayed=outcome.replayed, ticket=ticket_out(ticket, context.clock.now())
+        replayed=outcome.replayed,
+        merged=outcome.merged,
+        ticket=ticket_out(ticket, context.clock.now()),
     )

@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     CONFIG_CHANGED = "config_changed"
     AUDIT_PURGED = "audit_purged"
     WARNING_ACKNOWLEDGED = "warning_acknowledged"  # a hotspot warning
+    TICKET_SPLIT = "ticket_split"  # a wrongly merged report split off its ticket
 
 
 def record(

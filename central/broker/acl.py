@@ -2,7 +2,8 @@
 
 Least privilege per identity: an edge node writes only under its own
 `{prefix}/edge/{node}/` and reads only commands addressed to it; central reads
-what the nodes publish and writes ticket notices and dead letters; an observer
+what the nodes publish and writes ticket notices, dead letters and the nodes'
+commands (camera checks); an observer
 (a dashboard, the test harness) reads everything and writes nothing; a worker's
 terminal reads its own ticket topic; an IoT gateway writes only its own
 `{prefix}/iot/{gateway}/` readings. Nobody else anything: with an ACL file,
@@ -78,6 +79,9 @@ class BrokerIdentity:
                     f"topic read {p}/edge/+/status",
                     f"topic read {p}/edge/+/cameras/+/status",
                     f"topic read {p}/edge/+/cameras/+/occupancy",
+                    # Camera checks: central asks a node, the node answers.
+                    f"topic write {p}/edge/+/commands/#",
+                    f"topic read {p}/edge/+/verifications",
                     f"topic read {p}/iot/+/readings",
                     f"topic readwrite {p}/workers/+/tickets",
                     f"topic readwrite {p}/central/#",

@@ -117,8 +117,9 @@ class ReportDesk:
         return matter, grid_code
 
     def submit(self, report: ReportIn) -> tuple[Ticket, str | None]:
-        """Open the ticket of a report; the tracking token (web reports only)
-        is returned once and only its digest is stored.
+        """Open the ticket of a report, or join the open ticket of the same
+        problem nearby (`central.tickets.merging`); the tracking token (web
+        reports only) is returned once and only its digest is stored.
 
         Raises:
             CitizenError: unknown category, or a position outside every grid.
@@ -151,18 +152,19 @@ class ReportDesk:
         )
         token = secrets.token_urlsafe(32) if report.channel is Channel.WEB else None
 
-        def attach(session: Session, ticket: Ticket) -> None:
-            session.add(
-                CitizenReport(
-                    ticket_id=ticket.id,
-                    channel=report.channel.value,
-                    token_digest=token_digest(token) if token else None,
-                    contact=report.contact or None,
-                    open311_client_id=report.open311_client_id,
-                    external_id=report.external_id,
-                    created_at=now,
-                )
+        def attach(session: Session, ticket: Ticket) -> int:
+            row = CitizenReport(
+                ticket_id=ticket.id,
+                channel=report.channel.value,
+                token_digest=token_digest(token) if token else None,
+                contact=report.contact or None,
+                open311_client_id=report.open311_client_id,
+                external_id=report.external_id,
+                created_at=now,
             )
+            session.add(row)
+            session.flush()
+            return row.id
 
         actor = CITIZEN_ACTOR if report.channel is Channel.WEB else "open311"
         ticket = context.tickets.open_from_outside(

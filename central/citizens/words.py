@@ -32,6 +32,7 @@ ACTION_WORDS: dict[TicketAction, str] = {
     TicketAction.REOPEN: "Reopened by you",
     TicketAction.REJECT: "Not taken up",
     TicketAction.ESCALATE: "Taking longer than planned: passed up for attention",
+    TicketAction.MERGE: "Reported again: handled together as one case",
 }
 
 

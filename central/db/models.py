@@ -199,7 +199,7 @@ class Event(Base):
     camera_id: Mapped[str] = mapped_column(String(64))
     phase: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime]
-    detected_at: Mapped[datetime]
+    detected_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(index=True)
     confidence: Mapped[float] = mapped_column(Float)
@@ -227,6 +227,15 @@ class Ticket(Base):
         Index("ix_tickets_assignee_state", "assignee_id", "state"),
         # Reports and events join the open ticket of their matter nearby.
         Index("ix_tickets_open_matter_grid", "state", "matter_key", "grid_code"),
+        # The list filtered by state, newest first; the review queue (0010).
+        Index("ix_tickets_state_created", "state", "created_at"),
+        # The list's grid-prefix LIKE under a non-C collation (0010).
+        Index(
+            "ix_tickets_grid_code_prefix",
+            "grid_code",
+            "created_at",
+            postgresql_ops={"grid_code": "varchar_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -280,10 +289,23 @@ class Ticket(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+_REWORK_ACTIONS = "action IN ('resolve', 'return', 'reopen')"
+
+
 class TicketHistory(Base):
     """Append-only record of every ticket transition and escalation."""
 
     __tablename__ = "ticket_history"
+    __table_args__ = (
+        # The evaluation's rework counts per ticket (0010).
+        Index(
+            "ix_ticket_history_rework",
+            "ticket_id",
+            "action",
+            sqlite_where=text(_REWORK_ACTIONS),
+            postgresql_where=text(_REWORK_ACTIONS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -449,7 +471,6 @@ class TicketMerge(Base):
     grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
     distance_m: Mapped[float] = mapped_column(Float)
     photo_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
-    reporter: Mapped[str | None] = mapped_column(String(200), default=None)
     citizen_report_id: Mapped[int | None] = mapped_column(
         ForeignKey("citizen_reports.id"), default=None
     )
@@ -537,6 +558,30 @@ class HotspotWarning(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     acknowledged_by: Mapped[str | None] = mapped_column(String(100), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CameraCheck(Base):
+    """Central asked the node that raised a ticket to look again after its
+    resolution (`central/verify/`): pending until the node answers (`gone`,
+    `present`, `cannot_verify`) or the time-out answers `cannot_verify`.
+    `outcome` is what the answer did to the ticket (closed, review, returned)."""
+
+    __tablename__ = "camera_checks"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    zone_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    event_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    before_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    after_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    requested_at: Mapped[datetime]
+    deadline_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 @event.listens_for(TicketHistory, "before_update")

@@ -8,12 +8,14 @@ nothing: the broker redelivers and the dedupe key makes redelivery harmless.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,11 +30,13 @@ from central.config import CentralConfigError, broker_password
 from central.context import CentralContext
 from central.ingest.camera_status import CameraStatusRecorder
 from central.ingest.processor import BatchResult, EventProcessor, InboundMessage
+from central.ingest.replicas import ReplicaRoster, SlotPresence, SlotState
 from central.ingest.storer import BatchStorer
 from central.iot.worker import ReadingWorker
 from central.notify import MqttNotifier
 from gridwatch.contract import TicketNotice
 from gridwatch.tls import TlsError, apply_mqtt_tls
+from gridwatch.verification import all_verify_results_topic
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class CentralMqtt:
         self.stats = context.ingest_stats
         context.runs_ingest = processor is not None
         self.camera_status = CameraStatusRecorder(context)
+        self.replicas = context.replicas = ReplicaRoster(context.clock)
         self._queue: queue.Queue[InboundMessage] = queue.Queue(self.ingest.max_inflight)
         self._stop = threading.Event()
         # When the oldest message of the batch being stored was queued.
@@ -96,12 +101,17 @@ class CentralMqtt:
             if processor is not None
             else None
         )
+        # Camera-check answers go here (central/verify/); unset: not subscribed.
+        self.on_verification: Callable[[str, bytes], None] | None = None
         self._connected = threading.Event()
+        self._retired = False
+        self._readings_received = 0
         self._worker: threading.Thread | None = None
         self._shared = True
         # Whether this process's own notices reach its SSE stream without the
         # broker: then notice topics are subscribed "no local" (see start).
         self._own_notices_local = False
+        self._slots_prefix = self.topics.replica_slot("")
         self.client = self._build_client()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -147,6 +157,12 @@ class CentralMqtt:
             self._worker.join(timeout=10)
         if self.readings is not None:
             self.readings.stop()
+        if not self._retired and self.is_connected:
+            # The session keeps its share of the events while we are away.
+            said = self._say_slot(SlotState.OFFLINE)
+            if said is not None:
+                with contextlib.suppress(RuntimeError, ValueError):
+                    said.wait_for_publish(2.0)
         self.client.disconnect()
         self.camera_status.stop()
         self.client.loop_stop()
@@ -154,6 +170,68 @@ class CentralMqtt:
     @property
     def is_connected(self) -> bool:
         return self._connected.is_set()
+
+    def retire(self, *, quiet_s: float = 5.0, timeout_s: float = 300.0) -> int:
+        """End this replica's slot for good: take and store what the broker kept
+        for it, leave the shared subscriptions, clear its presence message and
+        end its session, so the broker hands it nothing more.
+
+        Returns:
+            The messages this process took (from its start: what waited for the
+            slot arrives as soon as it connects).
+
+        Raises:
+            ValueError: this process holds no share (no ingest, no shared group).
+            TimeoutError: not connected, or still receiving after `timeout_s`.
+        """
+        if not self._holds_a_share or self.processor is None:
+            raise ValueError(
+                "this process holds no share of the events (it runs no ingest or "
+                "mqtt.shared_group is unset): there is no slot to retire"
+            )
+        deadline = time.monotonic() + timeout_s
+        if not self._connected.wait(timeout_s):
+            raise TimeoutError(
+                f"broker {self.settings.host}:{self.settings.port} not reachable"
+            )
+        self._wait_quiet(quiet_s, deadline)
+        group = self.settings.shared_group
+        shares = [self._events_filter()]
+        if self.readings is not None:
+            shares.append(self.readings.subscription_filter(group))
+        self.client.unsubscribe(shares)
+        self._wait_quiet(quiet_s, deadline)  # what was already on its way
+        self._retired = True
+        cleared = self.client.publish(
+            self.topics.replica_slot(self.settings.client_id), b"", qos=1, retain=True
+        )
+        cleared.wait_for_publish(5.0)
+        ending = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        ending.SessionExpiryInterval = 0
+        self.client.disconnect(properties=ending)
+        return self.stats.received + self._readings_received
+
+    def _wait_quiet(self, quiet_s: float, deadline: float) -> None:
+        """Until nothing has arrived for `quiet_s` and everything taken is stored."""
+        seen = -1
+        quiet_since = time.monotonic()
+        while True:
+            now = time.monotonic()
+            taken = self.stats.received + self._readings_received
+            pending = self._queue.qsize() + (
+                self.readings.pending() if self.readings is not None else 0
+            )
+            busy = pending > 0 or self._storing_since is not None
+            if taken != seen or busy:
+                seen, quiet_since = taken, now
+            elif now - quiet_since >= quiet_s:
+                return
+            if now > deadline:
+                raise TimeoutError(
+                    f"slot {self.settings.client_id} still receiving after the "
+                    f"time-out ({taken} messages so far)"
+                )
+            time.sleep(0.1)
 
     # -- MQTT callbacks --------------------------------------------------------------
 
@@ -175,12 +253,42 @@ class CentralMqtt:
             apply_mqtt_tls(client, self.settings.tls)
         except TlsError as error:
             raise CentralConfigError(f"mqtt.tls.{error}") from None
+        if self._holds_a_share:
+            # The broker says it for us when we vanish (central/ingest/replicas.py).
+            client.will_set(
+                self.topics.replica_slot(self.settings.client_id),
+                self._presence(SlotState.OFFLINE, stamped=False),
+                qos=1,
+                retain=True,
+            )
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
+
+    @property
+    def _holds_a_share(self) -> bool:
+        """Whether this process is a member of the events' shared subscription."""
+        return self.processor is not None and bool(self.settings.shared_group)
+
+    def _presence(self, state: SlotState, *, stamped: bool = True) -> bytes:
+        return SlotPresence(
+            client_id=self.settings.client_id,
+            state=state,
+            at=self.context.clock.now() if stamped else None,
+        ).to_json()
+
+    def _say_slot(self, state: SlotState) -> mqtt.MQTTMessageInfo | None:
+        if not self._holds_a_share:
+            return None
+        return self.client.publish(
+            self.topics.replica_slot(self.settings.client_id),
+            self._presence(state),
+            qos=1,
+            retain=True,
+        )
 
     def _events_filter(self) -> str:
         group = self.settings.shared_group
@@ -212,6 +320,7 @@ class CentralMqtt:
             (f"{cameras}/status", SubscribeOptions(qos=1)),
             (self.topics.node_status("+"), SubscribeOptions(qos=1)),
             (f"{cameras}/occupancy", SubscribeOptions(qos=0)),
+            (self.topics.replica_slots(), SubscribeOptions(qos=1)),
         ]
         if self.processor is not None:
             subscriptions.insert(0, (self._events_filter(), SubscribeOptions(qos=1)))
@@ -219,7 +328,13 @@ class CentralMqtt:
             group = self.settings.shared_group if self._shared else None
             readings = self.readings.subscription_filter(group)
             subscriptions.insert(1, (readings, SubscribeOptions(qos=1)))
+        if self.on_verification is not None:
+            answers = all_verify_results_topic(self.topics.prefix)
+            if self.settings.shared_group and self._shared:
+                answers = f"$share/{self.settings.shared_group}/{answers}"
+            subscriptions.append((answers, SubscribeOptions(qos=1)))
         client.subscribe(subscriptions)
+        self._say_slot(SlotState.ONLINE)
         log.info(
             "central connected to %s:%s (session present: %s)",
             self.settings.host,
@@ -277,6 +392,7 @@ class CentralMqtt:
             )
             return
         if topic.endswith("/readings") and self.readings is not None:
+            self._readings_received += 1
             self.readings.submit(
                 InboundMessage(topic, payload, message.mid, queued_at=time.monotonic())
             )
@@ -286,6 +402,10 @@ class CentralMqtt:
                 self._relay_notice(topic, payload)
             elif topic.endswith("/occupancy"):
                 self.context.live.record_occupancy(topic, payload)
+            elif topic.endswith("/verifications") and self.on_verification:
+                self.on_verification(topic, payload)
+            elif topic.startswith(self._slots_prefix):
+                self.replicas.record(topic, payload)
             elif topic.endswith("/status") and "/cameras/" in topic:
                 self.camera_status.submit(topic, payload)
             elif topic.endswith("/status"):

@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from central.db.models import (
 from central.matters import Matter
 from central.media import MediaRejected, MediaStore
 from central.tickets.dispatch import choose_worker, open_ticket_counts
+from central.tickets.merging import metres_between
 from central.tickets.model import NewTicket, ticket_notice
 from central.tickets.states import OPEN_STATES
 from gridwatch.contract import DeadLetterMessage, EventMessage, TicketNotice, utc_now
@@ -131,14 +131,6 @@ class _OpenTicket:
     lat: float
     lon: float
     last_observed_at: datetime
-
-
-def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Equirectangular distance: exact enough at the metres-to-kilometres scale."""
-    mean_lat = math.radians((lat1 + lat2) / 2)
-    dx = math.radians(lon2 - lon1) * math.cos(mean_lat)
-    dy = math.radians(lat2 - lat1)
-    return 6_371_000.0 * math.hypot(dx, dy)
 
 
 class EventProcessor:
@@ -616,7 +608,7 @@ class EventProcessor:
             ticket.last_observed_at = observed
             new_tickets.append(ticket)
             new_ticket_events.append([m.event_id])
-            candidates[(str(m.type), grid)].append(
+            candidates[(matter.key, grid)].append(
                 _OpenTicket(-len(new_tickets), m.location.lat, m.location.lon, observed)
             )
             links.append(-len(new_tickets))
@@ -764,12 +756,17 @@ class EventProcessor:
         matters: dict[str, Matter],
         now: datetime,
     ) -> dict[tuple[str, str | None], list[_OpenTicket]]:
-        """Open tickets that new events may join, by (event type, grid)."""
+        """Open tickets that new events may join, by (matter key, grid): whatever
+        opened them (a camera, a patrol, a citizen), one ticket per problem."""
         ctx = self.context
         windows = [ctx.matters.merge_policy(m).window_min for m in matters.values()]
         cutoff = now - timedelta(minutes=max(windows, default=0))
         wanted = sorted(
-            {(str(p.message.type), g) for p, g in zip(firsts, grids, strict=True) if g}
+            {
+                (matters[str(p.message.type)].key, g)
+                for p, g in zip(firsts, grids, strict=True)
+                if g
+            }
         )
         found: dict[tuple[str, str | None], list[_OpenTicket]] = defaultdict(list)
         if not wanted:
@@ -780,13 +777,13 @@ class EventProcessor:
             # being flattened into a join that scans every open ticket.
             rows = pg_execute(
                 conn,
-                "SELECT t.id, t.event_type, t.grid_code, t.lat, t.lon, "
+                "SELECT t.id, t.matter_key, t.grid_code, t.lat, t.lon, "
                 "t.last_observed_at "
-                "FROM unnest(%b::text[], %b::text[]) AS k(event_type, grid_code) "
-                "CROSS JOIN LATERAL (SELECT id, event_type, grid_code, lat, lon, "
+                "FROM unnest(%b::text[], %b::text[]) AS k(matter_key, grid_code) "
+                "CROSS JOIN LATERAL (SELECT id, matter_key, grid_code, lat, lon, "
                 "last_observed_at FROM tickets "
                 "WHERE tickets.grid_code = k.grid_code "
-                "AND tickets.event_type = k.event_type "
+                "AND tickets.matter_key = k.matter_key "
                 "AND tickets.state = ANY(%b::text[]) "
                 "AND tickets.last_observed_at >= %b "
                 "AND tickets.lat IS NOT NULL OFFSET 0) AS t",
@@ -802,21 +799,21 @@ class EventProcessor:
             rows = conn.execute(
                 select(
                     t.c.id,
-                    t.c.event_type,
+                    t.c.matter_key,
                     t.c.grid_code,
                     t.c.lat,
                     t.c.lon,
                     t.c.last_observed_at,
                 ).where(
                     t.c.state.in_(_OPEN_STATE_VALUES),
-                    t.c.event_type.in_(sorted({k for k, _ in wanted})),
+                    t.c.matter_key.in_(sorted({k for k, _ in wanted})),
                     t.c.grid_code.in_(sorted({g for _, g in wanted})),
                     t.c.last_observed_at >= cutoff,
                     t.c.lat.is_not(None),
                 )
             )
-        for ticket_id, event_type, grid_code, lat, lon, seen in rows:
-            found[(event_type, grid_code)].append(
+        for ticket_id, matter_key, grid_code, lat, lon, seen in rows:
+            found[(matter_key, grid_code)].append(
                 _OpenTicket(ticket_id, lat, lon, _utc(seen))
             )
         return found
@@ -829,14 +826,14 @@ class EventProcessor:
         grid: str | None,
         observed: datetime,
     ) -> _OpenTicket | None:
-        if grid is None:
-            return None
         policy = self.context.matters.merge_policy(matter)
+        if grid is None or not policy.enabled:
+            return None
         m = item.message
         window = timedelta(minutes=policy.window_min)
         best: tuple[float, _OpenTicket] | None = None
         # Same grid only: a case belongs to one grid (and its worker).
-        for ticket in candidates.get((str(m.type), grid), []):
+        for ticket in candidates.get((matter.key, grid), []):
             if abs(observed - ticket.last_observed_at) > window:
                 continue
             distance = metres_between(

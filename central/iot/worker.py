@@ -49,6 +49,7 @@ class ReadingWorker:
         self._publish = publish
         self._ack = ack
         self._queue: queue.Queue[InboundMessage] = queue.Queue(ingest.max_inflight)
+        self._unfinished = 0
         self._stop = threading.Event()
         self._storer = BatchStorer(
             self.processor.process,
@@ -87,12 +88,18 @@ class ReadingWorker:
             batch = self._next_batch()
             if not batch:
                 continue
+            self._unfinished = len(batch)
             result = self._storer.store(batch)
             if result is None:
                 return  # stopping: unacknowledged readings will be redelivered
             self._publish(result)
             for message in batch:
                 self._ack(message.token)
+            self._unfinished = 0
+
+    def pending(self) -> int:
+        """Readings taken from the broker and not yet stored and acknowledged."""
+        return self._queue.qsize() + self._unfinished
 
     def _next_batch(self) -> list[InboundMessage]:
         try:

@@ -60,10 +60,12 @@ class PatrolReportIn:
 
 @dataclass(frozen=True, slots=True)
 class PatrolOutcome:
-    """The ticket of a report, and whether the report had been received before."""
+    """The ticket of a report, whether the report had been received before,
+    and whether it joined an open ticket of the same problem."""
 
     ticket: Ticket
     replayed: bool
+    merged: bool = False
 
 
 def find_reported(

@@ -13,11 +13,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from central.auth.audit import AuditAction, record
 from central.clock import Clock
-from central.db.models import Event, PatrolReport, Ticket, UserRole
+from central.db.models import (
+    CitizenReport,
+    Event,
+    MediaObject,
+    PatrolReport,
+    Ticket,
+    TicketMerge,
+    TicketSource,
+    User,
+    UserRole,
+)
 from central.matters import MatterList
 from central.notify import Notifier
 from central.tickets.dispatch import WorkerDirectory, choose_worker, open_ticket_counts
+from central.tickets.merging import (
+    MergeTarget,
+    find_open_ticket,
+    merge_into,
+    sighting_of,
+)
 from central.tickets.model import HistoryEntry, HoldReason, NewTicket, ticket_notice
 from central.tickets.model import (  # the API names reports by this module
     ManualTicket as ManualTicket,
@@ -117,6 +134,9 @@ class TicketService:
         # department kind (matter list) → the city's department code; the
         # context's own mapping, which it refills when reference data reloads
         self.departments = departments if departments is not None else {}
+        # Called with each ticket a worker resolved, after the commit (the
+        # camera check of central/verify/); a failing hook is logged.
+        self.resolve_hooks: list[Callable[[Ticket], None]] = []
 
     # -- reading ---------------------------------------------------------------
 
@@ -143,9 +163,15 @@ class TicketService:
     ) -> Ticket:
         if not note.strip():
             raise InvalidRequest("a resolution needs a note saying what was done")
-        return self._worker_action(
+        ticket = self._worker_action(
             actor, ticket_id, TicketAction.RESOLVE, note, photo_sha256=photo_sha256
         )
+        for hook in self.resolve_hooks:
+            try:
+                hook(ticket)
+            except Exception:
+                log.exception("ticket %s: a resolve hook failed", ticket_id)
+        return ticket
 
     def _worker_action(
         self,
@@ -310,7 +336,14 @@ class TicketService:
                 )
                 if known is not None:
                     return PatrolOutcome(known, replayed=True)
-                ticket = self._store_patrol(session, new, actor, report, now)
+                # Handled on the spot, it is the reporter's own case: no merge.
+                target = (
+                    None if report.handle_self else self._merge_target(session, new)
+                )
+                if target is not None:
+                    ticket = self._join_patrol(session, target, new, actor, report)
+                else:
+                    ticket = self._store_patrol(session, new, actor, report, now)
         except IntegrityError:
             # The same report arrived twice at once: the other one stored it.
             with self.sessions() as session:
@@ -320,6 +353,9 @@ class TicketService:
             if known is None:
                 raise
             return PatrolOutcome(known, replayed=True)
+        if target is not None:
+            self._notify(ticket, "merged", [ticket.assignee_id])
+            return PatrolOutcome(ticket, replayed=False, merged=True)
         if report.handle_self:
             self._notify(ticket, "resolved", [])
         elif new.assignee_id:
@@ -378,13 +414,31 @@ class TicketService:
         *,
         actor_name: str,
         review_first: bool,
-        attach: Callable[[Session, Ticket], None],
+        attach: Callable[[Session, Ticket], int],
     ) -> Ticket:
         """Store a ticket reported from outside (the citizen page, an Open311
         client): held for an operator when `review_first` (or outside every
-        grid), else dispatched like a manual ticket. `attach` adds what belongs
-        to it (the citizen report row) in the same transaction."""
+        grid), else dispatched like a manual ticket; or, when an open ticket of
+        the same problem is near, join that one. `attach` adds what belongs to
+        it (the citizen report row) in the same transaction and returns its id."""
         now = new.created_at
+        with self._write() as session:
+            target = self._merge_target(session, new)
+            if target is not None:
+                sighting = sighting_of(new)
+                assert sighting is not None  # it found the target
+                report_id = attach(session, target.ticket)
+                merge_into(
+                    session,
+                    target,
+                    sighting,
+                    actor_name=actor_name,
+                    citizen_report_id=report_id,
+                )
+                session.flush()
+        if target is not None:
+            self._notify(target.ticket, "merged", [target.ticket.assignee_id])
+            return target.ticket
         with self._write() as session:
             if review_first and new.grid_code is not None:
                 new.hold(HoldReason.CITIZEN_REPORT)
@@ -404,6 +458,184 @@ class TicketService:
         if new.assignee_id:
             self._notify(ticket, "dispatched", [new.assignee_id])
         return ticket
+
+    # -- one ticket per problem ---------------------------------------------------
+
+    def _merge_target(self, session: Session, new: NewTicket) -> MergeTarget | None:
+        """The open ticket the new report joins under its matter's merge
+        policy, or None."""
+        sighting = sighting_of(new)
+        if sighting is None:
+            return None
+        policy = self.matters.merge_policy(self.matters.by_key(new.matter_key))
+        return find_open_ticket(session, policy, sighting)
+
+    def _join_patrol(
+        self,
+        session: Session,
+        target: MergeTarget,
+        new: NewTicket,
+        actor: Actor,
+        report: PatrolReportIn,
+    ) -> Ticket:
+        """A patrol report joins the open ticket of its problem."""
+        sighting = sighting_of(new)
+        assert sighting is not None  # it found the target
+        row = PatrolReport(
+            ticket_id=target.ticket.id,
+            worker_id=actor.worker_id or "",
+            client_key=report.client_key,
+            handled_self=False,
+            created_at=sighting.at,
+        )
+        session.add(row)
+        session.flush()
+        merge_into(
+            session, target, sighting, actor_name=actor.name, patrol_report_id=row.id
+        )
+        session.flush()
+        return target.ticket
+
+    def split(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        merge_id: int,
+        reason: str,
+        *,
+        address: str | None = None,
+    ) -> tuple[Ticket, Ticket]:
+        """Split a wrongly merged report off its ticket into a ticket of its
+        own (dispatched like a new report), with its reporter and photo;
+        both histories and the audit log say so. Returns (ticket, split-off).
+
+        Raises:
+            PermissionDenied: not staff.
+            TicketNotFound: no such ticket.
+            InvalidRequest: no reason, the merge is not this ticket's, or it
+                was split off already.
+        """
+        if not reason.strip():
+            raise InvalidRequest("splitting a report off needs a reason")
+        with self._write() as session:
+            ticket = self._staff_ticket(session, actor, ticket_id)
+            merge = session.get(TicketMerge, merge_id)
+            if merge is None or merge.ticket_id != ticket_id:
+                raise InvalidRequest(
+                    f"merge #{merge_id} is not a report merged into ticket {ticket_id}"
+                )
+            if merge.split_at is not None:
+                raise InvalidRequest(
+                    f"merge #{merge_id} was split off already "
+                    f"(ticket {merge.split_ticket_id})"
+                )
+            now = self.clock.now()
+            new = self._ticket_of_merge(session, ticket, merge, now)
+            split = new.to_orm()
+            session.add(split)
+            session.flush()
+            for entry in new.opening_history(split.id, at=now, actor=actor.name):
+                session.add(entry.to_orm())
+            self._move_reporter(session, merge, ticket.id, split.id)
+            ticket.observations = max(1, ticket.observations - 1)
+            merge.split_at = now
+            merge.split_by = actor.name
+            merge.split_ticket_id = split.id
+            add_history(
+                session,
+                ticket,
+                at=now,
+                actor=actor.name,
+                action=TicketAction.SPLIT,
+                from_state=ticket.state,
+                note=f"merge #{merge.id} split off into ticket {split.id}: {reason}",
+            )
+            record(
+                session,
+                actor.name,
+                AuditAction.TICKET_SPLIT,
+                f"ticket:{ticket.id}",
+                address,
+                {"merge_id": merge.id, "split_ticket_id": split.id, "reason": reason},
+            )
+            session.flush()
+        self._notify(ticket, "split", [ticket.assignee_id], reason)
+        if split.assignee_id:
+            self._notify(split, "dispatched", [split.assignee_id])
+        return ticket, split
+
+    def _ticket_of_merge(
+        self, session: Session, ticket: Ticket, merge: TicketMerge, now: datetime
+    ) -> NewTicket:
+        """The ticket a split-off report opens: its own words, place and photo,
+        found when it was reported, dispatched (or held) now."""
+        try:
+            matter = self.matters.by_key(ticket.matter_key)
+        except KeyError as exc:
+            raise InvalidRequest(str(exc.args[0])) from exc
+        source = TicketSource(merge.source)
+        spec = ManualTicket(
+            matter_key=matter.key,
+            title=merge.title,
+            description=merge.description,
+            source=source,
+            lat=merge.lat,
+            lon=merge.lon,
+            reporter=self._patrol_reporter(session, merge.patrol_report_id),
+            photo_sha256=merge.photo_sha256,
+        )
+        opens = (
+            NewTicket.from_report
+            if source is TicketSource.PATROL
+            else NewTicket.from_citizen
+        )
+        new = opens(
+            spec,
+            matter=matter,
+            matters=self.matters,
+            departments=self.departments,
+            grid_code=merge.grid_code,
+            now=now,
+        )
+        new.found_at = merge.merged_at
+        new.opening_note = f"{source.value} report split off ticket {ticket.id}"
+        new.dispatch_or_hold(
+            needs_review=False,  # an operator has just looked at it
+            pick_worker=lambda grid: self._pick_worker(session, grid, now),
+            now=now,
+        )
+        return new
+
+    @staticmethod
+    def _patrol_reporter(session: Session, patrol_report_id: int | None) -> str | None:
+        """The login of the worker who sent a patrol report (a ticket's reporter)."""
+        if patrol_report_id is None:
+            return None
+        row = session.get(PatrolReport, patrol_report_id)
+        if row is None:
+            return None
+        username = session.scalar(
+            select(User.username).where(User.worker_id == row.worker_id).limit(1)
+        )
+        return username or row.worker_id
+
+    @staticmethod
+    def _move_reporter(
+        session: Session, merge: TicketMerge, from_id: int, to_id: int
+    ) -> None:
+        """The split-off report's reporter row and photo follow it."""
+        if merge.citizen_report_id is not None:
+            citizen = session.get(CitizenReport, merge.citizen_report_id)
+            if citizen is not None:
+                citizen.ticket_id = to_id
+        if merge.patrol_report_id is not None:
+            patrol = session.get(PatrolReport, merge.patrol_report_id)
+            if patrol is not None:
+                patrol.ticket_id = to_id
+        if merge.photo_sha256 is not None:
+            photo = session.get(MediaObject, merge.photo_sha256)
+            if photo is not None and photo.ticket_id == from_id:
+                photo.ticket_id = to_id
 
     def reopen(self, ticket_id: int, *, reason: str, actor_name: str) -> Ticket:
         """The reporter reopens a closed ticket: back to its worker for rework

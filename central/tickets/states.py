@@ -35,6 +35,10 @@ class TicketAction(StrEnum):
     ESCALATE = "escalate"
     OBSERVE = "observe"
     REOPEN = "reopen"
+    # One ticket per problem: a report joins an open ticket; an operator splits
+    # a wrong merge off into a ticket of its own. Neither changes the state.
+    MERGE = "merge"
+    SPLIT = "split"
 
 
 # Every ticket is created in review; `dispatch` or `confirm` move it on.

@@ -111,6 +111,10 @@ class FrameSource(ABC):
     def _count_frame(self, now: float) -> None:
         """Record one decoded frame (analysed or not)."""
         self.frames_decoded += 1
+        self._count_arrival(now)
+
+    def _count_arrival(self, now: float) -> None:
+        """Record that the stream delivered a frame (decoded or skipped)."""
         self.last_frame_at = now
         self.fps_in.tick(now)
 
@@ -119,13 +123,17 @@ class FrameSource(ABC):
     ) -> None:
         """Count a decoded frame and offer it to analysis (time: now by default)."""
         now = time.time() if captured_at is None else captured_at
-        self._frame_index += 1
         self._count_frame(now)
+        self._offer(image, now)
+
+    def _offer(self, image: npt.NDArray[np.uint8], captured_at: float) -> None:
+        """Offer a frame, already counted, to analysis."""
+        self._frame_index += 1
         self.slot.put(
             Frame(
                 camera_id=self.camera.id,
                 index=self._frame_index,
-                captured_at=now,
+                captured_at=captured_at,
                 image=image,
             )
         )

@@ -14,6 +14,7 @@ from edge.config import CameraConfig
 from edge.ingest.base import FrameSource
 from edge.ingest.sampler import FrameSampler
 from edge.ingest.slot import FreshestFrameSlot
+from edge.ingest.stream_url import redact_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ class CaptureSource(FrameSource):
         self._sampler = FrameSampler(camera.analysis_fps)
 
     def _open(self) -> cv2.VideoCapture | None:
-        if self._is_file and not Path(self.camera.url).is_file():
-            self.error = f"video file not found: {self.camera.url}"
+        url = self.camera.analysis_url
+        if self._is_file and not Path(url).is_file():
+            self.error = f"video file not found: {url}"
             return None
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -52,7 +54,7 @@ class CaptureSource(FrameSource):
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             int(self.camera.read_timeout_s * 1000),
         ]
-        capture = cv2.VideoCapture(self.camera.url, cv2.CAP_FFMPEG, params)
+        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
             self.error = f"cannot open {self._describe()}"
@@ -60,7 +62,8 @@ class CaptureSource(FrameSource):
         return capture
 
     def _describe(self) -> str:
-        return f"video file {self.camera.url}" if self._is_file else self.camera.url
+        url = self.camera.analysis_url
+        return f"video file {url}" if self._is_file else redact_credentials(url)
 
     def _read_until_failure(self) -> bool:
         capture = self._open()

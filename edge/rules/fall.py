@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,6 +47,15 @@ _LYING_GAP_S = 0.5  # lying goes on through other readings this short...
 _LYING_GAP_FRAMES = 2.5  # ...or this many frame intervals, when frames are sparser
 _POSE_FRESH_S = 0.6  # a pose reading this recent stands in for a frame without one
 _HANDOVER_IOU = 0.3  # a new track this close to a missing one is the same person
+# A person who comes to rest and is read as lying only later (a box at the edge
+# of the lying shape, no torso found) fell when they came to rest:
+_REST_IOU = 0.75  # a box this close to the latest one is the same resting position
+_REST_MAX_S = 3.0  # ...misread for at most this long before the first lying reading
+_REST_MIN_ASPECT = 1.0  # ...in a box at least this wide for its height (not a crouch)
+# Time with no reading of the person (lost frames, the detector losing them on
+# the way down) says nothing about how fast they went down:
+_BLIND_AFTER_S = 0.5  # readings further apart than this leave a blind stretch...
+_BLIND_MAX_S = 1.0  # ...of which at most this much is not counted in transition_s
 
 
 class FallRuleConfig(RuleConfigBase):
@@ -140,6 +149,8 @@ class _Sample:
     t: float
     hip_y_px: float
     centre_y_px: float
+    xyxy: npt.NDArray[np.float32]
+    is_upright: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +343,11 @@ class FallRule(Rule):
         person.upright_run = person.upright_run + 1 if is_upright else 0
         fresh = reading.torso if reading.is_fresh else None
         hip_y = fresh.hip_y_px if fresh is not None else math.nan
-        person.samples.append(_Sample(now, hip_y, (top + bottom) / 2.0))
-        while person.samples and person.samples[0].t < now - self.config.transition_s:
+        person.samples.append(
+            _Sample(now, hip_y, (top + bottom) / 2.0, person.xyxy, is_upright)
+        )
+        kept_s = self.config.transition_s + _REST_MAX_S + _BLIND_MAX_S
+        while person.samples and person.samples[0].t < now - kept_s:
             person.samples.popleft()
         if fresh is not None:
             person.torso_seen_px = max(person.torso_seen_px, fresh.length_px)
@@ -364,11 +378,15 @@ class FallRule(Rule):
             # neither upright nor lying (the torso turning through 35-55
             # degrees, the hips not yet low).
             if person.lying_since is not None:  # set on every lying frame
-                person.drop, drop_began = self._drop(person)
+                person.drop, drop_began, rested_at = self._drop(
+                    person, person.lying_since
+                )
                 if person.drop >= self.config.drop_ratio:
-                    # Down since the later of: lying began, the drop began
-                    # (someone already lying, e.g. rolling off a bed).
-                    person.fallen_at = max(person.lying_since, drop_began)
+                    # Down since the later of: lying began (or the person came
+                    # to rest in the position later read as lying), the drop
+                    # began (someone already lying, e.g. rolling off a bed).
+                    down_since = min(person.lying_since, rested_at)
+                    person.fallen_at = max(down_since, drop_began)
             return False
         if _is_up_again(person) or (
             not lying and now - person.last_lying_at > self.config.down_s
@@ -395,10 +413,25 @@ class FallRule(Rule):
             and person.episode.can_start(now)
         )
 
-    def _drop(self, person: _Person) -> tuple[float, float]:
-        """How far the person came down within `transition_s`, in upright
-        heights, and when the way down began (last time near the top)."""
-        samples = list(person.samples)
+    def _drop(
+        self, person: _Person, lying_since: float
+    ) -> tuple[float, float, float]:
+        """How far the person came down within `transition_s` before coming
+        to rest where they are now, in upright heights; when the way down
+        began (last time near the top); and when they came to rest.
+
+        The transition is measured up to the rest, not up to the first frame
+        read as lying: at a low or uneven frame rate the person may lie still
+        in a box at the edge of the lying shape, read as neither upright nor
+        lying, for a second or two before a frame reads lying (seen on
+        subject_1_fall_13 at ~3.6 fps: down at 1.6 s, read lying at 3.7 s).
+        Lying down slowly still reads slow: the rest only counts where the box
+        stayed put, read as not upright, from it to the first lying reading.
+        """
+        history = list(person.samples)
+        rest = _rest_index(history, lying_since)
+        first = _transition_start(history, rest, self.config.transition_s)
+        samples = history[first:]
         scale = max(person.scale_px(), 1.0)
         if not math.isnan(samples[-1].hip_y_px) and any(
             not math.isnan(s.hip_y_px) for s in samples[:-1]
@@ -408,7 +441,7 @@ class FallRule(Rule):
             track = [(s.t, s.centre_y_px) for s in samples]
         top = min(y for _, y in track)
         began = max(t for t, y in track if y <= top + _DROP_START * scale)
-        return max(0.0, track[-1][1] - top) / scale, began
+        return max(0.0, track[-1][1] - top) / scale, began, history[rest].t
 
     def _while_fallen(
         self, person: _Person, reading: Reading, now: float
@@ -463,6 +496,53 @@ class FallRule(Rule):
         if torso is not None:
             attributes["torso_angle_deg"] = round(torso.angle_deg, 1)
         return attributes
+
+
+def _rest_index(samples: Sequence[_Sample], lying_since: float) -> int:
+    """Index of the first sample of the person's rest in the latest box: the
+    run, up to the latest sample, of non-upright readings in about that box.
+
+    Only a box as wide as a lying person's counts (a crouch is taller), and a
+    rest that began more than `_REST_MAX_S` before the first lying reading is
+    not the end of a fall (someone sitting still, then read as lying): then
+    the rest counts from the latest sample only.
+    """
+    latest = len(samples) - 1
+    index = latest
+    box = samples[latest].xyxy
+    while index > 0:
+        before = samples[index - 1]
+        if (
+            before.is_upright
+            or not _is_lying_shaped(before.xyxy)
+            or box_ious(box, before.xyxy[None])[0] < _REST_IOU
+        ):
+            break
+        index -= 1
+    if lying_since - samples[index].t > _REST_MAX_S:
+        return latest
+    return index
+
+
+def _is_lying_shaped(xyxy: npt.NDArray[np.float32]) -> bool:
+    width, height = float(xyxy[2] - xyxy[0]), float(xyxy[3] - xyxy[1])
+    return width >= _REST_MIN_ASPECT * height
+
+
+def _transition_start(samples: Sequence[_Sample], end: int, window_s: float) -> int:
+    """Index of the earliest sample within `window_s` before `samples[end]`,
+    not counting up to `_BLIND_MAX_S` of blind stretches (readings more than
+    `_BLIND_AFTER_S` apart) in between."""
+    blind_s = 0.0
+    index = end
+    while index > 0:
+        gap_s = samples[index].t - samples[index - 1].t
+        blind_s += max(0.0, gap_s - _BLIND_AFTER_S)
+        elapsed_s = samples[end].t - samples[index - 1].t
+        if elapsed_s - min(blind_s, _BLIND_MAX_S) > window_s:
+            break
+        index -= 1
+    return index
 
 
 def _is_up_again(person: _Person) -> bool:

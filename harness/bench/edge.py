@@ -1,8 +1,9 @@
 """`gridwatch bench edge`: N RTSP streams from the simulator through a full edge node.
 
 Prints figures (JSON with --json): decoded and analysed fps, the raw onnxruntime
-ceiling of the same model and batch measured in the same run, their ratio,
-latencies and CPU use. Optionally runs ultralytics' multi-stream predict on the
+ceiling of the same model and batch measured in the same run, their ratio, the
+limit (what the cores could analyse if they only decoded the streams and ran the
+detector, both measured in the same run) and the ratio to it, latencies and CPU use. Optionally runs ultralytics' multi-stream predict on the
 same streams (a separate interpreter with ultralytics installed; AGPL, optional).
 """
 
@@ -22,16 +23,20 @@ from typing import Any
 
 import psutil
 
-from edge.config import NodeConfig, parse_config
+from edge.config import DecoderKind, NodeConfig, SkipFrames, parse_config
 from edge.factory import build_node, load_detectors
 from edge.node import EdgeNode
 from gridwatch.stats import percentile
 from harness.bench.ceiling import measure_ceiling
+from harness.bench.decode_cost import measure_decode_cost
 from harness.bench.events import EventLatencyCollector
+from harness.bench.limit import limit_fps, usable_cores
 from harness.bench.report import rounded, write_figures
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
+from simulators.clips import discover_clips
+from simulators.transcode import default_cache_dir, prepare_clip
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="onnxruntime threads sleep between runs instead of busy-waiting",
     )
     parser.add_argument("--ceiling-s", type=float, default=5.0)
+    parser.add_argument(
+        "--decode-s",
+        type=float,
+        default=2.0,
+        help="CPU seconds spent measuring what decoding one stream costs",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=[d.value for d in DecoderKind],
+        default=DecoderKind.OPENCV.value,
+        help="the cameras' decoder (pyav skips undecodable-for-analysis frames)",
+    )
     parser.add_argument(
         "--ultralytics-python",
         type=Path,
@@ -147,6 +164,7 @@ def node_config(
                     "url": url,
                     "location": {"lat": 23.13, "lon": 113.26},
                     "analysis_fps": args.analysis_fps,
+                    "decoder": args.decoder,
                     "zones": [{"id": "all", "rules": rules}],
                 }
                 for i, url in enumerate(urls)
@@ -232,6 +250,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             ceiling = measure_ceiling(
                 detectors, batch=args.max_batch, seconds=args.ceiling_s
             )
+            limit = _measure_limit(args, media_dir, ceiling, streams=len(urls))
             collector = EventLatencyCollector(
                 broker.port, config.broker.topic_prefix, broker.observer()
             )
@@ -257,6 +276,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio": round(measured["analysed_fps"] / ceiling, 3)
                 if ceiling
                 else None,
+                **limit,
+                "ratio_to_limit": round(measured["analysed_fps"] / limit["limit_fps"], 3)
+                if limit["limit_fps"]
+                else None,
                 "latency_ms_p50": rounded(percentile(collector.collected_ms(), 0.5)),
                 "latency_ms_p95": rounded(percentile(collector.collected_ms(), 0.95)),
                 "events": collector.count,
@@ -265,6 +288,37 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             if args.ultralytics_python is not None:
                 figures["ultralytics"] = _run_ultralytics(args, urls)
             return figures
+
+
+def _measure_limit(
+    args: argparse.Namespace, media_dir: Path, ceiling_fps: float, *, streams: int
+) -> dict[str, Any]:
+    """Decode cost of the served clip, and the limit it leaves the detector."""
+    clip = prepare_clip(
+        discover_clips(media_dir, clips=[args.clip])[0], cache_dir=default_cache_dir()
+    )
+    decoder = DecoderKind(args.decoder)
+    cost = measure_decode_cost(
+        clip.h264_path,
+        decoder=decoder,
+        skip_frames=SkipFrames.AUTO,
+        analysis_fps=args.analysis_fps,
+        seconds=args.decode_s,
+    )
+    cores = usable_cores()
+    decode_cores = streams * cost.cores_per_stream
+    limit = (
+        limit_fps(cores=cores, ceiling_fps=ceiling_fps, decode_cores=decode_cores)
+        if ceiling_fps > 0
+        else 0.0
+    )
+    return {
+        "cores": cores,
+        "decoder": decoder.value,
+        "decode_cpu_ms_per_stream_s": cost.cpu_ms_per_stream_s,
+        "decode_cores": round(decode_cores, 3),
+        "limit_fps": round(limit, 2),
+    }
 
 
 def machine_summary() -> str:

@@ -138,7 +138,9 @@ def test_report_given_the_same_key_again_should_answer_the_first_ticket(
     # the key is the phone's, per worker: another worker's same key is theirs
     other = report(api, data, user="worker2")
     assert other.status_code == 201, other.text
-    assert other.json()["ticket"]["id"] != first.json()["ticket"]["id"]
+    assert other.json()["replayed"] is False
+    # ... a report of the same problem, which joins the first one's ticket
+    assert other.json()["merged"] is True
     assert patrol_tickets(api) == 2
 
 

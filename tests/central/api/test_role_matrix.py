@@ -31,6 +31,7 @@ from central.citizens.open311 import issue_client
 from central.citizens.reports import Channel, ReportDesk, ReportIn
 from central.db.models import HotspotWarning, Ticket, User, UserRole
 from central.media import MediaStore
+from central.tickets.merging import MergeTarget, Sighting, merge_into
 from tests.central.api.conftest import (
     PASSWORD,
     Api,
@@ -213,6 +214,10 @@ def on_ticket(state: str, action: str, **kwargs: Any) -> Prepare:
 
 def ticket_page(api: Api, _caller: Caller) -> Call:
     return Call(f"/api/v1/tickets/{_ticket(api, 'dispatched')}")
+
+
+def ticket_camera_checks(api: Api, _caller: Caller) -> Call:
+    return Call(f"/api/v1/tickets/{_ticket(api, 'resolved')}/camera-checks")
 
 
 def on_target_user(suffix: str, **kwargs: Any) -> Prepare:
@@ -414,6 +419,41 @@ def on_warning(api: Api, _caller: Caller) -> Call:
     return Call(f"/api/v1/warnings/{warning_id}/ack")
 
 
+def _merged_report(api: Api) -> tuple[int, int]:
+    """A dispatched ticket of w1 with a citizen report merged into it."""
+    ticket_id = _ticket(api, "dispatched")
+    with api.context.sessions.begin() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        merge = merge_into(
+            session,
+            MergeTarget(ticket, 4.0),
+            Sighting(
+                source="citizen",
+                matter_key="littering",
+                grid_code="440106001001001",
+                lat=23.12254,
+                lon=113.3225,
+                at=api.clock.now(),
+                title="bags",
+            ),
+            actor_name="citizen",
+        )
+        return ticket_id, merge.id
+
+
+def ticket_merges(api: Api, _caller: Caller) -> Call:
+    ticket_id, _ = _merged_report(api)
+    return Call(f"/api/v1/tickets/{ticket_id}/merges")
+
+
+def ticket_split(api: Api, _caller: Caller) -> Call:
+    ticket_id, merge_id = _merged_report(api)
+    return Call(
+        f"/api/v1/tickets/{ticket_id}/split",
+        json={"merge_id": merge_id, "reason": "another bin"},
+    )
+
+
 REASON = {"reason": "checked on site"}
 
 # (method, OpenAPI path) → how to call it and what each caller gets
@@ -495,6 +535,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/tickets/{ticket_id}"): Rule(
         ticket_page, answers(200, STAFF | {"worker"}, other_worker=404)
     ),
+    ("GET", "/api/v1/tickets/{ticket_id}/camera-checks"): Rule(
+        ticket_camera_checks, answers(200, STAFF | {"worker"}, other_worker=404)
+    ),
     ("GET", "/api/v1/review"): Rule(fixed("/api/v1/review"), answers(200, STAFF)),
     ("POST", "/api/v1/tickets/{ticket_id}/accept"): Rule(
         on_ticket("dispatched", "accept"),
@@ -541,6 +584,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/grids"): Rule(fixed("/api/v1/grids"), answers(200, MEMBERS)),
     ("GET", "/api/v1/areas"): Rule(fixed("/api/v1/areas"), answers(200, MEMBERS)),
+    ("GET", "/api/v1/map/areas"): Rule(
+        fixed("/api/v1/map/areas?level=grid&zoom=14"), answers(200, MEMBERS)
+    ),
+    ("GET", "/api/v1/map/events"): Rule(
+        fixed("/api/v1/map/events"), answers(200, STAFF)
+    ),
     ("GET", "/api/v1/cameras"): Rule(fixed("/api/v1/cameras"), answers(200, STAFF)),
     ("GET", "/api/v1/devices"): Rule(fixed("/api/v1/devices"), answers(200, STAFF)),
     ("GET", "/api/v1/workers"): Rule(fixed("/api/v1/workers"), answers(200, STAFF)),
@@ -616,6 +665,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
         revoke_open311_client, answers(204, ADMIN)
     ),
     ("POST", "/api/v1/patrol/reports"): Rule(patrol_report, answers(201, WORKERS)),
+    ("GET", "/api/v1/tickets/{ticket_id}/merges"): Rule(
+        ticket_merges, answers(200, STAFF)
+    ),
+    ("POST", "/api/v1/tickets/{ticket_id}/split"): Rule(
+        ticket_split, answers(200, STAFF)
+    ),
     ("GET", "/api/v1/warnings"): Rule(fixed("/api/v1/warnings"), answers(200, STAFF)),
     ("POST", "/api/v1/warnings/{warning_id}/ack"): Rule(
         on_warning, answers(200, STAFF)

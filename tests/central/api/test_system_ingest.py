@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
+from central.ingest.replicas import ReplicaRoster, SlotPresence, SlotState
 from tests.central.api.conftest import Api
 
 PATH = "/api/v1/system/ingest"
@@ -40,6 +42,8 @@ def test_ok_then_degraded_with_the_reasons_of_healthz(api: Api) -> None:
         "deadlettered": 3,
         "failed_batches": 0,
         "storage_retries": 0,
+        "replica_slots": [],
+        "warnings": [],
     }
     stats.retrying_since = time.monotonic() - 120
     stats.last_error = "OperationalError: disk I/O error"
@@ -52,3 +56,30 @@ def test_ok_then_degraded_with_the_reasons_of_healthz(api: Api) -> None:
     assert "stuck" in stuck and "disk I/O error" in stuck
     assert "lagging" in lagging and "95 s" in lagging
     assert body["reasons"] == api.client.get("/healthz").json()["reasons"]
+
+
+def test_a_replica_slot_away_should_be_a_warning_not_a_failed_probe(api: Api) -> None:
+    roster = ReplicaRoster(api.context.clock)
+    api.context.replicas = roster
+    topics = api.context.topics
+    roster.record(
+        topics.replica_slot("central-1"),
+        SlotPresence(client_id="central-1", state=SlotState.ONLINE).to_json(),
+    )
+    roster.record(
+        topics.replica_slot("central-2"),
+        SlotPresence(client_id="central-2", state=SlotState.OFFLINE).to_json(),
+    )
+    body = api.get("operator", PATH).json()
+    assert [(s["client_id"], s["state"]) for s in body["replica_slots"]] == [
+        ("central-1", "online"),
+        ("central-2", "offline"),
+    ]
+    assert body["warnings"] == []  # not away long enough yet
+    alert_s = api.context.settings.ingest.slot_offline_alert_s
+    api.context.clock.advance(timedelta(seconds=alert_s))  # type: ignore[attr-defined]
+    [warning] = api.get("operator", PATH).json()["warnings"]
+    assert "central-2 offline for 5 min" in warning
+    health = api.client.get("/healthz")
+    assert health.status_code == 200  # the healthy replicas stay in service
+    assert health.json()["warnings"] == [warning]

@@ -405,3 +405,109 @@ def test_fall_given_clip_ending_a_hair_before_down_s_should_start_on_last_frame(
     starts = [s for s in _run(_rule(), steps) if s.phase.value == "start"]
 
     assert _summary(starts) == [(2.99, "start")]
+
+
+# Irregular sampling (a congested uplink: frames 0.1-0.45 s apart) with boxes
+# only (no keypoint seen), 300 px tall on y = 420: standing reads upright; the
+# resting box, 1.15 times as wide as tall, reads neither upright nor lying
+# (just under the lying shape); the lying box, 1.22 times, reads lying.
+_STANDING_BOX = (161.0, 120.0, 239.0, 420.0)
+_RESTING_BOX = (170.0, 300.0, 308.0, 420.0)
+_LYING_BOX = (170.0, 300.0, 316.0, 420.0)
+_CROUCH_BOX = (170.0, 300.0, 284.0, 420.0)  # 0.95 as wide as tall
+_STOOD_AT = (0.0, 0.3, 0.55, 0.9, 1.2, 1.5)
+
+
+def _box_only(xyxy: tuple[float, float, float, float]) -> Person:
+    return Person(
+        xyxy=np.array(xyxy, dtype=np.float32),
+        keypoints=np.zeros((17, 3), dtype=np.float32),
+    )
+
+
+def _run_boxes(
+    frames: Sequence[tuple[float, tuple[float, float, float, float]]],
+) -> list[tuple[float, str]]:
+    rule = _rule()
+    signals: list[RuleSignal] = []
+    for t, xyxy in frames:
+        signals.extend(rule.update(_observe_body(t, _box_only(xyxy))))
+    return _summary([s for s in signals if s.phase is EventPhase.START])
+
+
+def _at(
+    times: Sequence[float], xyxy: tuple[float, float, float, float]
+) -> list[tuple[float, tuple[float, float, float, float]]]:
+    return [(t, xyxy) for t in times]
+
+
+def test_fall_given_rest_read_lying_only_two_seconds_later_should_start() -> None:
+    # subject_1_fall_13 at ~3.6 fps: down at 1.6 s, still in the same box,
+    # read lying first at 3.7 s; the drop was measured back from 3.7 s and
+    # fell outside transition_s.
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8, 2.2, 2.5, 2.9, 3.3, 3.6), _RESTING_BOX)
+        + _at((3.8, 4.1, 4.5, 4.8, 5.2), _LYING_BOX)
+    )
+
+    assert _run_boxes(frames) == [(4.1, "start")]
+
+
+def test_fall_given_slow_lowering_at_uneven_rate_should_not_start() -> None:
+    # Going down over 4 s (kneeling, then lying down): the box sinks a little
+    # on every frame, so no rest ends a quick drop.
+    times = [round(1.8 + 0.3 * i + (0.1 if i % 3 == 0 else 0.0), 3) for i in range(14)]
+    sinking = [
+        (t, (170.0, 120.0 + 180.0 * (i + 1) / 14, 308.0, 420.0))
+        for i, t in enumerate(times)
+    ]
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + sinking
+        + _at((6.2, 6.5, 6.9, 7.2, 7.6, 8.0, 8.3), _LYING_BOX)
+    )
+
+    assert _run_boxes(frames) == []
+
+
+def test_fall_given_rest_longer_than_the_bound_before_lying_should_not_start() -> (
+    None
+):
+    # Down quickly, then 3.6 s still (sitting, read as neither) before the
+    # first lying reading: lying down, not a fall read late.
+    rest = [round(1.8 + 0.3 * i, 3) for i in range(13)]
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at(rest, _RESTING_BOX)
+        + _at((5.7, 6.0, 6.4, 6.7, 7.1, 7.4), _LYING_BOX)
+    )
+
+    assert _run_boxes(frames) == []
+
+
+def test_fall_given_still_crouch_then_lying_reading_should_not_start() -> None:
+    # A crouch box (taller than wide) is not a lying person read late.
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8, 2.2, 2.5, 2.9, 3.3, 3.6), _CROUCH_BOX)
+        + _at((3.8, 4.1, 4.5, 4.8, 5.2), _LYING_BOX)
+    )
+
+    assert _run_boxes(frames) == []
+
+
+@pytest.mark.parametrize(
+    ("first_lying_s", "expected"),
+    [(3.4, [(4.3, "start")]), (4.6, [])],
+    ids=["gap_2.4s_tolerated", "gap_3.6s_too_long"],
+)
+def test_fall_given_frames_lost_on_the_way_down_should_tolerate_a_bounded_gap(
+    first_lying_s: float, expected: list[tuple[float, str]]
+) -> None:
+    # No frame between standing at 1.0 s and lying: up to 1 s of the blind
+    # stretch is not counted in transition_s (2 s).
+    stood = _at((0.0, 0.3, 0.6, 1.0), _STANDING_BOX)
+    lying = [round(first_lying_s + 0.3 * i, 3) for i in range(8)]
+
+    assert _run_boxes(stood + _at(lying, _LYING_BOX)) == expected

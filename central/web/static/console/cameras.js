@@ -302,10 +302,46 @@ function fmtLag(seconds) {
   return s < 10 ? `${s.toFixed(1)} s` : `${Math.round(s)} s`;
 }
 
+// Central replicas' slots of the shared subscription: an offline one's share of the
+// events waits in the broker until a process connects as it again.
+function replicaSlots() {
+  const slots = ingest.replica_slots || [];
+  if (!slots.length) return null;
+  const line = slots
+    .map((slot) =>
+      slot.state === "online"
+        ? `${slot.client_id} online`
+        : `${slot.client_id} offline ${Math.round(slot.away_s / 60)} min`,
+    )
+    .join(" · ");
+  return h(
+    "div",
+    { class: "replica-slots", id: "replica-slots" },
+    h("p", { class: "muted" }, `Replica slots: ${line}`),
+    ingest.warnings?.length
+      ? h(
+          "ul",
+          { class: "ingest-warnings err" },
+          ingest.warnings.map((warning) => h("li", {}, warning)),
+        )
+      : null,
+  );
+}
+
 function renderIngest() {
   // Only when something changed (the lag to the second), so the text is not
   // rewritten every 5 s under a reader.
-  const signature = JSON.stringify(ingest && { ...ingest, lag_s: Math.round(ingest.lag_s || 0) });
+  const signature = JSON.stringify(
+    ingest && {
+      ...ingest,
+      lag_s: Math.round(ingest.lag_s || 0),
+      replica_slots: (ingest.replica_slots || []).map((slot) => [
+        slot.client_id,
+        slot.state,
+        Math.round(slot.away_s / 60),
+      ]),
+    },
+  );
   if (signature === lastIngestSignature) return;
   lastIngestSignature = signature;
   const box = clear(els.ingest);
@@ -328,6 +364,7 @@ function renderIngest() {
         "Ingest not in this process: this server answers the API only; " +
           "the ingest replicas report on their /healthz and /metrics.",
       ),
+      replicaSlots(),
     );
     return;
   }
@@ -359,6 +396,7 @@ function renderIngest() {
           ingest.reasons.map((reason) => h("li", {}, reason)),
         )
       : null,
+    replicaSlots(),
   );
 }
 

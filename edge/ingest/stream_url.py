@@ -1,0 +1,21 @@
+"""Stream URLs as they may appear in logs and errors: without credentials."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_credentials(url: str) -> str:
+    """The URL with any `user:password@` replaced by `***@`.
+
+    Cameras are commonly addressed as `rtsp://user:password@host/...`; the
+    password must not reach a log line, a status message or an error.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))

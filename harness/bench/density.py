@@ -1,0 +1,286 @@
+"""`gridwatch bench density`: the most camera streams one edge node sustains.
+
+Camera-like streams (H.264 main stream and 640x360 sub-stream, 25 fps, made
+from a shared clip) are served by the RTSP simulator; the node runs the demo's
+rules on them at `--analysis-fps` each. Trials of a few seconds double the
+stream count while the node keeps up (at least 95 % of the due frames analysed,
+frame → event p95 at most 1 s), then bisect. Prints JSON with --json; progress
+goes to stderr. The limit beside it is what the cores could analyse if they
+did nothing but decode the streams and run the detector, both measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edge.config import DecoderKind, SkipFrames, parse_config
+from edge.factory import load_detectors
+from gridwatch.contract import DEFAULT_TOPIC_PREFIX
+from harness.bench.ceiling import measure_ceiling
+from harness.bench.decode_cost import DecodeCost, measure_decode_cost
+from harness.bench.density_search import SustainBar, next_streams, sustained_streams
+from harness.bench.density_sources import DensitySources, make_sources
+from harness.bench.density_trial import (
+    DEMO_CLIP,
+    TrialPlan,
+    TrialResult,
+    TrialRunner,
+)
+from harness.bench.edge import machine_summary
+from harness.bench.events import EventLatencyCollector
+from harness.bench.limit import limit_streams, usable_cores
+from harness.bench.report import write_figures
+from harness.services import MosquittoBroker, RtspSimulatorProcess
+from models.family import ModelFamily
+from models.manifest import resolve_video
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start-streams", type=int, default=4, help="first trial")
+    parser.add_argument("--max-streams", type=int, default=32, help="most tried")
+    parser.add_argument(
+        "--resolution", type=int, default=2, help="stop bisecting this close"
+    )
+    parser.add_argument("--trial-s", type=float, default=8.0, help="measured window")
+    parser.add_argument("--warmup-s", type=float, default=3.0, help="ignored start")
+    parser.add_argument("--analysis-fps", type=float, default=5.0, help="per camera")
+    parser.add_argument(
+        "--main", type=int, choices=[720, 1080], default=720, help="main stream height"
+    )
+    parser.add_argument(
+        "--detect",
+        choices=["sub", "main"],
+        default="sub",
+        help="which stream the node decodes for analysis",
+    )
+    parser.add_argument(
+        "--decoder", choices=[d.value for d in DecoderKind], default="pyav"
+    )
+    parser.add_argument(
+        "--no-decode-economy",
+        dest="decode_economy",
+        action="store_false",
+        help="decode every frame (skip_frames: off)",
+    )
+    parser.add_argument("--clip", default=DEMO_CLIP, help="shared clip to stream")
+    parser.add_argument("--clip-s", type=float, default=30.0, help="stream length")
+    parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
+    parser.add_argument("--model", default="yolox_nano", help="manifest model name")
+    parser.add_argument("--model-path", type=Path, default=None, help="ONNX file")
+    parser.add_argument(
+        "--family", choices=[f.value for f in ModelFamily], default="yolox"
+    )
+    parser.add_argument("--ceiling-s", type=float, default=4.0)
+    parser.add_argument("--decode-s", type=float, default=1.5)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+
+
+def _progress(text: str) -> None:
+    sys.stderr.write(f"bench density: {text}\n")
+    sys.stderr.flush()
+
+
+def _model_section(args: argparse.Namespace) -> dict[str, Any]:
+    model: dict[str, Any] = {"name": args.model, "family": args.family}
+    if args.model_path is not None:
+        model["path"] = str(args.model_path)
+    return model
+
+
+def _skip_frames(args: argparse.Namespace) -> SkipFrames:
+    return SkipFrames.AUTO if args.decode_economy else SkipFrames.OFF
+
+
+def _decode_costs(
+    args: argparse.Namespace, sources: DensitySources
+) -> dict[str, DecodeCost]:
+    """The detection stream with and without economy, and the main stream."""
+    detect = sources.sub if args.detect == "sub" else sources.main
+    decoder = DecoderKind(args.decoder)
+
+    def cost(path: Path, skip: SkipFrames) -> DecodeCost:
+        return measure_decode_cost(
+            path,
+            decoder=decoder,
+            skip_frames=skip,
+            analysis_fps=args.analysis_fps,
+            seconds=args.decode_s,
+        )
+
+    return {
+        "detect_economy": cost(detect, SkipFrames.AUTO),
+        "detect_every_frame": cost(detect, SkipFrames.OFF),
+        "main_every_frame": cost(sources.main, SkipFrames.OFF),
+    }
+
+
+def _search(runner: TrialRunner, args: argparse.Namespace) -> list[TrialResult]:
+    outcomes: dict[int, bool] = {}
+    trials: list[TrialResult] = []
+    while (
+        streams := next_streams(
+            outcomes,
+            start=args.start_streams,
+            maximum=args.max_streams,
+            resolution=args.resolution,
+        )
+    ) is not None:
+        _progress(f"trial with {streams} streams ...")
+        result = runner.run(streams)
+        outcomes[streams] = result.sustained
+        trials.append(result)
+        _progress(
+            f"{streams} streams: {'sustained' if result.sustained else 'NOT sustained'}"
+            f" ({result.analysed_share:.0%} of due frames, frame p95 "
+            f"{result.frame_latency_ms_p95} ms, event p95 "
+            f"{result.event_latency_ms_p95} ms, cpu {result.cpu_percent} %)"
+        )
+    return trials
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    clip = resolve_video(args.clip + ".mp4")
+    _progress(f"making the streams from {clip.name} (cached after the first run)")
+    sources = make_sources(clip, main_height=args.main, seconds=args.clip_s)
+    costs = _decode_costs(args, sources)
+    base = parse_config(
+        {
+            "node_id": "density",
+            "model": _model_section(args),
+            "models_dir": str(args.models_dir) if args.models_dir else None,
+            "cameras": [{"id": "c", "url": "x", "location": {"lat": 0, "lon": 0}}],
+        },
+        source="bench density",
+    )
+    detectors = load_detectors(base)
+    _progress(f"measuring the bare detector ({len(detectors)} workers)")
+    ceiling = measure_ceiling(detectors, batch=1, seconds=args.ceiling_s)
+    with tempfile.TemporaryDirectory(prefix="gw-density-") as tmp:
+        workdir = Path(tmp)
+        mounts = [sources.main.stem, sources.sub.stem]
+        with (
+            MosquittoBroker(workdir) as broker,
+            RtspSimulatorProcess(
+                sources.folder, clips=mounts, replicate=args.max_streams
+            ) as sim,
+        ):
+            plan = _plan(args, sim, models_dir=args.models_dir)
+            collector = EventLatencyCollector(
+                broker.port, DEFAULT_TOPIC_PREFIX, broker.observer()
+            )
+            runner = TrialRunner(
+                plan=plan,
+                broker=broker.node_config("density"),
+                detectors=detectors,
+                collector=collector,
+                workdir=workdir,
+                sim_pid=sim.pid,
+            )
+            with collector:
+                trials = _search(runner, args)
+    return _figures(
+        args, sources=sources, costs=costs, ceiling=ceiling, trials=trials,
+        workers=len(detectors), providers=detectors[0].providers,
+    )  # fmt: skip
+
+
+def _plan(
+    args: argparse.Namespace, sim: RtspSimulatorProcess, *, models_dir: Path | None
+) -> TrialPlan:
+    main_stem = f"main{args.main}"
+    urls = [
+        (sim.url(f"{main_stem}-{i}"), sim.url(f"sub360-{i}"))
+        for i in range(args.max_streams)
+    ]
+    if args.detect == "main":
+        urls = [(main, None) for main, _sub in urls]
+    return TrialPlan(
+        camera_urls=urls,
+        analysis_fps=args.analysis_fps,
+        decoder=DecoderKind(args.decoder),
+        skip_frames=_skip_frames(args),
+        warmup_s=args.warmup_s,
+        seconds=args.trial_s,
+        bar=SustainBar(),
+        model=_model_section(args),
+        models_dir=str(models_dir) if models_dir else None,
+    )
+
+
+def _figures(
+    args: argparse.Namespace,
+    *,
+    sources: DensitySources,
+    costs: dict[str, DecodeCost],
+    ceiling: float,
+    trials: list[TrialResult],
+    workers: int,
+    providers: list[str],
+) -> dict[str, Any]:
+    cores = usable_cores()
+    outcomes = {t.streams: t.sustained for t in trials}
+    sustained = sustained_streams(outcomes)
+    best = next((t for t in trials if t.streams == sustained), None)
+    used = costs["detect_economy" if args.decode_economy else "detect_every_frame"]
+    streams_limit = (
+        limit_streams(
+            cores=cores,
+            ceiling_fps=ceiling,
+            decode_cores_per_stream=used.cores_per_stream,
+            analysis_fps=args.analysis_fps,
+        )
+        if ceiling > 0
+        else 0.0
+    )
+    limit = streams_limit * args.analysis_fps
+    return {
+        "streams_sustained": sustained,
+        "streams_per_core": round(sustained / cores, 2),
+        "capped_at_max_streams": sustained >= args.max_streams,
+        "source": f"{args.clip}: {sources.describe()}; detection on the "
+        f"{args.detect} stream",
+        "analysis_fps": args.analysis_fps,
+        "analysed_fps": best.analysed_fps if best else 0.0,
+        "limit_fps": round(limit, 2),
+        "limit_streams": round(streams_limit, 2),
+        "ratio_to_limit": round(best.analysed_fps / limit, 3)
+        if best and limit
+        else None,
+        "cpu_percent": best.cpu_percent if best else None,
+        "rss_mb": best.rss_mb if best else None,
+        "decoder": args.decoder,
+        "decode_economy": args.decode_economy,
+        "decode_cpu_ms_per_stream_s": {
+            name: cost.cpu_ms_per_stream_s for name, cost in costs.items()
+        },
+        "decoded_share": {name: cost.decoded_share for name, cost in costs.items()},
+        "ceiling_fps": ceiling,
+        "cores": cores,
+        "workers": workers,
+        "model": args.model,
+        "providers": providers,
+        "trials": [t.as_row() for t in trials],
+        "machine": machine_summary(),
+    }
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    problems = []
+    if not 1 <= args.start_streams <= args.max_streams:
+        problems.append("need 1 <= --start-streams <= --max-streams")
+    if args.resolution < 1:
+        problems.append("--resolution must be at least 1")
+    for name in ("trial_s", "analysis_fps", "clip_s", "ceiling_s", "decode_s"):
+        if getattr(args, name) <= 0:
+            problems.append(f"--{name.replace('_', '-')} must be > 0")
+    if args.warmup_s < 0:
+        problems.append("--warmup-s must be >= 0")
+    if problems:
+        sys.stderr.write("\n".join(problems) + "\n")
+        return 2
+    write_figures(run_bench(args), as_json=args.json)
+    return 0
