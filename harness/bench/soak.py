@@ -243,7 +243,7 @@ def _start_load(
         for c in demo_cameras(stack.city_path, 100)
     ]
     publisher = EventPublisher(
-        (stack.broker.host, stack.broker.port),
+        stack.broker.endpoint,
         stack.broker.simulator("soak-events"),
         cameras,
         rate_per_s=args.event_rate,

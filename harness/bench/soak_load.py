@@ -34,7 +34,8 @@ from gridwatch.contract import (
     ModelInfo,
     Topics,
 )
-from harness.services.mosquitto import BrokerCredentials
+from gridwatch.tls import apply_mqtt_tls
+from harness.services.mosquitto import BrokerCredentials, BrokerEndpoint
 
 log = logging.getLogger(__name__)
 STAFF_USERS = ("operator", "supervisor", "admin")
@@ -187,7 +188,7 @@ class EventPublisher:
 
     def __init__(
         self,
-        broker: tuple[str, int],
+        broker: BrokerEndpoint,
         credentials: BrokerCredentials,
         cameras: list[tuple[str, str, float, float]],
         *,
@@ -209,7 +210,8 @@ class EventPublisher:
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         self.client.username_pw_set(credentials.username, credentials.password)
-        self.client.connect(*broker)
+        apply_mqtt_tls(self.client, broker.tls)
+        self.client.connect(broker.host, broker.port)
         self.thread = threading.Thread(target=self._run, name="soak-events")
 
     def start(self) -> None:

@@ -126,8 +126,9 @@ class SoakStack(DemoStack):
     def _start(self) -> None:
         clips = [self._clip_file(stem) for stem in DEMO_CLIP_RULES]
         grids_path, self.city_path = write_demo_city(self.workdir / "city", clips)
+        # As the demo and production run it: TLS only, no plaintext listener.
         self.broker = self._stack.enter_context(
-            MosquittoBroker(self.workdir / "broker")
+            MosquittoBroker(self.workdir / "broker", tls=True, plaintext=False)
         )
         settings = self._central_settings(self.broker)
         self.cameras = demo_cameras(self.city_path, self.camera_count)
