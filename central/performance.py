@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
@@ -84,6 +85,7 @@ __all__ = [
     "evaluate",
     "evaluate_in_python",
     "false_positives",
+    "iter_csv",
     "period_bounds",
     "period_end",
     "period_start",
@@ -1012,13 +1014,32 @@ def to_csv(rows: Sequence[BaseModel], row_type: type[BaseModel] | None = None) -
     field names in declaration order, then one line per row. Empty cells are
     nulls; numbers have at most 6 decimals. `row_type` gives the header of an
     empty report."""
-    model = row_type or (type(rows[0]) if rows else None)
+    return "".join(iter_csv(rows, row_type))
+
+
+def iter_csv(
+    rows: Iterable[BaseModel], row_type: type[BaseModel] | None = None
+) -> Iterator[str]:
+    """`to_csv` a line at a time, for a streamed download: nothing but the
+    current line is built (`row_type`, or the first row's type, gives the
+    header)."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    model = row_type or (type(first) if first is not None else None)
     if model is None:
-        return ""
+        return
     columns = list(model.model_fields)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_value(getattr(row, column)) for column in columns])
-    return buffer.getvalue()
+
+    def line(values: Iterable[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(columns)
+    if first is None:
+        return
+    for row in itertools.chain((first,), iterator):
+        yield line(_csv_value(getattr(row, column)) for column in columns)

@@ -71,6 +71,14 @@ class CentralService:
         if self.watcher is not None:
             self.watcher.start()
         if self._api_enabled:
+            # The console's map layers take seconds for a big city: build them
+            # now, so that the first operator to open the map does not wait.
+            threading.Thread(
+                target=self.context.map_layers.get,
+                args=(self.context.grid_index, self.context.sessions),
+                name="map-layers",
+                daemon=True,
+            ).start()
             self._start_http(timeout_s)
         log.info("central running (http port %s)", self.http_port)
 

@@ -172,6 +172,36 @@ class ObjectsConfig(StrictModel):
         return self
 
 
+class MotionConfig(StrictModel):
+    """Motion gating: the detector skips a camera's frames while nothing moves.
+
+    A due frame goes to the detector when it differs from the last frame that
+    did (share of changed pixels on a small blurred grey thumbnail), or when
+    `max_gap_s` has passed since then: rules that need periodic looks
+    (occupancy, dwell, abandoned objects) still get one at least that often.
+    """
+
+    enabled: bool = Field(default=False, description="Gate the detector on motion.")
+    pixel_threshold: int = Field(
+        default=25,
+        ge=1,
+        le=255,
+        description="Grey-level difference that counts a thumbnail pixel as changed.",
+    )
+    min_changed_share: float = Field(
+        default=0.003,
+        gt=0,
+        le=1,
+        description="Share of thumbnail pixels that must change to count as motion.",
+    )
+    max_gap_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Longest time without a detector look, motion or not.",
+    )
+
+
 class CameraConfig(StrictModel):
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     url: str = Field(
@@ -218,6 +248,10 @@ class CameraConfig(StrictModel):
         description="kind snapshot: environment variable holding that secret.",
     )
     zones: list[ZoneConfig] = Field(default_factory=list)
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig,
+        description="Motion gating of the detector (off by default).",
+    )
     objects: ObjectsConfig = Field(
         default_factory=ObjectsConfig,
         description="Detection filters per label (min score, area, aspect ratio, "

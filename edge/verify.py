@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 # A left object this close to `max_object_s` when its episode ended was
 # probably absorbed into the scene rather than taken away.
 ABSORBED_MARGIN_S = 2.0
+# A busy node analyses frames late: after `look_s` it waits up to this long for
+# a frame read after the request before answering `cannot_verify` (central's
+# time-out, 120 s after `look_s` by default, is longer).
+FRESH_FRAME_GRACE_S = 30.0
+RETRY_S = 0.5
 BoxNorm = tuple[float, float, float, float]
 
 
@@ -99,7 +104,9 @@ def judge(
     if sight.health is not CameraHealth.ONLINE:
         return Judgement(cannot, f"camera {camera} is {sight.health.value}")
     if sight.last_frame_at is None or sight.last_frame_at < asked_at:
-        return Judgement(cannot, f"no frame of camera {camera} since the request")
+        return Judgement(
+            cannot, f"no frame of camera {camera} analysed since the request"
+        )
     known = list(records)
     if not known:
         return Judgement(
@@ -243,7 +250,7 @@ class CameraChecker:
     def _run(self) -> None:
         while not self._stop.is_set():
             due = self._next_due()
-            if due is None:
+            if due is None or self._waits_for_frame(due):
                 continue
             try:
                 self._send(self.answer(due.request, asked_at=due.asked_at))
@@ -254,6 +261,24 @@ class CameraChecker:
                     self._config.node_id,
                     due.request.ticket_id,
                 )
+
+    def _waits_for_frame(self, due: _Pending) -> bool:
+        """Put the request back while its camera, online, has no frame analysed
+        since the request yet (within the grace); True when put back."""
+        request = due.request
+        frame = self.frames.latest(request.camera_id)
+        if frame is not None and frame.captured_at >= due.asked_at:
+            return False
+        with self._wake:
+            online = self._health.get(request.camera_id) is CameraHealth.ONLINE
+            now = time.time()
+            late = now - due.asked_at - request.look_s
+            if not online or late > FRESH_FRAME_GRACE_S:
+                return False
+            heapq.heappush(
+                self._pending, _Pending(now + RETRY_S, due.asked_at, request)
+            )
+        return True
 
     def _next_due(self) -> _Pending | None:
         with self._wake:

@@ -80,6 +80,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.soak",
         "Run the stack under steady load; report memory and file handles over time.",
     ),
+    ("bench", "map"): (
+        "harness.bench.map",
+        "Time the console's map with a whole city (20,031 grids) in Chromium.",
+    ),
     ("bench", "warnings"): (
         "harness.bench.warnings",
         "Backtest hotspot early warning on generated history with injected rises.",

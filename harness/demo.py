@@ -3,8 +3,10 @@
 Mosquitto (TLS only, with a CA made for the run), central on SQLite with the demo
 city, the RTSP simulator replaying the shared clips and an edge node watching them,
 edge and central reaching the broker over TLS. Prints the URLs and demo logins, then
-each event and ticket notice until Ctrl-C (or --seconds). `--check` runs headless
-and prints a JSON summary; it exits 1 when no AI event became a dispatched ticket.
+each event and ticket notice until Ctrl-C (or --seconds). A grid worker files a
+patrol report; a citizen reports, follows and rates a case (harness/demo_channels.py).
+`--check` runs headless and prints a JSON summary; it exits 1 when no AI event became
+a dispatched ticket, or a channel (ai, patrol, citizen) opened none, or none was rated.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from central.db.models import Event, Ticket, TicketSource
+from central.db.models import CitizenReport, Event, Ticket, TicketSource
+from harness.demo_channels import ChannelError, exercise_channels
+from harness.demo_extras import extras_summary, resolve_one_camera_ticket
 from harness.demo_rules import DEMO_CLIP_RULES
 from harness.demo_stack import DEFAULT_HTTP_PORT, DEMO_PASSWORD, DemoStack
 from models.manifest import resolve_video
@@ -110,12 +114,30 @@ def _run(
     with stack:
         if not quiet:
             _print_banner(stack)
+        try:
+            exercise_channels(stack.central_url, DEMO_PASSWORD)
+        except ChannelError as exc:  # the summary's counts show what is missing
+            sys.stderr.write(f"demo: patrol/citizen channel: {exc}\n")
         stop.wait(args.seconds)
+        if args.check and stack.central is not None:
+            # A worker resolves a camera ticket: its camera looks again.
+            resolve_one_camera_ticket(stack.central.context, wait_s=40.0)
         summary = summarise(stack)
     sys.stdout.write(json.dumps(summary) + "\n")
     if args.check:
-        return 0 if summary["dispatched"] else 1
+        return 0 if channels_ok(summary) else 1
     return 0
+
+
+def channels_ok(summary: dict[str, Any]) -> bool:
+    """An AI ticket dispatched, a ticket from each channel, and a rating."""
+    by_source = summary["tickets_by_source"]
+    channels = (TicketSource.AI, TicketSource.PATROL, TicketSource.CITIZEN)
+    return bool(
+        summary["dispatched"]
+        and all(by_source.get(source.value) for source in channels)
+        and summary["rated"]
+    )
 
 
 def summarise(stack: DemoStack) -> dict[str, Any]:
@@ -132,6 +154,17 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
         dispatched = count(ai, Ticket.dispatched_at.is_not(None))
         waiting = count(ai, Ticket.review_reason.is_not(None))
         clips = count(Event.clip_sha256.is_not(None))
+        by_source = dict(
+            session.execute(
+                select(Ticket.source, func.count()).group_by(Ticket.source)
+            ).all()
+        )
+        rated = int(
+            session.scalar(
+                select(func.count()).where(CitizenReport.rated_at.is_not(None))
+            )
+            or 0
+        )
 
     def since_start(at: float | None) -> float | None:
         return round(at - stack.started_at, 1) if at is not None else None
@@ -146,8 +179,13 @@ def summarise(stack: DemoStack) -> dict[str, Any]:
         "awaiting_review": waiting,
         "worker_notices": watcher.notices,
         "clips": clips,
+        "tickets_by_source": {
+            source.value: int(by_source.get(source.value, 0)) for source in TicketSource
+        },
+        "rated": rated,
         "first_event_s": since_start(watcher.first_event_at),
         "first_ticket_s": since_start(watcher.first_notice_at),
+        **extras_summary(stack.central.context),
     }
 
 

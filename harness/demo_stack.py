@@ -29,6 +29,7 @@ from edge.node import EdgeNode
 from gridwatch.contract import Topics
 from gridwatch.secrets import write_private
 from gridwatch.tls import apply_mqtt_tls
+from harness.demo_extras import DemoSensors
 from harness.demo_rules import DEMO_CLIP_RULES, DEMO_CLIP_SOURCES, demo_analysis_fps
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from harness.services.mosquitto import BrokerCredentials, BrokerEndpoint
@@ -248,6 +249,7 @@ class DemoStack:
         self.central: CentralService | None = None
         self.node: EdgeNode | None = None
         self.watcher: NoticeWatcher | None = None
+        self.sensors: DemoSensors | None = None
         self.seed: SeedResult | None = None
         self.cameras: list[DemoCamera] = []
         self.camera_urls: list[str] = []
@@ -294,6 +296,10 @@ class DemoStack:
             self.broker.endpoint, self.topics, self.broker.observer(), self.on_line
         )
         self._stack.callback(self.watcher.close)
+        # The city's sensors report through the sensor simulator (docs/iot.md).
+        self.sensors = DemoSensors(self.broker, city_path, self.topics.prefix)
+        self.sensors.start()
+        self._stack.callback(self.sensors.stop)
         if self.cameras:
             self._start_edge()
 

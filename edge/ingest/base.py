@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import CameraConfig
+from edge.ingest.motion import MotionGate
 from edge.ingest.slot import FreshestFrameSlot
 from edge.types import Frame
 from gridwatch.contract import CameraHealth
@@ -72,6 +73,7 @@ class FrameSource(ABC):
         self.error: str | None = None
         self._connected = False
         self._frame_index = 0
+        self.motion = MotionGate(camera.motion) if camera.motion.enabled else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,8 +128,16 @@ class FrameSource(ABC):
         self._count_frame(now)
         self._offer(image, now)
 
+    @property
+    def frames_gated(self) -> int:
+        """Due frames kept from the detector because nothing moved."""
+        return self.motion.frames_gated if self.motion is not None else 0
+
     def _offer(self, image: npt.NDArray[np.uint8], captured_at: float) -> None:
-        """Offer a frame, already counted, to analysis."""
+        """Offer a frame, already counted, to analysis (unless motion gating
+        keeps it from the detector)."""
+        if self.motion is not None and not self.motion.admits(image, captured_at):
+            return
         self._frame_index += 1
         self.slot.put(
             Frame(
@@ -141,6 +151,8 @@ class FrameSource(ABC):
     def _run(self) -> None:
         backoff = self.camera.reconnect_min_s
         while not self._stop.is_set():
+            if self.motion is not None:
+                self.motion.reset()
             try:
                 had_frames = self._read_until_failure()
             except Exception as error:  # a source must never take the node down

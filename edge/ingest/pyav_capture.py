@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import av.container
 import av.video.stream
+import numpy as np
 
 from edge.config import CameraConfig, SourceKind
 from edge.ingest.base import FrameSource
@@ -160,7 +161,8 @@ class PyAvSource(FrameSource):
         # the next frame (the tick stays open), as in CaptureSource.
         if self._sampler.is_due(now) and self.slot.peek_time() is None:
             self._sampler.take(now)
-            self._offer(frame.to_ndarray(format="bgr24"), time.time())
+            image = frame.to_ndarray(format="bgr24").astype(np.uint8, copy=False)
+            self._offer(image, time.time())
 
     def _close(self) -> None:
         if self._container is not None:

@@ -19,6 +19,16 @@ load. Then, one fault at a time (`--faults`, in this order by default):
 - poison: malformed messages (`harness.bench.poison`) mixed into the load
 - broker_restart_central_late (only when named): broker_kill with both replicas
   frozen until 3 s after the broker is back (the edge reconnects first)
+- edge_node_kill (only when named): kill -9 a real edge node (`gridwatch edge
+  run`, yolox_nano, on a clip the RTSP simulator replays; `harness.bench.chaos_node`)
+  mid-stream, restart it on the same outbox after `--hold-s`
+- camera_dark (only when named): the simulator stops serving that node's camera
+  until central has seen it offline (at least `--hold-s`), then serves it again
+
+The real node runs only when one of its faults is named; its entries count its
+event messages (start, updates, end): those the broker passed on or its outbox
+committed, stored under a ticket or not, with the bench's own load alongside
+(`load`) and the node's restart, reconnect and camera statuses (`node`).
 
 Each fault is a phase: load, fault, clear, load, then the load pauses until every
 event published in the phase has a ticket (or 90 s, 240 s in the full run, pass). Prints
@@ -51,14 +61,18 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from gridwatch.contract import Topics
 from harness.bench.chaos_count import (
+    FaultResult,
     PhaseLog,
     PoisonResult,
     count_fault,
+    count_node_fault,
     count_poison,
     grids_needed,
     report,
 )
 from harness.bench.chaos_edge import AUTO_TYPES, EdgeLoadConfig
+from harness.bench.chaos_node import NodeRig
+from harness.bench.chaos_node_faults import NODE_FAULTS, node_phase, node_totals
 from harness.bench.chaos_stack import (
     EDGE_NODE,
     REPLICAS,
@@ -129,6 +143,8 @@ class ChaosRun:
     poison_sent: int = 0
     poison_letters: int = 0
     poison_done_at: float | None = None
+    rig: NodeRig | None = None  # the real edge node, when one of its faults runs
+    node_details: dict[str, Any] = field(default_factory=dict)
 
     def cleared(self, note: str) -> None:
         self.phase.cleared_at = time.monotonic()
@@ -278,6 +294,14 @@ def _poison(run: ChaosRun) -> None:
     run.cleared(f"{len(messages)} malformed messages published among the events")
 
 
+def _node_fault(name: str) -> Callable[[ChaosRun], None]:
+    def inject(run: ChaosRun) -> None:
+        assert run.rig is not None, "the real node starts when its faults are named"
+        run.node_details = NODE_FAULTS[name](run.rig, run.timing.hold_s, run.cleared)
+
+    return inject
+
+
 FAULTS: dict[str, Callable[[ChaosRun], None]] = {
     "replica_kill": _replica_kill,
     "replicas_kill_both": _replicas_kill_both,
@@ -290,8 +314,14 @@ FAULTS: dict[str, Callable[[ChaosRun], None]] = {
     # Not run by default: loses events until the edge handles "no matching
     # subscribers" (docs/reliability.md, "Fault injection").
     "broker_restart_central_late": _broker_restart_central_late,
+    # Not run by default: they start a real edge node (a minute more in all).
+    **{name: _node_fault(name) for name in NODE_FAULTS},
 }
-DEFAULT_FAULTS = list(FAULTS)[:-1]
+DEFAULT_FAULTS = [
+    name
+    for name in FAULTS
+    if name != "broker_restart_central_late" and name not in NODE_FAULTS
+]
 
 
 # -- the command ----------------------------------------------------------------------
@@ -305,7 +335,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--faults",
         default=",".join(DEFAULT_FAULTS),
         help=f"comma-separated, in order; from {', '.join(FAULTS)} "
-        f"(default: all but the last)",
+        f"(default: {', '.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument("--hold-s", type=float, help="how long a fault lasts")
     parser.add_argument(
@@ -358,7 +388,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _phase_seconds(name: str, timing: Timing) -> float:
     hold = timing.freeze_s if name == "pg_freeze" else timing.hold_s
-    return 2 * timing.pre_s + hold + timing.post_s + 10.0  # restarts
+    restarts = 40.0 if name in NODE_FAULTS else 10.0
+    return 2 * timing.pre_s + hold + timing.post_s + restarts
 
 
 def run_chaos(
@@ -367,13 +398,16 @@ def run_chaos(
     """Start the stack in `work`, run `faults` in order, return the report."""
     seconds = 5.0 + sum(_phase_seconds(name, timing) for name in faults)
     grids = grids_needed(int(seconds * timing.rate), len(AUTO_TYPES))
+    with_node = any(name in NODE_FAULTS for name in faults)
     with ExitStack() as cleanup:
-        run, notices = _start(cleanup, work, timing, grids=grids, seed=seed)
+        run, notices = _start(
+            cleanup, work, timing, grids=grids, seed=seed, with_node=with_node
+        )
         _run_phase(run, "warm-up", None)
         phases = [_run_phase(run, name, FAULTS[name]) for name in faults]
         time.sleep(1.0)  # a late redelivery would be counted now
         ticketed, counts = run.watcher.snapshot(), notices.snapshot()
-        results = [count_fault(p, ticketed_at=ticketed, notices=counts) for p in phases]
+        results = [_count(run, p, ticketed, counts) for p in phases]
         settings = {
             "seed": seed,
             "rate": timing.rate,
@@ -387,21 +421,55 @@ def run_chaos(
             else f"none ({run.disk.why_not})",
             "broker_autosave_interval_s": 1,
             "published_total": run.edge.published_total,
+            "node": None
+            if run.rig is None
+            else node_totals(run.rig, timing.catch_up_s / 3),
         }
-        return report(results, _poison_figures(run, phases), settings)
+        return report(results, _poison_figures(run, [p for p, _ in phases]), settings)
     raise AssertionError("unreachable")  # ExitStack does not swallow
 
 
+NodePhase = tuple[PhaseLog, dict[str, Any]]  # the node's messages, its figures
+
+
+def _count(
+    run: ChaosRun,
+    phase: tuple[PhaseLog, NodePhase | None],
+    ticketed: dict[str, float],
+    notices: dict[str, int],
+) -> FaultResult:
+    load, node = phase
+    result = count_fault(load, ticketed_at=ticketed, notices=notices)
+    if node is None:
+        return result
+    assert run.rig is not None
+    messages, details = node
+    return count_node_fault(
+        messages,
+        stored_at=run.rig.watcher.stored(),
+        notices=notices,
+        load=result,
+        details=details,
+    )
+
+
 def _start(
-    cleanup: ExitStack, work: Path, timing: Timing, *, grids: int, seed: int
+    cleanup: ExitStack,
+    work: Path,
+    timing: Timing,
+    *,
+    grids: int,
+    seed: int,
+    with_node: bool,
 ) -> tuple[ChaosRun, NoticeListener]:
-    """PostgreSQL, Mosquitto, the city, two replicas, the edge and the bench's
-    watchers, each stopped by `cleanup`."""
+    """PostgreSQL, Mosquitto, the city, two replicas, the edge, the real edge
+    node when `with_node`, and the bench's watchers, each stopped by `cleanup`."""
     began = time.monotonic()
     pg, broker, url = start_services(work)
     cleanup.callback(pg.stop)
     cleanup.callback(broker.stop)
-    points = prepare_city(url, work, grids)
+    # The last grid is the real node's camera's own: no load event merges there.
+    *points, node_point = prepare_city(url, work, grids + 1)
     replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
     for replica in replicas:
         cleanup.callback(replica.stop)
@@ -419,14 +487,23 @@ def _start(
     cleanup.callback(notices.stop)
     letters = DeadLetterCounter(broker, Topics().deadletter())
     cleanup.callback(letters.stop)
+    rig = None
+    if with_node:
+        rig = NodeRig.start(
+            cleanup, broker, work / "node", point=node_point,
+            dsn=pg.dsn("central"), held=watcher.held,
+        )  # fmt: skip
     edge.start()
+    if rig is not None:
+        rig.wait_streaming()
     sys.stderr.write(
         f"chaos: stack up ({len(points)} grids, {len(replicas)} replicas, edge at "
-        f"{timing.rate:g} events/s) after {time.monotonic() - began:.1f} s\n"
+        f"{timing.rate:g} events/s{', a real edge node' if rig else ''}) after "
+        f"{time.monotonic() - began:.1f} s\n"
     )
     run = ChaosRun(
         timing, pg, broker, replicas, edge, disk, watcher, letters, points,
-        random.Random(seed),
+        random.Random(seed), rig=rig,
     )  # fmt: skip
     return run, notices
 
@@ -467,11 +544,13 @@ def _poison_figures(run: ChaosRun, phases: list[PhaseLog]) -> PoisonResult | Non
 
 def _run_phase(
     run: ChaosRun, name: str, fault: Callable[[ChaosRun], None] | None
-) -> PhaseLog:
-    """Load, the fault, load, then wait (load paused) until the phase's events
-    have tickets; prints a progress line."""
+) -> tuple[PhaseLog, NodePhase | None]:
+    """Load, the fault, load, then wait (load paused; the real node goes on)
+    until the phase's events have tickets; prints a progress line. Returns the
+    load's log and, for a fault of the real node, its messages and figures."""
     timing = run.timing
     run.phase = PhaseLog(name)
+    run.node_details = {}
     run.edge.begin(run.phase)
     run.edge.resume()
     started = time.monotonic()
@@ -485,8 +564,15 @@ def _run_phase(
     time.sleep(timing.post_s)
     run.edge.pause()
     time.sleep(0.3)  # lines on their way
+    node: NodePhase | None = None
+    if run.rig is not None and name in NODE_FAULTS:
+        messages = node_phase(run.rig, run.phase, start=started, end=time.monotonic())
+        node = (messages, run.node_details)
     caught_up = wait_for(
-        lambda: run.edge.published().keys() <= run.watcher.snapshot().keys(),
+        lambda: (
+            run.edge.published().keys() <= run.watcher.snapshot().keys()
+            and _node_caught_up(run, node)
+        ),
         timing.catch_up_s,
     )
     published = run.edge.published()
@@ -498,8 +584,29 @@ def _run_phase(
     sys.stderr.write(
         f"chaos: {name}: published {len(published)}, ticketed "
         f"{sum(1 for e in published if e in ticketed)}, "
+        f"{_node_progress(run, node)}"
         f"{'caught up' if caught_up else 'NOT caught up'} after "
         f"{time.monotonic() - started:.1f} s; {run.phase.note}\n"
     )
     sys.stderr.flush()
-    return run.phase
+    if node is not None and run.rig is not None:
+        keys = set(node[0].published)
+        node[1]["broker_repeats"] = run.rig.observer.repeats(keys)
+    return run.phase, node
+
+
+def _node_caught_up(run: ChaosRun, node: NodePhase | None) -> bool:
+    if node is None or run.rig is None:
+        return True
+    return node[0].published.keys() <= run.rig.watcher.stored().keys()
+
+
+def _node_progress(run: ChaosRun, node: NodePhase | None) -> str:
+    if node is None or run.rig is None:
+        return ""
+    stored = run.rig.watcher.stored()
+    keys = node[0].published
+    return (
+        f"real node: {len(keys)} messages, stored "
+        f"{sum(1 for k in keys if k in stored)}, "
+    )

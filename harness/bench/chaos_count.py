@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -52,11 +52,15 @@ class FaultResult:
     lost_window_s: tuple[float, float] | None = None
     pending_at_clear: int = 0
     unrouted: int = 0
+    node: Mapping[str, Any] | None = None
+    load: FaultResult | None = None
 
     @property
     def is_clean(self) -> bool:
-        """Nothing lost, nothing twice, and ingest caught up."""
-        return self.lost == 0 and self.duplicates == 0 and self.recovery_s is not None
+        """Nothing lost, nothing twice, and ingest caught up (the load alongside
+        too, for a fault of the real node)."""
+        clean = self.lost == 0 and self.duplicates == 0 and self.recovery_s is not None
+        return clean and (self.load is None or self.load.is_clean)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +79,18 @@ class FaultResult:
             "lost_window_s": None
             if self.lost_window_s is None
             else list(self.lost_window_s),
-        }
+        } | self._node_json()
+
+    def _node_json(self) -> dict[str, Any]:
+        if self.node is None:
+            return {}
+        load = None
+        if self.load is not None:
+            load = {
+                key: getattr(self.load, key)
+                for key in ("published", "tickets", "lost", "duplicates", "recovery_s")
+            }
+        return {"node": dict(self.node), "load": load}
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +227,79 @@ def count_poison(
         good_after_bad=len(good_after),
         good_after_bad_ticketed=sum(1 for e in good_after if e in ticketed_at),
     )
+
+
+def node_messages(
+    seen: Mapping[str, float],
+    *,
+    pending: Mapping[str, float],
+    delivered: Mapping[str, float],
+    start: float,
+    end: float,
+    wall_offset: float,
+) -> dict[str, float]:
+    """The real node's event messages of one phase, as far as they can be known
+    (what a node made in memory and lost to `kill -9` cannot be).
+
+    Args:
+        seen: dedupe key -> when the broker first passed it on (monotonic s).
+        pending: dedupe key -> when the node's outbox committed it (UNIX s),
+            for rows still waiting there.
+        delivered: dedupe key -> when the broker acknowledged it (UNIX s).
+        start: The phase's start; end: its end (monotonic s).
+        wall_offset: `time.time() - time.monotonic()` of the bench's clock.
+
+    Returns:
+        dedupe key -> when (monotonic s): the messages the broker first passed on
+        in [start, end), and the ones the outbox committed or had acknowledged
+        then that the broker never passed on (waiting, or lost on the way).
+    """
+    messages = {key: at for key, at in seen.items() if start <= at < end}
+    for rows in (pending, delivered):
+        for key, wall in rows.items():
+            at = wall - wall_offset
+            if key not in seen and start <= at < end:
+                messages.setdefault(key, at)
+    return messages
+
+
+def count_node_fault(
+    phase: PhaseLog,
+    *,
+    stored_at: Mapping[str, float],
+    notices: Mapping[str, int],
+    load: FaultResult,
+    details: Mapping[str, Any],
+) -> FaultResult:
+    """Figures of a fault of the real node, counted per event message (a start,
+    its updates and its end are separate messages, each must be stored).
+
+    Args:
+        phase: The node's messages of the phase (dedupe key -> when), from
+            `node_messages`.
+        stored_at: dedupe key -> when central held it under a ticket.
+        notices: event id -> ticket notices that named it; duplicates are
+            notices beyond one per event (an event joining an open ticket gets
+            none, so missing notices are not counted here).
+        load: The figures of the bench's own load in the same phase.
+        details: The fault's own measurements (restart, reconnect, statuses).
+    """
+    base = count_fault(phase, ticketed_at=stored_at, notices={})
+    events = {key.split(":", 1)[0] for key in phase.published}
+    duplicates = sum(max(0, notices.get(event_id, 0) - 1) for event_id in events)
+    node = {"events": len(events), **details}
+    return replace(base, duplicates=duplicates, node=node, load=load)
+
+
+def health_changes(samples: Sequence[tuple[float, str]], *, since: float) -> list[str]:
+    """The camera healths recorded from `since` on, the one in force then first,
+    repeats dropped: e.g. ["online", "offline", "online"]."""
+    before = [health for at, health in samples if at < since]
+    changes = before[-1:]
+    for at, health in samples:
+        if at >= since and (not changes or changes[-1] != health):
+            changes.append(health)
+    return changes
 
 
 def grids_needed(events: int, types: int) -> int:

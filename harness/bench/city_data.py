@@ -39,6 +39,8 @@ YEAR_S = 365 * 86400
 _NIGHT_TO_NOON = (1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 5.5)
 _NOON_TO_NIGHT = (5, 5, 5.5, 5.5, 5, 4.5, 4, 3.5, 3, 2.5, 2, 1.5)
 _HOURLY = np.array((*_NIGHT_TO_NOON, *_NOON_TO_NIGHT), dtype=float)
+_EVENT_ATTRIBUTES = json.dumps({"count": 1})
+_HOUR_EDGES_S = np.arange(25) * 3600.0
 _LOCAL_OFFSET_S = 8 * 3600
 
 TABLE_COLUMNS: dict[str, list[str]] = {
@@ -173,7 +175,8 @@ def _stamps(seconds: npt.NDArray[np.float64], base: datetime) -> list[str]:
         "timedelta64[us]"
     )
     text = np.char.add(np.datetime_as_string(moments, unit="us"), "+00")
-    return [NULL if np.isnan(s) else str(t) for s, t in zip(seconds, text, strict=True)]
+    stamps: list[str] = np.where(np.isnan(seconds), NULL, text).tolist()
+    return stamps
 
 
 def _null(value: object) -> str:
@@ -195,7 +198,7 @@ class _Year:
         # Uneven busyness: log-normal weights (a long tail of busy grids).
         weights = self.rng.lognormal(0.0, 1.0, grids)
         self.grid_p = weights / weights.sum()
-        self.hour_p = _HOURLY / _HOURLY.sum()
+        self.hour_cdf = np.concatenate(([0.0], np.cumsum(_HOURLY / _HOURLY.sum())))
         self.total = total
         self.history_id = 0
         self.report_id = 0
@@ -204,15 +207,19 @@ class _Year:
         self.camera_grid = cams
 
     def created(self, first: int, count: int) -> npt.NDArray[np.float64]:
-        """Seconds after `base` of tickets first..first+count, in time order."""
-        days = np.floor(
-            (np.arange(first, first + count) + self.rng.random(count))
-            * (365 / self.total)
-        )
-        hours = self.rng.choice(24, size=count, p=self.hour_p)
-        local = days * 86400 + hours * 3600 + self.rng.random(count) * 3600
-        seconds = np.sort(local - _LOCAL_OFFSET_S)
-        return np.clip(seconds, 0, YEAR_S - 1)
+        """Seconds after `base` of tickets first..first+count, in time order.
+
+        Ticket k sits at the fraction (k + jitter) / total of the year, which
+        keeps every chunk after the one before; within its local day the
+        fraction is warped through the hourly profile (more by day)."""
+        phase = ((self.base.timestamp() + _LOCAL_OFFSET_S) % 86400) / 86400
+        order = np.arange(first, first + count) + self.rng.random(count)
+        days = phase + order * (365 / self.total)
+        day = np.floor(days)
+        local_s = np.interp(days - day, self.hour_cdf, _HOUR_EDGES_S)
+        seconds = day * 86400 + local_s - phase * 86400
+        clipped: npt.NDArray[np.float64] = np.clip(seconds, 0, YEAR_S - 1)
+        return clipped
 
 
 def year_of_tickets(
@@ -231,7 +238,8 @@ def year_of_tickets(
 
 
 def _exp(rng: np.random.Generator, mean_s: float, n: int) -> npt.NDArray[np.float64]:
-    return rng.exponential(mean_s, n)
+    drawn: npt.NDArray[np.float64] = rng.exponential(mean_s, n)
+    return drawn
 
 
 def _chunk(year: _Year, first: int, n: int) -> CopyChunk:
@@ -403,7 +411,7 @@ def _chunk(year: _Year, first: int, n: int) -> CopyChunk:
                         f"{lon[i]:.6f}",
                         "ground",
                         grid_code,
-                        json.dumps({"count": 1}),
+                        _EVENT_ATTRIBUTES,
                         "yolox_nano",
                         "1",
                         "1",

@@ -98,9 +98,7 @@ def _measure_pyav(
             if time.process_time() - started >= seconds:
                 break
         cpu_s = time.process_time() - started
-    return _cost(
-        DecoderKind.PYAV, skip_frames, float(rate), packets, decoded, cpu_s
-    )
+    return _cost(DecoderKind.PYAV, skip_frames, float(rate), packets, decoded, cpu_s)
 
 
 def _measure_opencv(path: Path, *, analysis_fps: float, seconds: float) -> DecodeCost:

@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="decode every frame (skip_frames: off)",
     )
+    parser.add_argument(
+        "--motion-gating",
+        action="store_true",
+        help="cameras skip the detector while nothing moves (motion.enabled)",
+    )
     parser.add_argument("--clip", default=DEMO_CLIP, help="shared clip to stream")
     parser.add_argument("--clip-s", type=float, default=30.0, help="stream length")
     parser.add_argument("--models-dir", type=Path, default=None, help="model folder")
@@ -192,12 +197,13 @@ def _plan(
     args: argparse.Namespace, sim: RtspSimulatorProcess, *, models_dir: Path | None
 ) -> TrialPlan:
     main_stem = f"main{args.main}"
-    urls = [
-        (sim.url(f"{main_stem}-{i}"), sim.url(f"sub360-{i}"))
+    urls: list[tuple[str, str | None]] = [
+        (
+            sim.url(f"{main_stem}-{i}"),
+            sim.url(f"sub360-{i}") if args.detect == "sub" else None,
+        )
         for i in range(args.max_streams)
     ]
-    if args.detect == "main":
-        urls = [(main, None) for main, _sub in urls]
     return TrialPlan(
         camera_urls=urls,
         analysis_fps=args.analysis_fps,
@@ -208,6 +214,8 @@ def _plan(
         bar=SustainBar(),
         model=_model_section(args),
         models_dir=str(models_dir) if models_dir else None,
+        motion_gating=args.motion_gating,
+        clip=args.clip,
     )
 
 
@@ -254,6 +262,8 @@ def _figures(
         "rss_mb": best.rss_mb if best else None,
         "decoder": args.decoder,
         "decode_economy": args.decode_economy,
+        "motion_gating": args.motion_gating,
+        "gated_fps": best.gated_fps if best else None,
         "decode_cpu_ms_per_stream_s": {
             name: cost.cpu_ms_per_stream_s for name, cost in costs.items()
         },

@@ -56,7 +56,7 @@ def next_streams(
 
     Doubles from `start` while trials pass (up to `maximum`), then bisects
     between the most streams that passed and the fewest that failed, until
-    they are `resolution` apart.
+    they are `resolution` apart (or, when none passed, until one failed).
 
     Args:
         outcomes: Stream count → whether that trial was sustained.
@@ -80,7 +80,9 @@ def next_streams(
         if most_passed >= maximum:
             return None
         return min(most_passed * 2, maximum)
-    if fewest_failed - most_passed <= resolution:
+    if fewest_failed == 1 or (
+        most_passed > 0 and fewest_failed - most_passed <= resolution
+    ):
         return None
     return (most_passed + fewest_failed) // 2
 

@@ -3,8 +3,9 @@
 Prints figures (JSON with --json): decoded and analysed fps, the raw onnxruntime
 ceiling of the same model and batch measured in the same run, their ratio, the
 limit (what the cores could analyse if they only decoded the streams and ran the
-detector, both measured in the same run) and the ratio to it, latencies and CPU use. Optionally runs ultralytics' multi-stream predict on the
-same streams (a separate interpreter with ultralytics installed; AGPL, optional).
+detector, both measured in the same run) and the ratio to it, latencies and CPU
+use. Optionally runs ultralytics' multi-stream predict on the same streams (a
+separate interpreter with ultralytics installed; AGPL, optional).
 """
 
 from __future__ import annotations
@@ -277,7 +278,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 if ceiling
                 else None,
                 **limit,
-                "ratio_to_limit": round(measured["analysed_fps"] / limit["limit_fps"], 3)
+                "ratio_to_limit": round(
+                    measured["analysed_fps"] / limit["limit_fps"], 3
+                )
                 if limit["limit_fps"]
                 else None,
                 "latency_ms_p50": rounded(percentile(collector.collected_ms(), 0.5)),

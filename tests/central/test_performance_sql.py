@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-import central.performance as performance
 from central.db.migrate import upgrade
 from central.db.session import make_engine, make_session_factory
 from central.performance import (
@@ -21,13 +20,14 @@ from central.performance import (
     evaluate,
     evaluate_in_python,
 )
+from central.performance_sql import evaluation_groups
 from tests.central import test_performance as counts_table
 from tests.central import test_performance_rates as rates_table
 
 pytest_plugins = ["tests.utils.postgres"]
 
 
-def _database(url: str, populate: Callable[[Session], None]) -> Iterator[Session]:
+def _database(url: str, populate: Callable[[Session], object]) -> Iterator[Session]:
     engine = make_engine(url)
     upgrade(engine)
     factory: sessionmaker[Session] = make_session_factory(engine)
@@ -44,13 +44,12 @@ def _database(url: str, populate: Callable[[Session], None]) -> Iterator[Session
 def sql_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The periods each set-based evaluation ran for (proves the SQL path ran)."""
     calls: list[str] = []
-    original = performance.evaluation_groups
 
     def spy(session: Session, **kwargs: Any) -> Any:
         calls.append(kwargs["period"])
-        return original(session, **kwargs)
+        return evaluation_groups(session, **kwargs)
 
-    monkeypatch.setattr(performance, "evaluation_groups", spy)
+    monkeypatch.setattr("central.performance.evaluation_groups", spy)
     return calls
 
 

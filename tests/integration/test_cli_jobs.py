@@ -30,6 +30,7 @@ def test_bench_edge_given_two_streams_should_print_the_figures(
     required = {
         "streams", "decoded_fps", "analysed_fps", "batch_size", "ceiling_fps",
         "ratio", "latency_ms_p50", "latency_ms_p95", "cpu_percent",
+        "limit_fps", "ratio_to_limit", "decode_cpu_ms_per_stream_s",
     }  # fmt: skip
     assert required <= set(figures)
     assert figures["streams"] == 2
@@ -37,6 +38,12 @@ def test_bench_edge_given_two_streams_should_print_the_figures(
     assert figures["ceiling_fps"] > 0
     assert figures["ratio"] == pytest.approx(
         figures["analysed_fps"] / figures["ceiling_fps"], abs=0.01
+    )
+    # decoding takes its share of the cores: the limit is below the ceiling
+    assert figures["decode_cpu_ms_per_stream_s"] > 0
+    assert 0 < figures["limit_fps"] < figures["ceiling_fps"]
+    assert figures["ratio_to_limit"] == pytest.approx(
+        figures["analysed_fps"] / figures["limit_fps"], abs=0.01
     )
 
 

@@ -119,7 +119,9 @@ def test_pyav_given_key_frames_at_the_analysis_rate_should_decode_only_them(
 def test_pyav_given_detect_url_should_read_it_instead_of_url(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    camera = _camera(str(tmp_path / "main-not-read.mp4"), detect_url=str(clips["b_frames"]))
+    camera = _camera(
+        str(tmp_path / "main-not-read.mp4"), detect_url=str(clips["b_frames"])
+    )
     source, slot = _play(camera)
 
     assert source.error == "end of file"

@@ -104,7 +104,7 @@ def test_planner_given_timestamps_running_backwards_should_keep_its_clock() -> N
     ("analysis_fps", "raises"),
     [
         (5.0, nullcontext()),
-        (0.0, pytest.raises(ValueError, match="analysis_fps must be > 0, got 0.0")),
+        (0.0, pytest.raises(ValueError, match=r"analysis_fps must be > 0, got 0\.0")),
         (-1.0, pytest.raises(ValueError, match="analysis_fps")),
     ],
 )

@@ -1,10 +1,17 @@
 // Map: the grid hierarchy drawn from GeoJSON (no tiles, offline), open tickets and
 // live events as markers, a hotspot heat view (choropleth of counts per grid), and
 // an amber outline on grids with an open hotspot early warning.
+//
+// Two scales. A city of up to SMALL_CITY_GRIDS grids is drawn whole, as SVG, from
+// /grids. A bigger one (Guangzhou: 20,031 grids) is drawn on a canvas by
+// CityLayers (map-city.js): levels by zoom, simplified by central, grids only
+// in view. Markers are clustered once there are many (map-cluster.js).
 
 /* global L */
 
 import { api, apiOptional } from "./api.js";
+import { CityLayers, levelOf } from "./map-city.js";
+import { PointClusters } from "./map-cluster.js";
 import * as ref from "./ref.js";
 import {
   GRID_STYLE,
@@ -36,6 +43,10 @@ import {
 } from "./ui.js";
 
 const LEVELS = ["district", "street", "community", "grid"];
+// Up to this many grids the whole city is drawn as SVG (every grid a DOM path).
+const SMALL_CITY_GRIDS = 2000;
+const MAX_AREA_LIST = 300; // longer lists ask to pick an area above first
+const HEAT_DIGITS = [6, 9, 12, 15];
 const EVENT_POLL_MS = 15000;
 const EVENT_WINDOW_H = 24;
 const EVENT_COLOR = "#e9eefc"; // live camera events: small white dots
@@ -58,10 +69,16 @@ let ticketLayer = null;
 let eventLayer = null;
 let labelLayer = null;
 let deviceLayer = null;
-let ticketMarkers = new Map();
-let eventMarkers = new Map();
+let ticketPoints = null; // PointClusters of open tickets (item.ticket)
+let eventPoints = null; // PointClusters of live events (item.event, item.at)
+let city = null; // CityLayers, for a big city
+let cityBounds = null;
+let markerRenderer = null; // a canvas above the grids, for a big city
+let heatByArea = new Map(); // any area code → summed { events, open_tickets }
+let areaList = []; // every area (from /areas), for a big city's area list
 let heat = new Map(); // grid code → { events, open_tickets }
 let warned = new Map(); // grid code → its open/acknowledged hotspot warnings
+let warnedAreas = new Set(); // codes of the warned grids and of every area above them
 const WARNING_STYLE = { color: "#ffb020", weight: 3, opacity: 1, dashArray: "6 4" };
 let heatSource = "";
 let openTickets = [];
@@ -103,10 +120,14 @@ const view = {
     root = el;
     ctx = context;
     settings = { ...defaults(), ...pick(params) };
-    ticketMarkers = new Map();
-    eventMarkers = new Map();
     heat = new Map();
+    heatByArea = new Map();
+    city = null;
+    cityBounds = null;
+    markerRenderer = null;
+    areaList = [];
     warned = new Map();
+    warnedAreas = new Set();
     eventsAvailable = true;
     lastEventAt = null;
     selectedArea = params.area || null;
@@ -145,9 +166,14 @@ const view = {
       ),
     );
 
+    performance.mark("gw-map:mount");
     let grids;
+    let probe;
     try {
-      [grids] = await Promise.all([ref.grids(), ref.areas()]);
+      // The districts tell how big the city is, and where.
+      probe = await api("/map/areas", { query: { level: "district", zoom: 10 } });
+      if (probe.grid_count <= SMALL_CITY_GRIDS)
+        [grids] = await Promise.all([ref.grids(), ref.areas()]);
     } catch (error) {
       if (!root) return;
       clear(
@@ -158,17 +184,40 @@ const view = {
     }
     if (!root) return;
     canvas.querySelector(".map-loading")?.remove();
-    features = grids.features || [];
-    if (!features.length) {
+    features = grids?.features || [];
+    if (!probe.grid_count || (grids && !features.length)) {
       clear(canvas, empty("No grid polygons", "Import the city's grids to draw the map."));
       return;
     }
-    map = baseMap(mapEl);
-    fitAll(false);
-    drawGrids();
-    drawOutlines();
-    ticketLayer = L.layerGroup();
-    eventLayer = L.layerGroup();
+    if (grids) {
+      map = baseMap(mapEl);
+      fitAll(false);
+      drawGrids();
+      drawOutlines();
+    } else {
+      mountCity(mapEl, probe);
+      ref.areas().then(
+        (list) => {
+          areaList = list;
+          if (root) renderAreaList();
+        },
+        (error) => console.warn("map: areas", error),
+      );
+    }
+    ticketPoints = new PointClusters({
+      make: (item) => ticketMarker(item.ticket),
+      className: "cluster-tickets",
+      label: "open tickets",
+    });
+    eventPoints = new PointClusters({
+      make: (item) => eventMarker(item.event),
+      className: "cluster-events",
+      label: "events",
+    });
+    ticketPoints.attach(map);
+    eventPoints.attach(map);
+    ticketLayer = ticketPoints.layer;
+    eventLayer = eventPoints.layer;
     deviceLayer = L.layerGroup();
     if (selectedArea) zoomTo(selectedArea);
     applyLayers();
@@ -185,6 +234,8 @@ const view = {
   },
   unmount() {
     clearInterval(eventTimer);
+    city?.remove();
+    city = null;
     if (map) map.remove();
     map = null;
     root = null;
@@ -406,21 +457,47 @@ function setLayer(key, on) {
 }
 
 function countsFor(code) {
-  let events = 0;
-  let open = 0;
+  const v = heatByArea.get(code);
+  return { events: v?.events || 0, open: v?.open_tickets || 0 };
+}
+
+/** Sums of the grids' heat for every area above them too (by code prefix). */
+function sumHeatByArea() {
+  heatByArea = new Map();
   for (const [grid, v] of heat) {
-    if (grid.startsWith(code)) {
-      events += v.events || 0;
-      open += v.open_tickets || 0;
+    for (const digits of HEAT_DIGITS) {
+      const code = grid.slice(0, digits);
+      const sum = heatByArea.get(code) || { events: 0, open_tickets: 0 };
+      sum.events += v.events || 0;
+      sum.open_tickets += v.open_tickets || 0;
+      heatByArea.set(code, sum);
     }
   }
-  return { events, open };
+}
+
+/** The codes the area list shows: every area of the level in a small city; in a
+ * big one those under the selected area's parent, at most MAX_AREA_LIST. */
+function areaCodes() {
+  const digits = LEVEL_DIGITS[settings.level];
+  if (!city) return { codes: [...groupByPrefix(features, digits).keys()].sort(), more: 0 };
+  const within = selectedArea && selectedArea.length > 6 ? selectedArea.slice(0, -3) : "";
+  const all = areaList
+    .filter((a) => a.level === settings.level && a.code.startsWith(within))
+    .map((a) => a.code);
+  return { codes: all.slice(0, MAX_AREA_LIST), more: Math.max(0, all.length - MAX_AREA_LIST) };
 }
 
 function renderAreaList() {
   const list = clear(sideEls.areaList);
-  const digits = LEVEL_DIGITS[settings.level];
-  const codes = [...groupByPrefix(features, digits).keys()].sort();
+  const { codes, more } = areaCodes();
+  if (more)
+    list.append(
+      h(
+        "li",
+        { class: "muted", style: { fontSize: "12px" } },
+        `The first ${codes.length}; ${more} more: pick an area above first.`,
+      ),
+    );
   for (const code of codes) {
     const { events, open } = countsFor(code);
     const value = settings.metric === "events" ? events : open;
@@ -456,6 +533,98 @@ function renderAreaList() {
 }
 
 // -- layers ---------------------------------------------------------------------
+
+/** A big city: levels by zoom on a canvas, markers on a canvas above them. */
+function mountCity(mapEl, probe) {
+  map = baseMap(mapEl, { preferCanvas: true });
+  map.createPane("gw-markers").style.zIndex = "450";
+  markerRenderer = L.canvas({ pane: "gw-markers", padding: 0.25 });
+  const [west, south, east, north] = probe.bounds;
+  cityBounds = L.latLngBounds([south, west], [north, east]);
+  city = new CityLayers(map, {
+    styleOf: (p) => areaStyle(p.code),
+    tooltipOf: (p) => (p.level === "grid" ? gridTooltip(p) : areaTooltip(p)),
+    popupOf: (p, layer) => (p.level === "grid" ? gridPopup(p) : areaPopup(p, layer)),
+    labelOf: (p) => h("span", {}, shortName(p.name)),
+    onError: (error) => console.warn("map: areas", error),
+  });
+  city.setEmphasis(settings.level);
+  fitAll(false);
+}
+
+function areaTooltip(p) {
+  const { events, open } = countsFor(p.code);
+  return h(
+    "div",
+    {},
+    h("strong", {}, p.name),
+    h("br"),
+    h("span", {}, `${p.grids} grids · ${events} events · ${open} open tickets`),
+  );
+}
+
+function areaPopup(p, layer) {
+  const { events, open } = countsFor(p.code);
+  return h(
+    "div",
+    {},
+    h("h3", {}, p.name),
+    h("div", { class: "mono muted" }, `${p.code} · ${p.level}`),
+    h("div", { class: "muted", style: { margin: "4px 0 8px" } }, ref.areaPath(p.code)),
+    h("div", {}, `${p.grids} grids · ${events} events · ${open} open tickets`),
+    h(
+      "div",
+      { style: { marginTop: "8px", display: "flex", gap: "10px" } },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn",
+          onclick: () => {
+            map.closePopup();
+            map.fitBounds(layer.getBounds(), { padding: [40, 40] });
+          },
+        },
+        "Zoom in",
+      ),
+      h("a", { href: `#/tickets?grid=${p.code}&state=open` }, "Open tickets →"),
+    ),
+  );
+}
+
+/** Fill style of any area of a big city: as styleGrid, summed over its grids. */
+function areaStyle(code) {
+  const warning = warnedAreas.has(code) ? WARNING_STYLE : {};
+  if (!settings.heat) {
+    const selected =
+      selectedArea && (code.startsWith(selectedArea) || selectedArea.startsWith(code));
+    return {
+      ...(selected ? { ...GRID_STYLE, fillOpacity: 0.38, fillColor: "#3552d4" } : GRID_STYLE),
+      ...warning,
+      ...(warning.color ? { fillColor: WARNING_STYLE.color, fillOpacity: 0.22 } : {}),
+    };
+  }
+  const level = levelOf(code);
+  const max = heatMaxAt(level);
+  const value = heatByArea.get(code)?.[settings.metric] || 0;
+  return {
+    color: "#0c0f15",
+    weight: 1,
+    opacity: 1,
+    fillColor: heatColor(value, max),
+    fillOpacity: 0.85,
+    ...warning,
+  };
+}
+
+/** The busiest area of a level (its digits), for the heat scale. */
+function heatMaxAt(level) {
+  const digits = LEVEL_DIGITS[level] || 15;
+  let max = 0;
+  for (const [code, v] of heatByArea)
+    if (code.length === digits) max = Math.max(max, v[settings.metric] || 0);
+  return max;
+}
 
 function drawGrids() {
   gridLayer = L.geoJSON(
@@ -531,9 +700,11 @@ async function loadWarnings() {
   }
   if (!root) return;
   warned = new Map();
+  warnedAreas = new Set();
   for (const w of page?.data || []) {
     if (!warned.has(w.grid_code)) warned.set(w.grid_code, []);
     warned.get(w.grid_code).push(w);
+    for (const digits of HEAT_DIGITS) warnedAreas.add(w.grid_code.slice(0, digits));
   }
   styleGrids();
 }
@@ -577,6 +748,7 @@ function drawOutlines() {
 }
 
 function applyOutlineEmphasis() {
+  city?.setEmphasis(settings.level);
   for (const [level, layer] of Object.entries(outlineLayers)) {
     const base = OUTLINE_STYLE[level];
     const on = level === settings.level;
@@ -618,8 +790,9 @@ function styleGrid(layer) {
 }
 
 function styleGrids() {
-  if (!gridLayer) return;
-  gridLayer.eachLayer(styleGrid);
+  if (city) city.restyle();
+  else if (gridLayer) gridLayer.eachLayer(styleGrid);
+  else return;
   renderLegend();
 }
 
@@ -630,7 +803,7 @@ function heatMax() {
 }
 
 function renderLegend() {
-  const max = heatMax();
+  const max = city ? heatMaxAt(city.plan?.fill || "grid") : heatMax();
   clear(
     sideEls.legend,
     h(
@@ -692,21 +865,28 @@ function applyLayers() {
   // Events first, so the (larger) ticket markers draw over them.
   want(eventLayer, settings.events && eventsAvailable);
   want(ticketLayer, settings.tickets);
-  want(labelLayer, settings.labels);
+  if (city) city.setLabels(settings.labels);
+  else want(labelLayer, settings.labels);
   want(deviceLayer, settings.devices);
   styleGrids();
 }
 
 function fitAll(animate = true) {
   if (!map) return;
-  const bounds = boundsOf(features);
+  const bounds = cityBounds || boundsOf(features);
   if (bounds)
     map.fitBounds(bounds, { paddingTopLeft: [24, 84], paddingBottomRight: [24, 24], animate });
 }
 
-function zoomTo(code) {
-  const group = features.filter((f) => f.properties.code.startsWith(code));
-  const bounds = boundsOf(group);
+async function zoomTo(code) {
+  let bounds = null;
+  if (city) {
+    try {
+      bounds = await city.boundsOf(code);
+    } catch (error) {
+      console.warn("map: area bounds", error);
+    }
+  } else bounds = boundsOf(features.filter((f) => f.properties.code.startsWith(code)));
   if (bounds && map)
     map.fitBounds(bounds, { paddingTopLeft: [40, 96], paddingBottomRight: [40, 40], maxZoom: 18 });
   styleGrids();
@@ -733,6 +913,7 @@ function ticketMarker(t) {
     fillColor: STATE_COLORS[t.state] || "#7fb2ff",
     fillOpacity: 0.95,
     className: `ticket-marker state-${t.state}`,
+    ...(markerRenderer ? { renderer: markerRenderer } : {}),
   });
   marker.bindTooltip(() => h("span", {}, `#${t.id} ${t.title}`), {
     direction: "top",
@@ -775,26 +956,23 @@ async function loadTickets() {
     });
     if (!root) return;
     openTickets = page.items;
-    ticketLayer.clearLayers();
-    ticketMarkers = new Map();
-    for (const t of openTickets) {
-      const marker = ticketMarker(t);
-      if (marker) {
-        ticketMarkers.set(t.id, { marker, ticket: t });
-        marker.addTo(ticketLayer);
-      }
-    }
+    ticketPoints.set(openTickets.map(ticketItem).filter(Boolean));
     renderStats();
   } catch (error) {
     console.warn("map: tickets", error);
   }
 }
 
+/** A ticket as a point to draw, or null when it has no place. */
+function ticketItem(t) {
+  const where = centerOf(t);
+  return where ? { id: t.id, lat: where[0], lon: where[1], ticket: t } : null;
+}
+
 function updateTicketFromNotice(n) {
-  if (!map) return;
-  const known = ticketMarkers.get(n.ticket_id);
-  if (known) known.marker.remove();
-  ticketMarkers.delete(n.ticket_id);
+  if (!map || !ticketPoints) return;
+  const known = ticketPoints.get(n.ticket_id);
+  ticketPoints.delete(n.ticket_id);
   openTickets = openTickets.filter((t) => t.id !== n.ticket_id);
   if (OPEN_STATES.includes(n.state)) {
     const t = {
@@ -810,21 +988,17 @@ function updateTicketFromNotice(n) {
       assignee_id: n.assignee_id,
       overdue: n.overdue,
     };
-    const marker = ticketMarker(t);
-    if (marker) {
-      marker.addTo(ticketLayer);
-      ticketMarkers.set(t.id, { marker, ticket: t });
-      flash(marker);
-    }
+    const item = ticketItem(t);
+    if (item) flash(ticketPoints.put(item) || L.latLng(item.lat, item.lon));
     openTickets.push(t);
   }
   renderStats();
 }
 
 /** A ring that grows and fades where something new appeared. */
-function flash(marker) {
+function flash(where) {
   if (!map || matchMedia("(prefers-reduced-motion: reduce)").matches) return;
-  const ring = L.circleMarker(marker.getLatLng(), {
+  const ring = L.circleMarker(where.getLatLng ? where.getLatLng() : where, {
     radius: 6,
     color: EVENT_COLOR,
     weight: 2,
@@ -872,16 +1046,22 @@ async function loadDevices() {
 
 async function loadEvents() {
   if (!eventsAvailable || !root) return;
+  const firstLoad = lastEventAt === null;
   const since = lastEventAt || new Date(Date.now() - EVENT_WINDOW_H * 3600 * 1000).toISOString();
-  let events;
+  let list;
   try {
-    events = await apiOptional("/events", { query: { since, limit: 500 } });
+    // A big city's day of events comes in one compact list; later polls (and a
+    // small city) ask /events for what is new.
+    list =
+      city && firstLoad
+        ? (await api("/map/events", { query: { hours: EVENT_WINDOW_H } })).events
+        : await apiOptional("/events", { query: { since, limit: 500 } });
   } catch (error) {
     console.warn("map: events", error);
     return;
   }
   if (!root) return;
-  if (events === null) {
+  if (list === null) {
     eventsAvailable = false;
     clearInterval(eventTimer);
     sideEls.eventsNote.hidden = false;
@@ -890,64 +1070,69 @@ async function loadEvents() {
     applyLayers();
     return;
   }
-  const list = Array.isArray(events) ? events : events.items || [];
-  const firstLoad = lastEventAt === null;
-  const cutoff = Date.now() - EVENT_WINDOW_H * 3600 * 1000;
+  const fresh = [];
   for (const ev of list) {
-    if (eventMarkers.has(ev.event_id) || ev.lat === null || ev.lat === undefined) continue;
-    const marker = L.circleMarker([ev.lat, ev.lon], {
-      radius: 4.5,
-      color: "#0c0f15",
-      weight: 1.5,
-      fillColor: EVENT_COLOR,
-      fillOpacity: 1,
-      className: "event-marker",
+    if (eventPoints.get(ev.event_id) || ev.lat === null || ev.lat === undefined) continue;
+    fresh.push({
+      id: ev.event_id,
+      lat: ev.lat,
+      lon: ev.lon,
+      event: ev,
+      at: Date.parse(ev.detected_at),
     });
-    marker.bindTooltip(
-      () =>
-        h(
-          "span",
-          {},
-          `${eventTypeLabel(ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
-        ),
-      { direction: "top" },
-    );
-    marker.bindPopup(() =>
-      h(
-        "div",
-        {},
-        h("h3", {}, eventTypeLabel(ev.type)),
-        h(
-          "div",
-          {},
-          `${ref.cameraName(ev.camera_id)} · ${Math.round((ev.confidence || 0) * 100)}%`,
-        ),
-        h("div", { class: "muted" }, fmtAgo(ev.detected_at)),
-        ev.ticket_id
-          ? h(
-              "div",
-              { style: { marginTop: "8px" } },
-              h("a", { href: `#/tickets?id=${ev.ticket_id}` }, `Ticket #${ev.ticket_id} →`),
-            )
-          : null,
-      ),
-    );
-    marker.addTo(eventLayer);
-    eventMarkers.set(ev.event_id, { marker, at: Date.parse(ev.detected_at) });
-    if (!firstLoad) flash(marker);
     const seen = ev.received_at || ev.detected_at;
     if (!lastEventAt || seen > lastEventAt) lastEventAt = seen;
   }
+  if (firstLoad) {
+    eventPoints.set(fresh);
+    const detail = { events: eventPoints.size, clustered: eventPoints.isClustering() };
+    performance.mark("gw-map:markers", { detail });
+  }
+  else for (const item of fresh) flash(eventPoints.put(item) || L.latLng(item.lat, item.lon));
   if (!lastEventAt) lastEventAt = since;
   // Tickets draw over events.
-  if (map.hasLayer(ticketLayer)) ticketLayer.eachLayer((layer) => layer.bringToFront());
-  for (const [id, { marker, at }] of eventMarkers) {
-    if (at < cutoff) {
-      marker.remove();
-      eventMarkers.delete(id);
-    }
-  }
+  if (map.hasLayer(ticketLayer)) ticketLayer.eachLayer((layer) => layer.bringToFront?.());
+  const cutoff = Date.now() - EVENT_WINDOW_H * 3600 * 1000;
+  for (const item of [...eventPoints.values()]) if (item.at < cutoff) eventPoints.delete(item.id);
   renderStats();
+}
+
+function eventMarker(ev) {
+  const marker = L.circleMarker([ev.lat, ev.lon], {
+    radius: 4.5,
+    color: "#0c0f15",
+    weight: 1.5,
+    fillColor: EVENT_COLOR,
+    fillOpacity: 1,
+    className: "event-marker",
+    ...(markerRenderer ? { renderer: markerRenderer } : {}),
+  });
+  marker.bindTooltip(
+    () =>
+      h(
+        "span",
+        {},
+        `${eventTypeLabel(ev.type)} · ${Math.round((ev.confidence || 0) * 100)}% · ${fmtAgo(ev.detected_at)}`,
+      ),
+    { direction: "top" },
+  );
+  marker.bindPopup(() =>
+    h(
+      "div",
+      {},
+      h("h3", {}, eventTypeLabel(ev.type)),
+      h("div", {}, `${ref.cameraName(ev.camera_id)} · ${Math.round((ev.confidence || 0) * 100)}%`),
+      h("div", { class: "muted" }, fmtAgo(ev.detected_at)),
+      ev.ticket_id
+        ? h(
+            "div",
+            { style: { marginTop: "8px" } },
+            h("a", { href: `#/tickets?id=${ev.ticket_id}` }, `Ticket #${ev.ticket_id} →`),
+          )
+        : null,
+    ),
+  );
+  return marker;
 }
 
 async function loadHeat() {
@@ -986,6 +1171,7 @@ async function loadHeat() {
     }
   }
   if (!root) return;
+  sumHeatByArea();
   styleGrids();
   renderHot();
   renderAreaList();
@@ -1016,7 +1202,7 @@ function renderStats() {
     h(
       "div",
       { class: "map-stat" },
-      h("strong", {}, String(eventsAvailable ? eventMarkers.size : "—")),
+      h("strong", {}, String(eventsAvailable ? eventPoints?.size || 0 : "—")),
       h("span", {}, `events ${EVENT_WINDOW_H} h`),
     ),
     h(

@@ -4,6 +4,7 @@
 import { api, showMedia } from "./api.js";
 import * as ref from "./ref.js";
 import { clipVideo } from "./clip.js";
+import { mergedReportsSection } from "./merged-reports.js";
 import { REJECT_REASONS } from "./review.js";
 import {
   ESCALATION_LABELS,
@@ -46,8 +47,11 @@ export async function openDetail(el, id, options) {
     clear(el, loading(`Loading ticket #${id}…`));
   }
   let ticket;
+  // The camera checks come beside the ticket; without them the drawer still opens.
+  const checks = api(`/tickets/${id}/camera-checks`).catch(() => ({ data: [] }));
   try {
     ticket = await api(`/tickets/${id}`);
+    ticket.camera_checks = (await checks).data;
   } catch (error) {
     if (mine !== seq) return;
     clear(
@@ -242,6 +246,18 @@ function render(el, t, options) {
     );
   }
 
+  if (t.camera_checks && t.camera_checks.length) {
+    el.append(cameraCheckSection(t.camera_checks));
+  }
+
+  if (t.history.some((step) => step.action === "merge")) {
+    const onSplit = () => {
+      options.onChanged?.();
+      refresh();
+    };
+    el.append(mergedReportsSection(t, { onSplit }));
+  }
+
   if (t.events.length) {
     el.append(
       h(
@@ -301,6 +317,79 @@ function render(el, t, options) {
     ),
   );
   el.scrollTop = scroll;
+}
+
+// A camera check: after the worker resolved the ticket, the camera that raised
+// it looked again (docs/verification.md). Words per verdict and per outcome.
+const CHECK_VERDICTS = {
+  pending: ["Waiting for the camera…", "chip state-dispatched"],
+  gone: ["Verified by camera", "chip state-closed"],
+  present: ["Camera still sees it", "chip overdue"],
+  cannot_verify: ["Camera cannot verify", "chip state-pending_review"],
+};
+const CHECK_OUTCOMES = {
+  closed: "Closed: the camera saw the problem gone.",
+  review: "Left to an operator to close or return.",
+  returned: "Returned to the worker for rework.",
+  none: "The ticket had moved on meanwhile.",
+};
+
+function checkPicture(url, alt, missing) {
+  return url
+    ? h("div", { class: "media-frame" }, showMedia(h("img", { alt, loading: "lazy" }), url))
+    : h("div", { class: "media-frame" }, h("div", { class: "media-missing" }, missing));
+}
+
+function cameraCheckSection(checks) {
+  const [latest] = checks;
+  const [words, chipClass] = CHECK_VERDICTS[latest.state] || [latest.state, "chip"];
+  return h(
+    "section",
+    {
+      class: "drawer-section camera-check",
+      "aria-label": "Camera check",
+      dataset: { verdict: latest.state },
+    },
+    h("h3", {}, "Camera check"),
+    h(
+      "div",
+      { style: { display: "flex", gap: "8px", alignItems: "center", flexWrap: "wrap" } },
+      h("span", { class: chipClass, dataset: { role: "verdict" } }, words),
+      h(
+        "span",
+        { class: "muted", style: { fontSize: "12px" } },
+        `${ref.cameraName(latest.camera_id)} · ${fmtFull(latest.answered_at || latest.requested_at)}`,
+      ),
+    ),
+    latest.reason ? h("p", { class: "tl-note" }, latest.reason) : null,
+    latest.outcome ? h("p", { class: "muted" }, CHECK_OUTCOMES[latest.outcome] || "") : null,
+    h(
+      "div",
+      {
+        class: "before-after",
+        style: { display: "grid", gridTemplateColumns: "1fr 1fr", gap: "8px" },
+      },
+      h(
+        "figure",
+        { style: { margin: "0" } },
+        checkPicture(latest.before_url, "Before: the event's snapshot", "No snapshot"),
+        h("figcaption", { class: "muted" }, "Before"),
+      ),
+      h(
+        "figure",
+        { style: { margin: "0" } },
+        checkPicture(
+          latest.after_url,
+          "After: what the camera saw when it looked again",
+          latest.state === "pending" ? "Not looked yet" : "No picture",
+        ),
+        h("figcaption", { class: "muted" }, "After"),
+      ),
+    ),
+    checks.length > 1
+      ? h("p", { class: "muted" }, `${checks.length - 1} earlier check(s) in the history.`)
+      : null,
+  );
 }
 
 function eventCard(ev, withClip) {

@@ -1,0 +1,132 @@
+"""The faults `gridwatch bench chaos` injects into its real edge node, and how a
+phase's node messages are gathered (see `harness.bench.chaos_node`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from harness.bench.chaos_count import PhaseLog, health_changes, node_messages
+from harness.bench.chaos_node import NodeRig
+from harness.bench.chaos_node_watch import read_outbox
+from harness.bench.chaos_stack import wait_for
+
+Cleared = Callable[[str], None]  # marks the fault cleared, with a note
+NodeFault = Callable[[NodeRig, float, Cleared], dict[str, Any]]
+MID_STREAM_S = 2.0  # a kill lands mid-stream: the node sent an event this recently
+DARK_MAX_S = 60.0  # longest wait for central to see the dark camera offline
+BACK_MAX_S = 60.0  # longest wait for central to see it online again
+
+
+def _since(start: float, at: float | None) -> float | None:
+    return None if at is None else round(at - start, 2)
+
+
+def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]:
+    """`kill -9` the node while it is sending events, start it again on the same
+    outbox after `hold_s`; returns what the restart took."""
+    mid_stream = wait_for(
+        lambda: (rig.last_message_at() or 0.0) > time.monotonic() - MID_STREAM_S, 30.0
+    )
+    rig.node.kill()
+    waiting = len(read_outbox(rig.node.outbox).pending)
+    time.sleep(hold_s)
+    started = time.monotonic()
+    rig.node.start()
+    cleared(f"kill -9 the edge node; started again on its outbox after {hold_s} s")
+    running = rig.node.wait_ready()
+    wait_for(lambda: (rig.last_message_at() or 0.0) > started, 60.0)
+    after = [at for at in rig.observer.seen().values() if at > started]
+    return {
+        "mid_stream": mid_stream,
+        "outbox_waiting_at_kill": waiting,
+        "restart_s": round(running - started, 2),
+        "first_event_after_restart_s": _since(started, min(after, default=None)),
+    }
+
+
+def camera_dark(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]:
+    """Stop serving the node's camera until central has recorded it offline
+    (at least `hold_s`), serve it again and wait until central has it online;
+    returns when each side saw what."""
+    dark = time.monotonic()
+    rig.node.camera_dark()
+
+    def central_says(health: str, since: float) -> float | None:
+        changes = rig.watcher.health_changes()
+        return next((at for at, h in changes if at >= since and h == health), None)
+
+    wait_for(lambda: central_says("offline", dark) is not None, DARK_MAX_S)
+    time.sleep(max(0.0, dark + hold_s - time.monotonic()))
+    back = time.monotonic()
+    rig.node.camera_back()
+    cleared(
+        f"camera dark at the RTSP simulator for {back - dark:.1f} s "
+        f"(until central had it offline, at least {hold_s} s), then served again"
+    )
+    wait_for(lambda: central_says("online", back) is not None, BACK_MAX_S)
+    statuses = rig.observer.status_samples()
+    node_offline = next(
+        (s.at for s in statuses if s.at >= dark and s.health == "offline"), None
+    )
+    node_online = next(
+        (s.at for s in statuses if s.at >= back and s.health == "online"), None
+    )
+    reconnects = [s.reconnects for s in statuses if s.at >= dark]
+    before = [s.reconnects for s in statuses if s.at < dark]
+    return {
+        "dark_s": round(back - dark, 2),
+        "node_offline_after_s": _since(dark, node_offline),
+        "central_offline_after_s": _since(dark, central_says("offline", dark)),
+        "node_reconnect_s": _since(back, node_online),
+        "central_online_after_s": _since(back, central_says("online", back)),
+        "node_reconnects": max(reconnects, default=0) - max(before, default=0),
+        "camera_status_at_central": health_changes(
+            rig.watcher.health_changes(), since=dark
+        ),
+    }
+
+
+NODE_FAULTS: dict[str, NodeFault] = {
+    "edge_node_kill": edge_node_kill,
+    "camera_dark": camera_dark,
+}
+
+
+def node_phase(rig: NodeRig, load: PhaseLog, *, start: float, end: float) -> PhaseLog:
+    """The node's messages of the phase [start, end) (see `node_messages`), with
+    the fault's times and note from the bench's own log of it (`load`)."""
+    outbox = read_outbox(rig.node.outbox)
+    published = node_messages(
+        rig.observer.seen(),
+        pending=outbox.pending,
+        delivered=outbox.delivered,
+        start=start,
+        end=end,
+        wall_offset=time.time() - time.monotonic(),
+    )
+    return PhaseLog(
+        load.name,
+        published=published,
+        injected_at=load.injected_at,
+        cleared_at=load.cleared_at,
+        note=load.note,
+    )
+
+
+def node_totals(rig: NodeRig, catch_up_s: float) -> dict[str, Any]:
+    """The whole run: messages the broker passed on from the node, how many
+    central stored (after waiting up to `catch_up_s` for the last ones), how
+    many the broker got more than once, and what still waits in its outbox."""
+    seen = rig.observer.seen()
+    wait_for(lambda: seen.keys() <= rig.watcher.stored().keys(), catch_up_s)
+    stored = rig.watcher.stored()
+    return {
+        "messages_at_broker": len(seen),
+        "stored": sum(1 for key in seen if key in stored),
+        "never_stored": sum(1 for key in seen if key not in stored),
+        "broker_repeats": rig.observer.repeats(set(seen)),
+        "outbox_waiting": len(read_outbox(rig.node.outbox).pending),
+        "events": len({key.split(":", 1)[0] for key in seen}),
+    }

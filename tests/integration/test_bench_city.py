@@ -1,0 +1,87 @@
+"""`gridwatch bench city` end to end on the demo city with a few thousand
+tickets in a real PostgreSQL (figures and agreement, not speed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+TICKETS = 3000
+
+
+def _bench_city(*extra: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "--log-level",
+            "WARNING",
+            "bench",
+            "city",
+            "--scale",
+            "demo",
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "loaded" in result.stderr  # progress goes to stderr
+    return figures
+
+
+@pytest.mark.integration
+def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
+    figures = _bench_city("--tickets", str(TICKETS), "--requests", "14", "--explain")
+    assert (figures["tickets"], figures["grids"]) == (TICKETS, 12)
+    loaded = figures["loaded_rows"]
+    assert loaded["tickets"] == TICKETS
+    # create + dispatch + accept + resolve + close for most tickets
+    assert 4 * TICKETS < loaded["ticket_history"] < 6 * TICKETS
+    assert 0 < loaded["events"] < TICKETS and 0 < loaded["citizen_reports"] < TICKETS
+    # The set-based evaluation gave the Python reference's rows.
+    assert figures["evaluation_matches_python"] is True
+    evaluation = figures["evaluation"]
+    assert set(evaluation) == {
+        f"{period}_{by}"
+        for period in ("month", "quarter")
+        for by in ("grid", "community", "street", "department", "worker")
+    }
+    # A month holds about a twelfth of the year; every dimension counts it all.
+    month = {entry["tickets"] for k, entry in evaluation.items() if "month" in k}
+    assert len(month) == 1 and TICKETS / 20 < month.pop() < TICKETS / 6
+    assert all(entry["s"] > 0 and entry["rows"] > 0 for entry in evaluation.values())
+    for name in ("list_p95_ms", "review_queue_p95_ms", "hotspots_ms", "daily_ms"):
+        assert figures[name] > 0, name
+    assert set(figures["list"]) >= {"newest", "district_open", "worker"}
+    assert figures["export_csv_bytes"] > 1000 and figures["export_csv_ms"] > 0
+    assert set(figures["goals"]) == {
+        "evaluation_max_s",
+        "list_p95_ms",
+        "review_queue_p95_ms",
+        "hotspots_ms",
+    }
+    plans = figures["plans"]
+    assert "GroupAggregate" in "".join(plans["evaluation_month_grid"]) or (
+        "HashAggregate" in "".join(plans["evaluation_month_grid"])
+    )
+    assert all(plans[name] for name in ("list_newest", "review_queue", "daily"))
+
+
+def test_bench_city_given_no_tickets_should_refuse() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "city", "--tickets", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--tickets" in result.stderr
