@@ -85,7 +85,9 @@ def _upsert(
     return len(new), len(old)
 
 
-def _parent_rows(features: Sequence[GridFeature]) -> list[dict[str, Any]]:
+def parent_area_rows(features: Sequence[GridFeature]) -> list[dict[str, Any]]:
+    """The `areas` rows above the grids (city → community) that `import_grids`
+    writes, parents first."""
     areas: dict[str, dict[str, Any]] = {}
     for f in features:
         code = parse_grid_code(f.code)
@@ -118,22 +120,12 @@ def _parent_rows(features: Sequence[GridFeature]) -> list[dict[str, Any]]:
     )
 
 
-def import_grids(session: Session, features: Sequence[GridFeature]) -> ImportReport:
-    """Create the hierarchy above the grids and the grids with their polygons."""
-    report = ImportReport()
-    parents = _parent_rows(features)
-    for level in (
-        AreaLevel.CITY,
-        AreaLevel.DISTRICT,
-        AreaLevel.STREET,
-        AreaLevel.COMMUNITY,
-    ):
-        rows = [r for r in parents if r["level"] == level.value]
-        report.add(level.value, *_upsert(session, Area, "code", rows))
-    grid_rows = []
+def grid_area_rows(features: Sequence[GridFeature]) -> list[dict[str, Any]]:
+    """The `areas` rows of the grids themselves that `import_grids` writes."""
+    rows = []
     for f in features:
         centroid = f.geometry.representative_point()
-        grid_rows.append(
+        rows.append(
             {
                 "code": f.code,
                 "level": AreaLevel.GRID.value,
@@ -144,6 +136,22 @@ def import_grids(session: Session, features: Sequence[GridFeature]) -> ImportRep
                 "centroid_lon": centroid.x,
             }
         )
+    return rows
+
+
+def import_grids(session: Session, features: Sequence[GridFeature]) -> ImportReport:
+    """Create the hierarchy above the grids and the grids with their polygons."""
+    report = ImportReport()
+    parents = parent_area_rows(features)
+    for level in (
+        AreaLevel.CITY,
+        AreaLevel.DISTRICT,
+        AreaLevel.STREET,
+        AreaLevel.COMMUNITY,
+    ):
+        rows = [r for r in parents if r["level"] == level.value]
+        report.add(level.value, *_upsert(session, Area, "code", rows))
+    grid_rows = grid_area_rows(features)
     report.add(AreaLevel.GRID.value, *_upsert(session, Area, "code", grid_rows))
     return report
 

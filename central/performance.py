@@ -39,7 +39,8 @@ Definitions (per bucket and key):
     does not stand until it is resolved again.
   - satisfaction_rate (满意率) = satisfied / rated: rated counts tickets the
     reporting citizen rated (`citizen_reports.rating`); satisfied those rated
-    satisfied or basically satisfied.
+    satisfied or basically satisfied (by every reporter, when reports of
+    several citizens were merged into one ticket).
 """
 
 from __future__ import annotations
@@ -70,7 +71,14 @@ from central.db.models import (
     TicketSource,
     Worker,
 )
-from central.performance_sql import GroupFigures, KeySpec, evaluation_groups
+from central.performance_sql import (
+    DailyEventGroup,
+    DailyTicketGroup,
+    GroupFigures,
+    KeySpec,
+    daily_groups,
+    evaluation_groups,
+)
 from central.tickets.states import OPEN_STATES, TicketAction, TicketState
 from gridwatch.stats import percentile
 
@@ -688,10 +696,10 @@ def _groups_in_python(
                 due_at=due_at,
                 as_of=as_of,
             )
-        rating = ratings.get(ticket_id)
-        if rating is not None:
+        all_satisfied = ratings.get(ticket_id)
+        if all_satisfied is not None:
             acc.rated += 1
-            acc.satisfied += rating in _SATISFIED
+            acc.satisfied += all_satisfied
     return {group: acc.figures() for group, acc in groups.items()}
 
 
@@ -780,9 +788,9 @@ def _count_rates(
         )
 
 
-def _ratings(session: Session, start: datetime, end: datetime) -> dict[int, str]:
-    """ticket id → the reporting citizen's rating, for rated tickets created in
-    range."""
+def _ratings(session: Session, start: datetime, end: datetime) -> dict[int, bool]:
+    """ticket id → whether every rating its reporters gave is satisfied (or
+    basically satisfied), for rated tickets created in range."""
     rows = (
         session.connection()
         .execute(
@@ -792,7 +800,13 @@ def _ratings(session: Session, start: datetime, end: datetime) -> dict[int, str]
         )
         .all()
     )
-    return {ticket_id: rating for ticket_id, rating in rows if rating}
+    satisfied: dict[int, bool] = {}
+    for ticket_id, rating in rows:
+        if rating:
+            satisfied[ticket_id] = satisfied.get(ticket_id, True) and (
+                rating in _SATISFIED
+            )
+    return satisfied
 
 
 _KeyFunction = Callable[[str | None, str, str | None, str | None], str | None]
@@ -932,7 +946,6 @@ def daily_counts(
     Days without any event or ticket have no row.
     """
     _check_range(start, end)
-    day_of = _LocalDays(resolve_timezone(timezone))
     categories = categories or {}
     # (day, code, event type when code is None else "") → [events, tickets, ai]
     counts: dict[tuple[date, str | None, str], list[int]] = defaultdict(
@@ -948,34 +961,20 @@ def daily_counts(
             code_names[code] = min(name, code_names.get(code, name))
         return code
 
-    db = session.connection()
-    event_rows = db.execute(
-        select(
-            Event.detected_at,
-            Event.type,
-            Ticket.category_code,
-            Ticket.category_name,
-        )
-        .outerjoin(Ticket, Ticket.id == Event.ticket_id)
-        .where(Event.detected_at >= start, Event.detected_at < end)
-    ).all()
-    for detected_at, event_type, code, name in event_rows:
+    zone = resolve_timezone(timezone)
+    zone_name = _zone_name(zone)
+    if session.get_bind().dialect.name == "postgresql" and zone_name is not None:
+        event_groups, ticket_groups = daily_groups(session, start, end, zone_name)
+    else:
+        event_groups, ticket_groups = _daily_groups_in_python(session, start, end, zone)
+    for day, code, name, event_type, events in event_groups:
         found = category(code, name, event_type)
-        counts[(day_of(detected_at), found, "" if found else event_type)][0] += 1
-
-    ticket_rows = db.execute(
-        select(
-            Ticket.created_at,
-            Ticket.category_code,
-            Ticket.category_name,
-            Ticket.source,
-        ).where(*_ticket_range(start, end))
-    ).all()
-    for created_at, code, name, source in ticket_rows:
+        counts[(day, found, "" if found else event_type)][0] += events
+    for day, code, name, ai_source, opened in ticket_groups:
         found = category(code, name, "")
-        entry = counts[(day_of(created_at), found, "")]
-        entry[1] += 1
-        entry[2] += source == TicketSource.AI.value
+        entry = counts[(day, found, "")]
+        entry[1] += opened
+        entry[2] += opened if ai_source else 0
 
     return [
         DailyCountRow(
@@ -993,6 +992,40 @@ def daily_counts(
             ),
         )
     ]
+
+
+def _daily_groups_in_python(
+    session: Session, start: datetime, end: datetime, zone: tzinfo
+) -> tuple[list[DailyEventGroup], list[DailyTicketGroup]]:
+    """`daily_groups` with the local day cut in Python: one group per row."""
+    day_of = _LocalDays(zone)
+    db = session.connection()
+    events: list[DailyEventGroup] = [
+        (day_of(detected_at), code, name, event_type, 1)
+        for detected_at, event_type, code, name in db.execute(
+            select(
+                Event.detected_at,
+                Event.type,
+                Ticket.category_code,
+                Ticket.category_name,
+            )
+            .outerjoin(Ticket, Ticket.id == Event.ticket_id)
+            .where(Event.detected_at >= start, Event.detected_at < end)
+        )
+    ]
+    ai = TicketSource.AI.value
+    tickets: list[DailyTicketGroup] = [
+        (day_of(created_at), code, name, source == ai, 1)
+        for created_at, code, name, source in db.execute(
+            select(
+                Ticket.created_at,
+                Ticket.category_code,
+                Ticket.category_name,
+                Ticket.source,
+            ).where(*_ticket_range(start, end))
+        )
+    ]
+    return events, tickets
 
 
 # -- CSV --

@@ -34,13 +34,31 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from central.citizens.reports import Rating
-from central.db.models import CitizenReport, Ticket, TicketHistory, TicketSource
+from central.db.models import (
+    CitizenReport,
+    Event,
+    Ticket,
+    TicketHistory,
+    TicketSource,
+)
 from central.tickets.states import OPEN_STATES, TicketAction, TicketState
 
-__all__ = ["GroupFigures", "KeySpec", "Stats", "evaluation_groups"]
+__all__ = [
+    "DailyEventGroup",
+    "DailyTicketGroup",
+    "GroupFigures",
+    "KeySpec",
+    "Stats",
+    "daily_groups",
+    "evaluation_groups",
+]
 
 Stats = tuple[float | None, float | None, float | None]
 GroupKey = tuple[date, str | None]
+# (local day, ticket's category code, its name, event type, events)
+DailyEventGroup = tuple[date, str | None, str | None, str, int]
+# (local day, category code, name, opened from an AI event, tickets)
+DailyTicketGroup = tuple[date, str | None, str | None, bool, int]
 
 _PERIOD_UNIT = {"day": "day", "week": "week", "month": "month", "quarter": "quarter"}
 _REWORK_ACTIONS = (TicketAction.RETURN.value, TicketAction.REOPEN.value)
@@ -142,7 +160,30 @@ def evaluation_groups(
     )
     past_due = Ticket.due_at <= as_of
     stands = Ticket.state.in_([TicketState.RESOLVED.value, TicketState.CLOSED.value])
+    # Ticket ids of the range bound the joins below: ids grow with creation
+    # time, so the history and reports of other months are never read (a
+    # superset bound; the joins on ticket id keep the result exact).
+    low, high = (
+        session.connection()
+        .execute(select(func.min(Ticket.id), func.max(Ticket.id)).where(*in_range))
+        .one()
+    )
+    if low is None:
+        return {}
     rating = CitizenReport.rating
+    ratings = (
+        select(
+            CitizenReport.ticket_id,
+            func.bool_and(rating.in_(_SATISFIED)).label("satisfied"),
+        )
+        .where(
+            CitizenReport.ticket_id.between(low, high),
+            rating.is_not(None),
+            rating != "",
+        )
+        .group_by(CitizenReport.ticket_id)
+        .subquery("ratings")
+    )
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count().filter(condition)
@@ -179,12 +220,12 @@ def evaluation_groups(
                 Ticket.resolved_at <= Ticket.due_at,
             )
         ),
-        count_if(and_(rating.is_not(None), rating != "")),
-        count_if(rating.in_(_SATISFIED)),
+        func.count(ratings.c.ticket_id),
+        count_if(ratings.c.satisfied.is_(True)),
         *_stats_columns(_seconds(Ticket.dispatched_at, Ticket.created_at)),
         *_stats_columns(_seconds(Ticket.accepted_at, Ticket.dispatched_at)),
         *_stats_columns(_seconds(Ticket.closed_at, Ticket.created_at)),
-    ).outerjoin(CitizenReport, CitizenReport.ticket_id == Ticket.id)
+    ).outerjoin(ratings, ratings.c.ticket_id == Ticket.id)
     counts = counts.where(*in_range).group_by(bucket, group_key)
 
     groups: dict[GroupKey, GroupFigures] = {}
@@ -223,6 +264,7 @@ def evaluation_groups(
         .join(Ticket, Ticket.id == TicketHistory.ticket_id)
         .where(
             *in_range,
+            TicketHistory.ticket_id.between(low, high),
             action.in_([TicketAction.RESOLVE.value, *_REWORK_ACTIONS]),
         )
         .group_by(bucket, group_key)
@@ -240,4 +282,43 @@ def _stats(values: Any) -> Stats:
         None if mean is None else float(mean),
         None if p50 is None else float(p50),
         None if p90 is None else float(p90),
+    )
+
+
+def daily_groups(
+    session: Session, start: datetime, end: datetime, zone_name: str
+) -> tuple[list[DailyEventGroup], list[DailyTicketGroup]]:
+    """Events by local detection day (with their ticket's category and their
+    type) and tickets by local creation day (with category and whether an AI
+    event opened them) in [start, end), counted by the database."""
+    event_day = cast(func.timezone(zone_name, Event.detected_at), Date).label("day")
+    events = (
+        select(
+            event_day,
+            Ticket.category_code,
+            Ticket.category_name,
+            Event.type,
+            func.count(),
+        )
+        .outerjoin(Ticket, Ticket.id == Event.ticket_id)
+        .where(Event.detected_at >= start, Event.detected_at < end)
+        .group_by(event_day, Ticket.category_code, Ticket.category_name, Event.type)
+    )
+    ticket_day = cast(func.timezone(zone_name, Ticket.created_at), Date).label("day")
+    from_ai = (Ticket.source == TicketSource.AI.value).label("ai")
+    tickets = (
+        select(
+            ticket_day,
+            Ticket.category_code,
+            Ticket.category_name,
+            from_ai,
+            func.count(),
+        )
+        .where(Ticket.created_at >= start, Ticket.created_at < end)
+        .group_by(ticket_day, Ticket.category_code, Ticket.category_name, from_ai)
+    )
+    db = session.connection()
+    return (
+        [(d, c, n, t, k) for d, c, n, t, k in db.execute(events)],
+        [(d, c, n, bool(a), k) for d, c, n, a, k in db.execute(tickets)],
     )

@@ -74,7 +74,7 @@ class CentralService:
             # The console's map layers take seconds for a big city: build them
             # now, so that the first operator to open the map does not wait.
             threading.Thread(
-                target=self.context.map_layers.get,
+                target=self.context.map_layers.warm,
                 args=(self.context.grid_index, self.context.sessions),
                 name="map-layers",
                 daemon=True,

@@ -358,6 +358,8 @@ class EdgeNode:
         stages = {"analysis": self.analysis.is_alive, "events": self.events.is_alive}
         if self.media is not None:
             stages.update(self.media.stages)
+        if self.camera_checks is not None:
+            stages["camera-checks"] = self.camera_checks.checker.is_alive
         stages.update(
             {f"inference-{i}": r.is_alive for i, r in enumerate(self.runners)}
         )

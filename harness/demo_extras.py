@@ -71,6 +71,10 @@ class DemoSensors:
             hours=PAST_HOURS + LIVE_HOURS,
             rain_at_h=PAST_HOURS / 2,
             fire_at_h=PAST_HOURS * 0.75,
+            # No faults or bad data: their dead letters would flood the demo's
+            # terminal (`gridwatch sim sensors` shows them).
+            fault_rate=0.0,
+            bad_rate=0.0,
         )
         self._thread = threading.Thread(
             target=self._run, args=(plan,), name="demo-sensors", daemon=True

@@ -20,6 +20,7 @@ from central.api.routes_admin import router as admin_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_citizen import router as citizen_router
 from central.api.routes_devices import router as devices_router
+from central.api.routes_grid_admin import router as grid_admin_router
 from central.api.routes_map import router as map_router
 from central.api.routes_media import router as media_router
 from central.api.routes_merges import router as merges_router
@@ -28,6 +29,7 @@ from central.api.routes_metrics import router as metrics_router
 from central.api.routes_open311 import admin_router as open311_admin_router
 from central.api.routes_open311 import router as open311_router
 from central.api.routes_patrol import router as patrol_router
+from central.api.routes_points import router as points_router
 from central.api.routes_reference import router as reference_router
 from central.api.routes_stats import router as stats_router
 from central.api.routes_stream import router as stream_router
@@ -55,6 +57,7 @@ from central.tickets.service import (
 )
 from central.tickets.states import IllegalTransition
 from central.web import mount_web
+from central.workforce import InvalidWorker, UnknownWorker, WorkerConflict
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,9 @@ _ERROR_STATUS: dict[type[Exception], int] = {
     AccountError: 409,
     WeakPasswordError: 422,
     TokenLifetimeError: 422,
+    UnknownWorker: 404,
+    WorkerConflict: 409,
+    InvalidWorker: 422,
 }
 
 
@@ -212,6 +218,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(account_router)
     app.include_router(admin_router)
+    app.include_router(grid_admin_router)
     app.include_router(stream_router)
     app.include_router(tickets_router)
     app.include_router(verify_router)
@@ -227,6 +234,7 @@ def create_app(
     app.include_router(open311_admin_router)
     app.include_router(patrol_router)
     app.include_router(merges_router)
+    app.include_router(points_router)
     app.include_router(warnings_router)
     mount_web(app)
     return app

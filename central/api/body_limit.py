@@ -19,6 +19,7 @@ UPLOAD_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PUT", re.compile(r"^/api/v1/media/[^/]+/[^/]+/?$")),
     ("POST", re.compile(r"^/api/v1/tickets/[^/]+/resolve/?$")),
     ("POST", re.compile(r"^/api/v1/patrol/reports/?$")),
+    ("POST", re.compile(r"^/api/v1/admin/grids/import/?$")),  # a city's grids
 )
 MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
 

@@ -162,7 +162,7 @@ def map_events(
     hours: Annotated[
         float, Query(gt=0, le=168, description="How far back, in hours.")
     ] = 24,
-) -> EventMarkers:
+) -> Response:
     since = context.clock.now() - timedelta(hours=hours)
     query = (
         select(
@@ -182,11 +182,18 @@ def map_events(
     )
     with context.sessions() as session:
         rows = session.execute(query).all()
-    return EventMarkers(
-        since=since,
-        truncated=len(rows) > MAX_EVENT_MARKERS,
-        events=[
-            EventMarker.model_validate(row._asdict())
-            for row in rows[:MAX_EVENT_MARKERS]
-        ],
+    # Written directly: tens of thousands of rows through pydantic cost seconds.
+    body = {
+        "since": since.isoformat(),
+        "truncated": len(rows) > MAX_EVENT_MARKERS,
+        "events": [_marker(row._asdict()) for row in rows[:MAX_EVENT_MARKERS]],
+    }
+    return Response(
+        content=json.dumps(body, separators=(",", ":")), media_type="application/json"
     )
+
+
+def _marker(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("detected_at", "received_at"):
+        row[key] = row[key].isoformat()
+    return row

@@ -57,6 +57,9 @@ class AuditAction(StrEnum):
     AUDIT_PURGED = "audit_purged"
     WARNING_ACKNOWLEDGED = "warning_acknowledged"  # a hotspot warning
     TICKET_SPLIT = "ticket_split"  # a wrongly merged report split off its ticket
+    WORKER_CREATED = "worker_created"
+    WORKER_UPDATED = "worker_updated"  # name, phone, role, department, grids, active
+    WORKER_DUTY_SET = "worker_duty_set"  # a worker's duty roster replaced
 
 
 def record(

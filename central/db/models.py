@@ -229,6 +229,8 @@ class Ticket(Base):
         Index("ix_tickets_open_matter_grid", "state", "matter_key", "grid_code"),
         # The list filtered by state, newest first; the review queue (0010).
         Index("ix_tickets_state_created", "state", "created_at"),
+        # A time range's ticket ids from the index alone; newest-first order.
+        Index("ix_tickets_created_id", "created_at", "id"),
         # The list's grid-prefix LIKE under a non-C collation (0010).
         Index(
             "ix_tickets_grid_code_prefix",

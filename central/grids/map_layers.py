@@ -35,7 +35,7 @@ MAP_LEVELS: tuple[Level, ...] = (
 )
 CODE_DIGITS = {Level.DISTRICT: 6, Level.STREET: 9, Level.COMMUNITY: 12, Level.GRID: 15}
 MIN_ZOOM = 8
-MAX_ZOOM = 18
+MAX_ZOOM = 18  # even: see `clamp_zoom`
 # Simplify to half a screen pixel: invisible, yet it drops the collinear
 # vertices a dissolve leaves along every straight border.
 TOLERANCE_PX = 0.5
@@ -43,6 +43,19 @@ TILE_PX = 256
 # A 20,000-grid level is ~7 MB of text per zoom; keep the recently used ones.
 MAX_CACHED_LAYERS = 24
 PRECISION_DEG = 1e-7
+# What the console's map (map-city.js) asks for from the whole city down to the
+# grids: streets under districts, communities, then grids under the rest.
+WARM_LAYERS: tuple[tuple[Level, int], ...] = (
+    (Level.STREET, 10),
+    (Level.DISTRICT, 10),
+    (Level.COMMUNITY, 12),
+    (Level.STREET, 12),
+    (Level.DISTRICT, 12),
+    (Level.GRID, 14),
+    (Level.COMMUNITY, 14),
+    (Level.STREET, 14),
+    (Level.DISTRICT, 14),
+)
 
 _Bounds = tuple[float, float, float, float]
 _FloatArray = npt.NDArray[np.float64]
@@ -54,8 +67,12 @@ def tolerance_deg(zoom: int) -> float:
 
 
 def clamp_zoom(zoom: int) -> int:
-    """`zoom` within [MIN_ZOOM, MAX_ZOOM]: coarser or finer layers add nothing."""
-    return max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+    """The zoom whose layer serves `zoom`: within [MIN_ZOOM, MAX_ZOOM] (coarser or
+    finer layers add nothing), rounded up to an even zoom (a layer simplified for
+    the next zoom is at most half a pixel finer than needed, and one layer
+    serves two zooms)."""
+    within = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+    return within + within % 2
 
 
 def decimals_for(zoom: int) -> int:
@@ -147,6 +164,17 @@ class MapLayers:
         if len(codes):
             west, south, east, north = shapely.total_bounds(geometries).tolist()
             self.bounds = (west, south, east, north)
+
+    def warm_up(self) -> None:
+        """Build the layers the console asks for first (`WARM_LAYERS`)."""
+        for level, zoom in WARM_LAYERS:
+            self.layer(level, zoom)
+
+    @property
+    def built(self) -> tuple[tuple[Level, int], ...]:
+        """The (level, zoom) layers held now, least recently used first."""
+        with self._lock:
+            return tuple(self._layers)
 
     @property
     def is_coverage(self) -> bool:

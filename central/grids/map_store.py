@@ -61,3 +61,10 @@ class MapLayerCache:
                     self._layers.is_coverage,
                 )
             return self._layers
+
+    def warm(self, source: object, sessions: sessionmaker[Session]) -> None:
+        """Build the layers for `source` and the ones asked for first (run it in
+        a thread at start: a big city takes seconds)."""
+        started = time.perf_counter()
+        self.get(source, sessions).warm_up()
+        log.info("map layers warmed in %.2f s", time.perf_counter() - started)

@@ -100,8 +100,8 @@ class PyAvSource(FrameSource):
             self.planner.reset()
             try:
                 had_frames = self._play(container, stream) or had_frames
-            except av.FFmpegError as error:
-                self.error = f"read failed: {_reason(error)}"
+            except (av.FFmpegError, OSError) as error:
+                self.error = f"read failed or timed out: {_reason(error)}"
                 return had_frames
             if self._stop.is_set():
                 break

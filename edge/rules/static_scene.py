@@ -19,7 +19,8 @@ to tell them apart:
   that the gain does not explain re-learns the background at once.
 
 No verdict is final on a fragment: a region whose border runs along a person
-(its owner still standing over it) says so (`occluded_frac`), and border pixels
+(its owner still standing over it) or along the edge of the picture (a car or
+a person partly out of view) says so (`occluded_frac`), and border pixels
 on a person or on an edge that frame and background share (a kerb, a wall, a
 bench the object was put against) do not count towards the ghost test. And
 relearning is reversible: a region taken into the background keeps its former
@@ -80,8 +81,9 @@ class SceneSettings:
             at the blob's border) from which a blob is an object.
         same_texture: Correlation of frame and background inside the blob from
             which it is the same surface, differently lit.
-        occluded_frac: A blob with more of its border than this on people is a
-            fragment (see `StaticBlob.is_fragment`).
+        occluded_frac: A blob with more of its border than this on people or
+            beyond the picture's edge is a fragment (see
+            `StaticBlob.is_fragment`).
         shelf_s: A relearned region keeps its former background this long.
         revive_frames: Frames in a row a shelved region must look like an
             object against its former background to be put back.
@@ -137,10 +139,11 @@ class StaticBlob:
             in [-1, 1]; 0 when either is flat.
         verdict: What it most likely is.
         occluded_frac: Share of the ring just outside the region that people
-            cover, in [0, 1]: the region may go on under them.
+            cover or that lies beyond the picture's edge, in [0, 1]: the
+            region may go on under them, or out of view.
         is_fragment: More than `SceneSettings.occluded_frac` of its border is
-            on people: only part of it is in view, so its verdict is no
-            verdict on the whole.
+            on people or beyond the edge: only part of it is in view, so its
+            verdict is no verdict on the whole.
     """
 
     box: Box
@@ -445,7 +448,7 @@ class StaticScene:
         covered: BoolMap,
     ) -> BlobVerdict:
         """The verdict on a whole region against `background`; UNSURE for a
-        fragment (people along its border)."""
+        fragment (people or the picture's edge along its border)."""
         contrast, corr, occluded = _evidence(
             box,
             region,
@@ -580,15 +583,31 @@ def _evidence(
         ignore=people,
         shared_edge=shared_edge,
     )
-    kernel = np.ones((3, 3), dtype=np.uint8)
-    ring = (cv2.dilate(mask, kernel, iterations=2) > 0) & (mask == 0)
-    ring_px = int(np.count_nonzero(ring))
-    occluded = float(np.count_nonzero(ring & people)) / float(max(1, ring_px))
+    occluded = _hidden_ring_share(box, region, covered)
     inner = _interior(region)
     corr = _texture_correlation(
         frame[y1:y2, x1:x2][inner], background[y1:y2, x1:x2][inner]
     )
     return contrast, corr, occluded
+
+
+def _hidden_ring_share(box: Box, region: BoolMap, covered: BoolMap) -> float:
+    """Share of the ring just outside `region` that people cover or that lies
+    beyond the picture's edge (where the region may go on out of view: a car
+    leaving the picture, a person cut by its border)."""
+    pad = 3
+    height, width = covered.shape
+    x1, y1, x2, y2 = box
+    mask = np.pad(region.astype(np.uint8), pad)
+    kernel = np.ones((3, 3), dtype=np.uint8)
+    ring = (cv2.dilate(mask, kernel, iterations=2) > 0) & (mask == 0)
+    hidden = np.ones(mask.shape, dtype=np.bool_)  # beyond the edge: not seen
+    r1, c1 = max(0, y1 - pad), max(0, x1 - pad)
+    r2, c2 = min(height, y2 + pad), min(width, x2 + pad)
+    top, left = r1 - (y1 - pad), c1 - (x1 - pad)
+    hidden[top : top + r2 - r1, left : left + c2 - c1] = covered[r1:r2, c1:c2]
+    ring_px = int(np.count_nonzero(ring))
+    return float(np.count_nonzero(ring & hidden)) / float(max(1, ring_px))
 
 
 def _boxes_mask(boxes: list[Box], shape: tuple[int, ...]) -> BoolMap:

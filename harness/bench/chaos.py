@@ -82,10 +82,11 @@ from harness.bench.chaos_stack import (
     Replica,
     TicketWatcher,
     freeze_tree,
+    import_city_files,
     postmaster_pid,
-    prepare_city,
     start_services,
     wait_for,
+    write_city_files,
 )
 from harness.bench.fuzz import DeadLetterCounter
 from harness.bench.poison import fuzz_messages
@@ -403,6 +404,7 @@ def run_chaos(
         run, notices = _start(
             cleanup, work, timing, grids=grids, seed=seed, with_node=with_node
         )
+        counting_from = time.monotonic()
         _run_phase(run, "warm-up", None)
         phases = [_run_phase(run, name, FAULTS[name]) for name in faults]
         time.sleep(1.0)  # a late redelivery would be counted now
@@ -423,7 +425,7 @@ def run_chaos(
             "published_total": run.edge.published_total,
             "node": None
             if run.rig is None
-            else node_totals(run.rig, timing.catch_up_s / 3),
+            else node_totals(run.rig, timing.catch_up_s / 3, since=counting_from),
         }
         return report(results, _poison_figures(run, [p for p, _ in phases]), settings)
     raise AssertionError("unreachable")  # ExitStack does not swallow
@@ -468,8 +470,21 @@ def _start(
     pg, broker, url = start_services(work)
     cleanup.callback(pg.stop)
     cleanup.callback(broker.stop)
+    grids_path, city_path, centres = write_city_files(work, grids + 1)
     # The last grid is the real node's camera's own: no load event merges there.
-    *points, node_point = prepare_city(url, work, grids + 1)
+    *points, node_point = centres
+    watcher = TicketWatcher(pg.dsn("central"))
+    cleanup.callback(watcher.stop)
+    rig = None
+    if with_node:
+        # Started first, so that its model loads while central starts; what it
+        # sends before central first subscribes is counted nowhere (see
+        # `node_totals`).
+        rig = NodeRig.start(
+            cleanup, broker, work / "node", point=node_point,
+            dsn=pg.dsn("central"), held=watcher.held,
+        )  # fmt: skip
+    import_city_files(url, grids_path, city_path)
     replicas = [Replica(cid, url=url, broker=broker) for cid in REPLICAS]
     for replica in replicas:
         cleanup.callback(replica.stop)
@@ -481,24 +496,22 @@ def _start(
     cleanup.callback(disk.release)
     edge = EdgeChild(_edge_config(broker, disk, points, timing), work)
     cleanup.callback(edge.stop)
-    watcher = TicketWatcher(pg.dsn("central"))
-    cleanup.callback(watcher.stop)
     notices = NoticeListener(broker)
     cleanup.callback(notices.stop)
     letters = DeadLetterCounter(broker, Topics().deadletter())
     cleanup.callback(letters.stop)
-    rig = None
-    if with_node:
-        rig = NodeRig.start(
-            cleanup, broker, work / "node", point=node_point,
-            dsn=pg.dsn("central"), held=watcher.held,
-        )  # fmt: skip
     edge.start()
+    node_note = ""
     if rig is not None:
+        waited = time.monotonic()
         rig.wait_streaming()
+        node_note = (
+            f", a real edge node (streaming {time.monotonic() - waited:.1f} s "
+            "after the rest was up)"
+        )
     sys.stderr.write(
         f"chaos: stack up ({len(points)} grids, {len(replicas)} replicas, edge at "
-        f"{timing.rate:g} events/s{', a real edge node' if rig else ''}) after "
+        f"{timing.rate:g} events/s{node_note}) after "
         f"{time.monotonic() - began:.1f} s\n"
     )
     run = ChaosRun(

@@ -288,7 +288,7 @@ def count_node_fault(
     events = {key.split(":", 1)[0] for key in phase.published}
     duplicates = sum(max(0, notices.get(event_id, 0) - 1) for event_id in events)
     node = {"events": len(events), **details}
-    return replace(base, duplicates=duplicates, node=node, load=load)
+    return replace(base, duplicates=duplicates, notices_missing=0, node=node, load=load)
 
 
 def health_changes(samples: Sequence[tuple[float, str]], *, since: float) -> list[str]:

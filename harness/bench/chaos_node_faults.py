@@ -15,6 +15,8 @@ from harness.bench.chaos_stack import wait_for
 Cleared = Callable[[str], None]  # marks the fault cleared, with a note
 NodeFault = Callable[[NodeRig, float, Cleared], dict[str, Any]]
 MID_STREAM_S = 2.0  # a kill lands mid-stream: the node sent an event this recently
+STREAMING_AGAIN = 3  # event messages that show the node detecting again
+STREAMING_MAX_S = 60.0  # longest wait for them
 DARK_MAX_S = 60.0  # longest wait for central to see the dark camera offline
 BACK_MAX_S = 60.0  # longest wait for central to see it online again
 
@@ -23,9 +25,21 @@ def _since(start: float, at: float | None) -> float | None:
     return None if at is None else round(at - start, 2)
 
 
+def _streaming_again(rig: NodeRig, since: float) -> float | None:
+    """Wait until the broker passed on `STREAMING_AGAIN` event messages of the
+    node after `since`; returns when the first came (None: none came)."""
+
+    def after() -> list[float]:
+        return sorted(at for at in rig.observer.seen().values() if at > since)
+
+    wait_for(lambda: len(after()) >= STREAMING_AGAIN, STREAMING_MAX_S)
+    return next(iter(after()), None)
+
+
 def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]:
     """`kill -9` the node while it is sending events, start it again on the same
-    outbox after `hold_s`; returns what the restart took."""
+    outbox after `hold_s` and wait until it sends events again; returns what the
+    restart took (what it made in memory and lost cannot be known)."""
     mid_stream = wait_for(
         lambda: (rig.last_message_at() or 0.0) > time.monotonic() - MID_STREAM_S, 30.0
     )
@@ -36,20 +50,19 @@ def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, A
     rig.node.start()
     cleared(f"kill -9 the edge node; started again on its outbox after {hold_s} s")
     running = rig.node.wait_ready()
-    wait_for(lambda: (rig.last_message_at() or 0.0) > started, 60.0)
-    after = [at for at in rig.observer.seen().values() if at > started]
+    first = _streaming_again(rig, started)
     return {
         "mid_stream": mid_stream,
         "outbox_waiting_at_kill": waiting,
         "restart_s": round(running - started, 2),
-        "first_event_after_restart_s": _since(started, min(after, default=None)),
+        "first_event_after_restart_s": _since(started, first),
     }
 
 
 def camera_dark(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]:
     """Stop serving the node's camera until central has recorded it offline
-    (at least `hold_s`), serve it again and wait until central has it online;
-    returns when each side saw what."""
+    (at least `hold_s`), serve it again and wait until central has it online
+    and the node sends events again; returns when each side saw what."""
     dark = time.monotonic()
     rig.node.camera_dark()
 
@@ -66,6 +79,7 @@ def camera_dark(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]
         f"(until central had it offline, at least {hold_s} s), then served again"
     )
     wait_for(lambda: central_says("online", back) is not None, BACK_MAX_S)
+    first = _streaming_again(rig, back)
     statuses = rig.observer.status_samples()
     node_offline = next(
         (s.at for s in statuses if s.at >= dark and s.health == "offline"), None
@@ -81,6 +95,7 @@ def camera_dark(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]
         "central_offline_after_s": _since(dark, central_says("offline", dark)),
         "node_reconnect_s": _since(back, node_online),
         "central_online_after_s": _since(back, central_says("online", back)),
+        "first_event_after_back_s": _since(back, first),
         "node_reconnects": max(reconnects, default=0) - max(before, default=0),
         "camera_status_at_central": health_changes(
             rig.watcher.health_changes(), since=dark
@@ -115,11 +130,12 @@ def node_phase(rig: NodeRig, load: PhaseLog, *, start: float, end: float) -> Pha
     )
 
 
-def node_totals(rig: NodeRig, catch_up_s: float) -> dict[str, Any]:
-    """The whole run: messages the broker passed on from the node, how many
+def node_totals(rig: NodeRig, catch_up_s: float, *, since: float) -> dict[str, Any]:
+    """The whole run from `since` (the warm-up's start; before it central may not
+    have subscribed yet): messages the broker passed on from the node, how many
     central stored (after waiting up to `catch_up_s` for the last ones), how
     many the broker got more than once, and what still waits in its outbox."""
-    seen = rig.observer.seen()
+    seen = {key: at for key, at in rig.observer.seen().items() if at >= since}
     wait_for(lambda: seen.keys() <= rig.watcher.stored().keys(), catch_up_s)
     stored = rig.watcher.stored()
     return {

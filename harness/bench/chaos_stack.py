@@ -27,11 +27,9 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import select
 
 from central.config import CentralSettings
 from central.context import build_context
-from central.db.models import Area, AreaLevel
 from central.grids.geojson import load_grid_file
 from central.importer import import_city, import_grids, load_city_file
 from gridwatch.contract import Topics
@@ -42,6 +40,7 @@ from simulators.city import generate_city, spec_for, write_city
 
 log = logging.getLogger(__name__)
 EDGE_NODE = "chaos-node"
+Point = tuple[float, float]  # lat, lon
 REPLICAS = ("central-chaos-a", "central-chaos-b")  # stable ids: a restart resumes
 DISK_BYTES = 16 << 20  # the edge's outbox disk (a tmpfs) when one can be mounted
 
@@ -60,29 +59,27 @@ def start_services(work: Path) -> tuple[PostgresServer, MosquittoBroker, str]:
     return pg, broker, url
 
 
-def prepare_city(url: str, work: Path, grids: int) -> list[tuple[float, float]]:
-    """Migrate, import a Guangzhou-shaped city of `grids` grids (every worker on
-    duty, so every ticket is dispatched and pushed); return the grid centres."""
+def write_city_files(work: Path, grids: int) -> tuple[Path, Path, list[Point]]:
+    """A Guangzhou-shaped city of `grids` grids (every worker on duty, so every
+    ticket is dispatched and pushed) written to files; returns them and the
+    grids' centres as the importer computes them (sorted)."""
     city = generate_city(spec_for("guangzhou", grids=grids))
     for worker in city.workers:
         worker["duty"] = []
     grids_path, city_path = write_city(city, work / "city")
+    centres = (f.geometry.representative_point() for f in load_grid_file(grids_path))
+    return grids_path, city_path, sorted((float(c.y), float(c.x)) for c in centres)
+
+
+def import_city_files(url: str, grids_path: Path, city_path: Path) -> None:
+    """Migrate the database at `url` and import the city files into it."""
     context = build_context(CentralSettings(database_url=url))
     try:
         with context.sessions.begin() as session:
             import_grids(session, load_grid_file(grids_path))
             import_city(session, load_city_file(city_path), now=datetime.now(UTC))
-            rows = session.execute(
-                select(Area.centroid_lat, Area.centroid_lon).where(
-                    Area.level == AreaLevel.GRID.value
-                )
-            )
-            points = [
-                (float(a), float(b)) for a, b in rows if a is not None and b is not None
-            ]
     finally:
         context.engine.dispose()
-    return sorted(points)
 
 
 class Replica:

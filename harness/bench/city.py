@@ -16,7 +16,10 @@ people do every day, through the HTTP API in process:
   district from it) and `daily_ms`: `/api/v1/stats/daily` (30 days);
 - `evaluation_matches_python`: the set-based evaluation equals the Python
   reference (`evaluate_in_python`) on the last full month by district and by
-  worker.
+  worker;
+- `ingest` (with `--ingest-events N`): `bench central`'s figures
+  (events_per_s, dispatch_ms_p99, lost, ...) with central on the loaded
+  database.
 
 `--explain` adds EXPLAIN (ANALYZE, BUFFERS) of the statements behind each
 (in `plans`). Progress goes to stderr; the figures to stdout (JSON with
@@ -37,18 +40,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from central.api.app import create_app
 from central.auth.users import create_user, issue_token
 from central.config import CentralSettings
 from central.context import CentralContext, build_context
-from central.db.models import User, UserRole, Worker
+from central.db.models import Ticket, User, UserRole, Worker
 from central.grids.geojson import load_grid_file
 from central.importer import import_city, import_grids, load_city_file
 from central.performance import Dimension, Period, evaluate
 from harness.bench.city_data import year_of_tickets
+from harness.bench.city_ingest import ingest_at_size
 from harness.bench.city_load import city_refs, load_year, now_of
 from harness.bench.city_queries import (
     captured,
@@ -103,18 +107,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--explain", action="store_true", help="add EXPLAIN ANALYZE plans (plans)"
     )
+    parser.add_argument(
+        "--ingest-events",
+        type=int,
+        default=0,
+        help="then publish N events through the broker into central on the "
+        "loaded database (bench central's measurement; 0: skip)",
+    )
+    parser.add_argument(
+        "--ingest-rate", type=float, default=2500.0, help="target events/s"
+    )
     parser.add_argument("--seed", type=int, default=17, help="random seed")
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    if args.tickets < 1 or args.requests < 1:
-        sys.stderr.write("bench city: --tickets and --requests must be at least 1\n")
+    if args.tickets < 1 or args.requests < 1 or args.ingest_events < 0:
+        sys.stderr.write(
+            "bench city: --tickets and --requests must be at least 1, "
+            "--ingest-events at least 0\n"
+        )
         return 2
     with tempfile.TemporaryDirectory(prefix="gw-bench-city-") as tmp:
         figures = run_bench(args, Path(tmp))
     write_figures(figures, as_json=args.json)
-    return 0 if figures.get("evaluation_matches_python", True) else 1
+    ingest = figures.get("ingest", {})
+    agreed = figures.get("evaluation_matches_python", True)
+    kept = ingest.get("lost", 0) == 0 and ingest.get("duplicates", 0) == 0
+    return 0 if agreed and kept else 1
 
 
 def _say(message: str) -> None:
@@ -166,7 +186,11 @@ def _run(
     figures.update(now_of(load, now))
     with context.sessions() as session:
         size = session.scalar(text("SELECT pg_database_size(current_database())"))
+        states = session.execute(
+            select(Ticket.state, func.count()).group_by(Ticket.state)
+        ).all()
     figures["database_mb"] = round(int(size or 0) / 2**20)
+    figures["tickets_by_state"] = {state: count for state, count in sorted(states)}
     _say(f"loaded in {load.copy_s:.0f} s, indexes {load.index_s:.0f} s")
 
     zone = context.directory.zone
@@ -201,6 +225,17 @@ def _run(
         figures["evaluation_matches_python"] = _verify(context, now, zone)
     if args.explain:
         figures["plans"] = _plans(context, now, zone, refs.grid_codes)
+    if args.ingest_events > 0:
+        _say(f"ingest: {args.ingest_events} events at {args.ingest_rate}/s")
+        with context.sessions() as session:
+            figures["ingest"] = ingest_at_size(
+                session,
+                url=pg.url("central"),
+                pg=pg,
+                work=work,
+                events=args.ingest_events,
+                rate=args.ingest_rate,
+            )
     figures["goals"] = {
         name: figures[name] is not None and figures[name] <= goal
         for name, goal in GOALS.items()

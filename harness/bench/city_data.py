@@ -266,7 +266,8 @@ def _chunk(year: _Year, first: int, n: int) -> CopyChunk:
 
     reviewed = is_ai & (rng.random(n) < mix.ai_review)
     rejected_in_review = reviewed & (rng.random(n) < mix.review_rejected)
-    decided = created + np.where(reviewed, _exp(rng, 1200, n), _exp(rng, 90, n))
+    # Operators work through the queue in about two hours on average.
+    decided = created + np.where(reviewed, _exp(rng, 7200, n), _exp(rng, 90, n))
     dispatched = np.where(rejected_in_review, np.nan, decided)
     rejected_at = np.where(rejected_in_review, decided, np.nan)
     due = dispatched + limit_s

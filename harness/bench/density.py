@@ -12,6 +12,7 @@ did nothing but decode the streams and run the detector, both measured here.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 from edge.config import DecoderKind, SkipFrames, parse_config
 from edge.factory import load_detectors
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
-from harness.bench.ceiling import measure_ceiling
+from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import DecodeCost, measure_decode_cost
 from harness.bench.density_search import SustainBar, next_streams, sustained_streams
 from harness.bench.density_sources import DensitySources, make_sources
@@ -32,7 +33,7 @@ from harness.bench.density_trial import (
 )
 from harness.bench.edge import machine_summary
 from harness.bench.events import EventLatencyCollector
-from harness.bench.limit import limit_streams, usable_cores
+from harness.bench.limit import limit_streams, usable_cores, useful_cpu_share
 from harness.bench.report import write_figures
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
@@ -103,7 +104,8 @@ def _skip_frames(args: argparse.Namespace) -> SkipFrames:
 def _decode_costs(
     args: argparse.Namespace, sources: DensitySources
 ) -> dict[str, DecodeCost]:
-    """The detection stream with and without economy, and the main stream."""
+    """The detection stream with and without economy, the main stream, and a
+    main stream with B-frames with and without economy."""
     detect = sources.sub if args.detect == "sub" else sources.main
     decoder = DecoderKind(args.decoder)
 
@@ -120,6 +122,8 @@ def _decode_costs(
         "detect_economy": cost(detect, SkipFrames.AUTO),
         "detect_every_frame": cost(detect, SkipFrames.OFF),
         "main_every_frame": cost(sources.main, SkipFrames.OFF),
+        "main_b_frames_economy": cost(sources.main_b_frames, SkipFrames.AUTO),
+        "main_b_frames_every_frame": cost(sources.main_b_frames, SkipFrames.OFF),
     }
 
 
@@ -163,7 +167,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     )
     detectors = load_detectors(base)
     _progress(f"measuring the bare detector ({len(detectors)} workers)")
-    ceiling = measure_ceiling(detectors, batch=1, seconds=args.ceiling_s)
+    ceiling = measure_ceiling_cost(detectors, batch=1, seconds=args.ceiling_s)
     with tempfile.TemporaryDirectory(prefix="gw-density-") as tmp:
         workdir = Path(tmp)
         mounts = [sources.main.stem, sources.sub.stem]
@@ -224,7 +228,7 @@ def _figures(
     *,
     sources: DensitySources,
     costs: dict[str, DecodeCost],
-    ceiling: float,
+    ceiling: Ceiling,
     trials: list[TrialResult],
     workers: int,
     providers: list[str],
@@ -237,14 +241,24 @@ def _figures(
     streams_limit = (
         limit_streams(
             cores=cores,
-            ceiling_fps=ceiling,
-            decode_cores_per_stream=used.cores_per_stream,
+            infer_cpu_ms_per_image=ceiling.cpu_ms_per_image,
+            decode_cpu_ms_per_stream_s=used.cpu_ms_per_stream_s,
             analysis_fps=args.analysis_fps,
         )
-        if ceiling > 0
+        if ceiling.cpu_ms_per_image > 0
         else 0.0
     )
     limit = streams_limit * args.analysis_fps
+    cpu_share = (
+        useful_cpu_share(
+            analysed_fps=best.analysed_fps,
+            infer_cpu_ms_per_image=ceiling.cpu_ms_per_image,
+            decode_cpu_ms_per_s=best.streams * used.cpu_ms_per_stream_s,
+            node_cpu_percent=best.cpu_percent,
+        )
+        if best
+        else None
+    )
     return {
         "streams_sustained": sustained,
         "streams_per_core": round(sustained / cores, 2),
@@ -258,6 +272,7 @@ def _figures(
         "ratio_to_limit": round(best.analysed_fps / limit, 3)
         if best and limit
         else None,
+        "cpu_ratio_to_limit": round(cpu_share, 3) if cpu_share is not None else None,
         "cpu_percent": best.cpu_percent if best else None,
         "rss_mb": best.rss_mb if best else None,
         "decoder": args.decoder,
@@ -268,13 +283,16 @@ def _figures(
             name: cost.cpu_ms_per_stream_s for name, cost in costs.items()
         },
         "decoded_share": {name: cost.decoded_share for name, cost in costs.items()},
-        "ceiling_fps": ceiling,
+        "ceiling_fps": ceiling.fps,
+        "infer_cpu_ms_per_image": ceiling.cpu_ms_per_image,
         "cores": cores,
         "workers": workers,
         "model": args.model,
         "providers": providers,
         "trials": [t.as_row() for t in trials],
         "machine": machine_summary(),
+        # others' work on a shared machine: runnable tasks, averaged over 1 min
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 

@@ -42,12 +42,17 @@ class DensitySources:
         main: The main stream file (mount name: its stem).
         sub: The 640x360 sub-stream file (mount name: its stem).
         main_resolution_wh: The main stream's size in pixels.
+        main_b_frames: The main stream encoded with two B-frames between
+            reference frames, as some cameras send it: only decoded to measure
+            what skipping non-reference frames saves (the simulator serves
+            streams without B-frames).
     """
 
     folder: Path
     main: Path
     sub: Path
     main_resolution_wh: tuple[int, int]
+    main_b_frames: Path
 
     def describe(self) -> str:
         main_w, main_h = self.main_resolution_wh
@@ -89,14 +94,34 @@ def make_sources(
     main_wh = MAIN_RESOLUTIONS_WH[main_height]
     main = _encode(clip, folder / f"main{main_height}.mp4", main_wh, seconds)
     sub = _encode(clip, folder / "sub360.mp4", SUB_RESOLUTION_WH, seconds)
-    return DensitySources(folder=folder, main=main, sub=sub, main_resolution_wh=main_wh)
+    # Not in the served folder: the simulator would re-encode it without B-frames.
+    b_frames = _encode(
+        clip,
+        folder / "b-frames" / f"main{main_height}.mp4",
+        main_wh,
+        seconds,
+        b_frames=2,
+    )
+    return DensitySources(
+        folder=folder,
+        main=main,
+        sub=sub,
+        main_resolution_wh=main_wh,
+        main_b_frames=b_frames,
+    )
 
 
 def _encode(
-    clip: Path, target: Path, resolution_wh: tuple[int, int], seconds: float
+    clip: Path,
+    target: Path,
+    resolution_wh: tuple[int, int],
+    seconds: float,
+    *,
+    b_frames: int = 0,
 ) -> Path:
     if target.is_file() and target.stat().st_size > 0:
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise SourceError("ffmpeg not found on PATH; install ffmpeg")
@@ -112,8 +137,8 @@ def _encode(
         "-i", str(clip), "-an", "-vf", video_filter,
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main",
         "-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k", "-bufsize", f"{kbps * 2}k",
-        "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-        str(partial),
+        "-bf", str(b_frames), "-x264-params", "b-pyramid=none",
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", str(partial),
     ]  # fmt: skip
     try:
         done = subprocess.run(

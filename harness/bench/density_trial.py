@@ -79,6 +79,7 @@ class TrialResult:
     events: int
     cpu_percent: float
     sim_cpu_percent: float | None
+    system_cpu_percent: float
     rss_mb: float
 
     def as_row(self) -> dict[str, Any]:
@@ -147,6 +148,7 @@ class TrialRunner:
     def _measure(self, node: EdgeNode, streams: int) -> TrialResult:
         me = psutil.Process()
         me.cpu_percent()
+        psutil.cpu_percent()
         if self._sim is not None:
             self._sim.cpu_percent()
         events_before = self._collector.count
@@ -176,12 +178,15 @@ class TrialRunner:
             gated_fps=round(gated_fps, 2),
             due_fps=round(due_fps, 2),
             decoded_fps=round((after.decoded - before.decoded) / elapsed, 2),
-            skipped_fps=round((after.skipped - before.skipped) / elapsed, 2),
+            # counters read while the readers run: keep a rounding race >= 0
+            skipped_fps=round(max(0, after.skipped - before.skipped) / elapsed, 2),
             frame_latency_ms_p95=rounded(frame_p95),
             event_latency_ms_p95=rounded(event_p95),
             events=len(event_ms),
             cpu_percent=round(me.cpu_percent(), 1),
             sim_cpu_percent=round(self._sim.cpu_percent(), 1) if self._sim else None,
+            # the whole machine (100 = all cores): others' load shows here
+            system_cpu_percent=round(psutil.cpu_percent(), 1),
             rss_mb=round(me.memory_info().rss / 2**20, 1),
         )
 

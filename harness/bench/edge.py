@@ -28,10 +28,10 @@ from edge.config import DecoderKind, NodeConfig, SkipFrames, parse_config
 from edge.factory import build_node, load_detectors
 from edge.node import EdgeNode
 from gridwatch.stats import percentile
-from harness.bench.ceiling import measure_ceiling
+from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import measure_decode_cost
 from harness.bench.events import EventLatencyCollector
-from harness.bench.limit import limit_fps, usable_cores
+from harness.bench.limit import limit_fps, usable_cores, useful_cpu_share
 from harness.bench.report import rounded, write_figures
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
@@ -248,10 +248,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             config = node_config(args, urls, workdir, broker.node_config("bench"))
             detectors = load_detectors(config)
             detector = detectors[0]
-            ceiling = measure_ceiling(
+            ceiling_cost = measure_ceiling_cost(
                 detectors, batch=args.max_batch, seconds=args.ceiling_s
             )
-            limit = _measure_limit(args, media_dir, ceiling, streams=len(urls))
+            ceiling = ceiling_cost.fps
+            limit = _measure_limit(args, media_dir, ceiling_cost, streams=len(urls))
             collector = EventLatencyCollector(
                 broker.port, config.broker.topic_prefix, broker.observer()
             )
@@ -283,6 +284,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if limit["limit_fps"]
                 else None,
+                "cpu_ratio_to_limit": _rounded_share(
+                    useful_cpu_share(
+                        analysed_fps=measured["analysed_fps"],
+                        infer_cpu_ms_per_image=ceiling_cost.cpu_ms_per_image,
+                        decode_cpu_ms_per_s=limit["decode_cpu_ms_per_s"],
+                        node_cpu_percent=measured["cpu_percent"],
+                    )
+                ),
                 "latency_ms_p50": rounded(percentile(collector.collected_ms(), 0.5)),
                 "latency_ms_p95": rounded(percentile(collector.collected_ms(), 0.95)),
                 "events": collector.count,
@@ -293,8 +302,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             return figures
 
 
+def _rounded_share(share: float | None) -> float | None:
+    return None if share is None else round(share, 3)
+
+
 def _measure_limit(
-    args: argparse.Namespace, media_dir: Path, ceiling_fps: float, *, streams: int
+    args: argparse.Namespace, media_dir: Path, ceiling: Ceiling, *, streams: int
 ) -> dict[str, Any]:
     """Decode cost of the served clip, and the limit it leaves the detector."""
     clip = prepare_clip(
@@ -309,17 +322,22 @@ def _measure_limit(
         seconds=args.decode_s,
     )
     cores = usable_cores()
-    decode_cores = streams * cost.cores_per_stream
+    decode_ms_per_s = streams * cost.cpu_ms_per_stream_s
     limit = (
-        limit_fps(cores=cores, ceiling_fps=ceiling_fps, decode_cores=decode_cores)
-        if ceiling_fps > 0
+        limit_fps(
+            cores=cores,
+            infer_cpu_ms_per_image=ceiling.cpu_ms_per_image,
+            decode_cpu_ms_per_s=decode_ms_per_s,
+        )
+        if ceiling.cpu_ms_per_image > 0
         else 0.0
     )
     return {
         "cores": cores,
         "decoder": decoder.value,
+        "infer_cpu_ms_per_image": ceiling.cpu_ms_per_image,
         "decode_cpu_ms_per_stream_s": cost.cpu_ms_per_stream_s,
-        "decode_cores": round(decode_cores, 3),
+        "decode_cpu_ms_per_s": round(decode_ms_per_s, 1),
         "limit_fps": round(limit, 2),
     }
 

@@ -85,7 +85,7 @@ class MapTimings:
             "first_level": self.first_level,
             "first_features": self.first_features,
             "markers_ms": round(self.markers_ms),
-            "events": self.events,
+            "events_placed": self.events,
             "events_clustered": self.events_clustered,
             "redraws": len(self.redraws),
             "redraw_ms_median": round(statistics.median(totals)) if totals else None,
@@ -117,7 +117,7 @@ def log_in(page: Page, username: str, password: str) -> None:
 
 def open_map(page: Page, timings: MapTimings) -> None:
     """Open the map view (from another view) and wait for its first draw."""
-    page.evaluate("() => { location.hash = '#/map'; }")
+    page.evaluate("() => { performance.clearMarks(); location.hash = '#/map'; }")
     _wait_for_mark(page, "gw-map:first-draw")
     mount = _marks(page, "gw-map:mount")[-1]
     first = _marks(page, "gw-map:first-draw")[-1]

@@ -1,6 +1,7 @@
 """The evaluation aggregated by PostgreSQL (`central.performance_sql`) gives the
 rows of the Python reference (`evaluate_in_python`), on the hand-checked tables
-of test_performance_rates (三率) and test_performance (counts, times, buckets)."""
+of test_performance_rates (三率) and test_performance (counts, times, buckets),
+and with several citizens' reports merged into one ticket."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from central.db.migrate import upgrade
+from central.db.models import CitizenReport
 from central.db.session import make_engine, make_session_factory
 from central.performance import (
     Dimension,
@@ -131,3 +134,44 @@ def test_evaluate_given_a_fixed_offset_zone_should_fall_back_to_python(
         assert sql_calls == ["month"]
         assert evaluate(pg, timezone=UTC, **kwargs)  # UTC by name: SQL again
         assert sql_calls == ["month", "month"]
+
+
+def _second_reporter_dissatisfied(session: Session) -> None:
+    """The rates table, plus a second (dissatisfied) and a third (unrated)
+    citizen on the first ticket rated satisfied: reports merged into it."""
+    rates_table.populate(session)
+    first = session.scalars(
+        select(CitizenReport)
+        .where(CitizenReport.rating == "satisfied")
+        .order_by(CitizenReport.ticket_id)
+    ).first()
+    assert first is not None
+    for rating in ("dissatisfied", None):
+        session.add(
+            CitizenReport(
+                ticket_id=first.ticket_id,
+                channel="web",
+                created_at=first.created_at,
+                rating=rating,
+            )
+        )
+    session.commit()
+
+
+@pytest.mark.integration
+def test_ratings_given_merged_reports_should_need_every_reporter_satisfied(
+    postgres_url: str, sql_calls: list[str]
+) -> None:
+    for pg in _database(postgres_url, _second_reporter_dissatisfied):
+        kwargs: dict[str, Any] = {
+            "period": Period.DAY,
+            "by": Dimension.TOTAL,
+            "start": rates_table.DAY,
+            "end": rates_table.DAY + timedelta(days=1),
+            "now": rates_table.NOW,
+        }
+        in_sql, in_python = both(pg, **kwargs)
+        assert in_sql == in_python
+        # 4 rated tickets as before (one ticket, one count), one fewer satisfied.
+        assert [(r.rated, r.satisfied) for r in in_sql] == [(4, 2)]
+    assert sql_calls == ["day"]

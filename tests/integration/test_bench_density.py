@@ -47,7 +47,16 @@ def test_bench_density_given_tiny_run_should_print_sane_figures(
     decode = figures["decode_cpu_ms_per_stream_s"]
     # 1280x720 costs more to decode than 640x360
     assert decode["main_every_frame"] > decode["detect_every_frame"] > 0
+    # with B-frames, skipping the non-reference ones saves decoding
+    assert figures["decoded_share"]["main_b_frames_economy"] < 0.6
+    assert decode["main_b_frames_economy"] < 0.8 * decode["main_b_frames_every_frame"]
+    # the limit: the cores' CPU time over what one stream costs to decode and infer
+    per_stream_ms = decode["detect_economy"] + 5.0 * figures["infer_cpu_ms_per_image"]
+    assert figures["limit_streams"] == pytest.approx(
+        figures["cores"] * 1000 / per_stream_ms, rel=0.02
+    )
     if figures["streams_sustained"]:
         assert figures["ratio_to_limit"] == pytest.approx(
             figures["analysed_fps"] / figures["limit_fps"], abs=0.01
         )
+        assert 0 < figures["cpu_ratio_to_limit"] <= 1.5

@@ -13,6 +13,7 @@ a new endpoint needs a declared answer for each caller.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,7 +30,7 @@ from central.auth.tokens import token_digest, token_id
 from central.auth.users import issue_token
 from central.citizens.open311 import issue_client
 from central.citizens.reports import Channel, ReportDesk, ReportIn
-from central.db.models import HotspotWarning, Ticket, User, UserRole
+from central.db.models import HotspotWarning, Ticket, User, UserRole, Worker
 from central.media import MediaStore
 from central.tickets.merging import MergeTarget, Sighting, merge_into
 from tests.central.api.conftest import (
@@ -38,6 +39,7 @@ from tests.central.api.conftest import (
     add_ai_ticket,
     add_event,
     open_api,
+    square,
     tiny_jpeg,
 )
 
@@ -454,6 +456,41 @@ def ticket_split(api: Api, _caller: Caller) -> Call:
     )
 
 
+def _fresh_worker(api: Api) -> str:
+    """A part-time worker of no grid (dispatch never picks them)."""
+    worker_id = fresh_name("matrix-w")
+    with api.context.sessions.begin() as session:
+        session.add(Worker(id=worker_id, name="Matrix", role="part_time", duty=[]))
+    return worker_id
+
+
+def on_fresh_worker(suffix: str, **kwargs: Any) -> Prepare:
+    """`/admin/workers/{new worker}{suffix}`."""
+
+    def prepare(api: Api, _caller: Caller) -> Call:
+        return Call(f"/api/v1/admin/workers/{_fresh_worker(api)}{suffix}", **kwargs)
+
+    return prepare
+
+
+def new_worker(_api: Api, _caller: Caller) -> Call:
+    body = {"id": fresh_name("made-w"), "name": "New", "role": "part_time"}
+    return Call("/api/v1/admin/workers", json=body)
+
+
+GRID_FILE = json.dumps(
+    {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": square(113.320, 23.120),
+                "properties": {"code": "440106001001001", "name": "Grid 1"},
+            }
+        ],
+    }
+).encode()
+
 REASON = {"reason": "checked on site"}
 
 # (method, OpenAPI path) → how to call it and what each caller gets
@@ -671,9 +708,42 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/tickets/{ticket_id}/split"): Rule(
         ticket_split, answers(200, STAFF)
     ),
+    ("GET", "/api/v1/stats/points"): Rule(
+        fixed("/api/v1/stats/points"), answers(200, STAFF)
+    ),
+    ("GET", "/api/v1/me/points"): Rule(
+        fixed("/api/v1/me/points"), answers(200, WORKERS)
+    ),
     ("GET", "/api/v1/warnings"): Rule(fixed("/api/v1/warnings"), answers(200, STAFF)),
     ("POST", "/api/v1/warnings/{warning_id}/ack"): Rule(
         on_warning, answers(200, STAFF)
+    ),
+    ("GET", "/api/v1/admin/workers"): Rule(
+        fixed("/api/v1/admin/workers"), answers(200, ADMIN)
+    ),
+    ("GET", "/api/v1/admin/workers/{worker_id}"): Rule(
+        on_fresh_worker(""), answers(200, ADMIN)
+    ),
+    ("POST", "/api/v1/admin/workers"): Rule(new_worker, answers(201, ADMIN)),
+    ("PATCH", "/api/v1/admin/workers/{worker_id}"): Rule(
+        on_fresh_worker("", json={"phone": "10000000000"}), answers(200, ADMIN)
+    ),
+    ("PUT", "/api/v1/admin/workers/{worker_id}/duty"): Rule(
+        on_fresh_worker(
+            "/duty",
+            json={"windows": [{"days": [1], "start": "22:00", "end": "06:00"}]},
+        ),
+        answers(200, ADMIN),
+    ),
+    ("GET", "/api/v1/admin/departments"): Rule(
+        fixed("/api/v1/admin/departments"), answers(200, ADMIN)
+    ),
+    ("POST", "/api/v1/admin/grids/import"): Rule(
+        fixed(
+            "/api/v1/admin/grids/import?dry_run=true",
+            files={"file": ("grids.geojson", GRID_FILE, "application/geo+json")},
+        ),
+        answers(200, ADMIN),
     ),
 }
 

@@ -14,6 +14,7 @@ from central.grids.codes import Level
 from central.grids.map_layers import (
     MAX_ZOOM,
     MIN_ZOOM,
+    WARM_LAYERS,
     MapLayers,
     clamp_zoom,
     decimals_for,
@@ -144,6 +145,7 @@ def test_layer_should_be_computed_once_per_level_and_clamped_zoom() -> None:
     assert layers.layer(Level.GRID, 14) is layers.layer(Level.GRID, 14)
     assert layers.layer(Level.GRID, 0) is layers.layer(Level.GRID, MIN_ZOOM)
     assert layers.layer(Level.GRID, 22).zoom == MAX_ZOOM
+    assert layers.layer(Level.GRID, 13) is layers.layer(Level.GRID, 14)
 
 
 def test_empty_city_should_have_no_bounds_and_empty_layers() -> None:
@@ -182,7 +184,15 @@ def test_layer_given_the_city_level_should_raise() -> None:
 
 @pytest.mark.parametrize(
     ("zoom", "clamped", "decimals"),
-    [(0, MIN_ZOOM, 5), (10, 10, 5), (14, 14, 6), (18, 18, 7), (25, MAX_ZOOM, 7)],
+    [
+        (0, MIN_ZOOM, 5),
+        (10, 10, 5),
+        (11, 12, 5),
+        (13, 14, 6),
+        (14, 14, 6),
+        (17, 18, 7),
+        (25, MAX_ZOOM, 7),
+    ],
 )
 def test_zoom_helpers(zoom: int, clamped: int, decimals: int) -> None:
     assert clamp_zoom(zoom) == clamped
@@ -197,11 +207,11 @@ def test_layer_cache_should_keep_only_the_recently_used_layers(
     monkeypatch.setattr("central.grids.map_layers.MAX_CACHED_LAYERS", 2)
     layers = city()
     first = layers.layer(Level.GRID, 10)
-    eleventh = layers.layer(Level.GRID, 11)
+    second = layers.layer(Level.GRID, 12)
     assert layers.layer(Level.GRID, 10) is first  # used again: kept
-    layers.layer(Level.GRID, 12)  # evicts zoom 11, the least recently used
+    layers.layer(Level.GRID, 14)  # evicts zoom 12, the least recently used
     assert layers.layer(Level.GRID, 10) is first
-    assert layers.layer(Level.GRID, 11) is not eleventh  # built again
+    assert layers.layer(Level.GRID, 12) is not second  # built again
 
 
 def test_float_noise_at_a_shared_border_should_not_split_a_community() -> None:
@@ -231,3 +241,10 @@ def test_features_in_given_a_prefix_should_keep_its_codes(
     prefix: str, bbox: tuple[float, float, float, float] | None, expected: int
 ) -> None:
     assert len(city().layer(Level.GRID, 14).features_in(bbox, prefix)) == expected
+
+
+def test_warm_up_should_build_the_first_asked_layers() -> None:
+    layers = city()
+    assert layers.built == ()
+    layers.warm_up()
+    assert layers.built == WARM_LAYERS

@@ -61,3 +61,29 @@ def test_capture_given_15_fps_file_and_10_fps_analysis_should_analyse_10_fps(
     # the last one") took every second frame of 15 fps: 30
     first_play = [t for t in slot.times if t - slot.times[0] < 4.0]
     assert 36 <= len(first_play) <= 41, len(first_play)
+
+
+def test_capture_given_detect_url_should_read_it_instead_of_url(
+    tmp_path: Path,
+) -> None:
+    clip = _clip(tmp_path / "sub.avi", fps=15, seconds=1.0)
+    camera = CameraConfig.model_validate(
+        {
+            "id": "c1",
+            "url": str(tmp_path / "main-not-read.avi"),
+            "detect_url": str(clip),
+            "kind": "file",
+            "location": {"lat": 1, "lon": 2},
+        }
+    )
+    slot = _TakingSlot()
+    source = CaptureSource(camera, slot)
+    source.start()
+    deadline = time.monotonic() + 20.0
+    while source.error != "end of file" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    source.request_stop()
+    source.join(5.0)
+
+    assert source.frames_decoded >= 15
+    assert slot.times

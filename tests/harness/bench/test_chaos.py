@@ -43,10 +43,17 @@ def _args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_defaults_given_no_options_should_run_every_fault_but_the_known_gap() -> None:
+def test_defaults_given_no_options_should_leave_out_the_known_gap_and_real_node() -> (
+    None
+):
     args = _args()
     assert parse_faults(args.faults) == DEFAULT_FAULTS
-    assert set(FAULTS) - set(DEFAULT_FAULTS) == {"broker_restart_central_late"}
+    assert set(FAULTS) - set(DEFAULT_FAULTS) == {
+        "broker_restart_central_late", "edge_node_kill", "camera_dark",
+    }  # fmt: skip
+    assert parse_faults("edge_node_kill,camera_dark") == [
+        "edge_node_kill", "camera_dark",
+    ]  # fmt: skip
     assert timing_for(args) == FULL
     assert FULL.freeze_s == 60.0
 

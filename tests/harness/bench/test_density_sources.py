@@ -16,12 +16,23 @@ def test_make_sources_given_shared_clip_should_write_main_and_sub_streams(
     sources = make_sources(
         videos_dir / "car-detection.mp4", main_height=720, seconds=1, cache_dir=tmp_path
     )
-    for path, size in ((sources.main, (1280, 720)), (sources.sub, (640, 360))):
+    expected = (
+        (sources.main, (1280, 720), False),
+        (sources.sub, (640, 360), False),
+        (sources.main_b_frames, (1280, 720), True),
+    )
+    for path, size, has_b_frames in expected:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             assert (stream.width, stream.height) == size
             assert stream.average_rate == 25
             assert stream.codec_context.name == "h264"
+            assert bool(stream.codec_context.has_b_frames) is has_b_frames
+    # only the two served streams are in the folder the simulator reads
+    assert sorted(p.name for p in sources.folder.glob("*.mp4")) == [
+        "main720.mp4",
+        "sub360.mp4",
+    ]
     assert "1280x720 main + 640x360 sub-stream, 25 fps" in sources.describe()
     # the second call finds the cached files
     again = make_sources(

@@ -11,6 +11,9 @@ Indexes for a city-year of cases (`gridwatch bench city`, docs/benchmarks.md):
   reading the other history rows (about four in five);
 - `ix_tickets_state_created` (state, created_at): the ticket list filtered by
   state, newest first, and the review queue;
+- `ix_tickets_created_id` (created_at, id): the ticket ids of a time range
+  without reading the table (the evaluation bounds its joins by them), and
+  the list's `created_at DESC, id DESC` order;
 - `ix_events_detected_at`: the daily chart's events by detection time;
 - PostgreSQL only, `ix_tickets_grid_code_prefix` (grid_code
   varchar_pattern_ops, created_at): the list's grid-prefix filter
@@ -44,6 +47,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_tickets_state_created", "tickets", ["state", "created_at"], unique=False
     )
+    op.create_index(
+        "ix_tickets_created_id", "tickets", ["created_at", "id"], unique=False
+    )
     op.create_index("ix_events_detected_at", "events", ["detected_at"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.create_index(
@@ -59,5 +65,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_tickets_grid_code_prefix", table_name="tickets")
     op.drop_index("ix_events_detected_at", table_name="events")
+    op.drop_index("ix_tickets_created_id", table_name="tickets")
     op.drop_index("ix_tickets_state_created", table_name="tickets")
     op.drop_index("ix_ticket_history_rework", table_name="ticket_history")

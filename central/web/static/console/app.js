@@ -10,6 +10,7 @@ import camerasView from "./cameras.js";
 import devicesView from "./devices.js";
 import statsView from "./stats.js";
 import adminView from "./admin.js";
+import gridAdminView from "./grid-admin.js";
 
 const VIEWS = [
   { key: "r", view: reviewView, icon: "review" },
@@ -19,6 +20,7 @@ const VIEWS = [
   { key: "d", view: devicesView, icon: "devices" },
   { key: "s", view: statsView, icon: "stats" },
   { key: "a", view: adminView, icon: "admin" }, // admins only (view.roles)
+  { key: "w", view: gridAdminView, icon: "layers" }, // admins only: workers, grids
 ];
 const STAFF = new Set(["operator", "supervisor", "admin"]);
 const ROLE_LABELS = { operator: "Operator", supervisor: "Supervisor", admin: "Administrator" };

@@ -24,6 +24,13 @@ const FETCH_PAD = 0.5; // ask for the view plus half a view each side
 const MAX_LABELS = 150; // names on the map only while this few areas are in view
 const CODE_LEVELS = { 6: "district", 9: "street", 12: "community", 15: "grid" };
 
+/** The zoom of the layer central serves for `zoom` (central/grids/map_layers.py
+ * `clamp_zoom`): 8..18, rounded up to even, so one layer serves two zooms. */
+export function layerZoom(zoom) {
+  const within = Math.max(8, Math.min(18, Math.round(zoom)));
+  return within + (within % 2);
+}
+
 export function planFor(zoom) {
   const [, fill, outlines] = PLAN.find(([from]) => zoom >= from);
   return { fill, outlines };
@@ -76,7 +83,9 @@ export class CityLayers {
 
   /** Draw what the current view needs (fetching what is missing). */
   async update() {
-    const zoom = Math.round(this.map.getZoom());
+    const size = this.map.getSize();
+    if (!size.x || !size.y) return; // not laid out (or leaving): nothing to show
+    const zoom = layerZoom(this.map.getZoom());
     const plan = planFor(this.map.getZoom());
     const view = this.map.getBounds();
     this.plan = plan;
@@ -128,7 +137,7 @@ export class CityLayers {
     shapes.layer.clearLayers();
     shapes.layer.addData(body);
     shapes.covered = wanted;
-    shapes.zoom = zoom;
+    shapes.zoom = body.zoom;
     shapes.count = body.features.length;
     if (filled) this.markDrawn(level, zoom, shapes.count, fetched - started, started);
     else this.styleOutline(level, shapes.layer);

@@ -3,6 +3,7 @@
 import { eventTypeLabel, setEventTypeLabels } from "/common/labels.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
+import { openMonth } from "./month.js";
 import { closeReport, forgetReport, initReport, openReport, sendQueued } from "./report.js";
 
 // -- labels (English first, Chinese second) ----------------------------------------
@@ -311,7 +312,7 @@ setInterval(() => {
 // -- views and routing ------------------------------------------------------------
 
 function show(view) {
-  for (const name of ["login", "list", "detail", "report"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["login", "list", "detail", "report", "month"]) $(`view-${name}`).hidden = name !== view;
   if (view !== "report") closeReport();
   $("appbar").hidden = view === "login";
   document.body.dataset.view = view;
@@ -332,6 +333,11 @@ function route() {
     show("report");
     document.title = "Report a case · gridwatch Worker";
     openReport();
+  } else if (location.hash === "#/month") {
+    closeDetail();
+    show("month");
+    document.title = "My month · gridwatch Worker";
+    openMonth();
   } else {
     closeDetail();
     show("list");
@@ -437,7 +443,8 @@ api.setUnauthorizedHandler((message) => {
 
 async function startSession(fromLogin = false) {
   state.loggedIn = true;
-  show(location.hash.startsWith("#/ticket/") ? "detail" : location.hash === "#/report" ? "report" : "list");
+  const views = { "#/report": "report", "#/month": "month" };
+  show(location.hash.startsWith("#/ticket/") ? "detail" : views[location.hash] || "list");
   try {
     state.me = await api.request("/me", { doing: "load your profile" });
   } catch (err) {

@@ -1,0 +1,88 @@
+"""The workers' points table (积分, `central.worker_points`): a worker's own month
+on the terminal, every worker's month for staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from central.api.deps import ContextDep, StaffDep, WorkerDep
+from central.context import CentralContext
+from central.worker_points import (
+    MONTH_PATTERN,
+    PointWeights,
+    WorkerPoints,
+    month_of,
+    worker_points,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["statistics"])
+
+MonthParam = Annotated[
+    str | None,
+    Query(
+        pattern=MONTH_PATTERN,
+        description="YYYY-MM in the city's timezone; this month when left out.",
+    ),
+]
+
+
+class PointsTable(BaseModel):
+    month: str
+    timezone: str = Field(description="Timezone the month is cut in.")
+    weights: dict[str, int] = Field(
+        description="Points per case found, handled on time, rated satisfied, "
+        "and per reworked case."
+    )
+    rows: list[WorkerPoints] = Field(description="Most points first.")
+
+
+def _month(context: CentralContext, month: str | None) -> str:
+    return month or month_of(context.clock.now(), context.directory.zone)
+
+
+def _table(
+    context: CentralContext, month: str | None, worker_ids: list[str] | None
+) -> PointsTable:
+    zone = context.directory.zone
+    chosen = _month(context, month)
+    weights = PointWeights()
+    with context.sessions() as session:
+        rows = worker_points(
+            session, month=chosen, zone=zone, worker_ids=worker_ids, weights=weights
+        )
+    return PointsTable(
+        month=chosen, timezone=zone.key, weights=weights.as_dict(), rows=rows
+    )
+
+
+@router.get(
+    "/stats/points",
+    response_model=PointsTable,
+    summary="Points table of the grid workers for a month (staff)",
+    description="Per active worker: cases found on patrol, tickets handled (on "
+    "time), citizens' ratings (satisfied) and rework, and the points they make.",
+)
+def points_table(
+    context: ContextDep, _actor: StaffDep, month: MonthParam = None
+) -> PointsTable:
+    return _table(context, month, None)
+
+
+@router.get(
+    "/me/points",
+    response_model=PointsTable,
+    summary="My month (worker): my row of the points table",
+    responses={404: {"description": "The login is not a grid worker's"}},
+)
+def my_points(
+    context: ContextDep, actor: WorkerDep, month: MonthParam = None
+) -> PointsTable:
+    if actor.worker_id is None:
+        raise HTTPException(404, "this login is not linked to a grid worker")
+    table = _table(context, month, [actor.worker_id])
+    if not table.rows:
+        raise HTTPException(404, f"no worker {actor.worker_id!r}")
+    return table
