@@ -170,20 +170,12 @@ def update_worker(
         raise InvalidWorker(f"cannot change {', '.join(unknown)}")
     worker = find_worker(session, worker_id)
     before = _fields_of(session, worker)
-    merged = {**_as_detail(before), **changes}
-    after = WorkerFields(
-        name=merged["name"],
-        role=WorkerRole(merged["role"]),
-        department_code=merged["department_code"],
-        phone=merged["phone"],
-        areas=_unique(merged["areas"]),
-        active=bool(merged["active"]),
-    )
-    _check(session, worker_id, after)
+    after = _merged(before, changes)
     old, new = _as_detail(before), _as_detail(after)
     changed = {k: {"from": old[k], "to": new[k]} for k in new if old[k] != new[k]}
     if not changed:
         return worker
+    _check(session, worker_id, after, changed=set(changed))
     worker.name, worker.role = after.name, after.role.value
     worker.department_code, worker.phone = after.department_code, after.phone
     worker.active = after.active
@@ -232,6 +224,18 @@ def set_duty(
     return worker
 
 
+def _merged(before: WorkerFields, changes: Mapping[str, Any]) -> WorkerFields:
+    merged = {**_as_detail(before), **changes}
+    return WorkerFields(
+        name=merged["name"],
+        role=WorkerRole(merged["role"]),
+        department_code=merged["department_code"],
+        phone=merged["phone"],
+        areas=_unique(merged["areas"]),
+        active=bool(merged["active"]),
+    )
+
+
 def _unique(areas: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(areas or ()))
 
@@ -266,19 +270,50 @@ def _replace_areas(session: Session, worker_id: str, areas: Sequence[str]) -> No
     session.flush()
 
 
-def _check(session: Session, worker_id: str, fields: WorkerFields) -> None:
-    """Known areas and department, a department for department staff, 1+1+N."""
+def _check(
+    session: Session,
+    worker_id: str,
+    fields: WorkerFields,
+    *,
+    changed: set[str] | None = None,
+) -> None:
+    """Known areas and department, a department for department staff, 1+1+N.
+
+    With `changed` (an update), only what those fields can break is checked:
+    a worker that was imported against the rules can still be renamed.
+    """
+
+    def touches(*names: str) -> bool:
+        return changed is None or any(name in changed for name in names)
+
     areas = _unique(fields.areas)
+    if touches("areas"):
+        _check_areas_exist(session, areas)
+    if touches("department_code", "role"):
+        _check_department(session, fields)
+    if touches("role", "areas", "active"):
+        _check_one_per_area(session, worker_id, fields, areas)
+
+
+def _check_areas_exist(session: Session, areas: Sequence[str]) -> None:
     known = set(session.scalars(select(Area.code).where(Area.code.in_(areas))))
     missing = [code for code in areas if code not in known]
     if missing:
         raise InvalidWorker(f"unknown area(s): {', '.join(missing[:5])}")
+
+
+def _check_department(session: Session, fields: WorkerFields) -> None:
     if fields.department_code is not None and (
         session.get(Department, fields.department_code) is None
     ):
         raise InvalidWorker(f"unknown department {fields.department_code!r}")
     if fields.role is WorkerRole.DEPARTMENT_STAFF and fields.department_code is None:
         raise InvalidWorker("department staff need a department")
+
+
+def _check_one_per_area(
+    session: Session, worker_id: str, fields: WorkerFields, areas: Sequence[str]
+) -> None:
     label = ONE_PER_AREA.get(fields.role)
     if label is None or not fields.active or not areas:
         return

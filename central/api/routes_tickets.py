@@ -104,7 +104,9 @@ class TicketOut(BaseModel):
     overdue: bool = Field(default=False, description="The time limit has passed.")
     time_limit_min: int = Field(description="Minutes from dispatch to resolution.")
     observations: int = Field(
-        default=1, description="Event observations merged into it."
+        default=1,
+        description="Observations merged into it: camera events and reports of "
+        "the same problem (one ticket per problem).",
     )
     rework_count: int = Field(default=0, description="Times returned for rework.")
     review_reason: str | None = Field(

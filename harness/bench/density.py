@@ -273,6 +273,12 @@ def _figures(
         if best and limit
         else None,
         "cpu_ratio_to_limit": round(cpu_share, 3) if cpu_share is not None else None,
+        # What the node's own CPU use per stream implies for a core it has to
+        # itself: on a shared, busy machine the node gets only part of the
+        # cores, and `streams_sustained` says what it did with that part.
+        "streams_per_core_by_cpu": round(100.0 * best.streams / best.cpu_percent, 2)
+        if best and best.cpu_percent > 0
+        else None,
         "cpu_percent": best.cpu_percent if best else None,
         "rss_mb": best.rss_mb if best else None,
         "decoder": args.decoder,

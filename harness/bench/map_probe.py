@@ -113,6 +113,11 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.locator("#shell").wait_for(state="visible")
+    # The shell routes to its first view once the reference data is loaded.
+    page.wait_for_function(
+        "() => /view-/.test(document.querySelector('#view')?.className || '')",
+        timeout=MARK_TIMEOUT_MS,
+    )
 
 
 def open_map(page: Page, timings: MapTimings) -> None:

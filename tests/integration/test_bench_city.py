@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-TICKETS = 3000
+TICKETS = 2000
 
 
 def _bench_city(*extra: str) -> dict[str, Any]:
@@ -40,7 +40,17 @@ def _bench_city(*extra: str) -> dict[str, Any]:
 
 @pytest.mark.integration
 def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
-    figures = _bench_city("--tickets", str(TICKETS), "--requests", "14", "--explain")
+    figures = _bench_city(
+        "--tickets",
+        str(TICKETS),
+        "--requests",
+        "7",
+        "--explain",
+        "--ingest-events",
+        "12",
+        "--ingest-rate",
+        "50",
+    )
     assert (figures["tickets"], figures["grids"]) == (TICKETS, 12)
     loaded = figures["loaded_rows"]
     assert loaded["tickets"] == TICKETS
@@ -74,6 +84,11 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
         "HashAggregate" in "".join(plans["evaluation_month_grid"])
     )
     assert all(plans[name] for name in ("list_newest", "review_queue", "daily"))
+    # Ingest on the loaded database: bench central's figures, nothing lost.
+    ingest = figures["ingest"]
+    assert ingest["events"] == 12
+    assert (ingest["lost"], ingest["duplicates"]) == (0, 0)
+    assert ingest["events_per_s"] > 0 and ingest["dispatch_ms_p99"] > 0
 
 
 def test_bench_city_given_no_tickets_should_refuse() -> None:

@@ -60,3 +60,4 @@ def test_bench_density_given_tiny_run_should_print_sane_figures(
             figures["analysed_fps"] / figures["limit_fps"], abs=0.01
         )
         assert 0 < figures["cpu_ratio_to_limit"] <= 1.5
+        assert figures["streams_per_core_by_cpu"] > 0

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from central.db.models import Area, AuditEntry, Worker
+from central.db.models import Area, AuditEntry, Worker, WorkerArea
 from tests.central.api.conftest import (
     COMMUNITY,
     GRID_1,
@@ -275,6 +275,24 @@ def test_1_1_n_given_an_inactive_leader_should_let_a_new_one_take_the_area(
     )
     assert staff.status_code == 200, staff.text
     assert staff.json()["department_code"] == "TH-SAN"
+
+
+def test_update_given_an_imported_clash_should_still_rename_but_not_move(
+    api: Api,
+) -> None:
+    """An import may break 1+1+N; a rename does not refuse, a move still does."""
+    with api.context.sessions.begin() as session:
+        session.add(Worker(id="w9", name="Second", role="full_time", duty=[]))
+        session.flush()
+        session.add(WorkerArea(worker_id="w9", area_code=GRID_1))
+    renamed = api.client.patch(
+        f"{WORKERS}/w9", headers=api.auth("admin"), json={"name": "Second shift"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    moved = api.client.patch(
+        f"{WORKERS}/w2", headers=api.auth("admin"), json={"areas": [GRID_1]}
+    )
+    assert moved.status_code == 409 and "w1" in moved.json()["detail"]
 
 
 @pytest.mark.parametrize(

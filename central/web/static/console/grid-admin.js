@@ -223,7 +223,9 @@ async function loadWorkers() {
     if (!root) return;
     workers = page.data;
     els.count.textContent =
-      page.total > page.count ? `${page.count} of ${page.total}` : `${page.total} workers`;
+      page.total > page.count
+        ? `${page.count} of ${page.total}`
+        : `${page.total} worker${page.total === 1 ? "" : "s"}`;
     if (!workers.length) {
       clear(els.body, h("tr", {}, h("td", { colspan: 7 }, empty("No worker matches"))));
       return;

@@ -60,6 +60,9 @@ const DEVICE_COLORS = {
 };
 
 let root = null;
+// A new object per mount: a load that started under an earlier mount (the app
+// can mount the view again while it loads) sees it changed and stops.
+let mounted = null;
 let ctx = null;
 let map = null;
 let features = [];
@@ -117,6 +120,7 @@ const view = {
     [["+", "−"], "Zoom (when the map has focus)"],
   ],
   async mount(el, params, context) {
+    const token = (mounted = {});
     root = el;
     ctx = context;
     settings = { ...defaults(), ...pick(params) };
@@ -175,14 +179,14 @@ const view = {
       if (probe.grid_count <= SMALL_CITY_GRIDS)
         [grids] = await Promise.all([ref.grids(), ref.areas()]);
     } catch (error) {
-      if (!root) return;
+      if (mounted !== token) return;
       clear(
         canvas,
         errorBlock(error, () => context.navigate("map")),
       );
       return;
     }
-    if (!root) return;
+    if (mounted !== token) return;
     canvas.querySelector(".map-loading")?.remove();
     features = grids?.features || [];
     if (!probe.grid_count || (grids && !features.length)) {
@@ -199,7 +203,7 @@ const view = {
       ref.areas().then(
         (list) => {
           areaList = list;
-          if (root) renderAreaList();
+          if (mounted === token) renderAreaList();
         },
         (error) => console.warn("map: areas", error),
       );
@@ -229,7 +233,7 @@ const view = {
       loadWarnings(),
       loadDevices(),
     ]);
-    if (!root) return;
+    if (mounted !== token) return;
     eventTimer = setInterval(() => loadEvents(), EVENT_POLL_MS);
   },
   unmount() {
@@ -239,6 +243,7 @@ const view = {
     if (map) map.remove();
     map = null;
     root = null;
+    mounted = null;
   },
   onNotice(notice) {
     updateTicketFromNotice(notice);
@@ -690,6 +695,7 @@ function warningText(w) {
 
 /** Grids with an open or acknowledged hotspot warning get an amber outline. */
 async function loadWarnings() {
+  const token = mounted;
   let page = null;
   try {
     page = await apiOptional("/warnings", {
@@ -698,7 +704,7 @@ async function loadWarnings() {
   } catch (error) {
     console.warn("map: warnings", error);
   }
-  if (!root) return;
+  if (mounted !== token) return;
   warned = new Map();
   warnedAreas = new Set();
   for (const w of page?.data || []) {
@@ -950,11 +956,12 @@ function ticketMarker(t) {
 }
 
 async function loadTickets() {
+  const token = mounted;
   try {
     const page = await api("/tickets", {
       query: { state: OPEN_STATES, limit: 500, sort: "urgency" },
     });
-    if (!root) return;
+    if (mounted !== token) return;
     openTickets = page.items;
     ticketPoints.set(openTickets.map(ticketItem).filter(Boolean));
     renderStats();
@@ -1019,6 +1026,7 @@ function flash(where) {
 /** The city's sensors as rings coloured by status (a server without
  * /api/v1/devices simply draws none). */
 async function loadDevices() {
+  const token = mounted;
   let page;
   try {
     page = await apiOptional("/devices", { query: { limit: 1000 } });
@@ -1026,7 +1034,7 @@ async function loadDevices() {
     console.warn("map: devices", error);
     return;
   }
-  if (!root || !page || !deviceLayer) return;
+  if (mounted !== token || !page || !deviceLayer) return;
   deviceLayer.clearLayers();
   for (const d of page.data || []) {
     const marker = L.circleMarker([d.lat, d.lon], {
@@ -1046,6 +1054,7 @@ async function loadDevices() {
 
 async function loadEvents() {
   if (!eventsAvailable || !root) return;
+  const token = mounted;
   const firstLoad = lastEventAt === null;
   const since = lastEventAt || new Date(Date.now() - EVENT_WINDOW_H * 3600 * 1000).toISOString();
   let list;
@@ -1060,7 +1069,7 @@ async function loadEvents() {
     console.warn("map: events", error);
     return;
   }
-  if (!root) return;
+  if (mounted !== token) return;
   if (list === null) {
     eventsAvailable = false;
     clearInterval(eventTimer);
@@ -1136,6 +1145,7 @@ function eventMarker(ev) {
 }
 
 async function loadHeat() {
+  const token = mounted;
   const days = settings.days;
   let rows = null;
   try {
@@ -1143,7 +1153,7 @@ async function loadHeat() {
   } catch (error) {
     console.warn("map: hotspots", error);
   }
-  if (!root) return;
+  if (mounted !== token) return;
   heat = new Map();
   if (rows) {
     heatSource = "";
@@ -1170,7 +1180,7 @@ async function loadHeat() {
       console.warn("map: heat fallback", error);
     }
   }
-  if (!root) return;
+  if (mounted !== token) return;
   sumHeatByArea();
   styleGrids();
   renderHot();
