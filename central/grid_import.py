@@ -91,7 +91,7 @@ def _plan(
 ) -> GridImportPlan:
     rows = parent_area_rows(features) + grid_area_rows(features)
     stored = _stored_areas(session, [row["code"] for row in rows])
-    changes = tuple(_change_of(row, stored.get(row["code"])) for row in rows)
+    changes = tuple(compare_area(row, stored.get(row["code"])) for row in rows)
     counts: dict[str, Counter[str]] = {}
     for item in changes:
         counts.setdefault(item.level, Counter())[item.change.value] += 1
@@ -120,7 +120,9 @@ def _as_stored(value: Any) -> Any:
     return json.loads(json.dumps(value)) if isinstance(value, dict) else value
 
 
-def _change_of(row: dict[str, Any], stored: dict[str, Any] | None) -> AreaChange:
+def compare_area(row: dict[str, Any], stored: dict[str, Any] | None) -> AreaChange:
+    """What writing `row` (an `areas` row as the importer builds it) does to
+    `stored` (the stored columns, or None when there is no such area)."""
     common = {"code": row["code"], "level": row["level"], "name": row["name"]}
     if stored is None:
         return AreaChange(**common, change=Change.CREATED)

@@ -92,6 +92,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.city",
         "A city-year of cases in PostgreSQL: evaluation, lists, queue, exports.",
     ),
+    ("bench", "grid-import"): (
+        "harness.bench.grid_import",
+        "A whole city's grids through the admin API: preview, apply, preview again.",
+    ),
     ("demo", None): ("harness.demo", "Run the whole stack on embedded defaults."),
     ("eval", None): (
         "harness.accuracy.command",

@@ -55,6 +55,8 @@ WARM_LAYERS: tuple[tuple[Level, int], ...] = (
     (Level.COMMUNITY, 14),
     (Level.STREET, 14),
     (Level.DISTRICT, 14),
+    (Level.GRID, 16),
+    (Level.COMMUNITY, 16),
 )
 
 _Bounds = tuple[float, float, float, float]

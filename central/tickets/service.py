@@ -227,9 +227,11 @@ class TicketService:
         def closed(ticket: Ticket, now: datetime) -> None:
             ticket.closed_at = now
 
-        return self._staff_move(
+        ticket = self._staff_move(
             actor, ticket_id, TicketAction.CLOSE, note, "closed", closed
         )
+        self._tell_reporters(ticket, "closed", note)
+        return ticket
 
     def return_for_rework(self, actor: Actor, ticket_id: int, reason: str) -> Ticket:
         if not reason.strip():
@@ -252,9 +254,11 @@ class TicketService:
             ticket.rejected_at = now
             ticket.reject_reason = reason
 
-        return self._staff_move(
+        ticket = self._staff_move(
             actor, ticket_id, TicketAction.REJECT, reason, "rejected", rejected
         )
+        self._tell_reporters(ticket, "rejected", reason)
+        return ticket
 
     def create_manual(self, actor: Actor, spec: ManualTicket) -> Ticket:
         """A ticket from a citizen report or a patrol, dispatched like an AI one."""
@@ -605,6 +609,22 @@ class TicketService:
             now=now,
         )
         return new
+
+    def _tell_reporters(self, ticket: Ticket, action: str, note: str | None) -> None:
+        """The workers who reported the ticket on patrol (the one who opened it
+        and those whose reports joined it) hear how it ended; its assignee was
+        told already."""
+        with self.sessions() as session:
+            reporters = set(
+                session.scalars(
+                    select(PatrolReport.worker_id).where(
+                        PatrolReport.ticket_id == ticket.id
+                    )
+                )
+            )
+        reporters.discard(ticket.assignee_id or "")
+        if reporters:
+            self._notify(ticket, action, sorted(reporters), note)
 
     @staticmethod
     def _patrol_reporter(session: Session, patrol_report_id: int | None) -> str | None:

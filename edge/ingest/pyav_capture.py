@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.container
+import av.video.codeccontext
 import av.video.stream
 import numpy as np
 
@@ -132,27 +134,36 @@ class PyAvSource(FrameSource):
                 for frame in packet.decode():
                     self._on_frame(frame)
                 continue
-            # Decode-order time: presentation times of B-frames run backwards.
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            at_s = (
-                float(stamp * time_base)
-                if stamp is not None and time_base is not None
-                else None
-            )
-            level = self.planner.observe_packet(at_s=at_s, is_key=packet.is_keyframe)
-            if context.skip_frame != level.value:
-                context.skip_frame = level.value
-            self.packets_read += 1
-            self._count_arrival(time.time())
-            frames = packet.decode()
-            self.planner.observe_decoded(len(frames))
-            for frame in frames:
-                self._on_frame(frame)
+            self._on_packet(packet, context, time_base)
             had_frames = True
             if file_period_s:
                 next_due += file_period_s
                 self._stop.wait(max(0.0, next_due - time.monotonic()))
         return had_frames
+
+    def _on_packet(
+        self,
+        packet: av.Packet[av.video.stream.VideoStream],
+        context: av.video.codeccontext.VideoCodecContext,
+        time_base: Fraction | None,
+    ) -> None:
+        """Set the decoder's skip level for the packet, decode it, offer frames."""
+        # Decode-order time: presentation times of B-frames run backwards.
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        at_s = (
+            float(stamp * time_base)
+            if stamp is not None and time_base is not None
+            else None
+        )
+        level = self.planner.observe_packet(at_s=at_s, is_key=packet.is_keyframe)
+        if context.skip_frame != level.value:
+            context.skip_frame = level.value
+        self.packets_read += 1
+        self._count_arrival(time.time())
+        frames = packet.decode()
+        self.planner.observe_decoded(len(frames))
+        for frame in frames:
+            self._on_frame(frame)
 
     def _on_frame(self, frame: av.VideoFrame) -> None:
         now = time.monotonic()

@@ -291,6 +291,14 @@ def count_node_fault(
     return replace(base, duplicates=duplicates, notices_missing=0, node=node, load=load)
 
 
+def open_events(seen: Mapping[str, float], at: float) -> set[str]:
+    """Events with a message passed on before `at` but not their end (dedupe keys
+    `<event id>:start`, `<event id>:update:<time>`, `<event id>:end`)."""
+    before = [key for key, when in seen.items() if when < at]
+    ended = {key.split(":", 1)[0] for key in before if key.endswith(":end")}
+    return {key.split(":", 1)[0] for key in before} - ended
+
+
 def health_changes(samples: Sequence[tuple[float, str]], *, since: float) -> list[str]:
     """The camera healths recorded from `since` on, the one in force then first,
     repeats dropped: e.g. ["online", "offline", "online"]."""

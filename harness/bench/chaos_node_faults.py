@@ -7,7 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.bench.chaos_count import PhaseLog, health_changes, node_messages
+from harness.bench.chaos_count import (
+    PhaseLog,
+    health_changes,
+    node_messages,
+    open_events,
+)
 from harness.bench.chaos_node import NodeRig
 from harness.bench.chaos_node_watch import read_outbox
 from harness.bench.chaos_stack import wait_for
@@ -45,15 +50,20 @@ def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, A
     )
     rig.node.kill()
     waiting = len(read_outbox(rig.node.outbox).pending)
+    cut = open_events(rig.observer.seen(), time.monotonic())
     time.sleep(hold_s)
     started = time.monotonic()
     rig.node.start()
     cleared(f"kill -9 the edge node; started again on its outbox after {hold_s} s")
     running = rig.node.wait_ready()
     first = _streaming_again(rig, started)
+    seen = rig.observer.seen()
     return {
         "mid_stream": mid_stream,
         "outbox_waiting_at_kill": waiting,
+        # episodes in progress at the kill, and how many of them got their end
+        "events_open_at_kill": len(cut),
+        "ended_after_restart": sum(1 for e in cut if f"{e}:end" in seen),
         "restart_s": round(running - started, 2),
         "first_event_after_restart_s": _since(started, first),
     }

@@ -222,11 +222,12 @@ class TrialRunner:
 
 
 def _wait_for_frames(node: EdgeNode) -> None:
-    """Until every camera has delivered a frame (opening N streams takes time)."""
+    """Until every camera has delivered a frame (opening N streams takes time),
+    at most `_CONNECT_TIMEOUT_S`: a camera still silent then is measured as it
+    is (its due frames count as not analysed), since an overloaded node is what
+    the search looks for."""
     deadline = time.monotonic() + _CONNECT_TIMEOUT_S
     while time.monotonic() < deadline:
         if all(s.last_frame_at is not None for s in node.sources.values()):
             return
         time.sleep(0.1)
-    missing = sorted(c for c, s in node.sources.items() if s.last_frame_at is None)
-    raise RuntimeError(f"cameras {missing} sent no frame in {_CONNECT_TIMEOUT_S} s")

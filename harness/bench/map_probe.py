@@ -26,6 +26,7 @@ MARK_TIMEOUT_MS = 60_000
 ZOOM_STEPS = 4  # the city view (~zoom 10) to the grids (~14)
 PAN_STEPS = 4
 PAN_PX = 360
+SETTLE_MS = 600
 
 _START_FRAMES = """() => {
   window.__gwFrames = [];
@@ -163,30 +164,23 @@ def zoom_and_pan(page: Page, timings: MapTimings) -> None:
             page.mouse.up()
 
         page.evaluate(_START_FRAMES)
-        _after_redraw(page, timings, "pan", drag, required=False)
+        _after_redraw(page, timings, "pan", drag)
         timings.pan_frames_ms.extend(page.evaluate(_STOP_FRAMES))
     for _ in range(ZOOM_STEPS):
         _after_redraw(page, timings, "zoom out", lambda: page.keyboard.press("Minus"))
 
 
-def _after_redraw(
-    page: Page, timings: MapTimings, action: str, act: Any, *, required: bool = True
-) -> None:
-    """Do `act`, wait for the redraw it causes (a pan inside what is loaded
-    causes none: then wait a moment for any), and record it."""
+def _after_redraw(page: Page, timings: MapTimings, action: str, act: Any) -> None:
+    """Do `act`, wait until the map has fetched and painted what it needs (a
+    move within what is loaded needs nothing), and record each redraw."""
     before = len(_marks(page, "gw-map:drawn"))
     act()
-    try:
-        page.wait_for_function(
-            "(n) => performance.getEntriesByName('gw-map:drawn').length > n",
-            arg=before,
-            timeout=MARK_TIMEOUT_MS if required else 1500,
-        )
-    except Exception:
-        if required:
-            raise
-        return
-    page.wait_for_timeout(300)  # let the other levels of the same move land
+    page.wait_for_timeout(SETTLE_MS)  # the zoom animation, then moveend
+    page.wait_for_function(
+        "() => (document.querySelector('#map')?.dataset.pending || '0') === '0'",
+        timeout=MARK_TIMEOUT_MS,
+    )
+    page.wait_for_timeout(100)  # the paint after the last fetch, and its mark
     for mark in _marks(page, "gw-map:drawn")[before:]:
         d = mark["detail"]
         timings.redraws.append(

@@ -19,7 +19,13 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from harness.bench.map_city import OPERATOR, MapCitySpec, MapCityStack
-from harness.bench.map_probe import MapTimings, log_in, open_map, zoom_and_pan
+from harness.bench.map_probe import (
+    ZOOM_STEPS,
+    MapTimings,
+    log_in,
+    open_map,
+    zoom_and_pan,
+)
 
 PASSWORD = "map-scale-password"
 GRIDS = 20_031
@@ -104,9 +110,9 @@ def test_whole_city_map_draws_levels_by_zoom_and_clusters_a_day_of_events(
     assert levels[-1] == "street"  # zoomed back out
 
     # A grid under the pointer answers on the canvas: its tooltip names it.
-    page.keyboard.press("Equal")
-    page.keyboard.press("Equal")
-    page.keyboard.press("Equal")
+    for _ in range(ZOOM_STEPS):
+        page.keyboard.press("Equal")
+        page.wait_for_timeout(300)
     page.wait_for_function(
         "() => document.querySelector('#map').dataset.level === 'grid'"
     )

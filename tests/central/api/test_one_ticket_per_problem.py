@@ -238,3 +238,19 @@ def test_a_split_should_be_refused_when_wrong_twice_or_not_staff(city: Api) -> N
     again = split(city, camera, merge_id)
     assert again.status_code == 422 and "split off already" in again.text
     assert city.get("worker1", MERGES.format(camera)).status_code == 403
+
+
+def test_the_patrol_reporters_should_hear_how_the_ticket_ended(city: Api) -> None:
+    camera = add_ai_ticket(city.context, state="dispatched", assignee_id="w1")
+    patrol(city, north(4), "merge-key-0003")  # worker2's report joins it
+    assert city.act("worker1", camera, "accept").status_code == 200
+    resolved = city.act("worker1", camera, "resolve", data={"note": "cleared"})
+    assert resolved.status_code == 200, resolved.text
+    closed = city.act("operator", camera, "close", json={"note": "checked"})
+    assert closed.status_code == 200, closed.text
+    told = [
+        (notice.action, targets)
+        for notice, targets in city.notifier.notices
+        if notice.ticket_id == camera and notice.action == "closed"
+    ]
+    assert told == [("closed", ("w1",)), ("closed", ("w2",))]

@@ -128,6 +128,22 @@ def test_pyav_given_detect_url_should_read_it_instead_of_url(
     assert slot.frames and slot.frames[0].image.shape == (96, 160, 3)
 
 
+def test_pyav_given_loop_should_play_the_file_again(clips: dict[str, Path]) -> None:
+    slot = _TakingSlot()
+    source = build_source(_camera(str(clips["b_frames"]), loop=True), slot)
+    assert isinstance(source, PyAvSource)
+    source.start()
+    deadline = time.monotonic() + 20.0
+    while source.packets_read < 1.5 * FPS * SECONDS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    source.request_stop()
+    source.join(5.0)
+
+    assert source.packets_read >= 1.5 * FPS * SECONDS
+    assert source.error is None
+    assert len(slot.frames) >= 1.4 * 5 * SECONDS
+
+
 def test_pyav_given_missing_file_should_name_it(tmp_path: Path) -> None:
     missing = tmp_path / "gone.mp4"
     source, _slot = _play(_camera(str(missing)))

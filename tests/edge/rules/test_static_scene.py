@@ -230,6 +230,56 @@ def test_static_scene_given_owner_over_object_should_report_a_fragment() -> None
     assert all(b.is_fragment for b in update.blobs)
 
 
+def _patch_at(
+    base: npt.NDArray[np.float32], rows: slice, cols: slice
+) -> npt.NDArray[np.float32]:
+    image = base.copy()
+    image[rows, cols] = 230.0
+    return image
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols"),
+    [(slice(0, 4), slice(30, 40)), (slice(25, 35), slice(0, 5))],
+    ids=["top_edge", "left_edge"],
+)
+def test_static_scene_given_change_cut_by_the_picture_edge_should_be_a_fragment(
+    rows: slice, cols: slice
+) -> None:
+    # Seen on the car-park footage: a car partly out of the picture moves at
+    # the top edge; the part in view says nothing about the whole.
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(scene, [_patch_at(base, rows, cols)] * 10, start_s=2.0)
+    assert update.blobs
+    assert all(b.is_fragment and b.occluded_frac > 0.1 for b in update.blobs)
+
+
+def test_static_scene_given_object_near_but_inside_the_edge_should_be_whole() -> None:
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    update = _feed(
+        scene, [_patch_at(base, slice(4, 10), slice(30, 40))] * 10, start_s=2.0
+    )
+    assert [b.verdict for b in update.blobs] == [BlobVerdict.OBJECT]
+    assert not update.blobs[0].is_fragment
+    assert update.blobs[0].occluded_frac == 0.0
+
+
+def test_static_scene_given_object_at_the_edge_relearned_should_not_revive() -> None:
+    # Reviving takes the whole region in view; one cut by the edge never is.
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    edge = _patch_at(base, slice(0, 4), slice(30, 40))
+    update = _feed(scene, [edge] * 10, start_s=2.0)
+    scene.relearn(update.blobs[0].box)
+    after = [_feed(scene, [edge], start_s=4.0 + 0.2 * i) for i in range(6)]
+    assert all(u.revived == () for u in after)
+
+
 @pytest.mark.parametrize(
     ("image", "zone"),
     [

@@ -17,6 +17,7 @@ from harness.bench.chaos_count import (
     count_node_fault,
     health_changes,
     node_messages,
+    open_events,
     report,
 )
 from harness.bench.chaos_node import CAMERA_ID, NODE_ID, node_config
@@ -133,3 +134,16 @@ def test_read_outbox_given_waiting_and_acked_rows_should_list_event_keys(
     assert set(keys.pending) == {"e1:end"}
     assert set(keys.delivered) == {"e1:start"}
     assert keys.pending["e1:end"] >= before
+
+
+def test_open_events_given_messages_before_a_moment_should_list_unended_episodes() -> (
+    None
+):
+    seen = {
+        "done:start": 1.0, "done:end": 2.0,
+        "cut:start": 3.0, "cut:update:2026-12-07T04:00:00+00:00": 4.0,
+        "late:start": 4.0, "late:end": 6.0,  # its end came after the moment
+        "after:start": 7.0,
+    }  # fmt: skip
+    assert open_events(seen, 5.0) == {"cut", "late"}
+    assert open_events(seen, 0.5) == set()

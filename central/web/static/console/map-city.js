@@ -77,6 +77,7 @@ export class CityLayers {
     this.emphasis = null;
     this.firstDrawn = false;
     this.drawCount = 0;
+    this.pending = 0;
     this.plan = null;
     map.on("moveend", () => this.update());
   }
@@ -121,15 +122,17 @@ export class CityLayers {
     const wanted = view.pad(FETCH_PAD);
     const started = performance.now();
     let body;
+    this.setPending(+1);
     try {
       body = await api("/map/areas", {
         query: { level, zoom, bbox: bboxOf(wanted) },
         signal: request.signal,
       });
     } catch (error) {
-      if (request.signal.aborted) return;
-      this.hooks.onError(error);
+      if (!request.signal.aborted) this.hooks.onError(error);
       return;
+    } finally {
+      this.setPending(-1);
     }
     if (request.signal.aborted || group.get(level) !== shapes) return;
     shapes.request = null;
@@ -167,6 +170,12 @@ export class CityLayers {
         layer.bindPopup(() => this.hooks.popupOf(feature.properties, layer));
       },
     });
+  }
+
+  /** Fetches in flight, on the map element (data-pending) for tests to wait on. */
+  setPending(change) {
+    this.pending += change;
+    this.map.getContainer().dataset.pending = String(this.pending);
   }
 
   /** After the canvas has painted: the page's own timing marks. */

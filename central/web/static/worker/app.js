@@ -630,6 +630,12 @@ async function onNotice(notice) {
   if (wanted) cue(ticket, notice);
   else if (notice.action === "escalated" && ticket) {
     toast(`Ticket #${id} was escalated${notice.note ? `: ${notice.note}` : ""}.`, { kind: "warn", key: `ticket-${id}` });
+  } else if (!mine && (notice.action === "closed" || notice.action === "rejected")) {
+    // A case this worker reported on patrol, handled by someone else, has ended.
+    toast(`Case #${id} you reported was ${notice.action}${notice.note ? `: ${notice.note}` : ""}.`, {
+      kind: "info",
+      key: `ticket-${id}`,
+    });
   }
   if (state.detail && state.detail.id === id) refreshDetail();
 }

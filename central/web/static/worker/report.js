@@ -323,7 +323,9 @@ function sentWords(ticket) {
 function sent(answer) {
   const ticket = answer.ticket;
   const box = $("report-sent");
-  const text = `Case #${ticket.id} reported: ${sentWords(ticket)}.`;
+  const text = answer.merged
+    ? `Already reported: your report joined case #${ticket.id} (one ticket per problem).`
+    : `Case #${ticket.id} reported: ${sentWords(ticket)}.`;
   box.replaceChildren(document.createTextNode(`${text} `));
   if (ticket.assignee_id === kit.me()?.worker_id) {
     const link = document.createElement("a");
