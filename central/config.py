@@ -210,7 +210,8 @@ class BodyLimitSettings(StrictModel):
         ge=1024,
         title="Upload body limit",
         description="Largest body of a media upload (PUT /api/v1/media/..., "
-        "POST /api/v1/tickets/{id}/resolve); default: the largest media limit "
+        "POST /api/v1/tickets/{id}/resolve) or a grids file (POST "
+        "/api/v1/admin/grids/import); default: the largest media limit "
         "plus 1 MiB for multipart framing. The per-kind media limits still apply.",
     )
 

@@ -17,6 +17,7 @@ from central.ingest.consumer import CentralMqtt
 from central.ingest.processor import EventProcessor
 from central.media import MediaStore
 from central.notify import MqttNotifier
+from central.reference_watch import ReferenceWatch
 from central.scheduler import DeadlineWatcher
 from central.verify import CameraCheckService
 
@@ -53,6 +54,8 @@ class CentralService:
         self.watcher = DeadlineWatcher(self.context) if scheduler else None
         if self.watcher is not None:
             self.watcher.camera_checks = self.camera_checks
+        # Workers, rosters and grids changed by another replica or a CLI import.
+        self.reference_watch = ReferenceWatch(self.context)
         self._api_enabled = api
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
@@ -70,6 +73,7 @@ class CentralService:
         self.mqtt.start(timeout_s)
         if self.watcher is not None:
             self.watcher.start()
+        self.reference_watch.start()
         if self._api_enabled:
             # The console's map layers take seconds for a big city: build them
             # now, so that the first operator to open the map does not wait.
@@ -119,6 +123,7 @@ class CentralService:
                 self._server_thread.join(timeout=10)
         if self.watcher is not None:
             self.watcher.stop()
+        self.reference_watch.stop()
         self.mqtt.stop()
         self.camera_checks.stop()
         self.context.engine.dispose()

@@ -1,9 +1,10 @@
 """Reports from outside: the public citizen page and Open311 clients.
 
 Each report becomes a ticket (`NewTicket.from_citizen`) held for an operator
-first, plus one `citizen_reports` row: the hashed tracking token, the optional
-contact (staff only), the rating and reopenings, and for Open311 the client and
-its own id.
+first, or joins the open ticket of the same problem nearby
+(`central.tickets.merging`), plus one `citizen_reports` row: the hashed tracking
+token, the optional contact (staff only), the rating and reopenings, and for
+Open311 the client and its own id.
 """
 
 from central.citizens.limits import RateLimiter

@@ -44,6 +44,7 @@ class MapLayerCache:
         self._source: object | None = None
         self._layers: MapLayers | None = None
         self.last_build_s: float | None = None  # for benchmarks and logs
+        self.warmed = threading.Event()  # set once `warm` has built its layers
 
     def get(self, source: object, sessions: sessionmaker[Session]) -> MapLayers:
         """The layers for the grid set `source` stands for (its identity is the key)."""
@@ -67,4 +68,5 @@ class MapLayerCache:
         a thread at start: a big city takes seconds)."""
         started = time.perf_counter()
         self.get(source, sessions).warm_up()
+        self.warmed.set()
         log.info("map layers warmed in %.2f s", time.perf_counter() - started)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +56,8 @@ from central.tickets.states import (
 log = logging.getLogger(__name__)
 
 GridLookup = Callable[[float, float], str | None]
+MERGE_TRIES = 3  # a report joining a ticket that others change at the same time
+_T = TypeVar("_T")
 STAFF_ROLES = frozenset({UserRole.ADMIN, UserRole.OPERATOR, UserRole.SUPERVISOR})
 
 
@@ -301,7 +304,9 @@ class TicketService:
     def report_on_patrol(self, actor: Actor, report: PatrolReportIn) -> PatrolOutcome:
         """A case a worker found on patrol: dispatched through the matter list,
         or (`handle_self`) opened, accepted and resolved by the worker at once.
-        A report whose key this worker sent before returns that ticket.
+        A report for dispatch joins an open ticket of the same problem nearby
+        instead (`central.tickets.merging`). A report whose key this worker
+        sent before returns that ticket.
 
         Raises:
             PermissionDenied: the actor is not a worker.
@@ -333,7 +338,8 @@ class TicketService:
             grid_code=grid_code,
             now=now,
         )
-        try:
+
+        def store() -> PatrolOutcome:
             with self._write() as session:
                 known = find_reported(
                     session, worker_id=worker_id, client_key=report.client_key
@@ -345,9 +351,13 @@ class TicketService:
                     None if report.handle_self else self._merge_target(session, new)
                 )
                 if target is not None:
-                    ticket = self._join_patrol(session, target, new, actor, report)
-                else:
-                    ticket = self._store_patrol(session, new, actor, report, now)
+                    joined = self._join_patrol(session, target, new, actor, report)
+                    return PatrolOutcome(joined, replayed=False, merged=True)
+                opened = self._store_patrol(session, new, actor, report, now)
+                return PatrolOutcome(opened, replayed=False)
+
+        try:
+            outcome = self._merging(store)
         except IntegrityError:
             # The same report arrived twice at once: the other one stored it.
             with self.sessions() as session:
@@ -357,14 +367,16 @@ class TicketService:
             if known is None:
                 raise
             return PatrolOutcome(known, replayed=True)
-        if target is not None:
+        if outcome.replayed:
+            return outcome
+        ticket = outcome.ticket
+        if outcome.merged:
             self._notify(ticket, "merged", [ticket.assignee_id])
-            return PatrolOutcome(ticket, replayed=False, merged=True)
-        if report.handle_self:
+        elif report.handle_self:
             self._notify(ticket, "resolved", [])
         elif new.assignee_id:
             self._notify(ticket, "dispatched", [new.assignee_id])
-        return PatrolOutcome(ticket, replayed=False)
+        return outcome
 
     def _store_patrol(
         self,
@@ -425,43 +437,82 @@ class TicketService:
         grid), else dispatched like a manual ticket; or, when an open ticket of
         the same problem is near, join that one. `attach` adds what belongs to
         it (the citizen report row) in the same transaction and returns its id."""
-        now = new.created_at
-        with self._write() as session:
-            target = self._merge_target(session, new)
-            if target is not None:
-                sighting = sighting_of(new)
-                assert sighting is not None  # it found the target
-                report_id = attach(session, target.ticket)
-                merge_into(
-                    session,
-                    target,
-                    sighting,
-                    actor_name=actor_name,
-                    citizen_report_id=report_id,
-                )
-                session.flush()
-        if target is not None:
-            self._notify(target.ticket, "merged", [target.ticket.assignee_id])
-            return target.ticket
-        with self._write() as session:
-            if review_first and new.grid_code is not None:
-                new.hold(HoldReason.CITIZEN_REPORT)
-            else:
-                new.dispatch_or_hold(
-                    needs_review=False,
-                    pick_worker=lambda grid: self._pick_worker(session, grid, now),
-                    now=now,
-                )
-            ticket = new.to_orm()
-            session.add(ticket)
-            session.flush()
-            for entry in new.opening_history(ticket.id, at=now, actor=actor_name):
-                session.add(entry.to_orm())
-            attach(session, ticket)
-            session.flush()
-        if new.assignee_id:
+
+        def store() -> tuple[Ticket, bool]:
+            with self._write() as session:
+                target = self._merge_target(session, new)
+                if target is not None:
+                    self._join_outside(session, target, new, actor_name, attach)
+                    return target.ticket, True
+                return self._open_outside(
+                    session, new, actor_name, review_first, attach
+                ), False
+
+        ticket, merged = self._merging(store)
+        if merged:
+            self._notify(ticket, "merged", [ticket.assignee_id])
+        elif new.assignee_id:
             self._notify(ticket, "dispatched", [new.assignee_id])
         return ticket
+
+    def _join_outside(
+        self,
+        session: Session,
+        target: MergeTarget,
+        new: NewTicket,
+        actor_name: str,
+        attach: Callable[[Session, Ticket], int],
+    ) -> None:
+        sighting = sighting_of(new)
+        assert sighting is not None  # it found the target
+        report_id = attach(session, target.ticket)
+        merge_into(
+            session,
+            target,
+            sighting,
+            actor_name=actor_name,
+            citizen_report_id=report_id,
+        )
+        session.flush()
+
+    def _open_outside(
+        self,
+        session: Session,
+        new: NewTicket,
+        actor_name: str,
+        review_first: bool,
+        attach: Callable[[Session, Ticket], int],
+    ) -> Ticket:
+        now = new.created_at
+        if review_first and new.grid_code is not None:
+            new.hold(HoldReason.CITIZEN_REPORT)
+        else:
+            new.dispatch_or_hold(
+                needs_review=False,
+                pick_worker=lambda grid: self._pick_worker(session, grid, now),
+                now=now,
+            )
+        ticket = new.to_orm()
+        session.add(ticket)
+        session.flush()
+        for entry in new.opening_history(ticket.id, at=now, actor=actor_name):
+            session.add(entry.to_orm())
+        attach(session, ticket)
+        session.flush()
+        return ticket
+
+    @staticmethod
+    def _merging(store: Callable[[], _T]) -> _T:
+        """`store` again when the ticket a report joined changed meanwhile
+        (another report or event joined it first): the report is never lost
+        to a race. Only joining can meet a changed ticket; opening one cannot."""
+        for attempt in range(1, MERGE_TRIES + 1):
+            try:
+                return store()
+            except ConcurrentChange:
+                if attempt == MERGE_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- one ticket per problem ---------------------------------------------------
 

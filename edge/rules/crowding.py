@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from edge.rules.base import (
     ZoneObservation,
     expect_config,
 )
+from edge.rules.occupancy import InertTracks
 from edge.rules.rule_config import RuleConfigBase
 from gridwatch.contract import EventType
 
@@ -38,6 +39,23 @@ class CrowdingRuleConfig(RuleConfigBase):
         default=60.0, ge=0, description="No new event this long after an end."
     )
     update_interval_s: float = Field(default=30.0, gt=0)
+    inert_after_s: float = Field(
+        default=120.0,
+        ge=0,
+        title="Inert after",
+        description="A tracked object whose box has not moved and whose pixels "
+        "have not changed for this long is not counted (a statue or a poster "
+        "read as a person); 0 counts every object. It counts again as soon as "
+        "it moves or its pixels change.",
+    )
+    inert_max_change: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        title="Inert change",
+        description="Share of the box's visible pixels that may differ from "
+        "when it stopped without counting as a movement.",
+    )
 
 
 class CrowdingRule(Rule):
@@ -46,12 +64,15 @@ class CrowdingRule(Rule):
     While the count stays at or above the threshold it sends an update every
     `update_interval_s` with the current count; it ends once the count stays
     below the threshold for `clear_s`, and no new episode starts for `cooldown_s`
-    after an end. Every detection of the label counts, tracked or not.
+    after an end. Every detection of the label counts, tracked or not, except
+    tracks inert for `inert_after_s` (see `InertTracks`: a statue, a poster):
+    they would hold a crowd one higher for ever.
     """
 
     type_key = "crowding"
     config_class = CrowdingRuleConfig
     event_type = EventType.CROWDING
+    uses_pixels: ClassVar[bool] = True  # for the inert check, as occupancy
 
     def __init__(self, config: CrowdingRuleConfig, *, scope: RuleScope) -> None:
         super().__init__(scope)
@@ -67,6 +88,9 @@ class CrowdingRule(Rule):
         self._below_since: float | None = None
         self._count = 0
         self._peak = 0
+        self._inert = InertTracks(
+            after_s=config.inert_after_s, max_change=config.inert_max_change
+        )
 
     @classmethod
     def from_config(cls, config: RuleConfigBase, *, scope: RuleScope) -> CrowdingRule:
@@ -74,6 +98,7 @@ class CrowdingRule(Rule):
 
     def update(self, obs: ZoneObservation) -> list[RuleSignal]:
         mask = obs.mask_for(self._labels)
+        mask &= ~self._inert.update(obs, mask)
         self._count = int(np.count_nonzero(mask))
         if self._episode.is_active:
             return self._while_active(obs, mask)

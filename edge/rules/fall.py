@@ -216,11 +216,13 @@ class FallRule(Rule):
     pose stage estimated them (else from the last pose reading, when recent,
     else from the box shape). A fall is a change into lying during which the
     hips (or the box centre) dropped by `drop_ratio` of the person's upright
-    height within `transition_s`; it starts an event once the person has stayed
-    down for `down_s`, and ends when they have stood for `clear_s` or been gone
-    for `clear_s`. Sitting (torso upright), bending (hips stay high), lying down
-    slowly or lying from the start (no drop) and getting up within `down_s`
-    raise nothing. Each person has their own event and `cooldown_s`.
+    height within `transition_s` (up to when they came to rest in the position
+    read as lying, which may be read so only later; see `_drop`); it starts an
+    event once the person has stayed down for `down_s`, and ends when they have
+    stood for `clear_s` or been gone for `clear_s`. Sitting (torso upright),
+    bending (hips stay high), lying down slowly or lying from the start (no
+    drop) and getting up within `down_s` raise nothing. Each person has their
+    own event and `cooldown_s`.
     """
 
     type_key = "fall"
@@ -413,9 +415,7 @@ class FallRule(Rule):
             and person.episode.can_start(now)
         )
 
-    def _drop(
-        self, person: _Person, lying_since: float
-    ) -> tuple[float, float, float]:
+    def _drop(self, person: _Person, lying_since: float) -> tuple[float, float, float]:
         """How far the person came down within `transition_s` before coming
         to rest where they are now, in upright heights; when the way down
         began (last time near the top); and when they came to rest.

@@ -100,8 +100,9 @@ def measure(
             context = browser.new_context(base_url=stack.central_url, viewport=VIEWPORT)
             page = context.new_page()
             log_in(page, "operator", PASSWORD)
-            cold = MapTimings()
+            cold = MapTimings()  # central may still be building its layers
             open_map(page, cold)
+            stack.wait_until_warm()
             page.evaluate("() => { location.hash = '#/tickets'; }")
             warm = MapTimings()
             open_map(page, warm)

@@ -84,6 +84,17 @@ class MapCityStack:
         self.city: City | None = None
         self._stack = ExitStack()
 
+    def wait_until_warm(self, timeout_s: float = 120.0) -> None:
+        """Wait for central's background build of the map layers (it starts with
+        central), as an operator opening the map after a restart would find it.
+
+        Raises:
+            TimeoutError: not built within `timeout_s`.
+        """
+        assert self.central is not None, "start() first"
+        if not self.central.context.map_layers.warmed.wait(timeout_s):
+            raise TimeoutError(f"map layers not built in {timeout_s:.0f} s")
+
     def layers_build_s(self) -> float | None:
         """Seconds central took to build its map layers (None: not yet built)."""
         assert self.central is not None, "start() first"

@@ -196,6 +196,14 @@ def _after_redraw(page: Page, timings: MapTimings, action: str, act: Any) -> Non
         )
 
 
+def zoom_in(page: Page, steps: int) -> None:
+    """Zoom in `steps` times by keyboard, each time until the map has settled."""
+    page.locator("#map").focus()
+    ignored = MapTimings()
+    for _ in range(steps):
+        _after_redraw(page, ignored, "zoom in", lambda: page.keyboard.press("Equal"))
+
+
 def _wait_for_mark(page: Page, name: str) -> None:
     page.wait_for_function(
         "(name) => performance.getEntriesByName(name).length > 0",

@@ -73,6 +73,7 @@ def edit_roster(page: Page) -> None:
     expect(windows).to_have_count(2)
     dialog.get_by_role("button", name="Remove window 2").click()
     expect(windows).to_have_count(1)
+    expect(dialog.get_by_role("button", name="Add window")).to_be_focused()
     dialog.get_by_label("Start of window 1").fill("22:00")
     dialog.get_by_label("End of window 1").fill("06:00")
     dialog.get_by_role("button", name="Add window").click()
@@ -89,6 +90,23 @@ def edit_roster(page: Page) -> None:
     duty = page.locator(f'#workers-table tr[data-worker="{WORKER}"] .grid-admin-duty')
     expect(duty).to_contain_text("Mon–Fri 22:00–06:00 (overnight)")
     expect(duty).to_contain_text("Sat, Sun 09:00–12:00")
+
+
+def refuse_a_second_full_time_worker(page: Page, grid_code: str) -> None:
+    """1+1+N from the form: the API's 409 shows in the dialog, which stays open."""
+    page.locator("#view").focus()
+    page.keyboard.press("n")
+    dialog = page.locator("dialog[open]")
+    expect(dialog.get_by_label("Worker id")).to_be_focused()
+    page.keyboard.type("w-second")
+    dialog.get_by_label("Name").fill("A second full-time worker")
+    dialog.get_by_label("Role").select_option("full_time")
+    dialog.get_by_label("Grids and areas").fill(grid_code)
+    assert_accessible(page)
+    dialog.get_by_role("button", name="Create worker").click()
+    expect(dialog.locator(".form-error")).to_contain_text("already has a full-time")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
 
 
 def test_an_admin_edits_a_roster_and_previews_then_applies_a_grid_import(
@@ -121,6 +139,14 @@ def test_an_admin_edits_a_roster_and_previews_then_applies_a_grid_import(
         ]
         audit = admin.get("/admin/audit", params={"action": "worker_duty_set"})
         assert audit.json()["data"][0]["target"] == WORKER
+        refuse_a_second_full_time_worker(page, code)
+
+        broken = tmp_path / "broken.geojson"
+        grid_upload(broken, {**original, "properties": {"code": "12", "name": "x"}})
+        page.get_by_label("GeoJSON file").set_input_files(broken)
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#import-refused")).to_contain_text("features[0]")
+        expect(page.get_by_role("button", name="Apply import")).to_be_disabled()
 
         page.get_by_label("GeoJSON file").set_input_files(upload)
         page.get_by_role("button", name="Preview").click()

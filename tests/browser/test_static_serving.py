@@ -21,6 +21,8 @@ def test_vendored_libraries_are_served_with_their_licences(stack: DemoStack) -> 
         ("/vendor/leaflet/LICENSE", "BSD"),
         ("/vendor/chartjs/chart.umd.min.js", "Chart.js"),
         ("/vendor/chartjs/LICENSE.md", "MIT"),
+        ("/vendor/supercluster/supercluster.min.js", "Supercluster"),
+        ("/vendor/supercluster/LICENSE", "ISC License"),
     ]:
         response = httpx.get(f"{stack.central_url}{path}")
         assert response.status_code == 200, path

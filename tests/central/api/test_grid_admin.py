@@ -15,7 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from central.context import build_context
 from central.db.models import Area, AuditEntry, Worker, WorkerArea
+from central.reference_watch import ReferenceWatch
 from tests.central.api.conftest import (
     COMMUNITY,
     GRID_1,
@@ -402,3 +404,46 @@ def test_grid_import_given_a_bad_file_should_refuse_it_and_write_nothing(
     assert applied.status_code == 422
     assert problem in applied.json()["detail"]
     assert stored_areas(quiet) == before and audit_count(quiet) == audited
+
+
+# -- other processes ----------------------------------------------------------------
+
+
+def test_another_replica_given_a_change_here_should_reload_within_a_poll(
+    city: Api,
+) -> None:
+    """A second process on the same database (as a replica would be) polls the
+    audit log and reloads its directory, then its grid index after an import."""
+    other = build_context(city.context.settings, clock=city.clock)
+    try:
+        watch = ReferenceWatch(other, interval_s=60)
+        assert watch.check_once() is False  # nothing changed yet
+        nights = [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "22:00", "end": "06:00"}]
+        assert city.put(
+            "admin", f"{WORKERS}/w1/duty", json={"windows": nights}
+        ).is_success
+        before = other.directory.get("w1")
+        assert before is not None and before.duty == ()
+        assert watch.check_once() is True
+        after = other.directory.get("w1")
+        assert after is not None and len(after.duty) == 1
+        assert watch.check_once() is False
+
+        content = grid_file((GRID_3, "Grid 3", 113.330))
+        assert upload(city, content, dry_run=False).status_code == 200
+        assert other.lookup_grid(*GRID_3_POINT) is None
+        assert watch.check_once() is True
+        assert other.lookup_grid(*GRID_3_POINT) == GRID_3
+    finally:
+        other.engine.dispose()
+
+
+def test_grid_import_given_a_file_over_the_api_limit_should_take_it_as_an_upload(
+    quiet: Api,
+) -> None:
+    """A city's grids are megabytes: the upload limit applies, not the 1 MiB one."""
+    api_limit = quiet.context.settings.http.body.max_api_bytes
+    content = grid_file((GRID_1, "Grid 1", 113.320)) + b" " * (api_limit + 1)
+    response = upload(quiet, content, dry_run=True)
+    assert response.status_code == 200, response.text
+    assert response.json()["can_apply"] is True

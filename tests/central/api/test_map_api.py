@@ -9,6 +9,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from central.db.models import Area, AreaLevel
+from central.grids.map_layers import WARM_LAYERS
 from tests.central.api.conftest import (
     COMMUNITY,
     DISTRICT,
@@ -178,3 +179,13 @@ def test_map_areas_given_a_bad_prefix_should_answer_422(api: Api) -> None:
     response = api.get("operator", f"{AREAS}?level=grid&zoom=12&prefix=44x")
     assert response.status_code == 422
     assert "prefix" in response.text
+
+
+def test_warm_should_build_the_first_asked_layers_and_say_so(api: Api) -> None:
+    cache = api.context.map_layers
+    assert not cache.warmed.is_set()
+    cache.warm(api.context.grid_index, api.context.sessions)
+    assert cache.warmed.is_set()
+    layers = cache.get(api.context.grid_index, api.context.sessions)
+    assert layers.built == WARM_LAYERS
+    assert cache.last_build_s is not None

@@ -11,9 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from central.db.models import AuditEntry, CitizenReport, PatrolReport, TicketHistory
+from central.db.models import (
+    AuditEntry,
+    CitizenReport,
+    PatrolReport,
+    Ticket,
+    TicketHistory,
+)
+from central.tickets import service as service_module
+from central.tickets.merging import MergeTarget, merge_into
 from tests.central.api.conftest import (
     GRID_1_POINT,
     Api,
@@ -254,3 +263,39 @@ def test_the_patrol_reporters_should_hear_how_the_ticket_ended(city: Api) -> Non
         if notice.ticket_id == camera and notice.action == "closed"
     ]
     assert told == [("closed", ("w1",)), ("closed", ("w2",))]
+
+
+@pytest.mark.integration
+def test_a_report_racing_another_change_of_the_ticket_should_still_join(
+    tmp_path: Path,
+    password_hash: str,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with open_api(tmp_path, password_hash, database_url=postgres_url) as api:
+        camera = add_ai_ticket(api.context, state="dispatched", assignee_id="w1")
+        calls: list[int] = []
+
+        def racing(session: Session, target: MergeTarget, *args: Any, **kw: Any) -> Any:
+            if not calls:  # a camera event joins the ticket just before this one
+                with api.context.engine.begin() as conn:
+                    conn.execute(
+                        update(Ticket)
+                        .where(Ticket.id == target.ticket.id)
+                        .values(
+                            observations=Ticket.observations + 1,
+                            version=Ticket.version + 1,
+                        )
+                    )
+            calls.append(target.ticket.id)
+            return merge_into(session, target, *args, **kw)
+
+        monkeypatch.setattr(service_module, "merge_into", racing)
+        assert citizen(api, north(5))["reference"] == camera
+        assert calls == [camera, camera]  # tried again once
+        assert ticket(api, camera)["observations"] == 3
+        with api.context.sessions() as session:
+            rows = session.scalars(
+                select(CitizenReport).where(CitizenReport.ticket_id == camera)
+            ).all()
+        assert len(rows) == 1  # the first try's row was rolled back

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
-from edge.rules.base import RuleScope, RuleSignal
+from edge.rules.base import FramePixels, RuleScope, RuleSignal, ZoneObservation
 from edge.rules.crowding import CrowdingRule, CrowdingRuleConfig
+from edge.types import Detections
 from gridwatch.contract import EventPhase, EventType
-from tests.edge.rules.factories import T0, observe, persons
+from tests.edge.rules.factories import LABELS, T0, observe, persons
 
 CONFIG = CrowdingRuleConfig(
     threshold=3, dwell_s=2.0, clear_s=1.0, cooldown_s=5.0, update_interval_s=2.0
@@ -127,3 +130,73 @@ def test_crowding_rule_given_close_should_end_open_episode_once() -> None:
     closed = rule.close(T0 + 3)
     assert [s.phase for s in closed] == [EventPhase.END]
     assert rule.close(T0 + 4) == []
+
+
+# A statue (a person-shaped pattern the detector calls a person) in a textured
+# room, and a visitor whose pixels change from frame to frame.
+_W, _H = 320, 240
+_STATUE = [100.0, 60.0, 140.0, 180.0]
+_VISITOR = [200.0, 60.0, 240.0, 180.0]
+
+
+def _room() -> npt.NDArray[np.uint8]:
+    rng = np.random.default_rng(7)
+    image = np.full((_H, _W, 3), 90, dtype=np.uint8)
+    image[60:180, 100:140] = rng.integers(0, 255, size=(120, 40, 3), dtype=np.uint8)
+    return image
+
+
+def _with_pixels(t: float, visitor: bool) -> ZoneObservation:
+    image = _room()
+    boxes, ids = [_STATUE], [1]
+    if visitor:
+        boxes.append(_VISITOR)
+        ids.append(2)
+        image[60:180, 200:240] = int(40 + 37 * t) % 200  # never still
+    detections = Detections.from_lists(boxes, class_id=[0] * len(boxes), tracker_id=ids)
+    return ZoneObservation(
+        camera_id="cam-1",
+        zone_id="z1",
+        timestamp=T0 + t,
+        resolution_wh=(_W, _H),
+        detections=detections,
+        labels=LABELS,
+        pixels=FramePixels(
+            bgr=image,
+            scale=1.0,
+            zone_mask=np.ones((_H, _W), dtype=np.bool_),
+            detections=detections,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("inert_after_s", "expected"),
+    [
+        (0.0, [(2.0, "start", 1)]),
+        (10.0, [(2.0, "start", 1), (11.0, "end", 0), (17.0, "start", 1)]),
+    ],
+    ids=["filter_off_statue_holds_it", "statue_left_out_after_inert_s"],
+)
+def test_crowding_given_a_statue_should_stop_counting_it_once_inert(
+    inert_after_s: float, expected: list[tuple[float, str, object]]
+) -> None:
+    config = CONFIG.model_copy(
+        update={"threshold": 1, "inert_after_s": inert_after_s, "cooldown_s": 0.0}
+    )
+    rule = _rule(config)
+    signals = [
+        s
+        for i in range(41)  # 0 .. 20 s; a visitor from 15 s
+        for s in rule.update(_with_pixels(i * 0.5, visitor=i * 0.5 >= 15.0))
+        if s.phase is not EventPhase.UPDATE
+    ]
+
+    assert _summary(signals) == expected
+
+
+def test_crowding_given_no_pixels_should_count_every_detection() -> None:
+    config = CONFIG.model_copy(update={"inert_after_s": 1.0})
+    steps = [(float(t), 3) for t in range(10)]
+
+    assert _summary(_run(_rule(config), steps))[0] == (2.0, "start", 3)

@@ -471,9 +471,7 @@ def test_fall_given_slow_lowering_at_uneven_rate_should_not_start() -> None:
     assert _run_boxes(frames) == []
 
 
-def test_fall_given_rest_longer_than_the_bound_before_lying_should_not_start() -> (
-    None
-):
+def test_fall_given_rest_longer_than_the_bound_before_lying_should_not_start() -> None:
     # Down quickly, then 3.6 s still (sitting, read as neither) before the
     # first lying reading: lying down, not a fall read late.
     rest = [round(1.8 + 0.3 * i, 3) for i in range(13)]

@@ -457,6 +457,9 @@ function windowEditor(list, window, number) {
           row.remove();
           renumber(list);
           announce(`Window ${number} removed`);
+          // The button is gone: keep the focus in the dialog, on what follows.
+          const next = list.querySelectorAll("fieldset")[number - 1];
+          (next?.querySelector("input") || list.nextElementSibling)?.focus();
         },
       },
       `Remove window ${number}`,
@@ -490,7 +493,7 @@ async function onEditRoster(worker) {
   const add = h(
     "button",
     {
-      class: "btn btn-small",
+      class: "btn btn-small grid-admin-add",
       type: "button",
       onclick: () => {
         const number = list.querySelectorAll("fieldset").length + 1;

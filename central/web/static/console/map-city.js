@@ -65,11 +65,14 @@ export class CityLayers {
    * @param {(props: object, layer: L.Layer) => Node} hooks.popupOf click card
    * @param {(props: object) => Node} hooks.labelOf its name on the map
    * @param {(error: Error) => void} hooks.onError a failed fetch
+   * @param {() => void} hooks.onDrawn shapes were redrawn: put markers back on top
+   * @param {L.Canvas} renderer the canvas shared with the markers: one canvas
+   *   takes the pointer, so one canvas must hold everything that answers it
    */
-  constructor(map, hooks) {
+  constructor(map, hooks, renderer) {
     this.map = map;
     this.hooks = hooks;
-    this.renderer = L.canvas({ padding: FETCH_PAD, tolerance: 2 });
+    this.renderer = renderer;
     this.fills = new Map(); // level → LevelShapes (filled, interactive)
     this.outlines = new Map(); // level → LevelShapes (lines only)
     this.labels = L.layerGroup();
@@ -142,8 +145,11 @@ export class CityLayers {
     shapes.covered = wanted;
     shapes.zoom = body.zoom;
     shapes.count = body.features.length;
+    if (!filled) this.styleOutline(level, shapes.layer);
+    // Draw order on the canvas: fills, then outlines, then markers.
+    for (const outline of this.outlines.values()) outline.layer.bringToFront();
+    this.hooks.onDrawn();
     if (filled) this.markDrawn(level, zoom, shapes.count, fetched - started, started);
-    else this.styleOutline(level, shapes.layer);
   }
 
   makeLayer(level, filled) {

@@ -76,7 +76,7 @@ let ticketPoints = null; // PointClusters of open tickets (item.ticket)
 let eventPoints = null; // PointClusters of live events (item.event, item.at)
 let city = null; // CityLayers, for a big city
 let cityBounds = null;
-let markerRenderer = null; // a canvas above the grids, for a big city
+let markerRenderer = null; // a big city's one canvas: grids, outlines, markers
 let heatByArea = new Map(); // any area code → summed { events, open_tickets }
 let areaList = []; // every area (from /areas), for a big city's area list
 let heat = new Map(); // grid code → { events, open_tickets }
@@ -542,8 +542,7 @@ function renderAreaList() {
 /** A big city: levels by zoom on a canvas, markers on a canvas above them. */
 function mountCity(mapEl, probe) {
   map = baseMap(mapEl, { preferCanvas: true });
-  map.createPane("gw-markers").style.zIndex = "450";
-  markerRenderer = L.canvas({ pane: "gw-markers", padding: 0.25 });
+  markerRenderer = L.canvas({ padding: 0.5, tolerance: 2 });
   const [west, south, east, north] = probe.bounds;
   cityBounds = L.latLngBounds([south, west], [north, east]);
   city = new CityLayers(map, {
@@ -552,7 +551,11 @@ function mountCity(mapEl, probe) {
     popupOf: (p, layer) => (p.level === "grid" ? gridPopup(p) : areaPopup(p, layer)),
     labelOf: (p) => h("span", {}, shortName(p.name)),
     onError: (error) => console.warn("map: areas", error),
-  });
+    onDrawn: () => {
+      for (const layer of [eventLayer, ticketLayer])
+        layer?.eachLayer((marker) => marker.bringToFront?.());
+    },
+  }, markerRenderer);
   city.setEmphasis(settings.level);
   fitAll(false);
 }
