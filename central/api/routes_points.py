@@ -3,11 +3,14 @@ on the terminal, every worker's month for staff."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
+from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep, WorkerDep
 from central.context import CentralContext
 from central.worker_points import (
@@ -58,17 +61,49 @@ def _table(
     )
 
 
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The table; CSV (header + one line per worker) when format=csv.",
+    }
+}
+
+
+def points_csv(table: PointsTable) -> Response:
+    """The rows as a spreadsheet download (text cells neutralised)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(WorkerPoints.model_fields)
+    for row in neutralise_rows(table.rows):
+        writer.writerow(row.model_dump().values())
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="points-{table.month}.csv"'
+        },
+    )
+
+
 @router.get(
     "/stats/points",
     response_model=PointsTable,
+    responses=_CSV,
     summary="Points table of the grid workers for a month (staff)",
     description="Per active worker: cases found on patrol, tickets handled (on "
     "time), citizens' ratings (satisfied) and rework, and the points they make.",
 )
 def points_table(
-    context: ContextDep, _actor: StaffDep, month: MonthParam = None
-) -> PointsTable:
-    return _table(context, month, None)
+    context: ContextDep,
+    _actor: StaffDep,
+    month: MonthParam = None,
+    fmt: Annotated[
+        Literal["json", "csv"],
+        Query(alias="format", description="json, or csv for a spreadsheet."),
+    ] = "json",
+) -> PointsTable | Response:
+    table = _table(context, month, None)
+    return points_csv(table) if fmt == "csv" else table
 
 
 @router.get(

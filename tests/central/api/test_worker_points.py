@@ -3,6 +3,8 @@ patrol, handled on time, rated satisfied and reworked, per worker and month."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from central.db.models import Worker
 from central.worker_points import month_bounds
 from tests.central.api.conftest import (
     GRID_1_POINT,
@@ -128,3 +131,16 @@ def test_month_bounds_should_be_local_midnights() -> None:
     )
     with pytest.raises(ValueError, match="YYYY-MM"):
         month_bounds("2026-00", UTC)
+
+
+def test_the_table_should_download_as_csv_with_formulas_neutralised(api: Api) -> None:
+    with api.context.sessions.begin() as session:
+        session.get_one(Worker, "w2").name = '=HYPERLINK("http://x")'
+    response = api.get("operator", POINTS, params={"month": "2026-11", "format": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="points-2026-11.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [row["worker_id"] for row in rows] == ["lead", "w1", "w2"]
+    assert rows[2]["name"].startswith("'=")
+    assert rows[0]["points"] == "0"

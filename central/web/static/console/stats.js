@@ -4,6 +4,7 @@
 /* global Chart */
 
 import { api, apiOptional, download } from "./api.js";
+import { pointsCard } from "./points-card.js";
 import { clear, errorBlock, fmtDuration, fmtPct, h, icon, loading, select, toast } from "./ui.js";
 
 const PERIODS = [
@@ -323,6 +324,7 @@ async function load() {
   trendChart(total);
   falsePositiveChart(fps);
   groupTable(grouped);
+  els.body.append(pointsCard());
 }
 
 /** Rows of several period buckets merged per key, rates recomputed. */
