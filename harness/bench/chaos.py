@@ -34,8 +34,9 @@ report's `node` covers its whole run from the warm-up on (all of it must be stor
 Each fault is a phase: load, fault, clear, load, then the load pauses until every
 event published in the phase has a ticket (or 90 s, 240 s in the full run, pass). Prints
 (JSON with --json) one entry per fault: published (events the edge's outbox
-stored), tickets (those with a ticket in the database), lost, duplicates (ticket
-notices beyond one per event), recovery_s (fault cleared -> every event published
+stored), tickets (those with a ticket in the database), lost, duplicates (distinct ticket
+notices beyond one per event; a notice delivered twice byte for byte is counted in
+notices_redelivered), recovery_s (fault cleared -> every event published
 before that ticketed), notices_missing, refused/not_stored (events the edge could
 not store); `poison` (sent, dead_lettered, good_after_bad, good_after_bad_ticketed)
 and `ok`. A progress line per fault goes to stderr. Exit status 1 unless ok.
@@ -427,6 +428,7 @@ def run_chaos(
             else f"none ({run.disk.why_not})",
             "broker_autosave_interval_s": 1,
             "published_total": run.edge.published_total,
+            "notices_redelivered": notices.redelivered,
             "node": node,
         }
         figures = report(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -289,11 +290,20 @@ class TicketWatcher:
 
 
 class NoticeListener:
-    """Counts ticket notices per event id on every worker's topic (observer
-    login, persistent session, resubscribing on every connect)."""
+    """Counts distinct ticket notices per event id on every worker's topic
+    (observer login, persistent session, resubscribing on every connect).
+
+    A notice that arrives again byte for byte (the same `sent_at`) is the same
+    notice delivered twice, MQTT's at-least-once across a broker crash (paho
+    resending a PUBLISH the dead broker never acknowledged, or the broker's
+    autosave): counted in `redelivered`, not as a second notice. Central sends a
+    notice only for an event message it had not stored, so a duplicate ticket
+    or a second dispatch would be a distinct notice."""
 
     def __init__(self, broker: MosquittoBroker) -> None:
         self.counts: Counter[str] = Counter()
+        self.redelivered = 0
+        self._seen: set[bytes] = set()
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         topic = Topics().worker_tickets("+")
@@ -324,8 +334,14 @@ class NoticeListener:
     def _on_message(
         self, client: Any, userdata: Any, message: mqtt.MQTTMessage
     ) -> None:
-        event_ids = json.loads(message.payload).get("event_ids", [])
+        payload = bytes(message.payload)
+        event_ids = json.loads(payload).get("event_ids", [])
+        digest = hashlib.sha256(payload).digest()
         with self._lock:
+            if digest in self._seen:
+                self.redelivered += 1
+                return
+            self._seen.add(digest)
             self.counts.update(event_ids)
 
     def snapshot(self) -> dict[str, int]:
