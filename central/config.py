@@ -333,6 +333,15 @@ class RetentionSettings(StrictModel):
         "append-only triggers, and each purge is itself audited. At least 180 "
         "(network logs are kept six months or more).",
     )
+    action_key_days: int | None = Field(
+        default=30,
+        ge=1,
+        title="Ticket action idempotency keys",
+        description="Days a ticket action's Idempotency-Key and its outcome are "
+        "kept (ticket_action_keys), so a phone's queued action sent again gets "
+        "the first outcome back. Longer than a phone is likely to stay offline; "
+        "a key sent after it is gone acts as a new request.",
+    )
 
 
 class CitizenSettings(StrictModel):

@@ -11,6 +11,8 @@ Run by the scheduler every `retention.interval_h` (`RetentionJob.run_if_due`):
 - reporters' contact data (`citizen_contact_days`): `tickets.reporter` and
   `citizen_reports.contact` erased once the ticket has been closed or rejected
   that long;
+- ticket actions' idempotency keys (`action_key_days`): `ticket_action_keys`
+  rows, each the outcome a worker's phone gets back when it sends an action again;
 - audit rows (`audit_days`, unset by default: kept for ever): `purge_audit`, the
   one path past the append-only triggers, in a single transaction that also
   writes an `audit_purged` row.
@@ -40,6 +42,7 @@ from central.db.models import (
     EventMessageRow,
     MediaObject,
     Ticket,
+    TicketActionKey,
     table_of,
 )
 from central.media import MediaStore
@@ -72,6 +75,7 @@ class RetentionReport:
     event_messages_deleted: int = 0
     reporters_erased: int = 0
     audit_rows_purged: int = 0
+    action_keys_deleted: int = 0
 
 
 def _open_ticket_media() -> Any:
@@ -154,6 +158,17 @@ def delete_event_messages(session: Session, *, before: datetime) -> int:
         )
         session.commit()
         done += len(keys)
+
+
+def delete_action_keys(session: Session, *, before: datetime) -> int:
+    """Delete ticket actions' idempotency keys made before `before` (committed)."""
+    result = session.execute(
+        delete(TicketActionKey)
+        .where(TicketActionKey.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def erase_reporters(session: Session, *, ended_before: datetime) -> int:
@@ -261,7 +276,7 @@ def apply_retention(
     def cutoff(days: int) -> datetime:
         return now - timedelta(days=days)
 
-    media_expired = messages = reporters = audit = 0
+    media_expired = messages = reporters = audit = action_keys = 0
     with context.sessions() as session:
         for days, kinds in (
             (settings.event_media_days, EVENT_MEDIA_KINDS),
@@ -279,9 +294,13 @@ def apply_retention(
             reporters = erase_reporters(
                 session, ended_before=cutoff(settings.citizen_contact_days)
             )
+        if settings.action_key_days is not None:
+            action_keys = delete_action_keys(
+                session, before=cutoff(settings.action_key_days)
+            )
         if settings.audit_days is not None:
             audit = purge_audit(session, before=cutoff(settings.audit_days), by=SYSTEM)
-    report = RetentionReport(media_expired, messages, reporters, audit)
+    report = RetentionReport(media_expired, messages, reporters, audit, action_keys)
     if report != RetentionReport():
         log.info("retention: %s", report)
     return report

@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central.api.deps import ContextDep, MemberDep, StaffDep, WorkerDep
+from central.api.idempotency import ActionRequest, IdempotencyKey, run_once
 from central.api.routes_media import MediaDep, media_refusal, media_url, record_media
 from central.context import CentralContext
 from central.db.models import (
@@ -27,7 +29,7 @@ from central.db.models import (
     UserRole,
 )
 from central.matters import PRIORITY_RANK, Priority
-from central.media import MediaRejected
+from central.media import MediaRejected, MediaStore
 from central.tickets.service import (
     Actor,
     InvalidRequest,
@@ -650,11 +652,26 @@ def create_ticket(
     "/tickets/{ticket_id}/accept",
     response_model=TicketOut,
     summary="Accept a dispatched ticket (the assigned worker)",
-    responses={409: {"description": "Not dispatched or returned"}},
+    description="With an `Idempotency-Key`, sending it again answers as the first "
+    "time and does not act twice.",
+    responses={
+        404: {"description": "No such ticket, or given to another worker"},
+        409: {"description": "Not dispatched or returned; or the key is in use"},
+        422: {"description": "The Idempotency-Key was used for another request"},
+    },
 )
-def accept(context: ContextDep, actor: MemberDep, ticket_id: TicketId) -> TicketOut:
-    ticket = context.tickets.accept(actor, ticket_id)
-    return ticket_out(ticket, context.clock.now())
+def accept(
+    context: ContextDep,
+    actor: MemberDep,
+    ticket_id: TicketId,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketOut | JSONResponse:
+    def act() -> TicketOut:
+        ticket = context.tickets.accept(actor, ticket_id)
+        return ticket_out(ticket, context.clock.now())
+
+    request = ActionRequest.of(ticket_id, TicketAction.ACCEPT)
+    return run_once(context, actor, idempotency_key, request, act)
 
 
 @router.post(
@@ -662,12 +679,17 @@ def accept(context: ContextDep, actor: MemberDep, ticket_id: TicketId) -> Ticket
     response_model=TicketOut,
     summary="Report a ticket handled (the assigned worker), with an optional photo",
     description="multipart/form-data: `note` (what was done) and an optional "
-    "`photo` (JPEG, PNG or WebP).",
+    "`photo` (JPEG, PNG or WebP). With an `Idempotency-Key`, sending the same "
+    "note and photo again answers as the first time and does not act twice.",
     responses={
-        409: {"description": "Not accepted"},
+        404: {"description": "No such ticket, or given to another worker"},
+        409: {"description": "Not accepted; or the key is in use"},
         413: {"description": "Photo too large"},
         415: {"description": "Photo is not a JPEG, PNG or WebP image"},
-        422: {"description": "A face still shows in the photo: refused, not stored"},
+        422: {
+            "description": "A face still shows in the photo (refused, not "
+            "stored), or the Idempotency-Key was used for another request"
+        },
         503: {"description": "No face model to check the photo with; retry later"},
     },
 )
@@ -680,6 +702,39 @@ def resolve(
     photo: Annotated[
         UploadFile | None, File(description="Photo of the result (optional).")
     ] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketOut | JSONResponse:
+    data = _photo_bytes(context, photo)
+    request = ActionRequest.of(ticket_id, TicketAction.RESOLVE, note=note, photo=data)
+    return run_once(
+        context,
+        actor,
+        idempotency_key,
+        request,
+        lambda: _resolve(context, actor, media, ticket_id, note, data),
+    )
+
+
+def _photo_bytes(context: CentralContext, photo: UploadFile | None) -> bytes | None:
+    """The photo as sent (None: none), refusing one over the limit (413)."""
+    if photo is None or not (photo.filename or photo.size):
+        return None
+    limit = context.settings.media.max_photo_bytes
+    if photo.size is not None and photo.size > limit:
+        raise HTTPException(413, f"photo is over the limit of {limit} bytes")
+    data = photo.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"photo is over the limit of {limit} bytes")
+    return data
+
+
+def _resolve(
+    context: CentralContext,
+    actor: Actor,
+    media: MediaStore,
+    ticket_id: int,
+    note: str,
+    data: bytes | None,
 ) -> TicketOut:
     # Refuse what the service would refuse before a photo is stored for nothing.
     with context.sessions() as session:
@@ -693,13 +748,7 @@ def resolve(
         raise InvalidRequest("a resolution needs a note saying what was done")
     photo_sha: str | None = None
     stored = None
-    if photo is not None and (photo.filename or photo.size):
-        limit = context.settings.media.max_photo_bytes
-        if photo.size is not None and photo.size > limit:
-            raise HTTPException(413, f"photo is over the limit of {limit} bytes")
-        data = photo.file.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, f"photo is over the limit of {limit} bytes")
+    if data is not None:
         try:
             stored = media.save(data, "photo")
         except MediaRejected as exc:

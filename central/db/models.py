@@ -586,6 +586,27 @@ class CameraCheck(Base):
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class TicketActionKey(Base):
+    """A ticket action sent with an `Idempotency-Key` (`central/api/idempotency.py`):
+    the same key from the same user again gets this outcome back instead of
+    acting twice. `status_code` is null while the first request is being handled;
+    `fingerprint` (SHA-256 of the action, ticket, note and photo) tells a replay
+    from another request under a used key. Deleted after `retention.action_key_days`.
+    """
+
+    __tablename__ = "ticket_action_keys"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:

@@ -140,6 +140,7 @@ def open_map(page: Page, timings: MapTimings) -> None:
 
 def reload_map(page: Page, timings: MapTimings) -> None:
     """Load the page afresh on the map (signed in): navigation → first draw."""
+    page.goto("about:blank")  # else only the hash would change: no new page
     page.goto(f"{CONSOLE}#/map")
     _wait_for_mark(page, "gw-map:first-draw")
     first = _marks(page, "gw-map:first-draw")[-1]
