@@ -1051,11 +1051,15 @@ def to_csv(rows: Sequence[BaseModel], row_type: type[BaseModel] | None = None) -
 
 
 def iter_csv(
-    rows: Iterable[BaseModel], row_type: type[BaseModel] | None = None
+    rows: Iterable[BaseModel],
+    row_type: type[BaseModel] | None = None,
+    *,
+    lines_per_chunk: int = 1000,
 ) -> Iterator[str]:
-    """`to_csv` a line at a time, for a streamed download: nothing but the
-    current line is built (`row_type`, or the first row's type, gives the
-    header)."""
+    """`to_csv` in chunks of `lines_per_chunk` lines, for a streamed download:
+    only the current chunk is built (`row_type`, or the first row's type, gives
+    the header). Chunks, not single lines: each one is a hop to the server's
+    thread pool and a write."""
     iterator = iter(rows)
     first = next(iterator, None)
     model = row_type or (type(first) if first is not None else None)
@@ -1064,15 +1068,16 @@ def iter_csv(
     columns = list(model.model_fields)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-
-    def line(values: Iterable[str]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
-
-    yield line(columns)
-    if first is None:
-        return
-    for row in itertools.chain((first,), iterator):
-        yield line(_csv_value(getattr(row, column)) for column in columns)
+    writer.writerow(columns)
+    pending = 1
+    rest = iterator if first is None else itertools.chain((first,), iterator)
+    for row in rest:
+        writer.writerow([_csv_value(getattr(row, column)) for column in columns])
+        pending += 1
+        if pending >= lines_per_chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending:
+        yield buffer.getvalue()

@@ -27,6 +27,7 @@ from harness.bench.map_probe import (
     zoom_and_pan,
     zoom_in,
 )
+from tests.browser.conftest import assert_accessible
 
 PASSWORD = "map-scale-password"
 GRIDS = 20_031
@@ -132,6 +133,22 @@ def test_whole_city_map_draws_levels_by_zoom_and_clusters_a_day_of_events(
     expect(page.locator("#map")).to_have_attribute("data-level", "grid")
     assert hovered_grid_name(page), "no grid answered the pointer"
     save(page, "console-map-city-grids", artifacts_dir)
+
+    # The heat view colours every level by the sum of its grids' events.
+    page.keyboard.press("h")
+    expect(page.locator("#layer-heat")).to_be_checked()
+    expect(page.locator(".legend-labels")).to_contain_text("events")
+    assert_accessible(page)
+
+    # Picking a district in the side list zooms the map to it (its bounds come
+    # from central), where the communities are drawn.
+    page.get_by_role("button", name="District", exact=True).click()
+    district = page.locator(".area-tree button[data-code]").first
+    district.click()
+    expect(district).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#map")).to_have_attribute(
+        "data-level", "community", timeout=30_000
+    )
 
     figures = {
         "grids": GRIDS,

@@ -31,9 +31,7 @@ def test_the_demo_should_file_a_patrol_and_a_rated_citizen_ticket(
     summary = summarise(stack)
     assert summary["tickets_by_source"]["patrol"] >= 1
     assert summary["tickets_by_source"]["citizen"] >= 1
-    assert summary["tickets_by_source"]["ai"] == 0  # no cameras in this stack
     assert summary["rated"] >= 1
-    assert not channels_ok(summary)  # --check also needs a camera's ticket
 
 
 @pytest.mark.integration

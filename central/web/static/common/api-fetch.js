@@ -35,13 +35,14 @@ export function detailText(detail) {
 /**
  * fetch() with the API's conventions: JSON accepted, `Authorization: Bearer`
  * when `bearer` is given (never the token in a URL), `json` sent as JSON or
- * `form` (URLSearchParams / FormData) as it is, the browser setting its type.
+ * `form` (URLSearchParams / FormData) as it is, the browser setting its type;
+ * `headers` adds others (e.g. `Idempotency-Key`).
  * An abort is thrown as it is; a request that cannot reach the server throws
  * `unreachable(error)` (an ApiError with status 0, worded by the page).
  * Returns the Response, whatever its status.
  */
-export async function apiFetch(url, { method = "GET", bearer, json, form, signal, cache } = {}, unreachable) {
-  const headers = { Accept: "application/json" };
+export async function apiFetch(url, { method = "GET", bearer, json, form, signal, cache, headers: extra } = {}, unreachable) {
+  const headers = { ...extra, Accept: "application/json" };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let body;
   if (json !== undefined) {

@@ -268,7 +268,9 @@ export class CityLayers {
   async boundsOf(code) {
     const level = levelOf(code);
     if (!level) return null;
-    const body = await api("/map/areas", { query: { level, zoom: 10, prefix: code } });
+    // A zoom whose layer central built at start (WARM_LAYERS): no wait for it.
+    const zoom = { district: 10, street: 10, community: 12, grid: 14 }[level];
+    const body = await api("/map/areas", { query: { level, zoom, prefix: code } });
     const feature = body.features.find((f) => f.id === code);
     return feature ? L.geoJSON(feature).getBounds() : null;
   }

@@ -56,6 +56,7 @@ function plainWords(status, detail, doing) {
     case 403:
       return `${what}: you are not allowed to do this${detail ? ` (${detail})` : ""}.`;
     case 404:
+      if (/given to another worker/.test(detail || "")) return `${what}: the ticket was given to another worker meanwhile.`;
       return `${what}: this ticket no longer exists or is no longer assigned to you.`;
     case 409: {
       // "ticket 5 is accepted: cannot accept it (...)" → the state in words
@@ -81,11 +82,12 @@ export function setUnauthorizedHandler(handler) {
 }
 
 /** fetch() against the API with the bearer token; JSON in and out.
- * `doing` names the action for error messages ("accept the ticket"). */
-export async function request(path, { method = "GET", json, form, doing, auth = true, signal } = {}) {
+ * `doing` names the action for error messages ("accept the ticket"); `headers`
+ * adds request headers (an action's Idempotency-Key). */
+export async function request(path, { method = "GET", json, form, doing, auth = true, signal, headers } = {}) {
   const response = await apiFetch(
     API + path,
-    { method, bearer: auth ? token() : null, json, form, signal, cache: "no-store" },
+    { method, bearer: auth ? token() : null, json, form, signal, cache: "no-store", headers },
     (err) => new ApiError(0, String(err?.message || err), plainWords(0, "", doing)),
   );
   if (response.status === 204) return null;

@@ -1,6 +1,7 @@
 // gridwatch worker terminal: log in, see my tickets live, open one, accept it,
 // resolve it with a note and a photo. Vanilla ES modules, no build step.
 import { eventTypeLabel, setEventTypeLabels } from "/common/labels.js";
+import * as actionQueue from "./action-queue.js";
 import * as api from "./api.js";
 import { drawGridMap } from "./map.js";
 import { openMonth } from "./month.js";
@@ -63,6 +64,7 @@ const state = {
   gridCache: new Map(), // prefix → FeatureCollection promise
   gridNames: new Map(), // grid code → name
   loggedIn: false,
+  queued: [], // my ticket actions kept on the phone (action-queue.js)
 };
 
 // -- small DOM helpers -----------------------------------------------------------
@@ -466,6 +468,8 @@ async function startSession(fromLogin = false) {
   if (!state.loggedIn) return;
   route(); // after a 401 on a ticket, logging in again goes back to it
   sendQueued(); // reports kept on the phone while it was offline
+  state.queued = await actionQueue.items();
+  actionQueue.sendQueuedActions(); // ticket actions kept likewise
   await loadList();
   if (fromLogin) {
     if (document.body.dataset.view === "list") focusHeading($("list-title"));
@@ -727,6 +731,7 @@ function ticketCard(t) {
       priorityChip(t.priority),
       stateChip(t.state),
       fresh ? h("span", { class: "badge-new", text: "New" }) : null,
+      isWaiting(t.id) ? h("span", { class: "chip chip-queued", text: "Waiting to send" }) : null,
       h("span", { class: "ticket-no", text: `#${t.id}` }),
     ),
     h("h2", { class: "card-title", lang: langOf(t.title), text: t.title }),
@@ -761,6 +766,7 @@ function renderList() {
   const list = $("tickets");
   const focused = document.activeElement?.closest?.(".card-link")?.dataset.ticketId;
   list.replaceChildren(...state.tickets.map(ticketCard));
+  renderQueueBox();
   if (focused) list.querySelector(`.card-link[data-ticket-id="${focused}"]`)?.focus();
   $("empty").hidden = state.tickets.length > 0;
   const open = state.tickets.filter((t) => ACTIONABLE.has(t.state));
@@ -828,6 +834,9 @@ async function refreshDetail(id = state.detail?.id, focus = false) {
     if (err.status === 404) {
       $("detail").hidden = true;
       closeDetail();
+      if (state.queued.some((item) => item.ticketId === id)) {
+        box.textContent += " What you did to it offline is kept: see My tickets.";
+      }
     }
   }
 }
@@ -842,7 +851,8 @@ function renderDetail(t) {
   document.title = `#${t.id} ${t.title} · gridwatch Worker`;
   renderHead(t);
   renderStatus(t);
-  renderActions(t);
+  renderQueued(t);
+  renderActions(actionQueue.withQueued(t, state.queued));
   renderFacts(t);
   renderHistory(t);
   if (first) {
@@ -979,7 +989,17 @@ async function accept(id, button) {
   button.classList.add("is-busy");
   actionError("");
   try {
-    await api.request(`/tickets/${id}/accept`, { method: "POST", doing: "accept the ticket" });
+    const { queued } = await actionQueue.perform(id, "accept");
+    if (queued) {
+      toast(`No connection: accepting ticket #${id} is kept on this phone and sent when you are back online. 待发送`, {
+        kind: "warn",
+        key: `ticket-${id}`,
+        timeout: 8000,
+      });
+      await showQueued();
+      $("jump-resolve")?.focus({ preventScroll: true });
+      return;
+    }
     toast(`Ticket #${id} accepted. 已接单。`, { kind: "ok", key: `ticket-${id}`, timeout: 4000 });
     await refreshDetail(id);
     loadList();
@@ -1102,18 +1122,26 @@ async function resolve(id, form, note, photo, submit) {
   submit.disabled = true;
   submit.classList.add("is-busy");
   try {
-    const body = new FormData();
-    body.append("note", note.value.trim());
     const file = photo.files?.[0];
+    let small = null;
     if (file) {
       if (file.type && !file.type.startsWith("image/")) {
         throw new api.ApiError(415, "", "That file is not a photo. Choose a JPEG, PNG or WebP image.");
       }
-      const small = await shrinkPhoto(file);
-      body.append("photo", small, small.name || "photo.jpg");
+      small = await shrinkPhoto(file);
     }
-    await api.request(`/tickets/${id}/resolve`, { method: "POST", form: body, doing: "resolve the ticket" });
+    const { queued } = await actionQueue.perform(id, "resolve", { note: note.value.trim(), photo: small });
     note.value = "";
+    if (queued) {
+      toast(`No connection: resolving ticket #${id} is kept on this phone with your note and photo, and sent when you are back online. 待发送`, {
+        kind: "warn",
+        key: `ticket-${id}`,
+        timeout: 8000,
+      });
+      await showQueued();
+      focusHeading($("detail-title"));
+      return;
+    }
     toast(`Ticket #${id} resolved. 已办结。`, { kind: "ok", key: `ticket-${id}`, timeout: 4000 });
     announce(`Ticket ${id} is resolved and waits for the operator's check.`);
     await refreshDetail(id);
@@ -1303,6 +1331,76 @@ function renderHistory(t) {
   );
 }
 
+// -- actions kept on the phone (action-queue.js) ------------------------------------
+
+function initActionQueue() {
+  actionQueue.initActionQueue({
+    toast,
+    onChange: showQueued,
+    onSent: (id) => {
+      loadList();
+      if (state.detail?.id === id) refreshDetail(id);
+    },
+  });
+}
+
+/** Read the kept actions (unless given) and redraw what shows them. */
+async function showQueued(kept) {
+  state.queued = kept ?? (await actionQueue.items());
+  if (!state.loggedIn) return;
+  if (state.detail) renderDetail(state.detail);
+  if (document.body.dataset.view === "list") renderList();
+}
+
+function isWaiting(ticketId) {
+  return state.queued.some((item) => item.ticketId === ticketId && item.status === "waiting");
+}
+
+/** One kept action: waiting to send, or refused with its reason; its note and
+ * photo shown either way, so nothing the worker wrote is lost. */
+function queuedNotice(item, withTicket = false) {
+  const refused = item.status === "refused";
+  const what = `${actionQueue.ACTION_WORDS[item.action]}${withTicket ? ` of ticket #${item.ticketId}` : ""}`;
+  let photo = null;
+  if (item.photo instanceof Blob) {
+    const url = URL.createObjectURL(item.photo);
+    photo = h("img", { class: "result-photo", src: url, alt: "Your photo, kept on this phone" });
+    photo.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
+  }
+  return h(
+    "div",
+    { class: `notice ${refused ? "notice-warn" : "notice-info"} queued-action`, dataset: { status: item.status, action: item.action } },
+    h("h2", { class: "notice-title" }, ...(refused ? [`${what}: not sent `, zh("未发送")] : [`${what}: waiting to send `, zh("待发送")])),
+    h("p", { text: refused ? item.error : "Kept on this phone; it is sent by itself when the connection returns." }),
+    item.note ? h("p", {}, h("strong", { text: "Your note: " }), item.note) : null,
+    photo,
+    refused
+      ? h("button", {
+          type: "button",
+          class: "btn btn-small btn-ghost",
+          text: "Dismiss",
+          "aria-label": `Dismiss the refused ${what.toLowerCase()}`,
+          onclick: () => actionQueue.dismiss(item.key),
+        })
+      : null,
+  );
+}
+
+function renderQueued(t) {
+  $("detail-queued").replaceChildren(...state.queued.filter((item) => item.ticketId === t.id).map((item) => queuedNotice(item)));
+}
+
+/** Above my tickets: how many actions wait, and the refused ones (also of
+ * tickets no longer mine, which their page cannot show). */
+function renderQueueBox() {
+  const box = $("action-queue");
+  const waiting = state.queued.filter((item) => item.status === "waiting").length;
+  const refused = state.queued.filter((item) => item.status === "refused");
+  const count = h("p", { class: "notice notice-info", text: `${waiting} action${waiting === 1 ? "" : "s"} waiting on this phone for the connection. 待发送` });
+  box.replaceChildren(...(waiting ? [count] : []), ...refused.map((item) => queuedNotice(item, true)));
+  box.hidden = !waiting && !refused.length;
+}
+
 // -- offline --------------------------------------------------------------------------
 
 function setOffline(off) {
@@ -1319,6 +1417,7 @@ window.addEventListener("online", () => {
   if (state.loggedIn) {
     connect(); // a fresh stream: the old one may be dead without knowing it
     loadList();
+    if (state.detail) refreshDetail(); // an error while offline is out of date
   }
 });
 
@@ -1345,6 +1444,7 @@ function boot() {
     me: () => state.me,
     onSent: () => loadList(),
   });
+  initActionQueue();
   window.addEventListener("hashchange", route);
   // A restored session had no login click: the first touch or key allows sound.
   const unlock = () => {

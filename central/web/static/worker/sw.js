@@ -3,7 +3,7 @@
 // responses (/api/...) are never cached or even intercepted. The shell is fetched
 // network-first, so a new release is used as soon as the server can be reached.
 
-const CACHE = "gridwatch-worker-shell-v7";
+const CACHE = "gridwatch-worker-shell-v8";
 const SHELL = [
   "/worker/",
   "/worker/index.html",
@@ -16,6 +16,7 @@ const SHELL = [
   "/worker/report.js",
   "/worker/month.js",
   "/worker/outbox.js",
+  "/worker/action-queue.js",
   "/worker/style.css",
   "/worker/manifest.webmanifest",
   "/worker/icon.svg",
