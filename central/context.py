@@ -21,7 +21,8 @@ from central.grids.map_store import MapLayerCache
 from central.ingest.replicas import ReplicaRoster
 from central.ingest.stats import IngestStats
 from central.live import LiveState
-from central.matters import MatterList, load_matter_list
+from central.matter_store import matter_list_in_force
+from central.matters import MatterList
 from central.notify import Notifier, RecordingNotifier
 from central.stream import TicketStream
 from central.tickets.dispatch import WorkerDirectory
@@ -59,6 +60,12 @@ class CentralContext:
             return None
         match = self.grid_index.lookup(lat, lon)
         return match.code if match else None
+
+    def set_matters(self, matters: MatterList) -> None:
+        """Run with another matter list from now on. A MatterList is immutable,
+        so swapping the references is safe while other threads read them."""
+        self.matters = matters
+        self.tickets.matters = matters
 
     def set_notifier(self, notifier: Notifier) -> None:
         self.notifier = notifier
@@ -122,10 +129,10 @@ def build_context(
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)
-    matters = load_matter_list(settings.matter_list)
+    clock = clock or SystemClock()
+    matters = matter_list_in_force(sessions, settings.matter_list, now=clock.now())
     directory = WorkerDirectory()  # its timezone comes with the reference data
     chosen_notifier = notifier or RecordingNotifier()
-    clock = clock or SystemClock()
     departments: dict[str, str] = {}  # shared, refilled by reload_reference_data
     tickets = TicketService(
         sessions, clock, matters, directory, chosen_notifier, departments=departments

@@ -152,7 +152,8 @@ class Matter(StrictModel):
 
 
 class MatterList(StrictModel):
-    version: str = Field(min_length=1)
+    # Tickets keep the version they were opened under in a 32-character column.
+    version: str = Field(min_length=1, max_length=32)
     defaults: Defaults = Defaults()
     matters: list[Matter] = Field(min_length=1)
     _by_event_type: dict[str, Matter] = PrivateAttr(default_factory=dict)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from central.auth.audit import AuditAction
 from central.context import CentralContext
 from central.db.models import AuditEntry
+from central.matter_store import newest_version, parse_stored
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ WORKER_ACTIONS = (
     AuditAction.WORKER_DUTY_SET,
 )
 IMPORT_ACTIONS = (AuditAction.GRIDS_IMPORTED, AuditAction.CITY_IMPORTED)
+MATTER_ACTIONS = (AuditAction.MATTER_LIST_APPLIED,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,12 @@ class ReferenceVersion:
 
     workers: int | None
     imports: int | None
+    matters: int | None = None
 
 
 class ReferenceWatch:
-    """Polls the reference version and reloads what changed.
+    """Polls the reference version and reloads what changed (the worker
+    directory, all reference data after an import, the matter list).
 
     Args:
         context: The process's context, reloaded in place.
@@ -61,22 +65,34 @@ class ReferenceWatch:
             )
 
         with self.context.sessions() as session:
-            return ReferenceVersion(newest(WORKER_ACTIONS), newest(IMPORT_ACTIONS))
+            return ReferenceVersion(
+                newest(WORKER_ACTIONS), newest(IMPORT_ACTIONS), newest(MATTER_ACTIONS)
+            )
 
     def check_once(self) -> bool:
         """Reload if the version moved since last seen; True when it did."""
         version = self.read_version()
         if version == self._seen:
             return False
+        if version.matters != self._seen.matters:
+            self._reload_matters()
         if version.imports != self._seen.imports:
             log.info("grids or city imported elsewhere: reloading reference data")
             self.context.reload_reference_data()
-        else:
+        elif version.workers != self._seen.workers:
             log.info("workers changed elsewhere: reloading the worker directory")
             with self.context.sessions() as session:
                 self.context.directory.load(session)
         self._seen = version
         return True
+
+    def _reload_matters(self) -> None:
+        with self.context.sessions() as session:
+            newest = newest_version(session)
+        if newest is None or newest.version == self.context.matters.version:
+            return
+        log.info("matter list %s applied elsewhere: switching to it", newest.version)
+        self.context.set_matters(parse_stored(newest))
 
     def start(self) -> None:
         self._stop.clear()

@@ -17,11 +17,13 @@ from central.api.login_throttle import LoginThrottle, PasswordCheckSlots
 from central.api.routes_account import router as account_router
 from central.api.routes_activity import router as activity_router
 from central.api.routes_admin import router as admin_router
+from central.api.routes_area_lookup import router as area_lookup_router
 from central.api.routes_auth import router as auth_router
 from central.api.routes_citizen import router as citizen_router
 from central.api.routes_devices import router as devices_router
 from central.api.routes_grid_admin import router as grid_admin_router
 from central.api.routes_map import router as map_router
+from central.api.routes_matter_admin import router as matter_admin_router
 from central.api.routes_media import router as media_router
 from central.api.routes_merges import router as merges_router
 from central.api.routes_metrics import build_metrics_registry
@@ -219,10 +221,12 @@ def create_app(
     app.include_router(account_router)
     app.include_router(admin_router)
     app.include_router(grid_admin_router)
+    app.include_router(matter_admin_router)
     app.include_router(stream_router)
     app.include_router(tickets_router)
     app.include_router(verify_router)
     app.include_router(media_router)
+    app.include_router(area_lookup_router)
     app.include_router(reference_router)
     app.include_router(map_router)
     app.include_router(devices_router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["reference"])
 
 CODE_PREFIX = r"^\d{1,15}$"
+AREA_CODE = re.compile(r"[0-9]{1,15}")
+MAX_AREA_CODES = 500
 
 
 # -- grids and areas -------------------------------------------------------------
@@ -115,24 +118,47 @@ def grids(
 def areas(
     context: ContextDep,
     _actor: MemberDep,
-    level: Annotated[AreaLevel | None, Query(description="Only this level.")] = None,
+    level: Annotated[
+        list[AreaLevel] | None,
+        Query(description="Only these levels (repeat the key for several)."),
+    ] = None,
     prefix: Annotated[
         str | None, Query(pattern=CODE_PREFIX, description="Code prefix.")
+    ] = None,
+    code: Annotated[
+        list[str] | None,
+        Query(
+            description=f"Only these codes (repeat the key; at most {MAX_AREA_CODES})."
+        ),
     ] = None,
 ) -> list[AreaOut]:
     query = select(Area.code, Area.level, Area.name, Area.parent_code).order_by(
         Area.code
     )
-    if level is not None:
-        query = query.where(Area.level == level.value)
+    if level:
+        query = query.where(Area.level.in_([lvl.value for lvl in level]))
     if prefix:
         query = query.where(Area.code.startswith(prefix, autoescape=True))
+    if code is not None:
+        query = query.where(Area.code.in_(_checked_codes(code)))
     with context.sessions() as session:
         rows = session.execute(query).all()
     return [
         AreaOut(code=code, level=lvl, name=name, parent=parent)
         for code, lvl, name, parent in rows
     ]
+
+
+def _checked_codes(codes: list[str]) -> set[str]:
+    """The area codes asked for, or 422 naming the bad ones."""
+    if len(codes) > MAX_AREA_CODES:
+        raise HTTPException(
+            422, f"at most {MAX_AREA_CODES} codes per request, got {len(codes)}"
+        )
+    bad = [c for c in codes if not AREA_CODE.fullmatch(c)]
+    if bad:
+        raise HTTPException(422, f"not area codes (1-15 digits): {bad[:5]}")
+    return set(codes)
 
 
 # -- cameras and workers ---------------------------------------------------------

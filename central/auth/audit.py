@@ -60,6 +60,7 @@ class AuditAction(StrEnum):
     WORKER_CREATED = "worker_created"
     WORKER_UPDATED = "worker_updated"  # name, phone, role, department, grids, active
     WORKER_DUTY_SET = "worker_duty_set"  # a worker's duty roster replaced
+    MATTER_LIST_APPLIED = "matter_list_applied"  # a new matter list version
 
 
 def record(

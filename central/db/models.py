@@ -607,6 +607,22 @@ class TicketActionKey(Base):
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class MatterListVersion(Base):
+    """One version of the matter list (`central/matter_store.py`): the YAML text
+    as applied from the console or seeded from the file. The newest row (highest
+    id) is the list in force; rows are never changed, so the history stays."""
+
+    __tablename__ = "matter_list_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:

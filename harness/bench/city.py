@@ -53,7 +53,7 @@ from central.importer import import_city, import_grids, load_city_file
 from central.performance import Dimension, Period, evaluate
 from harness.bench.city_data import year_of_tickets
 from harness.bench.city_ingest import ingest_at_size
-from harness.bench.city_load import city_refs, load_year, now_of
+from harness.bench.city_load import as_figures, city_refs, load_year
 from harness.bench.city_queries import (
     captured,
     evaluation_matches,
@@ -183,7 +183,7 @@ def _run(
     figures["workers"] = len(workers)
     chunks = year_of_tickets(refs, total=args.tickets, now=now, seed=args.seed)
     load = load_year(pg.dsn("central"), chunks, total=args.tickets)
-    figures.update(now_of(load, now))
+    figures.update(as_figures(load, now))
     with context.sessions() as session:
         size = session.scalar(text("SELECT pg_database_size(current_database())"))
         states = session.execute(

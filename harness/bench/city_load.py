@@ -25,7 +25,7 @@ from central.db.models import Area, AreaLevel, Camera, Department, Worker, Worke
 from central.matters import MatterList
 from harness.bench.city_data import TABLE_COLUMNS, CityRefs, CopyChunk
 
-__all__ = ["LoadFigures", "city_refs", "load_year"]
+__all__ = ["LoadFigures", "as_figures", "city_refs", "load_year"]
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,8 @@ def load_year(
     return LoadFigures(rows=rows, copy_s=copy_s, index_s=index_s, analyze_s=analyze_s)
 
 
-def now_of(figures: LoadFigures, moment: datetime) -> dict[str, object]:
-    """The load figures as JSON fields."""
+def as_figures(figures: LoadFigures, history_end: datetime) -> dict[str, object]:
+    """The load figures as JSON fields (`history_end`: the year's "now")."""
     per_s = sum(figures.rows.values()) / max(figures.copy_s, 1e-9)
     return {
         "loaded_rows": figures.rows,
@@ -175,5 +175,5 @@ def now_of(figures: LoadFigures, moment: datetime) -> dict[str, object]:
         "load_rows_per_s": round(per_s),
         "load_index_s": round(figures.index_s, 1),
         "load_vacuum_analyze_s": round(figures.analyze_s, 1),
-        "history_end": moment.isoformat(),
+        "history_end": history_end.isoformat(),
     }

@@ -9,7 +9,12 @@ out. Prints (JSON with --json):
 
 - cold_view_first_draw_ms / view_first_draw_ms: opening the map view → the
   first level painted, central cold / warm (goal: ≤ 2,000)
-- page_first_draw_ms: a fresh page load on the map → the first level painted
+- page_first_draw_ms: a fresh page load on the map → the first level painted,
+  split into page_startup_ms (the console's start-up: sign-in check and its
+  reference data, until the map view starts) and the map's own part;
+  page_api_bytes: what that load fetched, per API path
+- new_ticket_ready_ms: the new-ticket dialog asked for → its map drawn;
+  new_ticket_grid_at_ms: a click on that map → the point's grid named
 - markers_ms: opening the view → the day's events placed (clustered)
 - redraw_ms_median / redraw_ms_max / grid_redraw_ms_max: a zoom or pan that
   needs other shapes → their fetch and paint (`steps` lists each)
@@ -28,6 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.bench.console_probe import RequestLog, open_new_ticket
 from harness.bench.map_city import MapCitySpec, MapCityStack
 from harness.bench.map_probe import (
     MapTimings,
@@ -99,6 +105,7 @@ def measure(
         try:
             context = browser.new_context(base_url=stack.central_url, viewport=VIEWPORT)
             page = context.new_page()
+            requests = RequestLog(page)
             log_in(page, "operator", PASSWORD)
             cold = MapTimings()  # central may still be building its layers
             open_map(page, cold)
@@ -107,11 +114,14 @@ def measure(
             warm = MapTimings()
             open_map(page, warm)
             fresh = MapTimings()
+            requests.clear()
             reload_map(page, fresh)
+            page_bytes = requests.bytes_by_path()
             zoom_and_pan(page, fresh)
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot))
+            new_ticket = open_new_ticket(page)
         finally:
             browser.close()
         assert stack.times is not None
@@ -121,6 +131,11 @@ def measure(
             "cold_view_first_draw_ms": round(cold.view_first_draw_ms),
             **warm.summary(),
             "page_first_draw_ms": round(fresh.page_first_draw_ms),
+            "page_startup_ms": round(fresh.page_startup_ms),
+            "page_map_ms": round(fresh.page_first_draw_ms - fresh.page_startup_ms),
+            "page_api_bytes": page_bytes,
+            "new_ticket_ready_ms": round(new_ticket.ready_ms),
+            "new_ticket_grid_at_ms": round(new_ticket.grid_at_ms),
             **{
                 k: v
                 for k, v in fresh.summary().items()

@@ -11,6 +11,7 @@ measures the same without the margin (docs/benchmarks.md).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,18 +19,27 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from harness.bench.console_probe import (
+    RequestLog,
+    api_timeline,
+    open_new_ticket,
+    whole_areas,
+)
 from harness.bench.map_city import OPERATOR, MapCitySpec, MapCityStack
 from harness.bench.map_probe import (
     ZOOM_STEPS,
     MapTimings,
     log_in,
     open_map,
+    reload_map,
     zoom_and_pan,
     zoom_in,
 )
 from tests.browser.conftest import assert_accessible
 
 PASSWORD = "map-scale-password"
+# The levels above the grids (~2,000 areas) are ~200 kB; every area was 2.1 MB.
+AREAS_BYTES_MAX = 500_000
 GRIDS = 20_031
 STREETS = 176
 EVENTS = 5_000
@@ -158,3 +168,47 @@ def test_whole_city_map_draws_levels_by_zoom_and_clusters_a_day_of_events(
     }
     print("\nmap at city scale:", json.dumps(figures))
     assert timings.view_first_draw_ms < FIRST_DRAW_GOAL_MS * CI_MARGIN
+
+
+def test_console_at_city_scale_loads_areas_by_need_never_every_grid(
+    page: Page, city: MapCityStack
+) -> None:
+    requests = RequestLog(page)
+    log_in(page, OPERATOR, PASSWORD)
+    fresh = MapTimings()
+    reload_map(page, fresh)
+    timeline = api_timeline(page)
+    before = whole_areas(page)  # what the console loaded first until now
+    new_ticket = open_new_ticket(page)
+
+    # The new-ticket map draws the city level by level; the grid under a click
+    # is central's answer, named with its code.
+    assert new_ticket.big_city
+    assert re.search(r"\(\d{15}\)", new_ticket.place_text), new_ticket.place_text
+    # Or a community first, then one of its grids (asked of central then).
+    page.keyboard.press("n")
+    form = page.get_by_role("dialog", name="New ticket")
+    form.get_by_label("Or choose a grid: community").select_option(index=1)
+    grids = form.get_by_label("Or choose a grid", exact=True)
+    expect(grids).to_be_enabled()
+    grids.select_option(index=1)
+    expect(form.locator("#new-ticket-place")).to_contain_text("no exact point")
+    page.keyboard.press("Escape")
+
+    fetched = requests.fetched()
+    assert fetched, "no API request was recorded"
+    assert not [f for f in fetched if f.path == "/api/v1/grids"], "every grid fetched"
+    whole = [f for f in fetched if f.path == "/api/v1/areas" and not f.query]
+    assert not whole, "every area fetched"
+    by_path = requests.bytes_by_path()
+    assert by_path.get("/api/v1/areas", 0) < AREAS_BYTES_MAX, by_path
+    figures = {
+        "page_startup_ms": round(fresh.page_startup_ms),
+        "page_first_draw_ms": round(fresh.page_first_draw_ms),
+        "new_ticket_ready_ms": round(new_ticket.ready_ms),
+        "new_ticket_grid_at_ms": round(new_ticket.grid_at_ms),
+        "api_bytes": by_path,
+        "whole_areas": before,
+        "page_api_ms": [[c.path[:60], c.start_ms, c.end_ms] for c in timeline],
+    }
+    print("\nconsole at city scale:", json.dumps(figures))

@@ -31,6 +31,7 @@ from central.auth.users import issue_token
 from central.citizens.open311 import issue_client
 from central.citizens.reports import Channel, ReportDesk, ReportIn
 from central.db.models import HotspotWarning, Ticket, User, UserRole, Worker
+from central.matter_store import newest_version
 from central.media import MediaStore
 from central.tickets.merging import MergeTarget, Sighting, merge_into
 from tests.central.api.conftest import (
@@ -478,6 +479,29 @@ def new_worker(_api: Api, _caller: Caller) -> Call:
     return Call("/api/v1/admin/workers", json=body)
 
 
+def _matter_list_text(api: Api, version: str) -> str:
+    """The stored matter list with a new version line."""
+    with api.context.sessions() as session:
+        newest = newest_version(session)
+    assert newest is not None
+    lines = [
+        f'version: "{version}"' if line.startswith("version:") else line
+        for line in newest.text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def matter_list_check(api: Api, _caller: Caller) -> Call:
+    text = _matter_list_text(api, fresh_name("matrix-"))
+    return Call("/api/v1/matter-list/check", json={"text": text})
+
+
+def matter_list_apply(api: Api, _caller: Caller) -> Call:
+    version = fresh_name("matrix-")
+    text = _matter_list_text(api, version)
+    return Call("/api/v1/matter-list", json={"text": text, "version": version})
+
+
 GRID_FILE = json.dumps(
     {
         "type": "FeatureCollection",
@@ -621,6 +645,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/grids"): Rule(fixed("/api/v1/grids"), answers(200, MEMBERS)),
     ("GET", "/api/v1/areas"): Rule(fixed("/api/v1/areas"), answers(200, MEMBERS)),
+    ("GET", "/api/v1/areas/counts"): Rule(
+        fixed("/api/v1/areas/counts"), answers(200, MEMBERS)
+    ),
+    ("GET", "/api/v1/grids/at"): Rule(
+        fixed("/api/v1/grids/at?lat=23.1&lon=113.3"), answers(200, MEMBERS)
+    ),
     ("GET", "/api/v1/map/areas"): Rule(
         fixed("/api/v1/map/areas?level=grid&zoom=14"), answers(200, MEMBERS)
     ),
@@ -738,6 +768,17 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/departments"): Rule(
         fixed("/api/v1/admin/departments"), answers(200, ADMIN)
     ),
+    ("GET", "/api/v1/matter-list"): Rule(
+        fixed("/api/v1/matter-list"), answers(200, STAFF)
+    ),
+    ("GET", "/api/v1/matter-list/versions"): Rule(
+        fixed("/api/v1/matter-list/versions"), answers(200, STAFF)
+    ),
+    ("GET", "/api/v1/matter-list/versions/{version_id}"): Rule(
+        fixed("/api/v1/matter-list/versions/1"), answers(200, STAFF)
+    ),
+    ("POST", "/api/v1/matter-list/check"): Rule(matter_list_check, answers(200, ADMIN)),
+    ("PUT", "/api/v1/matter-list"): Rule(matter_list_apply, answers(200, ADMIN)),
     ("POST", "/api/v1/admin/grids/import"): Rule(
         fixed(
             "/api/v1/admin/grids/import?dry_run=true",

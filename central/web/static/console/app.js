@@ -11,6 +11,7 @@ import devicesView from "./devices.js";
 import statsView from "./stats.js";
 import adminView from "./admin.js";
 import gridAdminView from "./grid-admin.js";
+import matterListView from "./matter-list.js";
 
 const VIEWS = [
   { key: "r", view: reviewView, icon: "review" },
@@ -21,6 +22,7 @@ const VIEWS = [
   { key: "s", view: statsView, icon: "stats" },
   { key: "a", view: adminView, icon: "admin" }, // admins only (view.roles)
   { key: "w", view: gridAdminView, icon: "layers" }, // admins only: workers, grids
+  { key: "l", view: matterListView, icon: "tickets" }, // staff read, admins edit
 ];
 const STAFF = new Set(["operator", "supervisor", "admin"]);
 const ROLE_LABELS = { operator: "Operator", supervisor: "Supervisor", admin: "Administrator" };

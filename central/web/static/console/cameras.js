@@ -207,6 +207,7 @@ async function poll() {
       apiOptional("/nodes"),
       apiOptional("/system/ingest").catch((error) => ({ failed: error.message })),
     ]);
+    await ref.loadNames(cams.map((c) => c.grid_code));
     if (!root) return;
     cameras = cams;
     nodes = nodeList;

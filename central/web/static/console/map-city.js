@@ -62,7 +62,7 @@ export class CityLayers {
    * @param {object} hooks
    * @param {(props: object) => object} hooks.styleOf fill style of an area
    * @param {(props: object) => Node} hooks.tooltipOf hover text of an area
-   * @param {(props: object, layer: L.Layer) => Node} hooks.popupOf click card
+   * @param {(props: object, layer: L.Layer) => Node} [hooks.popupOf] click card (none: no popup)
    * @param {(props: object) => Node} hooks.labelOf its name on the map
    * @param {(error: Error) => void} hooks.onError a failed fetch
    * @param {() => void} hooks.onDrawn shapes were redrawn: put markers back on top
@@ -173,7 +173,8 @@ export class CityLayers {
           direction: "top",
           offset: [0, -6],
         });
-        layer.bindPopup(() => this.hooks.popupOf(feature.properties, layer));
+        if (this.hooks.popupOf)
+          layer.bindPopup(() => this.hooks.popupOf(feature.properties, layer));
       },
     });
   }

@@ -78,7 +78,8 @@ let city = null; // CityLayers, for a big city
 let cityBounds = null;
 let markerRenderer = null; // a big city's one canvas: grids, outlines, markers
 let heatByArea = new Map(); // any area code → summed { events, open_tickets }
-let areaList = []; // every area (from /areas), for a big city's area list
+let areaList = []; // the areas above the grids (from /areas), for a big city's area list
+let gridsWithin = { prefix: null, codes: [] }; // a big city's grids under the picked area
 let heat = new Map(); // grid code → { events, open_tickets }
 let warned = new Map(); // grid code → its open/acknowledged hotspot warnings
 let warnedAreas = new Set(); // codes of the warned grids and of every area above them
@@ -486,15 +487,45 @@ function areaCodes() {
   const digits = LEVEL_DIGITS[settings.level];
   if (!city) return { codes: [...groupByPrefix(features, digits).keys()].sort(), more: 0 };
   const within = selectedArea && selectedArea.length > 6 ? selectedArea.slice(0, -3) : "";
-  const all = areaList
-    .filter((a) => a.level === settings.level && a.code.startsWith(within))
-    .map((a) => a.code);
+  const all =
+    settings.level === "grid"
+      ? gridCodesWithin(within)
+      : areaList
+          .filter((a) => a.level === settings.level && a.code.startsWith(within))
+          .map((a) => a.code);
+  if (!all) return { codes: [], more: 0, pickFirst: true };
   return { codes: all.slice(0, MAX_AREA_LIST), more: Math.max(0, all.length - MAX_AREA_LIST) };
+}
+
+/** A big city's grids under an area, asked of central once the area is picked
+ * (the console never loads every grid): the codes, or null before a pick. */
+function gridCodesWithin(within) {
+  if (!within) return null;
+  if (gridsWithin.prefix !== within) {
+    gridsWithin = { prefix: within, codes: [] };
+    ref.gridsUnder(within).then(
+      (list) => {
+        if (gridsWithin.prefix !== within) return;
+        gridsWithin.codes = list.map((a) => a.code);
+        if (root) renderAreaList();
+      },
+      (error) => console.warn("area list: grids", error),
+    );
+  }
+  return gridsWithin.codes;
 }
 
 function renderAreaList() {
   const list = clear(sideEls.areaList);
-  const { codes, more } = areaCodes();
+  const { codes, more, pickFirst } = areaCodes();
+  if (pickFirst)
+    list.append(
+      h(
+        "li",
+        { class: "muted", style: { fontSize: "12px" } },
+        "Pick a street or community first: its grids are listed here.",
+      ),
+    );
   if (more)
     list.append(
       h(
@@ -942,7 +973,7 @@ function ticketMarker(t) {
       h(
         "div",
         { class: "muted" },
-        `${ref.areaName(t.grid_code) || "No grid"} · ${t.assignee_id ? ref.workerName(t.assignee_id) : "unassigned"}`,
+        `${ref.areaName(t.grid_code) || t.grid_code || "No grid"} · ${t.assignee_id ? ref.workerName(t.assignee_id) : "unassigned"}`,
       ),
       h(
         "div",
@@ -965,6 +996,7 @@ async function loadTickets() {
       query: { state: OPEN_STATES, limit: 500, sort: "urgency" },
     });
     if (mounted !== token) return;
+    ref.loadNames(page.items.map((t) => t.grid_code)); // for the popups, not awaited
     openTickets = page.items;
     ticketPoints.set(openTickets.map(ticketItem).filter(Boolean));
     renderStats();

@@ -164,6 +164,7 @@ async function load(showSpinner) {
   const keepId = items[cursor]?.id;
   try {
     const page = await api("/review", { query: { limit: PAGE } });
+    await ref.loadNames(page.items.map((t) => t.grid_code));
     if (!root) return;
     items = page.items;
     total = page.total;
@@ -501,15 +502,24 @@ function whereCard(t, ev) {
   );
 }
 
+let whereSeq = 0; // the latest updateWhere: an older answer is dropped
+
 async function updateWhere(t, lat, lon) {
   if (typeof L === "undefined" || lat === null || lat === undefined) return;
+  // A big city's grids are never loaded whole: only those around the event.
+  const mine = ++whereSeq;
+  const big = await ref.isBigCity();
   let features;
   try {
-    features = (await ref.grids()).features || [];
+    features = (await (big ? ref.gridsAround(lat, lon) : ref.grids())).features || [];
   } catch {
     return;
   }
-  if (!root || !whereEl?.isConnected) return;
+  if (!root || !whereEl?.isConnected || mine !== whereSeq) return;
+  if (whereMap && big) {
+    gridLayer.clearLayers();
+    gridLayer.addData({ type: "FeatureCollection", features });
+  }
   if (!whereMap) {
     whereMap = baseMap(whereEl, {
       zoomControl: false,

@@ -4,6 +4,7 @@
 import { api, showMedia } from "./api.js";
 import * as ref from "./ref.js";
 import { clipVideo } from "./clip.js";
+import { gridChooser } from "./grid-choose.js";
 import { mergedReportsSection } from "./merged-reports.js";
 import { REJECT_REASONS } from "./review.js";
 import {
@@ -52,6 +53,7 @@ export async function openDetail(el, id, options) {
   try {
     ticket = await api(`/tickets/${id}`);
     ticket.camera_checks = (await checks).data;
+    await ref.loadNames([ticket.grid_code]);
   } catch (error) {
     if (mine !== seq) return;
     clear(
@@ -568,16 +570,10 @@ async function doReassign(t, options) {
     await workerOptions(t.grid_code, { automatic: "Next on-duty worker of the grid" }),
     { label: "Worker" },
   );
-  const areas = await ref.areas();
-  const grid = select(
-    [
-      { value: "", label: t.grid_code ? "Keep the grid" : "No grid" },
-      ...areas
-        .filter((a) => a.level === "grid")
-        .map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` })),
-    ],
-    { label: "Grid" },
-  );
+  const { fields: gridFields, grid } = await gridChooser({
+    label: "Move to grid",
+    none: t.grid_code ? "Keep the grid" : "No grid",
+  });
   const note = h("input", {
     class: "input",
     name: "note",
@@ -596,7 +592,7 @@ async function doReassign(t, options) {
         sel,
         t.assignee_id ? `Now: ${ref.workerName(t.assignee_id)} (${t.assignee_id})` : null,
       ),
-      field("Move to grid", grid),
+      ...gridFields,
       field("Note", note),
     ),
     onSubmit: () => {

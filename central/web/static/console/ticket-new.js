@@ -1,20 +1,35 @@
 // Manual ticket creation: a citizen report or a patrol finding, placed by clicking
-// on the map or by choosing a grid.
+// on the map or by choosing a grid. A small city's grids are drawn whole (SVG); a
+// big city's map is drawn level by level on a canvas (map-city.js), and the grid
+// under a click is asked of central (GET /grids/at).
 
 /* global L */
 
 import { api } from "./api.js";
 import * as ref from "./ref.js";
 import { GRID_STYLE, baseMap, boundsOf, gridAt } from "./geo.js";
+import { gridChooser } from "./grid-choose.js";
+import { CityLayers } from "./map-city.js";
 import { dialog, field, h, select } from "./ui.js";
 
+const PICKED_STYLE = {
+  ...GRID_STYLE,
+  color: "#ffb547",
+  weight: 2,
+  fillColor: "#ffb547",
+  fillOpacity: 0.25,
+};
+
 export async function newTicketDialog(ctx) {
-  const [matters, areas, grids] = await Promise.all([
-    ref.matters(),
-    ref.areas(),
-    ref.grids().catch(() => ({ features: [] })),
+  performance.mark("gw-new-ticket:open");
+  const [matters, big] = await Promise.all([ref.matters(), ref.isBigCity()]);
+  const [grids, chooser, city] = await Promise.all([
+    big ? { features: [] } : ref.grids().catch(() => ({ features: [] })),
+    gridChooser({ label: "Or choose a grid", none: "From the map point", name: "grid" }),
+    big ? api("/map/areas", { query: { level: "district", zoom: 10 } }).catch(() => null) : null,
   ]);
   const features = grids.features || [];
+  const grid = chooser.grid;
 
   const matter = select(
     [
@@ -53,18 +68,9 @@ export async function newTicketDialog(ctx) {
     maxlength: 200,
     placeholder: "Name or phone (optional)",
   });
-  const grid = select(
-    [
-      { value: "", label: "From the map point" },
-      ...areas
-        .filter((a) => a.level === "grid")
-        .map((a) => ({ value: a.code, label: `${a.name} · ${a.code}` })),
-    ],
-    { label: "Grid", name: "grid" },
-  );
   const where = h(
     "p",
-    { class: "hint", "aria-live": "polite", style: { margin: "6px 0 0", color: "var(--muted)" } },
+    { class: "hint", id: "new-ticket-place", "aria-live": "polite", style: { margin: "6px 0 0", color: "var(--muted)" } },
     "Click on the map to place it, or choose a grid.",
   );
   const mapEl = h("div", {
@@ -81,14 +87,25 @@ export async function newTicketDialog(ctx) {
   });
 
   let point = null;
+  let pointGrid = null; // big city: central's grid for the point (undefined: asking)
+  let lookups = 0;
   let marker = null;
   let map = null;
-  let gridLayer = null;
+  let gridLayer = null; // small city: every grid, SVG
+  let layers = null; // big city: the levels in view, canvas
+  let renderer = null;
+  let picked = null;
 
   const describe = () => {
     if (point) {
-      const hit = gridAt(features, point.lat, point.lng);
-      where.textContent = `Point ${point.lat.toFixed(6)}, ${point.lng.toFixed(6)} · ${hit ? `${hit.properties.name} (${hit.properties.code})` : "outside every grid: it will wait for review"}`;
+      const hit = big ? pointGrid : gridAt(features, point.lat, point.lng)?.properties || null;
+      const found =
+        hit === undefined
+          ? "finding its grid…"
+          : hit
+            ? `${hit.name} (${hit.code})`
+            : "outside every grid: it will wait for review";
+      where.textContent = `Point ${point.lat.toFixed(6)}, ${point.lng.toFixed(6)} · ${found}`;
     } else if (grid.value) {
       where.textContent = `Grid ${ref.areaName(grid.value)} (${grid.value}); no exact point.`;
     } else {
@@ -96,28 +113,67 @@ export async function newTicketDialog(ctx) {
     }
   };
 
+  const highlight = (code) => {
+    picked = code || null;
+    if (layers) layers.restyle();
+    gridLayer?.eachLayer((layer) =>
+      layer.setStyle(layer.feature.properties.code === code ? PICKED_STYLE : GRID_STYLE),
+    );
+  };
+
+  const zoomToGrid = async (code) => {
+    if (!map) return;
+    if (!big) {
+      const f = features.find((x) => x.properties.code === code);
+      if (f) map.fitBounds(boundsOf([f]), { padding: [30, 30] });
+      return;
+    }
+    const bounds = await layers?.boundsOf(code).catch(() => null);
+    if (bounds && map && grid.value === code) map.fitBounds(bounds, { padding: [30, 30] });
+  };
+
   grid.addEventListener("change", () => {
     if (grid.value) {
       point = null;
       if (marker) marker.remove();
       marker = null;
-      const f = features.find((x) => x.properties.code === grid.value);
-      if (f && map) map.fitBounds(boundsOf([f]), { padding: [30, 30] });
+      zoomToGrid(grid.value);
       highlight(grid.value);
     }
     describe();
   });
 
-  const highlight = (code) => {
-    if (!gridLayer) return;
-    gridLayer.eachLayer((layer) => {
-      const on = layer.feature.properties.code === code;
-      layer.setStyle(
-        on
-          ? { ...GRID_STYLE, color: "#ffb547", weight: 2, fillColor: "#ffb547", fillOpacity: 0.25 }
-          : GRID_STYLE,
-      );
-    });
+  const placePoint = async (latlng) => {
+    point = latlng;
+    grid.value = "";
+    if (marker) marker.setLatLng(point);
+    else
+      marker = L.circleMarker(point, {
+        radius: 8,
+        color: "#fff",
+        weight: 2,
+        fillColor: "#ffb547",
+        fillOpacity: 1,
+        ...(renderer ? { renderer } : {}),
+      }).addTo(map);
+    if (!big) {
+      highlight(gridAt(features, point.lat, point.lng)?.properties.code);
+      describe();
+      return;
+    }
+    const mine = ++lookups;
+    pointGrid = undefined;
+    describe();
+    let hit = null;
+    try {
+      hit = await ref.gridAt(point.lat, point.lng);
+    } catch (error) {
+      console.warn("new ticket: grid at point", error);
+    }
+    if (mine !== lookups || !point) return;
+    pointGrid = hit;
+    highlight(hit?.code);
+    describe();
   };
 
   const body = h(
@@ -139,10 +195,13 @@ export async function newTicketDialog(ctx) {
     ),
     mapEl,
     where,
-    h("div", { style: { marginTop: "10px" } }, field("Or choose a grid", grid)),
+    h("div", { style: { marginTop: "10px" } }, ...chooser.fields),
   );
 
-  setTimeout(() => {
+  const markReady = () =>
+    requestAnimationFrame(() => performance.mark("gw-new-ticket:ready", { detail: { big } }));
+
+  const mountSmall = () => {
     map = baseMap(mapEl, { minZoom: 12 });
     gridLayer = L.geoJSON(
       { type: "FeatureCollection", features },
@@ -157,22 +216,42 @@ export async function newTicketDialog(ctx) {
     const bounds = boundsOf(features);
     if (bounds) map.fitBounds(bounds, { padding: [10, 10] });
     else map.setView([0, 0], 2);
-    map.on("click", (e) => {
-      point = e.latlng;
-      grid.value = "";
-      if (marker) marker.setLatLng(point);
-      else
-        marker = L.circleMarker(point, {
-          radius: 8,
-          color: "#fff",
-          weight: 2,
-          fillColor: "#ffb547",
-          fillOpacity: 1,
-        }).addTo(map);
-      const hit = gridAt(features, point.lat, point.lng);
-      highlight(hit?.properties.code);
-      describe();
+    markReady();
+  };
+
+  const mountBig = () => {
+    map = baseMap(mapEl, { preferCanvas: true });
+    renderer = L.canvas({ padding: 0.5, tolerance: 2 });
+    let drawn = false;
+    layers = new CityLayers(
+      map,
+      {
+        styleOf: (p) => (p.code === picked ? PICKED_STYLE : GRID_STYLE),
+        tooltipOf: (p) => h("span", {}, p.name),
+        labelOf: (p) => h("span", {}, p.name),
+        onError: (error) => console.warn("new ticket: map", error),
+        onDrawn: () => {
+          marker?.bringToFront();
+          if (!drawn) markReady();
+          drawn = true;
+        },
+      },
+      renderer,
+    );
+    if (city?.bounds) {
+      const [west, south, east, north] = city.bounds;
+      map.fitBounds(L.latLngBounds([south, west], [north, east]), { padding: [10, 10] });
+    } else map.setView([0, 0], 2);
+    requestAnimationFrame(() => {
+      map?.invalidateSize();
+      layers?.update();
     });
+  };
+
+  setTimeout(() => {
+    if (big) mountBig();
+    else mountSmall();
+    map.on("click", (e) => placePoint(e.latlng));
   }, 0);
 
   const created = await dialog({
@@ -203,6 +282,8 @@ export async function newTicketDialog(ctx) {
       return ticket;
     },
   });
+  layers?.remove();
   if (map) map.remove();
+  map = null;
   return created && created !== true ? created : null;
 }

@@ -162,10 +162,16 @@ function build() {
     label: "Area (district, street, community or grid)",
     id: "filter-grid",
   });
-  ref.areas().then((list) => {
+  ref.areas().then(async (list) => {
     for (const opt of ref.areaOptions(list))
       grid.append(h("option", { value: opt.value }, opt.label));
-    grid.value = params.grid || "";
+    // A big city lists no grids: one chosen elsewhere (a link) is added.
+    const chosen = params.grid || "";
+    if (chosen && !list.some((a) => a.code === chosen)) {
+      await ref.loadNames([chosen]);
+      grid.append(h("option", { value: chosen }, `${ref.areaName(chosen) || chosen} · grid`));
+    }
+    grid.value = chosen;
   });
   const category = select([{ value: "", label: "All categories" }], {
     label: "Category",
@@ -328,6 +334,7 @@ async function load({ quiet = false } = {}) {
   tableWrap.setAttribute("aria-busy", "true");
   try {
     const page = await api("/tickets", { query: query() });
+    await ref.loadNames(page.items.map((t) => t.grid_code));
     if (!root || seq !== loadSeq) return;
     rows = page.items;
     total = page.total;

@@ -364,6 +364,7 @@ function showLogin(message = "", kind = "warn") {
   state.tickets = [];
   state.listLoaded = false;
   state.fresh.clear();
+  state.queued = []; // the next login reads its own
   forgetReport();
   show("login");
   document.title = "Log in · gridwatch Worker";
