@@ -178,7 +178,6 @@ def test_console_at_city_scale_loads_areas_by_need_never_every_grid(
     fresh = MapTimings()
     reload_map(page, fresh)
     timeline = api_timeline(page)
-    before = whole_areas(page)  # what the console loaded first until now
     new_ticket = open_new_ticket(page)
 
     # The new-ticket map draws the city level by level; the grid under a click
@@ -202,6 +201,7 @@ def test_console_at_city_scale_loads_areas_by_need_never_every_grid(
     assert not whole, "every area fetched"
     by_path = requests.bytes_by_path()
     assert by_path.get("/api/v1/areas", 0) < AREAS_BYTES_MAX, by_path
+    before = whole_areas(page)  # what the console loaded first until now
     figures = {
         "page_startup_ms": round(fresh.page_startup_ms),
         "page_first_draw_ms": round(fresh.page_first_draw_ms),
