@@ -473,7 +473,10 @@ class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
     matter_list: Path | None = Field(
-        default=None, description="Matter list YAML; the shipped one when unset."
+        default=None,
+        description="Matter list YAML; the shipped one when unset. Stored as a "
+        "new version at start only when its version string is new; otherwise "
+        "the newest stored version (edited from the console) runs.",
     )
     timezone: str | None = Field(
         default=None, description="Duty hours' timezone; the imported city's if unset."

@@ -313,6 +313,7 @@ class MatterListCheck:
     diff: MatterDiff | None
     problems: tuple[str, ...]
     moved_tickets: Mapping[str, int]
+    version_taken: bool = False
 
     @property
     def can_apply(self) -> bool:
@@ -351,7 +352,9 @@ def check_edit(
                 "keep it, or move its tickets to another matter"
             )
     moved = {k: n for k, n in in_use.items() if k in edit.moves}
-    return MatterListCheck(new, diff, tuple(problems), moved)
+    return MatterListCheck(
+        new, diff, tuple(problems), moved, version_taken=taken is not None
+    )
 
 
 def apply_edit(
@@ -373,8 +376,7 @@ def apply_edit(
     """
     check = check_edit(session, current=current, edit=edit)
     if check.matters is None or check.diff is None or not check.can_apply:
-        taken = any("already stored" in p for p in check.problems)
-        refused = MatterVersionTaken if taken else MatterListRefused
+        refused = MatterVersionTaken if check.version_taken else MatterListRefused
         raise refused(list(check.problems))
     row = _store(
         session, text=edit.text, matters=check.matters, by=by, note=edit.note, now=now

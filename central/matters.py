@@ -1,7 +1,8 @@
 """The matter list: event type → category, department, time limit, review policy.
 
-A versioned YAML file (`central/matters.yaml` is the shipped default). Every ticket
-records the matter key and version it was opened under. It also carries the words
+A versioned YAML text (`central/matters.yaml` is the shipped default; the versions
+in force are stored and edited in the database, `central/matter_store.py`). Every
+ticket records the matter key and version it was opened under. It also carries the words
 people read for each event type (a short label for the pages, a ticket title), so
 a new event type needs a matter-list entry and no code.
 """

@@ -1,6 +1,7 @@
 """Reference data changed by another process (a replica's admin API, a CLI
 import): every central process notices within seconds and reloads its own
-worker directory, or all its reference data after a grid or city import.
+worker directory, all its reference data after a grid or city import, or its
+matter list after a new version is applied.
 
 Every such change is audited, so the newest audit row of those actions is the
 version: polling it needs no write anywhere and catches CLI imports too.

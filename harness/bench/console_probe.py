@@ -68,10 +68,15 @@ class RequestLog:
 
     def bytes_by_path(self) -> dict[str, int]:
         """Response bytes per API path, most first."""
-        totals: Counter[str] = Counter()
-        for item in self.fetched():
-            totals[item.path] += item.body_bytes
-        return dict(totals.most_common())
+        return bytes_by_path(self.fetched())
+
+
+def bytes_by_path(fetched: list[Fetched]) -> dict[str, int]:
+    """Response bytes summed per API path (any query), most first."""
+    totals: Counter[str] = Counter()
+    for item in fetched:
+        totals[item.path] += item.body_bytes
+    return dict(totals.most_common())
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +127,13 @@ def open_new_ticket(page: Page) -> NewTicketTimings:
 _API_TIMELINE = """() => performance.getEntriesByType('resource')
   .filter((e) => new URL(e.name).pathname.startsWith('/api/v1/'))
   .map((e) => ({ url: e.name, start: e.startTime, end: e.responseEnd }))"""
-_WHOLE_AREAS = """async () => {
+_FETCH_WHOLE = """async (path) => {
   const started = performance.now();
   const token = localStorage.getItem('gridwatch.console.token');
-  const response = await fetch('/api/v1/areas', {
-    headers: { Authorization: `Bearer ${token}` },
-  });
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
   const text = await response.text();
-  const count = JSON.parse(text).length;
-  return { ms: performance.now() - started, bytes: text.length, count };
+  JSON.parse(text);
+  return { ms: performance.now() - started, chars: text.length };
 }"""
 
 
@@ -159,12 +162,13 @@ def api_timeline(page: Page) -> list[ApiCall]:
     return sorted(calls, key=lambda call: call.start_ms)
 
 
-def whole_areas(page: Page) -> dict[str, float]:
-    """What the console loaded before any view until it loaded areas by need:
-    every area (GET /api/v1/areas), fetched and parsed in the page now.
+def fetch_whole(page: Page, path: str) -> dict[str, int]:
+    """Fetch and parse one API path in the page now, signed in as the console
+    is: how the console loaded its reference data before it asked by need
+    (``/api/v1/areas``: every area; ``/api/v1/grids``: every grid polygon).
 
     Returns:
-        ``ms`` (fetch and parse), ``bytes`` (characters of JSON), ``count``.
+        ``ms`` (fetch and parse) and ``chars`` (of the JSON text).
     """
-    found: dict[str, float] = page.evaluate(_WHOLE_AREAS)
+    found: dict[str, float] = page.evaluate(_FETCH_WHOLE, path)
     return {key: round(value) for key, value in found.items()}

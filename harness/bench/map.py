@@ -15,6 +15,8 @@ out. Prints (JSON with --json):
   page_api_bytes: what that load fetched, per API path
 - new_ticket_ready_ms: the new-ticket dialog asked for → its map drawn;
   new_ticket_grid_at_ms: a click on that map → the point's grid named
+- whole_fetch: what loading every area / every grid polygon costs in the page
+  now (ms, chars): what the console and the new-ticket dialog used to load
 - markers_ms: opening the view → the day's events placed (clustered)
 - redraw_ms_median / redraw_ms_max / grid_redraw_ms_max: a zoom or pan that
   needs other shapes → their fetch and paint (`steps` lists each)
@@ -33,7 +35,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.bench.console_probe import RequestLog, open_new_ticket
+from harness.bench.console_probe import (
+    RequestLog,
+    api_timeline,
+    fetch_whole,
+    open_new_ticket,
+)
 from harness.bench.map_city import MapCitySpec, MapCityStack
 from harness.bench.map_probe import (
     MapTimings,
@@ -117,11 +124,17 @@ def measure(
             requests.clear()
             reload_map(page, fresh)
             page_bytes = requests.bytes_by_path()
+            page_api = api_timeline(page)
             zoom_and_pan(page, fresh)
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot))
             new_ticket = open_new_ticket(page)
+            # What the console fetched before it asked by need, for comparison.
+            before = {
+                "areas": fetch_whole(page, "/api/v1/areas"),
+                "grids": fetch_whole(page, "/api/v1/grids"),
+            }
         finally:
             browser.close()
         assert stack.times is not None
@@ -134,8 +147,10 @@ def measure(
             "page_startup_ms": round(fresh.page_startup_ms),
             "page_map_ms": round(fresh.page_first_draw_ms - fresh.page_startup_ms),
             "page_api_bytes": page_bytes,
+            "page_api_ms": {c.path: [c.start_ms, c.end_ms] for c in page_api},
             "new_ticket_ready_ms": round(new_ticket.ready_ms),
             "new_ticket_grid_at_ms": round(new_ticket.grid_at_ms),
+            "whole_fetch": before,
             **{
                 k: v
                 for k, v in fresh.summary().items()

@@ -131,6 +131,7 @@ def open_map(page: Page, timings: MapTimings) -> None:
     first = read_marks(page, "gw-map:first-draw")[-1]
     timings.view_first_draw_ms = first["at"] - mount["at"]
     timings.page_first_draw_ms = first["at"]
+    timings.page_startup_ms = mount["at"]
     timings.first_level = first["detail"]["level"]
     timings.first_features = first["detail"]["features"]
     wait_for_mark(page, "gw-map:markers")

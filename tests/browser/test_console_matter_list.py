@@ -54,9 +54,7 @@ def test_admin_changes_a_time_limit_checks_applies_and_sees_it_in_the_history(
 ) -> None:
     admin = api("admin")
     original = admin.get("/matter-list").json()
-    limit = next(m for m in original["matters"] if m["key"] == MATTER)[
-        "time_limit_min"
-    ]
+    limit = next(m for m in original["matters"] if m["key"] == MATTER)["time_limit_min"]
     version = f"browser-{secrets.token_hex(4)}"
     page = page_factory(viewport=DESKTOP)
     try:

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from harness.bench.console_probe import (
     RequestLog,
     api_timeline,
+    fetch_whole,
     open_new_ticket,
-    whole_areas,
 )
 from harness.bench.map_city import OPERATOR, MapCitySpec, MapCityStack
 from harness.bench.map_probe import (
@@ -201,7 +201,7 @@ def test_console_at_city_scale_loads_areas_by_need_never_every_grid(
     assert not whole, "every area fetched"
     by_path = requests.bytes_by_path()
     assert by_path.get("/api/v1/areas", 0) < AREAS_BYTES_MAX, by_path
-    before = whole_areas(page)  # what the console loaded first until now
+    before = fetch_whole(page, "/api/v1/areas")  # what the console loaded first
     figures = {
         "page_startup_ms": round(fresh.page_startup_ms),
         "page_first_draw_ms": round(fresh.page_first_draw_ms),

@@ -157,7 +157,7 @@ function showCurrent(current) {
       h("td", {}, `${m.category_code} ${m.category_name}`),
       h("td", {}, m.department),
       h("td", { class: "num" }, `${m.time_limit_min} min`),
-      h("td", {}, m.review_mode === "review" ? "Operator first" : `Auto ≥ ${m.review_below_confidence}`),
+      h("td", {}, reviewWords(m)),
       h("td", {}, `${m.merge_distance_m} m / ${m.merge_window_min} min`),
       h("td", {}, m.camera_check || "—"),
     ),
@@ -176,6 +176,12 @@ function showCurrent(current) {
       ),
     ),
   );
+}
+
+function reviewWords(matter) {
+  if (matter.review_mode === "review") return "Operator first";
+  const below = matter.review_below_confidence;
+  return below > 0 ? `Auto; operator below ${below}` : "Auto";
 }
 
 function showHistory(versions) {

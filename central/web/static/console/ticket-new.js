@@ -70,7 +70,12 @@ export async function newTicketDialog(ctx) {
   });
   const where = h(
     "p",
-    { class: "hint", id: "new-ticket-place", "aria-live": "polite", style: { margin: "6px 0 0", color: "var(--muted)" } },
+    {
+      class: "hint",
+      id: "new-ticket-place",
+      "aria-live": "polite",
+      style: { margin: "6px 0 0", color: "var(--muted)" },
+    },
     "Click on the map to place it, or choose a grid.",
   );
   const mapEl = h("div", {
