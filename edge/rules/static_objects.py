@@ -6,11 +6,11 @@ frames that look like one, names its owner (the person nearest to it when it
 appeared) and keeps, per object, since when that owner has been away.
 
 Nothing is rejected on a glimpse: a fragment (a region a person still stands
-over) votes neither way, and a candidate is dropped as a ghost or a lighting
-change only after `_REJECT_VOTES` whole-region verdicts spread over at least
-`_REJECT_SPAN_S` with no object verdict among them. Even then the pixel model
-keeps the former background and can bring the object back (see
-`static_scene`).
+over, or one cut by the picture's edge) votes neither way, and a candidate is
+dropped as a ghost or a lighting change only after `_REJECT_VOTES`
+whole-region verdicts spread over at least `_REJECT_SPAN_S` with no object
+verdict among them. Even then the pixel model keeps the former background and
+can bring the object back (see `static_scene`).
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class Sighting:
         label: Detector label for a detector sighting, None for a pixel one.
         confidence: Detector score, 0 for a pixel sighting.
         is_fragment: Only part of it is in view (a person stands over the
-            rest): it keeps the object alive but its verdict does not count.
+            rest, or it goes on beyond the picture's edge): it keeps the
+            object alive but its verdict does not count.
     """
 
     xyxy: BoxXyxy

@@ -76,7 +76,7 @@ def page(browser: Browser, city: MapCityStack) -> Iterator[Page]:
             problems.append(text)
 
     opened = context.new_page()
-    opened.on("pageerror", lambda exc: problems.append(str(exc)))
+    opened.on("pageerror", lambda exc: problems.append(f"{exc}\n{exc.stack}"))
     opened.on("console", on_console)
     yield opened
     context.close()

@@ -134,7 +134,10 @@ export async function newTicketDialog(ctx) {
       return;
     }
     const bounds = await layers?.boundsOf(code).catch(() => null);
-    if (bounds && map && grid.value === code) map.fitBounds(bounds, { padding: [30, 30] });
+    // Not animated: a canvas removed mid-animation (the dialog closed) would
+    // still be redrawn by Leaflet at the animation's end, and fail.
+    if (bounds && map && grid.value === code)
+      map.fitBounds(bounds, { padding: [30, 30], animate: false });
   };
 
   grid.addEventListener("change", () => {
