@@ -194,6 +194,22 @@ def test_console_at_city_scale_loads_areas_by_need_never_every_grid(
     expect(form.locator("#new-ticket-place")).to_contain_text("no exact point")
     page.keyboard.press("Escape")
 
+    # A ticket placed on the map waits for review (the city has no workers);
+    # the review card's map draws only the grids around it.
+    page.keyboard.press("n")
+    form.get_by_label("Matter").select_option("littering")
+    form.get_by_label("Title").fill("路边垃圾 rubbish by the road")
+    box = form.locator(".pick-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(form.locator("#new-ticket-place")).to_contain_text(re.compile(r"\(\d{15}\)"))
+    form.get_by_role("button", name="Create ticket").click()
+    expect(form).to_have_count(0)
+    page.evaluate("() => { location.hash = '#/review'; }")
+    # The ticket's grid is outlined amber among its neighbours.
+    expect(page.locator('.where-map path[stroke="#ffb547"]')).to_be_visible()
+    assert 1 < page.locator(".where-map path").count() < GRIDS // 20
+
     fetched = requests.fetched()
     assert fetched, "no API request was recorded"
     assert not [f for f in fetched if f.path == "/api/v1/grids"], "every grid fetched"

@@ -5,6 +5,18 @@
 
 export const LEVEL_DIGITS = { district: 6, street: 9, community: 12, grid: 15 };
 
+// Leaflet 1.9.4 can run a canvas redraw after that canvas left the page with its
+// map (a dialog's map closed, or a view left, while shapes were being swapped):
+// its drawing context is gone and there is nothing to draw.
+if (typeof L !== "undefined" && L.Canvas && !L.Canvas.prototype._gwSafeRedraw) {
+  const redraw = L.Canvas.prototype._redraw;
+  L.Canvas.prototype._redraw = function redrawIfAttached() {
+    if (this._ctx) redraw.call(this);
+    else this._redrawRequest = null;
+  };
+  L.Canvas.prototype._gwSafeRedraw = true;
+}
+
 export const GRID_STYLE = {
   color: "#5d6f96",
   weight: 1,
