@@ -32,11 +32,11 @@ committed, stored under a ticket or not, with the bench's own load alongside
 report's `node` covers its whole run from the warm-up on (all of it must be stored).
 
 Each fault is a phase: load, fault, clear, load, then the load pauses until every
-event published in the phase has a ticket (or 90 s, 240 s in the full run, pass). Prints
-(JSON with --json) one entry per fault: published (events the edge's outbox
-stored), tickets (those with a ticket in the database), lost, duplicates
-(distinct ticket notices beyond one per event; a notice delivered twice byte for
-byte is counted in notices_redelivered), recovery_s (fault cleared -> every event published
+event published in the phase has a ticket (or 90 s, 240 s in the full run, pass).
+Prints (JSON with --json) one entry per fault: published (events the edge's outbox
+stored), tickets (those with a ticket in the database), lost, duplicates (distinct
+ticket notices beyond one per event; a notice delivered twice byte for byte is
+counted in notices_redelivered), recovery_s (fault cleared -> every event published
 before that ticketed), notices_missing, refused/not_stored (events the edge could
 not store); `poison` (sent, dead_lettered, good_after_bad, good_after_bad_ticketed)
 and `ok`. A progress line per fault goes to stderr. Exit status 1 unless ok.
