@@ -14,9 +14,11 @@ import {
   fmtAgo,
   fmtFull,
   h,
+  headRow,
   icon,
   loading,
   select,
+  tableWrap,
   toast,
 } from "./ui.js";
 
@@ -220,25 +222,6 @@ function auditCard() {
   );
 }
 
-function tableWrap(label, table) {
-  return h(
-    "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
-    table,
-  );
-}
-
-function headRow(names) {
-  return h(
-    "thead",
-    {},
-    h(
-      "tr",
-      {},
-      names.map((name) => h("th", { scope: "col" }, name)),
-    ),
-  );
-}
 
 function saveParams() {
   ctx.setParams({ q: filters.q, ...audit, limit: audit.limit === "200" ? "" : audit.limit });

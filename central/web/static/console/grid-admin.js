@@ -13,9 +13,11 @@ import {
   errorBlock,
   field,
   h,
+  headRow,
   icon,
   loading,
   select,
+  tableWrap,
   toast,
 } from "./ui.js";
 
@@ -176,25 +178,6 @@ function workersCard() {
   );
 }
 
-function tableWrap(label, table) {
-  return h(
-    "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
-    table,
-  );
-}
-
-function headRow(names) {
-  return h(
-    "thead",
-    {},
-    h(
-      "tr",
-      {},
-      names.map((name) => h("th", { scope: "col" }, name)),
-    ),
-  );
-}
 
 // -- workers --------------------------------------------------------------------
 

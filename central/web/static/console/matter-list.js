@@ -5,7 +5,7 @@
 // the API goes in as text, never HTML.
 
 import { api } from "./api.js";
-import { announce, clear, empty, errorBlock, field, fmtFull, h, icon, loading, toast } from "./ui.js";
+import { announce, clear, empty, errorBlock, field, fmtFull, h, headRow, icon, loading, toast } from "./ui.js";
 
 const FIELD_LABELS = {
   event_types: "event types",
@@ -213,9 +213,6 @@ function showHistory(versions) {
   );
 }
 
-function headRow(names) {
-  return h("thead", {}, h("tr", {}, names.map((name) => h("th", { scope: "col" }, name))));
-}
 
 // -- check and apply ------------------------------------------------------------
 

@@ -491,3 +491,17 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+/** A table in a focusable, labelled region that scrolls on narrow screens. */
+export function tableWrap(label, table) {
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
+    table,
+  );
+}
+
+/** A table head of column headers. */
+export function headRow(names) {
+  return h("thead", {}, h("tr", {}, names.map((name) => h("th", { scope: "col" }, name))));
+}
