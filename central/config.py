@@ -469,6 +469,41 @@ class WarningSettings(StrictModel):
         return self
 
 
+class ScoreWeights(StrictModel):
+    """Weights of the three rates (三率) in the composite score (central/scores.py)."""
+
+    response: float = Field(default=0.3, ge=0, description="Weight of 响应率.")
+    resolution: float = Field(default=0.4, ge=0, description="Weight of 按期处置率.")
+    satisfaction: float = Field(default=0.3, ge=0, description="Weight of 满意率.")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoreWeights:
+        if self.response + self.resolution + self.satisfaction <= 0:
+            raise ValueError("scores.weights: at least one weight must be above 0")
+        return self
+
+
+class GradeBounds(StrictModel):
+    """Lowest score of each grade (CJ/T 292 / GB/T 30428.4 tradition)."""
+
+    a: float = Field(default=90.0, ge=0, le=100, description="Lowest score graded A.")
+    b: float = Field(default=75.0, ge=0, le=100, description="Lowest score graded B.")
+    c: float = Field(default=60.0, ge=0, le=100, description="Lowest score graded C.")
+
+    @model_validator(mode="after")
+    def _descending(self) -> GradeBounds:
+        if not self.a > self.b > self.c:
+            raise ValueError(
+                f"scores.grades: need a > b > c, got a={self.a}, b={self.b}, c={self.c}"
+            )
+        return self
+
+
+class ScoreSettings(StrictModel):
+    weights: ScoreWeights = ScoreWeights()
+    grades: GradeBounds = GradeBounds()
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -488,6 +523,7 @@ class CentralSettings(StrictModel):
     http: HttpSettings = HttpSettings()
     broker_access: BrokerAccessSettings = BrokerAccessSettings()
     retention: RetentionSettings = RetentionSettings()
+    scores: ScoreSettings = ScoreSettings()
     citizen: CitizenSettings = CitizenSettings()
     warnings: WarningSettings = WarningSettings()
 

@@ -33,6 +33,7 @@ from central.performance import (
     iter_csv,
     period_bounds,
 )
+from central.scores import ScoreRow, score_rows
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
@@ -62,6 +63,17 @@ class EvaluationReport(BaseModel):
     start: datetime = Field(description="Tickets created from (inclusive).")
     end: datetime = Field(description="Tickets created before (exclusive).")
     rows: list[EvaluationRow] = Field(description="One row per bucket and key.")
+
+
+class ScoreReport(BaseModel):
+    period: Period = Field(description="Length of each bucket.")
+    by: Dimension = Field(description="What the rows are grouped by.")
+    timezone: str = Field(description="Timezone the buckets are cut in.")
+    start: datetime = Field(description="Tickets created from (inclusive).")
+    end: datetime = Field(description="Tickets created before (exclusive).")
+    weights: dict[str, float] = Field(description="Weights of the three rates.")
+    grades: dict[str, float] = Field(description="Lowest score of grades A, B, C.")
+    rows: list[ScoreRow] = Field(description="One row per bucket and key, best first.")
 
 
 class FalsePositiveReport(BaseModel):
@@ -197,6 +209,66 @@ def get_evaluation(
         timezone=zone.key,
         start=begin,
         end=finish,
+        rows=rows,
+    )
+
+
+@router.get(
+    "/scores",
+    response_model=ScoreReport,
+    responses=_CSV_RESPONSE,
+    summary="Composite score and grade (A-D) from the three rates (三率)",
+)
+def get_scores(
+    _actor: StaffDep,
+    context: ContextDep,
+    period: Annotated[
+        Period, Query(description="Bucket length (local day, ISO week, …).")
+    ] = Period.MONTH,
+    by: Annotated[Dimension, Query(description="Group rows by.")] = Dimension.GRID,
+    start: Annotated[
+        str | None,
+        Query(description=_START.format(default="the start of the current period")),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description=_END.format(default="the end of the current period")),
+    ] = None,
+    fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+) -> ScoreReport | Response:
+    """The evaluation's response, resolution and satisfaction rates of tickets
+    created in [start, end), their weighted score (0-100, weights in
+    `scores.weights`; a rate with nothing to measure drops out) and grade
+    (`scores.grades`), the best score first within each bucket."""
+    zone = city_zone(context)
+    now = context.clock.now()
+    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
+    settings = context.settings.scores
+    with context.sessions() as session:
+        rows = score_rows(
+            evaluate(
+                session,
+                period=period,
+                by=by,
+                start=begin,
+                end=finish,
+                timezone=zone,
+                now=now,
+            ),
+            settings,
+        )
+    rows.sort(key=lambda r: (r.period_start, r.score is None, -(r.score or 0.0)))
+    if fmt == "csv":
+        name = f"scores-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"
+        return _csv(rows, ScoreRow, f"{name}.csv")
+    return ScoreReport(
+        period=period,
+        by=by,
+        timezone=zone.key,
+        start=begin,
+        end=finish,
+        weights=settings.weights.model_dump(),
+        grades=settings.grades.model_dump(),
         rows=rows,
     )
 

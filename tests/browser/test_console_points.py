@@ -33,3 +33,31 @@ def test_the_statistics_page_shows_the_points_table_and_its_csv(
     assert download.value.suggested_filename.startswith("points-")
     header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("worker_id,name,role,month,cases_found")
+
+
+def test_the_statistics_page_shows_scores_and_grades_best_first(
+    page_factory: PageFactory, api: ApiFactory
+) -> None:
+    report = api("operator").get(
+        "/stats/scores", params={"by": "grid", "period": "week"}
+    )
+    report.raise_for_status()
+    rows = report.json()["rows"]
+
+    page = page_factory(viewport=DESKTOP)
+    log_in(page)
+    go(page, "stats")
+    card = page.locator("#scores-card")
+    expect(card).to_contain_text("A ≥ 90")
+    if rows:
+        first = card.locator("#scores-table tbody tr").first
+        expect(first).to_have_attribute("data-key", rows[0]["key"] or "")
+        expect(first.locator("td").last).to_have_text(rows[0]["grade"] or "–")
+    else:
+        expect(card).to_contain_text("No tickets in this period yet.")
+    assert_accessible(page)
+
+    with page.expect_download() as download:
+        card.get_by_role("link", name="CSV").click()
+    header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("period_start,key,name,tickets,response_rate")

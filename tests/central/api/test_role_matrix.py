@@ -669,6 +669,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/stats/evaluation"): Rule(
         fixed("/api/v1/stats/evaluation"), answers(200, STAFF)
     ),
+    ("GET", "/api/v1/stats/scores"): Rule(
+        fixed("/api/v1/stats/scores"), answers(200, STAFF)
+    ),
     ("GET", "/api/v1/stats/false-positives"): Rule(
         fixed("/api/v1/stats/false-positives"), answers(200, STAFF)
     ),

@@ -72,3 +72,32 @@ def test_evaluation_given_patrol_and_ratings_should_show_the_three_rates(
     w1_csv = next(r for r in rows if r["key"] == "w1")
     assert w1_csv["response_rate"] == "1"
     assert w1_csv["satisfaction_rate"] == "0.5"
+
+
+def test_scores_should_weigh_the_three_rates_into_a_graded_score(api: Api) -> None:
+    handle_on_patrol(api)
+    rated_citizen_report(api, Rating.BASICALLY_SATISFIED)
+    rated_citizen_report(api, Rating.DISSATISFIED)
+    scores = "/api/v1/stats/scores?period=day&by=worker"
+    assert api.get("worker1", scores).status_code == 403
+    response = api.get("operator", scores)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["weights"] == {
+        "response": 0.3,
+        "resolution": 0.4,
+        "satisfaction": 0.3,
+    }
+    assert report["grades"] == {"a": 90.0, "b": 75.0, "c": 60.0}
+    w1 = next(r for r in report["rows"] if r["key"] == "w1")
+    # 100 × (0.3 × 1.0 + 0.4 × 1.0 + 0.3 × 0.5)
+    assert (w1["score"], w1["grade"]) == (85.0, "B")
+    scored = [r["score"] for r in report["rows"] if r["score"] is not None]
+    assert scored == sorted(scored, reverse=True)
+
+    exported = api.get("operator", f"{scores}&format=csv")
+    assert exported.status_code == 200
+    w1_csv = next(
+        r for r in csv.DictReader(io.StringIO(exported.text)) if r["key"] == "w1"
+    )
+    assert (w1_csv["score"], w1_csv["grade"]) == ("85", "B")

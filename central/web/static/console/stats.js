@@ -5,6 +5,7 @@
 
 import { api, apiOptional, download } from "./api.js";
 import { pointsCard } from "./points-card.js";
+import { scoresCard } from "./scores-card.js";
 import { clear, errorBlock, fmtDuration, fmtPct, h, icon, loading, select, toast } from "./ui.js";
 
 const PERIODS = [
@@ -324,7 +325,7 @@ async function load() {
   trendChart(total);
   falsePositiveChart(fps);
   groupTable(grouped);
-  els.body.append(pointsCard());
+  els.body.append(scoresCard(settings.by, settings.period), pointsCard());
 }
 
 /** Rows of several period buckets merged per key, rates recomputed. */
