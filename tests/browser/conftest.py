@@ -140,8 +140,7 @@ def page_factory(browser: Browser, stack: DemoStack) -> Iterator[PageFactory]:
             base_url=stack.central_url,
             viewport={"width": viewport[0], "height": viewport[1]},
             locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-            **options,  # type: ignore[arg-type]
+            **{"timezone_id": "Asia/Shanghai", **options},  # type: ignore[arg-type]
         )
         contexts.append(context)
         context.on("request", on_request)

@@ -107,11 +107,39 @@ function isoDate(d) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** Start (local date) of the range: the current period and the ones before it. */
+// Dates are the city's, not the browser's: central cuts days in the city's
+// timezone, so a browser elsewhere (or in UTC late in the city's day) would end
+// every range a day early and miss today's cases.
+let cityZone = null;
+
+/** The city's timezone, from a one-day evaluation (the browser's own if it fails). */
+async function learnCityZone() {
+  if (cityZone) return;
+  try {
+    cityZone = (await api("/stats/evaluation", { query: { period: "day", by: "total" } })).timezone;
+  } catch {
+    cityZone = null;
+  }
+}
+
+/** Today in the city, as a local Date at midnight (for date arithmetic). */
+function cityToday() {
+  const now = new Date();
+  if (!cityZone) return new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: cityZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).formatToParts(now);
+  const part = (type) => Number(parts.find((p) => p.type === type).value);
+  return new Date(part("year"), part("month") - 1, part("day"));
+}
+
+/** Start (the city's date) of the range: the current period and the ones before it. */
 function rangeStart(period) {
   const spec = PERIODS.find((p) => p.value === period);
-  const now = new Date();
-  const d = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const d = cityToday();
   if (period === "day") d.setDate(d.getDate() - (spec.count - 1));
   else if (period === "week") {
     const dow = (d.getDay() + 6) % 7; // Monday = 0
@@ -127,8 +155,9 @@ function rangeStart(period) {
 }
 
 function tomorrow() {
-  const now = new Date();
-  return new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  const d = cityToday();
+  d.setDate(d.getDate() + 1);
+  return d;
 }
 
 // -- layout ---------------------------------------------------------------------
@@ -250,6 +279,7 @@ function csvLink(label, path, query, filename) {
 // -- data -----------------------------------------------------------------------
 
 async function load() {
+  await learnCityZone();
   const mine = ++seq;
   destroyCharts();
   clear(els.body, h("div", { class: "span-12" }, loading("Loading statistics…")));
