@@ -161,6 +161,31 @@ def _stamp(start: datetime, end: datetime, zone: tzinfo) -> str:
     return f"{start.astimezone(zone):%Y%m%d}-{end.astimezone(zone):%Y%m%d}"
 
 
+def _evaluation(
+    context: CentralContext,
+    period: Period,
+    by: Dimension,
+    start: str | None,
+    end: str | None,
+) -> tuple[ZoneInfo, datetime, datetime, list[EvaluationRow]]:
+    """The evaluation rows of [start, end) (the current period by default),
+    cut in the city's timezone, with that zone and the range."""
+    zone = city_zone(context)
+    now = context.clock.now()
+    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
+    with context.sessions() as session:
+        rows = evaluate(
+            session,
+            period=period,
+            by=by,
+            start=begin,
+            end=finish,
+            timezone=zone,
+            now=now,
+        )
+    return zone, begin, finish, rows
+
+
 @router.get(
     "/evaluation",
     response_model=EvaluationReport,
@@ -187,19 +212,7 @@ def get_evaluation(
     """Tickets created in [start, end), per period bucket and key: counts, on-time
     close rate, rework rate, dispatch/accept/close times and the AI false-positive
     rate. Buckets are cut in the city's timezone."""
-    zone = city_zone(context)
-    now = context.clock.now()
-    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
-    with context.sessions() as session:
-        rows = evaluate(
-            session,
-            period=period,
-            by=by,
-            start=begin,
-            end=finish,
-            timezone=zone,
-            now=now,
-        )
+    zone, begin, finish, rows = _evaluation(context, period, by, start, end)
     if fmt == "csv":
         name = f"evaluation-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"
         return _csv(rows, EvaluationRow, f"{name}.csv")
@@ -240,23 +253,9 @@ def get_scores(
     created in [start, end), their weighted score (0-100, weights in
     `scores.weights`; a rate with nothing to measure drops out) and grade
     (`scores.grades`), the best score first within each bucket."""
-    zone = city_zone(context)
-    now = context.clock.now()
-    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
+    zone, begin, finish, evaluated = _evaluation(context, period, by, start, end)
     settings = context.settings.scores
-    with context.sessions() as session:
-        rows = score_rows(
-            evaluate(
-                session,
-                period=period,
-                by=by,
-                start=begin,
-                end=finish,
-                timezone=zone,
-                now=now,
-            ),
-            settings,
-        )
+    rows = score_rows(evaluated, settings)
     rows.sort(key=lambda r: (r.period_start, r.score is None, -(r.score or 0.0)))
     if fmt == "csv":
         name = f"scores-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"

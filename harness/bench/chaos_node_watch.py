@@ -15,11 +15,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from gridwatch.contract import EventMessage, Topics
+from harness.bench.chaos_stack import connect_persistent_observer
 from harness.services import MosquittoBroker
 
 HealthSample = tuple[float, str]  # (monotonic s, camera health)
@@ -47,32 +45,13 @@ class NodeObserver:
         self.receipts: Counter[str] = Counter()
         self.statuses: list[StatusSample] = []
         self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        credentials = broker.observer()
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id="chaos-node-observer",
-            protocol=MQTTProtocolVersion.MQTTv5,
+        self.client = connect_persistent_observer(
+            broker,
+            "chaos-node-observer",
+            [(self.events_topic, 1), (self.status_topic, 1)],
+            self._on_message,
+            "node observer",
         )
-        self.client.username_pw_set(credentials.username, credentials.password)
-        self.client.on_connect = lambda c, *_: c.subscribe(
-            [(self.events_topic, 1), (self.status_topic, 1)]
-        )
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.on_message = self._on_message
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = 3600
-        self.client.reconnect_delay_set(1, 2)
-        self.client.connect(
-            broker.host,
-            broker.port,
-            clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        self.client.loop_start()
-        if not self._subscribed.wait(10):
-            self.stop()
-            raise RuntimeError("node observer not subscribed after 10 s")
 
     def _on_message(
         self, client: Any, userdata: Any, message: mqtt.MQTTMessage

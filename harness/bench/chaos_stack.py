@@ -289,6 +289,47 @@ class TicketWatcher:
         self._thread.join(timeout=10)
 
 
+def connect_persistent_observer(
+    broker: MosquittoBroker,
+    client_id: str,
+    subscriptions: list[tuple[str, int]],
+    on_message: Callable[[Any, Any, mqtt.MQTTMessage], None],
+    what: str,
+) -> mqtt.Client:
+    """An observer-login client with a persistent session (1 h) that subscribes
+    on every connect, started, once its first subscription is acknowledged.
+
+    Raises:
+        RuntimeError: not subscribed within 10 s (the client is stopped).
+    """
+    subscribed = threading.Event()
+    credentials = broker.observer()
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.username_pw_set(credentials.username, credentials.password)
+    client.on_connect = lambda c, *_: c.subscribe(subscriptions)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = on_message
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 3600
+    client.reconnect_delay_set(1, 2)
+    client.connect(
+        broker.host,
+        broker.port,
+        clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        properties=properties,
+    )
+    client.loop_start()
+    if not subscribed.wait(10):
+        client.loop_stop()
+        client.disconnect()
+        raise RuntimeError(f"{what} not subscribed after 10 s")
+    return client
+
+
 class NoticeListener:
     """Counts distinct ticket notices per event id on every worker's topic
     (observer login, persistent session, resubscribing on every connect).
@@ -305,31 +346,13 @@ class NoticeListener:
         self.redelivered = 0
         self._seen: set[bytes] = set()
         self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        topic = Topics().worker_tickets("+")
-        credentials = broker.observer()
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id="chaos-terminals",
-            protocol=MQTTProtocolVersion.MQTTv5,
+        self.client = connect_persistent_observer(
+            broker,
+            "chaos-terminals",
+            [(Topics().worker_tickets("+"), 1)],
+            self._on_message,
+            "notice listener",
         )
-        self.client.username_pw_set(credentials.username, credentials.password)
-        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.on_message = self._on_message
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = 3600
-        self.client.reconnect_delay_set(1, 2)
-        self.client.connect(
-            broker.host,
-            broker.port,
-            clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        self.client.loop_start()
-        if not self._subscribed.wait(10):
-            self.stop()
-            raise RuntimeError("notice listener not subscribed after 10 s")
 
     def _on_message(
         self, client: Any, userdata: Any, message: mqtt.MQTTMessage
