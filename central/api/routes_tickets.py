@@ -140,9 +140,23 @@ class TicketOut(BaseModel):
     )
 
 
+# Counting every match of a broad search costs more than the page itself on a
+# city's years of tickets (5 M: 0.66 s against 0.07 ms); past this many the
+# answer says "at least" instead.
+TOTAL_COUNT_CAP = 10_000
+
+
 class TicketPage(BaseModel):
     items: list[TicketOut]
-    total: int = Field(description="Tickets matching the filters (all pages).")
+    total: int = Field(
+        description="Tickets matching the filters (all pages), counted up to "
+        f"{TOTAL_COUNT_CAP:,}; see `total_exact`."
+    )
+    total_exact: bool = Field(
+        default=True,
+        description="False when more tickets match than were counted: `total` is "
+        'then a lower bound (show it as e.g. "10,000+"; narrow the filters).',
+    )
 
 
 class HistoryOut(BaseModel):
@@ -203,7 +217,12 @@ class ReviewItem(TicketOut):
 
 class ReviewPage(BaseModel):
     items: list[ReviewItem]
-    total: int
+    total: int = Field(
+        description=f"Waiting tickets, counted up to {TOTAL_COUNT_CAP:,}."
+    )
+    total_exact: bool = Field(
+        default=True, description="False when `total` is a lower bound."
+    )
 
 
 # -- request models --------------------------------------------------------------
@@ -407,12 +426,18 @@ def _priority_rank(priority: str) -> int:
 
 def _page(
     session: Session, query: Select[Ticket], limit: int, offset: int
-) -> tuple[list[Ticket], int]:
-    total = session.scalar(
-        select(func.count()).select_from(query.order_by(None).subquery())
+) -> tuple[list[Ticket], int, bool]:
+    """A page of the query, the matches counted (capped) and whether that is exact."""
+    cap = TOTAL_COUNT_CAP
+    counted = session.scalar(
+        select(func.count()).select_from(query.order_by(None).limit(cap + 1).subquery())
     )
+    total = int(counted or 0)
     items = list(session.scalars(query.limit(limit).offset(offset)))
-    return items, int(total or 0)
+    if total > cap:
+        # A page beyond the cap still counts as many as it proves exist.
+        return items, max(cap, offset + len(items)), False
+    return items, total, True
 
 
 # -- reading ---------------------------------------------------------------------
@@ -499,8 +524,10 @@ def list_tickets(
         query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
     now = context.clock.now()
     with context.sessions() as session:
-        tickets, total = _page(session, query, limit, offset)
-        return TicketPage(items=[ticket_out(t, now) for t in tickets], total=total)
+        tickets, total, exact = _page(session, query, limit, offset)
+        return TicketPage(
+            items=[ticket_out(t, now) for t in tickets], total=total, total_exact=exact
+        )
 
 
 @router.get(
@@ -601,12 +628,12 @@ def review_queue(
     )
     now = context.clock.now()
     with context.sessions() as session:
-        tickets, total = _page(session, query, limit, offset)
+        tickets, total, exact = _page(session, query, limit, offset)
         events = events_by_ticket(session, [t.id for t in tickets])
         items = [
             ReviewItem(**ticket_fields(t, now), events=events[t.id]) for t in tickets
         ]
-    return ReviewPage(items=items, total=total)
+    return ReviewPage(items=items, total=total, total_exact=exact)
 
 
 # -- creating and acting ---------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from gridwatch.contract import EventType
 from harness.demo_stack import DEMO_PASSWORD
@@ -348,6 +348,27 @@ def test_event_type_labels_come_from_central(
 
 
 # -- tickets ----------------------------------------------------------------------
+
+
+def test_ticket_list_given_an_uncounted_total_should_say_at_least(
+    page_factory: PageFactory,
+) -> None:
+    # Central stops counting a broad search at 10,000 matches (`total_exact`
+    # false); the pager must say "10,000+", not a last page it cannot know.
+    page = page_factory(viewport=DESKTOP)
+
+    def uncounted(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body.update(total=10_000, total_exact=False)
+        route.fulfill(response=answer, json=body)
+
+    page.route(re.compile(r".*/api/v1/tickets\?.*"), uncounted)
+    log_in(page)
+    go(page, "tickets")
+    pager = page.get_by_role("navigation", name="Pages")
+    expect(pager).to_contain_text("of 10,000+ tickets")
+    expect(pager).not_to_contain_text("Page 1 of")
 
 
 def test_manual_ticket_placed_on_the_map(

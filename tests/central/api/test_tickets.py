@@ -166,7 +166,11 @@ def test_another_worker_should_learn_nothing_about_a_ticket(api: Api) -> None:
     assert theirs.json() == {"detail": f"ticket {tid} not found"}
     assert api.act("worker2", tid, "accept").status_code == 404
     assert api.act("worker2", tid, "resolve", data={"note": "x"}).status_code == 404
-    assert api.get("worker2", "/api/v1/me/tickets").json() == {"items": [], "total": 0}
+    assert api.get("worker2", "/api/v1/me/tickets").json() == {
+        "items": [],
+        "total": 0,
+        "total_exact": True,
+    }
     # staff may see it but only the assignee may accept it
     staff_accept = api.act("operator", tid, "accept")
     assert staff_accept.status_code == 403
@@ -389,6 +393,7 @@ def test_ticket_list_filters_sort_and_pages(api: Api) -> None:
     assert ids("?sort=urgency") == [b, a, c]
     page = api.get("operator", "/api/v1/tickets?limit=2&offset=1").json()
     assert page["total"] == 3
+    assert page["total_exact"] is True
     assert [t["id"] for t in page["items"]] == [b, a]
     assert api.get("operator", "/api/v1/tickets?limit=501").status_code == 422
     assert api.get("operator", "/api/v1/tickets?state=nope").status_code == 422
@@ -434,3 +439,23 @@ def test_concurrent_change_should_answer_409(
     assert response.json() == {
         "detail": "the ticket changed meanwhile; reload and retry"
     }
+
+
+def test_list_given_more_matches_than_the_count_cap_should_answer_a_lower_bound(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.api import routes_tickets
+
+    made = [api.create_ticket(title=f"rubbish {i}")["id"] for i in range(4)]
+    monkeypatch.setattr(routes_tickets, "TOTAL_COUNT_CAP", 2)
+
+    first = api.get("operator", "/api/v1/tickets?limit=1").json()
+    assert (first["total"], first["total_exact"]) == (2, False)
+    assert [t["id"] for t in first["items"]] == [made[-1]]
+    # a page past the cap proves at least offset + its rows
+    deep = api.get("operator", "/api/v1/tickets?limit=2&offset=2").json()
+    assert (deep["total"], deep["total_exact"]) == (4, False)
+    assert [t["id"] for t in deep["items"]] == [made[1], made[0]]
+    # a narrow search under the cap is still exact
+    one = api.get("operator", "/api/v1/tickets?q=rubbish%203").json()
+    assert (one["total"], one["total_exact"]) == (1, True)

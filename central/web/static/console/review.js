@@ -42,6 +42,7 @@ let root = null;
 let ctx = null;
 let items = [];
 let total = 0;
+let totalExact = true; // false: the server stopped counting at `total`
 let cursor = 0; // index of the item shown
 let checked = new Set(); // ticket ids selected for bulk actions
 let busy = false;
@@ -168,6 +169,7 @@ async function load(showSpinner) {
     if (!root) return;
     items = page.items;
     total = page.total;
+    totalExact = page.total_exact !== false;
   } catch (error) {
     if (!root) return;
     clear(
@@ -194,7 +196,8 @@ async function load(showSpinner) {
 // -- list -----------------------------------------------------------------------
 
 function renderList() {
-  headCountEl.textContent = total > items.length ? `${items.length} of ${total}` : String(total);
+  const counted = totalExact ? String(total) : `${total}+`;
+  headCountEl.textContent = total > items.length ? `${items.length} of ${counted}` : counted;
   clear(listEl);
   if (!items.length) {
     listEl.append(

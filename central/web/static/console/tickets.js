@@ -45,6 +45,7 @@ let ctx = null;
 let params = {};
 let rows = [];
 let total = 0;
+let totalExact = true; // false: the server stopped counting at `total`
 let cursor = -1;
 let tbody = null;
 let pagerEl = null;
@@ -338,6 +339,7 @@ async function load({ quiet = false } = {}) {
     if (!root || seq !== loadSeq) return;
     rows = page.items;
     total = page.total;
+    totalExact = page.total_exact !== false;
     renderRows();
     renderPager();
   } catch (error) {
@@ -458,16 +460,31 @@ function renderRows() {
     tbody.querySelector(`tr[data-ticket-id="${focusedId}"]`)?.focus({ preventScroll: true });
 }
 
+function countLabel(n) {
+  return totalExact ? n.toLocaleString() : `${n.toLocaleString()}+`;
+}
+
+function pageCount() {
+  const counted = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const page = Math.max(1, Number(params.page || 1));
+  // Past the counted matches there are more pages while pages come back full.
+  return totalExact ? counted : Math.max(counted, rows.length === PAGE_SIZE ? page + 1 : page);
+}
+
 function renderPager() {
   clear(pagerEl);
   const page = Math.max(1, Number(params.page || 1));
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const pages = pageCount();
   const from = total ? (page - 1) * PAGE_SIZE + 1 : 0;
   const to = Math.min(total, page * PAGE_SIZE);
   pagerEl.append(
-    h("span", { "aria-live": "polite" }, total ? `${from}–${to} of ${total} tickets` : "0 tickets"),
+    h(
+      "span",
+      { "aria-live": "polite" },
+      total ? `${from}–${to} of ${countLabel(total)} tickets` : "0 tickets",
+    ),
     h("span", { class: "spacer" }),
-    h("span", {}, `Page ${page} of ${pages}`),
+    h("span", {}, totalExact ? `Page ${page} of ${pages}` : `Page ${page}`),
     h(
       "button",
       {
@@ -496,8 +513,7 @@ function renderPager() {
 }
 
 function goPage(page) {
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  if (page < 1 || page > pages) return;
+  if (page < 1 || page > pageCount()) return;
   setParam("page", page > 1 ? String(page) : "");
   load();
   tableWrap.scrollTop = 0;
