@@ -48,6 +48,9 @@ _SESSION_CLEANUP_S = 2
 # A played-once mount refuses new clients at the end of its clip at once, and
 # cuts off clients still connected this much later (they have the last frames).
 _ONCE_DRAIN_MS = 2000
+# How long a client object is kept after its connection closed; see
+# `_on_client_connected`.
+_CLIENT_RELEASE_MS = 5000
 _GST_STATE_PLAYING = 4
 
 
@@ -158,6 +161,7 @@ class RtspReplayServer:
         self._mounts: dict[str, Mount] = {}
         self._active: set[str] = set()
         self._medias: dict[str, list[Any]] = {}
+        self._clients: set[Any] = set()
         self._lock = threading.Lock()
         self._bound_port: int | None = None
         self._server: Any = None
@@ -184,6 +188,11 @@ class RtspReplayServer:
     def is_running(self) -> bool:
         """Whether the main loop thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def held_clients(self) -> int:
+        """Client connections open now or closed less than a few seconds ago."""
+        return len(self._clients)
 
     def url(self, name: str) -> str:
         """Return the RTSP URL of a mount.
@@ -251,6 +260,7 @@ class RtspReplayServer:
         # Zero pool threads: clients are served from the main loop thread, so
         # control calls marshalled onto that thread never race client I/O.
         self._server.get_thread_pool().set_max_threads(0)
+        self._server.connect("client-connected", self._on_client_connected)
         for name in self._mounts:
             self._add_factory(name)
         server_source = self._server.attach(self._context)
@@ -288,6 +298,7 @@ class RtspReplayServer:
         self._thread = None
         self._server = None
         self._medias.clear()
+        self._clients.clear()
         logger.info("rtsp replay: stopped")
 
     def stop_mount(self, name: str) -> None:
@@ -400,6 +411,26 @@ class RtspReplayServer:
         self._server.get_mount_points().add_factory(f"/{name}", factory)
         with self._lock:
             self._active.add(name)
+
+    def _on_client_connected(self, _server: Any, client: Any) -> None:
+        # gst-rtsp-server 1.22 closes a client that sent TEARDOWN from an idle
+        # callback that holds no reference to it. A client that hangs up right
+        # after TEARDOWN (FFmpeg does) is freed first, and the idle callback then
+        # closes freed memory: the simulator crashed with SIGSEGV about once in
+        # 200 such hang-ups. Holding every client until a while after it closed
+        # lets that callback find it alive.
+        self._clients.add(client)
+        client.connect("closed", self._on_client_closed)
+
+    def _on_client_closed(self, client: Any) -> None:
+        glib, _gst, _rtsp = load_gi()
+        release = glib.timeout_source_new(_CLIENT_RELEASE_MS)
+        release.set_callback(lambda *_a: self._release_client(client))
+        release.attach(self._context)
+
+    def _release_client(self, client: Any) -> bool:
+        self._clients.discard(client)
+        return False
 
     def _on_media_configure(self, _factory: Any, media: Any, name: str) -> None:
         _glib, gst, _rtsp = load_gi()

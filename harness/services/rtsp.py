@@ -127,6 +127,10 @@ class RtspSimulatorProcess:
             text = ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def exit_status(self) -> int | None:
+        """The exit status once the simulator has exited; None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     @property
     def pid(self) -> int | None:
         """The simulator's process id while it runs."""

@@ -52,6 +52,18 @@ def simulator(videos_dir: Path, rtsp_cache_dir: Path) -> Iterator[RtspSimulatorP
         sim.stop()
 
 
+@pytest.fixture(autouse=True)
+def simulator_still_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    # A simulator that dies in one test would fail every later test with a
+    # bare "connection refused"; name the test it died in and show its log.
+    yield
+    if "simulator" not in request.fixturenames:
+        return
+    sim: RtspSimulatorProcess = request.getfixturevalue("simulator")
+    status = sim.exit_status()
+    assert status is None, f"RTSP simulator exited with {status}: {sim.log_tail(40)}"
+
+
 def _start_ffmpeg_client(url: str) -> subprocess.Popen[bytes]:
     # Decodes CLIENT_FRAMES frames and writes them as tiny grey images.
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url]
