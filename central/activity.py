@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from central.db.models import Area, Event, Ticket
@@ -40,14 +40,28 @@ class DurationHistograms(BaseModel):
     close: list[DurationBin] = Field(description="created → closed.")
 
 
-def grid_hotspots(session: Session, *, since: datetime) -> list[Hotspot]:
+def grid_hotspots(
+    session: Session, *, since: datetime, area: str | None = None
+) -> list[Hotspot]:
     """Per grid: AI events received since `since` and tickets open now; busiest
-    first; grids with neither are left out."""
+    first; grids with neither are left out. `area`: only grids whose code
+    starts with it (a district's 6 digits, a street's 9, a community's 12)."""
+    event_filter: list[ColumnElement[bool]] = [
+        Event.received_at >= since,
+        Event.grid_code.is_not(None),
+    ]
+    ticket_filter: list[ColumnElement[bool]] = [
+        Ticket.state.in_([s.value for s in OPEN_STATES]),
+        Ticket.grid_code.is_not(None),
+    ]
+    if area:
+        event_filter.append(Event.grid_code.startswith(area, autoescape=True))
+        ticket_filter.append(Ticket.grid_code.startswith(area, autoescape=True))
     events: dict[str, int] = {
         str(code): count
         for code, count in session.execute(
             select(Event.grid_code, func.count())
-            .where(Event.received_at >= since, Event.grid_code.is_not(None))
+            .where(*event_filter)
             .group_by(Event.grid_code)
         )
     }
@@ -55,10 +69,7 @@ def grid_hotspots(session: Session, *, since: datetime) -> list[Hotspot]:
         str(code): count
         for code, count in session.execute(
             select(Ticket.grid_code, func.count())
-            .where(
-                Ticket.state.in_([s.value for s in OPEN_STATES]),
-                Ticket.grid_code.is_not(None),
-            )
+            .where(*ticket_filter)
             .group_by(Ticket.grid_code)
         )
     }

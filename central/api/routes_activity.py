@@ -123,10 +123,18 @@ def hotspots(
     context: ContextDep,
     _actor: StaffDep,
     days: Annotated[float, Query(gt=0, le=366, description="Event window.")] = 7,
+    grid: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{1,15}$",
+            description="Only grids under this code prefix: a district (6 "
+            "digits), street (9), community (12) or one grid (15).",
+        ),
+    ] = None,
 ) -> list[Hotspot]:
     since = context.clock.now() - timedelta(days=days)
     with context.sessions() as session:
-        return grid_hotspots(session, since=since)
+        return grid_hotspots(session, since=since, area=grid)
 
 
 @router.get(

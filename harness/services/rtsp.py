@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -67,8 +68,11 @@ class RtspSimulatorProcess:
                 the message carries the end of its log. It is stopped then.
         """
         with self._log_path.open("wb") as log:
+            # A crash inside GStreamer then leaves every thread's Python stack
+            # in the log (`log_tail`), not just a bare exit status.
+            env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
             self._process = subprocess.Popen(
-                self._command(), stdout=log, stderr=subprocess.STDOUT
+                self._command(), stdout=log, stderr=subprocess.STDOUT, env=env
             )
         deadline = time.monotonic() + timeout_s
         try:

@@ -69,7 +69,14 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
     month = {entry["tickets"] for k, entry in evaluation.items() if "month" in k}
     assert len(month) == 1 and TICKETS / 20 < month.pop() < TICKETS / 6
     assert all(entry["s"] > 0 and entry["rows"] > 0 for entry in evaluation.values())
-    for name in ("list_p95_ms", "review_queue_p95_ms", "hotspots_ms", "daily_ms"):
+    for name in (
+        "list_p95_ms",
+        "list_uncapped_count_p95_ms",
+        "review_queue_p95_ms",
+        "hotspots_ms",
+        "hotspots_district_ms",
+        "daily_ms",
+    ):
         assert figures[name] > 0, name
     assert set(figures["list"]) >= {"newest", "district_open", "worker"}
     assert figures["export_csv_bytes"] > 1000 and figures["export_csv_ms"] > 0
@@ -78,6 +85,7 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
         "list_p95_ms",
         "review_queue_p95_ms",
         "hotspots_ms",
+        "hotspots_district_ms",
     }
     plans = figures["plans"]
     assert "GroupAggregate" in "".join(plans["evaluation_month_grid"]) or (

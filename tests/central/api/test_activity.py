@@ -53,6 +53,22 @@ def test_hotspots_count_events_and_open_tickets_per_grid(api: Api) -> None:
     assert api.get("operator", "/api/v1/stats/hotspots?days=0").status_code == 422
 
 
+def test_hotspots_given_an_area_prefix_should_keep_only_its_grids(api: Api) -> None:
+    add_ai_ticket(api.context, state="dispatched", assignee_id="w1", event_id=None)
+    add_event(api.context, "evt-hot-00003")
+
+    def grids(query: str) -> list[str]:
+        answer = api.get("operator", f"/api/v1/stats/hotspots{query}")
+        assert answer.status_code == 200, answer.text
+        return [s["grid_code"] for s in answer.json()]
+
+    assert grids("?grid=440106") == [GRID_1]  # its district
+    assert grids(f"?grid={GRID_1}") == [GRID_1]
+    assert grids("?grid=440107") == []  # another district
+    assert grids(f"?grid={GRID_1[:-1]}2") == []  # the next grid
+    assert api.get("operator", "/api/v1/stats/hotspots?grid=44%25").status_code == 422
+
+
 def test_histogram_puts_each_value_in_the_first_bin_that_holds_it() -> None:
     bins = histogram([0, 10, 11, 45, 100_000])
     assert len(bins) == len(DURATION_EDGES_S)
