@@ -504,6 +504,25 @@ class ScoreSettings(StrictModel):
     grades: GradeBounds = GradeBounds()
 
 
+class PointWeightSettings(StrictModel):
+    """Points of the grid workers' monthly table (central/worker_points.py)."""
+
+    found: int = Field(default=2, ge=0, le=1000, description="Per case found.")
+    on_time: int = Field(
+        default=3, ge=0, le=1000, description="Per case handled on time."
+    )
+    satisfied: int = Field(
+        default=2, ge=0, le=1000, description="Per case rated satisfied."
+    )
+    reworked: int = Field(
+        default=-3, ge=-1000, le=0, description="Per case reworked (0 or less)."
+    )
+
+
+class PointSettings(StrictModel):
+    weights: PointWeightSettings = PointWeightSettings()
+
+
 class CentralSettings(StrictModel):
     database_url: str = DEFAULT_SQLITE_URL
     database: DatabaseLimits = DatabaseLimits()
@@ -524,6 +543,7 @@ class CentralSettings(StrictModel):
     broker_access: BrokerAccessSettings = BrokerAccessSettings()
     retention: RetentionSettings = RetentionSettings()
     scores: ScoreSettings = ScoreSettings()
+    points: PointSettings = PointSettings()
     citizen: CitizenSettings = CitizenSettings()
     warnings: WarningSettings = WarningSettings()
 

@@ -10,7 +10,8 @@ Per worker and calendar month in the city's timezone:
   hold; satisfied counts "satisfied" and "basically satisfied";
 - reworked: returns for rework and citizens' reopenings of their tickets.
 
-points = found × 2 + on time × 3 + satisfied × 2 − reworked × 3 (`PointWeights`).
+points = found × 2 + on time × 3 + satisfied × 2 − reworked × 3 by default
+(`PointWeights`; a city sets its own under `points.weights` in the config).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def _table(
 ) -> PointsTable:
     zone = context.directory.zone
     chosen = _month(context, month)
-    weights = PointWeights()
+    weights = PointWeights(**context.settings.points.weights.model_dump())
     with context.sessions() as session:
         rows = worker_points(
             session, month=chosen, zone=zone, worker_ids=worker_ids, weights=weights

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from central.config import PointSettings, PointWeightSettings
 from central.db.models import Worker
 from central.worker_points import month_bounds
 from tests.central.api.conftest import (
@@ -106,6 +108,44 @@ def test_the_table_should_count_each_workers_month_and_points(city: Api) -> None
     assert rows["lead"]["points"] == 0
     earlier = ok(city.get("operator", POINTS, params={"month": "2026-10"}))
     assert all(row["points"] == 0 for row in earlier["rows"])
+
+
+def test_the_points_should_follow_the_citys_weights_from_the_config(
+    city: Api,
+) -> None:
+    a_month_of_work(city)
+    settings = city.context.settings
+    city.context.settings = settings.model_copy(
+        update={
+            "points": PointSettings(
+                weights=PointWeightSettings(
+                    found=5, on_time=1, satisfied=0, reworked=-10
+                )
+            )
+        }
+    )
+    table = ok(city.get("operator", POINTS, params={"month": "2026-11"}))
+    assert table["weights"] == {
+        "found": 5,
+        "on_time": 1,
+        "satisfied": 0,
+        "reworked": -10,
+    }
+    rows = {row["worker_id"]: row for row in table["rows"]}
+    assert rows["w2"]["points"] == 2 * 5
+    assert rows["w1"]["points"] == 1 * 1 + 1 * 0 - 1 * 10
+    # a worker's own month counts the same way
+    mine = ok(city.get("worker1", MINE, params={"month": "2026-11"}))
+    assert [row["points"] for row in mine["rows"]] == [-9]
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"found": -1}, {"reworked": 2}, {"on_time": 1001}, {"bonus": 1}],
+)
+def test_point_weights_out_of_bounds_should_be_refused(weights: dict[str, int]) -> None:
+    with pytest.raises(ValidationError):
+        PointWeightSettings(**weights)
 
 
 def test_a_worker_should_see_only_their_own_month(city: Api) -> None:
