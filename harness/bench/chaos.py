@@ -22,6 +22,9 @@ load. Then, one fault at a time (`--faults`, in this order by default):
 - edge_node_kill (only when named): kill -9 a real edge node (`gridwatch edge
   run`, yolox_nano, on a clip the RTSP simulator replays; `harness.bench.chaos_node`)
   mid-stream, restart it on the same outbox after `--hold-s`
+- edge_node_kill_backlog (only when named): the broker paused (SIGSTOP) until that
+  node's messages wait in its outbox, the node killed with kill -9 while they wait,
+  the broker resumed and the node started again on the same outbox
 - camera_dark (only when named): the simulator stops serving that node's camera
   until central has seen it offline (at least `--hold-s`), then serves it again
 

@@ -22,6 +22,9 @@ NodeFault = Callable[[NodeRig, float, Cleared], dict[str, Any]]
 MID_STREAM_S = 2.0  # a kill lands mid-stream: the node sent an event this recently
 STREAMING_AGAIN = 3  # event messages that show the node detecting again
 STREAMING_MAX_S = 60.0  # longest wait for them
+BACKLOG_MIN = 3  # event messages waiting in the outbox before the kill
+BACKLOG_MAX_S = 60.0  # longest wait for them to pile up
+DRAINED_MAX_S = 90.0  # longest wait for the restarted node to empty its outbox
 DARK_MAX_S = 60.0  # longest wait for central to see the dark camera offline
 BACK_MAX_S = 60.0  # longest wait for central to see it online again
 
@@ -30,12 +33,16 @@ def _since(start: float, at: float | None) -> float | None:
     return None if at is None else round(at - start, 2)
 
 
-def _streaming_again(rig: NodeRig, since: float) -> float | None:
+def _streaming_again(
+    rig: NodeRig, since: float, *, old: frozenset[str] = frozenset()
+) -> float | None:
     """Wait until the broker passed on `STREAMING_AGAIN` event messages of the
-    node after `since`; returns when the first came (None: none came)."""
+    node after `since` (not counting the `old` ones: a backlog sent again);
+    returns when the first came (None: none came)."""
 
     def after() -> list[float]:
-        return sorted(at for at in rig.observer.seen().values() if at > since)
+        seen = rig.observer.seen().items()
+        return sorted(at for key, at in seen if at > since and key not in old)
 
     wait_for(lambda: len(after()) >= STREAMING_AGAIN, STREAMING_MAX_S)
     return next(iter(after()), None)
@@ -65,6 +72,50 @@ def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, A
         "events_open_at_kill": len(cut),
         "ended_after_restart": sum(1 for e in cut if f"{e}:end" in seen),
         "restart_s": round(running - started, 2),
+        "first_event_after_restart_s": _since(started, first),
+    }
+
+
+def edge_node_kill_backlog(
+    rig: NodeRig, hold_s: float, cleared: Cleared
+) -> dict[str, Any]:
+    """Freeze the broker (SIGSTOP) until the node's messages wait in its outbox
+    (at least `BACKLOG_MIN`, at least `hold_s`), `kill -9` the node while they
+    wait, resume the broker and start the node again on the same outbox; the
+    waiting messages must reach central once each (the phase counts them)."""
+    mid_stream = wait_for(
+        lambda: (rig.last_message_at() or 0.0) > time.monotonic() - MID_STREAM_S, 30.0
+    )
+    frozen = time.monotonic()
+    rig.node.broker.pause()
+    try:
+        piled_up = wait_for(
+            lambda: len(read_outbox(rig.node.outbox).pending) >= BACKLOG_MIN,
+            BACKLOG_MAX_S,
+        )
+        rig.node.kill()
+        backlog = frozenset(read_outbox(rig.node.outbox).pending)
+        time.sleep(max(0.0, frozen + hold_s - time.monotonic()))
+    finally:
+        rig.node.broker.resume()
+    started = time.monotonic()
+    rig.node.start()
+    cleared(
+        f"broker paused until {len(backlog)} node messages waited in the outbox, the "
+        f"node killed with kill -9 then, broker resumed after "
+        f"{started - frozen:.1f} s and the node started again on its outbox"
+    )
+    running = rig.node.wait_ready()
+    drained = wait_for(lambda: not read_outbox(rig.node.outbox).pending, DRAINED_MAX_S)
+    drained_at = time.monotonic()
+    first = _streaming_again(rig, started, old=backlog)
+    return {
+        "mid_stream": mid_stream,
+        "backlog_built": piled_up,
+        "outbox_waiting_at_kill": len(backlog),
+        "restart_s": round(running - started, 2),
+        "outbox_drained": drained,
+        "outbox_drained_after_s": round(drained_at - started, 2) if drained else None,
         "first_event_after_restart_s": _since(started, first),
     }
 
@@ -115,6 +166,7 @@ def camera_dark(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, Any]
 
 NODE_FAULTS: dict[str, NodeFault] = {
     "edge_node_kill": edge_node_kill,
+    "edge_node_kill_backlog": edge_node_kill_backlog,
     "camera_dark": camera_dark,
 }
 

@@ -1,7 +1,8 @@
-"""`gridwatch bench chaos --small --faults edge_node_kill,camera_dark`: a real edge
-node (`gridwatch edge run`, yolox_nano on a clip the RTSP simulator replays) killed
-mid-stream and its camera gone dark, under the chaos stack (PostgreSQL, Mosquitto,
-two central replicas, the bench's own load), costs nothing."""
+"""`gridwatch bench chaos --small --faults edge_node_kill,edge_node_kill_backlog,
+camera_dark`: a real edge node (`gridwatch edge run`, yolox_nano on a clip the RTSP
+simulator replays) killed mid-stream, killed again while its messages wait in its
+outbox (the broker frozen), and its camera gone dark, under the chaos stack
+(PostgreSQL, Mosquitto, two central replicas, the bench's own load), costs nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-NODE_FAULTS = ["edge_node_kill", "camera_dark"]
+NODE_FAULTS = ["edge_node_kill", "edge_node_kill_backlog", "camera_dark"]
 
 
 @pytest.mark.timeout(480)
@@ -50,6 +51,10 @@ def test_chaos_given_a_real_node_killed_and_its_camera_dark_should_lose_nothing(
     assert killed["mid_stream"] is True
     assert killed["restart_s"] > 0
     assert killed["first_event_after_restart_s"] is not None  # detecting again
+    backlog = faults["edge_node_kill_backlog"]["node"]
+    assert backlog["backlog_built"] is True, backlog
+    assert backlog["outbox_waiting_at_kill"] >= 3, backlog  # killed while they waited
+    assert backlog["outbox_drained"] is True, backlog  # sent after the restart
     dark = faults["camera_dark"]["node"]
     assert dark["camera_status_at_central"] == ["online", "offline", "online"]
     assert dark["node_reconnect_s"] is not None
