@@ -293,6 +293,61 @@ def test_returned_ticket_shows_the_reason(
         expect(page.locator("#accept")).to_have_count(0)  # central offers resolve
 
 
+def test_resolved_camera_ticket_shows_what_the_camera_said(
+    page_factory: PageFactory,
+    publisher: SamplePublisher,
+    api: ApiFactory,
+) -> None:
+    # The camera's own look after a resolution (central/verify) comes from
+    # GET /tickets/{id}/camera-checks; its answer is set here, so the test does
+    # not hang on the demo node's timing.
+    operator = api("operator")
+    worker = api(WORKER)
+    with own_ticket(
+        publisher, operator, type_=EventType.LITTERING, offset_m=-135
+    ) as ticket:
+        tid = ticket["id"]
+        worker.post(f"/tickets/{tid}/accept").raise_for_status()
+        resolved = worker.post(f"/tickets/{tid}/resolve", data={"note": "swept"})
+        resolved.raise_for_status()
+        answer = {
+            "data": [
+                {
+                    "request_id": "chk-test-1",
+                    "node_id": "edge-01",
+                    "camera_id": "cam-001",
+                    "zone_id": "z",
+                    "event_type": "littering",
+                    "state": "gone",
+                    "reason": None,
+                    "outcome": "closed",
+                    "requested_at": "2026-12-07T10:00:00Z",
+                    "deadline_at": "2026-12-07T10:03:00Z",
+                    "answered_at": "2026-12-07T10:01:00Z",
+                    "before_url": None,
+                    "after_url": None,
+                }
+            ],
+            "count": 1,
+        }
+        asked: list[str] = []
+
+        def camera_said(route: Route) -> None:
+            asked.append(route.request.url)
+            route.fulfill(json=answer)
+
+        page = phone_page(page_factory)
+        page.route(re.compile(rf".*/api/v1/tickets/{tid}/camera-checks.*"), camera_said)
+        log_in(page)
+        card(page, tid).locator("a").click()
+        check = page.locator(".camera-check")
+        expect(check).to_have_attribute("data-check-state", "gone")
+        expect(check).to_contain_text("Verified by camera")
+        expect(check).to_contain_text("closed on its word")
+        assert asked, "the terminal never asked for the camera check"
+        assert_accessible(page)
+
+
 def test_other_workers_ticket_is_not_visible(
     page_factory: PageFactory,
     publisher: SamplePublisher,

@@ -41,6 +41,14 @@ const ACTIONS = {
 // Notices that put a ticket in my hands: they get the sound and the "New" badge.
 const CUE_ACTIONS = new Set(["dispatched", "reassigned", "returned"]);
 const ACTIONABLE = new Set(["dispatched", "returned", "accepted"]);
+// What the camera said when it looked again after a resolution (central/verify).
+const CAMERA_CHECKS = {
+  pending: { kind: "info", title: ["Camera check under way", "摄像头复核中"] },
+  gone: { kind: "ok", title: ["Verified by camera", "摄像头已确认"] },
+  present: { kind: "warn", title: ["The camera still sees it", "摄像头仍检测到"] },
+  cannot_verify: { kind: "info", title: ["The camera could not check", "摄像头无法复核"] },
+};
+const CHECKED_STATES = new Set(["resolved", "closed", "returned"]);
 const MAX_PHOTO_BYTES = 3 * 1024 * 1024; // larger photos are scaled down first
 const MAX_PHOTO_SIDE = 2048;
 
@@ -852,6 +860,7 @@ function renderDetail(t) {
   document.title = `#${t.id} ${t.title} · gridwatch Worker`;
   renderHead(t);
   renderStatus(t);
+  renderCameraCheck(t);
   renderQueued(t);
   renderActions(actionQueue.withQueued(t, state.queued));
   renderFacts(t);
@@ -924,6 +933,51 @@ function renderStatus(t) {
       ),
     );
   }
+}
+
+function cameraCheckWords(check) {
+  if (check.state === "pending") return `The camera looks again until ${when(check.deadline_at)}.`;
+  const at = check.answered_at ? ` (${when(check.answered_at)})` : "";
+  if (check.state === "gone") {
+    const closed = check.outcome === "closed" ? " The ticket was closed on its word." : "";
+    return `The camera no longer sees it${at}.${closed}`;
+  }
+  if (check.state === "present") return `The camera still saw it after your resolution${at}, so the ticket came back for rework.`;
+  return `${check.reason || "It could not look again."}${at} An operator checks your resolution instead.`;
+}
+
+/** The camera's look after the resolution, under the status, for camera tickets. */
+async function renderCameraCheck(t) {
+  if (t.source !== "ai" || !CHECKED_STATES.has(t.state)) {
+    $("detail-status").querySelector(".camera-check")?.remove();
+    return;
+  }
+  let checks;
+  try {
+    checks = await api.request(`/tickets/${t.id}/camera-checks`, { doing: "read the camera check" });
+  } catch {
+    return; // extra information: the ticket itself is shown
+  }
+  if (state.detail?.id !== t.id) return;
+  const box = $("detail-status");
+  box.querySelector(".camera-check")?.remove();
+  const check = checks.data?.[0]; // newest first
+  const look = check && CAMERA_CHECKS[check.state];
+  if (!look) return;
+  box.append(
+    h(
+      "div",
+      { class: `notice notice-${look.kind} camera-check`, "data-check-state": check.state },
+      h("h2", { class: "notice-title" }, ...bilingual(look.title)),
+      h("p", { text: cameraCheckWords(check) }),
+      check.after_url
+        ? api.showMedia(
+            h("img", { class: "result-photo", alt: `What camera ${check.camera_id} saw when it looked again`, loading: "lazy" }),
+            check.after_url,
+          )
+        : null,
+    ),
+  );
 }
 
 /** An action's failure, said under the ticket's status (`#action-error`), or in

@@ -3,7 +3,7 @@
 // responses (/api/...) are never cached or even intercepted. The shell is fetched
 // network-first, so a new release is used as soon as the server can be reached.
 
-const CACHE = "gridwatch-worker-shell-v8";
+const CACHE = "gridwatch-worker-shell-v9";
 const SHELL = [
   "/worker/",
   "/worker/index.html",
