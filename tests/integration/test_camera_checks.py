@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,27 @@ def test_only_the_node_itself_should_read_its_camera_checks(
             client.disconnect()
     assert own_received == [body.encode()]
     assert spy_received == []
+
+
+def test_a_check_the_stopped_node_never_answers_should_end_as_cannot_verify(
+    central: Central, node: EdgeNode
+) -> None:
+    stays = resolve_when_ticket(central, "check_stays")
+    node.stop()  # the camera's node is gone before the ticket is resolved
+    central.context.tickets.resolve(WORKER, stays, "swept the floor", None)
+    pending = central.check_of(stays)
+    assert pending is not None and pending.state == "pending"
+
+    assert central.checks.expire_overdue() == 0  # not overdue yet
+    waited = central.checks.settings.look_s + central.checks.settings.answer_timeout_s
+    clock = central.context.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(seconds=waited + 1))
+    assert central.checks.expire_overdue() == 1
+
+    check = central.check_of(stays)
+    assert check is not None and check.state == "cannot_verify"
+    assert f"no answer from node {NODE}" in (check.reason or "")
+    with central.context.sessions() as session:
+        # littering's policy: left resolved for an operator to decide
+        assert session.get_one(Ticket, stays).state == "resolved"
