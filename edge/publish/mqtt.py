@@ -34,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
 
 from edge.config import BrokerConfig
 from edge.publish.base import PublisherStats
@@ -41,8 +42,10 @@ from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
 from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
 from gridwatch.contract import (
+    ATTRIBUTES_MAX,
     EventMessage,
     EventPhase,
+    Media,
     NodeStatusMessage,
     Topics,
     utc_now,
@@ -148,6 +151,7 @@ class MqttPublisher:
         """
         if self._drain_thread is not None:
             raise RuntimeError(f"publisher of node {self._node_id!r} already started")
+        self.end_left_open()
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self._options.session_expiry_s
         self._client.connect_async(
@@ -249,7 +253,78 @@ class MqttPublisher:
             ) from error
         if is_stored:
             self._drain.wake()
+        self._track_episode(event)
         return is_stored
+
+    def _track_episode(self, event: EventMessage) -> None:
+        # Bookkeeping for `end_left_open`; losing it costs only that end.
+        try:
+            if event.phase is EventPhase.END:
+                self._outbox.forget_open(event.event_id)
+            else:
+                newest = event.model_copy(update={"media": Media()})
+                self._outbox.remember_open(event.event_id, newest.to_json().encode())
+        except (sqlite3.Error, OSError, OutboxClosedError) as error:
+            logger.warning(
+                "node %s: could not note event %s as %s: %s",
+                self._node_id,
+                event.event_id,
+                event.phase.value,
+                error,
+            )
+
+    def end_left_open(self) -> int:
+        """End the events a previous run of this node left open (it was killed
+        mid-episode, so they never got their `end`): each ends at its last
+        observation, marked `ended_by: node_restart`. `start` calls this first.
+
+        Returns:
+            How many events were ended.
+        """
+        ended = 0
+        for event_id, payload in self._outbox.open_events():
+            try:
+                last = EventMessage.model_validate_json(payload)
+            except ValidationError as error:
+                logger.warning(
+                    "node %s: left-open event %s unreadable, not ended: %s",
+                    self._node_id,
+                    event_id,
+                    error,
+                )
+                self._outbox.forget_open(event_id)
+                continue
+            if last.node_id != self._node_id:  # the outbox of a renamed node
+                self._outbox.forget_open(event_id)
+                continue
+            attributes = dict(last.attributes)
+            if len(attributes) < ATTRIBUTES_MAX:
+                attributes["ended_by"] = "node_restart"
+            end = last.model_copy(
+                update={
+                    "phase": EventPhase.END,
+                    "ended_at": last.detected_at,
+                    "attributes": attributes,
+                }
+            )
+            try:
+                self.publish_event(end)
+            except OutboxFullError as error:
+                logger.error(
+                    "node %s: could not end left-open event %s: %s",
+                    self._node_id,
+                    event_id,
+                    error,
+                )
+                continue
+            ended += 1
+        if ended:
+            logger.warning(
+                "node %s: ended %d events the previous run left open (killed?)",
+                self._node_id,
+                ended,
+            )
+        return ended
 
     def _count_refusal(self) -> None:
         with self._stats_lock:

@@ -38,6 +38,14 @@ _SCHEMA = (
         acked_at REAL NOT NULL
     )
     """,
+    # The newest message of each event that started and has not ended yet, so
+    # that a node killed mid-episode can end it when it starts again.
+    """
+    CREATE TABLE IF NOT EXISTS open_events (
+        event_id TEXT PRIMARY KEY,
+        payload BLOB NOT NULL
+    )
+    """,
 )
 
 
@@ -237,6 +245,29 @@ class Outbox:
             self._depth += 1
             self._bytes += len(payload)
             return True
+
+    def remember_open(self, event_id: str, payload: bytes) -> None:
+        """Keep `payload` as the newest message of event `event_id`, in progress."""
+        with self._db.locked() as conn, conn:
+            conn.execute(
+                "INSERT INTO open_events (event_id, payload) VALUES (?, ?) "
+                "ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload",
+                (event_id, payload),
+            )
+
+    def forget_open(self, event_id: str) -> None:
+        """Event `event_id` ended (or cannot be ended): no longer in progress."""
+        with self._db.locked() as conn, conn:
+            conn.execute("DELETE FROM open_events WHERE event_id = ?", (event_id,))
+
+    def open_events(self) -> list[tuple[str, bytes]]:
+        """(event id, newest message) of every event in progress; read at start,
+        these are the events the previous process left open."""
+        with self._db.locked() as conn:
+            rows = conn.execute(
+                "SELECT event_id, payload FROM open_events ORDER BY event_id"
+            ).fetchall()
+        return [(str(event_id), bytes(payload)) for event_id, payload in rows]
 
     def peek(self, limit: int) -> list[OutboxRow]:
         """The oldest `limit` rows, oldest first, without removing them.

@@ -63,7 +63,8 @@ def edge_node_kill(rig: NodeRig, hold_s: float, cleared: Cleared) -> dict[str, A
     rig.node.start()
     cleared(f"kill -9 the edge node; started again on its outbox after {hold_s} s")
     running = rig.node.wait_ready()
-    first = _streaming_again(rig, started)
+    # The restarted node first ends the episodes it left open: not new events.
+    first = _streaming_again(rig, started, old=frozenset(f"{e}:end" for e in cut))
     seen = rig.observer.seen()
     return {
         "mid_stream": mid_stream,
@@ -95,6 +96,7 @@ def edge_node_kill_backlog(
         )
         rig.node.kill()
         backlog = frozenset(read_outbox(rig.node.outbox).pending)
+        cut = open_events(rig.observer.seen(), time.monotonic())
         time.sleep(max(0.0, frozen + hold_s - time.monotonic()))
     finally:
         rig.node.broker.resume()
@@ -108,11 +110,14 @@ def edge_node_kill_backlog(
     running = rig.node.wait_ready()
     drained = wait_for(lambda: not read_outbox(rig.node.outbox).pending, DRAINED_MAX_S)
     drained_at = time.monotonic()
-    first = _streaming_again(rig, started, old=backlog)
+    left_open = frozenset(f"{e}:end" for e in cut)
+    first = _streaming_again(rig, started, old=backlog | left_open)
     return {
         "mid_stream": mid_stream,
         "backlog_built": piled_up,
         "outbox_waiting_at_kill": len(backlog),
+        "events_open_at_kill": len(cut),
+        "ended_after_restart": len(left_open & rig.observer.seen().keys()),
         "restart_s": round(running - started, 2),
         "outbox_drained": drained,
         "outbox_drained_after_s": round(drained_at - started, 2) if drained else None,

@@ -51,10 +51,13 @@ def test_chaos_given_a_real_node_killed_and_its_camera_dark_should_lose_nothing(
     assert killed["mid_stream"] is True
     assert killed["restart_s"] > 0
     assert killed["first_event_after_restart_s"] is not None  # detecting again
+    # the episodes it left open got their end from the restarted node
+    assert killed["ended_after_restart"] == killed["events_open_at_kill"], killed
     backlog = faults["edge_node_kill_backlog"]["node"]
     assert backlog["backlog_built"] is True, backlog
     assert backlog["outbox_waiting_at_kill"] >= 3, backlog  # killed while they waited
     assert backlog["outbox_drained"] is True, backlog  # sent after the restart
+    assert backlog["ended_after_restart"] == backlog["events_open_at_kill"], backlog
     dark = faults["camera_dark"]["node"]
     assert dark["camera_status_at_central"] == ["online", "offline", "online"]
     assert dark["node_reconnect_s"] is not None

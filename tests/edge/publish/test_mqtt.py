@@ -432,3 +432,53 @@ def test_mqtt_publisher_given_bad_state_topic_or_qos_should_raise(
 
         with pytest.raises(ValueError):
             publisher.publish_state(topic, b"x", qos=qos)
+
+
+def test_mqtt_publisher_given_events_left_open_by_a_killed_run_should_end_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
+    cut = build_event("n1", 7, EventPhase.START)
+    later = build_event("n1", 9).detected_at
+    cut_update = cut.model_copy(
+        update={"phase": EventPhase.UPDATE, "detected_at": later}
+    )
+    whole = build_event("n1", 8, EventPhase.START)
+    with Outbox(path, max_rows=20) as outbox:
+        first_run = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        for event in (cut, cut_update, whole):
+            first_run.publish_event(event)
+        first_run.publish_event(whole.model_copy(update={"phase": EventPhase.END}))
+        assert [event_id for event_id, _ in outbox.open_events()] == [cut.event_id]
+        # killed here: no stop, so `cut` never got its end
+
+    with Outbox(path, max_rows=20) as outbox:
+        next_run = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        assert next_run.end_left_open() == 1
+        ends = [
+            EventMessage.model_validate_json(row.payload)
+            for row in outbox.peek(20)
+            if row.dedupe_key == f"{cut.event_id}:end"
+        ]
+        assert outbox.open_events() == []
+        assert next_run.end_left_open() == 0  # once only
+
+    assert len(ends) == 1
+    end = ends[0]
+    assert end.phase is EventPhase.END
+    assert end.ended_at == cut_update.detected_at  # its last observation
+    assert end.attributes["ended_by"] == "node_restart"
+    assert end.attributes["count"] == 12  # the rest as it last was
+
+
+def test_mqtt_publisher_given_a_left_open_event_of_another_node_should_drop_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
+    with Outbox(path, max_rows=20) as outbox:
+        old_name = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        old_name.publish_event(build_event("n1", 7, EventPhase.START))
+    with Outbox(path, max_rows=20) as outbox:
+        renamed = MqttPublisher(node_id="n2", broker=BrokerConfig(), outbox=outbox)
+        assert renamed.end_left_open() == 0
+        assert outbox.open_events() == []
