@@ -109,6 +109,7 @@ def build_publisher(config: NodeConfig, *, model_name: str) -> MqttPublisher:
             model=model_name,
             cameras=[c.id for c in config.cameras],
         ),
+        track_open_events=True,
     )
 
 

@@ -40,7 +40,13 @@ from edge.config import BrokerConfig
 from edge.publish.base import PublisherStats
 from edge.publish.drain import OutboxDrain, SendError
 from edge.publish.options import MqttPublisherOptions, client_id_for, read_password
-from edge.publish.outbox import Outbox, OutboxClosedError, OutboxFullError, OutboxRow
+from edge.publish.outbox import (
+    EpisodeMark,
+    Outbox,
+    OutboxClosedError,
+    OutboxFullError,
+    OutboxRow,
+)
 from gridwatch.contract import (
     ATTRIBUTES_MAX,
     EventMessage,
@@ -79,6 +85,10 @@ class MqttPublisher:
         options: Tuning; defaults when None.
         online_status: Template for the retained node status (version, model,
             cameras); `state` and `at` are filled in on each publish.
+        track_open_events: Keep each event in progress in the outbox, so that
+            the next start ends those a killed run left open (`end_left_open`).
+            For publishers of rule episodes (start, updates, end); off for
+            start-only loads, whose events would never leave the list.
 
     Raises:
         ValueError: the password variable is unset, a TLS file cannot be used,
@@ -93,6 +103,7 @@ class MqttPublisher:
         outbox: Outbox,
         options: MqttPublisherOptions | None = None,
         online_status: NodeStatusMessage | None = None,
+        track_open_events: bool = False,
     ) -> None:
         template = online_status or NodeStatusMessage(node_id=node_id, state="online")
         if template.node_id != node_id:
@@ -105,6 +116,7 @@ class MqttPublisher:
         self._options = options or MqttPublisherOptions()
         self._topics = Topics(broker.topic_prefix)
         self._status_template = template
+        self._track_open_events = track_open_events
         self._connected = threading.Event()
         self._stop_event = threading.Event()
         self._is_stopping = False
@@ -240,6 +252,7 @@ class MqttPublisher:
                 dedupe_key=event.dedupe_key,
                 # An event that started must be able to end, even when full.
                 reserved=event.phase is EventPhase.END,
+                episode=self._episode_mark(event),
             )
         except OutboxFullError:
             self._count_refusal()
@@ -253,25 +266,15 @@ class MqttPublisher:
             ) from error
         if is_stored:
             self._drain.wake()
-        self._track_episode(event)
         return is_stored
 
-    def _track_episode(self, event: EventMessage) -> None:
-        # Bookkeeping for `end_left_open`; losing it costs only that end.
-        try:
-            if event.phase is EventPhase.END:
-                self._outbox.forget_open(event.event_id)
-            else:
-                newest = event.model_copy(update={"media": Media()})
-                self._outbox.remember_open(event.event_id, newest.to_json().encode())
-        except (sqlite3.Error, OSError, OutboxClosedError) as error:
-            logger.warning(
-                "node %s: could not note event %s as %s: %s",
-                self._node_id,
-                event.event_id,
-                event.phase.value,
-                error,
-            )
+    def _episode_mark(self, event: EventMessage) -> EpisodeMark | None:
+        if not self._track_open_events:
+            return None
+        if event.phase is EventPhase.END:
+            return EpisodeMark(event.event_id, None)
+        newest = event.model_copy(update={"media": Media()})
+        return EpisodeMark(event.event_id, newest.to_json().encode())
 
     def end_left_open(self) -> int:
         """End the events a previous run of this node left open (it was killed
@@ -309,6 +312,7 @@ class MqttPublisher:
             )
             try:
                 self.publish_event(end)
+                self._outbox.forget_open(event_id)
             except OutboxFullError as error:
                 logger.error(
                     "node %s: could not end left-open event %s: %s",

@@ -49,6 +49,15 @@ _SCHEMA = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeMark:
+    """What a stored event message says of its event: still in progress (`newest`:
+    the message to keep) or ended (`newest` None)."""
+
+    event_id: str
+    newest: bytes | None
+
+
 class OutboxFullError(RuntimeError):
     """The outbox is full (rows or bytes); the new row was NOT stored.
 
@@ -189,6 +198,7 @@ class Outbox:
         retain: bool = False,
         dedupe_key: str | None = None,
         reserved: bool = False,
+        episode: EpisodeMark | None = None,
     ) -> bool:
         """Store a message durably (committed and fsynced when this returns).
 
@@ -201,6 +211,8 @@ class Outbox:
                 (the last `max_rows` acked keys are remembered), is not stored
                 again. `None` never dedupes.
             reserved: May use the room kept in reserve (the end of an event).
+            episode: Note the event as in progress or ended in the same commit
+                (see `open_events`).
 
         Returns:
             True when a new row was stored, False when `dedupe_key` was known.
@@ -242,18 +254,11 @@ class Outbox:
                     " enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (topic, payload, qos, int(retain), dedupe_key, time.time()),
                 )
+                if episode is not None:
+                    _mark_episode(conn, episode)
             self._depth += 1
             self._bytes += len(payload)
             return True
-
-    def remember_open(self, event_id: str, payload: bytes) -> None:
-        """Keep `payload` as the newest message of event `event_id`, in progress."""
-        with self._db.locked() as conn, conn:
-            conn.execute(
-                "INSERT INTO open_events (event_id, payload) VALUES (?, ?) "
-                "ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload",
-                (event_id, payload),
-            )
 
     def forget_open(self, event_id: str) -> None:
         """Event `event_id` ended (or cannot be ended): no longer in progress."""
@@ -352,6 +357,17 @@ class Outbox:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _mark_episode(conn: sqlite3.Connection, episode: EpisodeMark) -> None:
+    if episode.newest is None:
+        conn.execute("DELETE FROM open_events WHERE event_id = ?", (episode.event_id,))
+        return
+    conn.execute(
+        "INSERT INTO open_events (event_id, payload) VALUES (?, ?) "
+        "ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload",
+        (episode.event_id, episode.newest),
+    )
 
 
 def _is_known_key(conn: sqlite3.Connection, dedupe_key: str) -> bool:

@@ -445,7 +445,9 @@ def test_mqtt_publisher_given_events_left_open_by_a_killed_run_should_end_them(
     )
     whole = build_event("n1", 8, EventPhase.START)
     with Outbox(path, max_rows=20) as outbox:
-        first_run = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        first_run = MqttPublisher(
+            node_id="n1", broker=BrokerConfig(), outbox=outbox, track_open_events=True
+        )
         for event in (cut, cut_update, whole):
             first_run.publish_event(event)
         first_run.publish_event(whole.model_copy(update={"phase": EventPhase.END}))
@@ -476,9 +478,22 @@ def test_mqtt_publisher_given_a_left_open_event_of_another_node_should_drop_it(
 ) -> None:
     path = tmp_path / "o.db"
     with Outbox(path, max_rows=20) as outbox:
-        old_name = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        old_name = MqttPublisher(
+            node_id="n1", broker=BrokerConfig(), outbox=outbox, track_open_events=True
+        )
         old_name.publish_event(build_event("n1", 7, EventPhase.START))
     with Outbox(path, max_rows=20) as outbox:
         renamed = MqttPublisher(node_id="n2", broker=BrokerConfig(), outbox=outbox)
         assert renamed.end_left_open() == 0
         assert outbox.open_events() == []
+
+
+def test_mqtt_publisher_not_tracking_should_keep_no_open_events(
+    tmp_path: Path,
+) -> None:
+    # Start-only loads (benches) would fill the list and end everything later.
+    with Outbox(tmp_path / "o.db", max_rows=20) as outbox:
+        load = MqttPublisher(node_id="n1", broker=BrokerConfig(), outbox=outbox)
+        load.publish_event(build_event("n1", 7, EventPhase.START))
+        assert outbox.open_events() == []
+        assert load.end_left_open() == 0
