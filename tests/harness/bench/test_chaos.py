@@ -49,7 +49,8 @@ def test_defaults_given_no_options_should_leave_out_the_known_gap_and_real_node(
     args = _args()
     assert parse_faults(args.faults) == DEFAULT_FAULTS
     assert set(FAULTS) - set(DEFAULT_FAULTS) == {
-        "broker_restart_central_late", "edge_node_kill", "camera_dark",
+        "broker_restart_central_late", "edge_node_kill", "edge_node_kill_backlog",
+        "camera_dark",
     }  # fmt: skip
     assert parse_faults("edge_node_kill,camera_dark") == [
         "edge_node_kill", "camera_dark",
