@@ -104,6 +104,7 @@ class ScenarioResult:
             drain_s=_round(timing.drain_s if timing else None, 2),
             realtime_factor=_round(timing.realtime_factor if timing else None, 2),
             fps_analysed=_round(run.fps_analysed if run else None, 2),
+            replays=run.replays if run else 0,
             faces_in_snapshots=self.privacy.faces if self.privacy else None,
             warnings=list(self.warnings),
         )

@@ -24,8 +24,18 @@ from gridwatch.contract import (
     SnapshotRef,
 )
 from harness.accuracy.collector import NodeMessages
-from harness.accuracy.replay import ReplayTiming, scale_camera, to_run
+from harness.accuracy.replay import (
+    LATE_START_S,
+    ReplaySettings,
+    ReplayStack,
+    ReplayTiming,
+    ScenarioRun,
+    scale_camera,
+    to_run,
+)
+from harness.accuracy.scenario import LoadedScenario, Scenario
 from simulators.clips import link_clips
+from tests.harness.accuracy.factories import sample
 
 T0 = 1_700_000_000.0
 
@@ -190,3 +200,77 @@ def test_link_clips_given_a_kept_folder_should_point_links_at_the_new_files(
     link_clips({"walk.mp4": new / "walk.mp4"}, tmp_path / "flat")
 
     assert (tmp_path / "flat" / "walk.mp4").resolve() == (new / "walk.mp4").resolve()
+
+
+class _ScriptedStack(ReplayStack):
+    """A replay stack whose single plays return prepared runs, in order."""
+
+    def __init__(self, runs: list[ScenarioRun]) -> None:
+        super().__init__(ReplaySettings(workdir=Path(".")), {})
+        self.runs = runs
+        self.node_ids: list[str] = []
+
+    def _run_once(self, scenario: LoadedScenario, *, node_id: str) -> ScenarioRun:
+        self.node_ids.append(node_id)
+        return self.runs.pop(0)
+
+
+def _run(*first_looks: float) -> ScenarioRun:
+    return ScenarioRun(
+        events=(),
+        occupancy=tuple(sample(t, z={"person": 1}) for t in first_looks),
+        messages=0,
+        timing=ReplayTiming(seconds=5.0, clip_s=4.7, start_s=0.1),
+        fps_analysed=5.0,
+    )
+
+
+def _scenario(*, counts: bool) -> LoadedScenario:
+    expected = {"counts": [{"t": 1.0, "count": 1}]} if counts else {}
+    return LoadedScenario(
+        name="people/x",
+        path=Path("x.yaml"),
+        scenario=Scenario.model_validate(
+            {"clip": "x.mp4", "camera": {}, "expected": expected}
+        ),
+        camera=camera(),
+        clip_path=Path("x.mp4"),
+    )
+
+
+def test_run_given_a_node_that_looked_late_should_replay_once_and_say_why() -> None:
+    stack = _ScriptedStack([_run(2.6, 3.0), _run(0.2, 1.0)])
+
+    run = stack.run(_scenario(counts=True), node_id="eval-002")
+
+    assert stack.node_ids == ["eval-002", "eval-002-r1"]
+    assert run.first_look_s == 0.2
+    assert run.replays == 1
+    assert run.problems == (
+        "the node's first occupancy message came 2.60 s into the clip "
+        f"(later than {LATE_START_S} s)",
+    )
+
+
+def test_run_given_two_late_starts_should_keep_the_second_run() -> None:
+    stack = _ScriptedStack([_run(), _run(3.0)])
+
+    run = stack.run(_scenario(counts=True), node_id="eval-001")
+
+    assert stack.node_ids == ["eval-001", "eval-001-r1"]
+    assert (run.replays, run.first_look_s) == (1, 3.0)
+    assert run.problems == ("the node published no occupancy during the clip",)
+
+
+@pytest.mark.parametrize(
+    ("counts", "looks"), [(True, (0.4,)), (False, ()), (False, (2.5,))]
+)
+def test_run_given_an_early_look_or_no_counts_should_play_once(
+    counts: bool, looks: tuple[float, ...]
+) -> None:
+    stack = _ScriptedStack([_run(*looks)])
+
+    run = stack.run(_scenario(counts=counts), node_id="eval-001")
+
+    assert stack.node_ids == ["eval-001"]
+    assert (run.replays, run.problems) == (0, ())
