@@ -9,6 +9,10 @@ from typing import Any
 
 from harness.accuracy.scenario import ALL_ZONES, BoxNorm, ExpectedCount, ExpectedEvent
 
+# An occupancy message further than this (clip seconds) from a count's time
+# does not answer it; the node publishes one every 0.25 s of wall time.
+COUNT_MAX_GAP_S = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class ObservedEvent:

@@ -25,6 +25,7 @@ from edge.pose.movenet import PoseModels
 from edge.types import Frame
 from gridwatch.contract import EventPhase
 from harness.accuracy.match import (
+    COUNT_MAX_GAP_S,
     CountCheck,
     ObservedEvent,
     OccupancySample,
@@ -40,7 +41,7 @@ from harness.accuracy.match import (
     total,
 )
 from harness.accuracy.perturb import Perturbation, TimedFrame, perturbed, write_clip
-from harness.accuracy.results import COUNT_MAX_GAP_S, EvalSummary
+from harness.accuracy.results import EvalSummary
 from harness.accuracy.scenario import LoadedScenario, ScenarioLoad
 
 T0 = 1_700_000_000.0  # clip second 0 on the rules' clock

@@ -10,7 +10,7 @@ import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +24,18 @@ from edge.infer.base import BatchDetector
 from edge.node import EdgeNode
 from gridwatch.contract import CameraHealth, EventPhase, SnapshotRef, Topics
 from harness.accuracy.collector import EvalCollector, NodeMessages
-from harness.accuracy.match import ObservedEvent, OccupancySample
-from harness.accuracy.scenario import DEFAULT_LOCATION, PLACEHOLDER_URL, LoadedScenario
+from harness.accuracy.match import (
+    COUNT_MAX_GAP_S,
+    ObservedEvent,
+    OccupancySample,
+    check_counts,
+)
+from harness.accuracy.scenario import (
+    DEFAULT_LOCATION,
+    PLACEHOLDER_URL,
+    ExpectedCount,
+    LoadedScenario,
+)
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from simulators.clips import link_clips
 
@@ -40,11 +50,10 @@ _DRAIN_TIMEOUT_S = 15.0
 _STEADY_S = 0.6
 _SIM_START_TIMEOUT_S = 600.0
 _NO_RECONNECT_S = 60.0
-# A node whose first occupancy message comes later than this into the clip
-# missed the clip's start (a slow RTSP probe or broker login on a loaded
-# machine): its early counts cannot be checked, so the clip is replayed once.
-LATE_START_S = 1.0
-_REPLAYS_ON_LATE_START = 1
+# A replay in which some expected count had no occupancy message near it (the
+# node's RTSP probe or broker login was slow on a loaded machine, so it looked
+# at the clip late) could not check that count: the clip is played once more.
+_REPLAYS_ON_UNOBSERVED_COUNT = 1
 
 
 class ReplayError(RuntimeError):
@@ -128,11 +137,10 @@ class ScenarioRun:
         """Clip time of the earliest occupancy message; None without one."""
         return min((s.t_s for s in self.occupancy), default=None)
 
-    def started_late(self) -> bool:
-        """True when occupancy was expected but the node's first look at the
-        clip came after `LATE_START_S`."""
-        first = self.first_look_s
-        return first is None or first > LATE_START_S
+    def unobserved(self, counts: Sequence[ExpectedCount]) -> list[float]:
+        """Times of the expected counts no occupancy message can answer."""
+        checks = check_counts(counts, self.occupancy, max_gap_s=COUNT_MAX_GAP_S)
+        return [c.expected.t for c in checks if c.observed is None]
 
 
 def scale_camera(camera: CameraConfig, speed: float) -> dict[str, Any]:
@@ -272,28 +280,27 @@ class ReplayStack:
     def run(self, scenario: LoadedScenario, *, node_id: str) -> ScenarioRun:
         """Replay one scenario's clip through a fresh node.
 
-        A scenario with expected counts whose node started late (see
-        `LATE_START_S`) is replayed once more through another fresh node; the
-        run says how often (`replays`) and why (`problems`).
+        A replay that left an expected count without an occupancy message
+        near it is played once more through another fresh node; the run says
+        how often (`replays`) and why (`problems`).
 
         Raises:
             ReplayError: the clip was not served, the node did not start or
                 the clip did not play to its end in time.
         """
+        counts = scenario.scenario.expected.counts
         run = self._run_once(scenario, node_id=node_id)
-        late: list[str] = []
-        while (
-            scenario.scenario.expected.counts
-            and run.started_late()
-            and len(late) < _REPLAYS_ON_LATE_START
+        notes: list[str] = []
+        while (missed := run.unobserved(counts)) and (
+            len(notes) < _REPLAYS_ON_UNOBSERVED_COUNT
         ):
-            late.append(_late_start_note(run.first_look_s))
-            logger.warning("scenario %s: %s; replaying", scenario.name, late[-1])
-            run = self._run_once(scenario, node_id=f"{node_id}-r{len(late)}")
-        if not late:
+            notes.append(_unobserved_note(missed, run.first_look_s))
+            logger.warning("scenario %s: %s; replaying", scenario.name, notes[-1])
+            run = self._run_once(scenario, node_id=f"{node_id}-r{len(notes)}")
+        if not notes:
             return run
         return dataclasses.replace(
-            run, replays=len(late), problems=(*late, *run.problems)
+            run, replays=len(notes), problems=(*notes, *run.problems)
         )
 
     def _run_once(self, scenario: LoadedScenario, *, node_id: str) -> ScenarioRun:
@@ -392,12 +399,16 @@ class ReplayStack:
         )
 
 
-def _late_start_note(first_look_s: float | None) -> str:
-    if first_look_s is None:
-        return "the node published no occupancy during the clip"
+def _unobserved_note(missed: Sequence[float], first_look_s: float | None) -> str:
+    times = ", ".join(f"{t:g}" for t in missed)
+    first = (
+        "no occupancy message at all"
+        if first_look_s is None
+        else f"the first occupancy message at {first_look_s:.2f} s"
+    )
     return (
-        f"the node's first occupancy message came {first_look_s:.2f} s into the "
-        f"clip (later than {LATE_START_S} s)"
+        f"the counts at t={times} s were unobserved ({first}; a count "
+        f"needs one within {COUNT_MAX_GAP_S} s)"
     )
 
 

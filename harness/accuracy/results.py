@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.accuracy.match import (
+    COUNT_MAX_GAP_S,
     CountCheck,
     EventMatching,
     Miss,
@@ -26,10 +27,6 @@ from harness.accuracy.match import (
 from harness.accuracy.privacy import PrivacyTally, SnapshotFaceCheck
 from harness.accuracy.replay import ScenarioRun
 from harness.accuracy.scenario import LoadedScenario
-
-# An occupancy message further than this (clip seconds) from a count's time
-# does not answer it; the node publishes one every 0.25 s of wall time.
-COUNT_MAX_GAP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,6 @@ from gridwatch.contract import (
 )
 from harness.accuracy.collector import NodeMessages
 from harness.accuracy.replay import (
-    LATE_START_S,
     ReplaySettings,
     ReplayStack,
     ReplayTiming,
@@ -238,7 +237,7 @@ def _scenario(*, counts: bool) -> LoadedScenario:
     )
 
 
-def test_run_given_a_node_that_looked_late_should_replay_once_and_say_why() -> None:
+def test_run_given_a_count_left_unobserved_should_replay_once_and_say_why() -> None:
     stack = _ScriptedStack([_run(2.6, 3.0), _run(0.2, 1.0)])
 
     run = stack.run(_scenario(counts=True), node_id="eval-002")
@@ -247,25 +246,28 @@ def test_run_given_a_node_that_looked_late_should_replay_once_and_say_why() -> N
     assert run.first_look_s == 0.2
     assert run.replays == 1
     assert run.problems == (
-        "the node's first occupancy message came 2.60 s into the clip "
-        f"(later than {LATE_START_S} s)",
+        "the counts at t=1 s were unobserved (the first occupancy message at "
+        "2.60 s; a count needs one within 1.0 s)",
     )
 
 
-def test_run_given_two_late_starts_should_keep_the_second_run() -> None:
+def test_run_given_two_runs_without_the_count_should_keep_the_second() -> None:
     stack = _ScriptedStack([_run(), _run(3.0)])
 
     run = stack.run(_scenario(counts=True), node_id="eval-001")
 
     assert stack.node_ids == ["eval-001", "eval-001-r1"]
     assert (run.replays, run.first_look_s) == (1, 3.0)
-    assert run.problems == ("the node published no occupancy during the clip",)
+    assert run.problems == (
+        "the counts at t=1 s were unobserved (no occupancy message at all; a "
+        "count needs one within 1.0 s)",
+    )
 
 
 @pytest.mark.parametrize(
     ("counts", "looks"), [(True, (0.4,)), (False, ()), (False, (2.5,))]
 )
-def test_run_given_an_early_look_or_no_counts_should_play_once(
+def test_run_given_observed_or_no_counts_should_play_once(
     counts: bool, looks: tuple[float, ...]
 ) -> None:
     stack = _ScriptedStack([_run(*looks)])
