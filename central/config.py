@@ -499,6 +499,41 @@ class GradeBounds(StrictModel):
         return self
 
 
+class EvaluationSnapshotSettings(StrictModel):
+    """Stored evaluations of completed months and quarters
+    (`central/evaluation_snapshots.py`): what the statistics page reads instead
+    of aggregating a period's tickets on every request."""
+
+    enabled: bool = Field(
+        default=True,
+        title="Evaluation snapshots",
+        description="Store and serve the evaluation of completed months and "
+        "quarters; off: every evaluation is computed on request.",
+    )
+    interval_min: float = Field(
+        default=60.0,
+        gt=0,
+        le=24 * 60,
+        title="Refresh interval",
+        description="Minutes between two refreshes by the scheduler.",
+    )
+    months: int = Field(
+        default=3,
+        ge=0,
+        le=24,
+        title="Months kept fresh",
+        description="Completed months recomputed at each refresh (late closures, "
+        "ratings and rework still change them); older ones stay as last computed.",
+    )
+    quarters: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        title="Quarters kept fresh",
+        description="Completed quarters recomputed at each refresh.",
+    )
+
+
 class ScoreSettings(StrictModel):
     weights: ScoreWeights = ScoreWeights()
     grades: GradeBounds = GradeBounds()
@@ -546,6 +581,7 @@ class CentralSettings(StrictModel):
     points: PointSettings = PointSettings()
     citizen: CitizenSettings = CitizenSettings()
     warnings: WarningSettings = WarningSettings()
+    evaluation_snapshots: EvaluationSnapshotSettings = EvaluationSnapshotSettings()
 
 
 def load_settings(path: Path | None) -> CentralSettings:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from central.auth.audit import record_config
 from central.context import CentralContext
 from central.db.models import Ticket
+from central.evaluation_snapshots import EvaluationSnapshotJob
 from central.matters import Matter
 from central.retention import RetentionJob
 from central.tickets.service import SYSTEM, ConcurrentChange, InvalidRequest
@@ -52,6 +53,7 @@ class DeadlineWatcher:
         self.context = context
         self.retention = RetentionJob(context)
         self.warnings = WarningJob(context)
+        self.evaluation_snapshots = EvaluationSnapshotJob(context)
         # Looks back two rounds and a minute: another replica's change made
         # while this one's round ran (or its clock a little behind) is still seen.
         self.warning_feed = WarningFeed(
@@ -144,6 +146,10 @@ class DeadlineWatcher:
                 self.warnings.run_if_due()
             except Exception:
                 log.exception("hotspot warning run failed; trying again next round")
+            try:
+                self.evaluation_snapshots.run_if_due()
+            except Exception:
+                log.exception("evaluation snapshots failed; trying again next round")
             try:
                 self.warning_feed.poll()
             except Exception:

@@ -8,6 +8,7 @@ when it has none). Periods are bucketed in the city's timezone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
+from central.evaluation_snapshots import stored_evaluation
 from central.performance import (
     DailyCountRow,
     Dimension,
@@ -48,6 +50,14 @@ _END = (
     "End (exclusive): a local date YYYY-MM-DD or an ISO 8601 time; default: {default}."
 )
 _FORMAT = "json, or csv for a spreadsheet download (UTF-8)."
+_FRESH = (
+    "Compute now even where the evaluation of completed months and quarters is "
+    "stored (it is refreshed hourly by default; see `as_of`)."
+)
+_AS_OF = (
+    "When the rows were computed, for completed months and quarters read from "
+    "the stored evaluation (the oldest bucket's); null: computed for this request."
+)
 _CSV_RESPONSE: dict[int | str, dict[str, object]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -62,6 +72,7 @@ class EvaluationReport(BaseModel):
     timezone: str = Field(description="Timezone the buckets are cut in.")
     start: datetime = Field(description="Tickets created from (inclusive).")
     end: datetime = Field(description="Tickets created before (exclusive).")
+    as_of: datetime | None = Field(default=None, description=_AS_OF)
     rows: list[EvaluationRow] = Field(description="One row per bucket and key.")
 
 
@@ -73,6 +84,7 @@ class ScoreReport(BaseModel):
     end: datetime = Field(description="Tickets created before (exclusive).")
     weights: dict[str, float] = Field(description="Weights of the three rates.")
     grades: dict[str, float] = Field(description="Lowest score of grades A, B, C.")
+    as_of: datetime | None = Field(default=None, description=_AS_OF)
     rows: list[ScoreRow] = Field(description="One row per bucket and key, best first.")
 
 
@@ -161,19 +173,49 @@ def _stamp(start: datetime, end: datetime, zone: tzinfo) -> str:
     return f"{start.astimezone(zone):%Y%m%d}-{end.astimezone(zone):%Y%m%d}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+    rows: list[EvaluationRow]
+    as_of: datetime | None
+
+
 def _evaluation(
     context: CentralContext,
     period: Period,
     by: Dimension,
     start: str | None,
     end: str | None,
-) -> tuple[ZoneInfo, datetime, datetime, list[EvaluationRow]]:
+    *,
+    fresh: bool = False,
+) -> _Evaluated:
     """The evaluation rows of [start, end) (the current period by default),
-    cut in the city's timezone, with that zone and the range."""
+    cut in the city's timezone: read from the stored evaluation where the range
+    is made of completed months or quarters (unless `fresh`), else computed."""
     zone = city_zone(context)
     now = context.clock.now()
     begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
     with context.sessions() as session:
+        if context.settings.evaluation_snapshots.enabled and not fresh:
+            stored = stored_evaluation(
+                session,
+                period=period,
+                by=by,
+                start=begin,
+                end=finish,
+                zone=zone,
+                now=now,
+            )
+            if stored is not None:
+                return _Evaluated(
+                    zone=zone,
+                    start=begin,
+                    end=finish,
+                    rows=stored.rows,
+                    as_of=stored.as_of,
+                )
         rows = evaluate(
             session,
             period=period,
@@ -183,7 +225,7 @@ def _evaluation(
             timezone=zone,
             now=now,
         )
-    return zone, begin, finish, rows
+    return _Evaluated(zone=zone, start=begin, end=finish, rows=rows, as_of=None)
 
 
 @router.get(
@@ -208,21 +250,24 @@ def get_evaluation(
         Query(description=_END.format(default="the end of the current period")),
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+    fresh: Annotated[bool, Query(description=_FRESH)] = False,
 ) -> EvaluationReport | Response:
     """Tickets created in [start, end), per period bucket and key: counts, on-time
     close rate, rework rate, dispatch/accept/close times and the AI false-positive
     rate. Buckets are cut in the city's timezone."""
-    zone, begin, finish, rows = _evaluation(context, period, by, start, end)
+    done = _evaluation(context, period, by, start, end, fresh=fresh)
     if fmt == "csv":
-        name = f"evaluation-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"
-        return _csv(rows, EvaluationRow, f"{name}.csv")
+        stamp = _stamp(done.start, done.end, done.zone)
+        name = f"evaluation-{by.value}-{period.value}-{stamp}"
+        return _csv(done.rows, EvaluationRow, f"{name}.csv")
     return EvaluationReport(
         period=period,
         by=by,
-        timezone=zone.key,
-        start=begin,
-        end=finish,
-        rows=rows,
+        timezone=done.zone.key,
+        start=done.start,
+        end=done.end,
+        as_of=done.as_of,
+        rows=done.rows,
     )
 
 
@@ -248,26 +293,28 @@ def get_scores(
         Query(description=_END.format(default="the end of the current period")),
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+    fresh: Annotated[bool, Query(description=_FRESH)] = False,
 ) -> ScoreReport | Response:
     """The evaluation's response, resolution and satisfaction rates of tickets
     created in [start, end), their weighted score (0-100, weights in
     `scores.weights`; a rate with nothing to measure drops out) and grade
     (`scores.grades`), the best score first within each bucket."""
-    zone, begin, finish, evaluated = _evaluation(context, period, by, start, end)
+    done = _evaluation(context, period, by, start, end, fresh=fresh)
     settings = context.settings.scores
-    rows = score_rows(evaluated, settings)
+    rows = score_rows(done.rows, settings)
     rows.sort(key=lambda r: (r.period_start, r.score is None, -(r.score or 0.0)))
     if fmt == "csv":
-        name = f"scores-{by.value}-{period.value}-{_stamp(begin, finish, zone)}"
-        return _csv(rows, ScoreRow, f"{name}.csv")
+        stamp = _stamp(done.start, done.end, done.zone)
+        return _csv(rows, ScoreRow, f"scores-{by.value}-{period.value}-{stamp}.csv")
     return ScoreReport(
         period=period,
         by=by,
-        timezone=zone.key,
-        start=begin,
-        end=finish,
+        timezone=done.zone.key,
+        start=done.start,
+        end=done.end,
         weights=settings.weights.model_dump(),
         grades=settings.grades.model_dump(),
+        as_of=done.as_of,
         rows=rows,
     )
 

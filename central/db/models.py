@@ -623,6 +623,27 @@ class MatterListVersion(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class EvaluationSnapshot(Base):
+    """The evaluation of one completed month or quarter by one dimension, as
+    computed at `computed_at` (`central/evaluation_snapshots.py`): the rows of
+    `central.performance.evaluate` for that bucket, as JSON."""
+
+    __tablename__ = "evaluation_snapshots"
+    __table_args__ = (
+        UniqueConstraint("period", "bucket_start", "dimension", "timezone"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(16))
+    bucket_start: Mapped[str] = mapped_column(String(10))  # local YYYY-MM-DD
+    dimension: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime]
+    seconds: Mapped[float] = mapped_column(Float)
+    row_count: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
 @event.listens_for(TicketHistory, "before_update")
 @event.listens_for(TicketHistory, "before_delete")
 def _history_is_append_only(*_: object) -> None:

@@ -1,0 +1,295 @@
+"""Stored evaluations of completed months and quarters.
+
+A city-year's monthly or quarterly evaluation aggregates hundreds of thousands
+of tickets (seconds even in the database), while a completed period changes
+only slowly: late closures, ratings and rework. So the scheduler stores the
+rows of `central.performance.evaluate` per completed bucket and dimension
+(`EvaluationSnapshot`), recomputing the last few at every refresh, and the
+statistics API answers a range made of completed buckets from those rows,
+saying when they were computed (`as_of`). Anything else (the current period,
+days and weeks, a range not cut at bucket boundaries, a bucket not stored yet)
+is computed on request as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from central.config import EvaluationSnapshotSettings
+from central.context import CentralContext
+from central.db.models import EvaluationSnapshot
+from central.performance import (
+    Dimension,
+    EvaluationRow,
+    Period,
+    evaluate,
+    period_bounds,
+)
+
+__all__ = [
+    "REFRESH_LOCK_KEY",
+    "SNAPSHOT_PERIODS",
+    "EvaluationSnapshotJob",
+    "StoredEvaluation",
+    "completed_buckets",
+    "refresh_bucket",
+    "stored_evaluation",
+]
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_PERIODS = (Period.MONTH, Period.QUARTER)
+# One replica refreshes at a time (PostgreSQL advisory lock; any constant).
+REFRESH_LOCK_KEY = 0x67770E5A
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvaluation:
+    """Rows read from snapshots, and the oldest snapshot's computation time."""
+
+    rows: list[EvaluationRow]
+    as_of: datetime
+
+
+def buckets_of(
+    period: Period, start: datetime, end: datetime, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]] | None:
+    """The buckets [start, end) is made of, None unless it starts and ends on
+    bucket boundaries."""
+    buckets: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        bucket = period_bounds(cursor, period, zone)
+        if bucket[0] != cursor:
+            return None
+        buckets.append(bucket)
+        cursor = bucket[1]
+    return buckets if cursor == end else None
+
+
+def completed_buckets(
+    period: Period, now: datetime, zone: ZoneInfo, count: int
+) -> list[tuple[datetime, datetime]]:
+    """The `count` last buckets of `period` that ended by `now`, oldest first."""
+    found: list[tuple[datetime, datetime]] = []
+    current_start, _ = period_bounds(now, period, zone)
+    cursor = current_start
+    for _ in range(count):
+        bucket = period_bounds(cursor - timedelta(days=1), period, zone)
+        found.append(bucket)
+        cursor = bucket[0]
+    return found[::-1]
+
+
+def _local_day(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).date().isoformat()
+
+
+def stored_evaluation(
+    session: Session,
+    *,
+    period: Period,
+    by: Dimension,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+) -> StoredEvaluation | None:
+    """The evaluation of [start, end) from snapshots, or None when the range is
+    not made of completed month or quarter buckets that are all stored."""
+    if period not in SNAPSHOT_PERIODS or end > now:
+        return None
+    buckets = buckets_of(period, start, end, zone)
+    if not buckets:
+        return None
+    days = [_local_day(bucket_start, zone) for bucket_start, _ in buckets]
+    found = {
+        snapshot.bucket_start: snapshot
+        for snapshot in session.scalars(
+            select(EvaluationSnapshot).where(
+                EvaluationSnapshot.period == period.value,
+                EvaluationSnapshot.dimension == by.value,
+                EvaluationSnapshot.timezone == zone.key,
+                EvaluationSnapshot.bucket_start.in_(days),
+            )
+        )
+    }
+    if len(found) != len(days):
+        return None
+    rows = [
+        # Rows were validated when computed; construct skips doing it twice.
+        EvaluationRow.model_construct(**row)
+        for day in days
+        for row in found[day].rows
+    ]
+    return StoredEvaluation(
+        rows=rows, as_of=min(found[day].computed_at for day in days)
+    )
+
+
+def refresh_bucket(
+    session: Session,
+    *,
+    period: Period,
+    by: Dimension,
+    bucket: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    now: datetime,
+) -> EvaluationSnapshot:
+    """Compute one bucket's evaluation as of `now` and store it (replacing the
+    stored one); the caller commits."""
+    started = time.perf_counter()
+    rows = evaluate(
+        session,
+        period=period,
+        by=by,
+        start=bucket[0],
+        end=bucket[1],
+        timezone=zone,
+        now=now,
+    )
+    seconds = time.perf_counter() - started
+    day = _local_day(bucket[0], zone)
+    snapshot = session.scalar(
+        select(EvaluationSnapshot).where(
+            EvaluationSnapshot.period == period.value,
+            EvaluationSnapshot.dimension == by.value,
+            EvaluationSnapshot.timezone == zone.key,
+            EvaluationSnapshot.bucket_start == day,
+        )
+    )
+    if snapshot is None:
+        snapshot = EvaluationSnapshot(
+            period=period.value, bucket_start=day, dimension=by.value, timezone=zone.key
+        )
+        session.add(snapshot)
+    snapshot.computed_at = now
+    snapshot.seconds = round(seconds, 3)
+    snapshot.row_count = len(rows)
+    snapshot.rows = [row.model_dump(mode="json") for row in rows]
+    return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    """What one refresh did: snapshots stored and the seconds it took."""
+
+    stored: int
+    seconds: float
+    skipped: bool = False
+
+
+class EvaluationSnapshotJob:
+    """Refreshes the snapshots every `evaluation_snapshots.interval_min` (the
+    scheduler calls `run_if_due` each round)."""
+
+    def __init__(self, context: CentralContext) -> None:
+        self.context = context
+
+    @property
+    def settings(self) -> EvaluationSnapshotSettings:
+        return self.context.settings.evaluation_snapshots
+
+    def run_if_due(self) -> RefreshReport | None:
+        """Refresh when a kept-fresh snapshot is missing or older than the
+        interval (judged from the database: restarts and replicas agree)."""
+        if not self.settings.enabled:
+            return None
+        now = self.context.clock.now()
+        if not self.is_due(now):
+            return None
+        return self.run_once()
+
+    def is_due(self, now: datetime) -> bool:
+        zone = self.context.directory.zone
+        wanted = {
+            (period.value, _local_day(bucket[0], zone), by.value)
+            for period, bucket in self.jobs(now)
+            for by in Dimension
+        }
+        if not wanted:
+            return False
+        with self.context.sessions() as session:
+            found = session.execute(
+                select(
+                    EvaluationSnapshot.period,
+                    EvaluationSnapshot.bucket_start,
+                    EvaluationSnapshot.dimension,
+                    EvaluationSnapshot.computed_at,
+                ).where(
+                    EvaluationSnapshot.timezone == zone.key,
+                    EvaluationSnapshot.bucket_start.in_({day for _, day, _ in wanted}),
+                )
+            ).all()
+        computed = {(p, day, by): at for p, day, by, at in found}
+        if not wanted <= computed.keys():
+            return True
+        oldest = min(computed[key] for key in wanted)
+        return now - oldest >= timedelta(minutes=self.settings.interval_min)
+
+    def jobs(self, now: datetime) -> Iterator[tuple[Period, tuple[datetime, datetime]]]:
+        """The buckets a refresh at `now` recomputes, newest month first."""
+        zone = self.context.directory.zone
+        counts = {
+            Period.MONTH: self.settings.months,
+            Period.QUARTER: self.settings.quarters,
+        }
+        for period in SNAPSHOT_PERIODS:
+            for bucket in reversed(
+                completed_buckets(period, now, zone, counts[period])
+            ):
+                yield period, bucket
+
+    def run_once(
+        self, dimensions: Sequence[Dimension] = tuple(Dimension)
+    ) -> RefreshReport:
+        """Recompute every kept-fresh bucket by every dimension, one
+        transaction each; skipped while another replica is refreshing."""
+        started = time.perf_counter()
+        now = self.context.clock.now()
+        zone = self.context.directory.zone
+        stored = 0
+        with self.context.sessions() as lock_session:
+            if not _try_lock(lock_session):
+                log.info("evaluation snapshots: another replica is refreshing them")
+                return RefreshReport(0, 0.0, skipped=True)
+            try:
+                for period, bucket in self.jobs(now):
+                    for by in dimensions:
+                        with self.context.sessions.begin() as session:
+                            refresh_bucket(
+                                session,
+                                period=period,
+                                by=by,
+                                bucket=bucket,
+                                zone=zone,
+                                now=now,
+                            )
+                        stored += 1
+            finally:
+                _unlock(lock_session)
+        seconds = time.perf_counter() - started
+        log.info("evaluation snapshots: %d stored in %.1f s", stored, seconds)
+        return RefreshReport(stored, round(seconds, 3))
+
+
+def _try_lock(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: one process owns the database
+    return bool(
+        session.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": REFRESH_LOCK_KEY})
+    )
+
+
+def _unlock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REFRESH_LOCK_KEY})
+        session.commit()
