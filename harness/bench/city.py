@@ -8,8 +8,14 @@ people do every day, through the HTTP API in process:
 
 - evaluation: `central.performance.evaluate` for the last full month and
   quarter by grid / community / street / department / worker (seconds each;
-  `evaluation_max_s` the slowest), and the month by grid as JSON and as a CSV
-  download from `/api/v1/stats/evaluation`;
+  `evaluation_max_s` the slowest), computed on request;
+- `snapshot_refresh_s`: the scheduler's refresh of the stored evaluations
+  (`central/evaluation_snapshots.py`, default settings: the last 3 months and
+  2 quarters by every dimension), then `evaluation_api_ms`: the same month and
+  quarter through `/api/v1/stats/evaluation`, now read from what it stored
+  (`evaluation_api_max_ms` the slowest), and the month by grid computed on
+  request (`evaluation_api_month_grid_fresh_ms`, `fresh=true`) and as a CSV
+  download;
 - `list_p95_ms`: `/api/v1/tickets` over a mix of the console's filters, and
   `list_uncapped_count_p95_ms`: the same with every match counted (the
   list's `total` before it was capped at 10,000), for the ratio;
@@ -53,6 +59,7 @@ from central.auth.users import create_user, issue_token
 from central.config import CentralSettings
 from central.context import CentralContext, build_context
 from central.db.models import Ticket, User, UserRole, Worker
+from central.evaluation_snapshots import EvaluationSnapshotJob
 from central.grids.geojson import load_grid_file
 from central.importer import import_city, import_grids, load_city_file
 from central.performance import Dimension, Period, evaluate
@@ -68,13 +75,14 @@ from harness.bench.city_queries import (
     time_evaluations,
     time_once,
     time_requests,
+    time_stored_evaluations,
 )
 from harness.bench.report import write_figures
 from harness.services import PostgresServer
 from simulators.city import generate_city, spec_for, write_city
 
 GOALS = {
-    "evaluation_max_s": 2.0,
+    "evaluation_api_max_ms": 2000.0,
     "list_p95_ms": 150.0,
     "review_queue_p95_ms": 150.0,
     "hotspots_ms": 500.0,
@@ -217,9 +225,18 @@ def _run(
             ("end", month[1].isoformat()),
         ]
         path = "/api/v1/stats/evaluation"
-        figures["evaluation_api_month_grid_ms"], _ = _rounded(
-            time_once(client, headers, path, eval_params)
+        figures["evaluation_api_month_grid_fresh_ms"], _ = _rounded(
+            time_once(client, headers, path, [*eval_params, ("fresh", "true")])
         )
+        _say("evaluation snapshots: refreshing")
+        refresh = EvaluationSnapshotJob(context).run_once()
+        figures["snapshot_refresh_s"] = refresh.seconds
+        figures["snapshot_refresh_evaluations"] = refresh.stored
+        _say(f"evaluation snapshots: {refresh.stored} in {refresh.seconds} s")
+        figures["evaluation_api_ms"] = time_stored_evaluations(
+            client, headers, now, zone
+        )
+        figures["evaluation_api_max_ms"] = max(figures["evaluation_api_ms"].values())
         figures["export_csv_ms"], figures["export_csv_bytes"] = _rounded(
             time_once(client, headers, path, [*eval_params, ("format", "csv")])
         )

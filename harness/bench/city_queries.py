@@ -39,6 +39,7 @@ __all__ = [
     "explain",
     "list_requests",
     "time_requests",
+    "time_stored_evaluations",
 ]
 
 EVALUATION_DIMENSIONS = (
@@ -159,6 +160,39 @@ def time_evaluations(
                 "rows": len(rows),
                 "tickets": sum(r.tickets for r in rows),
             }
+    return result
+
+
+def time_stored_evaluations(
+    client: TestClient,
+    headers: dict[str, str],
+    now: datetime,
+    zone: ZoneInfo,
+) -> dict[str, float]:
+    """Milliseconds of `/api/v1/stats/evaluation` for the last full month and
+    quarter by each dimension, each answered from the stored evaluation."""
+    result: dict[str, float] = {}
+    for period in (Period.MONTH, Period.QUARTER):
+        start, end = last_full(period, now, zone)
+        for by in EVALUATION_DIMENSIONS:
+            params = [
+                ("period", period.value),
+                ("by", by.value),
+                ("start", start.isoformat()),
+                ("end", end.isoformat()),
+            ]
+            started = time.perf_counter()
+            with client.stream(
+                "GET", "/api/v1/stats/evaluation", params=params, headers=headers
+            ) as response:
+                body = response.read()
+            ms = (time.perf_counter() - started) * 1000
+            if response.status_code != 200 or b'"as_of":null' in body:
+                raise RuntimeError(
+                    f"evaluation {period.value} by {by.value} was not served from "
+                    f"the stored evaluation ({response.status_code})"
+                )
+            result[f"{period.value}_{by.value}"] = round(ms, 1)
     return result
 
 
