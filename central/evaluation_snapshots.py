@@ -37,11 +37,11 @@ from central.performance import (
 __all__ = [
     "REFRESH_LOCK_KEY",
     "SNAPSHOT_PERIODS",
+    "Evaluated",
     "EvaluationSnapshotJob",
-    "StoredEvaluation",
     "completed_buckets",
+    "evaluate_with_stored",
     "refresh_bucket",
-    "stored_evaluation",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,13 @@ REFRESH_LOCK_KEY = 0x67770E5A
 
 
 @dataclass(frozen=True, slots=True)
-class StoredEvaluation:
-    """Rows read from snapshots, and the oldest snapshot's computation time."""
+class Evaluated:
+    """Evaluation rows, and when the oldest stored bucket among them was
+    computed (None: every row was computed for this call)."""
 
     rows: list[EvaluationRow]
-    as_of: datetime
+    as_of: datetime | None
+    stored_buckets: int = 0
 
 
 def buckets_of(
@@ -93,7 +95,7 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
-def stored_evaluation(
+def evaluate_with_stored(
     session: Session,
     *,
     period: Period,
@@ -102,16 +104,72 @@ def stored_evaluation(
     end: datetime,
     zone: ZoneInfo,
     now: datetime,
-) -> StoredEvaluation | None:
-    """The evaluation of [start, end) from snapshots, or None when the range is
-    not made of completed month or quarter buckets that are all stored."""
-    if period not in SNAPSHOT_PERIODS or end > now:
-        return None
-    buckets = buckets_of(period, start, end, zone)
+) -> Evaluated:
+    """The evaluation of [start, end) as `evaluate` computes it at `now`,
+    except that completed month and quarter buckets that are stored are read.
+
+    A range cut at bucket boundaries takes each completed bucket from its
+    snapshot where there is one; the buckets that are not stored (the current
+    one, say) are computed, each run of neighbours in one call. Any other
+    range is computed whole.
+    """
+    buckets = (
+        buckets_of(period, start, end, zone) if period in SNAPSHOT_PERIODS else None
+    )
     if not buckets:
-        return None
+        return Evaluated(_compute(session, period, by, (start, end), zone, now), None)
+    found = _snapshots(session, period, by, [b for b in buckets if b[1] <= now], zone)
+    rows: list[EvaluationRow] = []
+    stored: list[EvaluationSnapshot] = []
+    missing: list[tuple[datetime, datetime]] = []
+    for bucket in buckets:
+        snapshot = found.get(_local_day(bucket[0], zone))
+        if snapshot is None:
+            missing.append(bucket)
+            continue
+        if missing:
+            rows += _compute(session, period, by, (missing[0][0], bucket[0]), zone, now)
+            missing = []
+        # Rows were validated when computed; construct skips doing it twice.
+        rows += [EvaluationRow.model_construct(**row) for row in snapshot.rows]
+        stored.append(snapshot)
+    if missing:
+        rows += _compute(session, period, by, (missing[0][0], end), zone, now)
+    as_of = min((s.computed_at for s in stored), default=None)
+    return Evaluated(rows, as_of, len(stored))
+
+
+def _compute(
+    session: Session,
+    period: Period,
+    by: Dimension,
+    bounds: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    now: datetime,
+) -> list[EvaluationRow]:
+    return evaluate(
+        session,
+        period=period,
+        by=by,
+        start=bounds[0],
+        end=bounds[1],
+        timezone=zone,
+        now=now,
+    )
+
+
+def _snapshots(
+    session: Session,
+    period: Period,
+    by: Dimension,
+    buckets: Sequence[tuple[datetime, datetime]],
+    zone: ZoneInfo,
+) -> dict[str, EvaluationSnapshot]:
+    """The stored snapshots of `buckets`, by local first day."""
+    if not buckets:
+        return {}
     days = [_local_day(bucket_start, zone) for bucket_start, _ in buckets]
-    found = {
+    return {
         snapshot.bucket_start: snapshot
         for snapshot in session.scalars(
             select(EvaluationSnapshot).where(
@@ -122,17 +180,6 @@ def stored_evaluation(
             )
         )
     }
-    if len(found) != len(days):
-        return None
-    rows = [
-        # Rows were validated when computed; construct skips doing it twice.
-        EvaluationRow.model_construct(**row)
-        for day in days
-        for row in found[day].rows
-    ]
-    return StoredEvaluation(
-        rows=rows, as_of=min(found[day].computed_at for day in days)
-    )
 
 
 def refresh_bucket(
@@ -147,15 +194,7 @@ def refresh_bucket(
     """Compute one bucket's evaluation as of `now` and store it (replacing the
     stored one); the caller commits."""
     started = time.perf_counter()
-    rows = evaluate(
-        session,
-        period=period,
-        by=by,
-        start=bucket[0],
-        end=bucket[1],
-        timezone=zone,
-        now=now,
-    )
+    rows = _compute(session, period, by, bucket, zone, now)
     seconds = time.perf_counter() - started
     day = _local_day(bucket[0], zone)
     snapshot = session.scalar(

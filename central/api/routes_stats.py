@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
-from central.evaluation_snapshots import stored_evaluation
+from central.evaluation_snapshots import evaluate_with_stored
 from central.performance import (
     DailyCountRow,
     Dimension,
@@ -55,8 +55,10 @@ _FRESH = (
     "stored (it is refreshed hourly by default; see `as_of`)."
 )
 _AS_OF = (
-    "When the rows were computed, for completed months and quarters read from "
-    "the stored evaluation (the oldest bucket's); null: computed for this request."
+    "When the stored rows among these were computed (completed months and "
+    "quarters read from the stored evaluation; the oldest bucket's); rows of "
+    "buckets not stored, such as the current one, are computed for this request. "
+    "Null: every row was computed for this request."
 )
 _CSV_RESPONSE: dict[int | str, dict[str, object]] = {
     200: {
@@ -199,7 +201,7 @@ def _evaluation(
     begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
     with context.sessions() as session:
         if context.settings.evaluation_snapshots.enabled and not fresh:
-            stored = stored_evaluation(
+            done = evaluate_with_stored(
                 session,
                 period=period,
                 by=by,
@@ -208,14 +210,9 @@ def _evaluation(
                 zone=zone,
                 now=now,
             )
-            if stored is not None:
-                return _Evaluated(
-                    zone=zone,
-                    start=begin,
-                    end=finish,
-                    rows=stored.rows,
-                    as_of=stored.as_of,
-                )
+            return _Evaluated(
+                zone=zone, start=begin, end=finish, rows=done.rows, as_of=done.as_of
+            )
         rows = evaluate(
             session,
             period=period,

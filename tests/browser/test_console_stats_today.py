@@ -5,13 +5,14 @@ night, or in another country, ended every range a day early and showed
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Request, expect
 
-from tests.browser.conftest import PageFactory
+from tests.browser.conftest import ApiFactory, PageFactory
 from tests.browser.test_operator_console import DESKTOP, go, log_in
 
 CITY = ZoneInfo("Asia/Shanghai")  # the demo city's timezone
@@ -44,3 +45,32 @@ def test_statistics_should_end_at_the_citys_tomorrow_from_a_browser_on_another_d
     assert ends == {city_tomorrow}, (
         f"daily ranges end {ends}, the city's tomorrow is {city_tomorrow}"
     )
+
+
+def test_statistics_by_month_should_say_when_completed_months_were_computed(
+    page_factory: PageFactory, api: ApiFactory
+) -> None:
+    """Completed months come from the stored evaluation (the scheduler's); the
+    page says when they were computed."""
+    client = api("operator")
+    this_month = datetime.now(CITY).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    params = {
+        "period": "month",
+        "by": "grid",
+        "start": last_month.isoformat(),
+        "end": this_month.isoformat(),
+    }
+    deadline = time.monotonic() + 60
+    while not (as_of := client.get("/stats/evaluation", params=params).json()["as_of"]):
+        assert time.monotonic() < deadline, "the scheduler stored no evaluation"
+        time.sleep(1)
+
+    page = page_factory(viewport=DESKTOP)
+    log_in(page)
+    go(page, "stats")
+    page.locator('button[data-period="month"]').click()
+
+    stored = page.locator("[data-as-of]")
+    expect(stored).to_contain_text("completed months computed")
+    assert stored.get_attribute("data-as-of") == as_of

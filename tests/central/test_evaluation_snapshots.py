@@ -22,7 +22,7 @@ from central.evaluation_snapshots import (
     EvaluationSnapshotJob,
     buckets_of,
     completed_buckets,
-    stored_evaluation,
+    evaluate_with_stored,
 )
 from central.performance import Dimension, Period, evaluate
 from tests.central.api.test_routes_stats import make_client
@@ -114,7 +114,7 @@ def test_job_should_store_every_fresh_bucket_by_every_dimension(
 
     assert report.stored == 5 * len(Dimension)  # 3 months and 2 quarters
     with context.sessions() as session:
-        stored = stored_evaluation(
+        stored = evaluate_with_stored(
             session,
             period=Period.MONTH,
             by=Dimension.WORKER,
@@ -132,7 +132,7 @@ def test_job_should_store_every_fresh_bucket_by_every_dimension(
             timezone=SHANGHAI,
             now=NOW,
         )
-    assert stored is not None and stored.as_of == NOW
+    assert (stored.as_of, stored.stored_buckets) == (NOW, 1)
     assert [r.model_dump() for r in stored.rows] == [r.model_dump() for r in live]
     assert len(live) > 1
 
@@ -178,6 +178,26 @@ def test_api_given_two_stored_months_should_join_them_in_bucket_order(
     assert stored["as_of"] is not None
     assert [r["period_start"] for r in stored["rows"]] == ["2024-02-01", "2024-03-01"]
     assert stored["rows"] == fresh["rows"]
+
+
+def test_api_given_stored_months_and_the_current_one_should_compute_only_that(
+    context: CentralContext, client: TestClient
+) -> None:
+    EvaluationSnapshotJob(context).run_once()
+    move_a_march_ticket_to_yuexiu(context)  # after the refresh: March is stale
+    params = {"by": "district", "start": "2024-03-01"}  # to the current month's end
+
+    stored = client.get(EVALUATION, params=params).json()
+    fresh = client.get(EVALUATION, params={**params, "fresh": "true"}).json()
+
+    assert stored["end"] == "2024-06-01T00:00:00+08:00"
+    assert stored["as_of"] == "2024-05-10T04:00:00Z"
+    assert {r["period_start"] for r in stored["rows"]} == {"2024-03-01", "2024-04-01"}
+    march = [r for r in stored["rows"] if r["period_start"] == "2024-03-01"]
+    assert march != [r for r in fresh["rows"] if r["period_start"] == "2024-03-01"]
+    assert [r for r in stored["rows"] if r not in march] == [
+        r for r in fresh["rows"] if r["period_start"] != "2024-03-01"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -247,7 +267,7 @@ def test_job_on_postgresql_should_store_the_live_rows_and_yield_to_a_replica(
         april = (local(2024, 4), local(2024, 5))
         with context.sessions() as session:
             for by in Dimension:
-                stored = stored_evaluation(
+                stored = evaluate_with_stored(
                     session,
                     period=Period.MONTH,
                     by=by,
@@ -265,7 +285,7 @@ def test_job_on_postgresql_should_store_the_live_rows_and_yield_to_a_replica(
                     timezone=SHANGHAI,
                     now=NOW,
                 )
-                assert stored is not None, by
+                assert stored.stored_buckets == 1, by
                 assert [r.model_dump() for r in stored.rows] == [
                     r.model_dump() for r in live
                 ], by

@@ -6,7 +6,19 @@
 import { api, apiOptional, download } from "./api.js";
 import { pointsCard } from "./points-card.js";
 import { scoresCard } from "./scores-card.js";
-import { clear, errorBlock, fmtDuration, fmtPct, h, icon, loading, select, toast } from "./ui.js";
+import {
+  clear,
+  errorBlock,
+  fmtAgo,
+  fmtDuration,
+  fmtFull,
+  fmtPct,
+  h,
+  icon,
+  loading,
+  select,
+  toast,
+} from "./ui.js";
 
 const PERIODS = [
   { value: "day", label: "Day", count: 14, unit: "days" },
@@ -340,6 +352,16 @@ async function load() {
   }
   if (mine !== seq || !root) return;
   clear(els.body);
+  if (grouped.as_of) {
+    // Completed months and quarters come from the stored evaluation.
+    const stored = h(
+      "span",
+      { title: `Completed periods as computed at ${fmtFull(grouped.as_of)}` },
+      ` · completed ${spec.unit} computed ${fmtAgo(grouped.as_of)}`,
+    );
+    stored.dataset.asOf = grouped.as_of;
+    els.range.append(stored);
+  }
   if (typeof Chart === "undefined") {
     els.body.append(
       h("div", { class: "span-12" }, errorBlock(new Error("The chart library did not load."))),
