@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -514,6 +514,9 @@ class CentralConfig(StrictModel):
         return self
 
 
+ClipFrames = Literal["stream", "analysed"]
+
+
 class MediaConfig(StrictModel):
     """Event clips (H.264 MP4, faces blurred) and where they are kept."""
 
@@ -548,6 +551,22 @@ class MediaConfig(StrictModel):
         ge=64,
         le=3840,
         description="Frames are downscaled to this longest side before buffering.",
+    )
+    clip_frames: ClipFrames = Field(
+        default="stream",
+        title="Clip frames",
+        description="`stream`: cameras read with the `pyav` decoder keep their "
+        "stream's recent compressed packets, and a clip decodes its window from "
+        "them at the camera's full frame rate; `analysed`: clips hold the "
+        "analysed frames only (the analysis rate). `opencv` cameras always "
+        "give `analysed` clips.",
+    )
+    packet_buffer_mb: float = Field(
+        default=32.0,
+        gt=0,
+        le=4096,
+        description="Most memory per camera's packet buffer (MiB) with "
+        "`clip_frames: stream`; it keeps pre_s + post_s + buffer_s seconds.",
     )
     crf: int = Field(
         default=28,

@@ -21,7 +21,13 @@ from edge.http import (
     read_monitor_token,
 )
 from edge.infer.base import BatchDetector
-from edge.ingest import FrameSource, FreshestFrameSlot, SnapshotSource, build_source
+from edge.ingest import (
+    FrameSource,
+    FreshestFrameSlot,
+    PyAvSource,
+    SnapshotSource,
+    build_source,
+)
 from edge.ingest.base import RateMeter
 from edge.media.stage import MediaPipeline
 from edge.metrics import NodeMetrics
@@ -101,6 +107,10 @@ class EdgeNode:
         self.sources: dict[str, FrameSource] = {
             c.id: build_source(c, self.slots[c.id]) for c in config.cameras
         }
+        if media is not None:
+            for camera_id, source in self.sources.items():
+                if isinstance(source, PyAvSource):
+                    source.packet_ring = media.packet_ring(camera_id)
         self.fps_analysed = {c.id: RateMeter() for c in config.cameras}
         self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(
             ANALYSIS_QUEUE_SIZE

@@ -16,6 +16,7 @@ import numpy as np
 
 from edge.config import CameraConfig, SourceKind
 from edge.ingest.base import FrameSource
+from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
 from edge.ingest.sampler import FrameSampler
 from edge.ingest.skip_planner import SkipPlanner
 from edge.ingest.slot import FreshestFrameSlot
@@ -46,6 +47,8 @@ class PyAvSource(FrameSource):
         )
         self._container: av.container.InputContainer | None = None
         self.packets_read = 0
+        # Set by the node when this camera's clips are cut from its packets.
+        self.packet_ring: PacketRing | None = None
 
     @property
     def frames_skipped(self) -> int:
@@ -83,6 +86,7 @@ class PyAvSource(FrameSource):
         stream.codec_context.thread_count = _DECODER_THREADS
         self._connected = True
         self.error = None
+        self._open_packet_ring(stream)
         logger.info(
             "camera %s: opened %s (pyav, skip_frames %s)",
             self.camera.id,
@@ -111,7 +115,21 @@ class PyAvSource(FrameSource):
                 self.error = "end of file" if self._is_file else "stream ended"
                 return had_frames
             container.seek(0)
+            self._open_packet_ring(stream)  # timestamps start again
         return had_frames
+
+    def _open_packet_ring(self, stream: av.video.stream.VideoStream) -> None:
+        if self.packet_ring is None:
+            return
+        params = stream_params(stream.codec_context, stream.time_base)
+        if params is None:
+            logger.warning(
+                "camera %s: the stream has no time base; clips use analysed frames",
+                self.camera.id,
+            )
+            self.packet_ring = None
+            return
+        self.packet_ring.open(params)
 
     def _play(
         self,
@@ -159,7 +177,18 @@ class PyAvSource(FrameSource):
         if context.skip_frame != level.value:
             context.skip_frame = level.value
         self.packets_read += 1
-        self._count_arrival(time.time())
+        now = time.time()
+        self._count_arrival(now)
+        if self.packet_ring is not None:
+            self.packet_ring.push(
+                BufferedPacket(
+                    arrived_at=now,
+                    data=bytes(packet),
+                    pts=packet.pts,
+                    dts=packet.dts,
+                    is_key=packet.is_keyframe,
+                )
+            )
         frames = packet.decode()
         self.planner.observe_decoded(len(frames))
         for frame in frames:

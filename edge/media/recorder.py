@@ -13,15 +13,17 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edge.config import MediaConfig
+from edge.ingest.packet_ring import PacketRing
 from edge.media.clip import (
     ClipEncodeError,
     EncodedClip,
@@ -31,6 +33,7 @@ from edge.media.clip import (
     encode_mp4,
 )
 from edge.media.faces import FaceBlur
+from edge.media.packets import decode_window
 from edge.media.ring import BufferedFrame, FrameRing
 from edge.media.store import LocalClipStore
 from edge.metrics import NodeMetrics
@@ -76,6 +79,8 @@ class Clip:
         file: The encoded MP4.
         faces_blurred: Face regions obscured over all frames.
         work_s: Seconds spent blurring and encoding it.
+        frames_from: `stream` (decoded from the camera's packets, its full
+            rate) or `analysed` (the analysed frames).
     """
 
     event_id: str
@@ -83,6 +88,7 @@ class Clip:
     file: EncodedClip
     faces_blurred: int
     work_s: float
+    frames_from: str = "analysed"
 
 
 @dataclass(slots=True, eq=False)  # identity: two captures are never equal
@@ -107,6 +113,8 @@ class ClipRecorder:
         on_clip: Called on the recorder thread with each finished clip.
         metrics: Clip counters.
         node_id: For log lines.
+        packet_rings: Cameras whose clips are decoded from their stream's
+            packets (full frame rate); the others use the analysed frames.
     """
 
     def __init__(
@@ -119,8 +127,10 @@ class ClipRecorder:
         on_clip: ClipSink,
         metrics: NodeMetrics,
         node_id: str,
+        packet_rings: Mapping[str, PacketRing] | None = None,
     ) -> None:
         self._config = config
+        self._packet_rings = dict(packet_rings or {})
         self._rings = {
             camera_id: FrameRing(
                 max_age_s=config.buffer_s, max_bytes=int(config.buffer_mb * 2**20)
@@ -203,6 +213,10 @@ class ClipRecorder:
     @property
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def packet_ring(self, camera_id: str) -> PacketRing | None:
+        """The camera's packet ring, None when its clips use analysed frames."""
+        return self._packet_rings.get(camera_id)
 
     def buffered(self, camera_id: str) -> int:
         """Frames in a camera's ring (0 for a camera not recorded)."""
@@ -290,12 +304,13 @@ class ClipRecorder:
         self._metrics.faces_blurred.labels(request.camera_id).inc(clip.faces_blurred)
         self._metrics.clip_seconds.observe(clip.work_s)
         logger.info(
-            "node %s: camera %s: clip of event %s: %d frames, %.1fs, %d faces "
+            "node %s: camera %s: clip of event %s: %d %s frames, %.1fs, %d faces "
             "blurred, %d bytes, made in %.2fs",
             self._node_id,
             request.camera_id,
             request.event_id,
             clip.file.frames,
+            clip.frames_from,
             clip.file.duration_s,
             clip.faces_blurred,
             clip.file.size,
@@ -322,8 +337,11 @@ class ClipRecorder:
         started = time.perf_counter()
         request = capture.request
         path = self._store.path_for(request.event_id)
-        rate = _frame_rate(capture.frames)
-        frames, obscured = self._blurred(capture.frames)
+        source = self._stream_frames(capture)
+        frames_from = "analysed" if source is None else "stream"
+        source = capture.frames if source is None else source
+        rate = _frame_rate(source)
+        frames, obscured = self._blurred(source)
         for round_ in range(VERIFY_ROUNDS + 1):
             encoded = encode_mp4(
                 (TimedImage(f.captured_at, f.to_bgr()) for f in frames),
@@ -339,6 +357,7 @@ class ClipRecorder:
                     file=encoded,
                     faces_blurred=obscured,
                     work_s=time.perf_counter() - started,
+                    frames_from=frames_from,
                 )
             if round_ < VERIFY_ROUNDS:
                 obscured += self._cover(
@@ -348,6 +367,45 @@ class ClipRecorder:
         raise FacesLeftError(
             f"faces still found in {len(leaks)} frames of the encoded clip"
         )
+
+    def _stream_frames(self, capture: _Capture) -> list[BufferedFrame] | None:
+        """The clip's window decoded from the camera's packets (every frame the
+        camera sent), or None to use the analysed frames: no packet ring, the
+        ring no longer reaches back to the window's start (a long queue), or
+        the packets do not decode to at least the analysed frames."""
+        ring = self._packet_rings.get(capture.request.camera_id)
+        if ring is None:
+            return None
+        window = ring.window(capture.start)
+        reason = "the packet buffer does not reach back to its start"
+        if window is not None:
+            try:
+                decoded = [
+                    _rebuffered(f.at, f.image)
+                    for f in decode_window(
+                        window,
+                        capture.start,
+                        capture.end,
+                        max_side_px=self._config.max_side_px,
+                    )
+                ]
+            except (av.FFmpegError, ValueError) as error:
+                reason = f"its packets did not decode ({error})"
+            else:
+                if len(decoded) >= len(capture.frames):
+                    return decoded
+                reason = (
+                    f"its packets gave {len(decoded)} frames, fewer than the "
+                    f"{len(capture.frames)} analysed"
+                )
+        logger.warning(
+            "node %s: camera %s: clip of event %s made of analysed frames: %s",
+            self._node_id,
+            capture.request.camera_id,
+            capture.request.event_id,
+            reason,
+        )
+        return None
 
     def _blurred(self, frames: list[BufferedFrame]) -> tuple[list[BufferedFrame], int]:
         """Face-blurred copies of the frames, and the regions obscured."""

@@ -19,7 +19,8 @@ from typing import Final
 
 import httpx
 
-from edge.config import MediaConfig, NodeConfig, SourceKind
+from edge.config import DecoderKind, MediaConfig, NodeConfig, SourceKind
+from edge.ingest.packet_ring import PacketRing
 from edge.media.clip import CONTENT_TYPE
 from edge.media.faces import FaceBlur, FaceModelError
 from edge.media.recorder import Clip, ClipRecorder, ClipRequest
@@ -86,6 +87,8 @@ class MediaPipeline:
         store: The local clip folder.
         metrics: Clip and upload metrics.
         upload: Queue and uploader, or None to keep clips local only.
+        packet_cameras: Cameras whose stream packets are kept, so that their
+            clips play at the camera's full rate (their sources push them).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class MediaPipeline:
         store: LocalClipStore,
         metrics: NodeMetrics,
         upload: UploadChannel | None = None,
+        packet_cameras: Iterable[str] = (),
     ) -> None:
         self._node_id = node_id
         self._store = store
@@ -105,6 +109,9 @@ class MediaPipeline:
         self._upload = upload
         self._clips: OrderedDict[str, ClipRef] = OrderedDict()
         self._lock = threading.Lock()
+        # A clip reaches back pre_s before its event and is written once post_s
+        # passed; buffer_s covers the event's delay and the writer's queue.
+        packet_age_s = config.pre_s + config.post_s + config.buffer_s
         self.recorder = ClipRecorder(
             cameras=cameras,
             config=config,
@@ -113,6 +120,13 @@ class MediaPipeline:
             on_clip=self._on_clip,
             metrics=metrics,
             node_id=node_id,
+            packet_rings={
+                camera_id: PacketRing(
+                    max_age_s=packet_age_s,
+                    max_bytes=int(config.packet_buffer_mb * 2**20),
+                )
+                for camera_id in packet_cameras
+            },
         )
 
     @classmethod
@@ -171,6 +185,13 @@ class MediaPipeline:
             node_id=config.node_id,
             config=media,
             cameras=[c.id for c in config.cameras if c.kind != SourceKind.SNAPSHOT],
+            packet_cameras=[
+                c.id
+                for c in config.cameras
+                if c.kind != SourceKind.SNAPSHOT
+                and c.decoder is DecoderKind.PYAV
+                and media.clip_frames == "stream"
+            ],
             blur=blur,
             store=store,
             metrics=metrics,
@@ -200,6 +221,10 @@ class MediaPipeline:
         if self._upload is not None:
             alive["media-upload"] = self._upload.uploader.is_alive
         return alive
+
+    def packet_ring(self, camera_id: str) -> PacketRing | None:
+        """Where the camera's source keeps its packets (None: not kept)."""
+        return self.recorder.packet_ring(camera_id)
 
     def push(self, frame: Frame) -> None:
         """Buffer an analysed frame (analysis thread)."""
