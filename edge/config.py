@@ -561,6 +561,14 @@ class MediaConfig(StrictModel):
         "analysed frames only (the analysis rate). `opencv` cameras always "
         "give `analysed` clips.",
     )
+    clip_max_fps: float = Field(
+        default=15.0,
+        gt=0,
+        le=60,
+        description="With `clip_frames: stream`, at most this many frames a "
+        "second go into a clip (every frame is still decoded); each one is "
+        "face-blurred and checked, so the clip's cost grows with it.",
+    )
     packet_buffer_mb: float = Field(
         default=32.0,
         gt=0,

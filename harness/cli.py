@@ -64,6 +64,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.density",
         "The most camera streams one edge node sustains (cameras per core).",
     ),
+    ("bench", "clips"): (
+        "harness.bench.clips",
+        "Clip cost: analysed frames against the camera's packets (full rate).",
+    ),
     ("bench", "central"): (
         "harness.bench.central",
         "Benchmark central: N events through the broker.",

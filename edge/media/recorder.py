@@ -392,6 +392,7 @@ class ClipRecorder:
             except (av.FFmpegError, ValueError) as error:
                 reason = f"its packets did not decode ({error})"
             else:
+                decoded = _thinned(decoded, self._config.clip_max_fps)
                 if len(decoded) >= len(capture.frames):
                     return decoded
                 reason = (
@@ -459,6 +460,17 @@ class ClipRecorder:
 def _rebuffered(captured_at: float, image: npt.NDArray[np.uint8]) -> BufferedFrame:
     i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
     return BufferedFrame(captured_at=captured_at, i420=np.asarray(i420, np.uint8))
+
+
+def _thinned(frames: list[BufferedFrame], max_fps: float) -> list[BufferedFrame]:
+    """Frames at most `max_fps` a second (a frame at most 10 % early passes,
+    so a 15 fps stream keeps every frame under a 15 fps cap)."""
+    kept: list[BufferedFrame] = []
+    gap_s = 0.9 / max_fps
+    for frame in frames:
+        if not kept or frame.captured_at - kept[-1].captured_at >= gap_s:
+            kept.append(frame)
+    return kept
 
 
 def _frame_rate(frames: list[BufferedFrame]) -> float:

@@ -61,7 +61,12 @@ def _closed_port() -> int:
 
 
 def _node_config(
-    stack: DemoStack, workdir: Path, rtsp_url: str, models_dir: Path, central_url: str
+    stack: DemoStack,
+    workdir: Path,
+    rtsp_url: str,
+    models_dir: Path,
+    central_url: str,
+    decoder: str = "opencv",
 ) -> NodeConfig:
     assert stack.broker is not None and stack.seed is not None
     demo = demo_cameras(stack.workdir / "city" / "city.json", 1)[0]
@@ -78,7 +83,13 @@ def _node_config(
             "models_dir": str(models_dir),
             "status_interval_s": 1,
             "cameras": [
-                camera(CAMERA_ID, rtsp_url, [crowding_zone()], location=location)
+                camera(
+                    CAMERA_ID,
+                    rtsp_url,
+                    [crowding_zone()],
+                    location=location,
+                    decoder=decoder,
+                )
             ],
             "media": {"pre_s": 2, "post_s": 2, "buffer_s": 3},
             "central": {
@@ -146,20 +157,38 @@ def _fetch(stack: DemoStack, operator: dict[str, str], url: str) -> httpx.Respon
     return response
 
 
+@pytest.mark.parametrize(
+    ("decoder", "frames_per_s"),
+    # opencv: the analysed frames (5 a second); pyav: the stream's packets
+    # decoded for the clip, every frame the camera sent (10 a second).
+    [("opencv", (4.0, 6.0)), ("pyav", (9.0, 11.0))],
+)
 def test_clip_given_event_should_reach_central_with_no_face_in_any_media(
     stack: DemoStack,
     operator: dict[str, str],
     rtsp_sim: RtspSimulatorProcess,
     models_dir: Path,
     tmp_path: Path,
+    decoder: str,
+    frames_per_s: tuple[float, float],
 ) -> None:
     config = _node_config(
-        stack, tmp_path, rtsp_sim.url(f"{PERSON_CLIP}-1"), models_dir, stack.central_url
+        stack,
+        tmp_path,
+        rtsp_sim.url(f"{PERSON_CLIP}-1"),
+        models_dir,
+        stack.central_url,
+        decoder=decoder,
     )
+    before = _events_with_clips(stack)
+
+    def new_clips() -> dict[str, str]:
+        return {k: v for k, v in _events_with_clips(stack).items() if k not in before}
+
     with RunningNode(config) as node:
-        wait_until(lambda: bool(_events_with_clips(stack)), 60, "a clip at central")
+        wait_until(lambda: bool(new_clips()), 60, "a clip at central")
         assert _metric(node, "gw_clips_written_total", camera=CAMERA_ID) >= 1
-    event_id, sha256 = sorted(_events_with_clips(stack).items())[0]
+    event_id, sha256 = sorted(new_clips().items())[0]
     event = _ticket_event(stack, operator, event_id)
     assert event["clip_url"] == f"/api/v1/media/{sha256}"
     clip = _fetch(stack, operator, event["clip_url"])
@@ -170,6 +199,8 @@ def test_clip_given_event_should_reach_central_with_no_face_in_any_media(
     assert (codec, pix_fmt) == ("h264", "yuv420p")
     assert width % 2 == 0 and height % 2 == 0 and max(width, height) <= 960
     assert 2.0 <= times[-1] <= 4.5, f"clip spans {times[-1]:.2f}s, not pre+post"
+    rate = (len(times) - 1) / times[-1]
+    assert frames_per_s[0] <= rate <= frames_per_s[1], (decoder, rate)
 
     # The footage shows people (some facing the camera, many from behind, whose
     # hair YuNet may score as a face); tests/edge/media prove the blur on faces.

@@ -82,11 +82,12 @@ def test_decode_window_should_give_every_frame_of_the_window_in_order(
     assert frames[0].image.shape == (180, 320, 3)
 
 
-def test_recorder_given_packets_should_clip_at_the_cameras_rate(
-    videos_dir: Path, tmp_path: Path, blur: FaceBlur
+@pytest.mark.parametrize(("max_fps", "share"), [(60.0, 1.0), (15.0, 0.5)])
+def test_recorder_given_packets_should_clip_at_the_cameras_rate_up_to_the_cap(
+    videos_dir: Path, tmp_path: Path, blur: FaceBlur, max_fps: float, share: float
 ) -> None:
     ring, _ = filled_ring(videos_dir / CLIP)
-    recorder, recorded = _recorder(tmp_path, blur, {"cam": ring})
+    recorder, recorded = _recorder(tmp_path, blur, {"cam": ring}, clip_max_fps=max_fps)
     recorder.start()
     # The analysed frames: 5 a second, as the node would buffer them.
     for index in range(0, 100):
@@ -98,8 +99,10 @@ def test_recorder_given_packets_should_clip_at_the_cameras_rate(
     recorder.stop()
 
     assert clip.frames_from == "stream"
-    # 2 s before to 2 s after at the file's rate, not 21 analysed frames.
-    assert clip.file.frames == len(frame_times(videos_dir / CLIP, 17.0, 21.0))
+    # 2 s before to 2 s after at the file's rate (or half of it under a 15 fps
+    # cap), not 21 analysed frames.
+    every = len(frame_times(videos_dir / CLIP, 17.0, 21.0))
+    assert clip.file.frames == pytest.approx(every * share, abs=1)
     assert clip.file.resolution_wh == (640, 360)
 
 
@@ -122,12 +125,17 @@ def test_recorder_given_packets_that_no_longer_reach_back_should_use_analysed(
 
 
 def _recorder(
-    tmp_path: Path, blur: FaceBlur, rings: dict[str, PacketRing]
+    tmp_path: Path,
+    blur: FaceBlur,
+    rings: dict[str, PacketRing],
+    clip_max_fps: float = 15.0,
 ) -> tuple[ClipRecorder, Recorded]:
     recorded = Recorded()
     recorder = ClipRecorder(
         cameras=["cam"],
-        config=MediaConfig(pre_s=2.0, post_s=2.0, buffer_s=4.0),
+        config=MediaConfig(
+            pre_s=2.0, post_s=2.0, buffer_s=4.0, clip_max_fps=clip_max_fps
+        ),
         blur=blur,
         store=LocalClipStore(tmp_path, max_bytes=10**9),
         on_clip=recorded,
