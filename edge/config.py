@@ -54,6 +54,16 @@ class DecoderKind(StrEnum):
     PYAV = "pyav"
 
 
+class HwAccel(StrEnum):
+    """Where a `pyav` camera's video is decoded (FFmpeg's device types)."""
+
+    NONE = "none"
+    AUTO = "auto"  # the first of CUDA, VAAPI, QSV that opens
+    CUDA = "cuda"  # NVDEC
+    VAAPI = "vaapi"
+    QSV = "qsv"
+
+
 class SkipFrames(StrEnum):
     """Which frames a (pyav) decoder may leave undecoded when they will not be
     analysed: `auto` skips non-reference frames when the analysis rate is at most
@@ -221,6 +231,14 @@ class CameraConfig(StrictModel):
         description="rtsp/file cameras: `opencv` (FFmpeg through OpenCV) or "
         "`pyav` (FFmpeg through PyAV, which can skip frames, see `skip_frames`).",
     )
+    hwaccel: HwAccel = Field(
+        default=HwAccel.NONE,
+        title="Hardware decoding",
+        description="`pyav` decoder: decode on a device through FFmpeg (`cuda` for "
+        "NVDEC, `vaapi`, `qsv`; `auto` tries them in that order). When the "
+        "device cannot be opened or cannot decode the stream, the camera is "
+        "decoded in software instead, with a warning naming the reason.",
+    )
     skip_frames: SkipFrames = Field(
         default=SkipFrames.AUTO,
         description="`pyav` decoder: `auto` leaves frames that will not be "
@@ -270,6 +288,11 @@ class CameraConfig(StrictModel):
 
     @model_validator(mode="after")
     def verify_video_options(self) -> CameraConfig:
+        if self.hwaccel is not HwAccel.NONE and self.decoder is not DecoderKind.PYAV:
+            raise ValueError(
+                f"camera {self.id!r}: hwaccel {self.hwaccel.value!r} needs "
+                "decoder 'pyav'"
+            )
         if self.kind is not SourceKind.SNAPSHOT:
             return self
         if self.detect_url is not None:

@@ -13,8 +13,9 @@ import av.container
 import av.video.codeccontext
 import av.video.stream
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
-from edge.config import CameraConfig, SourceKind
+from edge.config import CameraConfig, HwAccel, SourceKind
 from edge.ingest.base import FrameSource
 from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
 from edge.ingest.sampler import FrameSampler
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 # least CPU per frame (measured: 0.41 against 0.59 ms per 640x360 frame with
 # FFmpeg's automatic slice threads), and even 4K at 25 fps fits one thread.
 _DECODER_THREADS = 1
+_AUTO_DEVICES = ("cuda", "vaapi", "qsv")
 
 
 class PyAvSource(FrameSource):
@@ -47,8 +49,16 @@ class PyAvSource(FrameSource):
         )
         self._container: av.container.InputContainer | None = None
         self.packets_read = 0
+        # "cpu" or the hardware device the open stream is decoded on.
+        self.decoding_on = "cpu"
+        self._devices_failed: set[str] = set()
         # Set by the node when this camera's clips are cut from its packets.
         self.packet_ring: PacketRing | None = None
+
+    @property
+    def devices_failed(self) -> frozenset[str]:
+        """Hardware decoders found unusable for this camera (not tried again)."""
+        return frozenset(self._devices_failed)
 
     @property
     def frames_skipped(self) -> int:
@@ -64,18 +74,70 @@ class PyAvSource(FrameSource):
         if self._is_file and not Path(url).is_file():
             self.error = f"video file not found: {url}"
             return None
+        failures = []
+        for device in self._devices_to_try():
+            container, why = self._open_container(device)
+            if container is not None:
+                self.decoding_on = device
+                return container
+            failures.append((device, why))
+        container, why = self._open_container(None)
+        if container is None:
+            self.error = f"cannot open {self._describe()}: {why}"
+            return None
+        # The camera opens without them: the devices, not the camera, failed.
+        for device, device_why in failures:
+            logger.warning(
+                "camera %s: hardware decoding with %s unavailable (%s); "
+                "decoding in software",
+                self.camera.id,
+                device,
+                device_why,
+            )
+            self._devices_failed.add(device)
+        self.decoding_on = "cpu"
+        return container
+
+    def _devices_to_try(self) -> list[str]:
+        """The camera's hardware decoders not yet found unusable, in order."""
+        wanted = self.camera.hwaccel
+        if wanted is HwAccel.NONE:
+            return []
+        devices = _AUTO_DEVICES if wanted is HwAccel.AUTO else (wanted.value,)
+        return [d for d in devices if d not in self._devices_failed]
+
+    def _open_container(
+        self, device: str | None
+    ) -> tuple[av.container.InputContainer | None, str]:
+        """The opened stream (None and the reason when it failed), decoded
+        on `device` (None: in software)."""
         options = {} if self._is_file else {"rtsp_transport": "tcp"}
         timeout = (self.camera.open_timeout_s, self.camera.read_timeout_s)
         try:
-            container = av.open(url, options=options, timeout=timeout)
-        except (av.FFmpegError, OSError) as error:
-            self.error = f"cannot open {self._describe()}: {_reason(error)}"
-            return None
+            if device is None:
+                container = av.open(
+                    self.camera.analysis_url, options=options, timeout=timeout
+                )
+            else:
+                container = av.open(
+                    self.camera.analysis_url,
+                    options=options,
+                    timeout=timeout,
+                    # Our fallback, not FFmpeg's silent one: the log says which.
+                    hwaccel=HWAccel(device, allow_software_fallback=False),
+                )
+        except (av.FFmpegError, OSError, RuntimeError, ValueError) as error:
+            return None, _reason(error)
         if not container.streams.video:
             container.close()
-            self.error = f"no video stream in {self._describe()}"
-            return None
-        return container
+            return None, "no video stream"
+        if (
+            device is not None
+            and not container.streams.video[0].codec_context.is_hwaccel
+        ):
+            container.close()
+            return None, f"{device} cannot decode this stream"
+        return container, ""
 
     def _read_until_failure(self) -> bool:
         container = self._open()
@@ -88,9 +150,10 @@ class PyAvSource(FrameSource):
         self.error = None
         self._open_packet_ring(stream)
         logger.info(
-            "camera %s: opened %s (pyav, skip_frames %s)",
+            "camera %s: opened %s (pyav on %s, skip_frames %s)",
             self.camera.id,
             self._describe(),
+            self.decoding_on,
             self.camera.skip_frames.value,
         )
         return self._pump(container, stream)
@@ -214,4 +277,6 @@ def _reason(error: Exception) -> str:
     """FFmpeg's message without the URL it may quote (credentials)."""
     if isinstance(error, av.FFmpegError) and error.strerror:
         return str(error.strerror)
+    if type(error) is RuntimeError:  # PyAV's own words (hardware decoding)
+        return str(error)
     return type(error).__name__

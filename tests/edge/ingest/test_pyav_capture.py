@@ -3,6 +3,7 @@ codec allows, and the analysed rate stays `analysis_fps`."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import threading
@@ -161,3 +162,50 @@ def test_pyav_given_unreachable_camera_should_not_leak_its_password() -> None:
     assert source.error is not None
     assert source.error.startswith("cannot open rtsp://***@127.0.0.1:9/stream")
     assert "s3cret" not in source.error
+
+
+def test_pyav_given_a_device_that_cannot_open_should_decode_in_software_and_say_why(
+    clips: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_device(device: str, **_: object) -> object:
+        raise RuntimeError(f"no {device} device here")
+
+    monkeypatch.setattr("edge.ingest.pyav_capture.HWAccel", no_device)
+    with caplog.at_level(logging.WARNING, logger="edge.ingest.pyav_capture"):
+        source, slot = _play(_camera(str(clips["b_frames"]), hwaccel="auto"))
+
+    assert source.error == "end of file"
+    assert len(slot.frames) == pytest.approx(5 * SECONDS, abs=1)
+    assert source.decoding_on == "cpu"
+    assert source.devices_failed == {"cuda", "vaapi", "qsv"}
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("cuda unavailable (no cuda device here)" in m for m in warned), warned
+
+
+def test_pyav_given_hwaccel_on_this_machine_should_decode_every_analysed_frame(
+    clips: dict[str, Path],
+) -> None:
+    """The real FFmpeg device probe: on the device, or in software without one."""
+    source, slot = _play(_camera(str(clips["b_frames"]), hwaccel="vaapi"))
+
+    assert source.error == "end of file"
+    assert source.decoding_on in {"cpu", "vaapi"}
+    assert (source.decoding_on == "cpu") == (source.devices_failed == {"vaapi"})
+    assert len(slot.frames) == pytest.approx(5 * SECONDS, abs=1)
+
+
+def test_pyav_given_a_dead_camera_should_not_blame_the_device() -> None:
+    camera = _camera(
+        "rtsp://127.0.0.1:9/stream", kind="rtsp", open_timeout_s=1, hwaccel="cuda"
+    )
+    source, _slot = _play(camera)
+
+    assert source.error is not None and source.error.startswith("cannot open")
+    assert source.devices_failed == set()
+
+
+def test_camera_given_hwaccel_without_pyav_should_refuse() -> None:
+    with pytest.raises(ValueError, match="hwaccel 'cuda' needs decoder 'pyav'"):
+        _camera("x.mp4", decoder="opencv", hwaccel="cuda")
