@@ -500,15 +500,15 @@ class GradeBounds(StrictModel):
 
 
 class EvaluationSnapshotSettings(StrictModel):
-    """Stored evaluations of completed months and quarters
+    """Stored evaluations of completed days, weeks, months and quarters
     (`central/evaluation_snapshots.py`): what the statistics page reads instead
     of aggregating a period's tickets on every request."""
 
     enabled: bool = Field(
         default=True,
         title="Evaluation snapshots",
-        description="Store and serve the evaluation of completed months and "
-        "quarters; off: every evaluation is computed on request.",
+        description="Store and serve the evaluation of completed periods; off: "
+        "every evaluation is computed on request.",
     )
     interval_min: float = Field(
         default=60.0,
@@ -516,6 +516,20 @@ class EvaluationSnapshotSettings(StrictModel):
         le=24 * 60,
         title="Refresh interval",
         description="Minutes between two refreshes by the scheduler.",
+    )
+    days: int = Field(
+        default=14,
+        ge=0,
+        le=92,
+        title="Days kept fresh",
+        description="Completed days recomputed at each refresh.",
+    )
+    weeks: int = Field(
+        default=8,
+        ge=0,
+        le=53,
+        title="Weeks kept fresh",
+        description="Completed weeks recomputed at each refresh.",
     )
     months: int = Field(
         default=3,

@@ -1,21 +1,21 @@
-"""Stored evaluations of completed months and quarters.
+"""Stored evaluations of completed days, weeks, months and quarters.
 
 A city-year's monthly or quarterly evaluation aggregates hundreds of thousands
 of tickets (seconds even in the database), while a completed period changes
 only slowly: late closures, ratings and rework. So the scheduler stores the
 rows of `central.performance.evaluate` per completed bucket and dimension
-(`EvaluationSnapshot`), recomputing the last few at every refresh, and the
-statistics API answers a range made of completed buckets from those rows,
-saying when they were computed (`as_of`). Anything else (the current period,
-days and weeks, a range not cut at bucket boundaries, a bucket not stored yet)
-is computed on request as before.
+(`EvaluationSnapshot`), recomputing the last few at every refresh and storing
+the older ones the console shows once, and the statistics API reads the
+completed buckets of a range from those rows, saying when they were computed
+(`as_of`). Anything else (the current period, a range not cut at bucket
+boundaries, a bucket not stored yet) is computed on request as before.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +46,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_PERIODS = (Period.MONTH, Period.QUARTER)
+SNAPSHOT_PERIODS = (Period.DAY, Period.WEEK, Period.MONTH, Period.QUARTER)
+# The periods the console's statistics page shows (the current one and these
+# completed ones before it): stored once when missing, even beyond the
+# kept-fresh ones, so that the page reads them all.
+CONSOLE_RANGE = {Period.DAY: 13, Period.WEEK: 7, Period.MONTH: 5, Period.QUARTER: 3}
+_Job = tuple[Period, tuple[datetime, datetime]]
 # One replica refreshes at a time (PostgreSQL advisory lock; any constant).
 REFRESH_LOCK_KEY = 0x67770E5A
 
@@ -95,6 +100,12 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
+def _key(
+    period: Period, bucket: tuple[datetime, datetime], by: Dimension, zone: ZoneInfo
+) -> tuple[str, str, str]:
+    return period.value, _local_day(bucket[0], zone), by.value
+
+
 def evaluate_with_stored(
     session: Session,
     *,
@@ -106,7 +117,7 @@ def evaluate_with_stored(
     now: datetime,
 ) -> Evaluated:
     """The evaluation of [start, end) as `evaluate` computes it at `now`,
-    except that completed month and quarter buckets that are stored are read.
+    except that completed buckets that are stored are read.
 
     A range cut at bucket boundaries takes each completed bucket from its
     snapshot where there is one; the buckets that are not stored (the current
@@ -248,14 +259,58 @@ class EvaluationSnapshotJob:
         return self.run_once()
 
     def is_due(self, now: datetime) -> bool:
+        """A kept-fresh snapshot is missing or older than the interval, or an
+        older bucket of the console's range was never stored."""
+        fresh, once = self._plan(now)
+        if not fresh and not once:
+            return False
         zone = self.context.directory.zone
+        computed = self._computed_at([*fresh, *once], zone)
         wanted = {
-            (period.value, _local_day(bucket[0], zone), by.value)
-            for period, bucket in self.jobs(now)
+            _key(period, bucket, by, zone)
+            for period, bucket in fresh
             for by in Dimension
         }
+        wanted_once = {
+            _key(period, bucket, by, zone)
+            for period, bucket in once
+            for by in Dimension
+        }
+        if not (wanted | wanted_once) <= computed.keys():
+            return True
         if not wanted:
             return False
+        oldest = min(computed[key] for key in wanted)
+        return now - oldest >= timedelta(minutes=self.settings.interval_min)
+
+    def _plan(self, now: datetime) -> tuple[list[_Job], list[_Job]]:
+        """(the buckets recomputed at every refresh, newest first; the older
+        ones of the console's range, stored once when missing)."""
+        zone = self.context.directory.zone
+        fresh: list[_Job] = []
+        once: list[_Job] = []
+        for period in SNAPSHOT_PERIODS:
+            keep = self._fresh_counts[period]
+            count = max(keep, CONSOLE_RANGE[period])
+            buckets = completed_buckets(period, now, zone, count)[::-1]
+            fresh += [(period, bucket) for bucket in buckets[:keep]]
+            once += [(period, bucket) for bucket in buckets[keep:]]
+        return fresh, once
+
+    @property
+    def _fresh_counts(self) -> dict[Period, int]:
+        settings = self.settings
+        return {
+            Period.DAY: settings.days,
+            Period.WEEK: settings.weeks,
+            Period.MONTH: settings.months,
+            Period.QUARTER: settings.quarters,
+        }
+
+    def _computed_at(
+        self, jobs: Sequence[_Job], zone: ZoneInfo
+    ) -> dict[tuple[str, str, str], datetime]:
+        days = {_local_day(bucket[0], zone) for _, bucket in jobs}
         with self.context.sessions() as session:
             found = session.execute(
                 select(
@@ -265,27 +320,25 @@ class EvaluationSnapshotJob:
                     EvaluationSnapshot.computed_at,
                 ).where(
                     EvaluationSnapshot.timezone == zone.key,
-                    EvaluationSnapshot.bucket_start.in_({day for _, day, _ in wanted}),
+                    EvaluationSnapshot.bucket_start.in_(days),
                 )
             ).all()
-        computed = {(p, day, by): at for p, day, by, at in found}
-        if not wanted <= computed.keys():
-            return True
-        oldest = min(computed[key] for key in wanted)
-        return now - oldest >= timedelta(minutes=self.settings.interval_min)
+        return {(p, day, by): at for p, day, by, at in found}
 
-    def jobs(self, now: datetime) -> Iterator[tuple[Period, tuple[datetime, datetime]]]:
-        """The buckets a refresh at `now` recomputes, newest month first."""
+    def jobs(self, now: datetime) -> list[_Job]:
+        """The buckets a refresh at `now` computes: the kept-fresh ones, then
+        the older ones of the console's range not stored yet."""
+        fresh, once = self._plan(now)
+        if not once:
+            return fresh
         zone = self.context.directory.zone
-        counts = {
-            Period.MONTH: self.settings.months,
-            Period.QUARTER: self.settings.quarters,
-        }
-        for period in SNAPSHOT_PERIODS:
-            for bucket in reversed(
-                completed_buckets(period, now, zone, counts[period])
-            ):
-                yield period, bucket
+        computed = self._computed_at(once, zone)
+        missing = [
+            (period, bucket)
+            for period, bucket in once
+            if any(_key(period, bucket, by, zone) not in computed for by in Dimension)
+        ]
+        return fresh + missing
 
     def run_once(
         self, dimensions: Sequence[Dimension] = tuple(Dimension)

@@ -9,9 +9,10 @@ people do every day, through the HTTP API in process:
 - evaluation: `central.performance.evaluate` for the last full month and
   quarter by grid / community / street / department / worker (seconds each;
   `evaluation_max_s` the slowest), computed on request;
-- `snapshot_refresh_s`: the scheduler's refresh of the stored evaluations
-  (`central/evaluation_snapshots.py`, default settings: the last 3 months and
-  2 quarters by every dimension), then `evaluation_api_ms`: the same month and
+- `snapshot_refresh_s`: the scheduler's first refresh of the stored
+  evaluations (`central/evaluation_snapshots.py`, default settings: 14 days,
+  8 weeks, 3 months and 2 quarters kept fresh and the console's older months
+  and quarter, by every dimension), then `evaluation_api_ms`: the same month and
   quarter through `/api/v1/stats/evaluation`, now read from what it stored
   (`evaluation_api_max_ms` the slowest), and the month by grid computed on
   request (`evaluation_api_month_grid_fresh_ms`, `fresh=true`) and as a CSV

@@ -110,9 +110,14 @@ def test_completed_buckets_should_end_before_the_current_period() -> None:
 def test_job_should_store_every_fresh_bucket_by_every_dimension(
     context: CentralContext,
 ) -> None:
-    report = EvaluationSnapshotJob(context).run_once()
+    job = EvaluationSnapshotJob(context)
+    report = job.run_once()
 
-    assert report.stored == 5 * len(Dimension)  # 3 months and 2 quarters
+    # Kept fresh: 14 days, 8 weeks, 3 months, 2 quarters; stored once: the
+    # console's older 2 months and 1 quarter.
+    assert report.stored == (14 + 8 + 3 + 2 + 3) * len(Dimension)
+    assert not job.is_due(NOW)
+    assert job.run_once().stored == (14 + 8 + 3 + 2) * len(Dimension)
     with context.sessions() as session:
         stored = evaluate_with_stored(
             session,
@@ -204,9 +209,9 @@ def test_api_given_stored_months_and_the_current_one_should_compute_only_that(
     "params",
     [
         {"start": "2024-05-01", "end": "2024-06-01"},  # the current month
+        {"start": "2024-05-06", "end": "2024-05-13", "period": "week"},  # current
         {"start": "2024-03-02", "end": "2024-04-01"},  # not a whole month
-        {"start": "2024-03-01", "end": "2024-04-01", "period": "week"},
-        {"start": "2023-11-01", "end": "2023-12-01"},  # too old: never stored
+        {"start": "2023-10-01", "end": "2023-11-01"},  # too old: never stored
     ],
 )
 def test_api_given_a_range_not_stored_should_compute_it(
@@ -218,6 +223,19 @@ def test_api_given_a_range_not_stored_should_compute_it(
 
     assert response.status_code == 200, response.text
     assert response.json()["as_of"] is None
+
+
+def test_api_given_the_consoles_weeks_should_compute_only_the_current_one(
+    context: CentralContext, client: TestClient
+) -> None:
+    EvaluationSnapshotJob(context).run_once()
+    params = {"period": "week", "by": "total", "start": "2024-03-18"}  # 8 weeks
+
+    stored = client.get(EVALUATION, params=params).json()
+    fresh = client.get(EVALUATION, params={**params, "fresh": "true"}).json()
+
+    assert stored["as_of"] == "2024-05-10T04:00:00Z"
+    assert stored["rows"] == fresh["rows"]
 
 
 def test_scores_given_a_stored_quarter_should_say_as_of(
@@ -263,7 +281,10 @@ def test_job_on_postgresql_should_store_the_live_rows_and_yield_to_a_replica(
 
         report = job.run_once()
 
-        assert (report.stored, report.skipped) == (2 * len(Dimension), False)
+        # 1 month and 1 quarter kept fresh (and 14 days, 8 weeks), plus the
+        # console's older 4 months and 2 quarters stored once.
+        expected = (14 + 8 + 5 + 3) * len(Dimension)
+        assert (report.stored, report.skipped) == (expected, False)
         april = (local(2024, 4), local(2024, 5))
         with context.sessions() as session:
             for by in Dimension:
