@@ -14,6 +14,7 @@ boundaries, a bucket not stored yet) is computed on request as before.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,8 +242,39 @@ class EvaluationSnapshotJob:
     """Refreshes the snapshots every `evaluation_snapshots.interval_min` (the
     scheduler calls `run_if_due` each round)."""
 
-    def __init__(self, context: CentralContext) -> None:
+    def __init__(self, context: CentralContext, check_every_s: float = 30.0) -> None:
         self.context = context
+        self.check_every_s = check_every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Check for due refreshes in a thread of its own (a first refresh of a
+        city-year takes minutes; the scheduler's round must not wait for it)."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name="evaluation-snapshots", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the bucket being computed (each one is its own
+        transaction, so nothing is left half stored)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_if_due()
+            except Exception:
+                log.exception("evaluation snapshots failed; trying again later")
+            self._stop.wait(self.check_every_s)
 
     @property
     def settings(self) -> EvaluationSnapshotSettings:
@@ -355,6 +387,8 @@ class EvaluationSnapshotJob:
                 return RefreshReport(0, 0.0, skipped=True)
             try:
                 for period, bucket in self.jobs(now):
+                    if self._stop.is_set():
+                        break
                     for by in dimensions:
                         with self.context.sessions.begin() as session:
                             refresh_bucket(

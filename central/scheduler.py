@@ -125,9 +125,13 @@ class DeadlineWatcher:
             target=self._loop, name="deadlines", daemon=True
         )
         self._thread.start()
+        # Its own thread: a first refresh of a city-year takes minutes, which
+        # must not hold up deadlines and escalations.
+        self.evaluation_snapshots.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.evaluation_snapshots.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -146,10 +150,6 @@ class DeadlineWatcher:
                 self.warnings.run_if_due()
             except Exception:
                 log.exception("hotspot warning run failed; trying again next round")
-            try:
-                self.evaluation_snapshots.run_if_due()
-            except Exception:
-                log.exception("evaluation snapshots failed; trying again next round")
             try:
                 self.warning_feed.poll()
             except Exception:

@@ -4,6 +4,7 @@ not made of stored completed buckets is still computed on request."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -314,3 +315,27 @@ def test_job_on_postgresql_should_store_the_live_rows_and_yield_to_a_replica(
         assert count is not None
     finally:
         context.engine.dispose()
+
+
+def test_job_thread_should_refresh_on_its_own_and_stop(context: CentralContext) -> None:
+    job = EvaluationSnapshotJob(context, check_every_s=0.05)
+    job.start()
+    try:
+        deadline = time.monotonic() + 30
+        while job.is_due(NOW):
+            assert time.monotonic() < deadline, "the thread stored nothing"
+            time.sleep(0.05)
+    finally:
+        job.stop()
+    assert not job.is_alive
+    with context.sessions() as session:
+        stored = evaluate_with_stored(
+            session,
+            period=Period.QUARTER,
+            by=Dimension.TOTAL,
+            start=local(2024, 1),
+            end=local(2024, 4),
+            zone=SHANGHAI,
+            now=NOW,
+        )
+    assert stored.stored_buckets == 1
