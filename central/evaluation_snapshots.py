@@ -13,6 +13,7 @@ boundaries, a bucket not stored yet) is computed on request as before.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -53,6 +54,11 @@ SNAPSHOT_PERIODS = (Period.DAY, Period.WEEK, Period.MONTH, Period.QUARTER)
 # kept-fresh ones, so that the page reads them all.
 CONSOLE_RANGE = {Period.DAY: 13, Period.WEEK: 7, Period.MONTH: 5, Period.QUARTER: 3}
 _Job = tuple[Period, tuple[datetime, datetime]]
+# Rows stored by a version whose EvaluationRow had other fields are recomputed,
+# never served (they would miss or carry columns).
+ROW_SCHEMA = hashlib.sha256(
+    ",".join(sorted(EvaluationRow.model_fields)).encode()
+).hexdigest()
 # One replica refreshes at a time (PostgreSQL advisory lock; any constant).
 REFRESH_LOCK_KEY = 0x67770E5A
 
@@ -189,6 +195,7 @@ def _snapshots(
                 EvaluationSnapshot.dimension == by.value,
                 EvaluationSnapshot.timezone == zone.key,
                 EvaluationSnapshot.bucket_start.in_(days),
+                EvaluationSnapshot.row_schema == ROW_SCHEMA,
             )
         )
     }
@@ -225,6 +232,7 @@ def refresh_bucket(
     snapshot.computed_at = now
     snapshot.seconds = round(seconds, 3)
     snapshot.row_count = len(rows)
+    snapshot.row_schema = ROW_SCHEMA
     snapshot.rows = [row.model_dump(mode="json") for row in rows]
     return snapshot
 
@@ -353,6 +361,7 @@ class EvaluationSnapshotJob:
                 ).where(
                     EvaluationSnapshot.timezone == zone.key,
                     EvaluationSnapshot.bucket_start.in_(days),
+                    EvaluationSnapshot.row_schema == ROW_SCHEMA,
                 )
             ).all()
         return {(p, day, by): at for p, day, by, at in found}

@@ -641,6 +641,8 @@ class EvaluationSnapshot(Base):
     computed_at: Mapped[datetime]
     seconds: Mapped[float] = mapped_column(Float)
     row_count: Mapped[int] = mapped_column(Integer)
+    # The row model's fields when stored: rows of another version are not read.
+    row_schema: Mapped[str] = mapped_column(String(64))
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 

@@ -339,3 +339,22 @@ def test_job_thread_should_refresh_on_its_own_and_stop(context: CentralContext) 
             now=NOW,
         )
     assert stored.stored_buckets == 1
+
+
+def test_rows_stored_by_another_version_should_be_recomputed_not_served(
+    context: CentralContext, client: TestClient
+) -> None:
+    job = EvaluationSnapshotJob(context)
+    job.run_once()
+    with context.sessions.begin() as session:
+        for snapshot in session.scalars(select(EvaluationSnapshot)):
+            snapshot.row_schema = "an older EvaluationRow"
+            snapshot.rows = [{"period_start": "2024-03-01", "key": None}]
+
+    body = client.get(EVALUATION, params=march_params()).json()
+
+    assert body["as_of"] is None
+    assert {r["key"] for r in body["rows"]} == {LIWAN, YUEXIU}
+    assert job.is_due(NOW)
+    job.run_once()
+    assert client.get(EVALUATION, params=march_params()).json()["as_of"] is not None

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
         sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.Column("row_schema", sa.String(length=64), nullable=False),
         sa.Column("rows", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_snapshots")),
         sa.UniqueConstraint(
