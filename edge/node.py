@@ -29,6 +29,7 @@ from edge.ingest import (
     build_source,
 )
 from edge.ingest.base import RateMeter
+from edge.ingest.recording import RecordingStreamReader
 from edge.media.stage import MediaPipeline
 from edge.metrics import NodeMetrics
 from edge.pipeline.analysis import AnalysisStage, CameraAnalyser
@@ -107,10 +108,18 @@ class EdgeNode:
         self.sources: dict[str, FrameSource] = {
             c.id: build_source(c, self.slots[c.id]) for c in config.cameras
         }
-        if media is not None:
-            for camera_id, source in self.sources.items():
-                if isinstance(source, PyAvSource):
-                    source.packet_ring = media.packet_ring(camera_id)
+        # Clips from packets: a camera analysed on its sub-stream has its main
+        # stream read for them; a pyav camera keeps those of what it decodes.
+        self.recordings: dict[str, RecordingStreamReader] = {}
+        for camera in config.cameras:
+            ring = media.packet_ring(camera.id) if media is not None else None
+            if ring is None:
+                continue
+            source = self.sources[camera.id]
+            if camera.detect_url is not None:
+                self.recordings[camera.id] = RecordingStreamReader(camera, ring)
+            elif isinstance(source, PyAvSource):
+                source.packet_ring = ring
         self.fps_analysed = {c.id: RateMeter() for c in config.cameras}
         self._analysis_queue: queue.Queue[DetectedFrame] = queue.Queue(
             ANALYSIS_QUEUE_SIZE
@@ -185,6 +194,8 @@ class EdgeNode:
                 runner.start(name=f"inference-{index}")
             for source in self.sources.values():
                 source.start()
+            for recording in self.recordings.values():
+                recording.start()
             self.http.start()
             if self.camera_checks is not None:
                 self.camera_checks.start()
@@ -204,6 +215,8 @@ class EdgeNode:
         self._stop.set()
         for source in self.sources.values():
             source.request_stop()
+        for recording in self.recordings.values():
+            recording.request_stop()
         with self._notify:
             self._notify.notify_all()
         if self.http is not None:
@@ -223,6 +236,8 @@ class EdgeNode:
             close()
         for source in self.sources.values():
             source.join(deadline - time.monotonic())
+        for recording in self.recordings.values():
+            recording.join(deadline - time.monotonic())
         logger.info("node %s: stopped", self.config.node_id)
 
     def request_stop(self) -> None:

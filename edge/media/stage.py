@@ -88,7 +88,8 @@ class MediaPipeline:
         metrics: Clip and upload metrics.
         upload: Queue and uploader, or None to keep clips local only.
         packet_cameras: Cameras whose stream packets are kept, so that their
-            clips play at the camera's full rate (their sources push them).
+            clips play at the camera's full rate (the `pyav` source pushes its
+            own; a camera with `detect_url` has its main stream read for them).
     """
 
     def __init__(
@@ -189,7 +190,7 @@ class MediaPipeline:
                 c.id
                 for c in config.cameras
                 if c.kind != SourceKind.SNAPSHOT
-                and c.decoder is DecoderKind.PYAV
+                and (c.decoder is DecoderKind.PYAV or c.detect_url is not None)
                 and media.clip_frames == "stream"
             ],
             blur=blur,

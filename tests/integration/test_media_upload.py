@@ -33,7 +33,13 @@ from tests.edge.media.faces import (
     probe_video,
     read_frames,
 )
-from tests.integration.conftest import PERSON_CLIP, camera, crowding_zone, wait_until
+from tests.integration.conftest import (
+    EMPTY_CLIP,
+    PERSON_CLIP,
+    camera,
+    crowding_zone,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +73,7 @@ def _node_config(
     models_dir: Path,
     central_url: str,
     decoder: str = "opencv",
+    main_url: str | None = None,
 ) -> NodeConfig:
     assert stack.broker is not None and stack.seed is not None
     demo = demo_cameras(stack.workdir / "city" / "city.json", 1)[0]
@@ -85,10 +92,11 @@ def _node_config(
             "cameras": [
                 camera(
                     CAMERA_ID,
-                    rtsp_url,
+                    main_url or rtsp_url,
                     [crowding_zone()],
                     location=location,
                     decoder=decoder,
+                    **({"detect_url": rtsp_url} if main_url else {}),
                 )
             ],
             "media": {"pre_s": 2, "post_s": 2, "buffer_s": 3},
@@ -158,10 +166,16 @@ def _fetch(stack: DemoStack, operator: dict[str, str], url: str) -> httpx.Respon
 
 
 @pytest.mark.parametrize(
-    ("decoder", "frames_per_s"),
+    ("decoder", "main", "frames_per_s"),
     # opencv: the analysed frames (5 a second); pyav: the stream's packets
-    # decoded for the clip, every frame the camera sent (10 a second).
-    [("opencv", (4.0, 6.0)), ("pyav", (9.0, 11.0))],
+    # decoded for the clip, every frame the camera sent (10 a second); with
+    # a main stream (the parking lot, 12.5 fps) beside the analysed one: the
+    # main stream's packets, read for clips only.
+    [
+        ("opencv", False, (4.0, 6.0)),
+        ("pyav", False, (9.0, 11.0)),
+        ("opencv", True, (11.5, 13.5)),
+    ],
 )
 def test_clip_given_event_should_reach_central_with_no_face_in_any_media(
     stack: DemoStack,
@@ -170,6 +184,7 @@ def test_clip_given_event_should_reach_central_with_no_face_in_any_media(
     models_dir: Path,
     tmp_path: Path,
     decoder: str,
+    main: bool,
     frames_per_s: tuple[float, float],
 ) -> None:
     config = _node_config(
@@ -179,6 +194,7 @@ def test_clip_given_event_should_reach_central_with_no_face_in_any_media(
         models_dir,
         stack.central_url,
         decoder=decoder,
+        main_url=rtsp_sim.url(f"{EMPTY_CLIP}-1") if main else None,
     )
     before = _events_with_clips(stack)
 
