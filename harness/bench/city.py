@@ -17,6 +17,9 @@ people do every day, through the HTTP API in process:
   (`evaluation_api_max_ms` the slowest), and the month by grid computed on
   request (`evaluation_api_month_grid_fresh_ms`, `fresh=true`) and as a CSV
   download;
+- `stats_page_ms`: the requests the console's statistics page makes by grid
+  for 8 weeks and for 6 months (evaluation by grid, the total, daily counts),
+  each, and the slowest (what the page waits for);
 - `list_p95_ms`: `/api/v1/tickets` over a mix of the console's filters, and
   `list_uncapped_count_p95_ms`: the same with every match counted (the
   list's `total` before it was capped at 10,000), for the ratio;
@@ -76,6 +79,7 @@ from harness.bench.city_queries import (
     time_evaluations,
     time_once,
     time_requests,
+    time_stats_page,
     time_stored_evaluations,
 )
 from harness.bench.report import write_figures
@@ -238,6 +242,10 @@ def _run(
             client, headers, now, zone
         )
         figures["evaluation_api_max_ms"] = max(figures["evaluation_api_ms"].values())
+        figures["stats_page_ms"] = {
+            period.value: time_stats_page(client, headers, now, zone, period)
+            for period in (Period.WEEK, Period.MONTH)
+        }
         figures["export_csv_ms"], figures["export_csv_bytes"] = _rounded(
             time_once(client, headers, path, [*eval_params, ("format", "csv")])
         )

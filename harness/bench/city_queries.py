@@ -39,6 +39,7 @@ __all__ = [
     "explain",
     "list_requests",
     "time_requests",
+    "time_stats_page",
     "time_stored_evaluations",
 ]
 
@@ -193,6 +194,58 @@ def time_stored_evaluations(
                     f"the stored evaluation ({response.status_code})"
                 )
             result[f"{period.value}_{by.value}"] = round(ms, 1)
+    return result
+
+
+# The console's statistics page: the current period and these many before it.
+CONSOLE_PERIODS = {Period.DAY: 14, Period.WEEK: 8, Period.MONTH: 6, Period.QUARTER: 4}
+
+
+def time_stats_page(
+    client: TestClient,
+    headers: dict[str, str],
+    now: datetime,
+    zone: ZoneInfo,
+    period: Period,
+) -> dict[str, float]:
+    """Milliseconds of each request the console's statistics page makes for
+    `period` by grid (the browser makes them at once: `slowest_ms` is what
+    the page waits for)."""
+    start, _ = period_bounds(now, period, zone)
+    for _ in range(CONSOLE_PERIODS[period] - 1):
+        start, _ = period_bounds(start - timedelta(days=1), period, zone)
+    tomorrow = period_bounds(now, Period.DAY, zone)[1]
+    daily_start = max(start, tomorrow - timedelta(days=30))
+    requests = {
+        "evaluation_grid_ms": (
+            "/api/v1/stats/evaluation",
+            [
+                ("period", period.value),
+                ("by", "grid"),
+                ("start", start.date().isoformat()),
+            ],
+        ),
+        "evaluation_total_ms": (
+            "/api/v1/stats/evaluation",
+            [
+                ("period", period.value),
+                ("by", "total"),
+                ("start", start.date().isoformat()),
+            ],
+        ),
+        "daily_ms": (
+            "/api/v1/stats/daily",
+            [
+                ("start", daily_start.date().isoformat()),
+                ("end", tomorrow.date().isoformat()),
+            ],
+        ),
+    }
+    result = {
+        name: round(time_once(client, headers, path, params)[0], 1)
+        for name, (path, params) in requests.items()
+    }
+    result["slowest_ms"] = max(result.values())
     return result
 
 

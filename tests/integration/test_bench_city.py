@@ -90,6 +90,14 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
         figures["evaluation_api_ms"].values()
     )
     assert figures["evaluation_api_month_grid_fresh_ms"] > 0
+    for period in ("week", "month"):
+        page = figures["stats_page_ms"][period]
+        assert set(page) == {
+            "evaluation_grid_ms", "evaluation_total_ms", "daily_ms", "slowest_ms",
+        }  # fmt: skip
+        assert page["slowest_ms"] == max(
+            v for k, v in page.items() if k != "slowest_ms"
+        )
     assert set(figures["goals"]) == {
         "evaluation_api_max_ms",
         "list_p95_ms",
