@@ -21,7 +21,7 @@ from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
 from edge.ingest.sampler import FrameSampler
 from edge.ingest.skip_planner import SkipPlanner
 from edge.ingest.slot import FreshestFrameSlot
-from edge.ingest.stream_url import redact_credentials
+from edge.ingest.stream_url import ffmpeg_reason, redact_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class PyAvSource(FrameSource):
                     hwaccel=HWAccel(device, allow_software_fallback=False),
                 )
         except (av.FFmpegError, OSError, RuntimeError, ValueError) as error:
-            return None, _reason(error)
+            return None, ffmpeg_reason(error)
         if not container.streams.video:
             container.close()
             return None, "no video stream"
@@ -170,7 +170,7 @@ class PyAvSource(FrameSource):
             try:
                 had_frames = self._play(container, stream) or had_frames
             except (av.FFmpegError, OSError) as error:
-                self.error = f"read failed or timed out: {_reason(error)}"
+                self.error = f"read failed or timed out: {ffmpeg_reason(error)}"
                 return had_frames
             if self._stop.is_set():
                 break
@@ -271,12 +271,3 @@ class PyAvSource(FrameSource):
         if self._container is not None:
             self._container.close()
             self._container = None
-
-
-def _reason(error: Exception) -> str:
-    """FFmpeg's message without the URL it may quote (credentials)."""
-    if isinstance(error, av.FFmpegError) and error.strerror:
-        return str(error.strerror)
-    if type(error) is RuntimeError:  # PyAV's own words (hardware decoding)
-        return str(error)
-    return type(error).__name__

@@ -21,7 +21,7 @@ import av.container
 
 from edge.config import CameraConfig, SourceKind
 from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
-from edge.ingest.stream_url import redact_credentials
+from edge.ingest.stream_url import ffmpeg_reason, redact_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class RecordingStreamReader:
         try:
             container = av.open(url, options=options, timeout=timeout)
         except (av.FFmpegError, OSError) as error:
-            self.error = f"cannot open: {_reason(error)}"
+            self.error = f"cannot open: {ffmpeg_reason(error)}"
             return False
         try:
             return self._keep_packets(container)
@@ -149,14 +149,7 @@ class RecordingStreamReader:
                 self.packets_read += 1
                 had_packets = True
         except (av.FFmpegError, OSError) as error:
-            self.error = f"read failed or timed out: {_reason(error)}"
+            self.error = f"read failed or timed out: {ffmpeg_reason(error)}"
             return had_packets
         self.error = "end of file" if self._is_file else "stream ended"
         return had_packets
-
-
-def _reason(error: Exception) -> str:
-    """FFmpeg's message without the URL it may quote (credentials)."""
-    if isinstance(error, av.FFmpegError) and error.strerror:
-        return str(error.strerror)
-    return type(error).__name__

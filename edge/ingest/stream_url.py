@@ -1,8 +1,10 @@
-"""Stream URLs as they may appear in logs and errors: without credentials."""
+"""Stream URLs and FFmpeg errors as they may appear in logs: without credentials."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
+
+import av
 
 
 def redact_credentials(url: str) -> str:
@@ -19,3 +21,12 @@ def redact_credentials(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def ffmpeg_reason(error: Exception) -> str:
+    """FFmpeg's message without the URL it may quote (credentials)."""
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return str(error.strerror)
+    if type(error) is RuntimeError:  # PyAV's own words (hardware decoding)
+        return str(error)
+    return type(error).__name__
