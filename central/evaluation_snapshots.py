@@ -27,6 +27,12 @@ from sqlalchemy.orm import Session
 
 from central.config import EvaluationSnapshotSettings
 from central.context import CentralContext
+from central.daily_snapshots import (
+    categories_of,
+    recent_days,
+    refresh_day,
+    stored_days,
+)
 from central.db.models import EvaluationSnapshot
 from central.performance import (
     Dimension,
@@ -53,7 +59,8 @@ SNAPSHOT_PERIODS = (Period.DAY, Period.WEEK, Period.MONTH, Period.QUARTER)
 # completed ones before it): stored once when missing, even beyond the
 # kept-fresh ones, so that the page reads them all.
 CONSOLE_RANGE = {Period.DAY: 13, Period.WEEK: 7, Period.MONTH: 5, Period.QUARTER: 3}
-_Job = tuple[Period, tuple[datetime, datetime]]
+Bucket = tuple[datetime, datetime]
+_Job = tuple[Period, Bucket]
 # Rows stored by a version whose EvaluationRow had other fields are recomputed,
 # never served (they would miss or carry columns).
 ROW_SCHEMA = hashlib.sha256(
@@ -237,13 +244,19 @@ def refresh_bucket(
     return snapshot
 
 
+# The statistics page's daily chart reaches back this many days before today.
+DAILY_CHART_DAYS = 29
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """What one refresh did: snapshots stored and the seconds it took."""
+    """What one refresh did: evaluation snapshots and days of daily counts
+    stored, and the seconds it took."""
 
     stored: int
     seconds: float
     skipped: bool = False
+    days_stored: int = 0
 
 
 class EvaluationSnapshotJob:
@@ -301,6 +314,8 @@ class EvaluationSnapshotJob:
     def is_due(self, now: datetime) -> bool:
         """A kept-fresh snapshot is missing or older than the interval, or an
         older bucket of the console's range was never stored."""
+        if self._daily_due(now):
+            return True
         fresh, once = self._plan(now)
         if not fresh and not once:
             return False
@@ -322,6 +337,36 @@ class EvaluationSnapshotJob:
             return False
         oldest = min(computed[key] for key in wanted)
         return now - oldest >= timedelta(minutes=self.settings.interval_min)
+
+    def _daily_plan(self, now: datetime) -> tuple[list[Bucket], list[Bucket]]:
+        """(days of daily counts recomputed at every refresh; older days of the
+        daily chart stored once when missing)."""
+        zone = self.context.directory.zone
+        days = recent_days(now, zone, max(self.settings.days, DAILY_CHART_DAYS))
+        return days[: self.settings.days], days[self.settings.days :]
+
+    def _daily_due(self, now: datetime) -> bool:
+        fresh, once = self._daily_plan(now)
+        zone = self.context.directory.zone
+        with self.context.sessions() as session:
+            found = stored_days(
+                session, [*fresh, *once], zone, categories_of(self.context.matters)
+            )
+        if len(found) < len(fresh) + len(once):
+            return True
+        if not fresh:
+            return False
+        oldest = min(found[_local_day(day[0], zone)].computed_at for day in fresh)
+        return now - oldest >= timedelta(minutes=self.settings.interval_min)
+
+    def _daily_jobs(self, now: datetime) -> list[Bucket]:
+        fresh, once = self._daily_plan(now)
+        zone = self.context.directory.zone
+        with self.context.sessions() as session:
+            found = stored_days(
+                session, once, zone, categories_of(self.context.matters)
+            )
+        return fresh + [d for d in once if _local_day(d[0], zone) not in found]
 
     def _plan(self, now: datetime) -> tuple[list[_Job], list[_Job]]:
         """(the buckets recomputed at every refresh, newest first; the older
@@ -389,7 +434,7 @@ class EvaluationSnapshotJob:
         started = time.perf_counter()
         now = self.context.clock.now()
         zone = self.context.directory.zone
-        stored = 0
+        stored = days_stored = 0
         with self.context.sessions() as lock_session:
             if not _try_lock(lock_session):
                 log.info("evaluation snapshots: another replica is refreshing them")
@@ -409,11 +454,25 @@ class EvaluationSnapshotJob:
                                 now=now,
                             )
                         stored += 1
+                categories = categories_of(self.context.matters)
+                for day in self._daily_jobs(now):
+                    if self._stop.is_set():
+                        break
+                    with self.context.sessions.begin() as session:
+                        refresh_day(
+                            session, day=day, zone=zone, now=now, categories=categories
+                        )
+                    days_stored += 1
             finally:
                 _unlock(lock_session)
         seconds = time.perf_counter() - started
-        log.info("evaluation snapshots: %d stored in %.1f s", stored, seconds)
-        return RefreshReport(stored, round(seconds, 3))
+        log.info(
+            "evaluation snapshots: %d stored and %d days counted in %.1f s",
+            stored,
+            days_stored,
+            seconds,
+        )
+        return RefreshReport(stored, round(seconds, 3), days_stored=days_stored)
 
 
 def _try_lock(session: Session) -> bool:

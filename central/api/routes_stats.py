@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
+from central.daily_snapshots import categories_of, daily_with_stored
 from central.evaluation_snapshots import evaluate_with_stored
 from central.performance import (
     DailyCountRow,
@@ -103,6 +104,12 @@ class DailyReport(BaseModel):
     timezone: str = Field(description="Timezone the days are cut in.")
     start: datetime = Field(description="From (inclusive).")
     end: datetime = Field(description="Before (exclusive).")
+    as_of: datetime | None = Field(
+        default=None,
+        description="When the stored days among these were counted (completed days "
+        "read from the stored counts; the oldest one's); today and days not stored "
+        "are counted for this request. Null: every day was counted now.",
+    )
     rows: list[DailyCountRow] = Field(description="One row per day and category.")
 
 
@@ -372,6 +379,7 @@ def get_daily(
         str | None, Query(description=_END.format(default="the end of today"))
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
+    fresh: Annotated[bool, Query(description=_FRESH)] = False,
 ) -> DailyReport | Response:
     """Events detected and tickets opened per local day and category."""
     zone = city_zone(context)
@@ -379,15 +387,24 @@ def get_daily(
     first = (today.date() - timedelta(days=DAILY_DEFAULT_DAYS - 1)).isoformat()
     default = (parse_when(first, zone, "start"), tomorrow)
     begin, finish = time_range(start, end, zone, default)
-    categories = {
-        event_type: (matter.category.code, matter.category.name)
-        for matter in context.matters.matters
-        for event_type in matter.event_types
-    }
+    categories = categories_of(context.matters)
+    as_of = None
     with context.sessions() as session:
-        rows = daily_counts(
-            session, start=begin, end=finish, timezone=zone, categories=categories
-        )
+        if context.settings.evaluation_snapshots.enabled and not fresh:
+            rows, as_of = daily_with_stored(
+                session,
+                start=begin,
+                end=finish,
+                zone=zone,
+                now=context.clock.now(),
+                categories=categories,
+            )
+        else:
+            rows = daily_counts(
+                session, start=begin, end=finish, timezone=zone, categories=categories
+            )
     if fmt == "csv":
         return _csv(rows, DailyCountRow, f"daily-{_stamp(begin, finish, zone)}.csv")
-    return DailyReport(timezone=zone.key, start=begin, end=finish, rows=rows)
+    return DailyReport(
+        timezone=zone.key, start=begin, end=finish, as_of=as_of, rows=rows
+    )

@@ -84,6 +84,7 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
     # 2 quarters kept fresh, the console's 2 older months and 1 older quarter
     # stored once; then every month and quarter above answered from it.
     assert figures["snapshot_refresh_evaluations"] == 30 * 8
+    assert figures["snapshot_refresh_days"] == 29  # the daily chart's days
     assert figures["snapshot_refresh_s"] > 0
     assert set(figures["evaluation_api_ms"]) == set(evaluation)
     assert figures["evaluation_api_max_ms"] == max(
