@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -198,15 +198,3 @@ def _one_name_per_code(rows: list[DailyCountRow]) -> list[DailyCountRow]:
         else row
         for row in rows
     ]
-
-
-def recent_days(now: datetime, zone: ZoneInfo, count: int) -> list[Bucket]:
-    """The `count` completed days before today, newest first."""
-    today = period_bounds(now, Period.DAY, zone)[0]
-    found: list[Bucket] = []
-    cursor = today
-    for _ in range(count):
-        day = period_bounds(cursor - timedelta(hours=12), Period.DAY, zone)
-        found.append(day)
-        cursor = day[0]
-    return found

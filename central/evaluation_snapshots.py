@@ -29,7 +29,6 @@ from central.config import EvaluationSnapshotSettings
 from central.context import CentralContext
 from central.daily_snapshots import (
     categories_of,
-    recent_days,
     refresh_day,
     stored_days,
 )
@@ -342,7 +341,8 @@ class EvaluationSnapshotJob:
         """(days of daily counts recomputed at every refresh; older days of the
         daily chart stored once when missing)."""
         zone = self.context.directory.zone
-        days = recent_days(now, zone, max(self.settings.days, DAILY_CHART_DAYS))
+        count = max(self.settings.days, DAILY_CHART_DAYS)
+        days = completed_buckets(Period.DAY, now, zone, count)[::-1]  # newest first
         return days[: self.settings.days], days[self.settings.days :]
 
     def _daily_due(self, now: datetime) -> bool:
