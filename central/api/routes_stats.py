@@ -36,6 +36,7 @@ from central.performance import (
     iter_csv,
     period_bounds,
 )
+from central.performance_combine import combine_periods, most_tickets
 from central.scores import ScoreRow, score_rows
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -61,6 +62,15 @@ _AS_OF = (
     "buckets not stored, such as the current one, are computed for this request. "
     "Null: every row was computed for this request."
 )
+_COMBINE = (
+    "One row per key over the whole range: counts summed, rates from the sums, "
+    "time statistics weighted by the tickets they describe (the percentiles so "
+    "combined are approximate); `period_start` is the first period's."
+)
+_LIMIT = (
+    "At most this many rows, those with the most tickets first (ties by key); "
+    "`total_rows` says how many there were. All rows when left out."
+)
 _CSV_RESPONSE: dict[int | str, dict[str, object]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -76,7 +86,13 @@ class EvaluationReport(BaseModel):
     start: datetime = Field(description="Tickets created from (inclusive).")
     end: datetime = Field(description="Tickets created before (exclusive).")
     as_of: datetime | None = Field(default=None, description=_AS_OF)
-    rows: list[EvaluationRow] = Field(description="One row per bucket and key.")
+    combined: bool = Field(
+        default=False, description="Rows cover the whole range (see `combine`)."
+    )
+    total_rows: int = Field(description="Rows before `limit`.")
+    rows: list[EvaluationRow] = Field(
+        description="One row per bucket and key (per key when combined)."
+    )
 
 
 class ScoreReport(BaseModel):
@@ -255,15 +271,21 @@ def get_evaluation(
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description=_FORMAT)] = "json",
     fresh: Annotated[bool, Query(description=_FRESH)] = False,
+    combine: Annotated[bool, Query(description=_COMBINE)] = False,
+    limit: Annotated[int | None, Query(ge=1, le=100_000, description=_LIMIT)] = None,
 ) -> EvaluationReport | Response:
     """Tickets created in [start, end), per period bucket and key: counts, on-time
     close rate, rework rate, dispatch/accept/close times and the AI false-positive
     rate. Buckets are cut in the city's timezone."""
     done = _evaluation(context, period, by, start, end, fresh=fresh)
+    rows = combine_periods(done.rows) if combine else done.rows
+    total_rows = len(rows)
+    if limit is not None:
+        rows = most_tickets(rows, limit)
     if fmt == "csv":
         stamp = _stamp(done.start, done.end, done.zone)
         name = f"evaluation-{by.value}-{period.value}-{stamp}"
-        return _csv(done.rows, EvaluationRow, f"{name}.csv")
+        return _csv(rows, EvaluationRow, f"{name}.csv")
     return EvaluationReport(
         period=period,
         by=by,
@@ -271,7 +293,9 @@ def get_evaluation(
         start=done.start,
         end=done.end,
         as_of=done.as_of,
-        rows=done.rows,
+        combined=combine,
+        total_rows=total_rows,
+        rows=rows,
     )
 
 

@@ -63,6 +63,9 @@ UNKNOWN_LABEL = "unknown"
 # luggage, whatever else the detector calls them now and then.
 VEHICLES = ("bicycle", "motorcycle", "car", "bus", "truck")
 _UNKNOWN_CONFIDENCE = 0.5  # no detector score: leave the call to a reviewer
+# Share of an object's border where something moves from which someone stands
+# beside it, detected or not (the share that makes a region a fragment).
+_BESIDE_MOTION_FRAC = 0.1
 
 
 class StaticObjectRule(Rule):
@@ -157,6 +160,7 @@ class StaticObjectRule(Rule):
                 max_area_frac=config.max_area_frac,
                 clear_s=config.clear_s,
                 cover_s=scene.cover_s,
+                cover_margin=scene.cover_margin,
                 person_labels=self._people,
             )
             self._models = _Models(
@@ -188,6 +192,7 @@ class StaticObjectRule(Rule):
                 appeared_at=blob.appeared_at,
                 verdict=blob.verdict,
                 is_fragment=blob.is_fragment,
+                beside_motion=blob.astir_frac > _BESIDE_MOTION_FRAC,
             )
             for blob in update.blobs
         ]

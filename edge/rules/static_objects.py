@@ -11,6 +11,11 @@ dropped as a ghost or a lighting change only after `_REJECT_VOTES`
 whole-region verdicts spread over at least `_REJECT_SPAN_S` with no object
 verdict among them. Even then the pixel model keeps the former background and
 can bring the object back (see `static_scene`).
+
+An owner the detector loses while standing over the object (seen from above,
+or with the head out of the picture) is not counted away: while the object's
+region runs on into something no detected person explains, an owner last seen
+near it is taken to be there still.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ _STILL_DETECTION_S = 1.0
 _STILL_MOVE_FRAC = 0.02
 _INSIDE_PERSON = 0.5  # detections mostly inside a person's box are carried
 _ID_SWITCH_S = 3.0  # a lost owner found again under a new id within this long
+_TOUCH_FRAC = 0.01  # box gap (over the frame diagonal) that still touches
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,8 @@ class LedgerSettings:
         max_area_frac: Largest object, fraction of the frame.
         clear_s: Unseen (and not hidden by a person) this long: gone.
         cover_s: A person's box keeps hiding an object this long after leaving.
+        cover_margin: The pixel model grows person boxes by this fraction of
+            their size per side (see `SceneSettings.cover_margin`).
         person_labels: Labels of people.
     """
 
@@ -66,6 +74,7 @@ class LedgerSettings:
     max_area_frac: float = 0.02
     clear_s: float = 2.0
     cover_s: float = 1.5
+    cover_margin: float = 0.1
     person_labels: frozenset[str] = frozenset({"person"})
 
 
@@ -82,6 +91,8 @@ class Sighting:
         is_fragment: Only part of it is in view (a person stands over the
             rest, or it goes on beyond the picture's edge): it keeps the
             object alive but its verdict does not count.
+        beside_motion: Something that is not background moves along its
+            border (see `StaticBlob.astir_frac`).
     """
 
     xyxy: BoxXyxy
@@ -90,6 +101,7 @@ class Sighting:
     label: str | None = None
     confidence: float = 0.0
     is_fragment: bool = False
+    beside_motion: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -146,6 +158,9 @@ class LeftObject:
         owner_gap_frac: Owner's distance (box gap over the frame diagonal),
             None when out of view.
         away_since: Since when the owner has been away, None while near.
+        attached_at: Last time its region ran on into something no detected
+            person explains (a fragment with nobody near): an owner the
+            detector lost while standing over it.
         label_votes: Detector labels seen on it, with counts.
         label_scores: Sum of the detector scores per label.
     """
@@ -166,6 +181,7 @@ class LeftObject:
     owner_seen_at: float = 0.0
     owner_gap_frac: float | None = None
     away_since: float | None = None
+    attached_at: float = -math.inf
     label_votes: Counter[str] = field(default_factory=Counter)
     label_scores: dict[str, float] = field(default_factory=dict)
 
@@ -244,7 +260,7 @@ class ObjectLedger:
         """
         now = people.timestamp
         self._remember(people)
-        self._match(sightings, now)
+        self._match(sightings, people, now)
         self._vote_labels(others, labels)
         gone = self._expire(people, now)
         relearn: list[BoxXyxy] = []
@@ -280,7 +296,7 @@ class ObjectLedger:
         ]:
             del self._track_first[tid]
 
-    def _match(self, sightings: Sequence[Sighting], now: float) -> None:
+    def _match(self, sightings: Sequence[Sighting], people: People, now: float) -> None:
         # Several sightings may be one object (its region and its detection,
         # or a region split in two): each joins the best matching object.
         low, high = self.settings.min_area_frac, self.settings.max_area_frac
@@ -291,6 +307,10 @@ class ObjectLedger:
             if obj is None:
                 obj = self._add(sighting, now)
             self._see(obj, sighting, now)
+            if (
+                sighting.is_fragment or sighting.beside_motion
+            ) and not self._near_anyone(sighting.xyxy, now):
+                obj.attached_at = now
 
     def _best_match(self, xyxy: BoxXyxy) -> LeftObject | None:
         # A region that grew around a candidate (the rest of a bag its owner
@@ -302,6 +322,18 @@ class ObjectLedger:
             if iou >= best_iou or (best is None and nested):
                 best, best_iou = obj, max(iou, best_iou)
         return best
+
+    def _near_anyone(self, xyxy: BoxXyxy, now: float) -> bool:
+        """Whether a detected person touched the box lately (while the pixel
+        model still masks where they stood): what cuts a region then is them,
+        seen, not someone the detector misses."""
+        since = now - self.settings.cover_s
+        return any(
+            self.gap_frac(xyxy, _grow(box, self.settings.cover_margin)) <= _TOUCH_FRAC
+            for people in self._history
+            if people.timestamp >= since
+            for box in people.xyxy
+        )
 
     def _add(self, sighting: Sighting, now: float) -> LeftObject:
         obj = LeftObject(
@@ -418,11 +450,23 @@ class ObjectLedger:
         is_near = (
             obj.owner_gap_frac is not None
             and obj.owner_gap_frac <= self.settings.owner_away_frac
-        )
+        ) or (obj.owner_xyxy is None and self._is_owner_unseen_over(obj, now))
         if is_near:
             obj.away_since = None
         elif obj.away_since is None:
             obj.away_since = now
+
+    def _is_owner_unseen_over(self, obj: LeftObject, now: float) -> bool:
+        # Out of the detector's sight, last seen near the object, and the
+        # object still runs on into something nobody detected explains: the
+        # owner stands over it. A frame or two of the region seen alone does
+        # not end that (the pixel model's cover flickers as they shift).
+        last = obj.owner_last_xyxy
+        return (
+            last is not None
+            and self.gap_frac(obj.xyxy, last) <= self.settings.owner_away_frac
+            and now - obj.attached_at <= self.settings.cover_s
+        )
 
     def _adopt_owner(self, obj: LeftObject, people: People) -> None:
         # The tracker may give the owner a new id after an occlusion: a track

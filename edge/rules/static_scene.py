@@ -144,6 +144,8 @@ class StaticBlob:
         is_fragment: More than `SceneSettings.occluded_frac` of its border is
             on people or beyond the edge: only part of it is in view, so its
             verdict is no verdict on the whole.
+        astir_frac: Share of the ring just outside the region where something
+            that is not background moves (someone beside it, seen or not).
     """
 
     box: Box
@@ -154,6 +156,7 @@ class StaticBlob:
     verdict: BlobVerdict
     occluded_frac: float = 0.0
     is_fragment: bool = False
+    astir_frac: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -371,7 +374,7 @@ class StaticScene:
             changed = self._known & (
                 _difference(frame, self._long) > settings.diff_level
             )
-        blobs = self._blobs(changed & usable, frame, covered)
+        blobs = self._blobs(changed & usable, frame, covered, changed & moving)
         return SceneUpdate(blobs=blobs, is_warm=True, gain=gain, revived=revived)
 
     def _revive(
@@ -482,7 +485,7 @@ class StaticScene:
         return bool(share > self.settings.relearn_frac)
 
     def _blobs(
-        self, static: BoolMap, frame: FloatMap, covered: BoolMap
+        self, static: BoolMap, frame: FloatMap, covered: BoolMap, astir: BoolMap
     ) -> tuple[StaticBlob, ...]:
         assert self._long is not None and self._changed_since is not None
         raster = _clean(static)
@@ -497,7 +500,10 @@ class StaticScene:
             box = (x, y, x + w, y + h)
             region = labels[y : y + h, x : x + w] == index
             since = self._changed_since[y : y + h, x : x + w][region]
-            blobs.append(self._describe(box, region, frame, covered, int(area), since))
+            stirring = _ring_share(box, region, astir, beyond_edge=False)
+            blobs.append(
+                self._describe(box, region, frame, covered, int(area), since, stirring)
+            )
         return tuple(blobs)
 
     def _describe(
@@ -508,6 +514,7 @@ class StaticScene:
         covered: BoolMap,
         area: int,
         since: TimeMap,
+        astir_frac: float,
     ) -> StaticBlob:
         assert self._long is not None
         contrast, corr, occluded = _evidence(
@@ -529,6 +536,7 @@ class StaticScene:
             verdict=self._verdict(contrast, corr),
             occluded_frac=occluded,
             is_fragment=occluded > self.settings.occluded_frac,
+            astir_frac=astir_frac,
         )
 
     def _verdict(self, contrast: float, corr: float) -> BlobVerdict:
@@ -583,7 +591,7 @@ def _evidence(
         ignore=people,
         shared_edge=shared_edge,
     )
-    occluded = _hidden_ring_share(box, region, covered)
+    occluded = _ring_share(box, region, covered, beyond_edge=True)
     inner = _interior(region)
     corr = _texture_correlation(
         frame[y1:y2, x1:x2][inner], background[y1:y2, x1:x2][inner]
@@ -591,21 +599,24 @@ def _evidence(
     return contrast, corr, occluded
 
 
-def _hidden_ring_share(box: Box, region: BoolMap, covered: BoolMap) -> float:
-    """Share of the ring just outside `region` that people cover or that lies
-    beyond the picture's edge (where the region may go on out of view: a car
+def _ring_share(
+    box: Box, region: BoolMap, marked: BoolMap, *, beyond_edge: bool
+) -> float:
+    """Share of the ring just outside `region` that is `marked` (people cover
+    it, something moves there), counting the ring beyond the picture's edge as
+    marked when `beyond_edge` (where the region may go on out of view: a car
     leaving the picture, a person cut by its border)."""
     pad = 3
-    height, width = covered.shape
+    height, width = marked.shape
     x1, y1, x2, y2 = box
     mask = np.pad(region.astype(np.uint8), pad)
     kernel = np.ones((3, 3), dtype=np.uint8)
     ring = (cv2.dilate(mask, kernel, iterations=2) > 0) & (mask == 0)
-    hidden = np.ones(mask.shape, dtype=np.bool_)  # beyond the edge: not seen
+    hidden = np.full(mask.shape, beyond_edge, dtype=np.bool_)
     r1, c1 = max(0, y1 - pad), max(0, x1 - pad)
     r2, c2 = min(height, y2 + pad), min(width, x2 + pad)
     top, left = r1 - (y1 - pad), c1 - (x1 - pad)
-    hidden[top : top + r2 - r1, left : left + c2 - c1] = covered[r1:r2, c1:c2]
+    hidden[top : top + r2 - r1, left : left + c2 - c1] = marked[r1:r2, c1:c2]
     ring_px = int(np.count_nonzero(ring))
     return float(np.count_nonzero(ring & hidden)) / float(max(1, ring_px))
 

@@ -18,10 +18,12 @@ people do every day, through the HTTP API in process:
   request (`evaluation_api_month_grid_fresh_ms`, `fresh=true`) and as a CSV
   download;
 - `stats_page_ms`: the requests the console's statistics page makes by grid
-  for 8 weeks and for 6 months (evaluation by grid, the total, daily counts,
-  all reading the stored completed periods and days), each, and the slowest
-  (what the page waits for); `daily_ms` above is the daily chart counted
-  before anything was stored;
+  for 8 weeks and for 6 months (evaluation by grid combined over the periods,
+  its 500 rows with most tickets; the total; daily counts; all reading the
+  stored completed periods and days), each, and the slowest (what the page
+  waits for); `evaluation_grid_every_period_ms` is every period's row of every
+  grid, as the page asked before central combined them; `daily_ms` above is
+  the daily chart counted before anything was stored;
 - `list_p95_ms`: `/api/v1/tickets` over a mix of the console's filters, and
   `list_uncapped_count_p95_ms`: the same with every match counted (the
   list's `total` before it was capped at 10,000), for the ratio;

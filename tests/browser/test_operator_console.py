@@ -592,6 +592,8 @@ def test_statistics_charts_have_data_and_export_csv(
     try:
         page = page_factory(viewport=DESKTOP)
         log_in(page)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         go(page, "stats")
         charts = [
             "chart-daily",
@@ -611,6 +613,12 @@ def test_statistics_charts_have_data_and_export_csv(
             expect(page.locator(".kpis")).to_contain_text(rate)  # 三率
         expect(page.locator("#eval-table thead")).to_contain_text("Satisfaction")
         expect(page.locator("#eval-table tbody tr").first).to_be_visible()
+        expect(page.locator("#eval-table-count")).to_contain_text("rows")
+        # Central combines the periods into one row per key, the busiest first.
+        grouped = [
+            u for u in requested if "/stats/evaluation" in u and "by=total" not in u
+        ]
+        assert any("combine=true" in u and "limit=500" in u for u in grouped), grouped
         screenshot(page, "console-stats")
         assert_accessible(page)
 

@@ -137,6 +137,47 @@ def test_evaluation_csv_download(client: TestClient) -> None:
     assert g3["rework_rate"] == "0"
 
 
+def test_evaluation_combined_gives_one_row_per_key_over_the_range(
+    client: TestClient,
+) -> None:
+    # Per day, then combined over the days: the counts and rates of the range.
+    range_ = {"by": "grid", "start": "2024-03-01", "end": "2024-03-08"}
+    days = client.get(
+        "/api/v1/stats/evaluation", params={**range_, "period": "day"}
+    ).json()
+    combined = client.get(
+        "/api/v1/stats/evaluation",
+        params={**range_, "period": "day", "combine": "true"},
+    ).json()
+    whole = client.get(
+        "/api/v1/stats/evaluation", params={**range_, "period": "month"}
+    ).json()
+    assert combined["combined"] is True
+    assert len(days["rows"]) > len(combined["rows"]) == combined["total_rows"]
+    by_key = rows_by_key(combined)
+    assert set(by_key) == set(rows_by_key(whole))
+    for key, row in rows_by_key(whole).items():
+        got = by_key[key]
+        for field in ("tickets", "closed", "on_time_closed", "returns", "overdue"):
+            assert got[field] == row[field], (key, field)
+        for rate in ("on_time_close_rate", "rework_rate", "false_positive_rate"):
+            assert got[rate] == pytest.approx(row[rate]), (key, rate)
+        assert got["period_start"] == min(
+            r["period_start"] for r in days["rows"] if r["key"] == key
+        )
+
+
+def test_evaluation_limit_keeps_the_rows_with_most_tickets(client: TestClient) -> None:
+    params = {"by": "grid", "start": "2024-03-01", "end": "2024-03-08"}
+    every = client.get("/api/v1/stats/evaluation", params=params).json()
+    top = client.get("/api/v1/stats/evaluation", params={**params, "limit": "1"}).json()
+    assert top["total_rows"] == len(every["rows"]) > 1
+    (row,) = top["rows"]
+    assert row["tickets"] == max(r["tickets"] for r in every["rows"])
+    bad = client.get("/api/v1/stats/evaluation", params={**params, "limit": "0"})
+    assert bad.status_code == 422, bad.text
+
+
 @pytest.mark.parametrize(
     ("params", "location", "message"),
     [

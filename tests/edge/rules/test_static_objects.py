@@ -92,6 +92,76 @@ def test_ledger_given_owner_walking_off_should_start_the_away_clock() -> None:
     assert back is not None and back.away_since is None
 
 
+def _fragment(box: list[float]) -> Sighting:
+    return Sighting(
+        xyxy=np.asarray(box, dtype=np.float32),
+        appeared_at=T0,
+        verdict=BlobVerdict.OBJECT,
+        is_fragment=True,
+    )
+
+
+# The object's region grown over an owner the detector no longer finds.
+OVER_OWNER = [190.0, 215.0, 212.0, 266.0]
+
+
+def test_ledger_given_owner_lost_over_the_object_should_not_count_them_away() -> None:
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    for i in range(3):
+        _step(ledger, 0.2 * i, [_seen()], (7, _person_at(175)))
+    # The detector loses the owner; the region runs on into them. Where they
+    # were last seen is masked for cover_s: that fragment proves nothing.
+    obj = _step(ledger, 1.0, [_fragment(OVER_OWNER)])
+    assert obj is not None and obj.away_since == T0 + 1.0
+    for t in (3.0, 6.0, 9.0):
+        obj = _step(ledger, t, [_fragment(OVER_OWNER)])
+        assert obj is not None and obj.away_since is None, t
+    # A frame of the object alone does not end it; a steady view does.
+    obj = _step(ledger, 9.2, [_seen()])
+    assert obj is not None and obj.away_since is None
+    obj = _step(ledger, 10.6, [_seen()])  # cover_s (1.5 s) after the last
+    assert obj is not None and obj.away_since == T0 + 10.6
+
+
+def test_ledger_given_owner_lost_moving_beside_it_should_not_count_them_away() -> None:
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    for i in range(3):
+        _step(ledger, 0.2 * i, [_seen()], (7, _person_at(175)))
+    stirring = Sighting(
+        xyxy=np.asarray(OBJECT, dtype=np.float32),
+        appeared_at=T0,
+        verdict=BlobVerdict.OBJECT,
+        beside_motion=True,
+    )
+    for t in (3.0, 6.0):
+        obj = _step(ledger, t, [stirring])
+        assert obj is not None and obj.away_since is None, t
+    obj = _step(ledger, 8.0, [_seen()])  # still now, nobody beside it
+    assert obj is not None and obj.away_since == T0 + 8.0
+
+
+def test_ledger_given_fragment_explained_by_a_passer_by_should_count_owner_away() -> (
+    None
+):
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    for i in range(3):
+        _step(ledger, 0.2 * i, [_seen()], (7, _person_at(175)))
+    _step(ledger, 1.0, [_seen()])  # the owner is gone from view
+    # Someone else walks in and over the object: that is what cuts its region.
+    _step(ledger, 4.0, [_seen()], (12, _person_at(0)))
+    obj = _step(ledger, 5.0, [_fragment(OVER_OWNER)], (12, _person_at(185)))
+    assert obj is not None and obj.away_since == T0 + 1.0
+
+
+def test_ledger_given_owner_last_seen_far_should_not_hold_them_over_it() -> None:
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    for i in range(3):
+        _step(ledger, 0.2 * i, [_seen()], (7, _person_at(175)))
+    _step(ledger, 1.0, [_seen()], (7, _person_at(370)))  # walked off to the right
+    obj = _step(ledger, 2.0, [_fragment(OVER_OWNER)])
+    assert obj is not None and obj.away_since == T0 + 1.0
+
+
 def test_ledger_given_owner_found_again_under_new_id_should_follow_them() -> None:
     ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
     for i in range(3):

@@ -230,6 +230,29 @@ def test_static_scene_given_owner_over_object_should_report_a_fragment() -> None
     assert all(b.is_fragment for b in update.blobs)
 
 
+def test_static_scene_given_someone_undetected_moving_beside_it_should_say_astir() -> (
+    None
+):
+    # Nobody detected: a dark shape that keeps changing (legs, a coat) stands
+    # right beside the patch.
+    scene = StaticScene(SETTINGS)
+    base = _floor()
+    _feed(scene, [base] * 10)
+    frames = []
+    for i in range(10):
+        image = _with_patch(base, 230.0)
+        image[28:42, 39:46] = 20.0 if i % 2 else 90.0
+        frames.append(image)
+    update = _feed(scene, frames, start_s=2.0)
+    (patch,) = [b for b in update.blobs if b.box[0] <= 31]
+    assert patch.astir_frac > 0.1
+    assert not patch.is_fragment  # not hidden: what moves is beside it
+    calm = StaticScene(SETTINGS)
+    _feed(calm, [base] * 10)
+    (alone,) = _feed(calm, [_with_patch(base, 230.0)] * 10, start_s=2.0).blobs
+    assert alone.astir_frac == 0.0
+
+
 def _patch_at(
     base: npt.NDArray[np.float32], rows: slice, cols: slice
 ) -> npt.NDArray[np.float32]:

@@ -48,6 +48,8 @@ const PALETTE = [
   "#b4bccb",
 ];
 const MAX_DAILY_DAYS = 120;
+// The table shows the rows with the most tickets; the CSV has them all.
+const TABLE_ROWS = 500;
 
 let root = null;
 let ctx = null;
@@ -307,6 +309,8 @@ async function load() {
   els.range.textContent = `${startText} → today · last ${spec.count} ${spec.unit}`;
 
   const evalQuery = { period: settings.period, by: settings.by, start: startText };
+  // One row per key over the range, combined by central (a city has 20,000 grids).
+  const groupedQuery = { ...evalQuery, combine: "true", limit: TABLE_ROWS };
   const totalQuery = { period: settings.period, by: "total", start: startText };
   const dailyQuery = { start: dailyStartText, end: endText };
   const fpQuery = { by: "camera", start: startText, end: endText };
@@ -331,7 +335,7 @@ async function load() {
   try {
     [daily, grouped, total, durations, fps] = await Promise.all([
       api("/stats/daily", { query: dailyQuery }),
-      api("/stats/evaluation", { query: evalQuery }),
+      api("/stats/evaluation", { query: groupedQuery }),
       api("/stats/evaluation", { query: totalQuery }),
       apiOptional("/stats/durations", { query: { start: startText, end: endText } }).catch(
         () => null,
@@ -614,7 +618,7 @@ function groupLabel(r) {
 }
 
 function ratesChart(grouped) {
-  const rows = combine(grouped.rows)
+  const rows = [...grouped.rows]
     .sort((a, b) => b.tickets - a.tickets)
     .slice(0, 15);
   const byLabel = GROUPS.find((g) => g.value === settings.by)?.label.toLowerCase();
@@ -930,7 +934,11 @@ function falsePositiveChart(fps) {
 }
 
 function groupTable(grouped) {
-  const rows = combine(grouped.rows).sort((a, b) => b.tickets - a.tickets);
+  const rows = [...grouped.rows].sort((a, b) => b.tickets - a.tickets);
+  const shown =
+    grouped.total_rows > rows.length
+      ? `${rows.length} of ${grouped.total_rows} rows, most tickets first · all in the CSV`
+      : `${rows.length} rows`;
   const byLabel = GROUPS.find((g) => g.value === settings.by)?.label;
   const th = (text, cls = "") => h("th", { scope: "col", class: cls }, text);
   const section = h(
@@ -940,7 +948,7 @@ function groupTable(grouped) {
       "div",
       { class: "card-head" },
       h("h2", { id: "eval-table-title" }, `Evaluation by ${byLabel.toLowerCase()}`),
-      h("span", { class: "muted" }, `${rows.length} rows`),
+      h("span", { class: "muted", id: "eval-table-count" }, shown),
       h("span", { class: "spacer" }),
       csvLink(
         "CSV",
