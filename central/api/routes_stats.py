@@ -22,7 +22,10 @@ from central.api.csv_safety import neutralise_rows
 from central.api.deps import ContextDep, StaffDep
 from central.context import CentralContext
 from central.daily_snapshots import categories_of, daily_with_stored
-from central.evaluation_snapshots import evaluate_with_stored
+from central.evaluation_snapshots import (
+    evaluate_fields_with_stored,
+    evaluate_with_stored,
+)
 from central.performance import (
     DailyCountRow,
     Dimension,
@@ -36,7 +39,7 @@ from central.performance import (
     iter_csv,
     period_bounds,
 )
-from central.performance_combine import combine_periods, most_tickets
+from central.performance_combine import combine_periods
 from central.scores import ScoreRow, score_rows
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -207,6 +210,16 @@ class _Evaluated:
     as_of: datetime | None
 
 
+def _window(
+    context: CentralContext, period: Period, start: str | None, end: str | None
+) -> tuple[ZoneInfo, datetime, datetime, datetime]:
+    """The city's zone, now, and [start, end) (the current period by default)."""
+    zone = city_zone(context)
+    now = context.clock.now()
+    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
+    return zone, now, begin, finish
+
+
 def _evaluation(
     context: CentralContext,
     period: Period,
@@ -219,9 +232,7 @@ def _evaluation(
     """The evaluation rows of [start, end) (the current period by default),
     cut in the city's timezone: read from the stored evaluation where the range
     is made of completed months or quarters (unless `fresh`), else computed."""
-    zone = city_zone(context)
-    now = context.clock.now()
-    begin, finish = time_range(start, end, zone, period_bounds(now, period, zone))
+    zone, now, begin, finish = _window(context, period, start, end)
     with context.sessions() as session:
         if context.settings.evaluation_snapshots.enabled and not fresh:
             done = evaluate_with_stored(
@@ -246,6 +257,50 @@ def _evaluation(
             now=now,
         )
     return _Evaluated(zone=zone, start=begin, end=finish, rows=rows, as_of=None)
+
+
+def _combined_evaluation(
+    context: CentralContext,
+    period: Period,
+    by: Dimension,
+    start: str | None,
+    end: str | None,
+    *,
+    fresh: bool,
+    limit: int | None,
+) -> tuple[_Evaluated, int]:
+    """`_evaluation` combined into one row per key over the range (the stored
+    rows added up as read, never made models), and how many keys there were."""
+    zone, now, begin, finish = _window(context, period, start, end)
+    as_of = None
+    with context.sessions() as session:
+        if context.settings.evaluation_snapshots.enabled and not fresh:
+            done = evaluate_fields_with_stored(
+                session,
+                period=period,
+                by=by,
+                start=begin,
+                end=finish,
+                zone=zone,
+                now=now,
+            )
+            fields, as_of = done.rows, done.as_of
+        else:
+            computed = evaluate(
+                session,
+                period=period,
+                by=by,
+                start=begin,
+                end=finish,
+                timezone=zone,
+                now=now,
+            )
+            fields = [vars(row) for row in computed]
+    combined = combine_periods(fields, limit=limit)
+    evaluated = _Evaluated(
+        zone=zone, start=begin, end=finish, rows=combined.rows, as_of=as_of
+    )
+    return evaluated, combined.total_rows
 
 
 @router.get(
@@ -277,11 +332,16 @@ def get_evaluation(
     """Tickets created in [start, end), per period bucket and key: counts, on-time
     close rate, rework rate, dispatch/accept/close times and the AI false-positive
     rate. Buckets are cut in the city's timezone."""
-    done = _evaluation(context, period, by, start, end, fresh=fresh)
-    rows = combine_periods(done.rows) if combine else done.rows
-    total_rows = len(rows)
-    if limit is not None:
-        rows = most_tickets(rows, limit)
+    if combine:
+        done, total_rows = _combined_evaluation(
+            context, period, by, start, end, fresh=fresh, limit=limit
+        )
+        rows = done.rows
+    else:
+        done = _evaluation(context, period, by, start, end, fresh=fresh)
+        rows, total_rows = done.rows, len(done.rows)
+        if limit is not None:
+            rows = sorted(rows, key=lambda r: (-r.tickets, r.key or ""))[:limit]
     if fmt == "csv":
         stamp = _stamp(done.start, done.end, done.zone)
         name = f"evaluation-{by.value}-{period.value}-{stamp}"

@@ -423,13 +423,33 @@ class ObjectLedger:
         for people in around:
             for box, tid in zip(people.xyxy, people.track_id, strict=True):
                 gap = self.gap_frac(obj.xyxy, box)
-                if tid >= 0 and gap < best_gap:
-                    best_gap, best_id, best_box = gap, int(tid), box
+                if gap >= best_gap:
+                    continue
+                found = int(tid) if tid >= 0 else self._track_before(box, people)
+                if found is not None:
+                    best_gap, best_id, best_box = gap, found, box
         if best_id is not None and best_gap <= self.settings.owner_near_frac:
             obj.owner_id = best_id
             obj.owner_xyxy = best_box
             obj.owner_last_xyxy = best_box
             obj.owner_seen_at = obj.appeared_at
+
+    def _track_before(self, box: BoxXyxy, seen: People) -> int | None:
+        """The confirmed track an unconfirmed detection continues: the latest
+        seen within `_ID_SWITCH_S` before it, where it is (the tracker lost
+        someone standing still and has not confirmed them again yet)."""
+        for people in reversed(self._history):
+            if people.timestamp >= seen.timestamp:
+                continue
+            if seen.timestamp - people.timestamp > _ID_SWITCH_S:
+                break
+            for earlier, tid in zip(people.xyxy, people.track_id, strict=True):
+                if (
+                    tid >= 0
+                    and self.gap_frac(earlier, box) <= self.settings.owner_near_frac
+                ):
+                    return int(tid)
+        return None
 
     def _follow_owner(self, obj: LeftObject, people: People, now: float) -> None:
         if obj.owner_id is None:

@@ -183,6 +183,26 @@ def test_ledger_given_newcomer_near_object_should_not_take_it_over() -> None:
     assert obj is not None and obj.owner_id == 7 and obj.away_since == T0 + 1.0
 
 
+def test_ledger_given_owner_unconfirmed_by_the_tracker_should_still_own_it() -> None:
+    # Tracked walking up (id 7), then only unconfirmed detections while they
+    # stand by the object: those continue track 7.
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    _step(ledger, 0.0, [], (7, _person_at(170)))  # before the owner window
+    for t in (1.2, 1.6, 2.0):
+        obj = _step(ledger, t, [_seen(appeared=1.4)], (-1, _person_at(178)))
+    assert obj is not None and obj.is_confirmed and obj.owner_id == 7
+
+
+def test_ledger_given_unconfirmed_stranger_long_after_a_track_should_not_own_it() -> (
+    None
+):
+    ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
+    _step(ledger, 0.0, [], (7, _person_at(170)))
+    for t in (5.2, 5.6, 6.0):  # 5 s later: no continuation of track 7
+        obj = _step(ledger, t, [_seen(appeared=5.4)], (-1, _person_at(178)))
+    assert obj is not None and obj.is_confirmed and obj.owner_id is None
+
+
 def test_ledger_given_nobody_near_when_it_appeared_should_have_no_owner() -> None:
     ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
     for i in range(3):
