@@ -301,10 +301,15 @@ class ObjectLedger:
         # or a region split in two): each joins the best matching object.
         low, high = self.settings.min_area_frac, self.settings.max_area_frac
         for sighting in sightings:
-            if not low <= _area(sighting.xyxy) / self._area <= high:
+            share = _area(sighting.xyxy) / self._area
+            if not low / 2 <= share <= high:
                 continue
             obj = self._best_match(sighting.xyxy)
             if obj is None:
+                if share < low:
+                    # Too small to start watching; an object already watched
+                    # is not lost because its region shrinks a little.
+                    continue
                 obj = self._add(sighting, now)
             self._see(obj, sighting, now)
             if (

@@ -351,7 +351,8 @@ class StaticScene:
         # Learning: fast while warming up, slow after; never under people or
         # under watched objects, so neither ever becomes background.
         learn_s = settings.warmup_s / 4 if not warm else settings.background_s
-        learn = visible & ~_boxes_mask(keep_boxes, frame.shape)
+        watched = _boxes_mask(keep_boxes, frame.shape)
+        learn = visible & ~watched
         if relearned:
             learn = ~covered
             self._changed_since[learn] = np.inf
@@ -374,7 +375,7 @@ class StaticScene:
             changed = self._known & (
                 _difference(frame, self._long) > settings.diff_level
             )
-        blobs = self._blobs(changed & usable, frame, covered, changed & moving)
+        blobs = self._blobs(changed & usable, frame, covered, changed & moving, watched)
         return SceneUpdate(blobs=blobs, is_warm=True, gain=gain, revived=revived)
 
     def _revive(
@@ -485,7 +486,12 @@ class StaticScene:
         return bool(share > self.settings.relearn_frac)
 
     def _blobs(
-        self, static: BoolMap, frame: FloatMap, covered: BoolMap, astir: BoolMap
+        self,
+        static: BoolMap,
+        frame: FloatMap,
+        covered: BoolMap,
+        astir: BoolMap,
+        watched: BoolMap,
     ) -> tuple[StaticBlob, ...]:
         assert self._long is not None and self._changed_since is not None
         raster = _clean(static)
@@ -495,10 +501,15 @@ class StaticScene:
         blobs = []
         for index in range(1, count):
             x, y, w, h, area = (int(v) for v in stats[index])
-            if area < self.settings.min_area_px:
+            region = labels[y : y + h, x : x + w] == index
+            if area < self.settings.min_area_px and not (
+                # An object being watched is not lost because its region
+                # shrinks a little below the size needed to start watching.
+                2 * area >= self.settings.min_area_px
+                and np.any(region & watched[y : y + h, x : x + w])
+            ):
                 continue
             box = (x, y, x + w, y + h)
-            region = labels[y : y + h, x : x + w] == index
             since = self._changed_since[y : y + h, x : x + w][region]
             stirring = _ring_share(box, region, astir, beyond_edge=False)
             blobs.append(

@@ -274,6 +274,21 @@ def test_ledger_given_object_verdict_among_ghost_verdicts_should_not_drop_it() -
         assert obj is not None
 
 
+def test_ledger_given_watched_object_seen_smaller_than_min_area_should_keep_it() -> (
+    None
+):
+    settings = LedgerSettings(min_area_frac=150 / 120_000, clear_s=1.0)
+    ledger = ObjectLedger(settings, resolution_wh=RESOLUTION)
+    for t in (0.0, 0.2):
+        _step(ledger, t, [_seen()])  # 10x15 = 150 px: watched
+    small = [202.0, 252.0, 210.0, 263.0]  # 8x11 = 88 px: over half the minimum
+    for t in (1.0, 2.0, 3.0):
+        obj = _step(ledger, t, [_seen(small)])
+        assert obj is not None and obj.is_confirmed, t
+    fresh = ObjectLedger(settings, resolution_wh=RESOLUTION)
+    assert _step(fresh, 0.0, [_seen(small)]) is None  # too small to start
+
+
 def test_ledger_given_object_unseen_for_clear_s_should_report_it_gone() -> None:
     ledger = ObjectLedger(SETTINGS, resolution_wh=RESOLUTION)
     _step(ledger, 0.0, [_seen()])
