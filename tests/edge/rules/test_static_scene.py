@@ -253,9 +253,7 @@ def test_static_scene_given_someone_undetected_moving_beside_it_should_say_astir
     assert alone.astir_frac == 0.0
 
 
-def test_static_scene_given_watched_object_shrinking_below_min_area_should_keep_it() -> (
-    None
-):
+def test_static_scene_given_watched_object_below_min_area_should_keep_it() -> None:
     # An object 4x4 (32 px once the blur spreads it) against a 40 px minimum:
     # reported while watched (at least half the minimum), not otherwise.
     settings = SceneSettings(warmup_s=1.0, short_s=0.5, min_area_px=40)
