@@ -7,6 +7,7 @@ when it has none). Periods are bucketed in the city's timezone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -271,34 +272,18 @@ def _combined_evaluation(
 ) -> tuple[_Evaluated, int]:
     """`_evaluation` combined into one row per key over the range (the stored
     rows added up as read, never made models), and how many keys there were."""
+    if not context.settings.evaluation_snapshots.enabled or fresh:
+        done = _evaluation(context, period, by, start, end, fresh=True)
+        combined = combine_periods([vars(row) for row in done.rows], limit=limit)
+        return dataclasses.replace(done, rows=combined.rows), combined.total_rows
     zone, now, begin, finish = _window(context, period, start, end)
-    as_of = None
     with context.sessions() as session:
-        if context.settings.evaluation_snapshots.enabled and not fresh:
-            done = evaluate_fields_with_stored(
-                session,
-                period=period,
-                by=by,
-                start=begin,
-                end=finish,
-                zone=zone,
-                now=now,
-            )
-            fields, as_of = done.rows, done.as_of
-        else:
-            computed = evaluate(
-                session,
-                period=period,
-                by=by,
-                start=begin,
-                end=finish,
-                timezone=zone,
-                now=now,
-            )
-            fields = [vars(row) for row in computed]
-    combined = combine_periods(fields, limit=limit)
+        stored = evaluate_fields_with_stored(
+            session, period=period, by=by, start=begin, end=finish, zone=zone, now=now
+        )
+    combined = combine_periods(stored.rows, limit=limit)
     evaluated = _Evaluated(
-        zone=zone, start=begin, end=finish, rows=combined.rows, as_of=as_of
+        zone=zone, start=begin, end=finish, rows=combined.rows, as_of=stored.as_of
     )
     return evaluated, combined.total_rows
 

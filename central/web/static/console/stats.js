@@ -330,13 +330,15 @@ async function load() {
   let daily;
   let grouped;
   let total;
+  let overall;
   let durations;
   let fps;
   try {
-    [daily, grouped, total, durations, fps] = await Promise.all([
+    [daily, grouped, total, overall, durations, fps] = await Promise.all([
       api("/stats/daily", { query: dailyQuery }),
       api("/stats/evaluation", { query: groupedQuery }),
       api("/stats/evaluation", { query: totalQuery }),
+      api("/stats/evaluation", { query: { ...totalQuery, combine: "true" } }),
       apiOptional("/stats/durations", { query: { start: startText, end: endText } }).catch(
         () => null,
       ),
@@ -372,7 +374,7 @@ async function load() {
     );
     return;
   }
-  const totals = combine(total.rows)[0] || null;
+  const totals = overall.rows[0] || null;
   renderKpis(totals, daily);
   dailyChart(daily, dailyStart);
   categoryChart(daily);
@@ -382,65 +384,6 @@ async function load() {
   falsePositiveChart(fps);
   groupTable(grouped);
   els.body.append(scoresCard(settings.by, settings.period), pointsCard());
-}
-
-/** Rows of several period buckets merged per key, rates recomputed. */
-function combine(rows) {
-  const byKey = new Map();
-  for (const r of rows) {
-    const k = r.key ?? "";
-    if (!byKey.has(k)) byKey.set(k, { key: r.key, name: r.name, rows: [] });
-    byKey.get(k).rows.push(r);
-  }
-  const sum = (list, f) => list.reduce((s, r) => s + (r[f] || 0), 0);
-  const weighted = (list, f, w) => {
-    let num = 0;
-    let den = 0;
-    for (const r of list) {
-      if (r[f] !== null && r[f] !== undefined) {
-        num += r[f] * (r[w] || 1);
-        den += r[w] || 1;
-      }
-    }
-    return den ? num / den : null;
-  };
-  return [...byKey.values()].map(({ key, name, rows: list }) => {
-    const out = { key, name };
-    for (const f of [
-      "tickets",
-      "ai_tickets",
-      "dispatched",
-      "closed",
-      "rejected",
-      "ai_rejected",
-      "open_now",
-      "overdue",
-      "on_time_closed",
-      "resolves",
-      "returns",
-      "response_due",
-      "responded_on_time",
-      "resolution_due",
-      "resolved_on_time",
-      "rated",
-      "satisfied",
-    ])
-      out[f] = sum(list, f);
-    // 三率 (docs/central.md): each a count over a count, so it adds up across buckets.
-    out.response_rate = out.response_due ? out.responded_on_time / out.response_due : null;
-    out.resolution_rate = out.resolution_due ? out.resolved_on_time / out.resolution_due : null;
-    out.satisfaction_rate = out.rated ? out.satisfied / out.rated : null;
-    out.on_time_close_rate = out.closed ? out.on_time_closed / out.closed : null;
-    out.rework_rate = out.resolves ? out.returns / out.resolves : null;
-    out.false_positive_rate = out.ai_tickets ? out.ai_rejected / out.ai_tickets : null;
-    for (const stage of ["dispatch", "accept", "close"]) {
-      const w = stage === "dispatch" ? "dispatched" : stage === "accept" ? "dispatched" : "closed";
-      for (const stat of ["mean", "p50", "p90"])
-        out[`${stage}_s_${stat}`] = weighted(list, `${stage}_s_${stat}`, w);
-    }
-    out.buckets = list.length;
-    return out;
-  });
 }
 
 function renderKpis(t, daily) {
