@@ -667,10 +667,12 @@ def test_keyboard_only_login_logout_and_expired_session(
 
     # Tab reaches the navigation with a visible focus ring.
     page.locator("#view").focus()
-    for _ in range(12):
+    for _ in range(30):
         page.keyboard.press("Shift+Tab")
         if page.evaluate("document.activeElement.dataset.view") == "cameras":
             break
+    focused = page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    assert page.evaluate("document.activeElement.dataset.view") == "cameras", focused
     assert page.evaluate("document.activeElement.matches(':focus-visible')")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
