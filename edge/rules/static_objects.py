@@ -24,6 +24,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 import numpy as np
 import numpy.typing as npt
@@ -333,10 +334,11 @@ class ObjectLedger:
         model still masks where they stood): what cuts a region then is them,
         seen, not someone the detector misses."""
         since = now - self.settings.cover_s
+        # Newest first, stopping at `since`: the history keeps minutes of frames.
+        recent = takewhile(lambda p: p.timestamp >= since, reversed(self._history))
         return any(
             self.gap_frac(xyxy, _grow(box, self.settings.cover_margin)) <= _TOUCH_FRAC
-            for people in self._history
-            if people.timestamp >= since
+            for people in recent
             for box in people.xyxy
         )
 
