@@ -666,6 +666,7 @@ def test_keyboard_only_login_logout_and_expired_session(
     assert page.evaluate("localStorage.length") == 1
 
     # Tab reaches the navigation with a visible focus ring.
+    expect(page.locator("main#view")).to_have_class(re.compile(r"\bview-"))
     page.locator("#view").focus()
     for _ in range(30):
         page.keyboard.press("Shift+Tab")
@@ -687,6 +688,29 @@ def test_keyboard_only_login_logout_and_expired_session(
     page.evaluate("localStorage.setItem('gridwatch.console.token', 'revoked')")
     page.reload()
     expect(page.locator("#login-error")).to_contain_text("session has expired")
+
+
+def test_a_slow_start_keeps_the_keyboard_place(page_factory: PageFactory) -> None:
+    """The shell shows before its reference lists arrive; a keyboard user who has
+    already moved into the navigation must not be thrown back to the view."""
+    page = page_factory(viewport=DESKTOP)
+    held: list[Route] = []
+    page.route("**/api/v1/event-types", lambda route: held.append(route))
+    page.goto(CONSOLE)
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#shell")).to_be_visible()
+    cameras = page.locator('#nav-list a[data-view="cameras"]')
+    cameras.focus()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the console never asked for the event types"
+    held[0].continue_()
+    expect(page.locator("main#view")).to_have_class(re.compile(r"\bview-"))
+    expect(cameras).to_be_focused()
 
 
 def test_a_worker_cannot_use_the_console(page_factory: PageFactory) -> None:

@@ -86,7 +86,7 @@ const context = {
   refreshBadge,
 };
 
-function route() {
+function route({ initial = false } = {}) {
   const { name, params } = parseHash();
   const views = allowedViews();
   const entry = views.find((v) => v.view.id === name) || views[0];
@@ -98,7 +98,7 @@ function route() {
     entry.view.update(params);
     return;
   }
-  const fromNav = document.activeElement?.closest?.(".nav");
+  const fromNav = !initial && document.activeElement?.closest?.(".nav");
   if (state.current?.view.unmount) state.current.view.unmount();
   const root = clear($("view"));
   root.className = `view view-${entry.view.id}`;
@@ -327,8 +327,10 @@ async function startShell() {
   $("user-avatar").textContent = (me.username[0] || "?").toUpperCase();
   buildNav();
   await ref.preload();
-  route();
-  $("view").focus({ preventScroll: true });
+  route({ initial: true });
+  // The shell shows before the reference lists arrive; someone who has already
+  // moved into it with the keyboard keeps their place.
+  if (!$("shell").contains(document.activeElement)) $("view").focus({ preventScroll: true });
   refreshBadge();
   state.closeStream = openTicketStream(onNotice, setLive, onWarning);
 }
