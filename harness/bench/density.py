@@ -15,16 +15,18 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from edge.config import DecoderKind, SkipFrames, parse_config
 from edge.factory import load_detectors
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import DecodeCost, measure_decode_cost
+from harness.bench.density_peer import PeerPlan, PeerTrial, run_peer_trial
 from harness.bench.density_search import SustainBar, next_streams, sustained_streams
-from harness.bench.density_sources import DensitySources, make_sources
+from harness.bench.density_sources import STREAM_FPS, DensitySources, make_sources
 from harness.bench.density_trial import (
     DEMO_CLIP,
     TrialPlan,
@@ -38,6 +40,14 @@ from harness.bench.report import write_figures
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
+
+
+class _Outcome(Protocol):
+    @property
+    def sustained(self) -> bool: ...
+
+
+_Trial = TypeVar("_Trial", bound=_Outcome)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +92,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ceiling-s", type=float, default=4.0)
     parser.add_argument("--decode-s", type=float, default=1.5)
+    parser.add_argument(
+        "--ultralytics-python",
+        type=Path,
+        default=None,
+        help="python with ultralytics (e.g. .venv-bench/bin/python): also find the "
+        "most streams its multi-stream predict sustains on the same streams",
+    )
+    parser.add_argument(
+        "--ultralytics-model", type=Path, default=None, help="ONNX for ultralytics"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
@@ -128,8 +148,38 @@ def _decode_costs(
 
 
 def _search(runner: TrialRunner, args: argparse.Namespace) -> list[TrialResult]:
+    def trial(streams: int) -> TrialResult:
+        result = runner.run(streams)
+        _progress(
+            f"{streams} streams: {'sustained' if result.sustained else 'NOT sustained'}"
+            f" ({result.analysed_share:.0%} of due frames, frame p95 "
+            f"{result.frame_latency_ms_p95} ms, event p95 "
+            f"{result.event_latency_ms_p95} ms, cpu {result.cpu_percent} %)"
+        )
+        return result
+
+    return _bisect(trial, args, who="")
+
+
+def _search_peer(plan: PeerPlan, args: argparse.Namespace) -> list[PeerTrial]:
+    def trial(streams: int) -> PeerTrial:
+        result = run_peer_trial(plan, streams)
+        _progress(
+            f"ultralytics, {streams} streams: "
+            f"{'sustained' if result.sustained else 'NOT sustained'} "
+            f"({result.analysed_share:.0%} of due frames, cpu {result.cpu_percent} %"
+            f"{', ' + result.error if result.error else ''})"
+        )
+        return result
+
+    return _bisect(trial, args, who="ultralytics: ")
+
+
+def _bisect(
+    trial: Callable[[int], _Trial], args: argparse.Namespace, *, who: str
+) -> list[_Trial]:
     outcomes: dict[int, bool] = {}
-    trials: list[TrialResult] = []
+    trials: list[_Trial] = []
     while (
         streams := next_streams(
             outcomes,
@@ -138,16 +188,10 @@ def _search(runner: TrialRunner, args: argparse.Namespace) -> list[TrialResult]:
             resolution=args.resolution,
         )
     ) is not None:
-        _progress(f"trial with {streams} streams ...")
-        result = runner.run(streams)
+        _progress(f"{who}trial with {streams} streams ...")
+        result = trial(streams)
         outcomes[streams] = result.sustained
         trials.append(result)
-        _progress(
-            f"{streams} streams: {'sustained' if result.sustained else 'NOT sustained'}"
-            f" ({result.analysed_share:.0%} of due frames, frame p95 "
-            f"{result.frame_latency_ms_p95} ms, event p95 "
-            f"{result.event_latency_ms_p95} ms, cpu {result.cpu_percent} %)"
-        )
     return trials
 
 
@@ -191,10 +235,41 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             with collector:
                 trials = _search(runner, args)
-    return _figures(
+            peer = _peer_figures(args, sim) if args.ultralytics_python else None
+    figures = _figures(
         args, sources=sources, costs=costs, ceiling=ceiling, trials=trials,
         workers=len(detectors), providers=detectors[0].providers,
     )  # fmt: skip
+    if peer is not None:
+        figures["ultralytics"] = peer
+    return figures
+
+
+def _peer_figures(
+    args: argparse.Namespace, sim: RtspSimulatorProcess
+) -> dict[str, Any]:
+    """ultralytics' multi-stream predict searched the same way on the streams the
+    node analysed (the sub-streams, or the main streams with --detect main)."""
+    stem = "sub360" if args.detect == "sub" else f"main{args.main}"
+    plan = PeerPlan(
+        python=args.ultralytics_python,
+        model=args.ultralytics_model,
+        stream_urls=[sim.url(f"{stem}-{i}") for i in range(args.max_streams)],
+        source_fps=STREAM_FPS,
+        analysis_fps=args.analysis_fps,
+        warmup_s=args.warmup_s,
+        seconds=args.trial_s,
+    )
+    trials = _search_peer(plan, args)
+    sustained = sustained_streams({t.streams: t.sustained for t in trials})
+    return {
+        "streams_sustained": sustained,
+        "streams_per_core": round(sustained / usable_cores(), 2),
+        "model": str(args.ultralytics_model),
+        "vid_stride": plan.vid_stride,
+        "bar": "analysed share only (ultralytics gives no capture times)",
+        "trials": [t.as_row() for t in trials],
+    }
 
 
 def _plan(
@@ -313,6 +388,8 @@ def run_cli(args: argparse.Namespace) -> int:
             problems.append(f"--{name.replace('_', '-')} must be > 0")
     if args.warmup_s < 0:
         problems.append("--warmup-s must be >= 0")
+    if (args.ultralytics_python is None) != (args.ultralytics_model is None):
+        problems.append("--ultralytics-python and --ultralytics-model go together")
     if problems:
         sys.stderr.write("\n".join(problems) + "\n")
         return 2

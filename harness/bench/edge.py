@@ -33,6 +33,7 @@ from harness.bench.decode_cost import measure_decode_cost
 from harness.bench.events import EventLatencyCollector
 from harness.bench.limit import limit_fps, usable_cores, useful_cpu_share
 from harness.bench.report import rounded, write_figures
+from harness.bench.ultralytics_multistream import REPOSITORY_ROOT, tool_command
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
@@ -210,10 +211,8 @@ def _measure_node(
 
 
 def _run_ultralytics(args: argparse.Namespace, urls: list[str]) -> dict[str, Any]:
-    script = Path(__file__).with_name("ultralytics_multistream.py")
     command = [
-        str(args.ultralytics_python),
-        str(script),
+        *tool_command(args.ultralytics_python),
         "--model",
         str(args.ultralytics_model),
         "--duration",
@@ -227,7 +226,9 @@ def _run_ultralytics(args: argparse.Namespace, urls: list[str]) -> dict[str, Any
         "--no-rect",
         *urls,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=REPOSITORY_ROOT
+    )
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-5:]}
     result: dict[str, Any] = json.loads(done.stdout)

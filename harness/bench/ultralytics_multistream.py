@@ -5,19 +5,22 @@ optional benchmark/export dependency: it is imported lazily inside functions her
 nothing the edge runtime loads may import it. Run it with the separate bench venv
 (``.venv-bench``; install recipe in ``INSTALL_HINT`` below)::
 
-    .venv-bench/bin/python harness/bench/ultralytics_multistream.py \\
+    .venv-bench/bin/python -m harness.bench.ultralytics_multistream \\
         --model var/models/yolo11n_random.onnx --imgsz 416 --duration 30 \\
         rtsp://127.0.0.1:8599/cam-0 rtsp://127.0.0.1:8599/cam-1
 
     # or with a ready-made ultralytics ``.streams`` file (whitespace-separated URLs)
-    .venv-bench/bin/python harness/bench/ultralytics_multistream.py \\
+    .venv-bench/bin/python -m harness.bench.ultralytics_multistream \\
         --model var/models/yolo11n_random.onnx --streams-file list.streams
 
-stdout carries exactly one JSON object (ultralytics' logging goes to stderr). The
-measurement window is ``--duration`` seconds of steady state starting ``--warmup``
-seconds after the first batch (model load, ONNX Runtime warm-up and stream opening are
-reported as ``startup_s``). The process always exits after the window although the
-streams are infinite: a capture stuck in ``read()`` cannot keep it alive (``os._exit``).
+Run it as a module from the repository root: run as a file, its folder would come
+first on ``sys.path`` and ``harness/bench/warnings.py`` would hide the standard
+library's ``warnings``. stdout carries exactly one JSON object (ultralytics' logging
+goes to stderr). The measurement window is ``--duration`` seconds of steady state
+starting ``--warmup`` seconds after the first batch (model load, ONNX Runtime warm-
+up and stream opening are reported as ``startup_s``). The process always exits after
+the window although the streams are infinite: a capture stuck in ``read()`` cannot
+keep it alive (``os._exit``).
 
 How ultralytics does multi-stream (``LoadStreams``, ultralytics 8.4): streams are opened
 one after the other with ``cv2.VideoCapture`` (FFmpeg), then one reader thread per
@@ -43,6 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from models.ultralytics_env import INSTALL_HINT, ensure_torchvision, quiet_ultralytics
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+MODULE = "harness.bench.ultralytics_multistream"
+
+
+def tool_command(python: Path) -> list[str]:
+    """The start of this tool's command line under `python` (run with
+    ``cwd=REPOSITORY_ROOT``); its options and URLs follow."""
+    return [str(python), "-m", MODULE]
 
 
 def _write_streams_file(urls: list[str]) -> str:
@@ -124,6 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # the smallest stride-multiple rectangle (768x432 -> 416x256 at imgsz 416);
         # rect=False pads to imgsz x imgsz.
         "rect": args.rect,
+        # Every stream's reader grabs each frame and decodes every vid_stride-th.
+        "vid_stride": args.vid_stride,
     }
     if args.mode == "track":
         gen = model.track(persist=True, tracker=args.tracker, **kwargs)
@@ -192,6 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": str(args.model),
         "imgsz": args.imgsz,
         "rect": args.rect,
+        "vid_stride": args.vid_stride,
         "input_shapes": sorted(list(x) for x in input_shapes),
         "duration_s": round(elapsed, 3),
         "startup_s": round(startup_s, 3),
@@ -253,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="ultralytics' rect letterbox (default); --no-rect: imgsz x imgsz squares",
+    )
+    p.add_argument(
+        "--vid-stride", type=int, default=1, help="analyse every Nth source frame"
     )
     p.add_argument("--mode", choices=("predict", "track"), default="predict")
     p.add_argument("--tracker", default="bytetrack.yaml", help="for --mode track")
