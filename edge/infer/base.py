@@ -11,7 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import ModelConfig
-from edge.infer.letterbox import LetterboxMeta, LetterboxSpec, letterbox
+from edge.infer.letterbox import (
+    LetterboxMeta,
+    LetterboxSpec,
+    canvas_size,
+    check_image,
+    letterbox,
+)
 from edge.infer.nms import nms_class_aware
 from edge.types import Detections
 from models.family import ModelFamily
@@ -59,6 +65,9 @@ class DetectorAdapter(ABC):
     """
 
     type_key: ClassVar[ModelFamily]
+    # The family's largest stride when its decode works on any input of multiples
+    # of it (so a wide frame can skip the square's padding), else None.
+    free_input_stride: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -77,6 +86,7 @@ class DetectorAdapter(ABC):
         config: ModelConfig,
         labels: Sequence[str],
         input_size_px: int | None = None,
+        fit_input: bool = False,
     ) -> None:
         """Set thresholds, labels, the input size and the letterbox spec.
 
@@ -84,6 +94,9 @@ class DetectorAdapter(ABC):
             config: Model settings (thresholds, label filter, input size).
             labels: Class names of the model, index = class id.
             input_size_px: Square input side; defaults to `config.input_size`.
+            fit_input: Letterbox into the smallest canvas of multiples of
+                `free_input_stride` instead of the square (the session must take
+                any input size); ignored by families without a free input.
 
         Raises:
             ValueError: `labels` is empty, or `config.labels` names a label the
@@ -96,6 +109,7 @@ class DetectorAdapter(ABC):
         self.input_size_px = input_size_px or config.input_size
         self.allowed_class_ids = _allowed_class_ids(self.labels, config.labels)
         self.letterbox_spec = self.letterbox_spec_for(self.input_size_px)
+        self.fit_input = fit_input and self.free_input_stride is not None
 
     @staticmethod
     @abstractmethod
@@ -108,9 +122,23 @@ class DetectorAdapter(ABC):
 
     @abstractmethod
     def candidates(
-        self, outputs: list[npt.NDArray[np.float32]], index: int
+        self,
+        outputs: list[npt.NDArray[np.float32]],
+        index: int,
+        input_wh: tuple[int, int],
     ) -> Candidates:
-        """Boxes above the threshold of image `index` of the batch, in input pixels."""
+        """Boxes above the threshold of image `index` of the batch, in input pixels.
+
+        `input_wh` is the size of the batch's input (the square, or the fitted
+        canvas).
+        """
+
+    def input_wh_for(self, sizes_wh: Sequence[tuple[int, int]]) -> tuple[int, int]:
+        """The model input (width, height) a batch of frames of these sizes gets:
+        the square, or with `fit_input` the smallest canvas that holds them all."""
+        if self.fit_input and self.free_input_stride is not None:
+            return canvas_size(sizes_wh, self.letterbox_spec, self.free_input_stride)
+        return self.input_size_px, self.input_size_px
 
     def preprocess(
         self, images: Sequence[npt.NDArray[np.uint8]]
@@ -121,16 +149,23 @@ class DetectorAdapter(ABC):
             images: BGR uint8 frames, each shape (H, W, 3); sizes may differ.
 
         Returns:
-            The input tensor, shape (B, 3, S, S), float32, and one meta per image.
+            The input tensor, shape (B, 3, S, S), float32 (or (B, 3, h, w) with
+            `fit_input`: the smallest canvas that holds every image of the batch),
+            and one meta per image.
 
         Raises:
             ValueError: `images` is empty or an image is not (H, W, 3).
         """
         if not images:
             raise ValueError("preprocess needs at least one image")
-        size = self.input_size_px
-        canvases = np.empty((len(images), size, size, 3), dtype=np.uint8)
         spec = self.letterbox_spec
+        if self.fit_input:
+            for image in images:
+                check_image(image)
+        width, height = self.input_wh_for(
+            [(image.shape[1], image.shape[0]) for image in images]
+        )
+        canvases = np.empty((len(images), height, width, 3), dtype=np.uint8)
         metas = [
             letterbox(image, spec, out=canvases[i])[1] for i, image in enumerate(images)
         ]
@@ -149,7 +184,7 @@ class DetectorAdapter(ABC):
             One `Detections` per image, boxes in original-frame pixels.
         """
         return [
-            self._finish(self.candidates(outputs, i), meta)
+            self._finish(self.candidates(outputs, i, meta.input_wh), meta)
             for i, meta in enumerate(metas)
         ]
 

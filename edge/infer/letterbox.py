@@ -1,7 +1,13 @@
-"""Letterbox frames into a square model input and map boxes back to the frame."""
+"""Letterbox frames into a model input and map boxes back to the frame.
+
+The input is a square by default; a model whose input size is free takes the
+smallest canvas, in multiples of its largest stride, that holds the resized
+frame (`canvas_size`), so a wide frame does not pay for rows of padding.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -44,6 +50,7 @@ class LetterboxMeta:
         scale_y: Input pixels per original pixel along y.
         pad_x_px: Left padding in input pixels.
         pad_y_px: Top padding in input pixels.
+        input_wh: Size (width, height) of the model input the frame landed in.
     """
 
     resolution_wh: tuple[int, int]
@@ -51,6 +58,7 @@ class LetterboxMeta:
     scale_y: float
     pad_x_px: int
     pad_y_px: int
+    input_wh: tuple[int, int] = (0, 0)
 
     def to_original(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Map boxes from model-input pixels to original-frame pixels.
@@ -75,7 +83,7 @@ class LetterboxMeta:
         return out.astype(np.float32, copy=False)
 
 
-def _resized_size(width: int, height: int, spec: LetterboxSpec) -> tuple[int, int]:
+def resized_size(width: int, height: int, spec: LetterboxSpec) -> tuple[int, int]:
     """Resized (width, height): the longer side becomes `size_px`.
 
     Truncating specs use opencv_zoo's NanoDet arithmetic (aspect ratio h/w, then
@@ -94,37 +102,78 @@ def _resized_size(width: int, height: int, spec: LetterboxSpec) -> tuple[int, in
     return max(1, min(new_w, size)), max(1, min(new_h, size))
 
 
+def check_image(image: npt.NDArray[np.uint8]) -> None:
+    """Raise ValueError unless `image` is a non-empty (H, W, C) array."""
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
+
+
+def canvas_size(
+    sizes_wh: Iterable[tuple[int, int]], spec: LetterboxSpec, stride: int
+) -> tuple[int, int]:
+    """The smallest input (width, height) that holds every frame resized by `spec`,
+    each side a multiple of `stride` and at most `spec.size_px`.
+
+    Args:
+        sizes_wh: Frame sizes (width, height) that share one input.
+        spec: The family's letterbox policy (the longer side becomes `size_px`).
+        stride: The model's largest stride; the input must be a multiple of it.
+
+    Raises:
+        ValueError: no sizes, or a stride below 1.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    resized = [resized_size(width, height, spec) for width, height in sizes_wh]
+    if not resized:
+        raise ValueError("canvas_size needs at least one frame size")
+
+    def fit(side: int) -> int:
+        return min(spec.size_px, -(-side // stride) * stride)
+
+    return fit(max(w for w, _ in resized)), fit(max(h for _, h in resized))
+
+
 def letterbox(
     image: npt.NDArray[np.uint8],
     spec: LetterboxSpec,
     out: npt.NDArray[np.uint8] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], LetterboxMeta]:
-    """Resize keeping the aspect ratio and pad to a square.
+    """Resize keeping the aspect ratio and pad to the canvas.
 
     Args:
         image: Frame, shape (H, W, C), uint8.
         spec: Size, padding and resize policy of the model family.
-        out: Optional preallocated canvas, shape (S, S, C), uint8, overwritten.
+        out: Optional preallocated canvas, uint8, overwritten: shape (S, S, C) by
+            default, or any (h, w, C) that holds the resized frame and is no
+            larger (`canvas_size`).
 
     Returns:
-        The square canvas, shape (S, S, C), uint8, and where the frame landed.
+        The canvas (`out`, or a new (S, S, C) square), and where the frame landed.
 
     Raises:
-        ValueError: the image is empty or not (H, W, C), or `out` has the wrong shape.
+        ValueError: the image is empty or not (H, W, C), or `out` has the wrong
+            channels or is too small for the resized frame.
     """
-    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
+    check_image(image)
     height, width, channels = image.shape
     size = spec.size_px
+    new_w, new_h = resized_size(width, height, spec)
     if out is None:
         out = np.empty((size, size, channels), dtype=np.uint8)
-    elif out.shape != (size, size, channels):
+    elif (
+        out.ndim != 3
+        or out.shape[2] != channels
+        or not new_h <= out.shape[0] <= size
+        or not new_w <= out.shape[1] <= size
+    ):
         raise ValueError(
-            f"out must have shape {(size, size, channels)}, got {out.shape}"
+            f"out must have shape {(size, size, channels)} or one between the "
+            f"resized {new_w}x{new_h} frame and it, got {out.shape}"
         )
-    new_w, new_h = _resized_size(width, height, spec)
-    pad_x = (size - new_w) // 2 if spec.center else 0
-    pad_y = (size - new_h) // 2 if spec.center else 0
+    canvas_h, canvas_w = out.shape[0], out.shape[1]
+    pad_x = (canvas_w - new_w) // 2 if spec.center else 0
+    pad_y = (canvas_h - new_h) // 2 if spec.center else 0
     out[...] = spec.pad_value
     region = out[pad_y : pad_y + new_h, pad_x : pad_x + new_w]
     if (new_w, new_h) == (width, height):
@@ -141,5 +190,6 @@ def letterbox(
         scale_y=new_h / height,
         pad_x_px=pad_x,
         pad_y_px=pad_y,
+        input_wh=(canvas_w, canvas_h),
     )
     return out, meta

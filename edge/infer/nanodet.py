@@ -79,7 +79,10 @@ class NanodetAdapter(DetectorAdapter):
         return tensor
 
     def candidates(
-        self, outputs: list[npt.NDArray[np.float32]], index: int
+        self,
+        outputs: list[npt.NDArray[np.float32]],
+        index: int,
+        input_wh: tuple[int, int],
     ) -> Candidates:
         parts = [
             self._level_candidates(cls_map[index], reg_map[index])

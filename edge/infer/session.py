@@ -15,6 +15,7 @@ import onnxruntime as ort
 
 from edge.config import ModelConfig
 from edge.infer.base import DetectorAdapter, adapter_type_for
+from edge.infer.free_input import free_input_size
 from edge.types import Detections
 from models.manifest import UnknownEntryError, load_manifest, resolve_model
 
@@ -133,12 +134,10 @@ class OnnxDetector:
             ValueError: no labels given or found, or the input is not square.
         """
         self.name = config.name
-        self.session = _open_session(model_path, config)
-        self.providers: list[str] = list(self.session.get_providers())
+        adapter_type = adapter_type_for(config.family)
+        providers = select_providers(config.providers)
+        self.session = _open_session(model_path, config, providers)
         model_input = self.session.get_inputs()[0]
-        self._input_name: str = model_input.name
-        self._output_names = [output.name for output in self.session.get_outputs()]
-        self.input_batch_is_dynamic = not isinstance(model_input.shape[0], int)
         self.input_size_px = _square_input_size(model_input.shape, config.input_size)
         found = (
             list(labels) if labels is not None else labels_from_metadata(self.session)
@@ -148,17 +147,29 @@ class OnnxDetector:
                 f"model {model_path} needs class labels (none given or found)"
             )
         self.labels: list[str] = found
-        self.adapter: DetectorAdapter = adapter_type_for(config.family)(
+        self.adapter: DetectorAdapter = adapter_type(
             config=config, labels=self.labels, input_size_px=self.input_size_px
         )
+        if (
+            config.fit_input
+            and adapter_type.free_input_stride is not None
+            # TensorRT builds an engine per input shape: keep it one shape.
+            and "TensorrtExecutionProvider" not in providers
+        ):
+            self._free_input(model_path, config, providers)
+        self.providers: list[str] = list(self.session.get_providers())
+        self._input_name: str = model_input.name
+        self._output_names = [output.name for output in self.session.get_outputs()]
+        self.input_batch_is_dynamic = not isinstance(model_input.shape[0], int)
         self.last_timings: InferTimings | None = None
         self._warm_up()
         logger.info(
-            "model %s loaded from %s: providers %s, input %spx, dynamic batch %s",
+            "model %s loaded from %s: providers %s, input %spx%s, dynamic batch %s",
             self.name,
             model_path,
             self.providers,
             self.input_size_px,
+            " (fitted to the frame)" if self.adapter.fit_input else "",
             self.input_batch_is_dynamic,
         )
 
@@ -178,6 +189,36 @@ class OnnxDetector:
         path = config.path or resolve_model(config.name, models_dir)
         labels = entry.classes if entry is not None and entry.classes else None
         return cls(model_path=path, config=config, labels=labels)
+
+    def _free_input(
+        self, model_path: Path, config: ModelConfig, providers: list[str]
+    ) -> None:
+        """Switch to a session that takes any input size, once a wide frame has
+        been detected through it; keep the square session when it cannot."""
+        try:
+            freed = free_input_size(model_path)
+            session = _open_session(freed.serialized, config, providers)
+            fitted = type(self.adapter)(
+                config=config,
+                labels=self.labels,
+                input_size_px=self.input_size_px,
+                fit_input=True,
+            )
+            wide = np.zeros((9, 16, 3), dtype=np.uint8)
+            tensor, metas = fitted.preprocess([wide])
+            name = session.get_inputs()[0].name
+            fitted.decode(session.run(None, {name: tensor}), metas)
+        except Exception as error:
+            logger.warning(
+                "model %s: keeping the square %spx input (its graph does not take "
+                "another size: %s)",
+                self.name,
+                self.input_size_px,
+                error,
+            )
+            return
+        self.session = session
+        self.adapter = fitted
 
     def _warm_up(self) -> None:
         # The first run allocates memory arenas and picks kernels (TensorRT even
@@ -235,7 +276,9 @@ class OnnxDetector:
         return self.detect_batch([image])[0]
 
 
-def _open_session(model_path: Path, config: ModelConfig) -> ort.InferenceSession:
+def _open_session(
+    model: Path | bytes, config: ModelConfig, providers: list[str]
+) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = config.intra_op_threads
@@ -247,5 +290,5 @@ def _open_session(model_path: Path, config: ModelConfig) -> ort.InferenceSession
     # Level 3 keeps onnxruntime's own warnings (e.g. initializers listed as
     # graph inputs in older exports) off stderr; errors still raise.
     options.log_severity_level = 3
-    providers = select_providers(config.providers)
-    return ort.InferenceSession(str(model_path), options, providers=providers)
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=providers)

@@ -22,6 +22,8 @@ class Yolov8Adapter(DetectorAdapter):
     """
 
     type_key: ClassVar[ModelFamily] = ModelFamily.YOLOV8
+    # Boxes are decoded inside the graph, in input pixels, whatever its size.
+    free_input_stride: ClassVar[int | None] = 32
 
     @staticmethod
     def letterbox_spec_for(size_px: int) -> LetterboxSpec:
@@ -40,7 +42,10 @@ class Yolov8Adapter(DetectorAdapter):
         return tensor
 
     def candidates(
-        self, outputs: list[npt.NDArray[np.float32]], index: int
+        self,
+        outputs: list[npt.NDArray[np.float32]],
+        index: int,
+        input_wh: tuple[int, int],
     ) -> Candidates:
         head = outputs[0][index]
         num_classes = len(self.labels)

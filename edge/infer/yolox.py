@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -9,7 +10,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import ModelConfig
 from edge.infer.base import Candidates, DetectorAdapter, empty_candidates
 from edge.infer.letterbox import LetterboxSpec
 from models.family import ModelFamily
@@ -17,26 +17,30 @@ from models.family import ModelFamily
 STRIDES: tuple[int, ...] = (8, 16, 32)
 
 
+@functools.lru_cache(maxsize=16)
 def grid_and_strides(
-    size_px: int, strides: Sequence[int] = STRIDES
+    width: int, height: int | None = None, strides: Sequence[int] = STRIDES
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Cell origin and stride of every head row, in YOLOX's row order.
 
     Args:
-        size_px: Square input side in pixels.
+        width: Input width in pixels.
+        height: Input height in pixels; default `width` (a square).
         strides: Head strides, coarsest last.
 
     Returns:
         Cell (x, y) per row, shape (N, 2), float32, and stride per row,
-        shape (N, 1), float32, with N = sum((size_px // s) ** 2).
+        shape (N, 1), float32, with N = sum((width // s) * (height // s)).
+        Cached: callers must not write into them.
     """
+    rows = width if height is None else height
     grids: list[npt.NDArray[np.float32]] = []
     steps: list[npt.NDArray[np.float32]] = []
     for stride in strides:
-        cells = size_px // stride
-        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        cols, lines = width // stride, rows // stride
+        ys, xs = np.meshgrid(np.arange(lines), np.arange(cols), indexing="ij")
         grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
-        steps.append(np.full((cells * cells, 1), stride, dtype=np.float32))
+        steps.append(np.full((cols * lines, 1), stride, dtype=np.float32))
     return np.concatenate(grids), np.concatenate(steps)
 
 
@@ -49,16 +53,7 @@ class YoloxAdapter(DetectorAdapter):
     """
 
     type_key: ClassVar[ModelFamily] = ModelFamily.YOLOX
-
-    def __init__(
-        self,
-        *,
-        config: ModelConfig,
-        labels: Sequence[str],
-        input_size_px: int | None = None,
-    ) -> None:
-        super().__init__(config=config, labels=labels, input_size_px=input_size_px)
-        self._grid, self._stride = grid_and_strides(self.input_size_px)
+    free_input_stride: ClassVar[int | None] = max(STRIDES)
 
     @staticmethod
     def letterbox_spec_for(size_px: int) -> LetterboxSpec:
@@ -75,14 +70,18 @@ class YoloxAdapter(DetectorAdapter):
         return np.ascontiguousarray(canvases.transpose(0, 3, 1, 2)).astype(np.float32)
 
     def candidates(
-        self, outputs: list[npt.NDArray[np.float32]], index: int
+        self,
+        outputs: list[npt.NDArray[np.float32]],
+        index: int,
+        input_wh: tuple[int, int],
     ) -> Candidates:
         head = outputs[0][index]
-        expected = (self._grid.shape[0], 5 + len(self.labels))
+        grid, strides = grid_and_strides(*input_wh)
+        expected = (grid.shape[0], 5 + len(self.labels))
         if head.shape != expected:
             raise ValueError(
                 f"YOLOX output per image must be {expected} for a "
-                f"{self.input_size_px}px input and {len(self.labels)} labels, "
+                f"{input_wh[0]}x{input_wh[1]} input and {len(self.labels)} labels, "
                 f"got {head.shape}"
             )
         threshold = self.config.conf_threshold
@@ -96,8 +95,8 @@ class YoloxAdapter(DetectorAdapter):
         score = score * picked[:, 4]
         good = score >= threshold
         rows, picked = rows[good], picked[good]
-        stride = self._stride[rows]
-        center = (picked[:, 0:2] + self._grid[rows]) * stride
+        stride = strides[rows]
+        center = (picked[:, 0:2] + grid[rows]) * stride
         half = np.exp(picked[:, 2:4]) * stride / 2.0
         xyxy = np.concatenate([center - half, center + half], axis=1)
         return Candidates(

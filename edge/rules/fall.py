@@ -176,6 +176,7 @@ class _Person:
     torso_seen_px: float = 0.0  # longest torso seen
     fallen_at: float | None = None
     last_lying_at: float = -math.inf
+    last_lying_xyxy: npt.NDArray[np.float32] | None = None  # box of that reading
     drop: float = 0.0
     standing_since: float | None = None
     is_held: bool = False
@@ -364,6 +365,7 @@ class FallRule(Rule):
             if person.lying_since is None:
                 person.lying_since = now
             person.last_lying_at = now
+            person.last_lying_xyxy = person.xyxy.copy()
         elif (
             reading.posture is Posture.UPRIGHT
             or now - person.last_lying_at > person.lying_gap_s()
@@ -390,8 +392,15 @@ class FallRule(Rule):
                     down_since = min(person.lying_since, rested_at)
                     person.fallen_at = max(down_since, drop_began)
             return False
+        # Lying still where they were read lying, in a lying-shaped box, is
+        # down whatever the pose says of it: at a low frame rate a person at rest
+        # may be read lying once and then neither upright nor lying for seconds
+        # (subject_1_fall_13 at ~3.6 fps, read lying at 1.9 s and then "other").
+        resting = reading.posture is not Posture.UPRIGHT and _rests_where_lying(person)
         if _is_up_again(person) or (
-            not lying and now - person.last_lying_at > self.config.down_s
+            not lying
+            and not resting
+            and now - person.last_lying_at > self.config.down_s
         ):
             person.fallen_at = None  # up again: a dip, not a fall
             return False
@@ -400,9 +409,13 @@ class FallRule(Rule):
         # reading on the very frame at `down_s` made the outcome hang on which
         # frames the sampler happened to pick (5 fps, one start offset of six,
         # missed subject_1_fall_13: lying, other, lying, other, other, ...).
-        is_down = lying or (
-            reading.posture is not Posture.UPRIGHT
-            and now - person.last_lying_at <= person.lying_gap_s()
+        is_down = (
+            lying
+            or resting
+            or (
+                reading.posture is not Posture.UPRIGHT
+                and now - person.last_lying_at <= person.lying_gap_s()
+            )
         )
         # Down for `down_s` on the frame nearest that mark, not the first one
         # after it: otherwise the wait is down_s plus up to a frame interval,
@@ -522,6 +535,14 @@ def _rest_index(samples: Sequence[_Sample], lying_since: float) -> int:
     if lying_since - samples[index].t > _REST_MAX_S:
         return latest
     return index
+
+
+def _rests_where_lying(person: _Person) -> bool:
+    """Whether the person's box is lying-shaped and still about the box of
+    their latest lying reading (the same resting position)."""
+    if person.last_lying_xyxy is None or not _is_lying_shaped(person.xyxy):
+        return False
+    return bool(box_ious(person.last_lying_xyxy, person.xyxy[None])[0] >= _REST_IOU)
 
 
 def _is_lying_shaped(xyxy: npt.NDArray[np.float32]) -> bool:

@@ -27,18 +27,30 @@ class Ceiling:
 
 
 def measure_ceiling(
-    detectors: Sequence[OnnxDetector], *, batch: int, seconds: float
+    detectors: Sequence[OnnxDetector],
+    *,
+    batch: int,
+    seconds: float,
+    frame_wh: tuple[int, int] | None = None,
 ) -> float:
     """Images per second of bare `session.run` on a fixed batch (no pre/post).
 
     Every detector's session runs in its own thread at once, as the node's
     inference workers do. A model with a fixed batch of 1 runs image by image.
+    The input is the square, or what the node feeds for frames of `frame_wh`
+    (smaller when the model's input is fitted to the frame).
     """
-    return measure_ceiling_cost(detectors, batch=batch, seconds=seconds).fps
+    return measure_ceiling_cost(
+        detectors, batch=batch, seconds=seconds, frame_wh=frame_wh
+    ).fps
 
 
 def measure_ceiling_cost(
-    detectors: Sequence[OnnxDetector], *, batch: int, seconds: float
+    detectors: Sequence[OnnxDetector],
+    *,
+    batch: int,
+    seconds: float,
+    frame_wh: tuple[int, int] | None = None,
 ) -> Ceiling:
     """`measure_ceiling` with the CPU time per image (run it while nothing
     else runs in this process)."""
@@ -46,7 +58,8 @@ def measure_ceiling_cost(
     start = threading.Barrier(len(detectors) + 1)
     threads = [
         threading.Thread(
-            target=_run_session, args=(d, batch, seconds, counts, i, start)
+            target=_run_session,
+            args=(d, batch, seconds, counts, i, start, frame_wh),
         )
         for i, d in enumerate(detectors)
     ]
@@ -73,17 +86,17 @@ def _run_session(
     counts: list[int],
     index: int,
     start: threading.Barrier,
+    frame_wh: tuple[int, int] | None,
 ) -> None:
     run_batch = batch if detector.input_batch_is_dynamic else 1
     model_input = detector.session.get_inputs()[0]
-    # Symbolic spatial axes (dynamic exports) take the size the node feeds.
-    shape = [
-        run_batch,
-        *[
-            d if isinstance(d, int) else detector.input_size_px
-            for d in model_input.shape[1:]
-        ],
-    ]
+    # Symbolic spatial axes take the size the node feeds for such frames.
+    size = detector.input_size_px
+    width, height = (
+        detector.adapter.input_wh_for([frame_wh]) if frame_wh else (size, size)
+    )
+    channels = model_input.shape[1]
+    shape = [run_batch, channels if isinstance(channels, int) else 3, height, width]
     rng = np.random.default_rng(0)
     dtype = np.uint8 if "uint8" in model_input.type else np.float32
     tensor = rng.integers(0, 255, size=shape).astype(dtype)

@@ -26,7 +26,12 @@ from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import DecodeCost, measure_decode_cost
 from harness.bench.density_peer import PeerPlan, PeerTrial, run_peer_trial
 from harness.bench.density_search import SustainBar, next_streams, sustained_streams
-from harness.bench.density_sources import STREAM_FPS, DensitySources, make_sources
+from harness.bench.density_sources import (
+    STREAM_FPS,
+    SUB_RESOLUTION_WH,
+    DensitySources,
+    make_sources,
+)
 from harness.bench.density_trial import (
     DEMO_CLIP,
     TrialPlan,
@@ -90,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--family", choices=[f.value for f in ModelFamily], default="yolox"
     )
+    parser.add_argument(
+        "--square-input",
+        dest="fit_input",
+        action="store_false",
+        help="letterbox every frame into the model's square (model.fit_input: false)",
+    )
     parser.add_argument("--ceiling-s", type=float, default=4.0)
     parser.add_argument("--decode-s", type=float, default=1.5)
     parser.add_argument(
@@ -111,7 +122,11 @@ def _progress(text: str) -> None:
 
 
 def _model_section(args: argparse.Namespace) -> dict[str, Any]:
-    model: dict[str, Any] = {"name": args.model, "family": args.family}
+    model: dict[str, Any] = {
+        "name": args.model,
+        "family": args.family,
+        "fit_input": args.fit_input,
+    }
     if args.model_path is not None:
         model["path"] = str(args.model_path)
     return model
@@ -211,7 +226,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     )
     detectors = load_detectors(base)
     _progress(f"measuring the bare detector ({len(detectors)} workers)")
-    ceiling = measure_ceiling_cost(detectors, batch=1, seconds=args.ceiling_s)
+    detect_wh = (
+        SUB_RESOLUTION_WH if args.detect == "sub" else sources.main_resolution_wh
+    )
+    ceiling = measure_ceiling_cost(
+        detectors, batch=1, seconds=args.ceiling_s, frame_wh=detect_wh
+    )
     with tempfile.TemporaryDirectory(prefix="gw-density-") as tmp:
         workdir = Path(tmp)
         mounts = [sources.main.stem, sources.sub.stem]
@@ -239,6 +259,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     figures = _figures(
         args, sources=sources, costs=costs, ceiling=ceiling, trials=trials,
         workers=len(detectors), providers=detectors[0].providers,
+        fitted=detectors[0].adapter.fit_input,
     )  # fmt: skip
     if peer is not None:
         figures["ultralytics"] = peer
@@ -257,6 +278,7 @@ def _peer_figures(
         stream_urls=[sim.url(f"{stem}-{i}") for i in range(args.max_streams)],
         source_fps=STREAM_FPS,
         analysis_fps=args.analysis_fps,
+        rect=args.fit_input,
         warmup_s=args.warmup_s,
         seconds=args.trial_s,
     )
@@ -267,6 +289,7 @@ def _peer_figures(
         "streams_per_core": round(sustained / usable_cores(), 2),
         "model": str(args.ultralytics_model),
         "vid_stride": plan.vid_stride,
+        "rect": plan.rect,
         "bar": "analysed share only (ultralytics gives no capture times)",
         "trials": [t.as_row() for t in trials],
     }
@@ -307,6 +330,7 @@ def _figures(
     trials: list[TrialResult],
     workers: int,
     providers: list[str],
+    fitted: bool,
 ) -> dict[str, Any]:
     cores = usable_cores()
     outcomes = {t.streams: t.sustained for t in trials}
@@ -359,6 +383,7 @@ def _figures(
         "decoder": args.decoder,
         "decode_economy": args.decode_economy,
         "motion_gating": args.motion_gating,
+        "fit_input": fitted,
         "gated_fps": best.gated_fps if best else None,
         "decode_cpu_ms_per_stream_s": {
             name: cost.cpu_ms_per_stream_s for name, cost in costs.items()

@@ -34,7 +34,9 @@ class PeerPlan:
         stream_urls: Detection stream URLs; a trial takes the first N.
         source_fps: Frame rate of those streams.
         analysis_fps: Frames to analyse per stream and second.
-        imgsz: Square model input side.
+        imgsz: Model input side (the longer side with `rect`).
+        rect: ultralytics' own fitted letterbox (416x256 for 16:9 frames), as
+            the node's `model.fit_input`; else the imgsz square.
         warmup_s: Seconds after the first batch that are not measured.
         seconds: Measured seconds.
         bar: When a trial counts as sustained (its analysed share only).
@@ -47,6 +49,7 @@ class PeerPlan:
     source_fps: float
     analysis_fps: float
     imgsz: int = 416
+    rect: bool = True
     warmup_s: float = 3.0
     seconds: float = 8.0
     bar: SustainBar = field(default_factory=SustainBar)
@@ -102,7 +105,7 @@ def peer_command(plan: PeerPlan, streams: int) -> list[str]:
         str(plan.warmup_s),
         "--imgsz",
         str(plan.imgsz),
-        "--no-rect",
+        "--rect" if plan.rect else "--no-rect",
         "--vid-stride",
         str(plan.vid_stride),
         *plan.stream_urls[:streams],

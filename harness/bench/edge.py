@@ -38,7 +38,7 @@ from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
 from simulators.clips import discover_clips
-from simulators.transcode import default_cache_dir, prepare_clip
+from simulators.transcode import PreparedClip, default_cache_dir, prepare_clip
 
 logger = logging.getLogger(__name__)
 
@@ -249,11 +249,15 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             config = node_config(args, urls, workdir, broker.node_config("bench"))
             detectors = load_detectors(config)
             detector = detectors[0]
+            served = _served_clip(args, media_dir)
             ceiling_cost = measure_ceiling_cost(
-                detectors, batch=args.max_batch, seconds=args.ceiling_s
+                detectors,
+                batch=args.max_batch,
+                seconds=args.ceiling_s,
+                frame_wh=served.resolution_wh,
             )
             ceiling = ceiling_cost.fps
-            limit = _measure_limit(args, media_dir, ceiling_cost, streams=len(urls))
+            limit = _measure_limit(args, served, ceiling_cost, streams=len(urls))
             collector = EventLatencyCollector(
                 broker.port, config.broker.topic_prefix, broker.observer()
             )
@@ -307,13 +311,17 @@ def _rounded_share(share: float | None) -> float | None:
     return None if share is None else round(share, 3)
 
 
-def _measure_limit(
-    args: argparse.Namespace, media_dir: Path, ceiling: Ceiling, *, streams: int
-) -> dict[str, Any]:
-    """Decode cost of the served clip, and the limit it leaves the detector."""
-    clip = prepare_clip(
+def _served_clip(args: argparse.Namespace, media_dir: Path) -> PreparedClip:
+    """The clip as the simulator serves it (transcoded and cached once)."""
+    return prepare_clip(
         discover_clips(media_dir, clips=[args.clip])[0], cache_dir=default_cache_dir()
     )
+
+
+def _measure_limit(
+    args: argparse.Namespace, clip: PreparedClip, ceiling: Ceiling, *, streams: int
+) -> dict[str, Any]:
+    """Decode cost of the served clip, and the limit it leaves the detector."""
     decoder = DecoderKind(args.decoder)
     cost = measure_decode_cost(
         clip.h264_path,

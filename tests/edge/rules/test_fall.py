@@ -509,3 +509,26 @@ def test_fall_given_frames_lost_on_the_way_down_should_tolerate_a_bounded_gap(
     lying = [round(first_lying_s + 0.3 * i, 3) for i in range(8)]
 
     assert _run_boxes(stood + _at(lying, _LYING_BOX)) == expected
+
+
+def test_fall_given_read_lying_once_then_resting_in_that_box_should_start() -> None:
+    # subject_1_fall_13 at ~3.6 fps with the input fitted to the frame: read
+    # lying at 1.9 s, then "other" for seconds in the same lying-shaped box.
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8,), _LYING_BOX)
+        + _at((2.2, 2.5, 2.9, 3.3, 3.6, 4.0), _RESTING_BOX)
+    )
+
+    assert _run_boxes(frames) == [(2.9, "start")]
+
+
+def test_fall_given_read_lying_once_then_crouching_should_not_start() -> None:
+    # A crouch box (taller than wide) after one lying reading is not a rest.
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8,), _LYING_BOX)
+        + _at((2.2, 2.5, 2.9, 3.3, 3.6, 4.0), _CROUCH_BOX)
+    )
+
+    assert _run_boxes(frames) == []

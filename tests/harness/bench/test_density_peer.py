@@ -52,7 +52,11 @@ def test_peer_command_should_run_the_tool_as_a_module_on_the_first_n_streams() -
     assert command[-2:] == URLS[:2]
     assert command[command.index("--vid-stride") + 1] == "5"
     assert command[command.index("--model") + 1] == "var/models/m.onnx"
-    assert "--no-rect" in command
+    assert "--rect" in command
+
+
+def test_peer_command_given_the_square_should_ask_ultralytics_for_it() -> None:
+    assert "--no-rect" in peer_command(plan(rect=False), 1)
 
 
 @pytest.mark.parametrize("streams", [0, 5])
