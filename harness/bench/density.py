@@ -24,7 +24,12 @@ from edge.factory import load_detectors
 from gridwatch.contract import DEFAULT_TOPIC_PREFIX
 from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import DecodeCost, measure_decode_cost
-from harness.bench.density_peer import PeerPlan, PeerTrial, run_peer_trial
+from harness.bench.density_peer import (
+    PeerPlan,
+    PeerTrial,
+    add_ultralytics_arguments,
+    run_peer_trial,
+)
 from harness.bench.density_search import SustainBar, next_streams, sustained_streams
 from harness.bench.density_sources import (
     STREAM_FPS,
@@ -103,15 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ceiling-s", type=float, default=4.0)
     parser.add_argument("--decode-s", type=float, default=1.5)
-    parser.add_argument(
-        "--ultralytics-python",
-        type=Path,
-        default=None,
-        help="python with ultralytics (e.g. .venv-bench/bin/python): also find the "
-        "most streams its multi-stream predict sustains on the same streams",
-    )
-    parser.add_argument(
-        "--ultralytics-model", type=Path, default=None, help="ONNX for ultralytics"
+    add_ultralytics_arguments(
+        parser,
+        "find the most streams its multi-stream predict sustains on the same streams",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
 

@@ -13,6 +13,7 @@ latency is not judged: the peer's bar is the lenient one.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import subprocess
@@ -22,6 +23,20 @@ from typing import Any
 
 from harness.bench.density_search import SustainBar
 from harness.bench.ultralytics_multistream import REPOSITORY_ROOT, tool_command
+
+
+def add_ultralytics_arguments(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """`--ultralytics-python` and `--ultralytics-model`, for a bench whose peer
+    run does `purpose`."""
+    parser.add_argument(
+        "--ultralytics-python",
+        type=Path,
+        default=None,
+        help=f"python with ultralytics (e.g. .venv-bench/bin/python) to {purpose}",
+    )
+    parser.add_argument(
+        "--ultralytics-model", type=Path, default=None, help="ONNX for ultralytics"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from edge.node import EdgeNode
 from gridwatch.stats import percentile
 from harness.bench.ceiling import Ceiling, measure_ceiling_cost
 from harness.bench.decode_cost import measure_decode_cost
+from harness.bench.density_peer import add_ultralytics_arguments
 from harness.bench.events import EventLatencyCollector
 from harness.bench.limit import limit_fps, usable_cores, useful_cpu_share
 from harness.bench.report import rounded, write_figures
@@ -92,15 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DecoderKind.OPENCV.value,
         help="the cameras' decoder (pyav skips undecodable-for-analysis frames)",
     )
-    parser.add_argument(
-        "--ultralytics-python",
-        type=Path,
-        default=None,
-        help="python with ultralytics (e.g. .venv-bench/bin/python) to run its "
-        "multi-stream predict on the same streams",
-    )
-    parser.add_argument(
-        "--ultralytics-model", type=Path, default=None, help="ONNX for ultralytics"
+    add_ultralytics_arguments(
+        parser, "run its multi-stream predict on the same streams"
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
