@@ -176,7 +176,6 @@ class _Person:
     torso_seen_px: float = 0.0  # longest torso seen
     fallen_at: float | None = None
     last_lying_at: float = -math.inf
-    last_lying_xyxy: npt.NDArray[np.float32] | None = None  # box of that reading
     drop: float = 0.0
     standing_since: float | None = None
     is_held: bool = False
@@ -365,7 +364,6 @@ class FallRule(Rule):
             if person.lying_since is None:
                 person.lying_since = now
             person.last_lying_at = now
-            person.last_lying_xyxy = person.xyxy.copy()
         elif (
             reading.posture is Posture.UPRIGHT
             or now - person.last_lying_at > person.lying_gap_s()
@@ -520,9 +518,18 @@ def _rest_index(samples: Sequence[_Sample], lying_since: float) -> int:
     not the end of a fall (someone sitting still, then read as lying): then
     the rest counts from the latest sample only.
     """
-    latest = len(samples) - 1
-    index = latest
-    box = samples[latest].xyxy
+    index = _rest_start(samples)
+    if lying_since - samples[index].t > _REST_MAX_S:
+        return len(samples) - 1
+    return index
+
+
+def _rest_start(samples: Sequence[_Sample]) -> int:
+    """Index of the first of the latest run of non-upright readings in a
+    lying-shaped box about the latest sample's (the latest sample itself is
+    not judged)."""
+    index = len(samples) - 1
+    box = samples[index].xyxy
     while index > 0:
         before = samples[index - 1]
         if (
@@ -532,17 +539,18 @@ def _rest_index(samples: Sequence[_Sample], lying_since: float) -> int:
         ):
             break
         index -= 1
-    if lying_since - samples[index].t > _REST_MAX_S:
-        return latest
     return index
 
 
 def _rests_where_lying(person: _Person) -> bool:
-    """Whether the person's box is lying-shaped and still about the box of
-    their latest lying reading (the same resting position)."""
-    if person.last_lying_xyxy is None or not _is_lying_shaped(person.xyxy):
+    """Whether the person is at rest in a lying-shaped box, a rest that began
+    within their latest lying spell (read lying during it, or coming to rest
+    just after: still sliding down when read lying)."""
+    history = person.samples
+    if not history or history[-1].is_upright or not _is_lying_shaped(history[-1].xyxy):
         return False
-    return bool(box_ious(person.last_lying_xyxy, person.xyxy[None])[0] >= _REST_IOU)
+    began = history[_rest_start(history)].t
+    return began <= person.last_lying_at + person.lying_gap_s()
 
 
 def _is_lying_shaped(xyxy: npt.NDArray[np.float32]) -> bool:

@@ -532,3 +532,32 @@ def test_fall_given_read_lying_once_then_crouching_should_not_start() -> None:
     )
 
     assert _run_boxes(frames) == []
+
+
+def test_fall_given_read_lying_while_sliding_down_then_resting_should_start() -> None:
+    # subject_3_fall_19 at ~3.6 fps: read lying once on the way down, then at
+    # rest a little lower (a box overlapping the lying one by IoU 0.4) and
+    # read as neither until the clip ends.
+    sliding = (160.0, 250.0, 330.0, 380.0)
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8,), sliding)
+        + _at((2.2, 2.5, 2.9, 3.3, 3.6, 4.0), _RESTING_BOX)
+    )
+
+    assert _run_boxes(frames) == [(2.9, "start")]
+
+
+def test_fall_given_read_lying_then_coming_to_rest_much_later_should_not_start() -> (
+    None
+):
+    # After the lying reading the person moves about (crouched) for over a
+    # second before lying still: that rest is not the fall's.
+    frames = (
+        _at(_STOOD_AT, _STANDING_BOX)
+        + _at((1.8,), _LYING_BOX)
+        + _at((2.2, 2.5, 2.9), _CROUCH_BOX)
+        + _at((3.3, 3.6, 4.0, 4.3, 4.7), _RESTING_BOX)
+    )
+
+    assert _run_boxes(frames) == []
