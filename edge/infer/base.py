@@ -57,6 +57,12 @@ class Candidates:
     class_id: npt.NDArray[np.int64]
 
 
+# Padding kept beside a frame on a fitted side: the detectors were trained on
+# squares with grey below or beside a wide frame, and their deepest features see
+# hundreds of pixels; with none, scores of small people fell (docs/edge.md).
+FIT_MARGIN_PX = 32
+
+
 class DetectorAdapter(ABC):
     """Turns frames into a model batch and raw model outputs into `Detections`.
 
@@ -137,7 +143,12 @@ class DetectorAdapter(ABC):
         """The model input (width, height) a batch of frames of these sizes gets:
         the square, or with `fit_input` the smallest canvas that holds them all."""
         if self.fit_input and self.free_input_stride is not None:
-            return canvas_size(sizes_wh, self.letterbox_spec, self.free_input_stride)
+            return canvas_size(
+                sizes_wh,
+                self.letterbox_spec,
+                self.free_input_stride,
+                margin_px=FIT_MARGIN_PX,
+            )
         return self.input_size_px, self.input_size_px
 
     def preprocess(

@@ -109,15 +109,20 @@ def check_image(image: npt.NDArray[np.uint8]) -> None:
 
 
 def canvas_size(
-    sizes_wh: Iterable[tuple[int, int]], spec: LetterboxSpec, stride: int
+    sizes_wh: Iterable[tuple[int, int]],
+    spec: LetterboxSpec,
+    stride: int,
+    margin_px: int = 0,
 ) -> tuple[int, int]:
-    """The smallest input (width, height) that holds every frame resized by `spec`,
-    each side a multiple of `stride` and at most `spec.size_px`.
+    """The smallest input (width, height) that holds every frame resized by `spec`
+    and, along a side shorter than `spec.size_px`, `margin_px` of padding; each
+    side a multiple of `stride` and at most `spec.size_px`.
 
     Args:
         sizes_wh: Frame sizes (width, height) that share one input.
         spec: The family's letterbox policy (the longer side becomes `size_px`).
         stride: The model's largest stride; the input must be a multiple of it.
+        margin_px: Least padding kept beside the frame on a fitted side.
 
     Raises:
         ValueError: no sizes, or a stride below 1.
@@ -129,7 +134,9 @@ def canvas_size(
         raise ValueError("canvas_size needs at least one frame size")
 
     def fit(side: int) -> int:
-        return min(spec.size_px, -(-side // stride) * stride)
+        if side >= spec.size_px:
+            return spec.size_px
+        return min(spec.size_px, -(-(side + margin_px) // stride) * stride)
 
     return fit(max(w for w, _ in resized)), fit(max(h for _, h in resized))
 

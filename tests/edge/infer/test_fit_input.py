@@ -35,20 +35,23 @@ def fitted(models_dir: Path, coco: list[str]) -> OnnxDetector:
 
 
 @pytest.mark.parametrize(
-    ("sizes_wh", "expected_wh"),
+    ("sizes_wh", "margin_px", "expected_wh"),
     [
-        ([(640, 360)], (416, 256)),  # 416x234 resized, rows up to 8 x 32
-        ([(1280, 720)], (416, 256)),
-        ([(360, 640)], (256, 416)),
-        ([(416, 416)], (416, 416)),
-        ([(640, 360), (480, 480)], (416, 416)),  # a batch takes the largest
-        ([(4000, 100)], (416, 32)),  # never below one stride
+        ([(640, 360)], 0, (416, 256)),  # 416x234 resized, rows up to 8 x 32
+        ([(640, 360)], 32, (416, 288)),  # 234 + 32 rows of grey, up to 9 x 32
+        ([(1280, 720)], 0, (416, 256)),
+        ([(360, 640)], 0, (256, 416)),
+        ([(416, 416)], 32, (416, 416)),  # a full side gets no margin
+        ([(640, 480)], 128, (416, 416)),  # never beyond the square
+        ([(640, 360), (480, 480)], 0, (416, 416)),  # a batch takes the largest
+        ([(4000, 100)], 0, (416, 32)),  # never below one stride
     ],
 )
-def test_canvas_size_should_round_the_resized_frame_up_to_the_stride(
-    sizes_wh: list[tuple[int, int]], expected_wh: tuple[int, int]
+def test_canvas_size_should_round_the_resized_frame_and_margin_up_to_the_stride(
+    sizes_wh: list[tuple[int, int]], margin_px: int, expected_wh: tuple[int, int]
 ) -> None:
-    assert canvas_size(sizes_wh, LetterboxSpec(size_px=416), 32) == expected_wh
+    spec = LetterboxSpec(size_px=416)
+    assert canvas_size(sizes_wh, spec, 32, margin_px=margin_px) == expected_wh
 
 
 @pytest.mark.parametrize(
@@ -99,7 +102,7 @@ def test_detector_should_fit_a_wide_frame_into_fewer_rows(
     frame = np.zeros((360, 640, 3), dtype=np.uint8)
     assert fitted.adapter.fit_input
     assert not square.adapter.fit_input
-    assert fitted.adapter.preprocess([frame])[0].shape == (1, 3, 256, 416)
+    assert fitted.adapter.preprocess([frame])[0].shape == (1, 3, 288, 416)
     assert square.adapter.preprocess([frame])[0].shape == (1, 3, 416, 416)
 
 
