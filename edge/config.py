@@ -343,9 +343,10 @@ class ModelConfig(StrictModel):
     fit_input: bool = Field(
         default=True,
         description="Letterbox a frame into the smallest input of multiples of the "
-        "model's largest stride rather than the square (a 16:9 frame at 416: "
-        "416x256, about 38% less inference); YOLOX and YOLOv8 graphs that take "
-        "another size, not with TensorRT. False keeps the square.",
+        "model's largest stride that holds it and 32 px of grey rather than the "
+        "square (a 16:9 frame at 416: 416x288, about a third less inference); YOLOX "
+        "and YOLOv8 graphs that take another size, not with TensorRT. False keeps "
+        "the square.",
     )
     intra_op_spinning: bool = Field(
         default=True,
