@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import ssl
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -378,3 +380,21 @@ def test_http_config_given_a_missing_certificate_should_name_it(tmp_path: Path) 
         HttpConfig.model_validate(
             {"tls": {"cert_file": tmp_path / "nope.crt", "key_file": tmp_path / "k"}}
         )
+
+
+def test_app_once_dropped_should_let_its_node_go(tmp_path: Path) -> None:
+    # FastAPI caches endpoint functions process-wide; endpoints that closed over
+    # the node kept every stopped node (and its cameras' buffers) alive.
+    secret_file = tmp_path / "gate.secret"
+    secret_file.write_text(SECRET + "\n")
+    node = FakeNode(secret_file)
+    gone = weakref.ref(node)
+    with TestClient(build_app(node, monitor_token=MONITOR_TOKEN)) as client:
+        bearer = {"Authorization": f"Bearer {MONITOR_TOKEN}"}
+        assert client.get("/healthz", headers=bearer).status_code == 200
+        assert client.get("/metrics", headers=bearer).status_code == 200
+        pushed = client.post("/snapshots/gate", content=_jpeg(), headers=AUTH)
+        assert pushed.status_code == 202
+    del node, client
+    gc.collect()
+    assert gone() is None
