@@ -390,10 +390,11 @@ class FallRule(Rule):
                     down_since = min(person.lying_since, rested_at)
                     person.fallen_at = max(down_since, drop_began)
             return False
-        # Lying still where they were read lying, in a lying-shaped box, is
-        # down whatever the pose says of it: at a low frame rate a person at rest
-        # may be read lying once and then neither upright nor lying for seconds
-        # (subject_1_fall_13 at ~3.6 fps, read lying at 1.9 s and then "other").
+        # At rest in a lying-shaped box, a rest begun within the lying spell, is
+        # down whatever the pose says of it: at a low frame rate a person may be
+        # read lying once (at rest, or still sliding down) and then neither
+        # upright nor lying for seconds (subject_1_fall_13 and subject_3_fall_19
+        # at ~3.6 fps).
         resting = reading.posture is not Posture.UPRIGHT and _rests_where_lying(person)
         if _is_up_again(person) or (
             not lying
