@@ -2,7 +2,9 @@
 
 The input is a square by default; a model whose input size is free takes the
 smallest canvas, in multiples of its largest stride, that holds the resized
-frame (`canvas_size`), so a wide frame does not pay for rows of padding.
+frame plus a margin of padding (`canvas_size`; the node keeps `FIT_MARGIN_PX`,
+as detection near the frame's edge needs it), so a wide frame does not pay for
+rows of padding it does not need.
 """
 
 from __future__ import annotations
@@ -160,7 +162,8 @@ def letterbox(
 
     Raises:
         ValueError: the image is empty or not (H, W, C), or `out` has the wrong
-            channels or is too small for the resized frame.
+            channels, is too small for the resized frame, or is larger than the
+            square.
     """
     check_image(image)
     height, width, channels = image.shape
