@@ -64,6 +64,10 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str]] = {
         "harness.bench.density",
         "The most camera streams one edge node sustains (cameras per core).",
     ),
+    ("bench", "readers"): (
+        "harness.bench.readers",
+        "What the stream readers' read timeout costs the node's Python threads.",
+    ),
     ("bench", "clips"): (
         "harness.bench.clips",
         "Clip cost: analysed frames against the camera's packets (full rate).",

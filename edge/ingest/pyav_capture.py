@@ -21,6 +21,7 @@ from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
 from edge.ingest.sampler import FrameSampler
 from edge.ingest.skip_planner import SkipPlanner
 from edge.ingest.slot import FreshestFrameSlot
+from edge.ingest.stream_open import stream_open_arguments
 from edge.ingest.stream_url import ffmpeg_reason, redact_credentials
 
 logger = logging.getLogger(__name__)
@@ -111,18 +112,20 @@ class PyAvSource(FrameSource):
     ) -> tuple[av.container.InputContainer | None, str]:
         """The opened stream (None and the reason when it failed), decoded
         on `device` (None: in software)."""
-        options = {} if self._is_file else {"rtsp_transport": "tcp"}
-        timeout = (self.camera.open_timeout_s, self.camera.read_timeout_s)
+        url = self.camera.analysis_url
+        arguments = stream_open_arguments(
+            url,
+            is_file=self._is_file,
+            open_timeout_s=self.camera.open_timeout_s,
+            read_timeout_s=self.camera.read_timeout_s,
+        )
         try:
             if device is None:
-                container = av.open(
-                    self.camera.analysis_url, options=options, timeout=timeout
-                )
+                container = av.open(url, **arguments)
             else:
                 container = av.open(
-                    self.camera.analysis_url,
-                    options=options,
-                    timeout=timeout,
+                    url,
+                    **arguments,
                     # Our fallback, not FFmpeg's silent one: the log says which.
                     hwaccel=HWAccel(device, allow_software_fallback=False),
                 )

@@ -21,6 +21,7 @@ import av.container
 
 from edge.config import CameraConfig, SourceKind
 from edge.ingest.packet_ring import BufferedPacket, PacketRing, stream_params
+from edge.ingest.stream_open import stream_open_arguments
 from edge.ingest.stream_url import ffmpeg_reason, redact_credentials
 
 logger = logging.getLogger(__name__)
@@ -90,10 +91,14 @@ class RecordingStreamReader:
         if self._is_file and not Path(url).is_file():
             self.error = f"video file not found: {url}"
             return False
-        options = {} if self._is_file else {"rtsp_transport": "tcp"}
-        timeout = (self.camera.open_timeout_s, self.camera.read_timeout_s)
+        arguments = stream_open_arguments(
+            url,
+            is_file=self._is_file,
+            open_timeout_s=self.camera.open_timeout_s,
+            read_timeout_s=self.camera.read_timeout_s,
+        )
         try:
-            container = av.open(url, options=options, timeout=timeout)
+            container = av.open(url, **arguments)
         except (av.FFmpegError, OSError) as error:
             self.error = f"cannot open: {ffmpeg_reason(error)}"
             return False

@@ -274,7 +274,7 @@ def _peer_figures(
     plan = PeerPlan(
         python=args.ultralytics_python,
         model=args.ultralytics_model,
-        stream_urls=[sim.url(f"{stem}-{i}") for i in range(args.max_streams)],
+        stream_urls=[sim.replica_url(stem, i) for i in range(args.max_streams)],
         source_fps=STREAM_FPS,
         analysis_fps=args.analysis_fps,
         rect=args.fit_input,
@@ -300,8 +300,8 @@ def _plan(
     main_stem = f"main{args.main}"
     urls: list[tuple[str, str | None]] = [
         (
-            sim.url(f"{main_stem}-{i}"),
-            sim.url(f"sub360-{i}") if args.detect == "sub" else None,
+            sim.replica_url(main_stem, i),
+            sim.replica_url("sub360", i) if args.detect == "sub" else None,
         )
         for i in range(args.max_streams)
     ]

@@ -18,6 +18,7 @@ from edge.node import EdgeNode
 from gridwatch.stats import percentile
 from harness.bench.density_search import SustainBar
 from harness.bench.events import EventLatencyCollector
+from harness.bench.heap import release_freed_memory
 from harness.bench.report import rounded
 from harness.demo_rules import DEMO_CLIP_RULES
 
@@ -144,6 +145,8 @@ class TrialRunner:
             return self._measure(node, streams)
         finally:
             node.stop()
+            del node
+            release_freed_memory()
 
     def _measure(self, node: EdgeNode, streams: int) -> TrialResult:
         me = psutil.Process()

@@ -145,6 +145,11 @@ class RtspSimulatorProcess:
         url: str = self.info["mounts"][mount]
         return url
 
+    def replica_url(self, clip: str, index: int) -> str:
+        """RTSP URL of a clip's `index`-th mount (named `<clip>-<index>` when
+        the clip is served more than once, `<clip>` otherwise)."""
+        return self.url(clip if self.replicate == 1 else f"{clip}-{index}")
+
     def mounts(self) -> list[str]:
         """Mount names, sorted."""
         return sorted(self.info.get("mounts", {}))
