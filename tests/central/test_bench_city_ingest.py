@@ -1,0 +1,30 @@
+"""`bench city --ingest-events`: the events go where nothing can merge."""
+
+from __future__ import annotations
+
+from central.context import CentralContext
+from central.db.models import Area, AreaLevel
+from central.ingest.processor import EventProcessor, InboundMessage
+from gridwatch.contract import Topics
+from harness.bench.city_ingest import _centres_of_quiet_grids
+from tests.central.conftest import GRID_1, RecordingNotifier, grid_centre, make_event
+
+
+def test_quiet_grids_should_leave_out_a_grid_with_an_open_ticket(
+    central: tuple[CentralContext, RecordingNotifier],
+) -> None:
+    context, _ = central
+    with context.sessions() as session:
+        grids = session.query(Area).filter(Area.level == AreaLevel.GRID.value).count()
+        before = _centres_of_quiet_grids(session)
+    busy = grid_centre(context, GRID_1)
+    assert len(before) == grids and busy in [tuple(c) for c in before]
+
+    event = make_event(*busy)
+    wire = InboundMessage(Topics().events("node-01"), event.to_json().encode())
+    assert EventProcessor(context).process([wire]).tickets_created == 1
+
+    with context.sessions() as session:
+        after = [tuple(c) for c in _centres_of_quiet_grids(session)]
+    assert len(after) == grids - 1
+    assert busy not in after
