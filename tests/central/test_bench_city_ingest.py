@@ -5,9 +5,10 @@ from __future__ import annotations
 from central.context import CentralContext
 from central.db.models import Area, AreaLevel
 from central.ingest.processor import EventProcessor, InboundMessage
+from central.notify import RecordingNotifier
 from gridwatch.contract import Topics
 from harness.bench.city_ingest import _centres_of_quiet_grids
-from tests.central.conftest import GRID_1, RecordingNotifier, grid_centre, make_event
+from tests.central.conftest import GRID_1, grid_centre, make_event
 
 
 def test_quiet_grids_should_leave_out_a_grid_with_an_open_ticket(
