@@ -46,7 +46,7 @@ from harness.bench.density_trial import (
 from harness.bench.edge import machine_summary
 from harness.bench.events import EventLatencyCollector
 from harness.bench.limit import limit_streams, usable_cores, useful_cpu_share
-from harness.bench.report import write_figures
+from harness.bench.report import run_unless_refused
 from harness.services import MosquittoBroker, RtspSimulatorProcess
 from models.family import ModelFamily
 from models.manifest import resolve_video
@@ -414,8 +414,4 @@ def run_cli(args: argparse.Namespace) -> int:
         problems.append("--warmup-s must be >= 0")
     if (args.ultralytics_python is None) != (args.ultralytics_model is None):
         problems.append("--ultralytics-python and --ultralytics-model go together")
-    if problems:
-        sys.stderr.write("\n".join(problems) + "\n")
-        return 2
-    write_figures(run_bench(args), as_json=args.json)
-    return 0
+    return run_unless_refused(problems, lambda: run_bench(args), as_json=args.json)

@@ -29,7 +29,7 @@ import psutil
 from edge.ingest.stream_open import stream_open_arguments
 from harness.bench.density_sources import make_sources
 from harness.bench.edge import machine_summary
-from harness.bench.report import write_figures
+from harness.bench.report import run_unless_refused
 from harness.services import RtspSimulatorProcess
 from models.manifest import resolve_video
 
@@ -167,8 +167,4 @@ def run_cli(args: argparse.Namespace) -> int:
         problems.append("--streams and --rounds must be at least 1")
     if args.seconds <= 0 or args.clip_s <= 0 or args.warmup_s < 0:
         problems.append("--seconds and --clip-s must be > 0, --warmup-s >= 0")
-    if problems:
-        sys.stderr.write("\n".join(problems) + "\n")
-        return 2
-    write_figures(run_bench(args), as_json=args.json)
-    return 0
+    return run_unless_refused(problems, lambda: run_bench(args), as_json=args.json)

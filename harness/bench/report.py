@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -20,3 +21,15 @@ def write_figures(figures: dict[str, Any], *, as_json: bool) -> None:
         return
     for key, value in figures.items():
         sys.stdout.write(f"{key:>24}: {value}\n")
+
+
+def run_unless_refused(
+    problems: list[str], run: Callable[[], dict[str, Any]], *, as_json: bool
+) -> int:
+    """A bench command's end: exit status 2 with its option problems on stderr,
+    or run it and print its figures (0)."""
+    if problems:
+        sys.stderr.write("\n".join(problems) + "\n")
+        return 2
+    write_figures(run(), as_json=as_json)
+    return 0
