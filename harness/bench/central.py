@@ -132,14 +132,43 @@ def _measure_lookups(index: GridIndex, n: int = 200_000) -> tuple[float, float]:
     return batched, single
 
 
-class _Listener:
+class NoticeLog:
+    """When each of the bench's events was named in a notice; notices naming
+    other events (on a loaded database central also tells workers about older
+    tickets: deadlines, escalations) are only counted."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, list[float]] = {}
+        self.expected: set[str] = set()
+        self.foreign = 0
+        self.lock = threading.Lock()
+
+    def expect(self, event_id: str) -> None:
+        """Record notices naming `event_id` (call before publishing it)."""
+        with self.lock:
+            self.expected.add(event_id)
+
+    def record(self, event_ids: list[str], at: float) -> None:
+        with self.lock:
+            for event_id in event_ids:
+                if event_id in self.expected:
+                    self.received.setdefault(event_id, []).append(at)
+                else:
+                    self.foreign += 1
+
+    def count(self) -> int:
+        """The bench's events named so far."""
+        with self.lock:
+            return len(self.received)
+
+
+class _Listener(NoticeLog):
     """Receives ticket notices on every worker topic (persistent session)."""
 
     def __init__(
         self, port: int, topics: Topics, credentials: BrokerCredentials
     ) -> None:
-        self.received: dict[str, list[float]] = {}
-        self.lock = threading.Lock()
+        super().__init__()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id="bench-terminals",
@@ -154,17 +183,9 @@ class _Listener:
     def _on_message(
         self, client: Any, userdata: Any, message: mqtt.MQTTMessage
     ) -> None:
-        now = time.time()
         # Only the event ids matter here; central built the notice with
         # TicketNotice, and json.loads is a fraction of validating it again.
-        event_ids = json.loads(message.payload)["event_ids"]
-        with self.lock:
-            for event_id in event_ids:
-                self.received.setdefault(event_id, []).append(now)
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.received)
+        self.record(json.loads(message.payload)["event_ids"], time.time())
 
     def stop(self) -> None:
         self.client.loop_stop()
@@ -482,6 +503,7 @@ def _publish_and_wait(
         node, camera = rng.choice(cameras)
         body = bodies.body(event_id, kind, node, camera, lat, lon)
         topic = topics.events(node)
+        listener.expect(event_id)
         sent_at[event_id] = time.time()
         publisher.publish(topic, body, qos=1)
         if rng.random() < args.redeliver:
@@ -503,6 +525,7 @@ def _publish_and_wait(
     time.sleep(0.5)  # late duplicates, if any, would arrive now
     with listener.lock:
         received = {k: list(v) for k, v in listener.received.items()}
+        foreign = listener.foreign
     latencies = sorted(
         (times[0] - sent_at[eid]) * 1000
         for eid, times in received.items()
@@ -525,6 +548,7 @@ def _publish_and_wait(
         "dispatch_ms_max": round(latencies[-1], 1) if latencies else None,
         "lost": args.events - len(received),
         "duplicates": sum(n - 1 for n, c in counts.items() for _ in range(c) if n > 1),
+        "foreign_notices": foreign,
         **cpu,
         **per_event,
     }
