@@ -10,6 +10,7 @@ under `ingest` (events_per_s, dispatch_ms_p50/p99, lost, duplicates, ...).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from central.db.models import Area, AreaLevel, Camera, Ticket
 from central.tickets.states import OPEN_STATES
 from gridwatch.contract import Topics
 from harness.bench.central import (
+    AUTO_TYPES,
     _Listener,
     _publish_and_wait,
     _start_central,
@@ -40,14 +42,19 @@ def ingest_at_size(
     work: Path,
     events: int,
     rate: float,
+    replicas: int = 1,
     timeout_s: float = 120.0,
 ) -> dict[str, Any]:
-    """`bench central`'s publish-and-measure on the database at `url`."""
+    """`bench central`'s publish-and-measure on the database at `url`, with
+    `replicas` central processes sharing the events."""
     centres = _centres_of_quiet_grids(session)
-    if not centres:
+    if events > len(AUTO_TYPES) * len(centres):
         raise RuntimeError(
-            "bench city: every grid has an open ticket, so each ingest event "
-            "could merge into one; load fewer tickets or a larger city"
+            f"bench city: {events} ingest events need at least "
+            f"{-(-events // len(AUTO_TYPES))} grids without an open ticket (one "
+            f"event of each of {len(AUTO_TYPES)} types per grid, so that none "
+            f"can merge), and {len(centres)} have none; send fewer events or "
+            "load fewer tickets"
         )
     cameras = [
         (node, camera)
@@ -56,16 +63,19 @@ def ingest_at_size(
     settings = argparse.Namespace(
         events=events, rate=rate, redeliver=0.02, timeout_s=timeout_s
     )
-    broker = MosquittoBroker(work / "mosquitto")
+    run_dir = work / f"ingest-{replicas}-{time.monotonic_ns()}"
+    broker = MosquittoBroker(run_dir / "mosquitto")
     broker.start()
-    central = None
+    centrals: list[subprocess.Popen[bytes]] = []
     try:
         topics = Topics()
         listener = _Listener(broker.port, topics, broker.observer())
-        central = _start_central(url, broker, work, 1)
-        _wait_until_running(central, timeout_s=60.0)
-        time.sleep(0.5)  # its subscriptions take effect
-        usage = _Usage([central], broker, pg)
+        for replica in range(1, replicas + 1):
+            centrals.append(_start_central(url, broker, run_dir, replica))
+        for central in centrals:
+            _wait_until_running(central, timeout_s=60.0)
+        time.sleep(0.5)  # their subscriptions take effect
+        usage = _Usage(centrals, broker, pg)
         figures = _publish_and_wait(
             settings,
             broker.port,
@@ -77,9 +87,9 @@ def ingest_at_size(
             broker.simulator("bench-edge"),
         )
         listener.stop()
-        return figures
+        return {"replicas": replicas, **figures}
     finally:
-        if central is not None:
+        for central in centrals:
             stop_process(central, timeout_s=15)
         broker.stop()
 

@@ -47,9 +47,12 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
         "7",
         "--explain",
         "--ingest-events",
-        "12",
+        "6",
         "--ingest-rate",
         "50",
+        "--ingest-replicas",
+        "1",
+        "2",
     )
     assert (figures["tickets"], figures["grids"]) == (TICKETS, 12)
     loaded = figures["loaded_rows"]
@@ -111,10 +114,15 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
     )
     assert all(plans[name] for name in ("list_newest", "review_queue", "daily"))
     # Ingest on the loaded database: bench central's figures, nothing lost.
-    ingest = figures["ingest"]
-    assert ingest["events"] == 12
-    assert (ingest["lost"], ingest["duplicates"]) == (0, 0)
-    assert ingest["events_per_s"] > 0 and ingest["dispatch_ms_p99"] > 0
+    # Once with one central replica, then with two sharing the events.
+    runs = figures["ingest_runs"]
+    assert figures["ingest"] == runs[0]
+    assert [run["replicas"] for run in runs] == [1, 2]
+    assert [len(run["replica_cpu_percent"]) for run in runs] == [1, 2]
+    for ingest in runs:
+        assert ingest["events"] == 6
+        assert (ingest["lost"], ingest["duplicates"]) == (0, 0)
+        assert ingest["events_per_s"] > 0 and ingest["dispatch_ms_p99"] > 0
 
 
 def test_bench_city_given_no_tickets_should_refuse() -> None:
