@@ -71,6 +71,7 @@ from central.evaluation_snapshots import EvaluationSnapshotJob
 from central.grids.geojson import load_grid_file
 from central.importer import import_city, import_grids, load_city_file
 from central.performance import Dimension, Period, evaluate
+from harness.bench.central import AUTO_TYPES
 from harness.bench.city_data import year_of_tickets
 from harness.bench.city_ingest import ingest_at_size
 from harness.bench.city_load import as_figures, city_refs, load_year
@@ -291,6 +292,7 @@ def _run(
                         work=work,
                         events=args.ingest_events,
                         rate=args.ingest_rate,
+                        merge_window_min=_merge_window_min(context),
                         replicas=replicas,
                     )
                 )
@@ -303,6 +305,15 @@ def _run(
     }
     figures["cpu_count"] = os.cpu_count()
     return figures
+
+
+def _merge_window_min(context: CentralContext) -> float:
+    """The longest merge window of the matters the ingest's events open."""
+    matters = [context.matters.for_event_type(str(t)) for t in AUTO_TYPES]
+    return max(
+        (context.matters.merge_policy(m).window_min for m in matters if m),
+        default=0.0,
+    )
 
 
 def _rounded(measured: tuple[float, int]) -> tuple[float, int]:

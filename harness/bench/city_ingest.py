@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,16 @@ def ingest_at_size(
     work: Path,
     events: int,
     rate: float,
+    merge_window_min: float,
     replicas: int = 1,
     timeout_s: float = 120.0,
 ) -> dict[str, Any]:
     """`bench central`'s publish-and-measure on the database at `url`, with
-    `replicas` central processes sharing the events."""
-    centres = _centres_of_quiet_grids(session)
+    `replicas` central processes sharing the events; `merge_window_min` is the
+    longest merge window of the events' matters (central's matter list)."""
+    centres = _centres_of_quiet_grids(
+        session, since=datetime.now(UTC) - timedelta(minutes=merge_window_min)
+    )
     if events > len(AUTO_TYPES) * len(centres):
         raise RuntimeError(
             f"bench city: {events} ingest events need at least "
@@ -94,19 +99,21 @@ def ingest_at_size(
         broker.stop()
 
 
-def _centres_of_quiet_grids(session: Session) -> list[Any]:
-    """Centres of the grids with no open ticket of the loaded year.
+def _centres_of_quiet_grids(session: Session, *, since: datetime) -> list[Any]:
+    """Centres of the grids where no open ticket was observed `since`.
 
     `bench central` counts one ticket per event, which holds only where nothing
-    merges: an event joins an open ticket of its kind in its grid. On the
-    loaded year a few thousand tickets are still open, so the events go to the
-    other grids (each grid then gets at most one event of each type).
+    merges: an event joins an open ticket of its kind in its grid last observed
+    within the merge window. The loaded year ends now, so its last minutes hold
+    such tickets; the events go to the other grids (each grid then gets at
+    most one event of each type).
     """
     busy = (
         select(Ticket.grid_code)
         .where(
             Ticket.grid_code == Area.code,
             Ticket.state.in_(sorted(s.value for s in OPEN_STATES)),
+            Ticket.last_observed_at >= since,
         )
         .exists()
     )

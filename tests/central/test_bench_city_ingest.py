@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from central.context import CentralContext
 from central.db.models import Area, AreaLevel
 from central.ingest.processor import EventProcessor, InboundMessage
@@ -14,10 +16,12 @@ from tests.central.conftest import GRID_1, grid_centre, make_event
 def test_quiet_grids_should_leave_out_a_grid_with_an_open_ticket(
     central: tuple[CentralContext, RecordingNotifier],
 ) -> None:
-    context, _ = central
+    context, clock = central[0], central[0].clock
+    an_hour_ago = clock.now() - timedelta(hours=1)
+    an_hour_later = clock.now() + timedelta(hours=1)
     with context.sessions() as session:
         grids = session.query(Area).filter(Area.level == AreaLevel.GRID.value).count()
-        before = _centres_of_quiet_grids(session)
+        before = _centres_of_quiet_grids(session, since=an_hour_ago)
     busy = grid_centre(context, GRID_1)
     assert len(before) == grids and busy in [tuple(c) for c in before]
 
@@ -26,6 +30,9 @@ def test_quiet_grids_should_leave_out_a_grid_with_an_open_ticket(
     assert EventProcessor(context).process([wire]).tickets_created == 1
 
     with context.sessions() as session:
-        after = [tuple(c) for c in _centres_of_quiet_grids(session)]
+        after = [tuple(c) for c in _centres_of_quiet_grids(session, since=an_hour_ago)]
+        later = _centres_of_quiet_grids(session, since=an_hour_later)
     assert len(after) == grids - 1
     assert busy not in after
+    # a ticket last observed before the merge window cannot take the events
+    assert len(later) == grids
