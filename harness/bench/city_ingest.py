@@ -50,17 +50,14 @@ def ingest_at_size(
     """`bench central`'s publish-and-measure on the database at `url`, with
     `replicas` central processes sharing the events; `merge_window_min` is the
     longest merge window of the events' matters (central's matter list)."""
-    centres = _centres_of_quiet_grids(
-        session, since=datetime.now(UTC) - timedelta(minutes=merge_window_min)
+    since = datetime.now(UTC) - timedelta(minutes=merge_window_min)
+    quiet = _centres_of_quiet_grids(session, since=since)
+    needed = -(-events // len(AUTO_TYPES))  # one event of each type per grid
+    centres = (
+        quiet
+        + _centres_of_busy_grids(session, since=since)[: max(0, needed - len(quiet))]
     )
-    if events > len(AUTO_TYPES) * len(centres):
-        raise RuntimeError(
-            f"bench city: {events} ingest events need at least "
-            f"{-(-events // len(AUTO_TYPES))} grids without an open ticket (one "
-            f"event of each of {len(AUTO_TYPES)} types per grid, so that none "
-            f"can merge), and {len(centres)} have none; send fewer events or "
-            "load fewer tickets"
-        )
+    into_busy = len(centres) - len(quiet)
     cameras = [
         (node, camera)
         for node, camera in session.execute(select(Camera.node_id, Camera.camera_id))
@@ -92,11 +89,37 @@ def ingest_at_size(
             broker.simulator("bench-edge"),
         )
         listener.stop()
-        return {"replicas": replicas, **figures}
+        # Events sent into grids with an open ticket observed within the merge
+        # window may join it: central is right to merge them, and the notice
+        # still names them, so the counts hold, but those tickets are not new.
+        return {"replicas": replicas, "grids_that_may_merge": into_busy, **figures}
     finally:
         for central in centrals:
             stop_process(central, timeout_s=15)
         broker.stop()
+
+
+def _centres_of_busy_grids(session: Session, *, since: datetime) -> list[Any]:
+    """Centres of the other grids (an open ticket observed `since`)."""
+    return list(
+        session.execute(
+            select(Area.centroid_lat, Area.centroid_lon).where(
+                Area.level == AreaLevel.GRID.value, _has_recent_open_ticket(since)
+            )
+        )
+    )
+
+
+def _has_recent_open_ticket(since: datetime) -> Any:
+    return (
+        select(Ticket.grid_code)
+        .where(
+            Ticket.grid_code == Area.code,
+            Ticket.state.in_(sorted(s.value for s in OPEN_STATES)),
+            Ticket.last_observed_at >= since,
+        )
+        .exists()
+    )
 
 
 def _centres_of_quiet_grids(session: Session, *, since: datetime) -> list[Any]:
@@ -108,19 +131,10 @@ def _centres_of_quiet_grids(session: Session, *, since: datetime) -> list[Any]:
     such tickets; the events go to the other grids (each grid then gets at
     most one event of each type).
     """
-    busy = (
-        select(Ticket.grid_code)
-        .where(
-            Ticket.grid_code == Area.code,
-            Ticket.state.in_(sorted(s.value for s in OPEN_STATES)),
-            Ticket.last_observed_at >= since,
-        )
-        .exists()
-    )
     return list(
         session.execute(
             select(Area.centroid_lat, Area.centroid_lon).where(
-                Area.level == AreaLevel.GRID.value, ~busy
+                Area.level == AreaLevel.GRID.value, ~_has_recent_open_ticket(since)
             )
         )
     )

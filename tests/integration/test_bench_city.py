@@ -121,6 +121,7 @@ def test_bench_city_given_a_small_year_should_load_time_and_agree() -> None:
     assert [len(run["replica_cpu_percent"]) for run in runs] == [1, 2]
     for ingest in runs:
         assert ingest["events"] == 6
+        assert ingest["grids_that_may_merge"] >= 0
         assert (ingest["lost"], ingest["duplicates"]) == (0, 0)
         assert ingest["events_per_s"] > 0 and ingest["dispatch_ms_p99"] > 0
 
