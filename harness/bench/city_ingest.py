@@ -51,12 +51,9 @@ def ingest_at_size(
     `replicas` central processes sharing the events; `merge_window_min` is the
     longest merge window of the events' matters (central's matter list)."""
     since = datetime.now(UTC) - timedelta(minutes=merge_window_min)
-    quiet = _centres_of_quiet_grids(session, since=since)
+    quiet, busy = _grid_centres(session, since=since)
     needed = -(-events // len(AUTO_TYPES))  # one event of each type per grid
-    centres = (
-        quiet
-        + _centres_of_busy_grids(session, since=since)[: max(0, needed - len(quiet))]
-    )
+    centres = quiet + busy[: max(0, needed - len(quiet))]
     into_busy = len(centres) - len(quiet)
     cameras = [
         (node, camera)
@@ -99,19 +96,17 @@ def ingest_at_size(
         broker.stop()
 
 
-def _centres_of_busy_grids(session: Session, *, since: datetime) -> list[Any]:
-    """Centres of the other grids (an open ticket observed `since`)."""
-    return list(
-        session.execute(
-            select(Area.centroid_lat, Area.centroid_lon).where(
-                Area.level == AreaLevel.GRID.value, _has_recent_open_ticket(since)
-            )
-        )
-    )
+def _grid_centres(session: Session, *, since: datetime) -> tuple[list[Any], list[Any]]:
+    """Centres of the grids with no open ticket observed `since`, and of the
+    others, from one query.
 
-
-def _has_recent_open_ticket(since: datetime) -> Any:
-    return (
+    `bench central` counts one ticket per event, which holds only where nothing
+    merges: an event joins an open ticket of its kind in its grid last observed
+    within the merge window. The loaded year ends now, so its last minutes hold
+    such tickets; the events go to the quiet grids first (each grid then gets
+    at most one event of each type).
+    """
+    recent_open = (
         select(Ticket.grid_code)
         .where(
             Ticket.grid_code == Area.code,
@@ -120,21 +115,12 @@ def _has_recent_open_ticket(since: datetime) -> Any:
         )
         .exists()
     )
-
-
-def _centres_of_quiet_grids(session: Session, *, since: datetime) -> list[Any]:
-    """Centres of the grids where no open ticket was observed `since`.
-
-    `bench central` counts one ticket per event, which holds only where nothing
-    merges: an event joins an open ticket of its kind in its grid last observed
-    within the merge window. The loaded year ends now, so its last minutes hold
-    such tickets; the events go to the other grids (each grid then gets at
-    most one event of each type).
-    """
-    return list(
-        session.execute(
-            select(Area.centroid_lat, Area.centroid_lon).where(
-                Area.level == AreaLevel.GRID.value, ~_has_recent_open_ticket(since)
-            )
+    quiet: list[Any] = []
+    busy: list[Any] = []
+    for lat, lon, is_busy in session.execute(
+        select(Area.centroid_lat, Area.centroid_lon, recent_open).where(
+            Area.level == AreaLevel.GRID.value
         )
-    )
+    ):
+        (busy if is_busy else quiet).append((lat, lon))
+    return quiet, busy
